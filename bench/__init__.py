@@ -1,0 +1,1 @@
+"""Benchmarks: standalone scripts printing ratios against an in-run baseline."""
