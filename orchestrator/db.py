@@ -1,0 +1,103 @@
+"""Async engine and session factories; SQLite pragmas and write locking; PostgreSQL specifics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+@dataclass
+class Database:
+    """One writer and one reader session factory over the same database.
+
+    On SQLite every write transaction starts with ``BEGIN IMMEDIATE`` so it takes the write
+    lock first (and waits ``busy_timeout`` for it) instead of failing on upgrade; reads use
+    plain deferred transactions and never block behind writers (WAL). On PostgreSQL both
+    factories share one engine.
+    """
+
+    url: str
+    writer_engine: AsyncEngine
+    reader_engine: AsyncEngine
+    writer: async_sessionmaker[AsyncSession]
+    reader: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def dialect(self) -> str:
+        return self.writer_engine.dialect.name
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work that changes data: committed on success, rolled back on error."""
+        async with self.writer.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work that only reads."""
+        async with self.reader() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.writer_engine.dispose()
+        if self.reader_engine is not self.writer_engine:
+            await self.reader_engine.dispose()
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def connect(url: str, *, pool_size: int = 10) -> Database:
+    """Build the engines for ``url`` (an async SQLAlchemy URL)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        writer_engine = _sqlite_engine(url, immediate=True)
+        reader_engine = _sqlite_engine(url, immediate=False)
+    else:
+        writer_engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+        reader_engine = writer_engine
+    return Database(
+        url=url,
+        writer_engine=writer_engine,
+        reader_engine=reader_engine,
+        writer=async_sessionmaker(writer_engine, expire_on_commit=False),
+        reader=async_sessionmaker(reader_engine, expire_on_commit=False),
+    )

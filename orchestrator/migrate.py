@@ -1,0 +1,57 @@
+"""Schema migrations with Alembic, run by ``orchestrator migrate`` and at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic config pointing at our migrations and ``database_url``."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_sync(database_url: str) -> None:
+    """Bring the schema to the newest revision (blocking; runs its own event loop).
+
+    Alembic's environment runs the async engine with ``asyncio.run``; when a loop is already
+    running in this thread, the work moves to a short-lived thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(database_url), "head")
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(database_url), "head").result()
+
+
+async def upgrade(database_url: str) -> None:
+    """Bring the schema to the newest revision from inside a running loop."""
+    await asyncio.to_thread(upgrade_sync, database_url)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """True when the database is at the newest revision."""
+    return await current_revision(engine) == head_revision()

@@ -1,0 +1,803 @@
+"""The domain model: SQLModel tables and the API schemas beside them.
+
+Schema classes (``CaseCreate``, ``CasePublic``) and table classes (``Case``) are kept apart.
+Times are stored in UTC and come back timezone-aware; each case carries its own zone for
+display, invites and working-day maths.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import EmailStr, StringConstraints, field_validator
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC; hand them back aware (SQLite forgets the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+() \-]{5,40}$")]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def ts_field(*, nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
+    """A timezone-aware timestamp column."""
+    kwargs: dict[str, Any] = {"sa_type": UTCDateTime, "nullable": nullable, "index": index}
+    if default_now:
+        kwargs["default_factory"] = utcnow
+    return Field(**kwargs)
+
+
+def json_field(default: Any = None) -> Any:
+    factory = (lambda: type(default)()) if isinstance(default, dict | list) else (lambda: default)
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=True))
+
+
+def enum_field(enum_cls: type[StrEnum], default: Any = ..., *, index: bool = False) -> Any:
+    """An enum stored as its value in a VARCHAR, so adding a value needs no migration."""
+    sa_type = sa.Enum(
+        enum_cls,
+        native_enum=False,
+        length=40,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+    if default is ...:
+        return Field(sa_type=sa_type, index=index)
+    return Field(default=default, sa_type=sa_type, index=index)
+
+
+# ============================================================================ vocabularies
+
+
+class CaseKind(StrEnum):
+    mediation = "mediation"
+    disagreement_resolution = "disagreement_resolution"
+    mias = "mias"
+
+
+class CaseStatus(StrEnum):
+    referred = "referred"  # the family asked; nothing arranged yet
+    negotiating = "negotiating"  # availability being gathered
+    booked = "booked"
+    held = "held"  # meeting took place; outcome pending
+    outcome_recorded = "outcome_recorded"
+    certificate_issued = "certificate_issued"
+    closed = "closed"
+    withdrawn = "withdrawn"
+
+
+OPEN_CASE_STATUSES = frozenset(
+    {CaseStatus.referred, CaseStatus.negotiating, CaseStatus.booked, CaseStatus.held}
+)
+
+
+class PartyRole(StrEnum):
+    parent = "parent"
+    young_person = "young_person"
+    school = "school"
+    college = "college"
+    la_officer = "la_officer"
+    health = "health"
+    social_care = "social_care"
+    sendiass = "sendiass"
+    advocate = "advocate"
+    interpreter = "interpreter"
+    observer = "observer"
+
+
+FAMILY_ROLES = frozenset({PartyRole.parent, PartyRole.young_person})
+
+
+class Channel(StrEnum):
+    video = "video"
+    phone = "phone"
+    in_person = "in_person"
+
+
+class StaffRole(StrEnum):
+    scheduler = "scheduler"
+    mediator = "mediator"
+    admin = "admin"
+
+
+class LinkScope(StrEnum):
+    poll = "poll"
+    rsvp = "rsvp"
+    join_room = "join"
+    prepare = "prepare"  # case summary / Child's View uploads
+    consent = "consent"  # disagreement resolution: "will you take part?"
+    feed = "feed"  # a mediator's subscribable calendar
+
+
+class MeetingMode(StrEnum):
+    video = "video"
+    phone = "phone"
+    hybrid = "hybrid"
+    in_person = "in_person"
+
+
+class MeetingStatus(StrEnum):
+    scheduled = "scheduled"
+    in_session = "in_session"
+    paused = "paused"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class ParticipantStatus(StrEnum):
+    not_signed_in = "not_signed_in"
+    joining = "joining"
+    in_lobby = "in_lobby"
+    in_session = "in_session"
+    in_caucus = "in_caucus"
+    left = "left"
+    disconnected = "disconnected"
+
+
+class PollAnswerValue(StrEnum):
+    yes = "yes"
+    if_need_be = "if_need_be"
+    no = "no"
+
+
+class PartStat(StrEnum):
+    needs_action = "NEEDS-ACTION"
+    accepted = "ACCEPTED"
+    tentative = "TENTATIVE"
+    declined = "DECLINED"
+
+
+class OutcomeResult(StrEnum):
+    agreement = "agreement"
+    partial_agreement = "partial_agreement"
+    no_agreement = "no_agreement"
+    withdrawn = "withdrawn"
+    not_attended = "not_attended"
+
+
+class CertificateKind(StrEnum):
+    mediation = "mediation"
+    mias = "mias"
+    declined = "declined"
+    missed_30_days = "missed_30_days"
+
+
+class OutboxKind(StrEnum):
+    email = "email"
+    webhook = "webhook"
+    provider_call = "provider_call"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # refused for good (a 4xx, a bad address): shown to staff
+    dead = "dead"  # retries exhausted: shown to staff, can be redelivered by hand
+    cancelled = "cancelled"
+
+
+# ============================================================================ staff
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=320)
+    name: str = Field(default="", max_length=200)
+    role: StaffRole = enum_field(StaffRole)
+    password_hash: str | None = None
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = ts_field(nullable=True)
+    created_at: datetime = ts_field(default_now=True)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="staff_user.id", index=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = ts_field(default_now=True)
+    last_used_at: datetime | None = ts_field(nullable=True)
+    revoked_at: datetime | None = ts_field(nullable=True)
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds the id, the row holds the rest."""
+
+    __tablename__ = "staff_session"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the cookie value
+    user_id: uuid.UUID = Field(foreign_key="staff_user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = ts_field(default_now=True)
+    expires_at: datetime = ts_field()
+
+
+# ============================================================================ service
+
+
+class Service(SQLModel, table=True):
+    """The provider's service: name, help line, zone and target, mail identity."""
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(max_length=200)
+    help_line: str = Field(default="", max_length=50)
+    timezone: str = Field(default="Europe/London", max_length=64)
+    target_days: int = 33
+    mail_from: str = Field(default="", max_length=320)
+    reminder_offsets_minutes: list[int] = json_field([10080, 2880, 120])
+    is_default: bool = Field(default=False, index=True)
+
+
+# ============================================================================ mediators
+
+
+class WorkingHours(SQLModel):
+    """Local working hours per ISO weekday (1=Monday); missing days are not worked."""
+
+    days: dict[int, tuple[str, str]] = {
+        1: ("09:00", "17:00"),
+        2: ("09:00", "17:00"),
+        3: ("09:00", "17:00"),
+        4: ("09:00", "17:00"),
+        5: ("09:00", "17:00"),
+    }
+
+
+class CaldavDetails(SQLModel):
+    url: str = Field(max_length=2000)
+    username: str = Field(default="", max_length=200)
+    password: str = Field(default="", max_length=500)
+
+
+class CalendarConfig(SQLModel):
+    """Where to read someone's busy time: an ICS feed URL or CalDAV details."""
+
+    ics_url: str | None = Field(default=None, max_length=2000)
+    caldav: CaldavDetails | None = None
+
+    @field_validator("ics_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value and not value.lower().startswith(("http://", "https://", "webcal://")):
+            raise ValueError("ics_url must be an http(s) or webcal URL")
+        return value
+
+
+class MediatorBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr = Field(max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    max_sessions_per_day: int = Field(default=1, ge=1, le=6)
+    buffer_minutes: int = Field(default=30, ge=0, le=240)
+
+
+class MediatorCreate(MediatorBase):
+    model_config = SQLModelConfig(extra="forbid")
+
+    calendar: CalendarConfig | None = None
+    working_hours: dict[int, tuple[str, str]] | None = None
+    user_id: uuid.UUID | None = None
+
+
+class Mediator(MediatorBase, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    calendar: dict[str, Any] | None = json_field(None)
+    working_hours: dict[str, Any] | None = json_field(None)
+    active: bool = True
+    created_at: datetime = ts_field(default_now=True)
+
+
+class MediatorPublic(MediatorBase):
+    id: uuid.UUID
+    user_id: uuid.UUID | None
+    has_calendar: bool
+    working_hours: dict[str, Any] | None
+    active: bool
+
+
+class AssignMediator(SQLModel):
+    model_config = SQLModelConfig(extra="forbid")
+
+    mediator_id: uuid.UUID
+
+
+# ============================================================================ cases
+
+
+class CaseBase(SQLModel):
+    reference: str = Field(min_length=1, max_length=64, index=True, unique=True)
+    kind: CaseKind = enum_field(CaseKind)
+    local_authority: str = Field(min_length=1, max_length=200, index=True)
+    referral_date: date
+    decision_date: date | None = None
+    region: str | None = Field(default=None, max_length=100)
+    timezone: str = Field(default="Europe/London", max_length=64)
+    target_days: int | None = Field(default=None, ge=1, le=365)
+
+
+class CaseCreate(CaseBase):
+    model_config = SQLModelConfig(extra="forbid")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _plain_reference(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(ch in value for ch in "\r\n\t"):
+            raise ValueError("reference must be a single line of text")
+        return value
+
+
+class CaseUpdate(SQLModel):
+    model_config = SQLModelConfig(extra="forbid")
+
+    decision_date: date | None = None
+    local_authority: str | None = Field(default=None, min_length=1, max_length=200)
+    region: str | None = Field(default=None, max_length=100)
+    target_days: int | None = Field(default=None, ge=1, le=365)
+    status: CaseStatus | None = None
+
+
+class Case(CaseBase, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id")
+    status: CaseStatus = enum_field(CaseStatus, CaseStatus.referred, index=True)
+    mediator_id: uuid.UUID | None = Field(default=None, foreign_key="mediator.id", index=True)
+    # When the LA (or other party) was told the family wants mediation: the statutory start.
+    referral_sent_at: datetime | None = ts_field(nullable=True)
+    declined_on: date | None = None
+    la_cannot_meet_30_days_on: date | None = None
+    created_at: datetime = ts_field(default_now=True)
+    updated_at: datetime = ts_field(default_now=True)
+    closed_at: datetime | None = ts_field(nullable=True)
+    anonymised_at: datetime | None = ts_field(nullable=True)
+
+
+class ClockPublic(SQLModel):
+    date: date
+    days_left: int
+    level: str  # ok | amber | red | overdue
+
+
+class DeadlinesPublic(SQLModel):
+    target: ClockPublic
+    statutory: ClockPublic | None = None
+    contact_window: ClockPublic | None = None
+    appeal: ClockPublic | None = None
+    certificate_due: ClockPublic | None = None
+
+
+class CasePublic(CaseBase):
+    id: uuid.UUID
+    status: CaseStatus
+    target_days: int | None
+    mediator_id: uuid.UUID | None
+    created_at: datetime
+    deadlines: DeadlinesPublic
+
+
+class CaseList(SQLModel):
+    cases: list[CasePublic]
+
+
+# ============================================================================ parties
+
+
+class PartyRules(SQLModel):
+    """Times a person cannot do: "not before 09:30", "not Fridays", school hours."""
+
+    not_before: ClockTime | None = None
+    not_after: ClockTime | None = None
+    excluded_weekdays: list[int] = Field(default_factory=list)
+    school_day_only: bool = False
+    term_dates: list[tuple[date, date]] | None = None
+
+
+class PartyBase(SQLModel):
+    role: PartyRole = enum_field(PartyRole)
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: PhoneNumber | None = Field(default=None, max_length=40)
+    organisation: str | None = Field(default=None, max_length=200)
+    required: bool | None = None
+    channel: Channel = enum_field(Channel, Channel.video)
+    language: str | None = Field(default=None, max_length=35)
+    needs: str | None = Field(default=None, max_length=2000)
+    easy_read: bool = False
+
+
+class PartyCreate(PartyBase):
+    model_config = SQLModelConfig(extra="forbid")
+
+    calendar: CalendarConfig | None = None
+    rules: PartyRules | None = None
+
+    @field_validator("name", "organisation")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        if value is not None and any(ch in value for ch in "\r\n"):
+            raise ValueError("must be a single line of text")
+        return value.strip() if value else value
+
+
+class PartyUpdate(SQLModel):
+    model_config = SQLModelConfig(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: PhoneNumber | None = Field(default=None, max_length=40)
+    organisation: str | None = Field(default=None, max_length=200)
+    required: bool | None = None
+    channel: Channel | None = None
+    language: str | None = Field(default=None, max_length=35)
+    needs: str | None = Field(default=None, max_length=2000)
+    easy_read: bool | None = None
+    calendar: CalendarConfig | None = None
+    rules: PartyRules | None = None
+
+    @field_validator("name", "organisation")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        if value is not None and any(ch in value for ch in "\r\n"):
+            raise ValueError("must be a single line of text")
+        return value.strip() if value else value
+
+
+class Party(PartyBase, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    required: bool = True
+    calendar: dict[str, Any] | None = json_field(None)
+    rules: dict[str, Any] | None = json_field(None)
+    # Opaque id given to video/phone providers instead of anything personal.
+    participant_ref: str = Field(default_factory=lambda: uuid.uuid4().hex, index=True)
+    created_at: datetime = ts_field(default_now=True)
+    removed_at: datetime | None = ts_field(nullable=True)
+
+
+class PartyPublic(PartyBase):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    required: bool
+    has_calendar: bool
+    rules: dict[str, Any] | None
+    created_at: datetime
+
+
+class PartyList(SQLModel):
+    parties: list[PartyPublic]
+
+
+# ============================================================================ links
+
+
+class Link(SQLModel, table=True):
+    """Every signed link handed to a party is a row; the JWT's ``jti`` is its id."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    party_id: uuid.UUID | None = Field(default=None, foreign_key="party.id", index=True)
+    mediator_id: uuid.UUID | None = Field(default=None, foreign_key="mediator.id")
+    meeting_id: uuid.UUID | None = Field(default=None, foreign_key="meeting.id", index=True)
+    scope: LinkScope = enum_field(LinkScope)
+    # The meeting's sequence when issued: a reschedule bumps it, and older join links die.
+    meeting_sequence: int | None = None
+    created_at: datetime = ts_field(default_now=True)
+    expires_at: datetime = ts_field()
+    revoked_at: datetime | None = ts_field(nullable=True)
+    last_used_at: datetime | None = ts_field(nullable=True)
+
+
+# ============================================================================ polls
+
+
+class Poll(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    duration_minutes: int
+    window_start: datetime = ts_field()
+    window_end: datetime = ts_field()
+    candidates: list[str] = json_field([])  # ISO UTC starts
+    created_at: datetime = ts_field(default_now=True)
+    closed_at: datetime | None = ts_field(nullable=True)
+
+
+class PollAnswer(SQLModel, table=True):
+    __tablename__ = "poll_answer"
+    __table_args__ = (sa.UniqueConstraint("poll_id", "party_id", "candidate_start"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    poll_id: uuid.UUID = Field(foreign_key="poll.id", index=True)
+    party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    candidate_start: datetime = ts_field()
+    answer: PollAnswerValue = enum_field(PollAnswerValue)
+    updated_at: datetime = ts_field(default_now=True)
+
+
+class PollResponse(SQLModel, table=True):
+    """Per party per poll: when they answered, and their "none of these work" note."""
+
+    __tablename__ = "poll_response"
+    __table_args__ = (sa.UniqueConstraint("poll_id", "party_id"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    poll_id: uuid.UUID = Field(foreign_key="poll.id", index=True)
+    party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    note: str | None = Field(default=None, max_length=2000)
+    answered_at: datetime | None = ts_field(nullable=True)
+    chased_at: datetime | None = ts_field(nullable=True)
+    chase_count: int = 0
+
+
+# ============================================================================ meetings
+
+
+class Meeting(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    mediator_id: uuid.UUID | None = Field(default=None, foreign_key="mediator.id", index=True)
+    start_at: datetime = ts_field(index=True)
+    end_at: datetime = ts_field()
+    mode: MeetingMode = enum_field(MeetingMode)
+    status: MeetingStatus = enum_field(MeetingStatus, MeetingStatus.scheduled, index=True)
+    provider: str | None = Field(default=None, max_length=40)
+    provider_room: dict[str, Any] | None = json_field(None)
+    room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
+    dial_in_pin: str | None = Field(default=None, max_length=12)
+    venue: dict[str, Any] | None = json_field(None)
+    venue_key: str | None = Field(default=None, max_length=200, index=True)
+    ical_uid: str = Field(max_length=255, unique=True)
+    sequence: int = 0
+    cancel_reason: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = ts_field(default_now=True)
+    updated_at: datetime = ts_field(default_now=True)
+
+
+class MeetingTransition(SQLModel, table=True):
+    """One row per change of meeting state: when, from what, to what, and why."""
+
+    __tablename__ = "meeting_transition"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    from_status: MeetingStatus | None = enum_field(MeetingStatus, None)
+    to_status: MeetingStatus = enum_field(MeetingStatus)
+    source: str = Field(max_length=40)
+    actor_id: uuid.UUID | None = None
+    at: datetime = ts_field(default_now=True)
+
+
+class Room(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    kind: str = Field(max_length=10)  # main | caucus
+    label: str = Field(max_length=100)
+    provider_room: dict[str, Any] | None = json_field(None)
+    room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
+    created_at: datetime = ts_field(default_now=True)
+    closed_at: datetime | None = ts_field(nullable=True)
+
+
+class Invitation(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "party_id"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    partstat: PartStat = enum_field(PartStat, PartStat.needs_action)
+    last_sequence_sent: int | None = None
+    responded_at: datetime | None = ts_field(nullable=True)
+    cancelled_at: datetime | None = ts_field(nullable=True)
+
+
+class ParticipantEvent(SQLModel, table=True):
+    """Attendance is derived from these: link clicks, provider call-backs, mediator marks."""
+
+    __tablename__ = "participant_event"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    party_id: uuid.UUID | None = Field(default=None, foreign_key="party.id", index=True)
+    mediator_id: uuid.UUID | None = Field(default=None, foreign_key="mediator.id")
+    status: ParticipantStatus = enum_field(ParticipantStatus)
+    room_id: uuid.UUID | None = Field(default=None, foreign_key="room.id")
+    channel: Channel | None = enum_field(Channel, None)
+    source: str = Field(max_length=40)  # link | jitsi | bbb | zoom | teams | twilio | mediator
+    dedup_key: str | None = Field(default=None, max_length=255, unique=True)
+    note: str | None = Field(default=None, max_length=1000)
+    at: datetime = ts_field(default_now=True, index=True)
+
+
+class Reminder(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "party_id", "kind"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    meeting_id: uuid.UUID | None = Field(default=None, foreign_key="meeting.id", index=True)
+    poll_id: uuid.UUID | None = Field(default=None, foreign_key="poll.id", index=True)
+    party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    kind: str = Field(max_length=40)  # e.g. before:10080, chase_poll:1
+    due_at: datetime = ts_field(index=True)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = ts_field(nullable=True)
+    sent_at: datetime | None = ts_field(nullable=True)
+    cancelled_at: datetime | None = ts_field(nullable=True)
+
+
+# ============================================================================ outcomes
+
+
+class Outcome(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", unique=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    result: OutcomeResult = enum_field(OutcomeResult)
+    issues: list[dict[str, Any]] = json_field([])
+    agreement_text: str | None = None
+    next_steps: list[dict[str, Any]] = json_field([])
+    notes: str | None = None
+    recorded_by: uuid.UUID | None = Field(default=None, foreign_key="staff_user.id")
+    recorded_at: datetime = ts_field(default_now=True)
+
+
+class Certificate(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    meeting_id: uuid.UUID | None = Field(default=None, foreign_key="meeting.id")
+    kind: CertificateKind = enum_field(CertificateKind)
+    number: str = Field(max_length=40, unique=True)
+    event_date: date
+    due_date: date
+    issued_at: datetime = ts_field(default_now=True)
+    appeal_deadline: date | None = None
+    document_path: str | None = Field(default=None, max_length=500)
+    sha256: str | None = Field(default=None, max_length=64)
+
+
+class Document(SQLModel, table=True):
+    """A party's case summary or Child's View, stored privately under the data dir."""
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    party_id: uuid.UUID | None = Field(default=None, foreign_key="party.id", index=True)
+    kind: str = Field(max_length=40)  # case_summary | childs_view
+    text: str | None = None
+    filename: str | None = Field(default=None, max_length=255)
+    content_type: str | None = Field(default=None, max_length=100)
+    size_bytes: int | None = None
+    storage_path: str | None = Field(default=None, max_length=500)
+    shared_with: list[str] = json_field([])
+    created_at: datetime = ts_field(default_now=True)
+
+
+# ============================================================================ records
+
+
+class TimelineEntry(SQLModel, table=True):
+    """The case's one record of everything that happened, in order."""
+
+    __tablename__ = "timeline_entry"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    meeting_id: uuid.UUID | None = Field(default=None, foreign_key="meeting.id")
+    party_id: uuid.UUID | None = Field(default=None, foreign_key="party.id")
+    kind: str = Field(max_length=60)
+    summary: str = Field(max_length=500)
+    actor: str | None = Field(default=None, max_length=100)
+    details: dict[str, Any] | None = json_field(None)
+    at: datetime = ts_field(default_now=True, index=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who on the staff did or looked at what: one row per authenticated staff request."""
+
+    __tablename__ = "audit_event"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    action: str = Field(max_length=100)
+    target_type: str | None = Field(default=None, max_length=40)
+    target_id: str | None = Field(default=None, max_length=64, index=True)
+    case_id: uuid.UUID | None = Field(default=None, index=True)
+    details: dict[str, Any] | None = json_field(None)
+    at: datetime = ts_field(default_now=True, index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A side effect written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox_message"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    kind: OutboxKind = enum_field(OutboxKind, index=True)
+    topic: str = Field(default="", max_length=80)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    payload: dict[str, Any] = json_field({})
+    status: OutboxStatus = enum_field(OutboxStatus, OutboxStatus.pending, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = ts_field(default_now=True, index=True)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = ts_field(nullable=True)
+    sent_at: datetime | None = ts_field(nullable=True)
+    last_error: str | None = Field(default=None, max_length=1000)
+    last_status_code: int | None = None
+    case_id: uuid.UUID | None = Field(default=None, index=True)
+    meeting_id: uuid.UUID | None = Field(default=None, index=True)
+    endpoint_id: uuid.UUID | None = Field(default=None, index=True)
+    created_at: datetime = ts_field(default_now=True)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    __tablename__ = "webhook_endpoint"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)
+    events: list[str] = json_field([])
+    description: str = Field(default="", max_length=200)
+    active: bool = True
+    created_at: datetime = ts_field(default_now=True)
+
+
+class OutboxPublic(SQLModel):
+    id: uuid.UUID
+    kind: OutboxKind
+    topic: str
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    last_status_code: int | None
+    created_at: datetime

@@ -1,0 +1,300 @@
+"""The outbox: side effects written in the caller's transaction, delivered afterwards.
+
+A use-case calls ``enqueue`` inside its own transaction, so the email, webhook or provider
+call exists exactly when the change that caused it does. The ``Dispatcher`` then claims
+due rows atomically (a conditional UPDATE that only one worker or replica can win),
+delivers them with no transaction open, and records the result: sent, retried later with
+exponential backoff and jitter, or stopped for a person to look at.
+
+Delivery is at-least-once at the wire and made exactly-once for the receiver by the
+idempotency key: the mail file name and Message-ID, the webhook event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from integrations.base import MailBackend
+from integrations.errors import IntegrationError
+from orchestrator.db import Database
+from orchestrator.metrics import Metrics
+from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Handler = Callable[[OutboxMessage], Awaitable[int | None]]
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: OutboxKind,
+    idempotency_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    topic: str = "",
+    case_id: uuid.UUID | None = None,
+    meeting_id: uuid.UUID | None = None,
+    endpoint_id: uuid.UUID | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    """Queue a side effect in the caller's transaction; the same key twice is one message."""
+    existing = await session.scalar(
+        select(OutboxMessage).where(col(OutboxMessage.idempotency_key) == idempotency_key)
+    )
+    if existing is not None:
+        return existing
+    message = OutboxMessage(
+        kind=kind,
+        topic=topic,
+        idempotency_key=idempotency_key,
+        payload=payload,
+        next_attempt_at=not_before or now,
+        created_at=now,
+        case_id=case_id,
+        meeting_id=meeting_id,
+        endpoint_id=endpoint_id,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # A concurrent transaction queued the same key first: theirs stands.
+        existing = await session.scalar(
+            select(OutboxMessage).where(col(OutboxMessage.idempotency_key) == idempotency_key)
+        )
+        assert existing is not None
+        return existing
+    return message
+
+
+def email_payload(message: EmailMessage, *, to: list[str]) -> dict[str, Any]:
+    """The stored form of a fully rendered message: retries send exactly these bytes."""
+    return {"to": to, "raw": message.as_bytes().decode("utf-8", errors="surrogateescape")}
+
+
+def email_from_payload(payload: Mapping[str, Any]) -> EmailMessage:
+    raw = str(payload["raw"]).encode("utf-8", errors="surrogateescape")
+    parsed = message_from_bytes(raw, policy=policy.SMTP)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def mail_handler(backend: MailBackend) -> Handler:
+    """Deliver ``email`` rows through a mail backend."""
+
+    async def handle(message: OutboxMessage) -> int | None:
+        await backend.send(
+            email_from_payload(message.payload), idempotency_key=message.idempotency_key
+        )
+        return None
+
+    return handle
+
+
+@dataclass
+class DeliveryPolicy:
+    max_attempts: int = 12
+    backoff_base_s: float = 5.0
+    backoff_max_s: float = 3600.0
+    lease_s: float = 300.0
+    batch_size: int = 50
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential backoff with full jitter, capped."""
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2 ** max(attempts - 1, 0)))
+        return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+class Dispatcher:
+    """Claims due outbox rows and hands each to the handler for its kind."""
+
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[OutboxKind, Handler],
+        *,
+        clock: Clock,
+        metrics: Metrics | None = None,
+        policy: DeliveryPolicy | None = None,
+        worker_id: str | None = None,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.handlers = dict(handlers)
+        self.clock = clock
+        self.metrics = metrics
+        self.policy = policy or DeliveryPolicy()
+        self.worker_id = worker_id or uuid.uuid4().hex
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll (call after a commit that enqueued)."""
+        self._wake.set()
+
+    async def claim(self) -> list[OutboxMessage]:
+        """Take up to a batch of due rows for this worker; another worker can't take them."""
+        now = self.clock()
+        due = and_(
+            col(OutboxMessage.status) == OutboxStatus.pending,
+            col(OutboxMessage.next_attempt_at) <= now,
+            or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now),
+            col(OutboxMessage.kind).in_(list(self.handlers)),
+        )
+        claimed: list[OutboxMessage] = []
+        async with self.db.write() as session:
+            ids = (
+                await session.scalars(
+                    select(OutboxMessage.id)
+                    .where(due)
+                    .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.created_at))
+                    .limit(self.policy.batch_size)
+                )
+            ).all()
+            lease = now + timedelta(seconds=self.policy.lease_s)
+            for message_id in ids:
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == message_id, due)
+                    .values(claimed_by=self.worker_id, claimed_until=lease)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    row = await session.get(OutboxMessage, message_id)
+                    assert row is not None
+                    claimed.append(row)
+        return claimed
+
+    async def _finish(self, message: OutboxMessage, **values: Any) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == message.id,
+                    col(OutboxMessage.claimed_by) == self.worker_id,
+                )
+                .values(claimed_by=None, claimed_until=None, **values)
+            )
+
+    async def deliver(self, message: OutboxMessage) -> OutboxStatus:
+        """Run one claimed message through its handler and record what happened."""
+        handler = self.handlers[message.kind]
+        attempts = message.attempts + 1
+        try:
+            status_code = await handler(message)
+        except IntegrationError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            code = getattr(exc, "status", None)
+            if exc.retryable and attempts < self.policy.max_attempts:
+                await self._finish(
+                    message,
+                    attempts=attempts,
+                    last_error=error,
+                    last_status_code=code,
+                    next_attempt_at=self.clock() + self.policy.backoff(attempts),
+                )
+                result = OutboxStatus.pending
+            else:
+                result = OutboxStatus.dead if exc.retryable else OutboxStatus.failed
+                await self._finish(
+                    message,
+                    attempts=attempts,
+                    last_error=error,
+                    last_status_code=code,
+                    status=result,
+                )
+            log.warning(
+                "outbox %s delivery of %s failed (%s), attempt %d",
+                message.kind.value,
+                message.id,
+                type(exc).__name__,
+                attempts,
+            )
+        except Exception as exc:  # a bug in a handler must not stop the dispatcher
+            log.exception("outbox handler crashed on %s", message.id)
+            await self._finish(
+                message,
+                attempts=attempts,
+                last_error=f"internal error: {type(exc).__name__}",
+                next_attempt_at=self.clock() + self.policy.backoff(attempts),
+                **({"status": OutboxStatus.dead} if attempts >= self.policy.max_attempts else {}),
+            )
+            result = OutboxStatus.pending
+        else:
+            await self._finish(
+                message,
+                attempts=attempts,
+                status=OutboxStatus.sent,
+                sent_at=self.clock(),
+                last_error=None,
+                last_status_code=status_code,
+            )
+            result = OutboxStatus.sent
+        if self.metrics is not None:
+            self.metrics.outbox_delivered.labels(message.kind.value, result.value).inc()
+        return result
+
+    async def run_once(self) -> int:
+        """Deliver everything due now; return how many messages were attempted."""
+        total = 0
+        while True:
+            batch = await self.claim()
+            if not batch:
+                return total
+            # Different messages go out concurrently; each one is still attempted once.
+            await asyncio.gather(*(self.deliver(message) for message in batch))
+            total += len(batch)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database restarting, for instance: try again shortly
+                log.exception("outbox dispatcher pass failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+
+
+async def pending_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(OutboxMessage.kind, func.count())
+        .where(col(OutboxMessage.status) == OutboxStatus.pending)
+        .group_by(OutboxMessage.kind)
+    )
+    return {kind.value if hasattr(kind, "value") else str(kind): n for kind, n in rows.all()}
+
+
+async def redeliver(
+    session: AsyncSession, *, message_id: uuid.UUID, now: datetime
+) -> OutboxMessage:
+    """Put a failed or dead message back in the queue (by hand, after fixing the cause)."""
+    from orchestrator.errors import NotFound
+
+    message = await session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound("outbox message", message_id)
+    message.status = OutboxStatus.pending
+    message.next_attempt_at = now
+    message.claimed_by = None
+    message.claimed_until = None
+    await session.flush()
+    return message

@@ -1,0 +1,141 @@
+"""Typed settings: ``ORCH_`` environment variables and an optional TOML file.
+
+Built once in ``__main__`` (or by a test) and handed to ``create_app``; never read at import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PLACEHOLDER_SECRET = "dev-only-insecure-secret-change-me"
+
+
+def normalise_database_url(url: str) -> str:
+    """Turn the DSNs people paste into the async drivers we run on."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+psycopg") or url.startswith("postgresql+psycopg2"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, validated once."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCH_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    base_url: str = ""
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    log_level: str = "INFO"
+
+    # The provider's own service: its name and help line appear on every page and email.
+    service_name: str = "KIDS SEND Mediation Service"
+    help_line: str = "0333 006 2835"
+    timezone: str = "Europe/London"
+    target_days: int = Field(33, ge=1, le=365)
+    bank_holiday_region: str = "ENG"
+
+    mail_backend: str = "file"
+    mail_from: str = "mediation@localhost"
+    mail_from_name: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_s: float = 15.0
+
+    video_provider: str = "jitsi"
+    fallback_video_provider: str | None = None
+    jitsi_base_url: str = "https://meet.jit.si"
+    jitsi_app_id: str | None = None
+    jitsi_app_secret: SecretStr | None = None
+    jitsi_audience: str = "jitsi"
+    jitsi_event_sync_token: SecretStr | None = None
+
+    join_opens_minutes: int = Field(30, ge=0, le=24 * 60)
+    join_grace_minutes: int = Field(60, ge=0, le=24 * 60)
+    link_ttl_days: int = Field(60, ge=1, le=400)
+
+    outbox_poll_seconds: float = Field(1.0, gt=0)
+    outbox_max_attempts: int = Field(12, ge=1)
+    outbox_backoff_base_s: float = Field(5.0, gt=0)
+    outbox_backoff_max_s: float = Field(3600.0, gt=0)
+    run_background_jobs: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_dsn(cls, value: str) -> str:
+        return normalise_database_url(value) if value else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults_and_refuse_placeholders(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'orchestrator.db')}"
+        if not self.base_url:
+            self.base_url = f"http://{self.host}:{self.port}"
+        self.base_url = self.base_url.rstrip("/")
+        if self.env == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == PLACEHOLDER_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "ORCH_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read, strongest first: arguments, environment, then ``ORCH_CONFIG_FILE`` (TOML)."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("ORCH_CONFIG_FILE")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)

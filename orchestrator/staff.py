@@ -1,0 +1,102 @@
+"""Staff users, their API tokens (stored hashed) and their passwords (argon2)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from orchestrator.errors import Conflict, NotFound
+from orchestrator.models import ApiToken, StaffRole, StaffUser
+
+TOKEN_PREFIX = "mo_"
+_hasher = PasswordHasher()
+
+
+def hash_token(token: str) -> str:
+    """API tokens are 256-bit random, so a plain SHA-256 is the right, fast hash for them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def add_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    role: StaffRole,
+    name: str = "",
+    password: str | None = None,
+) -> StaffUser:
+    """Create a staff user; the email must be new."""
+    email = email.strip().lower()
+    existing = await session.scalar(select(StaffUser).where(col(StaffUser.email) == email))
+    if existing is not None:
+        raise Conflict(f"a staff user with email {email} already exists")
+    user = StaffUser(
+        email=email,
+        role=role,
+        name=name,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def issue_token(session: AsyncSession, *, user_id: uuid.UUID, label: str = "") -> str:
+    """Create an API token for the user and return it; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user_id, token_hash=hash_token(token), label=label))
+    await session.flush()
+    return token
+
+
+async def user_for_token(
+    session: AsyncSession, token: str, *, now: datetime, touch_after_s: int = 60
+) -> tuple[StaffUser, uuid.UUID, bool] | None:
+    """The active user a bearer token belongs to, its id, and whether ``last_used_at`` is stale.
+
+    Read-only: the caller records the use in its own write, at most once a minute per token.
+    """
+    row = (
+        await session.execute(
+            select(ApiToken, StaffUser)
+            .join(StaffUser, col(StaffUser.id) == col(ApiToken.user_id))
+            .where(
+                col(ApiToken.token_hash) == hash_token(token), col(ApiToken.revoked_at).is_(None)
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if not user.active:
+        return None
+    last = api_token.last_used_at
+    stale = last is None or (now - last).total_seconds() > touch_after_s
+    return user, api_token.id, stale
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> StaffUser:
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("staff user", user_id)
+    return user

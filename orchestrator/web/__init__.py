@@ -1,0 +1,1 @@
+"""The only place that speaks HTTP: app factory, routes, views, middlewares, templates."""

@@ -1,0 +1,298 @@
+"""Declarative JSON routes: one table drives validation, roles, audit and ``/openapi.json``.
+
+A view is declared with the models it reads and writes::
+
+    @router.post("/cases", body=CaseCreate, response=CasePublic, status=201)
+    async def create(ctx: ApiContext, body: CaseCreate) -> CasePublic: ...
+
+The wrapper authenticates the caller, checks the role, parses JSON (400 when malformed),
+validates it (422 with the field errors), opens one transaction for the whole request
+(so nothing is half-written), writes the audit row, and serialises the response model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from orchestrator.models import ApiToken, StaffRole, StaffUser
+from orchestrator.records import add_audit
+from orchestrator.settings import Settings
+from orchestrator.web.errors import ApiError
+from orchestrator.web.keys import (
+    CLOCK,
+    DB,
+    METRICS,
+    REQUEST_TOKEN_ID,
+    REQUEST_TOKEN_STALE,
+    REQUEST_USER,
+    SETTINGS,
+)
+
+ALL_STAFF = frozenset(StaffRole)
+MAX_JSON_BYTES = 1_000_000
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class ApiContext:
+    """What a view gets: the request, its transaction, the caller and the time."""
+
+    request: web.Request
+    session: AsyncSession
+    user: StaffUser
+    now: datetime
+    audit_details: dict[str, Any] = field(default_factory=dict)
+    audit_case_id: uuid.UUID | None = None
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    @property
+    def settings(self) -> Settings:
+        return self.request.app[SETTINGS]
+
+    @property
+    def actor(self) -> str:
+        return f"{self.user.role.value}:{self.user.id}"
+
+    def path_id(self, name: str) -> uuid.UUID:
+        """A UUID path parameter; anything else is an unknown id (404)."""
+        raw = self.request.match_info[name]
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise ApiError(
+                404, "not_found", f"{name.removesuffix('_id')} {raw} not found"
+            ) from None
+
+
+@dataclass
+class ApiRoute:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    roles: frozenset[StaffRole] = ALL_STAFF
+    writes: bool = False
+    tag: str = "api"
+    response_content_type: str = "application/json"
+
+
+class ApiRouter:
+    """Collects routes of one area; ``install`` adds them to an app under ``/api/v1``."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.routes: list[ApiRoute] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        roles: Iterable[StaffRole] = ALL_STAFF,
+        writes: bool | None = None,
+        response_content_type: str = "application/json",
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+            self.routes.append(
+                ApiRoute(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    roles=frozenset(roles),
+                    writes=method != "GET" if writes is None else writes,
+                    tag=self.tag,
+                    response_content_type=response_content_type,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Field errors as the API shows them: where, what, and never the rejected value."""
+    return [
+        {"loc": [str(p) for p in err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise ApiError(413, "too_large", "request body is too large")
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, "too_large", "request body is too large")
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(
+                400, "malformed_json", f"request body is not valid JSON: {exc}"
+            ) from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "validation_failed", "request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(
+            422, "validation_failed", "request body is invalid", validation_details(exc)
+        ) from None
+
+
+def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise ApiError(
+            422, "validation_failed", "query parameters are invalid", validation_details(exc)
+        ) from None
+
+
+def _target_of(request: web.Request) -> tuple[str | None, str | None]:
+    for name in ("meeting_id", "case_id", "party_id", "mediator_id", "endpoint_id", "message_id"):
+        if name in request.match_info:
+            return name.removesuffix("_id"), request.match_info[name]
+    return None, None
+
+
+def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def view(request: web.Request) -> web.StreamResponse:
+        user: StaffUser | None = request.get(REQUEST_USER)
+        if user is None:
+            raise ApiError(401, "unauthorized", "a valid bearer token is required")
+        if user.role is not StaffRole.admin and user.role not in route.roles:
+            raise ApiError(403, "forbidden", "your role may not do this")
+        kwargs: dict[str, Any] = {}
+        if route.body is not None:
+            kwargs["body"] = await parse_body(request, route.body)
+        if route.query is not None:
+            kwargs["query"] = parse_query(request, route.query)
+        app = request.app
+        db = app[DB]
+        now = app[CLOCK]()
+        opened = db.write() if route.writes else db.read()
+        async with opened as session:
+            ctx = ApiContext(request=request, session=session, user=user, now=now)
+            result = await route.handler(ctx, **kwargs)
+            if route.writes:
+                _audit(ctx, route, session, now)
+        if not route.writes:
+            async with db.write() as session:
+                _audit(ctx, route, session, now)
+        token_id = request.get(REQUEST_TOKEN_ID)
+        if token_id is not None and request.get(REQUEST_TOKEN_STALE):
+            async with db.write() as session:
+                await session.execute(
+                    update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
+                )
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=route.status)
+        if isinstance(result, BaseModel):
+            return web.Response(
+                body=result.model_dump_json().encode(),
+                status=route.status,
+                content_type="application/json",
+            )
+        return web.json_response(result, status=route.status)
+
+    return view
+
+
+def _audit(ctx: ApiContext, route: ApiRoute, session: AsyncSession, now: datetime) -> None:
+    target_type, target_id = _target_of(ctx.request)
+    case_id = ctx.audit_case_id
+    if case_id is None and target_type == "case" and target_id:
+        try:
+            case_id = uuid.UUID(target_id)
+        except ValueError:
+            case_id = None
+    add_audit(
+        session,
+        actor_id=ctx.user.id,
+        action=f"{route.method} {route.path}",
+        at=now,
+        target_type=target_type,
+        target_id=target_id,
+        case_id=case_id,
+        details=ctx.audit_details or None,
+    )
+
+
+def install(
+    app: web.Application, routers: Iterable[ApiRouter], *, prefix: str = "/api/v1"
+) -> list[ApiRoute]:
+    """Add every route of ``routers`` to ``app``; return the table for ``/openapi.json``."""
+    table: list[ApiRoute] = []
+    for router in routers:
+        for route in router.routes:
+            view = make_view(route)
+            name = f"api:{route.tag}:{route.handler.__name__}"
+            app.router.add_route(
+                route.method, prefix + route.path, _timed(app, route, view), name=name
+            )
+            table.append(route)
+    return table
+
+
+def _timed(
+    app: web.Application,
+    route: ApiRoute,
+    view: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    label = f"{route.method} {route.path}"
+
+    async def timed(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await view(request)
+        finally:
+            app[METRICS].http_latency.labels(label).observe(time.perf_counter() - started)
+
+    return timed

@@ -1,0 +1,184 @@
+"""JSON API: cases, their parties, mediators."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator import cases
+from orchestrator.errors import NotFound
+from orchestrator.models import (
+    AssignMediator,
+    Case,
+    CaseCreate,
+    CaseList,
+    CasePublic,
+    CaseStatus,
+    CaseUpdate,
+    MediatorCreate,
+    MediatorPublic,
+    PartyCreate,
+    PartyList,
+    PartyPublic,
+    PartyUpdate,
+    StaffRole,
+)
+from orchestrator.web.api import ApiContext, ApiRouter
+from orchestrator.web.keys import WORKDAYS
+
+router = ApiRouter("cases")
+SCHEDULING = {StaffRole.scheduler}
+CASE_READERS = {StaffRole.scheduler, StaffRole.mediator}
+
+
+class CaseQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: CaseStatus | None = None
+    due_before: date | None = None
+    mediator: uuid.UUID | None = None
+
+
+class MediatorList(BaseModel):
+    mediators: list[MediatorPublic]
+
+
+async def present_case(ctx: ApiContext, case: Case) -> CasePublic:
+    service = await cases.default_service(ctx.session)
+    return cases.case_public(
+        case,
+        target_days=cases.effective_target_days(case, service, ctx.settings.target_days),
+        calendar=ctx.app[WORKDAYS],
+        now=ctx.now,
+    )
+
+
+async def load_case(ctx: ApiContext) -> Case:
+    """The case named in the path, if the caller may see it (mediators: their own cases)."""
+    case_id = ctx.path_id("case_id")
+    case = await cases.get_case(ctx.session, case_id)
+    ctx.audit_case_id = case.id
+    if ctx.user.role is StaffRole.mediator:
+        mine = await cases.mediator_ids_for_user(ctx.session, ctx.user.id)
+        if case.mediator_id not in mine:
+            # Not theirs: indistinguishable from a case that does not exist.
+            raise NotFound("case", case_id)
+    return case
+
+
+@router.post("/cases", body=CaseCreate, response=CasePublic, status=201, roles=SCHEDULING)
+async def create_case(ctx: ApiContext, body: CaseCreate) -> CasePublic:
+    """Open a case from a referral; answers with its clocks."""
+    case = await cases.create_case(ctx.session, data=body, now=ctx.now, actor=ctx.actor)
+    ctx.audit_case_id = case.id
+    return await present_case(ctx, case)
+
+
+@router.get("/cases", query=CaseQuery, response=CaseList, roles=CASE_READERS)
+async def list_cases(ctx: ApiContext, query: CaseQuery) -> CaseList:
+    """List cases, most urgent target first (filters: status, due before, mediator)."""
+    mediator_ids: set[uuid.UUID] | None = None
+    if ctx.user.role is StaffRole.mediator:
+        mediator_ids = await cases.mediator_ids_for_user(ctx.session, ctx.user.id)
+    found = await cases.list_cases(ctx.session, status=query.status, mediator_id=query.mediator)
+    shown = []
+    for case in found:
+        if mediator_ids is not None and case.mediator_id not in mediator_ids:
+            continue
+        public = await present_case(ctx, case)
+        if query.due_before and public.deadlines.target.date >= query.due_before:
+            continue
+        shown.append(public)
+    shown.sort(key=lambda c: (c.deadlines.target.date, c.reference))
+    return CaseList(cases=shown)
+
+
+@router.get("/cases/{case_id}", response=CasePublic, roles=CASE_READERS)
+async def get_case(ctx: ApiContext) -> CasePublic:
+    """Read one case with its clocks."""
+    return await present_case(ctx, await load_case(ctx))
+
+
+@router.patch("/cases/{case_id}", body=CaseUpdate, response=CasePublic, roles=SCHEDULING)
+async def update_case(ctx: ApiContext, body: CaseUpdate) -> CasePublic:
+    """Change a case's decision date, LA, region, target or status."""
+    case = await load_case(ctx)
+    case = await cases.update_case(ctx.session, case=case, data=body, now=ctx.now, actor=ctx.actor)
+    return await present_case(ctx, case)
+
+
+@router.post(
+    "/cases/{case_id}/mediator", body=AssignMediator, response=CasePublic, roles=SCHEDULING
+)
+async def assign_mediator(ctx: ApiContext, body: AssignMediator) -> CasePublic:
+    """Assign the case's mediator."""
+    case = await load_case(ctx)
+    mediator = await cases.get_mediator(ctx.session, body.mediator_id)
+    await cases.assign_mediator(
+        ctx.session, case=case, mediator=mediator, now=ctx.now, actor=ctx.actor
+    )
+    return await present_case(ctx, case)
+
+
+@router.post(
+    "/cases/{case_id}/parties", body=PartyCreate, response=PartyPublic, status=201, roles=SCHEDULING
+)
+async def add_party(ctx: ApiContext, body: PartyCreate) -> PartyPublic:
+    """Add a person to the case."""
+    case = await load_case(ctx)
+    party = await cases.add_party(ctx.session, case=case, data=body, now=ctx.now, actor=ctx.actor)
+    return cases.party_public(party)
+
+
+@router.get("/cases/{case_id}/parties", response=PartyList, roles=CASE_READERS)
+async def list_parties(ctx: ApiContext) -> PartyList:
+    """List the case's current parties."""
+    case = await load_case(ctx)
+    parties = await cases.list_parties(ctx.session, case_id=case.id)
+    return PartyList(parties=[cases.party_public(p) for p in parties])
+
+
+@router.patch(
+    "/cases/{case_id}/parties/{party_id}", body=PartyUpdate, response=PartyPublic, roles=SCHEDULING
+)
+async def update_party(ctx: ApiContext, body: PartyUpdate) -> PartyPublic:
+    """Change a party's details."""
+    case = await load_case(ctx)
+    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    party = await cases.update_party(
+        ctx.session, party=party, data=body, now=ctx.now, actor=ctx.actor
+    )
+    return cases.party_public(party)
+
+
+@router.delete("/cases/{case_id}/parties/{party_id}", status=204, roles=SCHEDULING)
+async def remove_party(ctx: ApiContext) -> None:
+    """Remove a party; their links stop working at once."""
+    case = await load_case(ctx)
+    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    await cases.remove_party(ctx.session, party=party, now=ctx.now, actor=ctx.actor)
+
+
+@router.post(
+    "/mediators", body=MediatorCreate, response=MediatorPublic, status=201, roles=SCHEDULING
+)
+async def create_mediator(ctx: ApiContext, body: MediatorCreate) -> MediatorPublic:
+    """Register a mediator with working hours, capacity and (optionally) a calendar."""
+    mediator = await cases.create_mediator(ctx.session, data=body, now=ctx.now)
+    return cases.mediator_public(mediator)
+
+
+@router.get("/mediators", response=MediatorList, roles=CASE_READERS)
+async def list_mediators(ctx: ApiContext) -> MediatorList:
+    """List active mediators."""
+    return MediatorList(
+        mediators=[cases.mediator_public(m) for m in await cases.list_mediators(ctx.session)]
+    )
+
+
+@router.get("/mediators/{mediator_id}", response=MediatorPublic, roles=CASE_READERS)
+async def get_mediator(ctx: ApiContext) -> MediatorPublic:
+    """Read one mediator."""
+    return cases.mediator_public(await cases.get_mediator(ctx.session, ctx.path_id("mediator_id")))

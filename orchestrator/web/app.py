@@ -1,0 +1,141 @@
+"""The app factory: ``create_app(settings)`` builds the whole service; it reads no env."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import aiohttp
+from aiohttp import web
+from sqlmodel import col, select
+
+from calendars.workdays import WorkingDays
+from orchestrator.db import connect
+from orchestrator.mail import build_mail_backend
+from orchestrator.metrics import Metrics
+from orchestrator.migrate import upgrade
+from orchestrator.models import OutboxKind, Service, utcnow
+from orchestrator.outbox import DeliveryPolicy, Dispatcher, Handler, mail_handler
+from orchestrator.settings import Settings
+from orchestrator.web import api, api_cases, system
+from orchestrator.web.keys import (
+    API_ROUTES,
+    CLOCK,
+    DB,
+    DISPATCHER,
+    HTTP,
+    MAIL,
+    METRICS,
+    OPENAPI,
+    SETTINGS,
+    STATE,
+    WORKDAYS,
+)
+from orchestrator.web.middlewares import (
+    bearer_auth_middleware,
+    error_middleware,
+    security_headers_middleware,
+)
+
+log = logging.getLogger(__name__)
+
+API_ROUTERS = [api_cases.router]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    migrate_on_start: bool = True,
+) -> web.Application:
+    """Build the application for ``settings``; resources open and close with it."""
+    app = web.Application(
+        middlewares=[security_headers_middleware, error_middleware, bearer_auth_middleware],
+        client_max_size=12 * 1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[METRICS] = Metrics()
+    app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
+    app[STATE] = {"outbox_handlers": {}}
+    app[API_ROUTES] = api.install(app, API_ROUTERS)
+    app[OPENAPI] = system.build_openapi(app[API_ROUTES], base_url=settings.base_url)
+    app.router.add_routes(system.routes)
+
+    app.cleanup_ctx.append(_database_ctx(migrate_on_start))
+    app.cleanup_ctx.append(_http_client_ctx)
+    app.cleanup_ctx.append(_mail_ctx)
+    app.cleanup_ctx.append(_dispatcher_ctx)
+    return app
+
+
+def _database_ctx(migrate_on_start: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if migrate_on_start:
+            await upgrade(settings.database_url)
+        db = connect(settings.database_url)
+        app[DB] = db
+        await ensure_default_service(app)
+        yield
+        await db.dispose()
+
+    return database
+
+
+async def ensure_default_service(app: web.Application) -> None:
+    """Keep the default service row in step with the settings (name, help line, zone)."""
+    settings = app[SETTINGS]
+    async with app[DB].write() as session:
+        service = await session.scalar(select(Service).where(col(Service.is_default).is_(True)))
+        if service is None:
+            service = Service(is_default=True, name=settings.service_name)
+            session.add(service)
+        service.name = settings.service_name
+        service.help_line = settings.help_line
+        service.timezone = settings.timezone
+        service.target_days = settings.target_days
+        service.mail_from = settings.mail_from
+
+
+async def _http_client_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    app[HTTP] = session
+    yield
+    await session.close()
+
+
+async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
+    backend = build_mail_backend(app[SETTINGS])
+    app[MAIL] = backend
+    yield
+    await backend.close()
+
+
+async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    handlers: dict[OutboxKind, Handler] = {OutboxKind.email: mail_handler(app[MAIL])}
+    for kind, factory in app[STATE]["outbox_handlers"].items():
+        handlers[kind] = factory(app)
+    dispatcher = Dispatcher(
+        app[DB],
+        handlers,
+        clock=app[CLOCK],
+        metrics=app[METRICS],
+        policy=DeliveryPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            backoff_base_s=settings.outbox_backoff_base_s,
+            backoff_max_s=settings.outbox_backoff_max_s,
+        ),
+        poll_s=settings.outbox_poll_seconds,
+    )
+    app[DISPATCHER] = dispatcher
+    task = asyncio.create_task(dispatcher.run_forever()) if settings.run_background_jobs else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

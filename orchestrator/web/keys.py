@@ -1,0 +1,40 @@
+"""Typed application state: every shared object is declared here once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from calendars.workdays import WorkingDays
+from integrations.base import MailBackend
+from orchestrator.db import Database
+from orchestrator.metrics import Metrics
+from orchestrator.models import StaffUser
+from orchestrator.outbox import Dispatcher
+from orchestrator.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+DB = web.AppKey("db", Database)
+METRICS = web.AppKey("metrics", Metrics)
+WORKDAYS = web.AppKey("workdays", WorkingDays)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+MAIL = web.AppKey("mail", MailBackend)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+API_ROUTES = web.AppKey("api_routes", list[Any])
+# Extra outbox handlers other capabilities register before start-up (kind -> factory).
+STATE: web.AppKey[dict[str, Any]] = web.AppKey("state", dict)
+
+# Renders a friendly HTML error page for people (set by the pages module).
+ERROR_PAGE: web.AppKey[Callable[..., Any]] = web.AppKey("error_page")
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+
+# Per-request values.
+REQUEST_USER = web.RequestKey("user", StaffUser)
+REQUEST_TOKEN_ID = web.RequestKey("token_id", uuid.UUID)
+REQUEST_TOKEN_STALE = web.RequestKey("token_stale", bool)

@@ -1,0 +1,117 @@
+"""Middlewares: errors as JSON (or a friendly page), bearer authentication, security headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from orchestrator import errors as domain
+from orchestrator.staff import user_for_token
+from orchestrator.web.errors import ApiError, from_domain, json_error
+from orchestrator.web.keys import (
+    CLOCK,
+    DB,
+    ERROR_PAGE,
+    METRICS,
+    REQUEST_TOKEN_ID,
+    REQUEST_TOKEN_STALE,
+    REQUEST_USER,
+)
+
+log = logging.getLogger(__name__)
+
+HandlerT = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_MACHINE_PREFIXES = ("/api/", "/hooks/", "/openapi.json", "/readyz", "/healthz")
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith(_MACHINE_PREFIXES)
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: HandlerT) -> web.StreamResponse:
+    """Turn every failure into a clear answer; never a stack trace, never another party's data."""
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = await _render_error(request, exc)
+    except domain.DomainError as exc:
+        response = await _render_error(request, from_domain(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400 or (not wants_json(request) and exc.status not in (404, 405)):
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "http_error"
+        )
+        response = await _render_error(request, ApiError(exc.status, code, exc.reason))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, _route_label(request))
+        response = await _render_error(
+            request, ApiError(500, "internal_error", "something went wrong on our side")
+        )
+    request.app[METRICS].http_requests.labels(_route_label(request), str(response.status)).inc()
+    return response
+
+
+async def _render_error(request: web.Request, error: ApiError) -> web.StreamResponse:
+    if wants_json(request):
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return json_error(error, headers=headers)
+    renderer = request.app.get(ERROR_PAGE)
+    if renderer is not None:
+        return await renderer(request, error)
+    return web.Response(status=error.status, text=error.message, content_type="text/plain")
+
+
+@web.middleware
+async def bearer_auth_middleware(request: web.Request, handler: HandlerT) -> web.StreamResponse:
+    """Resolve ``Authorization: Bearer`` on ``/api/`` paths; the view decides if it is needed."""
+    if request.path.startswith("/api/"):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            db = request.app[DB]
+            now = request.app[CLOCK]()
+            async with db.read() as session:
+                found = await user_for_token(session, token.strip(), now=now)
+            if found is not None:
+                user, token_id, needs_touch = found
+                request[REQUEST_USER] = user
+                request[REQUEST_TOKEN_ID] = token_id
+                request[REQUEST_TOKEN_STALE] = needs_touch
+    return await handler(request)
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+@web.middleware
+async def security_headers_middleware(
+    request: web.Request, handler: HandlerT
+) -> web.StreamResponse:
+    """Headers every answer carries; party links are never sent on as a Referer."""
+    response = await handler(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.content_type == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,68 @@
+"""The ``orchestrator`` command as an operator uses it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from orchestrator.settings import PLACEHOLDER_SECRET, Settings
+
+
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORCH_DATA_DIR": str(data_dir)}
+    env.pop("ORCH_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+
+
+def test_users_add_prints_the_token_alone_on_the_last_line(tmp_path: Path) -> None:
+    result = run_cli("users", "add", "--email", "Me@Example.org", "--role", "scheduler", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.rstrip("\n").splitlines()[-1]
+    assert last.startswith("mo_") and " " not in last and len(last) > 40
+    assert (tmp_path / "orchestrator.db").exists()
+    again = run_cli("users", "add", "--email", "me@example.org", "--role", "admin", data_dir=tmp_path)
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+
+
+def test_migrate_and_demo_are_repeatable(tmp_path: Path) -> None:
+    assert run_cli("migrate", data_dir=tmp_path).returncode == 0
+    first = run_cli("demo", data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "loaded 12 demo cases" in first.stdout
+    second = run_cli("demo", data_dir=tmp_path)
+    assert "already loaded" in second.stdout
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for args in (["--help"], ["serve", "--help"], ["migrate", "--help"], ["users", "add", "--help"], ["demo", "--help"]):
+        result = run_cli(*args, data_dir=tmp_path)
+        assert result.returncode == 0
+        assert "usage:" in result.stdout
+
+
+def test_production_refuses_the_placeholder_secret() -> None:
+    with pytest.raises(ValidationError, match="ORCH_SECRET_KEY"):
+        Settings(env="production", secret_key=PLACEHOLDER_SECRET)
+    with pytest.raises(ValidationError, match="ORCH_SECRET_KEY"):
+        Settings(env="production", secret_key="short")
+    ok = Settings(env="production", secret_key="x" * 40, database_url="postgres://u:p@db/orch")
+    assert ok.database_url == "postgresql+asyncpg://u:p@db/orch"
+
+
+def test_settings_read_a_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "orchestrator.toml"
+    config.write_text('service_name = "Example Mediation"\ntarget_days = 28\n')
+    monkeypatch.setenv("ORCH_CONFIG_FILE", str(config))
+    monkeypatch.setenv("ORCH_TARGET_DAYS", "30")
+    settings = Settings()
+    assert settings.service_name == "Example Mediation"
+    assert settings.target_days == 30  # the environment wins over the file
