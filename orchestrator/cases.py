@@ -6,14 +6,15 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.clocks import Deadlines, case_deadlines, clock_state
 from calendars.workdays import WorkingDays
+from orchestrator import links
 from orchestrator.errors import Conflict, NotFound, ValidationFailed
+from orchestrator.events import CaseCreated, EventBus, PartyAdded, PartyRemoved
 from orchestrator.models import (
     Case,
     CaseCreate,
@@ -22,7 +23,6 @@ from orchestrator.models import (
     CaseUpdate,
     ClockPublic,
     DeadlinesPublic,
-    Link,
     Mediator,
     MediatorCreate,
     MediatorPublic,
@@ -102,7 +102,12 @@ async def default_service(session: AsyncSession) -> Service | None:
 
 
 async def create_case(
-    session: AsyncSession, *, data: CaseCreate, now: datetime, actor: str | None = None
+    session: AsyncSession,
+    *,
+    data: CaseCreate,
+    now: datetime,
+    bus: EventBus,
+    actor: str | None = None,
 ) -> Case:
     """Open a case from a referral."""
     taken = await session.scalar(select(Case.id).where(col(Case.reference) == data.reference))
@@ -125,6 +130,7 @@ async def create_case(
     add_timeline(
         session, case_id=case.id, kind="case.created", summary="Case opened", at=now, actor=actor
     )
+    await bus.emit(session, CaseCreated(case_id=case.id, at=now))
     return case
 
 
@@ -181,7 +187,13 @@ def party_public(party: Party) -> PartyPublic:
 
 
 async def add_party(
-    session: AsyncSession, *, case: Case, data: PartyCreate, now: datetime, actor: str | None
+    session: AsyncSession,
+    *,
+    case: Case,
+    data: PartyCreate,
+    now: datetime,
+    bus: EventBus,
+    actor: str | None,
 ) -> Party:
     """Add a person to the case; required unless a supporter (and not said otherwise)."""
     required = data.required if data.required is not None else data.role not in OPTIONAL_BY_DEFAULT
@@ -204,6 +216,7 @@ async def add_party(
         at=now,
         actor=actor,
     )
+    await bus.emit(session, PartyAdded(case_id=case.id, at=now, party_id=party.id))
     return party
 
 
@@ -248,15 +261,11 @@ async def update_party(
 
 
 async def remove_party(
-    session: AsyncSession, *, party: Party, now: datetime, actor: str | None
+    session: AsyncSession, *, party: Party, now: datetime, bus: EventBus, actor: str | None
 ) -> None:
     """Take a person off the case; every link they hold dies with it."""
     party.removed_at = now
-    await session.execute(
-        update(Link)
-        .where(col(Link.party_id) == party.id, col(Link.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
+    await links.revoke_for(session, party_id=party.id, now=now)
     add_timeline(
         session,
         case_id=party.case_id,
@@ -267,6 +276,7 @@ async def remove_party(
         actor=actor,
     )
     await session.flush()
+    await bus.emit(session, PartyRemoved(case_id=party.case_id, at=now, party_id=party.id))
 
 
 # ---------------------------------------------------------------------------- mediators

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from orchestrator import cases
 from orchestrator.db import Database
+from orchestrator.events import EventBus
 from orchestrator.models import (
     Case,
     CaseCreate,
@@ -63,6 +64,7 @@ STAGES = [
 async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> str:
     """Load the sample caseload once; a second run changes nothing."""
     rng = random.Random(seed)
+    bus = EventBus(settings)  # the demo sends no mail: nobody subscribes
     now = _utcnow()
     today = now.date()
     async with db.write() as session:
@@ -90,6 +92,7 @@ async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> st
                     decision_date=referral - timedelta(days=rng.randint(7, 40)),
                 ),
                 now=now,
+                bus=bus,
                 actor="demo",
             )
             case.status = status
@@ -133,5 +136,7 @@ async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> st
                     )
                 )
             for person in people:
-                await cases.add_party(session, case=case, data=person, now=now, actor="demo")
+                await cases.add_party(
+                    session, case=case, data=person, now=now, bus=bus, actor="demo"
+                )
     return f"loaded {len(STAGES)} demo cases with {len(MEDIATORS)} mediators"

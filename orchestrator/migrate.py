@@ -32,10 +32,10 @@ def upgrade_sync(database_url: str) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        command.upgrade(alembic_config(database_url), "head")
+        command.upgrade(alembic_config(database_url), "heads")
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(command.upgrade, alembic_config(database_url), "head").result()
+        pool.submit(command.upgrade, alembic_config(database_url), "heads").result()
 
 
 async def upgrade(database_url: str) -> None:
@@ -43,15 +43,17 @@ async def upgrade(database_url: str) -> None:
     await asyncio.to_thread(upgrade_sync, database_url)
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def head_revisions() -> set[str]:
+    """Every head of the migration graph (capabilities may branch from the same parent)."""
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def current_revisions(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
-        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    return set(heads)
 
 
 async def is_current(engine: AsyncEngine) -> bool:
-    """True when the database is at the newest revision."""
-    return await current_revision(engine) == head_revision()
+    """True when the database is at the newest revision of every branch."""
+    return await current_revisions(engine) == head_revisions()

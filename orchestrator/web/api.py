@@ -26,11 +26,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from orchestrator.events import EventBus
 from orchestrator.models import ApiToken, StaffRole, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import (
+    BUS,
     CLOCK,
     DB,
     METRICS,
@@ -64,6 +66,10 @@ class ApiContext:
     @property
     def settings(self) -> Settings:
         return self.request.app[SETTINGS]
+
+    @property
+    def bus(self) -> EventBus:
+        return self.request.app[BUS]
 
     @property
     def actor(self) -> str:

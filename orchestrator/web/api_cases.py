@@ -71,7 +71,9 @@ async def load_case(ctx: ApiContext) -> Case:
 @router.post("/cases", body=CaseCreate, response=CasePublic, status=201, roles=SCHEDULING)
 async def create_case(ctx: ApiContext, body: CaseCreate) -> CasePublic:
     """Open a case from a referral; answers with its clocks."""
-    case = await cases.create_case(ctx.session, data=body, now=ctx.now, actor=ctx.actor)
+    case = await cases.create_case(
+        ctx.session, data=body, now=ctx.now, bus=ctx.bus, actor=ctx.actor
+    )
     ctx.audit_case_id = case.id
     return await present_case(ctx, case)
 
@@ -128,7 +130,9 @@ async def assign_mediator(ctx: ApiContext, body: AssignMediator) -> CasePublic:
 async def add_party(ctx: ApiContext, body: PartyCreate) -> PartyPublic:
     """Add a person to the case."""
     case = await load_case(ctx)
-    party = await cases.add_party(ctx.session, case=case, data=body, now=ctx.now, actor=ctx.actor)
+    party = await cases.add_party(
+        ctx.session, case=case, data=body, now=ctx.now, bus=ctx.bus, actor=ctx.actor
+    )
     return cases.party_public(party)
 
 
@@ -158,7 +162,7 @@ async def remove_party(ctx: ApiContext) -> None:
     """Remove a party; their links stop working at once."""
     case = await load_case(ctx)
     party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    await cases.remove_party(ctx.session, party=party, now=ctx.now, actor=ctx.actor)
+    await cases.remove_party(ctx.session, party=party, now=ctx.now, bus=ctx.bus, actor=ctx.actor)
 
 
 @router.post(

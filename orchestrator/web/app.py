@@ -14,15 +14,17 @@ from sqlmodel import col, select
 
 from calendars.workdays import WorkingDays
 from orchestrator.db import connect
+from orchestrator.events import EventBus
 from orchestrator.mail import build_mail_backend
 from orchestrator.metrics import Metrics
 from orchestrator.migrate import upgrade
 from orchestrator.models import OutboxKind, Service, utcnow
 from orchestrator.outbox import DeliveryPolicy, Dispatcher, Handler, mail_handler
 from orchestrator.settings import Settings
-from orchestrator.web import api, api_cases, system
+from orchestrator.web import api, api_cases, pages, system
 from orchestrator.web.keys import (
     API_ROUTES,
+    BUS,
     CLOCK,
     DB,
     DISPATCHER,
@@ -42,7 +44,12 @@ from orchestrator.web.middlewares import (
 
 log = logging.getLogger(__name__)
 
+# Each capability adds its JSON routers here ...
 API_ROUTERS = [api_cases.router]
+# ... and its page/call-back route tables here.
+PAGE_ROUTES: list[web.RouteTableDef] = []
+# Modules with ``install(app)`` that subscribe to events and register outbox handlers.
+CAPABILITIES: list[Callable[[web.Application], None]] = []
 
 
 def create_app(
@@ -61,9 +68,15 @@ def create_app(
     app[METRICS] = Metrics()
     app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
     app[STATE] = {"outbox_handlers": {}}
+    app[BUS] = EventBus(settings)
+    pages.setup(app)
     app[API_ROUTES] = api.install(app, API_ROUTERS)
     app[OPENAPI] = system.build_openapi(app[API_ROUTES], base_url=settings.base_url)
     app.router.add_routes(system.routes)
+    for table in PAGE_ROUTES:
+        app.router.add_routes(table)
+    for install_capability in CAPABILITIES:
+        install_capability(app)
 
     app.cleanup_ctx.append(_database_ctx(migrate_on_start))
     app.cleanup_ctx.append(_http_client_ctx)

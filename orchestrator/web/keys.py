@@ -13,6 +13,7 @@ from aiohttp import web
 from calendars.workdays import WorkingDays
 from integrations.base import MailBackend
 from orchestrator.db import Database
+from orchestrator.events import EventBus
 from orchestrator.metrics import Metrics
 from orchestrator.models import StaffUser
 from orchestrator.outbox import Dispatcher
@@ -26,6 +27,7 @@ WORKDAYS = web.AppKey("workdays", WorkingDays)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 MAIL = web.AppKey("mail", MailBackend)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+BUS = web.AppKey("bus", EventBus)
 API_ROUTES = web.AppKey("api_routes", list[Any])
 # Extra outbox handlers other capabilities register before start-up (kind -> factory).
 STATE: web.AppKey[dict[str, Any]] = web.AppKey("state", dict)

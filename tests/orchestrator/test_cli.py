@@ -18,17 +18,25 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env.pop("ORCH_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
 def test_users_add_prints_the_token_alone_on_the_last_line(tmp_path: Path) -> None:
-    result = run_cli("users", "add", "--email", "Me@Example.org", "--role", "scheduler", data_dir=tmp_path)
+    result = run_cli(
+        "users", "add", "--email", "Me@Example.org", "--role", "scheduler", data_dir=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     last = result.stdout.rstrip("\n").splitlines()[-1]
     assert last.startswith("mo_") and " " not in last and len(last) > 40
     assert (tmp_path / "orchestrator.db").exists()
-    again = run_cli("users", "add", "--email", "me@example.org", "--role", "admin", data_dir=tmp_path)
+    again = run_cli(
+        "users", "add", "--email", "me@example.org", "--role", "admin", data_dir=tmp_path
+    )
     assert again.returncode != 0
     assert "already exists" in again.stderr
 
@@ -43,7 +51,13 @@ def test_migrate_and_demo_are_repeatable(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:
-    for args in (["--help"], ["serve", "--help"], ["migrate", "--help"], ["users", "add", "--help"], ["demo", "--help"]):
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["migrate", "--help"],
+        ["users", "add", "--help"],
+        ["demo", "--help"],
+    ):
         result = run_cli(*args, data_dir=tmp_path)
         assert result.returncode == 0
         assert "usage:" in result.stdout

@@ -1,0 +1,63 @@
+"""Server-rendered pages: the Jinja environment, shared context, and friendly error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from orchestrator.web.errors import ApiError
+from orchestrator.web.keys import ERROR_PAGE, SETTINGS
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+HEADINGS = {
+    400: "There is a problem with what was sent",
+    403: "You cannot see this page",
+    404: "This link does not work",
+    405: "This page cannot do that",
+    409: "That cannot be done now",
+    410: "This link does not work any more",
+    413: "That file is too large",
+    422: "There is a problem with what was sent",
+    429: "Too many attempts",
+}
+
+
+def setup(app: web.Application) -> None:
+    """Attach the template environment (autoescaped), static files and the error page."""
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    # Per-app constants every page shows (no context-processor middleware needed).
+    settings = app[SETTINGS]
+    env.globals.update(service_name=settings.service_name, help_line=settings.help_line)
+    app.router.add_static("/static/", STATIC, name="static", append_version=True)
+    app[ERROR_PAGE] = render_error
+
+
+async def render_error(request: web.Request, error: ApiError) -> web.Response:
+    """A friendly page with the right status and the help line; it reveals nothing else."""
+    heading = HEADINGS.get(error.status, "Sorry, there is a problem")
+    if error.status >= 500:
+        message = "Something went wrong on our side. Please try again later."
+    else:
+        message = error.message[:1].upper() + error.message[1:] + "."
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, {"heading": heading, "message": message}, status=error.status
+    )
+    return response
+
+
+def render(
+    template: str, request: web.Request, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
+    """Render a page (thin wrapper so views read plainly)."""
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
