@@ -1,0 +1,320 @@
+"""The join click under load: ``GET /j/{token}/video`` against a bare aiohttp 303, same run.
+
+The service runs in its own process (the real ``create_app``, SQLite by default, PostgreSQL
+when ``--database-url`` or ``ORCH_BENCH_DATABASE_URL`` names a server); so does the
+baseline, an aiohttp handler that only answers 303. One aiohttp client with 64 concurrent
+connections on 127.0.0.1 sends a fixed number of requests to each and stops by itself.
+Every click must be durably recorded before its 303: the script counts the rows after.
+
+Prints throughput(service) / throughput(bare) (target >= 0.6) and the service's resident
+memory after all clicks / after the first 1,000 (target <= 1.10).
+
+    .venv/bin/python bench/bench_join.py [--clicks 100000] [--database-url postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+
+CONCURRENCY = 64
+WARM_UP = 1_000
+PARTIES = 8
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def settings_for(database_url: str, data_dir: Path, port: int):  # type: ignore[no-untyped-def]
+    from orchestrator.settings import Settings
+
+    return Settings(
+        env="test",
+        data_dir=data_dir,
+        database_url=database_url,
+        host="127.0.0.1",
+        port=port,
+        secret_key=SECRET,
+        run_background_jobs=False,
+        log_level="WARNING",
+    )
+
+
+# ---------------------------------------------------------------------------- servers
+
+
+def serve_app(database_url: str, data_dir: str, port: int) -> None:
+    """Run the real service (child process)."""
+    from aiohttp import web
+
+    from orchestrator.web.app import create_app
+
+    settings = settings_for(database_url, Path(data_dir), port)
+    app = create_app(settings, migrate_on_start=False)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_bare(port: int) -> None:
+    """Run the baseline: a handler that only answers 303 (child process)."""
+    from aiohttp import web
+
+    async def redirect(request: web.Request) -> web.Response:
+        return web.Response(status=303, headers={"Location": "https://meet.jit.si/room"})
+
+    app = web.Application()
+    app.router.add_get("/j/{token}/video", redirect)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, __file__, *args])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+# ---------------------------------------------------------------------------- data
+
+
+async def seed(database_url: str, data_dir: Path) -> list[str]:
+    """A case, a mediator, parties and a booked video meeting starting in 10 minutes."""
+    import aiohttp as client_lib
+
+    from calendars.workdays import WorkingDays
+    from orchestrator import booking, cases, links
+    from orchestrator.db import connect
+    from orchestrator.events import EventBus
+    from orchestrator.migrate import upgrade
+    from orchestrator.models import (
+        CaseCreate,
+        MediatorCreate,
+        MeetingMode,
+        OutboxKind,
+        PartyCreate,
+    )
+    from orchestrator.outbox import Dispatcher
+    from orchestrator.providers import ProviderCalls, Providers
+
+    settings = settings_for(database_url, data_dir, 8080)
+    await upgrade(database_url)
+    db = connect(database_url)
+    now = datetime.now(UTC)
+    bus = EventBus(settings)
+    async with db.write() as session:
+        case = await cases.create_case(
+            session,
+            data=CaseCreate(
+                reference=f"BENCH-{uuid.uuid4().hex[:8]}",
+                kind="mediation",  # type: ignore[arg-type]
+                local_authority="Kent",
+                referral_date=date.today(),
+            ),
+            now=now,
+            bus=bus,
+        )
+        mediator = await cases.create_mediator(
+            session,
+            data=MediatorCreate(name="Bench Mediator", email="bench@example.org"),
+            now=now,
+        )
+        case.mediator_id = mediator.id
+        for n in range(PARTIES):
+            await cases.add_party(
+                session,
+                case=case,
+                data=PartyCreate(role="parent", name=f"Party {n}"),  # type: ignore[arg-type]
+                now=now,
+                bus=bus,
+                actor=None,
+            )
+        meeting = await booking.book(
+            session,
+            case=case,
+            start=now + timedelta(minutes=10),
+            duration_minutes=180,
+            mode=MeetingMode.video,
+            now=now,
+            bus=bus,
+            settings=settings,
+            workdays=WorkingDays(),
+        )
+    async with client_lib.ClientSession() as http:
+        providers = Providers(settings, lambda: http)
+        calls = ProviderCalls(db=db, providers=providers, settings=settings, clock=lambda: now)
+        await Dispatcher(db, {OutboxKind.provider_call: calls}, clock=lambda: now).run_once()
+    async with db.read() as session:
+        found = await booking.current_join_links(session, meeting)
+    await db.dispose()
+    return [
+        links.url_for(link, base_url="", secret=SECRET) + "/video"
+        for link in found
+        if link.party_id is not None
+    ]
+
+
+async def count_clicks(database_url: str) -> int:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from orchestrator.db import connect
+    from orchestrator.models import ParticipantEvent
+
+    db = connect(database_url)
+    async with db.read() as session:
+        total = await session.scalar(select(func.count()).select_from(ParticipantEvent))
+    await db.dispose()
+    return int(total or 0)
+
+
+# ---------------------------------------------------------------------------- load
+
+
+async def load(port: int, paths: list[str], total: int) -> float:
+    """Send ``total`` GETs over CONCURRENCY connections; return requests per second."""
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    sent = 0
+    failures = 0
+
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def worker(index: int) -> None:
+            nonlocal sent, failures
+            while sent < total:
+                sent += 1
+                path = paths[sent % len(paths)]
+                async with http.get(
+                    f"http://127.0.0.1:{port}{path}", allow_redirects=False
+                ) as response:
+                    await response.read()
+                    if response.status != 303:
+                        failures += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{failures} requests did not answer 303")
+    return total / elapsed
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def pg_database(base_url: str) -> tuple[str, str, str]:
+    from sqlalchemy.engine import make_url
+
+    from orchestrator.settings import normalise_database_url
+
+    base = make_url(normalise_database_url(base_url))
+    name = f"orch_bench_{os.getpid()}"
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    return base.set(database=name).render_as_string(hide_password=False), admin, name
+
+
+async def admin_sql(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def run(clicks: int, database_url: str | None) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-join-"))
+    dropped: tuple[str, str] | None = None
+    try:
+        if database_url:
+            url, admin, name = pg_database(database_url)
+            await admin_sql(admin, f'CREATE DATABASE "{name}"')
+            dropped = (admin, name)
+            label = "PostgreSQL"
+        else:
+            url = f"sqlite+aiosqlite:///{workdir / 'orchestrator.db'}"
+            label = "SQLite"
+        paths = await seed(url, workdir)
+
+        bare_port = free_port()
+        bare = start(["--serve-bare", str(bare_port)], bare_port)
+        try:
+            await load(bare_port, paths, WARM_UP)
+            bare_rps = await load(bare_port, paths, clicks // 4)
+        finally:
+            bare.terminate()
+            bare.wait()
+
+        port = free_port()
+        service = start(["--serve-app", url, str(workdir), str(port)], port)
+        try:
+            await load(port, paths, WARM_UP)
+            rss_first = rss_kib(service.pid)
+            started = time.perf_counter()
+            service_rps = await load(port, paths, clicks - WARM_UP)
+            elapsed = time.perf_counter() - started
+            rss_last = rss_kib(service.pid)
+        finally:
+            service.terminate()
+            service.wait()
+        recorded = await count_clicks(url)
+        print(f"join click on {label}, {CONCURRENCY} connections, {clicks:,} clicks")
+        print(f"  bare aiohttp 303:   {bare_rps:8.0f} req/s")
+        print(f"  /j/{{token}}/video:   {service_rps:8.0f} req/s ({elapsed:.1f} s)")
+        print(f"  ratio:              {service_rps / bare_rps:8.2f}  (target >= 0.6)")
+        print(f"  clicks recorded:    {recorded:,} of {clicks:,}")
+        print(
+            f"  RSS after 1,000:    {rss_first / 1024:8.1f} MiB; after {clicks:,}: "
+            f"{rss_last / 1024:.1f} MiB; ratio {rss_last / rss_first:.3f} (target <= 1.10)"
+        )
+        if recorded != clicks:
+            raise SystemExit("some clicks were not recorded")
+    finally:
+        if dropped is not None:
+            await admin_sql(dropped[0], f'DROP DATABASE IF EXISTS "{dropped[1]}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-app":
+        serve_app(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
+        serve_bare(int(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=100_000)
+    parser.add_argument("--database-url", default=os.environ.get("ORCH_BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    asyncio.run(run(args.clicks, args.database_url))
+
+
+if __name__ == "__main__":
+    main()

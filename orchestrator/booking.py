@@ -1,0 +1,678 @@
+"""Book, move and cancel meetings without ever double-booking a mediator or a venue.
+
+Booking is one transaction: the conflict check (a per-mediator lock on PostgreSQL, the
+write lock on SQLite, and the exclusion constraints underneath), the Meeting, its joint
+Room, one Invitation per reachable party, a personal join Link per party and one for the
+mediator, phone PINs when the meeting uses the phone bridge, the ``provider_call`` outbox
+row that creates the video room after commit, the timeline, and ``MeetingBooked`` for the
+capabilities that send invites and reminders. Nothing here waits on a remote system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from calendars.intervals import Interval
+from calendars.invites import uid_for_meeting
+from calendars.rules import MediatorRules, SchedulingRules, WorkingHours
+from calendars.slots import candidate_starts
+from calendars.workdays import WorkingDays
+from orchestrator import links, rooms
+from orchestrator.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from orchestrator.events import EventBus, MeetingBooked, MeetingCancelled, MeetingRescheduled
+from orchestrator.models import (
+    Case,
+    CaseStatus,
+    Invitation,
+    Link,
+    LinkScope,
+    Mediator,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    OutboxKind,
+    Party,
+    Room,
+)
+from orchestrator.outbox import enqueue
+from orchestrator.records import add_timeline
+from orchestrator.settings import Settings
+
+# Meetings whose PINs and times are still in play.
+LIVE_STATUSES = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
+ALTERNATIVES = 5
+ALTERNATIVES_WINDOW = timedelta(days=28)
+PHONE_PIN_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Venue:
+    """Where an in-person meeting happens."""
+
+    name: str | None
+    address: str
+    access_notes: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "address": self.address, "access_notes": self.access_notes}
+
+    @property
+    def key(self) -> str:
+        """A stable key for "the same place" (the address, normalised, then hashed)."""
+        normal = " ".join(self.address.lower().replace(",", " ").split())
+        return hashlib.sha256(normal.encode()).hexdigest()[:40]
+
+
+# ---------------------------------------------------------------------------- windows
+
+
+def join_opens_at(meeting: Meeting, settings: Settings) -> datetime:
+    return meeting.start_at - timedelta(minutes=settings.join_opens_minutes)
+
+
+def join_closes_at(meeting: Meeting, settings: Settings) -> datetime:
+    return meeting.end_at + timedelta(minutes=settings.join_grace_minutes)
+
+
+def uses_phone_bridge(meeting: Meeting) -> bool:
+    """True when people join this meeting by dialling the bridge and keying a PIN."""
+    return meeting.mediator_pin is not None
+
+
+def domain_of(base_url: str) -> str:
+    return urlsplit(base_url).hostname or "localhost"
+
+
+# ---------------------------------------------------------------------------- reads
+
+
+async def get_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting:
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound("meeting", meeting_id)
+    return meeting
+
+
+async def list_meetings(session: AsyncSession, *, case_id: uuid.UUID) -> list[Meeting]:
+    query = select(Meeting).where(col(Meeting.case_id) == case_id).order_by(col(Meeting.start_at))
+    return list((await session.scalars(query)).all())
+
+
+async def current_join_links(session: AsyncSession, meeting: Meeting) -> list[Link]:
+    """The live join links of the meeting's current sequence (parties and mediator)."""
+    query = (
+        select(Link)
+        .where(
+            col(Link.meeting_id) == meeting.id,
+            col(Link.scope) == LinkScope.join_room,
+            col(Link.revoked_at).is_(None),
+            col(Link.meeting_sequence) == meeting.sequence,
+        )
+        .order_by(col(Link.created_at))
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def invitations(session: AsyncSession, meeting_id: uuid.UUID) -> list[Invitation]:
+    query = select(Invitation).where(col(Invitation.meeting_id) == meeting_id)
+    return list((await session.scalars(query)).all())
+
+
+# ---------------------------------------------------------------------------- conflicts
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    bind = session.bind
+    return bind is not None and bind.dialect.name == "postgresql"
+
+
+async def _lock_calendars(session: AsyncSession, *keys: str) -> None:
+    """Serialise bookings of one mediator (and venue) across replicas until commit.
+
+    SQLite needs nothing: the writer transaction began with BEGIN IMMEDIATE and holds the
+    database's only write lock already.
+    """
+    if not _is_postgres(session):
+        return
+    for key in sorted(set(keys)):
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def mediator_working_hours(mediator: Mediator) -> WorkingHours:
+    """The mediator's hours as the solver reads them (stored with ISO weekdays 1-7)."""
+    if not mediator.working_hours:
+        return WorkingHours()
+    by_weekday: dict[int, tuple[time, time]] = {}
+    for day, (start, end) in mediator.working_hours.items():
+        by_weekday[int(day) - 1] = (time.fromisoformat(start), time.fromisoformat(end))
+    return WorkingHours(by_weekday=by_weekday)
+
+
+async def _mediator_bookings(
+    session: AsyncSession,
+    mediator_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    exclude: uuid.UUID | None,
+) -> list[Interval]:
+    query = select(Meeting.start_at, Meeting.end_at).where(
+        col(Meeting.mediator_id) == mediator_id,
+        col(Meeting.status) != MeetingStatus.cancelled,
+        col(Meeting.start_at) < end,
+        col(Meeting.end_at) > start,
+    )
+    if exclude is not None:
+        query = query.where(col(Meeting.id) != exclude)
+    rows = (await session.execute(query)).all()
+    return [Interval(s, e) for s, e in rows]
+
+
+async def _venue_bookings(
+    session: AsyncSession,
+    venue_key: str,
+    start: datetime,
+    end: datetime,
+    exclude: uuid.UUID | None,
+) -> list[Interval]:
+    query = select(Meeting.start_at, Meeting.end_at).where(
+        col(Meeting.venue_key) == venue_key,
+        col(Meeting.status) != MeetingStatus.cancelled,
+        col(Meeting.start_at) < end,
+        col(Meeting.end_at) > start,
+    )
+    if exclude is not None:
+        query = query.where(col(Meeting.id) != exclude)
+    rows = (await session.execute(query)).all()
+    return [Interval(s, e) for s, e in rows]
+
+
+async def check_free(
+    session: AsyncSession,
+    *,
+    mediator: Mediator,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    venue_key: str | None,
+    now: datetime,
+    workdays: WorkingDays,
+    exclude: uuid.UUID | None = None,
+) -> None:
+    """Raise Conflict, with the next free times, if the slot clashes or breaks capacity."""
+    buffer = timedelta(minutes=mediator.buffer_minutes)
+    local_day = start.astimezone(zone).date()
+    day_start = datetime.combine(local_day, time(0), tzinfo=zone)
+    day_end = datetime.combine(local_day + timedelta(days=1), time(0), tzinfo=zone)
+    around = await _mediator_bookings(
+        session,
+        mediator.id,
+        min(start - buffer, day_start),
+        max(end + buffer, day_end),
+        exclude,
+    )
+    reasons: list[str] = []
+    slot = Interval(start - buffer, end + buffer)
+    if any(booking.overlaps(slot) for booking in around):
+        reasons.append("mediator_busy")
+    same_day = [b for b in around if b.start.astimezone(zone).date() == local_day]
+    if len(same_day) >= mediator.max_sessions_per_day:
+        reasons.append("mediator_full")
+    venue_busy: list[Interval] = []
+    if venue_key is not None:
+        venue_busy = await _venue_bookings(session, venue_key, start, end, exclude)
+        if venue_busy:
+            reasons.append("venue_busy")
+    if not reasons:
+        return
+    alternatives = await next_free_slots(
+        session,
+        mediator=mediator,
+        after=max(start, now),
+        duration=end - start,
+        zone=zone,
+        venue_key=venue_key,
+        now=now,
+        workdays=workdays,
+        exclude=exclude,
+    )
+    message = {
+        "mediator_busy": "the mediator is already booked then (allowing their buffer)",
+        "mediator_full": "the mediator already has their most sessions that day",
+        "venue_busy": "the venue is already booked then",
+    }[reasons[0]]
+    raise Conflict(
+        message,
+        details={
+            "reasons": reasons,
+            "alternatives": [
+                {
+                    "start": s.isoformat().replace("+00:00", "Z"),
+                    "end": e.isoformat().replace("+00:00", "Z"),
+                }
+                for s, e in alternatives
+            ],
+        },
+    )
+
+
+async def next_free_slots(
+    session: AsyncSession,
+    *,
+    mediator: Mediator,
+    after: datetime,
+    duration: timedelta,
+    zone: ZoneInfo,
+    venue_key: str | None,
+    now: datetime,
+    workdays: WorkingDays,
+    exclude: uuid.UUID | None = None,
+    limit: int = ALTERNATIVES,
+) -> list[tuple[datetime, datetime]]:
+    """The mediator's next free times of ``duration`` after ``after`` (hours, buffer, capacity)."""
+    window_end = after + ALTERNATIVES_WINDOW
+    bookings = await _mediator_bookings(
+        session, mediator.id, after - timedelta(days=1), window_end + timedelta(days=1), exclude
+    )
+    busy: list[Interval] = []
+    if venue_key is not None:
+        busy = await _venue_bookings(session, venue_key, after, window_end, exclude)
+    starts = candidate_starts(
+        Interval(after, window_end),
+        duration,
+        SchedulingRules(tz=zone.key, min_notice_working_days=0, working_days=workdays),
+        MediatorRules(
+            working_hours=mediator_working_hours(mediator),
+            max_sessions_per_day=mediator.max_sessions_per_day,
+            buffer_minutes=mediator.buffer_minutes,
+            bookings=bookings,
+            busy=busy,
+        ),
+        now,
+        step_minutes=30,
+    )
+    return [(s, s + duration) for s in starts[:limit]]
+
+
+async def _insert_meeting(session: AsyncSession, meeting: Meeting) -> None:
+    """Insert in a savepoint so the exclusion constraint's refusal leaves the transaction usable."""
+    try:
+        async with session.begin_nested():
+            session.add(meeting)
+    except IntegrityError as exc:
+        raise Conflict(
+            "the mediator or venue is already booked then",
+            details={"reasons": ["overlap"], "alternatives": []},
+        ) from exc
+
+
+async def _flush_moved(session: AsyncSession) -> None:
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "the mediator or venue is already booked then",
+            details={"reasons": ["overlap"], "alternatives": []},
+        ) from exc
+
+
+# ---------------------------------------------------------------------------- PINs
+
+
+async def _taken_pins(session: AsyncSession, candidates: Iterable[str], now: datetime) -> set[str]:
+    """The candidate PINs already held by a meeting that has not finished."""
+    wanted = list(candidates)
+    live = col(Meeting.status).in_(LIVE_STATUSES)
+    recent = col(Meeting.end_at) > now - timedelta(days=1)
+    party_pins = await session.scalars(
+        select(Invitation.phone_pin)
+        .join(Meeting, col(Meeting.id) == col(Invitation.meeting_id))
+        .where(col(Invitation.phone_pin).in_(wanted), live, recent)
+    )
+    mediator_pins = await session.scalars(
+        select(Meeting.mediator_pin).where(col(Meeting.mediator_pin).in_(wanted), live, recent)
+    )
+    room_pins = await session.scalars(
+        select(Meeting.dial_in_pin).where(col(Meeting.dial_in_pin).in_(wanted), live, recent)
+    )
+    return {p for p in [*party_pins, *mediator_pins, *room_pins] if p}
+
+
+async def unique_pins(
+    session: AsyncSession, count: int, now: datetime, *, digits: int = PHONE_PIN_DIGITS
+) -> list[str]:
+    """``count`` random PINs no live meeting is using (no leading zero)."""
+    low, high = 10 ** (digits - 1), 10**digits
+    chosen: list[str] = []
+    while len(chosen) < count:
+        batch = {str(low + secrets.randbelow(high - low)) for _ in range(count - len(chosen))}
+        batch -= set(chosen)
+        taken = await _taken_pins(session, batch, now)
+        chosen.extend(sorted(batch - taken))
+    return chosen[:count]
+
+
+# ---------------------------------------------------------------------------- booking
+
+
+async def _current_parties(session: AsyncSession, case_id: uuid.UUID) -> list[Party]:
+    query = (
+        select(Party)
+        .where(col(Party.case_id) == case_id, col(Party.removed_at).is_(None))
+        .order_by(col(Party.created_at))
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def _issue_join_links(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    parties: Sequence[Party],
+    settings: Settings,
+    now: datetime,
+) -> list[Link]:
+    expires = join_closes_at(meeting, settings)
+    issued = []
+    for party in parties:
+        issued.append(
+            await links.issue(
+                session,
+                case_id=meeting.case_id,
+                scope=LinkScope.join_room,
+                now=now,
+                expires_at=expires,
+                party_id=party.id,
+                meeting=meeting,
+            )
+        )
+    if meeting.mediator_id is not None:
+        issued.append(
+            await links.issue(
+                session,
+                case_id=meeting.case_id,
+                scope=LinkScope.join_room,
+                now=now,
+                expires_at=expires,
+                mediator_id=meeting.mediator_id,
+                meeting=meeting,
+            )
+        )
+    return issued
+
+
+async def _ensure_invitations(
+    session: AsyncSession, *, meeting: Meeting, parties: Sequence[Party], now: datetime
+) -> None:
+    """One Invitation per reachable party; a PIN each when the meeting uses the bridge."""
+    existing = {inv.party_id: inv for inv in await invitations(session, meeting.id)}
+    reachable = [p for p in parties if (p.email or p.phone) and p.id not in existing]
+    pins: list[str | None] = [None] * len(reachable)
+    if uses_phone_bridge(meeting) and reachable:
+        pins = list(await unique_pins(session, len(reachable), now))
+    for party, pin in zip(reachable, pins, strict=True):
+        session.add(Invitation(meeting_id=meeting.id, party_id=party.id, phone_pin=pin))
+    await session.flush()
+
+
+async def _queue_room(
+    session: AsyncSession, *, meeting: Meeting, room: Room, now: datetime, action: str
+) -> None:
+    await enqueue(
+        session,
+        kind=OutboxKind.provider_call,
+        topic=action,
+        idempotency_key=f"{action}:{room.id}:{meeting.sequence}",
+        payload={
+            "action": action,
+            "meeting_id": str(meeting.id),
+            "room_id": str(room.id),
+            "provider": meeting.provider,
+            "sequence": meeting.sequence,
+        },
+        now=now,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+    )
+
+
+def _describe(start: datetime, mode: MeetingMode) -> str:
+    return f"{start.strftime('%Y-%m-%d %H:%M')} UTC ({mode.value.replace('_', ' ')})"
+
+
+async def book(
+    session: AsyncSession,
+    *,
+    case: Case,
+    start: datetime,
+    duration_minutes: int,
+    mode: MeetingMode,
+    now: datetime,
+    bus: EventBus,
+    settings: Settings,
+    workdays: WorkingDays,
+    provider: str | None = None,
+    venue: Venue | None = None,
+    actor: str | None = None,
+) -> Meeting:
+    """Book the meeting, its room, links and invitations in one transaction; emit MeetingBooked."""
+    if case.mediator_id is None:
+        raise ValidationFailed("assign a mediator to the case before booking")
+    if start.tzinfo is None:
+        raise ValidationFailed("start must carry a time zone offset")
+    if start < now:
+        raise ValidationFailed("start is in the past")
+    if mode is MeetingMode.in_person and venue is None:
+        raise ValidationFailed("an in-person meeting needs a venue")
+    mediator = await session.get(Mediator, case.mediator_id)
+    if mediator is None or not mediator.active:
+        raise ValidationFailed("the case's mediator is no longer active")
+    end = start + timedelta(minutes=duration_minutes)
+    venue_key = venue.key if venue is not None else None
+    await _lock_calendars(
+        session, f"mediator:{mediator.id}", *([f"venue:{venue_key}"] if venue_key else [])
+    )
+    await check_free(
+        session,
+        mediator=mediator,
+        start=start,
+        end=end,
+        zone=ZoneInfo(case.timezone),
+        venue_key=venue_key,
+        now=now,
+        workdays=workdays,
+    )
+    video = mode in (MeetingMode.video, MeetingMode.hybrid)
+    bridge = mode in (MeetingMode.phone, MeetingMode.hybrid) and bool(settings.phone_bridge)
+    provider_name = (provider or settings.video_provider) if video else None
+    if bridge and not video:
+        provider_name = settings.phone_bridge
+    meeting_id = uuid.uuid4()
+    meeting = Meeting(
+        id=meeting_id,
+        case_id=case.id,
+        mediator_id=mediator.id,
+        start_at=start,
+        end_at=end,
+        mode=mode,
+        status=MeetingStatus.scheduled,
+        provider=provider_name,
+        venue=venue.as_dict() if venue is not None else None,
+        venue_key=venue_key,
+        ical_uid=uid_for_meeting(str(meeting_id), domain_of(settings.base_url)),
+        sequence=0,
+        created_at=now,
+        updated_at=now,
+    )
+    if bridge:
+        meeting.mediator_pin = (await unique_pins(session, 1, now))[0]
+    if provider_name == "bbb":  # BigBlueButton's voice bridge: five digits, 10000-99999
+        meeting.dial_in_pin = (await unique_pins(session, 1, now, digits=5))[0]
+    elif provider_name == "jitsi" and settings.jitsi_dial_in_number:
+        meeting.dial_in_pin = (await unique_pins(session, 1, now))[0]
+    await _insert_meeting(session, meeting)
+    room = Room(meeting_id=meeting.id, kind="main", label="Joint room", room_key=meeting.room_key)
+    session.add(room)
+    await rooms.record_transition(
+        session, meeting=meeting, to=MeetingStatus.scheduled, source="booking", now=now
+    )
+    parties = await _current_parties(session, case.id)
+    await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
+    await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
+    if video:
+        await session.flush()
+        await _queue_room(session, meeting=meeting, room=room, now=now, action="create_room")
+    if case.status in (CaseStatus.referred, CaseStatus.negotiating):
+        case.status = CaseStatus.booked
+        case.updated_at = now
+    add_timeline(
+        session,
+        case_id=case.id,
+        meeting_id=meeting.id,
+        kind="meeting.booked",
+        summary=f"Meeting booked for {_describe(start, mode)}",
+        at=now,
+        actor=actor,
+    )
+    await session.flush()
+    await bus.emit(session, MeetingBooked(case_id=case.id, at=now, meeting_id=meeting.id))
+    return meeting
+
+
+async def reschedule(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    start: datetime,
+    duration_minutes: int,
+    now: datetime,
+    bus: EventBus,
+    settings: Settings,
+    workdays: WorkingDays,
+    actor: str | None = None,
+) -> Meeting:
+    """Move the meeting: new times, sequence + 1, old join links dead, new ones issued."""
+    if meeting.status is not MeetingStatus.scheduled:
+        raise InvalidState(f"a meeting that is {meeting.status.value} cannot be moved")
+    if start.tzinfo is None:
+        raise ValidationFailed("start must carry a time zone offset")
+    if start < now:
+        raise ValidationFailed("start is in the past")
+    case = await session.get(Case, meeting.case_id)
+    assert case is not None
+    end = start + timedelta(minutes=duration_minutes)
+    if meeting.mediator_id is not None:
+        mediator = await session.get(Mediator, meeting.mediator_id)
+        assert mediator is not None
+        await _lock_calendars(
+            session,
+            f"mediator:{mediator.id}",
+            *([f"venue:{meeting.venue_key}"] if meeting.venue_key else []),
+        )
+        await check_free(
+            session,
+            mediator=mediator,
+            start=start,
+            end=end,
+            zone=ZoneInfo(case.timezone),
+            venue_key=meeting.venue_key,
+            now=now,
+            workdays=workdays,
+            exclude=meeting.id,
+        )
+    previous = meeting.start_at
+    meeting.start_at = start
+    meeting.end_at = end
+    meeting.sequence += 1
+    meeting.updated_at = now
+    await _flush_moved(session)
+    await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
+    parties = await _current_parties(session, meeting.case_id)
+    await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
+    await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
+    if meeting.mode in (MeetingMode.video, MeetingMode.hybrid):
+        main = await rooms.main_room(session, meeting.id)
+        await _queue_room(session, meeting=meeting, room=main, now=now, action="create_room")
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.rescheduled",
+        summary=f"Meeting moved to {_describe(start, meeting.mode)}",
+        at=now,
+        actor=actor,
+        details={"previous_start": previous.isoformat()},
+    )
+    await session.flush()
+    await bus.emit(
+        session,
+        MeetingRescheduled(
+            case_id=meeting.case_id,
+            at=now,
+            meeting_id=meeting.id,
+            previous_start=previous.isoformat(),
+        ),
+    )
+    return meeting
+
+
+async def cancel(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    reason: str,
+    now: datetime,
+    bus: EventBus,
+    actor: str | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> Meeting:
+    """Cancel the meeting: its links die at once; emit MeetingCancelled."""
+    await rooms.transition(
+        session,
+        meeting=meeting,
+        to=MeetingStatus.cancelled,
+        source="booking",
+        now=now,
+        actor_id=actor_id,
+    )
+    meeting.cancel_reason = reason[:1000]
+    await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
+    case = await session.get(Case, meeting.case_id)
+    assert case is not None
+    others = await session.scalar(
+        select(Meeting.id).where(
+            col(Meeting.case_id) == case.id,
+            col(Meeting.id) != meeting.id,
+            col(Meeting.status).in_(LIVE_STATUSES),
+        )
+    )
+    if case.status is CaseStatus.booked and others is None:
+        case.status = CaseStatus.negotiating
+        case.updated_at = now
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.cancelled",
+        summary="Meeting cancelled",
+        at=now,
+        actor=actor,
+    )
+    await session.flush()
+    await bus.emit(
+        session, MeetingCancelled(case_id=meeting.case_id, at=now, meeting_id=meeting.id)
+    )
+    return meeting

@@ -1,0 +1,542 @@
+"""Running the room: the meeting and participant state machines, lobby, caucus, recall.
+
+Both machines are explicit transition tables; every change is a row with its time and
+source (``MeetingTransition`` for the meeting, ``ParticipantEvent`` for people). Rooms of
+a meeting are rows too: the joint room, made at booking, and caucus rooms the mediator
+opens for some parties. Phone participants move between rooms through the bridge (one
+conference per room); video participants are sent to their current room by their own
+join link. ``room_state`` tells a console who is where.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from orchestrator.errors import InvalidState, NotFound, ValidationFailed
+from orchestrator.models import (
+    Channel,
+    Meeting,
+    MeetingStatus,
+    MeetingTransition,
+    OutboxKind,
+    ParticipantEvent,
+    ParticipantStatus,
+    Party,
+    Room,
+)
+from orchestrator.outbox import enqueue
+from orchestrator.records import add_timeline
+from orchestrator.settings import Settings
+
+MS = MeetingStatus
+PS = ParticipantStatus
+
+# The meeting's life: scheduled -> in session <-> paused -> closed; scheduled -> cancelled.
+MEETING_TRANSITIONS: Mapping[MeetingStatus, frozenset[MeetingStatus]] = {
+    MS.scheduled: frozenset({MS.in_session, MS.cancelled}),
+    MS.in_session: frozenset({MS.paused, MS.closed}),
+    MS.paused: frozenset({MS.in_session, MS.closed}),
+    MS.closed: frozenset(),
+    MS.cancelled: frozenset(),
+}
+
+# A person's way through a meeting (DOMAIN.md): not signed in -> joining -> in lobby ->
+# in session <-> in caucus -> left / disconnected, and back in after a drop.
+PARTICIPANT_TRANSITIONS: Mapping[ParticipantStatus, frozenset[ParticipantStatus]] = {
+    PS.not_signed_in: frozenset({PS.joining, PS.in_lobby, PS.in_session, PS.left}),
+    PS.joining: frozenset({PS.joining, PS.in_lobby, PS.in_session, PS.left, PS.disconnected}),
+    PS.in_lobby: frozenset({PS.in_session, PS.in_caucus, PS.left, PS.disconnected}),
+    PS.in_session: frozenset({PS.in_caucus, PS.left, PS.disconnected}),
+    PS.in_caucus: frozenset({PS.in_session, PS.in_caucus, PS.left, PS.disconnected}),
+    PS.left: frozenset({PS.joining, PS.in_lobby, PS.in_session, PS.in_caucus}),
+    PS.disconnected: frozenset({PS.joining, PS.in_lobby, PS.in_session, PS.in_caucus, PS.left}),
+}
+
+PRESENT = frozenset({PS.in_session, PS.in_caucus})
+
+
+def can_move(current: ParticipantStatus, to: ParticipantStatus) -> bool:
+    return to in PARTICIPANT_TRANSITIONS[current]
+
+
+# ---------------------------------------------------------------------------- meeting
+
+
+async def record_transition(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    to: MeetingStatus,
+    source: str,
+    now: datetime,
+    from_status: MeetingStatus | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> MeetingTransition:
+    row = MeetingTransition(
+        meeting_id=meeting.id,
+        from_status=from_status,
+        to_status=to,
+        source=source,
+        actor_id=actor_id,
+        at=now,
+    )
+    session.add(row)
+    return row
+
+
+async def transition(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    to: MeetingStatus,
+    source: str,
+    now: datetime,
+    actor_id: uuid.UUID | None = None,
+) -> Meeting:
+    """Move the meeting to ``to`` if the table allows it; InvalidState otherwise."""
+    current = meeting.status
+    if to not in MEETING_TRANSITIONS[current]:
+        raise InvalidState(
+            f"a meeting that is {current.value} cannot become {to.value}",
+            details={"from": current.value, "to": to.value},
+        )
+    meeting.status = to
+    meeting.updated_at = now
+    await record_transition(
+        session,
+        meeting=meeting,
+        to=to,
+        from_status=current,
+        source=source,
+        now=now,
+        actor_id=actor_id,
+    )
+    await session.flush()
+    return meeting
+
+
+async def closed_at(session: AsyncSession, meeting_id: uuid.UUID) -> datetime | None:
+    return await session.scalar(
+        select(MeetingTransition.at)
+        .where(
+            col(MeetingTransition.meeting_id) == meeting_id,
+            col(MeetingTransition.to_status) == MS.closed,
+        )
+        .order_by(col(MeetingTransition.at).desc())
+        .limit(1)
+    )
+
+
+async def outcome_window_open(
+    session: AsyncSession, *, meeting: Meeting, now: datetime, settings: Settings
+) -> bool:
+    """True while the mediator may still record the outcome of a closed session."""
+    if meeting.status in (MS.in_session, MS.paused):
+        return True
+    if meeting.status is not MS.closed:
+        return False
+    ended = await closed_at(session, meeting.id)
+    return ended is not None and now <= ended + timedelta(minutes=settings.join_grace_minutes)
+
+
+# ---------------------------------------------------------------------------- rooms
+
+
+async def main_room(session: AsyncSession, meeting_id: uuid.UUID) -> Room:
+    room = await session.scalar(
+        select(Room).where(col(Room.meeting_id) == meeting_id, col(Room.kind) == "main")
+    )
+    if room is None:
+        raise NotFound("room", meeting_id)
+    return room
+
+
+async def list_rooms(session: AsyncSession, meeting_id: uuid.UUID) -> list[Room]:
+    query = select(Room).where(col(Room.meeting_id) == meeting_id).order_by(col(Room.created_at))
+    return list((await session.scalars(query)).all())
+
+
+async def get_room(session: AsyncSession, meeting: Meeting, room_id: uuid.UUID) -> Room:
+    room = await session.get(Room, room_id)
+    if room is None or room.meeting_id != meeting.id:
+        raise NotFound("room", room_id)
+    return room
+
+
+async def room_of_party(
+    session: AsyncSession, meeting_id: uuid.UUID, party_id: uuid.UUID
+) -> Room | None:
+    """The open caucus room a party has been sent to, if any."""
+    for room in await list_rooms(session, meeting_id):
+        if room.kind == "caucus" and room.closed_at is None and str(party_id) in room.party_ids:
+            return room
+    return None
+
+
+# ---------------------------------------------------------------------------- people
+
+
+@dataclass(frozen=True)
+class ParticipantState:
+    """Where one person is now."""
+
+    party_id: uuid.UUID | None
+    mediator_id: uuid.UUID | None
+    status: ParticipantStatus
+    room_id: uuid.UUID | None
+    channel: Channel | None
+    since: datetime | None
+    call_id: str | None = None
+
+
+@dataclass
+class RoomState:
+    """The live picture of a meeting for the mediator's console: who is where."""
+
+    meeting_id: uuid.UUID
+    status: MeetingStatus
+    rooms: list[Room]
+    participants: list[ParticipantState] = field(default_factory=list)
+
+    def in_room(self, room_id: uuid.UUID) -> list[ParticipantState]:
+        return [p for p in self.participants if p.room_id == room_id]
+
+
+async def events_of(session: AsyncSession, meeting_id: uuid.UUID) -> list[ParticipantEvent]:
+    query = (
+        select(ParticipantEvent)
+        .where(col(ParticipantEvent.meeting_id) == meeting_id)
+        .order_by(col(ParticipantEvent.at), col(ParticipantEvent.id))
+    )
+    return list((await session.scalars(query)).all())
+
+
+def current_states(
+    events: Sequence[ParticipantEvent], parties: Sequence[Party]
+) -> dict[uuid.UUID, ParticipantState]:
+    """Each party's latest status from its events (not signed in when there are none)."""
+    states: dict[uuid.UUID, ParticipantState] = {
+        p.id: ParticipantState(p.id, None, PS.not_signed_in, None, None, None) for p in parties
+    }
+    calls: dict[uuid.UUID, str] = {}
+    for event in events:
+        if event.party_id is None:
+            continue
+        if event.call_id:
+            calls[event.party_id] = event.call_id
+        states[event.party_id] = ParticipantState(
+            party_id=event.party_id,
+            mediator_id=None,
+            status=event.status,
+            room_id=event.room_id,
+            channel=event.channel,
+            since=event.at,
+            call_id=calls.get(event.party_id),
+        )
+    return states
+
+
+async def _parties(session: AsyncSession, case_id: uuid.UUID) -> list[Party]:
+    query = (
+        select(Party)
+        .where(col(Party.case_id) == case_id, col(Party.removed_at).is_(None))
+        .order_by(col(Party.created_at))
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def room_state(session: AsyncSession, meeting: Meeting) -> RoomState:
+    """Who is where right now: every current party's status and room."""
+    parties = await _parties(session, meeting.case_id)
+    states = current_states(await events_of(session, meeting.id), parties)
+    return RoomState(
+        meeting_id=meeting.id,
+        status=meeting.status,
+        rooms=await list_rooms(session, meeting.id),
+        participants=[states[p.id] for p in parties],
+    )
+
+
+async def _party_of_case(session: AsyncSession, meeting: Meeting, party_id: uuid.UUID) -> Party:
+    party = await session.get(Party, party_id)
+    if party is None or party.case_id != meeting.case_id or party.removed_at is not None:
+        raise NotFound("party", party_id)
+    return party
+
+
+def _event(
+    meeting: Meeting,
+    party_id: uuid.UUID,
+    status: ParticipantStatus,
+    *,
+    now: datetime,
+    source: str = "mediator",
+    room_id: uuid.UUID | None = None,
+    channel: Channel | None = None,
+    note: str | None = None,
+) -> ParticipantEvent:
+    return ParticipantEvent(
+        meeting_id=meeting.id,
+        party_id=party_id,
+        status=status,
+        room_id=room_id,
+        channel=channel,
+        source=source,
+        note=note,
+        at=now,
+    )
+
+
+def _require_running(meeting: Meeting) -> None:
+    if meeting.status not in (MS.in_session, MS.paused):
+        raise InvalidState("the session has not started or is over")
+
+
+async def _move_phone_call(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    party: Party,
+    state: ParticipantState,
+    room: Room,
+    now: datetime,
+) -> None:
+    """Queue the bridge call that moves a live phone call into ``room``'s conference."""
+    if state.channel is not Channel.phone or not state.call_id or state.status not in PRESENT:
+        return
+    await enqueue(
+        session,
+        kind=OutboxKind.provider_call,
+        topic="move_call",
+        idempotency_key=f"move_call:{state.call_id}:{room.id}:{now.timestamp()}",
+        payload={
+            "action": "move_call",
+            "meeting_id": str(meeting.id),
+            "room_id": str(room.id),
+            "call_id": state.call_id,
+            "conference": room.room_key,
+            "label": party.participant_ref,
+        },
+        now=now,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+    )
+
+
+async def start(
+    session: AsyncSession, *, meeting: Meeting, now: datetime, actor_id: uuid.UUID | None
+) -> Meeting:
+    """Open (or resume) the session."""
+    await transition(
+        session, meeting=meeting, to=MS.in_session, source="mediator", now=now, actor_id=actor_id
+    )
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.started",
+        summary="Session started",
+        at=now,
+    )
+    return meeting
+
+
+async def pause(
+    session: AsyncSession, *, meeting: Meeting, now: datetime, actor_id: uuid.UUID | None
+) -> Meeting:
+    return await transition(
+        session, meeting=meeting, to=MS.paused, source="mediator", now=now, actor_id=actor_id
+    )
+
+
+async def end(
+    session: AsyncSession, *, meeting: Meeting, now: datetime, actor_id: uuid.UUID | None
+) -> Meeting:
+    """Close the session for everyone; people still present are marked as having left."""
+    await transition(
+        session, meeting=meeting, to=MS.closed, source="mediator", now=now, actor_id=actor_id
+    )
+    state = await room_state(session, meeting)
+    for person in state.participants:
+        if person.party_id is not None and person.status in (PRESENT | {PS.in_lobby}):
+            session.add(_event(meeting, person.party_id, PS.left, now=now, note="session ended"))
+    for room in state.rooms:
+        if room.closed_at is None:
+            room.closed_at = now
+    if meeting.provider_room:
+        main = await main_room(session, meeting.id)
+        await enqueue(
+            session,
+            kind=OutboxKind.provider_call,
+            topic="end_room",
+            idempotency_key=f"end_room:{main.id}",
+            payload={"action": "end_room", "meeting_id": str(meeting.id), "room_id": str(main.id)},
+            now=now,
+            case_id=meeting.case_id,
+            meeting_id=meeting.id,
+        )
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.ended",
+        summary="Session ended",
+        at=now,
+    )
+    await session.flush()
+    return meeting
+
+
+async def admit(
+    session: AsyncSession, *, meeting: Meeting, party_id: uuid.UUID, now: datetime
+) -> ParticipantEvent:
+    """Let a party in from the lobby to the joint room."""
+    _require_running(meeting)
+    party = await _party_of_case(session, meeting, party_id)
+    states = current_states(await events_of(session, meeting.id), [party])
+    current = states[party.id]
+    if current.status not in (PS.in_lobby, PS.joining):
+        raise InvalidState(
+            f"this party is not waiting to be admitted ({current.status.value})",
+            details={"status": current.status.value},
+        )
+    main = await main_room(session, meeting.id)
+    event = _event(
+        meeting,
+        party.id,
+        PS.in_session,
+        now=now,
+        room_id=main.id,
+        channel=current.channel,
+        note="admitted",
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def open_caucus(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    label: str,
+    party_ids: Sequence[uuid.UUID],
+    now: datetime,
+) -> Room:
+    """Open a private room for some parties and send them there (phone calls move too)."""
+    _require_running(meeting)
+    if not party_ids:
+        raise ValidationFailed("a caucus room needs at least one party")
+    parties = [await _party_of_case(session, meeting, pid) for pid in dict.fromkeys(party_ids)]
+    busy = {
+        pid
+        for room in await list_rooms(session, meeting.id)
+        if room.kind == "caucus" and room.closed_at is None
+        for pid in room.party_ids
+    }
+    clash = [str(p.id) for p in parties if str(p.id) in busy]
+    if clash:
+        raise InvalidState("a party is already in a caucus room", details={"party_ids": clash})
+    room = Room(
+        meeting_id=meeting.id,
+        kind="caucus",
+        label=label,
+        party_ids=[str(p.id) for p in parties],
+        created_at=now,
+    )
+    session.add(room)
+    await session.flush()
+    states = current_states(await events_of(session, meeting.id), parties)
+    for party in parties:
+        state = states[party.id]
+        present = state.status in PRESENT
+        session.add(
+            _event(
+                meeting,
+                party.id,
+                PS.in_caucus if present else state.status,
+                now=now,
+                room_id=room.id,
+                channel=state.channel,
+                note="moved to caucus",
+            )
+        )
+        await _move_phone_call(
+            session, meeting=meeting, party=party, state=state, room=room, now=now
+        )
+    if meeting.provider_room:
+        await enqueue(
+            session,
+            kind=OutboxKind.provider_call,
+            topic="create_caucus",
+            idempotency_key=f"create_caucus:{room.id}",
+            payload={
+                "action": "create_caucus",
+                "meeting_id": str(meeting.id),
+                "room_id": str(room.id),
+            },
+            now=now,
+            case_id=meeting.case_id,
+            meeting_id=meeting.id,
+        )
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.caucus_opened",
+        summary=f"Caucus room opened for {len(parties)} part{'y' if len(parties) == 1 else 'ies'}",
+        at=now,
+    )
+    await session.flush()
+    return room
+
+
+async def close_caucus(
+    session: AsyncSession, *, meeting: Meeting, room: Room, now: datetime
+) -> Room:
+    """Close a caucus room; its parties go back to the joint room."""
+    if room.kind != "caucus":
+        raise InvalidState("the joint room closes when the session ends")
+    if room.closed_at is not None:
+        raise InvalidState("this room is already closed")
+    room.closed_at = now
+    main = await main_room(session, meeting.id)
+    ids = [uuid.UUID(pid) for pid in room.party_ids]
+    parties = [p for p in await _parties(session, meeting.case_id) if p.id in ids]
+    states = current_states(await events_of(session, meeting.id), parties)
+    for party in parties:
+        state = states[party.id]
+        if state.room_id != room.id:
+            continue
+        session.add(
+            _event(
+                meeting,
+                party.id,
+                PS.in_session if state.status in PRESENT else state.status,
+                now=now,
+                room_id=main.id,
+                channel=state.channel,
+                note="back to joint room",
+            )
+        )
+        await _move_phone_call(
+            session, meeting=meeting, party=party, state=state, room=main, now=now
+        )
+    await session.flush()
+    return room
+
+
+async def recall(session: AsyncSession, *, meeting: Meeting, now: datetime) -> list[Room]:
+    """Bring everyone back to the joint room, closing every caucus room."""
+    _require_running(meeting)
+    closed = []
+    for room in await list_rooms(session, meeting.id):
+        if room.kind == "caucus" and room.closed_at is None:
+            closed.append(await close_caucus(session, meeting=meeting, room=room, now=now))
+    return closed

@@ -1,0 +1,161 @@
+"""The join page a party opens from their invite: ``GET /j/{token}`` and ``/j/{token}/video``.
+
+The page says when, who, how (video button, dial-in number and the person's own PIN, the
+venue), what to expect and the help line. The video button is ours, not the provider's:
+``/j/{token}/video`` checks the link, records the click and answers 303 to that person's
+own URL into their current room, built from stored room data with no remote call. So a
+room can be re-created or moved to a fallback provider without re-inviting anyone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlmodel import col, select
+
+from integrations.base import JoinIdentity
+from orchestrator import attendance, booking, links
+from orchestrator.errors import InvalidState
+from orchestrator.models import Case, Invitation, LinkScope, Mediator, MeetingMode, MeetingStatus
+from orchestrator.providers import room_from_dict
+from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS, STATE
+from orchestrator.web.pages import render
+
+routes = web.RouteTableDef()
+
+
+def day_label(moment: datetime) -> str:
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+def clock_label(moment: datetime) -> str:
+    hour = moment.hour % 12 or 12
+    suffix = "am" if moment.hour < 12 else "pm"
+    return f"{hour}{suffix}" if moment.minute == 0 else f"{hour}:{moment.minute:02d}{suffix}"
+
+
+def zone_label(zone_name: str) -> str:
+    return "UK time" if zone_name == "Europe/London" else zone_name.replace("_", " ")
+
+
+def _group_pin(pin: str) -> str:
+    return " ".join(pin[i : i + 3] for i in range(0, len(pin), 3))
+
+
+@routes.get("/j/{token}", name="join:page")
+async def join_page(request: web.Request) -> web.Response:
+    """When, who, how and what to expect, for the link's own holder only."""
+    app = request.app
+    settings = app[SETTINGS]
+    now = app[CLOCK]()
+    async with app[DB].read() as session:
+        resolved = await links.resolve(
+            session,
+            request.match_info["token"],
+            scope=LinkScope.join_room,
+            secret=settings.secret_key.get_secret_value(),
+            now=now,
+        )
+        meeting, party = resolved.meeting, resolved.party
+        assert meeting is not None
+        case = await session.get(Case, meeting.case_id)
+        mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
+        invitation = None
+        if party is not None:
+            invitation = await session.scalar(
+                select(Invitation).where(
+                    col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
+                )
+            )
+    assert case is not None
+    zone = ZoneInfo(case.timezone)
+    start, end = meeting.start_at.astimezone(zone), meeting.end_at.astimezone(zone)
+    opens = booking.join_opens_at(meeting, settings).astimezone(zone)
+    video = meeting.mode in (MeetingMode.video, MeetingMode.hybrid)
+    is_mediator = party is None
+    pin = meeting.mediator_pin if is_mediator else (invitation.phone_pin if invitation else None)
+    dial_in: dict[str, Any] | None = None
+    if booking.uses_phone_bridge(meeting) and pin and settings.phone_dial_in_number:
+        dial_in = {"number": settings.phone_dial_in_number, "pin": _group_pin(pin)}
+    elif (
+        meeting.provider_room
+        and meeting.dial_in_pin
+        and meeting.provider_room.get("dial_in_number")
+    ):
+        dial_in = {
+            "number": meeting.provider_room["dial_in_number"],
+            "pin": _group_pin(meeting.dial_in_pin),
+        }
+    call_back = None
+    if meeting.mode is MeetingMode.phone and not booking.uses_phone_bridge(meeting):
+        call_back = party.phone if party is not None else None
+    context = {
+        "name": (party.name if party else mediator.name if mediator else "").split(" ")[0],
+        "is_mediator": is_mediator,
+        "mediator_name": mediator.name if mediator else None,
+        "day": day_label(start),
+        "time": f"{clock_label(start)} to {clock_label(end)}",
+        "zone": zone_label(case.timezone),
+        "mode": meeting.mode.value,
+        "video": video,
+        "video_open": video and now >= opens and meeting.status is not MeetingStatus.closed,
+        "room_ready": meeting.provider_room is not None,
+        "opens_at": f"{clock_label(opens)} on {day_label(opens)}",
+        "ended": meeting.status is MeetingStatus.closed,
+        "dial_in": dial_in,
+        "call_back": call_back,
+        "call_back_pending": meeting.mode is MeetingMode.phone and call_back is None,
+        "venue": meeting.venue,
+        "video_href": f"/j/{request.match_info['token']}/video",
+    }
+    return render("party/join.html", request, context)
+
+
+@routes.get("/j/{token}/video", name="join:video")
+async def join_video(request: web.Request) -> web.StreamResponse:
+    """Record the click and send the person to their own room on the provider (303)."""
+    app = request.app
+    settings = app[SETTINGS]
+    now = app[CLOCK]()
+    link_id = links.decode(
+        request.match_info["token"],
+        secret=settings.secret_key.get_secret_value(),
+        scope=LinkScope.join_room,
+        now=now,
+    )
+    db = app[DB]
+    try:
+        async with db.reader_engine.connect() as connection:
+            target = await attendance.check_join_click(
+                connection,
+                link_id=link_id,
+                now=now,
+                opens_before=timedelta(minutes=settings.join_opens_minutes),
+            )
+    except attendance.RoomNotReady:
+        return render(
+            "party/join_wait.html",
+            request,
+            {"page_href": f"/j/{request.match_info['token']}"},
+            status=503,
+        )
+    except InvalidState as exc:
+        return render(
+            "party/join_closed.html",
+            request,
+            {"message": exc.message, "page_href": f"/j/{request.match_info['token']}"},
+            status=409,
+        )
+    await app[STATE]["join_clicks"].record(target.click)  # durable before the 303
+    room = room_from_dict(target.provider_room)
+    provider = app[PROVIDERS].video(room.provider)
+    who = JoinIdentity(
+        participant_ref=target.participant_ref,
+        display_name=target.display_name,
+        moderator=target.mediator_id is not None,
+    )
+    location = provider.join_url(room, who, now=now)
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})

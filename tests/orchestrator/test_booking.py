@@ -1,0 +1,202 @@
+"""Booking through the real app on both databases: one transaction, no double booking."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlmodel import col, select
+
+from orchestrator.models import (
+    Invitation,
+    Link,
+    LinkScope,
+    MeetingTransition,
+    OutboxKind,
+    OutboxMessage,
+    TimelineEntry,
+)
+from orchestrator.web.keys import DB
+from tests.conftest import MutableClock, Staff
+from tests.orchestrator.meetings_support import (
+    START,
+    book,
+    iso,
+    join_links,
+    ready_case,
+)
+
+
+async def rows(client: TestClient[Any, Any], model: Any, **where: Any) -> list[Any]:
+    async with client.app[DB].read() as session:
+        query = select(model)
+        for name, value in where.items():
+            query = query.where(col(getattr(model, name)) == value)
+        return list((await session.scalars(query)).all())
+
+
+async def test_booking_creates_the_meeting_links_invitations_and_room_call(
+    client: TestClient[Any, Any], staff: Staff
+) -> None:
+    ready = await ready_case(staff, parties=("parent", "la_officer", "school"))
+    meeting = await book(staff, ready.case_id)
+    assert meeting["status"] == "scheduled"
+    assert meeting["start"] == iso(START)
+    assert meeting["end"] == iso(START + timedelta(hours=3))
+    assert meeting["sequence"] == 0
+    assert meeting["ical_uid"].endswith("@testserver.local")
+    assert meeting["room_ready"] is False  # the room is made after commit, by the outbox
+
+    meeting_id = uuid.UUID(meeting["id"])
+    invitations = await rows(client, Invitation, meeting_id=meeting_id)
+    assert {str(i.party_id) for i in invitations} == set(ready.parties.values())
+    links = await join_links(staff, meeting["id"])
+    assert set(links) == {*ready.parties.values(), "mediator"}
+    assert all(link["url"].startswith("http://testserver.local/j/") for link in links.values())
+    assert len({link["url"] for link in links.values()}) == 4  # personal, not shared
+
+    calls = await rows(client, OutboxMessage, kind=OutboxKind.provider_call)
+    assert [c.payload["action"] for c in calls] == ["create_room"]
+    transitions = await rows(client, MeetingTransition, meeting_id=meeting_id)
+    assert [t.to_status.value for t in transitions] == ["scheduled"]
+    timeline = await rows(client, TimelineEntry, meeting_id=meeting_id)
+    assert [t.kind for t in timeline][:1] == ["meeting.booked"]
+    case = await staff.call("GET", f"/api/v1/cases/{ready.case_id}", expect=200)
+    assert case["status"] == "booked"
+
+
+async def test_overlap_buffer_and_daily_capacity_are_refused_with_alternatives(
+    staff: Staff,
+) -> None:
+    ready = await ready_case(staff, max_sessions_per_day=2, buffer_minutes=30)
+    await book(staff, ready.case_id)  # 10:00-13:00
+    clash = await book(staff, ready.case_id, start=START + timedelta(hours=1), expect=409)
+    assert clash["error"]["code"] == "conflict"
+    alternatives = clash["error"]["details"]["alternatives"]
+    assert alternatives, "a refusal offers the next free times"
+    for slot in alternatives:  # none of them overlaps the booking or its buffer
+        assert slot["start"] >= iso(START + timedelta(hours=3, minutes=30)) or slot["end"] <= iso(
+            START - timedelta(minutes=30)
+        )
+    # Inside the 30-minute buffer after the first meeting.
+    buffered = await book(
+        staff,
+        ready.case_id,
+        start=START + timedelta(hours=3, minutes=15),
+        duration_minutes=60,
+        expect=409,
+    )
+    assert buffered["error"]["details"]["reasons"] == ["mediator_busy"]
+    # The next free alternative (after the first meeting and its buffer) is bookable.
+    offered = alternatives[0]
+    assert offered["start"] == iso(START + timedelta(hours=3, minutes=30))
+    second = await book(
+        staff,
+        ready.case_id,
+        start=START.fromisoformat(offered["start"]),
+        duration_minutes=180,
+    )
+    assert second["status"] == "scheduled"
+    # A third session the same day breaks the mediator's capacity of two.
+    third = await book(
+        staff, ready.case_id, start=START.replace(hour=17), duration_minutes=60, expect=409
+    )
+    assert third["error"]["details"]["reasons"] == ["mediator_full"]
+
+
+async def test_venue_cannot_be_double_booked_across_mediators(staff: Staff) -> None:
+    venue = {"name": "Town Hall", "address": "1 High Street, Maidstone", "access_notes": "Lift"}
+    first = await ready_case(staff, reference="KIDS-1", mediator_email="a@staff.example")
+    second = await ready_case(
+        staff, reference="KIDS-2", mediator_email="b@staff.example", own_mediator=False
+    )
+    await book(staff, first.case_id, mode="in_person", venue=venue)
+    same_place = dict(venue, address="1 high street,  MAIDSTONE")
+    refused = await book(staff, second.case_id, mode="in_person", venue=same_place, expect=409)
+    assert refused["error"]["details"]["reasons"] == ["venue_busy"]
+    await book(staff, second.case_id, mode="in_person", venue={"address": "2 Other Road"})
+
+
+async def test_bad_requests_are_refused_without_writing(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready = await ready_case(staff)
+    past = await book(staff, ready.case_id, start=clock() - timedelta(hours=1), expect=422)
+    assert past["error"]["code"] == "validation_failed"
+    await book(staff, ready.case_id, mode="in_person", expect=422)  # no venue
+    await book(staff, ready.case_id, mode="video", provider="nosuch", expect=422)
+    await book(staff, ready.case_id, duration_minutes=0, expect=422)
+    await staff.call(
+        "POST",
+        f"/api/v1/cases/{ready.case_id}/meetings",
+        role="mediator",
+        json={"start": iso(START), "duration_minutes": 60, "mode": "video"},
+        expect=403,
+    )
+    assert await rows(client, Link, scope=LinkScope.join_room) == []
+
+
+async def test_reschedule_bumps_sequence_and_replaces_links(
+    client: TestClient[Any, Any], staff: Staff
+) -> None:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    before = await join_links(staff, meeting["id"])
+    moved = await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/reschedule",
+        json={"start": iso(START + timedelta(days=1)), "duration_minutes": 120},
+        expect=200,
+    )
+    assert moved["sequence"] == 1
+    assert moved["start"] == iso(START + timedelta(days=1))
+    assert moved["ical_uid"] == meeting["ical_uid"]
+    after = await join_links(staff, meeting["id"])
+    assert set(after) == set(before)
+    assert not {link["url"] for link in after.values()} & {link["url"] for link in before.values()}
+    # Moving onto itself is fine (its own time does not clash with itself).
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/reschedule",
+        json={"start": iso(START + timedelta(days=1, minutes=30)), "duration_minutes": 120},
+        expect=200,
+    )
+
+
+async def test_cancel_kills_links_and_frees_the_time(staff: Staff) -> None:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    cancelled = await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/cancel",
+        json={"reason": "The family asked to postpone"},
+        expect=200,
+    )
+    assert cancelled["status"] == "cancelled"
+    assert (await join_links(staff, meeting["id"])) == {}
+    again = await staff.call(
+        "POST", f"/api/v1/meetings/{meeting['id']}/cancel", json={"reason": "x"}, expect=409
+    )
+    assert again["error"]["code"] == "invalid_state"
+    await book(staff, ready.case_id)  # the slot is free again
+    case = await staff.call("GET", f"/api/v1/cases/{ready.case_id}", expect=200)
+    assert case["status"] == "booked"
+
+
+async def test_mediators_see_only_their_own_meetings(staff: Staff) -> None:
+    mine = await ready_case(staff, reference="MINE")
+    other = await ready_case(
+        staff, reference="OTHER", mediator_email="x@staff.example", own_mediator=False
+    )
+    my_meeting = await book(staff, mine.case_id)
+    their_meeting = await book(staff, other.case_id)
+    await staff.call("GET", f"/api/v1/meetings/{my_meeting['id']}", role="mediator", expect=200)
+    hidden = await staff.call(
+        "GET", f"/api/v1/meetings/{their_meeting['id']}", role="mediator", expect=404
+    )
+    assert hidden["error"]["code"] == "not_found"
+    await staff.call(
+        "POST", f"/api/v1/meetings/{their_meeting['id']}/start", role="mediator", expect=404
+    )

@@ -1,0 +1,214 @@
+"""Video call-backs: verified with each provider's scheme, recorded once, forgeries refused."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr
+from yarl import URL
+
+from orchestrator.models import Party
+from orchestrator.settings import Settings
+from orchestrator.web.keys import DB
+from tests.conftest import MutableClock
+from tests.fakes.bbb import API_PATH, BbbFake, post_webhook
+from tests.fakes.jitsi import occupant_event, post_event_sync
+from tests.fakes.zoom import FakeZoom
+from tests.orchestrator.meetings_support import (
+    START,
+    book,
+    deliver_outbox,
+    events,
+    get,
+    join_links,
+    live_app,
+    path_of,
+    ready_case,
+    serve,
+)
+
+EVENT_SYNC_TOKEN = "event-sync-shared-token"
+
+
+async def participant_ref(client: Any, party_id: str) -> str:
+    import uuid
+
+    async with client.app[DB].read() as session:
+        party = await session.get(Party, uuid.UUID(party_id))
+        assert party is not None
+        return party.participant_ref
+
+
+async def attendance(staff: Any, meeting_id: str) -> dict[str, Any]:
+    body = await staff.call("GET", f"/api/v1/meetings/{meeting_id}/attendance", expect=200)
+    return body  # type: ignore[no-any-return]
+
+
+async def test_jitsi_event_sync_is_recorded_once_and_forgeries_refused(
+    aiohttp_client: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, staff = await live_app(
+        aiohttp_client, settings, clock, jitsi_event_sync_token=SecretStr(EVENT_SYNC_TOKEN)
+    )
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    room = (await staff.call("GET", f"/api/v1/meetings/{meeting['id']}", expect=200))["id"]
+    assert room
+    async with client.app[DB].read() as session:
+        from orchestrator.rooms import main_room
+
+        main = await main_room(session, __import__("uuid").UUID(meeting["id"]))
+    ref = await participant_ref(client, ready.parties["parent"])
+    joined_at = int((START + timedelta(minutes=2)).timestamp())
+    joined = occupant_event(
+        "muc-occupant-joined",
+        str(main.provider_room_id),
+        muc_domain="conference.meet.jit.si",
+        occupant_jid=f"{main.provider_room_id}@conference.meet.jit.si/abc",
+        user={"id": ref, "name": "Sam (parent)"},
+        at=joined_at,
+    )
+    left = occupant_event(
+        "muc-occupant-left",
+        str(main.provider_room_id),
+        muc_domain="conference.meet.jit.si",
+        occupant_jid=f"{main.provider_room_id}@conference.meet.jit.si/abc",
+        user={"id": ref, "name": "Sam (parent)"},
+        at=joined_at + 3600,
+    )
+    prefix = str(client.make_url("/hooks/jitsi"))
+    async with aiohttp.ClientSession() as http:
+        good = {"Authorization": f"Bearer {EVENT_SYNC_TOKEN}"}
+        assert await post_event_sync(http, prefix, joined, headers=good) == 200
+        assert await post_event_sync(http, prefix, joined, headers=good) == 200  # a retry
+        assert await post_event_sync(http, prefix, left, headers=good) == 200
+        forged = {"Authorization": "Bearer guessed"}
+        assert await post_event_sync(http, prefix, left, headers=forged) == 401
+        assert await post_event_sync(http, prefix, left, headers={}) == 401
+    clock.set(START + timedelta(hours=4))
+    report = await attendance(staff, meeting["id"])
+    parent = next(p for p in report["parties"] if p["party_id"] == ready.parties["parent"])
+    assert parent["seconds_present"] == 3600  # the duplicate join did not count twice
+    assert parent["status"] == "left"
+    assert [e["kind"] for e in parent["events"]] == ["joined", "left"]
+    assert len(await events(client, meeting["id"])) == 2
+
+
+async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    zoom = FakeZoom()
+    zoom_url = await serve(aiohttp_server, zoom.app)
+    client, staff = await live_app(
+        aiohttp_client,
+        settings,
+        clock,
+        zoom_account_id=zoom.account_id,
+        zoom_client_id=zoom.client_id,
+        zoom_client_secret=SecretStr(zoom.client_secret),
+        zoom_webhook_secret_token=SecretStr(zoom.webhook_secret_token),
+        zoom_oauth_url=zoom_url + "/oauth/token",
+        zoom_api_base=zoom_url + "/v2",
+    )
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id, provider="zoom")
+    await deliver_outbox(client)
+    assert len(zoom.created) == 1
+    assert "Sam" not in json.dumps(zoom.created) and "KIDS" not in json.dumps(zoom.created)
+    shown = await staff.call("GET", f"/api/v1/meetings/{meeting['id']}", expect=200)
+    assert shown["room_ready"] and shown["provider"] == "zoom"
+    zoom_id = next(iter(zoom.meetings))
+    clock.set(START)
+    link = (await join_links(staff, meeting["id"]))[ready.parties["parent"]]
+    status, _, location = await get(client, path_of(link["url"]) + "/video")
+    assert status == 303 and location == zoom.meetings[zoom_id]["join_url"]
+
+    hook = str(client.make_url("/hooks/zoom/events"))
+    now_s = int(START.timestamp())
+    event = zoom.participant_event(
+        "meeting.participant_joined",
+        zoom_id,
+        participant_uuid="p-1",
+        at="2026-03-10T10:01:00Z",
+        event_ts_ms=now_s * 1000,
+    )
+    async with aiohttp.ClientSession() as http:
+        first = await zoom.deliver_webhook(http, hook, event, timestamp=now_s)
+        again = await zoom.deliver_webhook(http, hook, event, timestamp=now_s)
+        stale = await zoom.deliver_webhook(http, hook, event, timestamp=now_s - 3600)
+        headers, body = zoom.signed_webhook(event, timestamp=now_s)
+        headers["x-zm-signature"] = "v0=" + "0" * 64
+        async with http.post(hook, data=body, headers=headers) as forged:
+            forged_status = forged.status
+        challenge = await zoom.deliver_webhook(
+            http,
+            hook,
+            zoom.url_validation_event("plain-1", event_ts_ms=now_s * 1000),
+            timestamp=now_s,
+        )
+    assert (first.status, again.status) == (200, 200)
+    assert stale.status == 401 and forged_status == 401
+    assert challenge.body["plainToken"] == "plain-1" and len(challenge.body["encryptedToken"]) == 64
+    report = await attendance(staff, meeting["id"])
+    # Zoom's plain links carry no id of ours: the join is kept, but not pinned on anyone.
+    assert report["unidentified_events"] == 1
+
+
+async def test_bbb_room_join_lobby_and_checksummed_webhooks(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    bbb = BbbFake("bbb-shared-secret")
+    bbb_url = await serve(aiohttp_server, bbb.app())
+    client, staff = await live_app(
+        aiohttp_client,
+        settings,
+        clock,
+        video_provider="bbb",
+        bbb_base_url=bbb_url + API_PATH,
+        bbb_shared_secret=SecretStr("bbb-shared-secret"),
+    )
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    assert len(bbb.meetings) == 1
+    bbb_meeting = next(iter(bbb.meetings.values()))
+    assert "Sam" not in bbb_meeting.name and bbb_meeting.guest_policy == "ASK_MODERATOR"
+    clock.set(START)
+    link = (await join_links(staff, meeting["id"]))[ready.parties["parent"]]
+    status, _, location = await get(client, path_of(link["url"]) + "/video")
+    assert status == 303 and location is not None and location.startswith(bbb_url)
+    exact = URL(location, encoded=True)  # as a browser sends it, not re-quoted
+    async with aiohttp.ClientSession() as http, http.get(exact, allow_redirects=False) as r:
+        assert r.status == 302
+    ref = await participant_ref(client, ready.parties["parent"])
+    assert [u.user_id for u in bbb_meeting.waiting] == [ref]  # in the lobby
+
+    callback = str(client.make_url("/hooks/bbb/events"))
+    ts_ms = int(time.time() * 1000)
+    clock.set(START.fromtimestamp(ts_ms / 1000, START.tzinfo))
+    bbb.admit(bbb_meeting.meeting_id, ref)
+    joined = bbb.mapped_event("user-joined", bbb_meeting.meeting_id, ref, ts_ms=ts_ms)
+    async with aiohttp.ClientSession() as http:
+        kwargs = {"secret": bbb.secret, "domain": bbb.domain}
+        ok = await post_webhook(http, callback, [joined], timestamp_ms=ts_ms, **kwargs)
+        dup = await post_webhook(http, callback, [joined], timestamp_ms=ts_ms, **kwargs)
+        tampered = await post_webhook(
+            http, callback, [joined], timestamp_ms=ts_ms, body_override="event=[]", **kwargs
+        )
+        wrong = await post_webhook(
+            http, callback, [joined], timestamp_ms=ts_ms, secret="guess", domain=bbb.domain
+        )
+        stale = await post_webhook(
+            http, callback, [joined], timestamp_ms=ts_ms - 2 * 3600 * 1000, **kwargs
+        )
+    assert (ok, dup) == (200, 200)
+    assert (tampered, wrong, stale) == (401, 401, 401)
+    recorded = [e for e in await events(client, meeting["id"]) if e.source == "bbb"]
+    assert [(str(e.party_id), e.status.value) for e in recorded] == [
+        (ready.parties["parent"], "in_session")
+    ]

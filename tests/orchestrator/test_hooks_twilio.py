@@ -1,0 +1,162 @@
+"""The phone bridge end to end: dial in, key a PIN, lobby, caucus moves, signed call-backs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from pydantic import SecretStr
+from sqlmodel import col, select
+
+from orchestrator.models import Room
+from orchestrator.settings import Settings
+from orchestrator.web.keys import DB
+from tests.conftest import MutableClock, Staff
+from tests.fakes.twilio import FakeTwilio
+from tests.orchestrator.meetings_support import (
+    START,
+    book,
+    deliver_outbox,
+    join_links,
+    live_app,
+    ready_case,
+    serve,
+)
+
+
+async def phone_app(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> tuple[Any, Staff, FakeTwilio]:
+    fake = FakeTwilio()
+    api = await serve(aiohttp_server, fake.app)
+    client, staff = await live_app(
+        aiohttp_client,
+        settings,
+        clock,
+        phone_bridge="twilio",
+        twilio_account_sid=fake.account_sid,
+        twilio_auth_token=SecretStr(fake.auth_token),
+        twilio_api_base=api,
+        phone_dial_in_number=fake.phone_number,
+    )
+    fake.voice_url = str(client.make_url("/hooks/twilio/voice"))
+    return client, staff, fake
+
+
+async def where(staff: Staff, meeting_id: str) -> dict[str, tuple[str, str | None]]:
+    state = await staff.call("GET", f"/api/v1/meetings/{meeting_id}/rooms", expect=200)
+    rooms = {r["id"]: r["label"] for r in state["rooms"]}
+    return {
+        p["party_id"]: (p["status"], rooms.get(p["room_id"]) if p["room_id"] else None)
+        for p in state["participants"]
+    }
+
+
+async def test_phone_meeting_pin_lobby_caucus_and_recall(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, staff, fake = await phone_app(aiohttp_client, aiohttp_server, settings, clock)
+    ready = await ready_case(staff, parties=("parent", "la_officer"))
+    meeting = await book(staff, ready.case_id, mode="phone", duration_minutes=120)
+    assert meeting["provider"] == "twilio" and meeting["dial_in_number"] == fake.phone_number
+    found = await join_links(staff, meeting["id"])
+    pins = {key: link["phone_pin"] for key, link in found.items()}
+    assert all(pin and len(pin) == 6 for pin in pins.values())
+    assert len(set(pins.values())) == 3  # each person their own PIN
+
+    # Too early: the PIN does not open the meeting yet.
+    fake.now = clock()
+    early = await fake.dial_in("+447700900001")
+    await fake.press(early, pins[ready.parties["parent"]])
+    await fake.press(early, pins[ready.parties["parent"]])
+    await fake.press(early, pins[ready.parties["parent"]])
+    assert early.status == "completed" and early.conference is None
+
+    clock.set(START - timedelta(minutes=5))
+    fake.now = clock()
+    parent_call = await fake.dial_in("+447700900001")
+    assert "PIN" in parent_call.heard[-1]
+    await fake.press(parent_call, "999999")  # wrong: asked again
+    assert "did not open a meeting" in parent_call.heard[-1]
+    await fake.press(parent_call, pins[ready.parties["parent"]])
+    async with client.app[DB].read() as session:
+        found_rooms = await session.scalars(
+            select(Room).where(col(Room.meeting_id) == uuid.UUID(meeting["id"]))
+        )
+        rooms = {r.kind: r for r in found_rooms.all()}
+    assert fake.conference_of(parent_call).name == rooms["main"].room_key
+    assert set(fake.callback_statuses) == {204}
+    assert (await where(staff, meeting["id"]))[ready.parties["parent"]] == (
+        "in_lobby",
+        "Joint room",
+    )
+
+    mediator_call = await fake.dial_in("+447700900099")
+    await fake.press(mediator_call, pins["mediator"])
+    assert fake.conference_of(mediator_call).status == "in-progress"  # the mediator starts it
+
+    clock.advance(minutes=5)
+    await staff.call("POST", f"/api/v1/meetings/{meeting['id']}/start", role="mediator", expect=200)
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/admit",
+        role="mediator",
+        json={"party_id": ready.parties["parent"]},
+        expect=200,
+    )
+    assert (await where(staff, meeting["id"]))[ready.parties["parent"]][0] == "in_session"
+
+    clock.advance(minutes=20)
+    fake.now = clock()
+    state = await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/rooms",
+        role="mediator",
+        json={"label": "Family room", "party_ids": [ready.parties["parent"]]},
+        expect=201,
+    )
+    caucus = next(r for r in state["rooms"] if r["kind"] == "caucus")
+    await deliver_outbox(client)  # the bridge moves the live call
+    async with client.app[DB].read() as session:
+        caucus_room = await session.get(Room, uuid.UUID(caucus["id"]))
+        assert caucus_room is not None
+    assert fake.conference_of(parent_call).name == caucus_room.room_key
+    assert fake.conference_of(mediator_call).name == rooms["main"].room_key
+    assert (await where(staff, meeting["id"]))[ready.parties["parent"]] == (
+        "in_caucus",
+        "Family room",
+    )
+
+    clock.advance(minutes=20)
+    fake.now = clock()
+    await staff.call(
+        "POST", f"/api/v1/meetings/{meeting['id']}/recall", role="mediator", expect=200
+    )
+    await deliver_outbox(client)
+    assert fake.conference_of(parent_call).name == rooms["main"].room_key
+    assert (await where(staff, meeting["id"]))[ready.parties["parent"]] == (
+        "in_session",
+        "Joint room",
+    )
+
+    # A forged call-back is refused and changes nothing.
+    status, _ = await fake.post_signed(
+        str(client.make_url("/hooks/twilio/status")),
+        {"StatusCallbackEvent": "participant-leave", "FriendlyName": rooms["main"].room_key},
+        signature="forged",
+    )
+    assert status == 401
+    assert (await where(staff, meeting["id"]))[ready.parties["parent"]][0] == "in_session"
+
+    clock.advance(minutes=20)
+    await staff.call("POST", f"/api/v1/meetings/{meeting['id']}/end", role="mediator", expect=200)
+    report = await staff.call("GET", f"/api/v1/meetings/{meeting['id']}/attendance", expect=200)
+    parent = next(p for p in report["parties"] if p["party_id"] == ready.parties["parent"])
+    assert parent["channel"] == "phone" and parent["attended"]
+    assert parent["status"] == "left"
+    assert 55 * 60 <= parent["seconds_present"] <= 61 * 60
+    kinds = [e["kind"] for e in parent["events"]]
+    assert "admitted" in kinds and "moved" in kinds
+    officer = next(p for p in report["parties"] if p["party_id"] == ready.parties["la_officer"])
+    assert officer["status"] == "not_signed_in" and not officer["attended"]
