@@ -1,0 +1,176 @@
+"""The availability poll a party opens from their email: ``GET/POST /p/{token}``.
+
+No account and no JavaScript: the signed link is the credential, the form posts back to the
+same link (checked again), and a saved answer redirects to a confirmation page (POST,
+redirect, GET) so a refresh never sends the answers twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from orchestrator import negotiation
+from orchestrator.errors import ValidationFailed
+from orchestrator.models import PollAnswerValue
+from orchestrator.web.keys import CLOCK, DB, SETTINGS
+from orchestrator.web.pages import render
+
+routes = web.RouteTableDef()
+
+FIELD_PREFIX = "slot-"
+NOTE_FIELD = "note"
+MAX_FORM_FIELDS = 200
+CHOICES = (
+    (PollAnswerValue.yes, "Yes, I can"),
+    (PollAnswerValue.if_need_be, "If need be"),
+    (PollAnswerValue.no, "No, I cannot"),
+)
+ANSWER_TEXT = {value: label for value, label in CHOICES}
+
+
+@dataclass(frozen=True)
+class TimeChoice:
+    """One offered time as the page shows it."""
+
+    field: str
+    label: str  # "9:30am to 12:30pm"
+    answer: str | None
+
+
+@dataclass(frozen=True)
+class DayChoices:
+    label: str  # "Monday 9 March 2026"
+    times: list[TimeChoice]
+
+
+def field_name(start: datetime) -> str:
+    """The form field of one offered start: its UTC time, e.g. ``slot-20260309T0930Z``."""
+    return FIELD_PREFIX + start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+
+
+def _start_of(field: str) -> datetime:
+    try:
+        return datetime.strptime(field.removeprefix(FIELD_PREFIX), "%Y%m%dT%H%MZ").replace(
+            tzinfo=UTC
+        )
+    except ValueError:
+        raise ValidationFailed("an answer was given for a time this poll does not offer") from None
+
+
+def group_by_day(
+    candidates: list[datetime],
+    answers: dict[datetime, PollAnswerValue],
+    *,
+    zone: ZoneInfo,
+    duration: timedelta,
+) -> list[DayChoices]:
+    """The offered times grouped by local day, with the answer already given to each."""
+    days: list[DayChoices] = []
+    for start in candidates:
+        local = start.astimezone(zone)
+        end = (start + duration).astimezone(zone)
+        label = f"{negotiation.clock_label(local)} to {negotiation.clock_label(end)}"
+        given = answers.get(start)
+        choice = TimeChoice(field_name(start), label, given.value if given else None)
+        day = negotiation.day_label(local)
+        if days and days[-1].label == day:
+            days[-1].times.append(choice)
+        else:
+            days.append(DayChoices(day, [choice]))
+    return days
+
+
+async def _page_context(
+    access: negotiation.PollAccess, answers: dict[datetime, PollAnswerValue]
+) -> dict[str, object]:
+    poll, case = access.poll, access.case
+    duration = timedelta(minutes=poll.duration_minutes)
+    hours = poll.duration_minutes / 60
+    return {
+        "party_name": access.party.name,
+        "days": group_by_day(
+            negotiation.poll_candidates(poll),
+            answers,
+            zone=ZoneInfo(case.timezone),
+            duration=duration,
+        ),
+        "choices": [(value.value, label) for value, label in CHOICES],
+        "length": f"{hours:g} hour" + ("" if hours == 1 else "s"),
+        "zone_label": negotiation.zone_label(case.timezone),
+        "note": access.response.note if access.response else None,
+        "answered": bool(access.response and access.response.answered_at),
+        "closed": poll.closed_at is not None,
+    }
+
+
+@routes.get("/p/{token}")
+async def show_poll(request: web.Request) -> web.Response:
+    """The party's poll: every offered time, grouped by day, with their answers so far."""
+    app = request.app
+    async with app[DB].read() as session:
+        access = await negotiation.open_poll(
+            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
+        )
+        answers = await negotiation.answers_of(
+            session, poll_id=access.poll.id, party_id=access.party.id
+        )
+        context = await _page_context(access, answers)
+    return render("party/poll.html", request, {**context, "errors": []})
+
+
+@routes.post("/p/{token}")
+async def answer_poll(request: web.Request) -> web.StreamResponse:
+    """Save the party's answers, then send them to the confirmation page."""
+    app = request.app
+    token = request.match_info["token"]
+    form = await request.post()
+    if len(form) > MAX_FORM_FIELDS:
+        raise ValidationFailed("too many answers were sent")
+    answers: dict[datetime, PollAnswerValue] = {}
+    for key, value in form.items():
+        if not key.startswith(FIELD_PREFIX) or not isinstance(value, str):
+            continue
+        try:
+            answers[_start_of(key)] = PollAnswerValue(value)
+        except ValueError:
+            raise ValidationFailed("an answer must be yes, if need be or no") from None
+    raw_note = form.get(NOTE_FIELD)
+    note = raw_note if isinstance(raw_note, str) else None
+    now = app[CLOCK]()
+    try:
+        async with app[DB].write() as session:
+            access = await negotiation.open_poll(session, token, settings=app[SETTINGS], now=now)
+            await negotiation.record_answers(
+                session, access=access, answers=answers, note=note, now=now
+            )
+    except negotiation.NothingAnswered as exc:
+        # Nothing chosen and nothing written: show the form again with the problem named.
+        async with app[DB].read() as session:
+            access = await negotiation.open_poll(session, token, settings=app[SETTINGS], now=now)
+            context = await _page_context(access, answers)
+        return render("party/poll.html", request, {**context, "errors": [exc.message]}, status=400)
+    raise web.HTTPSeeOther(location=f"/p/{token}/thanks")
+
+
+@routes.get("/p/{token}/thanks")
+async def poll_saved(request: web.Request) -> web.Response:
+    """Confirm what was saved, with a way back to change it."""
+    app = request.app
+    token = request.match_info["token"]
+    async with app[DB].read() as session:
+        access = await negotiation.open_poll(
+            session, token, settings=app[SETTINGS], now=app[CLOCK]()
+        )
+        answers = await negotiation.answers_of(
+            session, poll_id=access.poll.id, party_id=access.party.id
+        )
+        context = await _page_context(access, answers)
+    return render(
+        "party/poll_saved.html",
+        request,
+        {**context, "answer_text": {k.value: v for k, v in ANSWER_TEXT.items()}, "token": token},
+    )
