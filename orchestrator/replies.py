@@ -1,0 +1,306 @@
+"""Answers to invitations: by RSVP link, or by the calendar's own iTIP REPLY by email.
+
+Both paths end in ``record_answer``: the invitation's PARTSTAT changes, the case timeline
+says so, and ``PartyReplied`` tells the reminders (no more chasing; no reminders after a
+decline) and the write-back webhooks. A mail reply is matched on UID, then on the
+ATTENDEE address (case-insensitive), falling back to the sender. Replies to an older
+SEQUENCE than the meeting's, or older than the answer already held, are ignored; replies
+about a UID we never issued are logged (without personal data) and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from calendars.errors import CalendarError
+from calendars.imip import extract_calendar_from_mime
+from calendars.replies import parse_reply
+from orchestrator import links
+from orchestrator.errors import InvalidState, ValidationFailed
+from orchestrator.events import EventBus, PartyReplied
+from orchestrator.models import (
+    Invitation,
+    LinkScope,
+    Meeting,
+    MeetingStatus,
+    PartStat,
+    Party,
+)
+from orchestrator.records import add_timeline
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SEQUENCE_LINE = re.compile(rb"^SEQUENCE[;:]", re.MULTILINE | re.IGNORECASE)
+
+LINK_ANSWERS = {
+    "accepted": PartStat.accepted,
+    "tentative": PartStat.tentative,
+    "declined": PartStat.declined,
+}
+ITIP_ANSWERS = {
+    "ACCEPTED": PartStat.accepted,
+    "TENTATIVE": PartStat.tentative,
+    "DECLINED": PartStat.declined,
+}
+SUMMARIES = {
+    PartStat.accepted: "accepted the invitation",
+    PartStat.tentative: "said they might come",
+    PartStat.declined: "declined the invitation",
+}
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    """What happened to one reply: ``updated``, ``unchanged``, ``stale``, ``unknown_uid``,
+    ``unknown_attendee``, ``not_a_reply`` or ``cancelled``."""
+
+    outcome: str
+    meeting_id: uuid.UUID | None = None
+    party_id: uuid.UUID | None = None
+    partstat: str | None = None
+
+
+async def record_answer(
+    session: AsyncSession,
+    *,
+    invitation: Invitation,
+    party: Party,
+    meeting: Meeting,
+    partstat: PartStat,
+    source: str,
+    now: datetime,
+    bus: EventBus,
+    answered_at: datetime | None = None,
+) -> bool:
+    """Set the party's answer; False when it was already that (nothing emitted)."""
+    if invitation.partstat is partstat:
+        return False
+    invitation.partstat = partstat
+    invitation.responded_at = answered_at or now
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        party_id=party.id,
+        kind="party.replied",
+        summary=f"A party ({party.role.value}) {SUMMARIES.get(partstat, 'replied')} ({source})",
+        at=now,
+        details={"answer": partstat.value, "source": source},
+    )
+    await session.flush()
+    await bus.emit(
+        session,
+        PartyReplied(
+            case_id=meeting.case_id,
+            at=now,
+            party_id=party.id,
+            meeting_id=meeting.id,
+            answer=partstat.value,
+        ),
+    )
+    return True
+
+
+# ---------------------------------------------------------------------------- by link
+
+
+@dataclass(frozen=True)
+class RsvpView:
+    """What the RSVP page shows: the meeting, the person and their current answer."""
+
+    meeting: Meeting
+    party: Party
+    invitation: Invitation
+
+
+async def open_rsvp(
+    session: AsyncSession, token: str, *, settings: Settings, now: datetime
+) -> RsvpView:
+    """Check an RSVP link; raise LinkInvalid (friendly 4xx) when it does not work."""
+    resolved = await links.resolve(
+        session,
+        token,
+        scope=LinkScope.rsvp,
+        secret=settings.secret_key.get_secret_value(),
+        now=now,
+    )
+    if resolved.party is None or resolved.meeting is None:
+        raise InvalidState("this link is not for a meeting")
+    invitation = await session.scalar(
+        select(Invitation).where(
+            col(Invitation.meeting_id) == resolved.meeting.id,
+            col(Invitation.party_id) == resolved.party.id,
+        )
+    )
+    if invitation is None or invitation.cancelled_at is not None:
+        raise InvalidState("you are no longer invited to this meeting")
+    if resolved.meeting.status is not MeetingStatus.scheduled:
+        raise InvalidState("this meeting can no longer be answered")
+    return RsvpView(meeting=resolved.meeting, party=resolved.party, invitation=invitation)
+
+
+async def answer_by_link(
+    session: AsyncSession,
+    token: str,
+    *,
+    answer: str,
+    settings: Settings,
+    now: datetime,
+    bus: EventBus,
+) -> RsvpView:
+    """Record the answer a person gave on their RSVP page."""
+    partstat = LINK_ANSWERS.get(answer)
+    if partstat is None:
+        raise ValidationFailed("choose yes, maybe or no")
+    view = await open_rsvp(session, token, settings=settings, now=now)
+    await record_answer(
+        session,
+        invitation=view.invitation,
+        party=view.party,
+        meeting=view.meeting,
+        partstat=partstat,
+        source="link",
+        now=now,
+        bus=bus,
+    )
+    return view
+
+
+# ---------------------------------------------------------------------------- by mail
+
+
+async def ingest_mail(
+    session: AsyncSession, raw: bytes, *, now: datetime, bus: EventBus
+) -> ReplyResult:
+    """Apply an iTIP REPLY that arrived by mail (raw MIME) to the invitation it answers."""
+    calendar = extract_calendar_from_mime(raw)
+    if calendar is None:
+        log.info("inbound mail without a calendar part: ignored")
+        return ReplyResult("not_a_reply")
+    try:
+        reply = parse_reply(calendar)
+    except CalendarError as exc:
+        log.info("inbound calendar is not a usable REPLY (%s): ignored", type(exc).__name__)
+        return ReplyResult("not_a_reply")
+    meeting = await session.scalar(select(Meeting).where(col(Meeting.ical_uid) == reply.uid))
+    if meeting is None:
+        log.warning("iTIP reply for an unknown UID dropped")
+        return ReplyResult("unknown_uid")
+    # outlook.com leaves SEQUENCE out of its replies: that is "no claim", not "SEQUENCE 0".
+    if _SEQUENCE_LINE.search(calendar) and reply.sequence < meeting.sequence:
+        log.info("iTIP reply for an older SEQUENCE of meeting %s ignored", meeting.id)
+        return ReplyResult("stale", meeting_id=meeting.id)
+    if meeting.status is not MeetingStatus.scheduled:
+        return ReplyResult("cancelled", meeting_id=meeting.id)
+    partstat = ITIP_ANSWERS.get(reply.partstat)
+    found = await _invited_party(session, meeting, reply.attendee_email)
+    if found is None:
+        found = await _invited_party(session, meeting, _sender(raw))
+    if found is None:
+        log.warning("iTIP reply for meeting %s from an address not invited: dropped", meeting.id)
+        return ReplyResult("unknown_attendee", meeting_id=meeting.id)
+    party, invitation = found
+    if partstat is None:
+        return ReplyResult("unchanged", meeting.id, party.id, invitation.partstat.value)
+    stamped = reply.dtstamp
+    if stamped is not None and invitation.responded_at is not None:
+        if stamped < invitation.responded_at:
+            log.info("iTIP reply older than the answer held for meeting %s ignored", meeting.id)
+            return ReplyResult("stale", meeting.id, party.id, invitation.partstat.value)
+    changed = await record_answer(
+        session,
+        invitation=invitation,
+        party=party,
+        meeting=meeting,
+        partstat=partstat,
+        source="email",
+        now=now,
+        bus=bus,
+        answered_at=min(stamped, now) if stamped is not None else now,
+    )
+    return ReplyResult("updated" if changed else "unchanged", meeting.id, party.id, partstat.value)
+
+
+async def _invited_party(
+    session: AsyncSession, meeting: Meeting, address: str | None
+) -> tuple[Party, Invitation] | None:
+    if not address:
+        return None
+    row = (
+        await session.execute(
+            select(Party, Invitation)
+            .join(Invitation, col(Invitation.party_id) == col(Party.id))
+            .where(
+                col(Invitation.meeting_id) == meeting.id,
+                col(Invitation.cancelled_at).is_(None),
+                col(Party.removed_at).is_(None),
+                func.lower(col(Party.email)) == address.strip().lower(),
+            )
+            .order_by(col(Party.created_at))
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _sender(raw: bytes) -> str | None:
+    message = message_from_bytes(raw, policy=policy.default)
+    address = parseaddr(str(message.get("From", "")))[1]
+    return address.lower() or None
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def build_bus(settings: Settings) -> EventBus:
+    """The event bus as the service wires it, for commands that run outside the web app."""
+    from orchestrator import invitations, notices, reminders, webhooks
+
+    bus = EventBus(settings)
+    invitations.install(bus)
+    notices.install(bus)
+    reminders.install(bus)
+    bus.subscribe_all(webhooks.on_event)
+    return bus
+
+
+def cmd_mail_ingest(args: argparse.Namespace) -> None:
+    """Read one raw message from stdin (a mail server's pipe) and apply it if it is a reply."""
+    from orchestrator.__main__ import _run_with_db, _settings
+
+    settings = _settings()
+    raw = sys.stdin.buffer.read(settings.inbound_mail_max_bytes + 1)
+    if len(raw) > settings.inbound_mail_max_bytes:
+        sys.exit("message is too large")
+    bus = build_bus(settings)
+
+    async def work(db: Any) -> ReplyResult:
+        async with db.write() as session:
+            return await ingest_mail(session, raw, now=datetime.now(UTC), bus=bus)
+
+    result: ReplyResult = _run_with_db(work)
+    print(result.outcome)
+
+
+def add_command(sub: Any) -> None:
+    """``orchestrator mail ingest < message.eml``."""
+    mail = sub.add_parser("mail", help="mail tools")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
+    ingest = mail_sub.add_parser(
+        "ingest", help="apply a calendar reply read from stdin (for a mail-server pipe)"
+    )
+    ingest.set_defaults(func=cmd_mail_ingest)

@@ -1,0 +1,216 @@
+"""Mail in and out over HTTP: the inbound-mail webhook, the dev-mode mailbox, and the wiring.
+
+- ``POST /hooks/mail/inbound``: a mail server (or a relay like Mailgun/Postmark in raw
+  mode) posts each message sent to the organiser address as raw MIME, with the shared
+  secret ``ORCH_INBOUND_MAIL_TOKEN`` in ``X-Orchestrator-Token``. iTIP replies update the
+  invitations; anything else is acknowledged and dropped, so the sender never retries it.
+- ``GET /dev/mail``: in development with the ``file`` mail backend, every ``.eml`` the
+  service wrote, readable and clickable, so a newcomer can walk the whole flow locally.
+- ``install(app)``: subscribes invitations, notices and reminders to the domain events and
+  runs the reminder scheduler with the app.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator import invitations, notices, reminders, replies
+from orchestrator.scheduler import ReminderScheduler
+from orchestrator.settings import Settings
+from orchestrator.web.errors import ApiError
+from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS
+from orchestrator.web.pages import render
+
+routes = web.RouteTableDef()
+
+TOKEN_HEADER = "X-Orchestrator-Token"
+_EML_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}\.eml$")
+_URL = re.compile(r"https?://[^\s<>\"']+")
+DEV_MAIL_LIMIT = 200
+
+
+# ---------------------------------------------------------------------------- inbound mail
+
+
+def _authorised(request: web.Request, settings: Settings) -> bool:
+    expected = settings.inbound_mail_token
+    if expected is None:
+        raise ApiError(404, "not_found", "inbound mail is not enabled")
+    given = request.headers.get(TOKEN_HEADER, "")
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "too_large", "message is too large")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise ApiError(413, "too_large", "message is too large")
+    return body
+
+
+@routes.post("/hooks/mail/inbound")
+async def inbound_mail(request: web.Request) -> web.Response:
+    """Take one raw MIME message sent to the organiser address; apply it if it is a reply."""
+    app = request.app
+    settings = app[SETTINGS]
+    if not _authorised(request, settings):
+        raise ApiError(401, "unauthorized", "a valid inbound mail token is required")
+    raw = await _read_capped(request, settings.inbound_mail_max_bytes)
+    if not raw.strip():
+        raise ApiError(400, "empty", "no message was sent")
+    async with app[DB].write() as session:
+        result = await replies.ingest_mail(session, raw, now=app[CLOCK](), bus=app[BUS])
+    return web.json_response({"result": result.outcome})
+
+
+# ---------------------------------------------------------------------------- dev mailbox
+
+
+def _dev_folder(request: web.Request) -> Path:
+    settings = request.app[SETTINGS]
+    if settings.env != "dev" or settings.mail_backend != "file":
+        raise web.HTTPNotFound()
+    return settings.mail_dir
+
+
+def _read_message(path: Path) -> EmailMessage:
+    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _calendar_method(message: EmailMessage) -> str | None:
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            return str(part.get_param("method") or "").upper() or None
+    return None
+
+
+@routes.get("/dev/mail")
+async def dev_mail(request: web.Request) -> web.Response:
+    """List the mail the service wrote (development only)."""
+    folder = _dev_folder(request)
+    files = sorted(
+        (p for p in folder.glob("*.eml") if p.is_file()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )[:DEV_MAIL_LIMIT]
+    shown = []
+    for path in files:
+        message = _read_message(path)
+        written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        shown.append(
+            {
+                "name": path.name,
+                "to": str(message.get("To", "")),
+                "subject": str(message.get("Subject", "(no subject)")),
+                "written": f"{written:%Y-%m-%d %H:%M:%S} UTC",
+                "method": _calendar_method(message),
+            }
+        )
+    return render("dev/mail_list.html", request, {"messages": shown, "folder": str(folder)})
+
+
+def _message_path(request: web.Request) -> Path:
+    folder = _dev_folder(request)
+    name = request.match_info["name"]
+    if not _EML_NAME.fullmatch(name):
+        raise web.HTTPNotFound()
+    path = folder / name
+    if not path.is_file():
+        raise web.HTTPNotFound()
+    return path
+
+
+def _pieces(text: str) -> list[tuple[str, str]]:
+    """Split text into plain runs and links, so the template can make only links clickable."""
+    pieces: list[tuple[str, str]] = []
+    last = 0
+    for match in _URL.finditer(text):
+        pieces.append(("text", text[last : match.start()]))
+        pieces.append(("link", match.group(0)))
+        last = match.end()
+    pieces.append(("text", text[last:]))
+    return pieces
+
+
+@routes.get("/dev/mail/{name}")
+async def dev_message(request: web.Request) -> web.Response:
+    """One message: its text with working links, and its calendar part (development only)."""
+    path = _message_path(request)
+    message = _read_message(path)
+    text_part = message.get_body(preferencelist=("plain",))
+    text = text_part.get_content() if text_part is not None else ""
+    calendar = None
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            calendar = part.get_content()
+            if isinstance(calendar, bytes):
+                calendar = calendar.decode("utf-8", errors="replace")
+    return render(
+        "dev/mail_message.html",
+        request,
+        {
+            "name": path.name,
+            "subject": str(message.get("Subject", "(no subject)")),
+            "sender": str(message.get("From", "")),
+            "to": str(message.get("To", "")),
+            "method": _calendar_method(message),
+            "pieces": _pieces(str(text)),
+            "calendar": calendar,
+        },
+    )
+
+
+@routes.get("/dev/mail/{name}/raw")
+async def dev_message_raw(request: web.Request) -> web.Response:
+    path = _message_path(request)
+    return web.Response(
+        body=path.read_bytes(),
+        content_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+    )
+
+
+# ---------------------------------------------------------------------------- wiring
+
+
+def install(app: web.Application) -> None:
+    """Subscribe the mail of invitations, notices and reminders; run the reminder scheduler."""
+    bus = app[BUS]
+    invitations.install(bus)
+    notices.install(bus)
+
+    def wake_sooner(session: AsyncSession, due: datetime) -> None:
+        scheduler = app.get(REMINDER_SCHEDULER)
+        if scheduler is not None:
+            scheduler.wake_after_commit(session, due)
+
+    reminders.install(bus, on_change=wake_sooner)
+    # Started after every cleanup_ctx resource (the database above all) and stopped before
+    # any of them closes: on_startup runs after cleanup contexts start, on_shutdown before.
+    app.on_startup.append(_start_scheduler)
+    app.on_shutdown.append(_stop_scheduler)
+
+
+async def _start_scheduler(app: web.Application) -> None:
+    if not app[SETTINGS].run_background_jobs:
+        return
+    scheduler = ReminderScheduler(app[DB], app[SETTINGS], clock=app[CLOCK])
+    app[REMINDER_SCHEDULER] = scheduler
+    await scheduler.start()
+
+
+async def _stop_scheduler(app: web.Application) -> None:
+    scheduler = app.get(REMINDER_SCHEDULER)
+    if scheduler is not None:
+        await scheduler.stop()

@@ -1,0 +1,139 @@
+"""Answering an invitation by link (``/r/{token}``) and the "will you take part?" link (``/c/``).
+
+A GET never changes anything: mail scanners open every link in a message, and must not
+answer for people. The page shows the meeting with the answer from the link chosen and a
+button that POSTs it; the POST records it and redirects to a confirmation (POST, redirect,
+GET). Dead, tampered or foreign links get the friendly 4xx page and reveal nothing.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from orchestrator import notices, replies
+from orchestrator.invitations import MEETING_LABELS, meeting_when
+from orchestrator.models import Case
+from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
+from orchestrator.web.pages import render
+
+routes = web.RouteTableDef()
+
+RSVP_CHOICES = (
+    ("accepted", "Yes, I will come"),
+    ("tentative", "Maybe"),
+    ("declined", "No, I cannot come"),
+)
+RSVP_TEXT = dict(RSVP_CHOICES)
+PARTSTAT_ANSWER = {"ACCEPTED": "accepted", "TENTATIVE": "tentative", "DECLINED": "declined"}
+CONSENT_CHOICES = (("yes", "Yes, we will take part"), ("no", "No, we will not take part"))
+CONSENT_TEXT = dict(CONSENT_CHOICES)
+
+
+async def _rsvp_context(request: web.Request, view: replies.RsvpView) -> dict[str, object]:
+    async with request.app[DB].read() as session:
+        case = await session.get(Case, view.meeting.case_id)
+    assert case is not None
+    return {
+        "party_name": view.party.name,
+        "meeting_label": MEETING_LABELS.get(case.kind, "mediation meeting"),
+        "when": meeting_when(view.meeting, case.timezone),
+        "current": PARTSTAT_ANSWER.get(view.invitation.partstat.value),
+        "choices": RSVP_CHOICES,
+        "answer_text": RSVP_TEXT,
+        "token": request.match_info["token"],
+    }
+
+
+@routes.get("/r/{token}")
+async def show_rsvp(request: web.Request) -> web.Response:
+    """Ask the person to confirm the answer their email link carried (nothing saved yet)."""
+    app = request.app
+    async with app[DB].read() as session:
+        view = await replies.open_rsvp(
+            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
+        )
+    context = await _rsvp_context(request, view)
+    chosen = request.query.get("answer")
+    context["chosen"] = chosen if chosen in RSVP_TEXT else context["current"]
+    return render("party/rsvp.html", request, context)
+
+
+@routes.post("/r/{token}")
+async def save_rsvp(request: web.Request) -> web.StreamResponse:
+    """Record the answer, then show the confirmation."""
+    app = request.app
+    token = request.match_info["token"]
+    form = await request.post()
+    answer = form.get("answer")
+    async with app[DB].write() as session:
+        await replies.answer_by_link(
+            session,
+            token,
+            answer=answer if isinstance(answer, str) else "",
+            settings=app[SETTINGS],
+            now=app[CLOCK](),
+            bus=app[BUS],
+        )
+    raise web.HTTPSeeOther(location=f"/r/{token}/thanks")
+
+
+@routes.get("/r/{token}/thanks")
+async def rsvp_saved(request: web.Request) -> web.Response:
+    app = request.app
+    async with app[DB].read() as session:
+        view = await replies.open_rsvp(
+            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
+        )
+    return render("party/rsvp_saved.html", request, await _rsvp_context(request, view))
+
+
+def _consent_context(request: web.Request, view: notices.ConsentView) -> dict[str, object]:
+    return {
+        "party_name": view.party.name,
+        "reference": view.case.reference,
+        "current": view.answer,
+        "choices": CONSENT_CHOICES,
+        "answer_text": CONSENT_TEXT,
+        "token": request.match_info["token"],
+    }
+
+
+@routes.get("/c/{token}")
+async def show_consent(request: web.Request) -> web.Response:
+    """Ask the other party whether they will take part (nothing saved on a GET)."""
+    app = request.app
+    async with app[DB].read() as session:
+        view = await notices.open_consent(
+            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
+        )
+    return render("party/consent.html", request, _consent_context(request, view))
+
+
+@routes.post("/c/{token}")
+async def save_consent(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    token = request.match_info["token"]
+    form = await request.post()
+    answer = form.get("answer")
+    async with app[DB].write() as session:
+        await notices.answer_consent(
+            session,
+            token,
+            answer=answer if isinstance(answer, str) else "",
+            settings=app[SETTINGS],
+            now=app[CLOCK](),
+            bus=app[BUS],
+        )
+    raise web.HTTPSeeOther(location=f"/c/{token}/thanks")
+
+
+@routes.get("/c/{token}/thanks")
+async def consent_saved(request: web.Request) -> web.Response:
+    app = request.app
+    async with app[DB].read() as session:
+        view = await notices.open_consent(
+            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
+        )
+    if view.answer is None:
+        raise web.HTTPSeeOther(location=f"/c/{request.match_info['token']}")
+    return render("party/consent_saved.html", request, _consent_context(request, view))

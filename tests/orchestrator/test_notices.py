@@ -1,0 +1,99 @@
+"""The other mail of a case: referral notice (statutory start), consent request, introduction."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from orchestrator.settings import Settings
+from tests.conftest import MutableClock, Staff
+from tests.orchestrator.invites_support import (
+    deliver_mail,
+    mail_to,
+    make_case,
+    read_folder,
+    text_of,
+)
+
+LA = {"role": "la_officer", "name": "Bob Smith", "email": "bob.smith@council.example.gov.uk"}
+PARENT = {"role": "parent", "name": "Zoë Carter", "email": "zoe.carter@family.example"}
+SCHOOL = {"role": "school", "name": "Ms Patel", "email": "head@school.example"}
+
+
+async def test_referral_notice_goes_once_and_starts_the_30_days(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings, clock: MutableClock
+) -> None:
+    clock.advance(days=3)  # 5 March: the referral date (20 February) is long gone
+    booked = await make_case(staff, people=[PARENT, LA])
+    case = await staff.call("GET", f"/api/v1/cases/{booked.case_id}", expect=200)
+    # The statutory 30 days run from when the LA was told, not from the referral date.
+    assert case["deadlines"]["statutory"]["date"] == "2026-04-04"
+    await staff.call(
+        "POST",
+        f"/api/v1/cases/{booked.case_id}/parties",
+        json={**LA, "name": "Second Officer", "email": "second@council.example.gov.uk"},
+        expect=201,
+    )
+    await deliver_mail(client)
+    messages = read_folder(settings.mail_dir)
+    notices = [m for m in messages if str(m["Subject"]).startswith("Request for mediation")]
+    assert [str(m["To"]) for m in notices] == ["Bob Smith <bob.smith@council.example.gov.uk>"]
+    assert "within 30 days" in text_of(notices[0]) and "5 March 2026" in text_of(notices[0])
+    assert not mail_to(notices, "zoe.carter")
+
+
+async def test_disagreement_resolution_asks_the_other_party_by_link(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings
+) -> None:
+    booked = await make_case(staff, people=[PARENT, SCHOOL], kind="disagreement_resolution")
+    await deliver_mail(client)
+    messages = read_folder(settings.mail_dir)
+    asks = [m for m in messages if "Will you take part" in str(m["Subject"])]
+    assert [str(m["To"]) for m in asks] == ["Ms Patel <head@school.example>"]
+    found = re.search(r"http://testserver\.local(/c/\S+)", text_of(asks[0]))
+    assert found is not None
+    path = found.group(1)
+    page = await client.get(path)
+    assert page.status == 200 and "Will you take part" in await page.text()
+    saved = await client.post(path, data={"answer": "yes"}, allow_redirects=False)
+    assert saved.status == 303
+    thanks = await client.get(saved.headers["Location"])
+    assert "Yes, we will take part" in await thanks.text()
+    assert (await client.post(path, data={"answer": "perhaps"})).status == 422
+    case = await staff.call("GET", f"/api/v1/cases/{booked.case_id}", expect=200)
+    assert case["referral_date"] == "2026-02-20"
+    tampered = path[:-2] + ("zz" if not path.endswith("zz") else "yy")
+    assert (await client.get(tampered)).status == 404
+
+
+async def test_parties_are_told_a_mediator_will_contact_them(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings
+) -> None:
+    young = {
+        "role": "young_person",
+        "name": "Jo",
+        "email": "jo@young.example",
+        "easy_read": True,
+    }
+    booked = await make_case(staff, people=[PARENT, young])
+    await deliver_mail(client)
+    messages = read_folder(settings.mail_dir)
+    intros = [m for m in messages if "mediator" in str(m["Subject"]).lower()]
+    assert sorted(str(m["To"]) for m in intros) == [
+        "Jo <jo@young.example>",
+        "Zoë Carter <zoe.carter@family.example>",
+    ]
+    assert "Your mediator is Maya Mediator" in text_of(mail_to(intros, "jo@")[0])
+    assert "Maya Mediator will be the mediator" in text_of(mail_to(intros, "zoe.carter@")[0])
+    # Assigning the same mediator again sends nothing new.
+    before = len(list(settings.mail_dir.glob("*.eml")))
+    await staff.call(
+        "POST",
+        f"/api/v1/cases/{booked.case_id}/mediator",
+        json={"mediator_id": booked.mediator_id},
+        expect=200,
+    )
+    await deliver_mail(client)
+    assert len(list(settings.mail_dir.glob("*.eml"))) == before
