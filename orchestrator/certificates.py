@@ -1,0 +1,539 @@
+"""Certificates: numbered PDFs for the family's Tribunal appeal, stored and sent by email.
+
+Four kinds: after a mediation, after a mediation information (MIAS) session, when the
+family declines mediation, and when the LA says it cannot arrange mediation within 30
+days. Each is due 3 working days after its event, carries the appeal deadline it implies,
+is stored under the data directory, and is emailed to the family and the LA through the
+outbox (so a mail outage delays it but never loses it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col, select
+from sqlmodel._compat import SQLModelConfig
+
+from calendars.clocks import appeal_deadline, certificate_due
+from calendars.workdays import WorkingDays
+from orchestrator.errors import Conflict, NotFound, ValidationFailed
+from orchestrator.events import CertificateIssued, EventBus
+from orchestrator.models import (
+    FAMILY_ROLES,
+    Case,
+    CaseKind,
+    CaseStatus,
+    Certificate,
+    CertificateKind,
+    Mediator,
+    Meeting,
+    OutboxKind,
+    Outcome,
+    Party,
+    PartyRole,
+)
+from orchestrator.outbox import email_payload, enqueue
+from orchestrator.outcomes import MEDIATION_HELD, session_date
+from orchestrator.records import add_timeline
+from orchestrator.settings import Settings
+
+TITLES = {
+    CertificateKind.mediation: "Mediation certificate",
+    CertificateKind.mias: "Mediation information certificate",
+    CertificateKind.declined: "Mediation certificate: mediation declined",
+    CertificateKind.missed_30_days: "Mediation certificate: mediation not arranged in 30 days",
+}
+CASE_KIND_WORDS = {
+    CaseKind.mediation: "SEND mediation",
+    CaseKind.disagreement_resolution: "Disagreement resolution",
+    CaseKind.mias: "Mediation information and advice",
+}
+ROLE_WORDS = {
+    PartyRole.parent: "Parent or carer",
+    PartyRole.young_person: "Young person",
+    PartyRole.school: "School",
+    PartyRole.college: "College",
+    PartyRole.la_officer: "Local authority",
+    PartyRole.health: "Health",
+    PartyRole.social_care: "Social care",
+    PartyRole.sendiass: "SENDIASS",
+    PartyRole.advocate: "Advocate",
+    PartyRole.interpreter: "Interpreter",
+    PartyRole.observer: "Observer",
+}
+# Who receives the certificate: the family (the appellant) and the LA.
+RECIPIENT_ROLES = FAMILY_ROLES | {PartyRole.la_officer}
+_NUMBER_ATTEMPTS = 20
+
+
+class CertificateRequest(SQLModel):
+    model_config = SQLModelConfig(extra="forbid")
+
+    kind: CertificateKind
+    # The session, decline or LA notice date when the case does not already record it.
+    event_date: date | None = None
+    meeting_id: uuid.UUID | None = None
+
+
+class CertificatePublic(SQLModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    meeting_id: uuid.UUID | None
+    kind: CertificateKind
+    number: str
+    event_date: date
+    due_date: date
+    issued_at: datetime
+    issued_on: date
+    on_time: bool
+    appeal_deadline: date | None
+    pdf_url: str | None
+    sha256: str | None
+
+
+class CertificateList(SQLModel):
+    certificates: list[CertificatePublic]
+
+
+def certificates_dir(settings: Settings) -> Path:
+    return settings.data_dir / "certificates"
+
+
+def issued_on(certificate: Certificate, case: Case) -> date:
+    """The day of issue in the case's own zone."""
+    return certificate.issued_at.astimezone(ZoneInfo(case.timezone)).date()
+
+
+def certificate_public(certificate: Certificate, *, case: Case) -> CertificatePublic:
+    day = issued_on(certificate, case)
+    return CertificatePublic(
+        **certificate.model_dump(exclude={"document_path"}),
+        issued_on=day,
+        on_time=day <= certificate.due_date,
+        pdf_url=(
+            f"/api/v1/certificates/{certificate.id}.pdf" if certificate.document_path else None
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------- the PDF
+
+
+@dataclass(frozen=True)
+class CertificateText:
+    """Everything printed on a certificate, already worded."""
+
+    title: str
+    number: str
+    issued_on: date
+    reference: str
+    local_authority: str
+    case_kind: str
+    statement: str
+    parties: list[tuple[str, str, str]]  # role, name, organisation
+    mediator: str | None
+    appeal: str
+    service_name: str
+    help_line: str
+
+
+def long_date(d: date) -> str:
+    return f"{d.day} {d:%B %Y}"
+
+
+def render_pdf(text: CertificateText) -> bytes:
+    """Lay the certificate out on one A4 page and return the PDF bytes."""
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=20 * mm,
+        bottomMargin=20 * mm,
+        # The metadata is visible to anyone with the file: a number, never a name.
+        title=f"{text.title} {text.number}",
+        author=text.service_name,
+        subject="Certificate for an appeal to the First-tier Tribunal (SEND)",
+        lang="en-GB",
+        displayDocTitle=True,
+        invariant=True,
+    )
+    styles = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=11, leading=15)
+    strong = ParagraphStyle("strong", parent=body, fontName="Helvetica-Bold")
+
+    def para(value: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(value), style)
+
+    facts = [
+        ["Certificate number", text.number],
+        ["Date of issue", long_date(text.issued_on)],
+        ["Case reference", text.reference],
+        ["Local authority", text.local_authority],
+        ["Type of case", text.case_kind],
+    ]
+    if text.mediator:
+        facts.append(["Mediator", text.mediator])
+    fact_table = Table(
+        [[para(a, strong), para(b)] for a, b in facts], colWidths=[55 * mm, 115 * mm]
+    )
+    fact_table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story = [
+        Paragraph(escape(text.title), styles["Title"]),
+        para(text.service_name, strong),
+        Spacer(1, 6 * mm),
+        fact_table,
+        Spacer(1, 6 * mm),
+        para(text.statement),
+        Spacer(1, 4 * mm),
+    ]
+    if text.parties:
+        rows = [[para("Role", strong), para("Name", strong), para("Organisation", strong)]]
+        rows += [[para(r), para(n), para(o)] for r, n, o in text.parties]
+        party_table = Table(rows, colWidths=[45 * mm, 65 * mm, 60 * mm], repeatRows=1)
+        party_table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        story += [para("The parties", strong), party_table, Spacer(1, 6 * mm)]
+    story += [
+        para("Appeal deadline", strong),
+        para(text.appeal),
+        Spacer(1, 8 * mm),
+        para(
+            f"Issued by {text.service_name}. Questions about this certificate: "
+            f"call {text.help_line}."
+            if text.help_line
+            else f"Issued by {text.service_name}."
+        ),
+    ]
+    doc.build(story)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------- issuing
+
+
+def _statement(kind: CertificateKind, event_date: date, outcome: Outcome | None) -> str:
+    day = long_date(event_date)
+    if kind is CertificateKind.mediation:
+        if outcome is not None and outcome.result not in MEDIATION_HELD:
+            return (
+                f"Mediation was arranged for {day} but did not take place: a party did not "
+                "attend or could not be contacted."
+            )
+        return f"Mediation took place on {day}."
+    if kind is CertificateKind.mias:
+        return (
+            f"The parent or young person received information and advice about mediation on {day}."
+        )
+    if kind is CertificateKind.declined:
+        return (
+            f"The parent or young person was given information about mediation and on {day} "
+            "decided not to go to mediation."
+        )
+    return (
+        f"On {day} the local authority said it could not arrange mediation within 30 days "
+        "of being told that the parent or young person wanted it."
+    )
+
+
+def _appeal_words(deadline: date | None, issued: date) -> str:
+    if deadline is not None:
+        return (
+            f"An appeal to the First-tier Tribunal (Special Educational Needs and Disability) "
+            f"must be made by {long_date(deadline)}."
+        )
+    return (
+        "An appeal to the First-tier Tribunal (Special Educational Needs and Disability) must "
+        "be made by the later of two months from the local authority's decision and one "
+        f"month from the date of this certificate ({long_date(issued)})."
+    )
+
+
+async def _next_number(session: AsyncSession, prefix: str, year: int) -> int:
+    stem = f"{prefix}-{year}-"
+    latest = await session.scalar(
+        select(func.max(Certificate.number)).where(col(Certificate.number).startswith(stem))
+    )
+    return int(str(latest).rsplit("-", 1)[1]) + 1 if latest else 1
+
+
+async def _event_for(
+    session: AsyncSession, *, case: Case, request: CertificateRequest
+) -> tuple[date, Meeting | None, Outcome | None]:
+    """The date the certificate speaks of, and the meeting and outcome behind it, if any."""
+    kind = request.kind
+    if kind is CertificateKind.mediation and case.kind is CaseKind.mias:
+        raise ValidationFailed("an information session gets a mias certificate")
+    session_kind = CertificateKind.mias if case.kind is CaseKind.mias else CertificateKind.mediation
+    if kind is session_kind:
+        query = select(Outcome).where(col(Outcome.case_id) == case.id)
+        if request.meeting_id is not None:
+            query = query.where(col(Outcome.meeting_id) == request.meeting_id)
+        outcome = await session.scalar(query.order_by(col(Outcome.recorded_at).desc()).limit(1))
+        if outcome is not None:
+            meeting = await session.get(Meeting, outcome.meeting_id)
+            assert meeting is not None
+            # Recording the latest outcome set the day the session really ended.
+            if request.meeting_id is None and case.certificate_event_on is not None:
+                return case.certificate_event_on, meeting, outcome
+            return session_date(case, meeting), meeting, outcome
+        if kind is CertificateKind.mediation:
+            raise ValidationFailed("record the meeting's outcome before its mediation certificate")
+    if kind is CertificateKind.mias:
+        if request.event_date is None:
+            raise ValidationFailed("give the event_date of the information session")
+        return request.event_date, None, None
+    if kind is CertificateKind.declined:
+        event_date = request.event_date or case.declined_on
+        if event_date is None:
+            raise ValidationFailed("give the event_date on which the family declined mediation")
+        case.declined_on = event_date
+        return event_date, None, None
+    if case.kind is not CaseKind.mediation:
+        raise ValidationFailed("the 30-day duty applies to mediation cases only")
+    event_date = request.event_date or case.la_cannot_meet_30_days_on
+    if event_date is None:
+        raise ValidationFailed("give the event_date on which the LA said it cannot meet 30 days")
+    case.la_cannot_meet_30_days_on = event_date
+    return event_date, None, None
+
+
+async def issue_certificate(
+    session: AsyncSession,
+    *,
+    case: Case,
+    request: CertificateRequest,
+    now: datetime,
+    bus: EventBus,
+    settings: Settings,
+    calendar: WorkingDays,
+    actor: str | None = None,
+) -> Certificate:
+    """Number, render, store and send a certificate, and move the case's clocks on."""
+    if request.event_date is not None and request.event_date > now.date():
+        raise ValidationFailed("event_date cannot be in the future")
+    event_date, meeting, outcome = await _event_for(session, case=case, request=request)
+    duplicate = await session.scalar(
+        select(Certificate).where(
+            col(Certificate.case_id) == case.id,
+            col(Certificate.kind) == request.kind,
+            col(Certificate.event_date) == event_date,
+        )
+    )
+    if duplicate is not None:
+        raise Conflict(
+            f"certificate {duplicate.number} was already issued for this",
+            details={"certificate_id": str(duplicate.id), "number": duplicate.number},
+        )
+    today = now.astimezone(ZoneInfo(case.timezone)).date()
+    appeal = appeal_deadline(case.decision_date, today, calendar) if case.decision_date else None
+    parties = list(
+        (
+            await session.scalars(
+                select(Party)
+                .where(col(Party.case_id) == case.id, col(Party.removed_at).is_(None))
+                .order_by(col(Party.created_at))
+            )
+        ).all()
+    )
+    mediator_id = (meeting.mediator_id if meeting else None) or case.mediator_id
+    mediator = await session.get(Mediator, mediator_id) if mediator_id else None
+
+    certificate = Certificate(
+        case_id=case.id,
+        meeting_id=meeting.id if meeting else None,
+        kind=request.kind,
+        number="",
+        event_date=event_date,
+        due_date=certificate_due(event_date, calendar),
+        issued_at=now,
+        appeal_deadline=appeal,
+    )
+    sequence = await _next_number(session, settings.certificate_prefix, today.year)
+    for _ in range(_NUMBER_ATTEMPTS):
+        certificate.number = f"{settings.certificate_prefix}-{today.year}-{sequence:05d}"
+        try:
+            async with session.begin_nested():
+                session.add(certificate)
+                await session.flush()
+            break
+        except IntegrityError:  # another replica took the number a moment ago
+            sequence += 1
+    else:
+        raise Conflict("could not number the certificate; please try again")
+
+    text = CertificateText(
+        title=TITLES[request.kind],
+        number=certificate.number,
+        issued_on=today,
+        reference=case.reference,
+        local_authority=case.local_authority,
+        case_kind=CASE_KIND_WORDS[case.kind],
+        statement=_statement(request.kind, event_date, outcome),
+        parties=[(ROLE_WORDS[p.role], p.name, p.organisation or "") for p in parties],
+        mediator=mediator.name if mediator else None,
+        appeal=_appeal_words(appeal, today),
+        service_name=settings.service_name,
+        help_line=settings.help_line,
+    )
+    pdf = render_pdf(text)
+    folder = certificates_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{certificate.number}.pdf"
+    path.write_bytes(pdf)
+    certificate.document_path = str(path)
+    certificate.sha256 = hashlib.sha256(pdf).hexdigest()
+
+    case.certificate_issued_on = today
+    if case.status not in (CaseStatus.closed, CaseStatus.withdrawn):
+        case.status = CaseStatus.certificate_issued
+    case.updated_at = now
+    await session.flush()
+
+    on_time = today <= certificate.due_date
+    summary = f"{TITLES[request.kind]} {certificate.number} issued"
+    summary += " on time" if on_time else f" late (due {certificate.due_date.isoformat()})"
+    if appeal is not None:
+        summary += f"; appeal deadline {appeal.isoformat()}"
+    add_timeline(
+        session,
+        case_id=case.id,
+        meeting_id=certificate.meeting_id,
+        kind="certificate.issued",
+        summary=summary,
+        at=now,
+        actor=actor,
+        details={"certificate_id": str(certificate.id), "number": certificate.number},
+    )
+    sent = await _send(
+        session,
+        case=case,
+        certificate=certificate,
+        text=text,
+        pdf=pdf,
+        now=now,
+        parties=parties,
+        settings=settings,
+    )
+    if not sent:
+        add_timeline(
+            session,
+            case_id=case.id,
+            kind="certificate.not_emailed",
+            summary=f"No email address for the family or the LA: send {certificate.number} by post",
+            at=now,
+            actor=actor,
+        )
+    await bus.emit(
+        session,
+        CertificateIssued(
+            case_id=case.id, at=now, certificate_id=certificate.id, kind=request.kind.value
+        ),
+    )
+    return certificate
+
+
+async def _send(
+    session: AsyncSession,
+    *,
+    case: Case,
+    certificate: Certificate,
+    text: CertificateText,
+    pdf: bytes,
+    now: datetime,
+    parties: list[Party],
+    settings: Settings,
+) -> int:
+    """Queue one email per recipient, each with the PDF attached; return how many."""
+    sent = 0
+    for party in parties:
+        if party.role not in RECIPIENT_ROLES or not party.email:
+            continue
+        message = EmailMessage()
+        message["From"] = formataddr(
+            (settings.mail_from_name or settings.service_name, settings.mail_from)
+        )
+        message["To"] = formataddr((party.name, party.email))
+        message["Subject"] = f"{text.title} {certificate.number} (case {case.reference})"
+        domain = settings.mail_from.rsplit("@", 1)[-1] or "localhost"
+        message["Message-ID"] = make_msgid(idstring=f"cert-{certificate.id.hex}", domain=domain)
+        lines = [
+            f"Dear {party.name},",
+            "",
+            f"Please find attached {text.title.lower()} {certificate.number} for case "
+            f"{case.reference}.",
+            "",
+            text.statement,
+            "",
+            text.appeal,
+            "",
+            "Please keep this certificate: the Tribunal will ask for it with an appeal.",
+            "",
+            f"{settings.service_name}" + (f" - {settings.help_line}" if settings.help_line else ""),
+        ]
+        message.set_content("\n".join(lines))
+        message.add_attachment(
+            pdf, maintype="application", subtype="pdf", filename=f"{certificate.number}.pdf"
+        )
+        await enqueue(
+            session,
+            kind=OutboxKind.email,
+            topic="certificate",
+            idempotency_key=f"certificate-{certificate.id.hex}-{party.id.hex}",
+            payload=email_payload(message, to=[party.email]),
+            now=now,
+            case_id=case.id,
+            meeting_id=certificate.meeting_id,
+        )
+        sent += 1
+    return sent
+
+
+async def get_certificate(session: AsyncSession, certificate_id: uuid.UUID) -> Certificate:
+    certificate = await session.get(Certificate, certificate_id)
+    if certificate is None:
+        raise NotFound("certificate", certificate_id)
+    return certificate
+
+
+async def list_certificates(session: AsyncSession, *, case_id: uuid.UUID) -> list[Certificate]:
+    query = (
+        select(Certificate)
+        .where(col(Certificate.case_id) == case_id)
+        .order_by(col(Certificate.issued_at))
+    )
+    return list((await session.scalars(query)).all())
+
+
+def read_pdf(certificate: Certificate) -> bytes:
+    """The stored PDF; NotFound once retention has removed it."""
+    if not certificate.document_path:
+        raise NotFound("certificate document", certificate.id)
+    try:
+        return Path(certificate.document_path).read_bytes()
+    except FileNotFoundError:
+        raise NotFound("certificate document", certificate.id) from None

@@ -1,0 +1,72 @@
+"""JSON and CSV API: the figures the service is judged by."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from orchestrator import cases, reports
+from orchestrator.models import StaffRole
+from orchestrator.reports import GroupBy, ReportSummary
+from orchestrator.web.api import ApiContext, ApiRouter
+
+router = ApiRouter("reports")
+REPORT_READERS = {StaffRole.scheduler}
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    group_by: GroupBy = "month"
+    date_from: date | None = Field(default=None, alias="from")
+    date_to: date | None = Field(default=None, alias="to")
+    format: Literal["json", "csv"] = "json"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportQuery:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("from must not be after to")
+        return self
+
+
+async def figures(ctx: ApiContext, query: ReportQuery) -> ReportSummary:
+    service = await cases.default_service(ctx.session)
+    return await reports.summary(
+        ctx.session,
+        group_by=query.group_by,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        default_target_days=service.target_days if service else ctx.settings.target_days,
+        now=ctx.now,
+    )
+
+
+def csv_response(report: ReportSummary) -> web.Response:
+    name = f"mediation-figures-by-{report.group_by}.csv"
+    return web.Response(
+        text=reports.summary_csv(report),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/reports/summary", query=ReportQuery, response=ReportSummary, roles=REPORT_READERS)
+async def summary(ctx: ApiContext, query: ReportQuery) -> ReportSummary | web.Response:
+    """The service's figures by month, LA or mediator (``format=csv`` for a spreadsheet)."""
+    report = await figures(ctx, query)
+    return csv_response(report) if query.format == "csv" else report
+
+
+@router.get(
+    "/reports/summary.csv",
+    query=ReportQuery,
+    roles=REPORT_READERS,
+    response_content_type="text/csv",
+)
+async def summary_csv(ctx: ApiContext, query: ReportQuery) -> web.Response:
+    """The same figures as CSV: one row per group and a row of totals."""
+    return csv_response(await figures(ctx, query))

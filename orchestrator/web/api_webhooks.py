@@ -1,0 +1,92 @@
+"""JSON API (admin): webhook endpoints, their delivery logs, and redelivery by hand."""
+
+from __future__ import annotations
+
+from orchestrator import webhooks
+from orchestrator.errors import NotFound
+from orchestrator.models import StaffRole
+from orchestrator.web.api import ApiContext, ApiRouter
+from orchestrator.web.keys import DISPATCHER
+from orchestrator.webhooks import (
+    WebhookDeliveryList,
+    WebhookDeliveryPublic,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+    WebhookEndpointPublic,
+    WebhookEndpointUpdate,
+)
+
+router = ApiRouter("webhooks")
+ADMINS = {StaffRole.admin}
+
+
+@router.post(
+    "/webhooks",
+    body=WebhookEndpointCreate,
+    response=WebhookEndpointCreated,
+    status=201,
+    roles=ADMINS,
+)
+async def register_endpoint(ctx: ApiContext, body: WebhookEndpointCreate) -> WebhookEndpointCreated:
+    """Register a case system's endpoint; the answer shows its signing secret once."""
+    endpoint = await webhooks.register_endpoint(
+        ctx.session, data=body, now=ctx.now, settings=ctx.settings
+    )
+    ctx.audit_details = {"endpoint": str(endpoint.id), "events": endpoint.events}
+    return WebhookEndpointCreated(
+        **webhooks.endpoint_public(endpoint).model_dump(), secret=endpoint.secret
+    )
+
+
+@router.get("/webhooks", response=WebhookEndpointList, roles=ADMINS)
+async def list_endpoints(ctx: ApiContext) -> WebhookEndpointList:
+    """List the registered endpoints (secrets are never shown again)."""
+    found = await webhooks.list_endpoints(ctx.session)
+    return WebhookEndpointList(endpoints=[webhooks.endpoint_public(e) for e in found])
+
+
+@router.patch(
+    "/webhooks/{endpoint_id}",
+    body=WebhookEndpointUpdate,
+    response=WebhookEndpointPublic,
+    roles=ADMINS,
+)
+async def update_endpoint(ctx: ApiContext, body: WebhookEndpointUpdate) -> WebhookEndpointPublic:
+    """Change an endpoint's URL, events or description, or switch it off and on."""
+    endpoint = await webhooks.get_endpoint(ctx.session, ctx.path_id("endpoint_id"))
+    endpoint = await webhooks.update_endpoint(
+        ctx.session, endpoint=endpoint, data=body, settings=ctx.settings
+    )
+    return webhooks.endpoint_public(endpoint)
+
+
+@router.get("/webhooks/{endpoint_id}/deliveries", response=WebhookDeliveryList, roles=ADMINS)
+async def list_deliveries(ctx: ApiContext) -> WebhookDeliveryList:
+    """The endpoint's delivery log: each event, its status and every attempt."""
+    endpoint = await webhooks.get_endpoint(ctx.session, ctx.path_id("endpoint_id"))
+    return WebhookDeliveryList(
+        deliveries=await webhooks.deliveries(ctx.session, endpoint_id=endpoint.id)
+    )
+
+
+@router.post(
+    "/webhooks/deliveries/{message_id}/redeliver", response=WebhookDeliveryPublic, roles=ADMINS
+)
+async def redeliver(ctx: ApiContext) -> WebhookDeliveryPublic:
+    """Send a delivery again: same event id and body, a new timestamp and signature."""
+    message = await webhooks.redeliver(
+        ctx.session, message_id=ctx.path_id("message_id"), now=ctx.now
+    )
+    assert message.endpoint_id is not None
+    found = [
+        d
+        for d in await webhooks.deliveries(ctx.session, endpoint_id=message.endpoint_id)
+        if d.message_id == message.id
+    ]
+    if not found:
+        raise NotFound("webhook delivery", message.id)
+    dispatcher = ctx.app.get(DISPATCHER)
+    if dispatcher is not None:
+        dispatcher.wake()
+    return found[0]

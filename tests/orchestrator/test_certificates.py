@@ -1,0 +1,183 @@
+"""Certificates through the real app: numbered PDFs, read back, emailed, clocks and deadlines."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from email import message_from_bytes, policy
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
+from orchestrator.web.keys import DB, DISPATCHER, SETTINGS
+from tests.conftest import MutableClock, Staff
+from tests.orchestrator.outcomes_support import (
+    LA_OFFICER,
+    PARENT,
+    held_meeting,
+    mediator_for,
+    open_case,
+    record,
+    utc,
+)
+
+
+def pdf_text(data: bytes) -> str:
+    reader = PdfReader(io.BytesIO(data))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+async def pdf_of(staff: Staff, certificate: dict[str, object]) -> bytes:
+    response = await staff.client.get(
+        str(certificate["pdf_url"]), headers=staff.headers("scheduler")
+    )
+    assert response.status == 200
+    assert response.content_type == "application/pdf"
+    return await response.read()
+
+
+async def test_mediation_certificate_is_numbered_readable_emailed_and_sets_the_appeal_clock(
+    staff: Staff, clock: MutableClock
+) -> None:
+    mediator_id = await mediator_for(staff)
+    case, _ = await open_case(staff, clock, mediator_id=mediator_id)
+    meeting_id = await held_meeting(staff, case["id"], start=utc(2026, 4, 2, 9))
+    clock.set(utc(2026, 4, 2, 14))
+    await record(staff, meeting_id, result="agreement")
+    clock.set(utc(2026, 4, 8, 10))  # Wednesday after Easter: 2nd of the 3 working days
+
+    certificate = await staff.call(
+        "POST", f"/api/v1/cases/{case['id']}/certificates", json={"kind": "mediation"}, expect=201
+    )
+
+    assert certificate["number"] == "CERT-2026-00001"
+    assert certificate["event_date"] == "2026-04-02"
+    assert certificate["due_date"] == "2026-04-09"
+    assert certificate["on_time"] is True
+    # The later of 20 Jan + 2 months and 8 April + 1 month.
+    assert certificate["appeal_deadline"] == "2026-05-08"
+    shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
+    assert shown["status"] == "certificate_issued"
+    assert shown["deadlines"]["appeal"]["date"] == "2026-05-08"
+    assert shown["deadlines"]["certificate_due"] is None  # done
+
+    pdf = await pdf_of(staff, certificate)
+    assert hashlib.sha256(pdf).hexdigest() == certificate["sha256"]
+    text = pdf_text(pdf)
+    for expected in (
+        "Mediation certificate",
+        "CERT-2026-00001",
+        "KIDS-2026-0100",
+        "Mediation took place on 2 April 2026",
+        PARENT["name"],
+        LA_OFFICER["name"],
+        "Morwenna Ashdown",
+        "must be made by 8 May 2026",
+    ):
+        assert expected in text, expected
+
+    # One email each to the family and the LA (not the school), the PDF attached.
+    dispatcher = staff.client.app[DISPATCHER]
+    await dispatcher.run_once()
+    async with staff.client.app[DB].read() as session:
+        keys = (
+            await session.scalars(
+                select(OutboxMessage.status).where(
+                    OutboxMessage.kind == OutboxKind.email, OutboxMessage.topic == "certificate"
+                )
+            )
+        ).all()
+    assert keys == [OutboxStatus.sent, OutboxStatus.sent]
+    folder = staff.client.app[SETTINGS].mail_dir
+    recipients = set()
+    for eml in folder.glob("certificate-*.eml"):
+        message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+        recipients.add(message["To"].addresses[0].addr_spec)
+        assert "CERT-2026-00001" in message["Subject"]
+        attachments = list(message.iter_attachments())  # type: ignore[attr-defined]
+        assert [a.get_filename() for a in attachments] == ["CERT-2026-00001.pdf"]
+        assert attachments[0].get_content() == pdf
+    assert recipients == {PARENT["email"], LA_OFFICER["email"]}
+
+    again = await staff.call(
+        "POST", f"/api/v1/cases/{case['id']}/certificates", json={"kind": "mediation"}, expect=409
+    )
+    assert again["error"]["details"]["number"] == "CERT-2026-00001"
+    listed = await staff.call("GET", f"/api/v1/cases/{case['id']}/certificates", expect=200)
+    assert [c["number"] for c in listed["certificates"]] == ["CERT-2026-00001"]
+
+
+async def test_declined_certificate_moves_an_appeal_deadline_out_of_christmas(
+    staff: Staff, clock: MutableClock
+) -> None:
+    clock.set(utc(2026, 11, 24, 10))
+    case, _ = await open_case(staff, clock, referral_date="2026-11-20", decision_date="2026-10-28")
+    clock.set(utc(2026, 11, 27, 16))  # Friday: the third working day after Tuesday
+    certificate = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/certificates",
+        json={"kind": "declined", "event_date": "2026-11-24"},
+        expect=201,
+    )
+    assert certificate["due_date"] == "2026-11-27"
+    assert certificate["on_time"] is True
+    # 28 Oct + 2 months = 28 Dec, inside the Christmas window: the first working day of
+    # January after the 1st is Monday 4 January 2027.
+    assert certificate["appeal_deadline"] == "2027-01-04"
+    text = pdf_text(await pdf_of(staff, certificate))
+    assert "decided not to go to mediation" in text
+    assert "4 January 2027" in text
+    shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
+    assert shown["deadlines"]["appeal"]["date"] == "2027-01-04"
+
+
+async def test_late_certificate_over_christmas_bank_holidays_is_marked_late(
+    staff: Staff, clock: MutableClock
+) -> None:
+    clock.set(utc(2026, 12, 23, 10))
+    case, _ = await open_case(staff, clock, referral_date="2026-12-01")
+    # The LA says on Wednesday 23 Dec it cannot meet the 30 days; Christmas Day and
+    # Boxing Day (observed Monday 28th) do not count: due Wednesday 30 December.
+    clock.set(utc(2026, 12, 31, 10))
+    certificate = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/certificates",
+        json={"kind": "missed_30_days", "event_date": "2026-12-23"},
+        expect=201,
+    )
+    assert certificate["due_date"] == "2026-12-30"
+    assert certificate["on_time"] is False
+    timeline = await staff.call("GET", f"/api/v1/cases/{case['id']}/timeline", expect=200)
+    assert any("late (due 2026-12-30)" in e["summary"] for e in timeline["entries"])
+
+
+async def test_mias_certificates_number_in_sequence_and_bad_requests_are_refused(
+    staff: Staff, clock: MutableClock
+) -> None:
+    case, _ = await open_case(staff, clock, kind="mias", reference="KIDS-MIAS-1")
+    path = f"/api/v1/cases/{case['id']}/certificates"
+    await staff.call("POST", path, json={"kind": "mias"}, expect=422)  # which session?
+    await staff.call("POST", path, json={"kind": "mediation"}, expect=422)
+    await staff.call("POST", path, json={"kind": "missed_30_days"}, expect=422)
+    await staff.call(
+        "POST", path, json={"kind": "mias", "event_date": "2026-03-05"}, expect=422
+    )  # in the future
+    first = await staff.call(
+        "POST", path, json={"kind": "mias", "event_date": "2026-02-26"}, expect=201
+    )
+    other, _ = await open_case(staff, clock, kind="mias", reference="KIDS-MIAS-2", parties=())
+    second = await staff.call(
+        "POST",
+        f"/api/v1/cases/{other['id']}/certificates",
+        json={"kind": "mias", "event_date": "2026-02-27"},
+        expect=201,
+    )
+    assert (first["number"], second["number"]) == ("CERT-2026-00001", "CERT-2026-00002")
+    assert "information and advice about mediation on 26 February 2026" in pdf_text(
+        await pdf_of(staff, first)
+    )
+    # Nobody to email on the second case: the timeline says to post it.
+    timeline = await staff.call("GET", f"/api/v1/cases/{other['id']}/timeline", expect=200)
+    assert any(e["kind"] == "certificate.not_emailed" for e in timeline["entries"])
+    await staff.call("GET", "/api/v1/certificates/not-a-uuid.pdf", expect=404)
