@@ -15,6 +15,7 @@ help:
 	@echo "make migrate  bring the database schema up to date"
 	@echo "make demo     load a realistic sample caseload"
 	@echo "make bench    run the benchmarks and print their ratios"
+	@echo "make assets   rebuild the GOV.UK Frontend styles (needs Node)"
 	@echo "make clean    remove the virtualenv and local data"
 
 $(STAMP): pyproject.toml
@@ -46,6 +47,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Rebuild orchestrator/web/static/app.css from GOV.UK Frontend (needs Node; the output is committed).
+assets:
+	sh scripts/build-assets.sh
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis

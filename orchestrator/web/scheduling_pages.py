@@ -1,0 +1,382 @@
+"""The scheduler's "find a time and book it" pages: the poll matrix, ranked slots, booking.
+
+The case page shows, once the case has people: who has answered the newest poll (people x
+candidate times), the best times with who blocks the rest, and the case's meetings. Booking,
+moving and cancelling each go through a confirmation page before anything is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator import availability, booking, cases, links, negotiation
+from orchestrator.errors import Conflict, DomainError, NotFound
+from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
+from orchestrator.records import add_audit
+from orchestrator.web import pages
+from orchestrator.web.keys import BUSY_READER, DISPATCHER, HTTP, PROVIDERS, WORKDAYS
+from orchestrator.web.keys import DB as DB_KEY
+from orchestrator.web.sessions import StaffContext, staff_page
+from orchestrator.web.staff_pages import CASE_PAGE_SECTIONS, parse_uuid, see_other
+
+routes = web.RouteTableDef()
+SCHEDULERS = (StaffRole.scheduler,)
+DURATIONS = (120, 180, 240)
+MODE_NAMES = {
+    MeetingMode.video: "Video",
+    MeetingMode.phone: "Telephone",
+    MeetingMode.hybrid: "Hybrid (some in the room, some by video or phone)",
+    MeetingMode.in_person: "In person",
+}
+CELL_WORDS = {
+    "yes": "Yes",
+    "if_need_be": "If need be",
+    "no": "No",
+    "free": "Free (calendar)",
+    "busy": "Busy (calendar)",
+    "unknown": "No answer",
+}
+
+
+def _wake(app: web.Application) -> None:
+    dispatcher = app.get(DISPATCHER)
+    if dispatcher is not None:
+        dispatcher.wake()
+
+
+def _audit(session: AsyncSession, staff: StaffContext, action: str, case_id: uuid.UUID) -> None:
+    add_audit(
+        session,
+        actor_id=staff.user.id,
+        action=action,
+        at=staff.now,
+        case_id=case_id,
+        target_type="case",
+        target_id=str(case_id),
+    )
+
+
+def _duration(raw: str | None, default: int = 180) -> int:
+    try:
+        value = int(raw or default)
+    except ValueError:
+        return default
+    return value if 30 <= value <= 480 else default
+
+
+def _start(raw: str | None, zone: str) -> datetime:
+    """An ISO time from a form or query: with an offset, or local to the case's zone."""
+    if not raw:
+        raise NotFound("time", "")
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise NotFound("time", raw[:40]) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value.astimezone(UTC)
+
+
+async def scheduling_section(
+    session: AsyncSession,
+    request: web.Request,
+    staff: StaffContext,
+    case: Case,
+    parties: list[Party],
+) -> dict[str, Any] | None:
+    """The case page's "Find a time" and "Meetings" sections."""
+    app = request.app
+    meetings = await booking.list_meetings(session, case_id=case.id)
+    matrix = None
+    found = None
+    duration = _duration(request.query.get("duration"))
+    if parties:
+        matrix = await availability.availability_matrix(
+            session, case=case, reader=app[BUSY_READER], http=app[HTTP]
+        )
+        if matrix.poll is not None and "duration" not in request.query:
+            duration = matrix.poll.duration_minutes
+        if case.mediator_id is not None:
+            found = await availability.find_case_slots(
+                session,
+                case=case,
+                duration=timedelta(minutes=duration),
+                now=staff.now,
+                settings=staff.settings,
+                calendar=app[WORKDAYS],
+                reader=app[BUSY_READER],
+                http=app[HTTP],
+                limit=5,
+            )
+    names = {str(p.id): p.name for p in parties}
+    blockers = []
+    if found is not None:
+        blockers = [(names.get(str(b.party_id), b.role), b.blocked) for b in found.blockers]
+    return {
+        "meetings": meetings,
+        "matrix": matrix,
+        "slots": found,
+        "blockers": blockers,
+        "duration": duration,
+        "durations": DURATIONS,
+        "names": names,
+        "cell_words": CELL_WORDS,
+        "mode_names": MODE_NAMES,
+        "live_statuses": (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused),
+    }
+
+
+CASE_PAGE_SECTIONS.append(("staff/_scheduling.html", scheduling_section))
+
+
+@routes.post("/staff/cases/{case_id}/availability")
+@staff_page(roles=SCHEDULERS)
+async def ask_availability(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    duration = _duration(str(staff.form.get("duration_minutes", "")))
+    async with request.app[DB_KEY].write() as session:
+        case = await cases.get_case(session, case_id)
+        await negotiation.request_availability(
+            session,
+            case=case,
+            duration_minutes=duration,
+            now=staff.now,
+            settings=staff.settings,
+            calendar=request.app[WORKDAYS],
+            actor=staff.actor,
+        )
+        _audit(session, staff, "availability.request", case.id)
+    _wake(request.app)
+    raise see_other(f"/staff/cases/{case_id}?notice=asked#find-a-time")
+
+
+@routes.get("/staff/cases/{case_id}/book")
+@staff_page(roles=SCHEDULERS)
+async def confirm_booking(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """The confirmation step: when, who, how; nothing is sent until it is confirmed."""
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    async with request.app[DB_KEY].read() as session:
+        case = await cases.get_case(session, case_id)
+        parties = await cases.list_parties(session, case_id=case.id)
+    start = _start(request.query.get("start"), case.timezone)
+    duration = _duration(request.query.get("duration"))
+    context = staff.page(
+        case=case,
+        parties=parties,
+        start=start,
+        end=start + timedelta(minutes=duration),
+        duration=duration,
+        modes=list(MeetingMode),
+        mode_names=MODE_NAMES,
+        mode="video",
+        error=None,
+        alternatives=[],
+    )
+    return pages.render("staff/book_confirm.html", request, context)
+
+
+@routes.post("/staff/cases/{case_id}/book")
+@staff_page(roles=SCHEDULERS)
+async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    form = staff.form
+    mode_raw = str(form.get("mode", "video"))
+    mode = MeetingMode(mode_raw) if mode_raw in {m.value for m in MeetingMode} else None
+    duration = _duration(str(form.get("duration", "")))
+    error = None
+    alternatives: list[Any] = []
+    try:
+        async with request.app[DB_KEY].write() as session:
+            case = await cases.get_case(session, case_id)
+            start = _start(str(form.get("start", "")), case.timezone)
+            if mode is None:
+                raise Conflict("choose how people will meet")
+            if mode in (MeetingMode.video, MeetingMode.hybrid):
+                request.app[PROVIDERS].check_video(staff.settings.video_provider)
+            await booking.book(
+                session,
+                case=case,
+                start=start,
+                duration_minutes=duration,
+                mode=mode,
+                now=staff.now,
+                bus=staff.bus,
+                settings=staff.settings,
+                workdays=request.app[WORKDAYS],
+                actor=staff.actor,
+            )
+            _audit(session, staff, "meeting.book", case.id)
+    except DomainError as exc:
+        error = exc.message[:1].upper() + exc.message[1:]
+        details = exc.details if isinstance(exc.details, dict) else {}
+        for item in details.get("alternatives", []) or []:
+            try:
+                alternatives.append(datetime.fromisoformat(str(item.get("start", item))))
+            except (AttributeError, ValueError):
+                continue
+    else:
+        _wake(request.app)
+        raise see_other(f"/staff/cases/{case_id}?notice=booked#meetings")
+    async with request.app[DB_KEY].read() as session:
+        case = await cases.get_case(session, case_id)
+        parties = await cases.list_parties(session, case_id=case.id)
+    try:
+        start = _start(str(form.get("start", "")), case.timezone)
+    except NotFound:
+        start = staff.now
+    context = staff.page(
+        case=case,
+        parties=parties,
+        start=start,
+        end=start + timedelta(minutes=duration),
+        duration=duration,
+        modes=list(MeetingMode),
+        mode_names=MODE_NAMES,
+        mode=mode_raw,
+        error=error,
+        alternatives=alternatives,
+    )
+    return pages.render("staff/book_confirm.html", request, context, status=409)
+
+
+async def _meeting_and_case(session: AsyncSession, request: web.Request) -> tuple[Any, Case]:
+    meeting = await booking.get_meeting(
+        session, parse_uuid(request.match_info["meeting_id"], "meeting")
+    )
+    case = await cases.get_case(session, meeting.case_id)
+    return meeting, case
+
+
+@routes.get("/staff/meetings/{meeting_id}/reschedule")
+@staff_page(roles=SCHEDULERS)
+async def reschedule_form(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    async with request.app[DB_KEY].read() as session:
+        meeting, case = await _meeting_and_case(session, request)
+    proposed = request.query.get("start")
+    start = _start(proposed, case.timezone) if proposed else None
+    duration = _duration(
+        request.query.get("duration"), int((meeting.end_at - meeting.start_at).seconds / 60)
+    )
+    local = (start or meeting.start_at).astimezone(ZoneInfo(case.timezone))
+    context = staff.page(
+        case=case,
+        meeting=meeting,
+        start=start,
+        duration=duration,
+        local_value=local.strftime("%Y-%m-%dT%H:%M"),
+        error=None,
+    )
+    return pages.render("staff/reschedule.html", request, context)
+
+
+@routes.post("/staff/meetings/{meeting_id}/reschedule")
+@staff_page(roles=SCHEDULERS)
+async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    form = staff.form
+    duration = _duration(str(form.get("duration", "")))
+    raw = str(form.get("start", ""))
+    error = None
+    try:
+        async with request.app[DB_KEY].write() as session:
+            meeting, case = await _meeting_and_case(session, request)
+            start = _start(raw, case.timezone)
+            if form.get("confirmed") != "yes":
+                raise _NeedsConfirmation(start)
+            await booking.reschedule(
+                session,
+                meeting=meeting,
+                start=start,
+                duration_minutes=duration,
+                now=staff.now,
+                bus=staff.bus,
+                settings=staff.settings,
+                workdays=request.app[WORKDAYS],
+                actor=staff.actor,
+            )
+            _audit(session, staff, "meeting.reschedule", case.id)
+    except _NeedsConfirmation as ask:
+        raise see_other(
+            f"/staff/meetings/{meeting.id}/reschedule?start={ask.start.isoformat()}"
+            f"&duration={duration}".replace("+", "%2B")
+        ) from None
+    except DomainError as exc:
+        error = exc.message[:1].upper() + exc.message[1:]
+    else:
+        _wake(request.app)
+        raise see_other(f"/staff/cases/{case.id}?notice=moved#meetings")
+    async with request.app[DB_KEY].read() as session:
+        meeting, case = await _meeting_and_case(session, request)
+    context = staff.page(
+        case=case, meeting=meeting, start=None, duration=duration, local_value=raw, error=error
+    )
+    return pages.render("staff/reschedule.html", request, context, status=409)
+
+
+class _NeedsConfirmation(Exception):
+    def __init__(self, start: datetime) -> None:
+        super().__init__("confirm first")
+        self.start = start
+
+
+@routes.get("/staff/meetings/{meeting_id}/cancel")
+@staff_page(roles=SCHEDULERS)
+async def cancel_form(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    async with request.app[DB_KEY].read() as session:
+        meeting, case = await _meeting_and_case(session, request)
+    context = staff.page(case=case, meeting=meeting, error=None)
+    return pages.render("staff/cancel.html", request, context)
+
+
+@routes.post("/staff/meetings/{meeting_id}/cancel")
+@staff_page(roles=SCHEDULERS)
+async def cancel(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    reason = str(staff.form.get("reason", "")).strip()[:1000]
+    if not reason:
+        async with request.app[DB_KEY].read() as session:
+            meeting, case = await _meeting_and_case(session, request)
+        context = staff.page(case=case, meeting=meeting, error="Say why it is cancelled")
+        return pages.render("staff/cancel.html", request, context, status=422)
+    async with request.app[DB_KEY].write() as session:
+        meeting, case = await _meeting_and_case(session, request)
+        await booking.cancel(
+            session,
+            meeting=meeting,
+            reason=reason,
+            now=staff.now,
+            bus=staff.bus,
+            actor=staff.actor,
+            actor_id=staff.user.id,
+        )
+        _audit(session, staff, "meeting.cancel", case.id)
+    _wake(request.app)
+    raise see_other(f"/staff/cases/{case.id}?notice=cancelled#meetings")
+
+
+@routes.post("/staff/cases/{case_id}/parties/{party_id}/revoke-links")
+@staff_page(roles=SCHEDULERS)
+async def revoke_links(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """Withdraw every link a party holds (a lost phone, a forwarded email)."""
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    party_id = parse_uuid(request.match_info["party_id"], "party")
+    async with request.app[DB_KEY].write() as session:
+        party = await cases.get_party(session, case_id=case_id, party_id=party_id)
+        await links.revoke_for(session, party_id=party.id, now=staff.now)
+        from orchestrator.records import add_timeline
+
+        add_timeline(
+            session,
+            case_id=case_id,
+            party_id=party.id,
+            kind="links.revoked",
+            summary=f"Withdrew every link of a party ({party.role.value})",
+            at=staff.now,
+            actor=staff.actor,
+        )
+        _audit(session, staff, "links.revoke", case_id)
+    raise see_other(f"/staff/cases/{case_id}?notice=revoked#parties")

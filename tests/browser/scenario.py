@@ -1,0 +1,129 @@
+"""Set-up for browser tests, done through the use-cases (the pages under test come after)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from orchestrator import availability, booking, cases, negotiation
+from orchestrator.models import (
+    CaseCreate,
+    CaseKind,
+    MediatorCreate,
+    MeetingMode,
+    PartyCreate,
+    PartyRole,
+    StaffRole,
+)
+from orchestrator.staff import add_user
+from orchestrator.web.keys import BUS, BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
+from tests.browser.conftest import LiveApp
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Scenario:
+    case_id: uuid.UUID
+    parent_id: uuid.UUID
+    officer_id: uuid.UUID
+    poll_url: str = ""
+    meeting_id: uuid.UUID | None = None
+
+
+async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
+    app = live.app
+    now = live.clock()
+    async with app[DB].write() as session:
+        await add_user(
+            session,
+            email="sam@staff.example",
+            role=StaffRole.scheduler,
+            name="Sam",
+            password=PASSWORD,
+        )
+        mo = await add_user(
+            session,
+            email="mo@staff.example",
+            role=StaffRole.mediator,
+            name="Mo Ahmed",
+            password=PASSWORD,
+        )
+        mediator = await cases.create_mediator(
+            session,
+            data=MediatorCreate(name="Mo Ahmed", email="mo@staff.example", user_id=mo.id),
+            now=now,
+        )
+        case = await cases.create_case(
+            session,
+            data=CaseCreate(
+                reference="KIDS-2026-021",
+                kind=CaseKind.mediation,
+                local_authority="Kent",
+                referral_date=date(2026, 2, 27),
+            ),
+            now=now,
+            bus=app[BUS],
+        )
+        await cases.assign_mediator(session, case=case, mediator=mediator, now=now, actor=None)
+        parent = await cases.add_party(
+            session,
+            case=case,
+            data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
+            now=now,
+            bus=app[BUS],
+            actor=None,
+        )
+        officer = await cases.add_party(
+            session,
+            case=case,
+            data=PartyCreate(role=PartyRole.la_officer, name="Lee Grant", email="lee@kent.example"),
+            now=now,
+            bus=app[BUS],
+            actor=None,
+        )
+        found = Scenario(case_id=case.id, parent_id=parent.id, officer_id=officer.id)
+        if poll:
+            result = await negotiation.request_availability(
+                session,
+                case=case,
+                duration_minutes=180,
+                now=now,
+                settings=app[SETTINGS],
+                calendar=app[WORKDAYS],
+            )
+            found.poll_url = await negotiation.poll_link_url(
+                session, result.poll, parent, app[SETTINGS]
+            )
+    return found
+
+
+async def book_best_slot(live: LiveApp, scenario: Scenario) -> uuid.UUID:
+    app = live.app
+    now = live.clock()
+    async with app[DB].write() as session:
+        case = await cases.get_case(session, scenario.case_id)
+        found = await availability.find_case_slots(
+            session,
+            case=case,
+            duration=timedelta(minutes=180),
+            now=now,
+            settings=app[SETTINGS],
+            calendar=app[WORKDAYS],
+            reader=app[BUSY_READER],
+            http=app[HTTP],
+            limit=1,
+        )
+        meeting = await booking.book(
+            session,
+            case=case,
+            start=found.slots[0].start,
+            duration_minutes=180,
+            mode=MeetingMode.video,
+            now=now,
+            bus=app[BUS],
+            settings=app[SETTINGS],
+            workdays=app[WORKDAYS],
+        )
+        return meeting.id

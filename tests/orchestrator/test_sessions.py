@@ -1,0 +1,182 @@
+"""Staff sign-in: cookies, CSRF, lock-out, sign-out, next URLs, set-password links."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from orchestrator.models import StaffRole, StaffSession, StaffUser
+from orchestrator.web.keys import DB, SETTINGS
+from orchestrator.web.sessions import safe_next, set_password_token
+from tests.conftest import MutableClock
+from tests.orchestrator.web_support import PASSWORD, Browser, make_user
+
+
+async def test_signed_out_visitor_is_sent_to_sign_in_with_next(
+    client: TestClient[Any, Any],
+) -> None:
+    response = await client.get("/staff/cases/new?x=1", allow_redirects=False)
+    assert response.status == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/sign-in"
+    assert parse_qs(location.query)["next"] == ["/staff/cases/new?x=1"]
+
+
+async def test_sign_in_sets_a_hardened_cookie_and_goes_to_next(
+    client: TestClient[Any, Any],
+) -> None:
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    response = await Browser(client).sign_in("Sam@Staff.example", next="/staff/cases/new")
+    assert response.status == 303
+    assert response.headers["Location"] == "/staff/cases/new"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("orch_staff=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    page = await client.get("/staff/cases/new")
+    assert page.status == 200
+    assert "Open a case from a referral" in await page.text()
+    # Only the hash of the cookie is stored.
+    value = cookie.split(";")[0].split("=", 1)[1]
+    async with client.app[DB].read() as session:
+        ids = (await session.scalars(select(StaffSession.id))).all()
+    assert value not in ids and len(ids) == 1
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"]
+)
+async def test_next_is_only_ever_a_local_path(client: TestClient[Any, Any], target: str) -> None:
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    response = await Browser(client).sign_in("sam@staff.example", next=target)
+    assert response.headers["Location"] == "/staff"
+
+
+def test_safe_next_keeps_local_paths() -> None:
+    assert safe_next("/staff/cases/1?x=2") == "/staff/cases/1?x=2"
+    assert safe_next("staff") == "/staff"
+
+
+async def test_wrong_password_and_unknown_email_read_the_same(client: TestClient[Any, Any]) -> None:
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    wrong = await Browser(client).sign_in("sam@staff.example", "not the password")
+    unknown = await Browser(client).sign_in("nobody@staff.example", "not the password")
+    assert wrong.status == unknown.status == 400
+    assert "Set-Cookie" not in wrong.headers
+    wrong_text, unknown_text = await wrong.text(), await unknown.text()
+    assert "The email address or password is not right" in wrong_text
+    assert wrong_text.replace("sam@", "X@") == unknown_text.replace("nobody@", "X@")
+
+
+async def test_five_failures_lock_the_account_for_fifteen_minutes(
+    client: TestClient[Any, Any], clock: MutableClock
+) -> None:
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    browser = Browser(client)
+    for _ in range(5):
+        assert (await browser.sign_in("sam@staff.example", "guess")).status == 400
+    # Even the right password is refused while locked, with the same message.
+    locked = await browser.sign_in("sam@staff.example")
+    assert locked.status == 400
+    clock.advance(minutes=16)
+    assert (await browser.sign_in("sam@staff.example")).status == 303
+
+
+async def test_posts_without_the_csrf_token_are_refused(client: TestClient[Any, Any]) -> None:
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    browser = Browser(client)
+    await browser.sign_in("sam@staff.example")
+    form = {
+        "reference": "KIDS-1",
+        "kind": "mediation",
+        "local_authority": "Kent",
+        "referral_date": "2026-02-27",
+    }
+    missing = await browser.post("/staff/cases/new", form, csrf=False)
+    assert missing.status == 403
+    assert "This form has expired" in await missing.text()
+    forged = await browser.post("/staff/cases/new", {**form, "csrf_token": "x" * 43})
+    assert forged.status == 403
+    header = await client.post(
+        "/staff/cases/new", data=form, headers={"X-CSRF-Token": browser.csrf}, allow_redirects=False
+    )
+    assert header.status == 303
+
+
+async def test_sign_out_ends_the_session_on_the_server(client: TestClient[Any, Any]) -> None:
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    browser = Browser(client)
+    response = await browser.sign_in("sam@staff.example")
+    stolen = response.headers["Set-Cookie"].split(";")[0]
+    out = await browser.post("/staff/sign-out")
+    assert out.status == 303 and out.headers["Location"].startswith("/sign-in")
+    # Replaying the old cookie gets nowhere.
+    again = await client.get("/staff", headers={"Cookie": stolen}, allow_redirects=False)
+    assert again.status == 303
+    async with client.app[DB].read() as session:
+        assert await session.scalar(select(func.count()).select_from(StaffSession)) == 0
+
+
+async def test_session_expires(client: TestClient[Any, Any], clock: MutableClock) -> None:
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    await Browser(client).sign_in("sam@staff.example")
+    assert (await client.get("/staff", allow_redirects=False)).status == 200
+    clock.advance(hours=11)
+    assert (await client.get("/staff", allow_redirects=False)).status == 303
+
+
+async def test_roles_are_enforced_on_pages(client: TestClient[Any, Any]) -> None:
+    await make_user(client, "mo@staff.example", StaffRole.mediator, name="Mo")
+    browser = Browser(client)
+    await browser.sign_in("mo@staff.example")
+    status, text = await browser.get("/staff/cases/new")
+    assert status == 403
+    assert "You cannot see this page" in text
+    assert (await browser.get("/staff/admin/users"))[0] == 403
+
+
+async def test_admin_invites_staff_with_a_one_time_set_password_link(
+    client: TestClient[Any, Any],
+) -> None:
+    await make_user(client, "ada@staff.example", StaffRole.admin)
+    admin = Browser(client)
+    await admin.sign_in("ada@staff.example")
+    status, _ = await admin.get("/staff/admin/users")
+    assert status == 200
+    response = await admin.post(
+        "/staff/admin/users", {"email": "new@staff.example", "name": "Nia", "role": "scheduler"}
+    )
+    assert response.status == 200
+    text = await response.text()
+    link = text.split('id="invite-link"')[1].split(">")[1].split("<")[0]
+    path = link.removeprefix("http://testserver.local")
+    assert path.startswith("/set-password/")
+    await client.post("/staff/sign-out", data={"csrf_token": admin.csrf})
+
+    newcomer = Browser(client)
+    status, page = await newcomer.get(path)
+    assert status == 200 and "new@staff.example" in page
+    short = await newcomer.post(path, {"password": "short", "confirm": "short"}, csrf=False)
+    assert short.status == 400
+    done = await newcomer.post(path, {"password": PASSWORD, "confirm": PASSWORD}, csrf=False)
+    assert done.status == 303
+    assert (await newcomer.sign_in("new@staff.example")).status == 303
+    # The link worked once.
+    assert (await newcomer.get(path))[0] == 410
+
+
+async def test_set_password_link_expires_and_resists_tampering(
+    client: TestClient[Any, Any], clock: MutableClock
+) -> None:
+    user_id = await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    async with client.app[DB].read() as session:
+        user = await session.get(StaffUser, user_id)
+    assert user is not None
+    secret = client.app[SETTINGS].secret_key.get_secret_value()
+    token = set_password_token(user, secret=secret, now=clock())
+    assert (await client.get(f"/set-password/{token[:-2]}xx")).status == 410
+    clock.advance(hours=73)
+    assert (await client.get(f"/set-password/{token}")).status == 410

@@ -1,0 +1,143 @@
+"""The mediator's room console and outcome form, and that nobody else's meeting opens."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from orchestrator import attendance
+from orchestrator.models import (
+    Channel,
+    Meeting,
+    MeetingStatus,
+    Outcome,
+    ParticipantStatus,
+    Party,
+    PartyRole,
+    StaffRole,
+)
+from orchestrator.web.keys import DB
+from tests.conftest import MutableClock
+from tests.orchestrator.test_staff_pages_scheduling import ready_case
+from tests.orchestrator.web_support import Browser, make_user
+
+
+async def booked_meeting(client: TestClient[Any, Any]) -> tuple[Browser, Meeting]:
+    browser, case_path = await ready_case(client)
+    _, page = await browser.get(case_path)
+    start = re.search(r"/book\?start=([^&]+)&amp;", page)
+    assert start
+    from urllib.parse import unquote
+
+    response = await browser.post(
+        f"{case_path}/book", {"start": unquote(start.group(1)), "duration": "180", "mode": "video"}
+    )
+    assert response.status == 303
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
+    return browser, meeting
+
+
+async def arrive(
+    client: TestClient[Any, Any], meeting: Meeting, party_id: uuid.UUID, at: datetime
+) -> None:
+    """What a video provider's join call-back records: the person is in the lobby."""
+    async with client.app[DB].write() as session:
+        await attendance.append(
+            session,
+            attendance.event_row(
+                meeting_id=meeting.id,
+                party_id=party_id,
+                status=ParticipantStatus.in_lobby,
+                source="jitsi",
+                channel=Channel.video,
+                at=at,
+            ),
+        )
+
+
+async def test_mediator_runs_the_room_and_records_the_outcome(
+    client: TestClient[Any, Any], clock: MutableClock
+) -> None:
+    _, meeting = await booked_meeting(client)
+    client.session.cookie_jar.clear()
+    clock.set(meeting.start_at)
+    mo = Browser(client)
+    await mo.sign_in("mo@staff.example")
+    status, page = await mo.get("/staff/sessions")
+    assert status == 200 and f"/staff/meetings/{meeting.id}/console" in page
+    assert page.index("Today") < page.index(f"/staff/meetings/{meeting.id}/console")
+    console = f"/staff/meetings/{meeting.id}/console"
+    assert (await mo.post(f"{console}/start")).status == 303
+    async with client.app[DB].read() as session:
+        parties = {p.role: p for p in (await session.scalars(select(Party))).all()}
+    parent = parties[PartyRole.parent]
+    await arrive(client, meeting, parent.id, clock())
+    _, page = await mo.get(console)
+    lobby = page.split('id="lobby"')[1].split("</ul>")[0]
+    assert "Pat Jordan" in lobby and "Admit" in lobby
+
+    clock.advance(minutes=1)
+    assert (await mo.post(f"{console}/admit", {"party_id": str(parent.id)})).status == 303
+    _, page = await mo.get(console)
+    assert 'data-room="joint"' in page
+    joint = page.split('data-room="joint"')[1].split("</ul>")[0]
+    assert "Pat Jordan" in joint
+
+    clock.advance(minutes=1)
+    moved = await mo.post(
+        f"{console}/caucus", {"label": "Family room", "party_ids": str(parent.id)}
+    )
+    assert moved.status == 303
+    _, page = await mo.get(console)
+    family = page.split('data-room="Family room"')[1].split("</ul>")[0]
+    assert "Pat Jordan" in family
+
+    clock.advance(minutes=1)
+    assert (await mo.post(f"{console}/recall")).status == 303
+    _, page = await mo.get(console)
+    assert "Pat Jordan" in page.split('data-room="joint"')[1].split("</ul>")[0]
+
+    clock.advance(minutes=1)
+    ended = await mo.post(f"{console}/end")
+    assert ended.headers["Location"] == f"/staff/meetings/{meeting.id}/outcome"
+    status, form = await mo.get(f"/staff/meetings/{meeting.id}/outcome")
+    assert status == 200 and "Record the outcome" in form
+    missing = await mo.post(f"/staff/meetings/{meeting.id}/outcome", {})
+    assert missing.status == 422 and "Choose what happened" in await missing.text()
+    saved = await mo.post(
+        f"/staff/meetings/{meeting.id}/outcome",
+        {"result": "agreement", "issue_1": "Scribe support in exams", "agreed_1": "yes"},
+    )
+    assert saved.status == 303
+    async with client.app[DB].read() as session:
+        outcome = (await session.scalars(select(Outcome))).one()
+        again = await session.get(Meeting, meeting.id)
+    assert outcome.result.value == "agreement" and outcome.issues[0]["agreed"] is True
+    assert again is not None and again.status is MeetingStatus.closed
+
+
+async def test_another_mediator_cannot_open_the_console(client: TestClient[Any, Any]) -> None:
+    _, meeting = await booked_meeting(client)
+    await make_user(client, "kim@staff.example", StaffRole.mediator, name="Kim Lee")
+    client.session.cookie_jar.clear()
+    kim = Browser(client)
+    await kim.sign_in("kim@staff.example")
+    for path in ("console", "console/panel", "console/events", "outcome"):
+        status, text = await kim.get(f"/staff/meetings/{meeting.id}/{path}")
+        assert status == 404, path
+        assert "KIDS-9" not in text
+    refused = await kim.post(f"/staff/meetings/{meeting.id}/console/start")
+    assert refused.status == 404
+    async with client.app[DB].read() as session:
+        assert (await session.get(Meeting, meeting.id)).status is MeetingStatus.scheduled  # type: ignore[union-attr]
+    # A scheduler is not a mediator either.
+    client.session.cookie_jar.clear()
+    sam = Browser(client)
+    await sam.sign_in("sam@staff.example")
+    assert (await sam.get(f"/staff/meetings/{meeting.id}/console"))[0] == 403

@@ -1,0 +1,90 @@
+"""Finding a time and booking it from the case page, each step confirmed first."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from orchestrator.models import Link, LinkScope, Meeting, MeetingStatus, StaffRole
+from orchestrator.web.keys import DB
+from tests.orchestrator.web_support import Browser, make_user
+
+
+async def ready_case(client: TestClient[Any, Any]) -> tuple[Browser, str]:
+    """A case with a mediator and two parties, as a scheduler builds it."""
+    await make_user(client, "sam@staff.example", StaffRole.scheduler, name="Sam")
+    await make_user(client, "mo@staff.example", StaffRole.mediator, name="Mo Ahmed")
+    browser = Browser(client)
+    await browser.sign_in("sam@staff.example")
+    response = await browser.post(
+        "/staff/cases/new",
+        {
+            "reference": "KIDS-9",
+            "kind": "mediation",
+            "local_authority": "Kent",
+            "referral_date": "2026-02-27",
+        },
+    )
+    case_path = response.headers["Location"].split("?")[0]
+    _, page = await browser.get(case_path)
+    mediator_id = re.search(r'<option value="([0-9a-f-]{36})"[^>]*>Mo Ahmed', page)
+    assert mediator_id
+    await browser.post(f"{case_path}/mediator", {"mediator_id": mediator_id.group(1)})
+    for role, name, email in (
+        ("parent", "Pat Jordan", "pat@family.example"),
+        ("la_officer", "Lee Grant", "lee@kent.example"),
+    ):
+        await browser.post(
+            f"{case_path}/parties", {"role": role, "name": name, "email": email, "channel": "video"}
+        )
+    return browser, case_path
+
+
+async def test_poll_then_book_the_best_slot_after_confirming(client: TestClient[Any, Any]) -> None:
+    browser, case_path = await ready_case(client)
+    asked = await browser.post(f"{case_path}/availability", {"duration_minutes": "180"})
+    assert asked.status == 303
+    _, page = await browser.get(case_path)
+    assert 'id="poll-matrix"' in page
+    assert page.count("Not answered yet") == 2
+    async with client.app[DB].read() as session:
+        assert (
+            len((await session.scalars(select(Link).where(Link.scope == LinkScope.poll))).all())
+            == 2
+        )
+
+    book_links = re.findall(r'href="(/staff/cases/[^"]+/book\?[^"]+)"', page)
+    assert book_links, "no ranked times offered"
+    status, confirm = await browser.get(html.unescape(book_links[0]))
+    assert status == 200
+    assert "Check and book the meeting" in confirm and "Pat Jordan" in confirm
+    async with client.app[DB].read() as session:
+        assert (await session.scalars(select(Meeting))).first() is None  # nothing yet
+
+    start = re.search(r'name="start" value="([^"]+)"', confirm)
+    assert start
+    booked = await browser.post(
+        f"{case_path}/book", {"start": start.group(1), "duration": "180", "mode": "video"}
+    )
+    assert booked.status == 303, await booked.text()
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
+    assert meeting.status is MeetingStatus.scheduled
+    _, page = await browser.get(case_path)
+    assert "Meeting booked" in page and f"/staff/meetings/{meeting.id}/console" in page
+
+    # Cancelling asks for a reason first.
+    status, form = await browser.get(f"/staff/meetings/{meeting.id}/cancel")
+    assert status == 200 and "Everyone is told at once" in form
+    assert (
+        await browser.post(f"/staff/meetings/{meeting.id}/cancel", {"reason": ""})
+    ).status == 422
+    done = await browser.post(f"/staff/meetings/{meeting.id}/cancel", {"reason": "Family unwell"})
+    assert done.status == 303
+    async with client.app[DB].read() as session:
+        again = await session.get(Meeting, meeting.id)
+    assert again is not None and again.status is MeetingStatus.cancelled
