@@ -11,6 +11,7 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, Literal
 
@@ -157,6 +158,18 @@ class MailBackend(abc.ABC):
     @abc.abstractmethod
     async def send(self, message: EmailMessage, *, idempotency_key: str) -> None:
         """Deliver ``message``. Raises ProviderUnavailable (retry) or ProviderRejected."""
+
+    async def send_raw(
+        self, raw: bytes, *, sender: str, recipients: Sequence[str], idempotency_key: str
+    ) -> None:
+        """Deliver an already rendered message as these exact bytes (raises like ``send``).
+
+        The outbox stores rendered bytes, so a retry sends exactly what was first written;
+        backends that can pass bytes through (SMTP, files) override this to skip re-parsing.
+        """
+        parsed = message_from_bytes(raw, policy=policy.SMTP)
+        assert isinstance(parsed, EmailMessage)
+        await self.send(parsed, idempotency_key=idempotency_key)
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend opened."""

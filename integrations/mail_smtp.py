@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 
@@ -58,14 +60,29 @@ class SmtpMailBackend(MailBackend):
 
     async def send(self, message: EmailMessage, *, idempotency_key: str) -> None:
         """Deliver ``message``. Raises ProviderUnavailable, ProviderRejected, ProviderAuthError."""
+        if "Message-ID" not in message:
+            message["Message-ID"] = message_id_for(idempotency_key, _sender_domain(message))
+        await self._deliver(idempotency_key, lambda client: client.send_message(message))
+
+    async def send_raw(
+        self, raw: bytes, *, sender: str, recipients: Sequence[str], idempotency_key: str
+    ) -> None:
+        """Deliver rendered bytes as they are (the outbox path: no re-parsing, no re-flattening)."""
+        await self._deliver(
+            idempotency_key, lambda client: client.sendmail(sender, list(recipients), raw)
+        )
+
+    async def _deliver(
+        self,
+        idempotency_key: str,
+        transmit: Callable[[aiosmtplib.SMTP], Awaitable[tuple[dict[str, Any], str]]],
+    ) -> None:
         if idempotency_key in self._delivered:
             log.info("smtp: key already delivered, not sending again")
             return
-        if "Message-ID" not in message:
-            message["Message-ID"] = message_id_for(idempotency_key, _sender_domain(message))
         async with self._lock:
             try:
-                await self._send_on_open_connection(message)
+                await self._send_on_open_connection(transmit)
             except IntegrationError:
                 raise
             except aiosmtplib.SMTPException as exc:
@@ -88,18 +105,20 @@ class SmtpMailBackend(MailBackend):
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
 
-    async def _send_on_open_connection(self, message: EmailMessage) -> None:
+    async def _send_on_open_connection(
+        self, transmit: Callable[[aiosmtplib.SMTP], Awaitable[tuple[dict[str, Any], str]]]
+    ) -> None:
         reused = self._client is not None and self._client.is_connected
         client = await self._connected_client()
         try:
-            errors, _ = await client.send_message(message)
+            errors, _ = await transmit(client)
         except aiosmtplib.SMTPServerDisconnected:
             if not reused:
                 raise
             # The server closed an idle connection: open a fresh one and try once more.
             await self._drop_connection()
             client = await self._connected_client()
-            errors, _ = await client.send_message(message)
+            errors, _ = await transmit(client)
         if errors:
             log.warning("smtp: %d recipient(s) refused, others accepted", len(errors))
 

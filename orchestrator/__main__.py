@@ -183,6 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
+def _retention_command(sub: Any) -> None:
+    from orchestrator.retention import add_command
+
+    add_command(sub)
+
+
+EXTRA_COMMANDS.append(_retention_command)
+
+
+def _mail_command(sub: Any) -> None:
+    from orchestrator.replies import add_command
+
+    add_command(sub)
+
+
+EXTRA_COMMANDS.append(_mail_command)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -14,7 +14,13 @@ from calendars.clocks import Deadlines, case_deadlines, clock_state
 from calendars.workdays import WorkingDays
 from orchestrator import links
 from orchestrator.errors import Conflict, NotFound, ValidationFailed
-from orchestrator.events import CaseCreated, EventBus, PartyAdded, PartyRemoved
+from orchestrator.events import (
+    CaseCreated,
+    EventBus,
+    MediatorAssigned,
+    PartyAdded,
+    PartyRemoved,
+)
 from orchestrator.models import (
     Case,
     CaseCreate,
@@ -55,12 +61,19 @@ def deadlines_for(case: Case, *, target_days: int, calendar: WorkingDays) -> Dea
     start = case.referral_date
     if case.referral_sent_at is not None:
         start = case.referral_sent_at.astimezone(ZoneInfo(case.timezone)).date()
-    certificate_event = case.declined_on or case.la_cannot_meet_30_days_on
+    # The certificate clock runs from the latest event that calls for one (session held,
+    # family declined, LA cannot meet the 30 days) until a certificate is issued for it.
+    events = [case.certificate_event_on, case.declined_on, case.la_cannot_meet_30_days_on]
+    certificate_event = max((d for d in events if d is not None), default=None)
+    issued = case.certificate_issued_on
+    if certificate_event is not None and issued is not None and issued >= certificate_event:
+        certificate_event = None
     return case_deadlines(
         kind=case.kind.value,
         referral_date=start,
         target_days=target_days,
         decision_date=case.decision_date,
+        certificate_date=issued,
         certificate_event_date=certificate_event,
         calendar=calendar,
     )
@@ -325,8 +338,15 @@ async def list_mediators(session: AsyncSession) -> list[Mediator]:
 
 
 async def assign_mediator(
-    session: AsyncSession, *, case: Case, mediator: Mediator, now: datetime, actor: str | None
+    session: AsyncSession,
+    *,
+    case: Case,
+    mediator: Mediator,
+    now: datetime,
+    actor: str | None,
+    bus: EventBus | None = None,
 ) -> Case:
+    changed = case.mediator_id != mediator.id
     case.mediator_id = mediator.id
     case.updated_at = now
     add_timeline(
@@ -338,6 +358,8 @@ async def assign_mediator(
         actor=actor,
     )
     await session.flush()
+    if bus is not None and changed:
+        await bus.emit(session, MediatorAssigned(case_id=case.id, at=now, mediator_id=mediator.id))
     return case
 
 

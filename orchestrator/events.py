@@ -74,6 +74,12 @@ class MeetingCancelled(DomainEvent):
 
 
 @dataclass(frozen=True)
+class MediatorAssigned(DomainEvent):
+    name: ClassVar[str] = "case.mediator_assigned"
+    mediator_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
 class PartyReplied(DomainEvent):
     name: ClassVar[str] = "party.replied"
     party_id: uuid.UUID = field(default_factory=uuid.uuid4)

@@ -74,8 +74,13 @@ def decode(token: str, *, secret: str, scope: LinkScope, now: datetime) -> str:
             _signing_key(secret),
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
-            options={"require": ["exp", "nbf", "jti", "sub", "scope", "aud"]},
-            leeway=0,
+            # Expiry and not-before are checked below against ``now`` (the app's clock), not
+            # against the wall clock PyJWT would read.
+            options={
+                "require": ["exp", "nbf", "jti", "sub", "scope", "aud"],
+                "verify_exp": False,
+                "verify_nbf": False,
+            },
         )
     except jwt.ExpiredSignatureError:
         raise LinkInvalid("this link has expired", details={"reason": "expired"}) from None
@@ -85,6 +90,8 @@ def decode(token: str, *, secret: str, scope: LinkScope, now: datetime) -> str:
         raise LinkInvalid("this link is not valid here", details={"reason": "scope"})
     if int(claims["exp"]) <= int(now.timestamp()):
         raise LinkInvalid("this link has expired", details={"reason": "expired"})
+    if int(claims["nbf"]) > int(now.timestamp()):
+        raise LinkInvalid("this link is not valid", details={"reason": "invalid"})
     return str(claims["jti"])
 
 

@@ -41,6 +41,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+() \-]{5,40}$")]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+# A reminder offset: minutes before a meeting, up to 60 days.
+ReminderOffset = Annotated[int, Field(ge=1, le=60 * 24 * 60)]
 
 
 def utcnow() -> datetime:
@@ -400,6 +402,10 @@ class Case(CaseBase, table=True):
     updated_at: datetime = ts_field(default_now=True)
     closed_at: datetime | None = ts_field(nullable=True)
     anonymised_at: datetime | None = ts_field(nullable=True)
+    # The day of the session (meeting or MIAS call) that starts the 3-working-day
+    # certificate clock, and the day the latest certificate was issued (the appeal clock).
+    certificate_event_on: date | None = None
+    certificate_issued_on: date | None = None
 
 
 class ClockPublic(SQLModel):
@@ -460,6 +466,8 @@ class PartyCreate(PartyBase):
 
     calendar: CalendarConfig | None = None
     rules: PartyRules | None = None
+    # This person's own reminder times (minutes before the start); else the service's.
+    reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
     @field_validator("name", "organisation")
     @classmethod
@@ -483,6 +491,7 @@ class PartyUpdate(SQLModel):
     easy_read: bool | None = None
     calendar: CalendarConfig | None = None
     rules: PartyRules | None = None
+    reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
     @field_validator("name", "organisation")
     @classmethod
@@ -502,6 +511,8 @@ class Party(PartyBase, table=True):
     rules: dict[str, Any] | None = json_field(None)
     # Opaque id given to video/phone providers instead of anything personal.
     participant_ref: str = Field(default_factory=lambda: uuid.uuid4().hex, index=True)
+    # Minutes before a meeting this person is reminded; None = the service's offsets.
+    reminder_offsets_minutes: list[int] | None = json_field(None)
     created_at: datetime = ts_field(default_now=True)
     removed_at: datetime | None = ts_field(nullable=True)
 
@@ -533,6 +544,8 @@ class Link(SQLModel, table=True):
     scope: LinkScope = enum_field(LinkScope)
     # The meeting's sequence when issued: a reschedule bumps it, and older join links die.
     meeting_sequence: int | None = None
+    # The availability poll a ``poll`` link answers (exactly one poll per link).
+    poll_id: uuid.UUID | None = Field(default=None, foreign_key="poll.id", index=True)
     created_at: datetime = ts_field(default_now=True)
     expires_at: datetime = ts_field()
     revoked_at: datetime | None = ts_field(nullable=True)
@@ -595,6 +608,8 @@ class Meeting(SQLModel, table=True):
     provider_room: dict[str, Any] | None = json_field(None)
     room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
     dial_in_pin: str | None = Field(default=None, max_length=12)
+    # The mediator's own PIN on the phone bridge (starts and ends the conference).
+    mediator_pin: str | None = Field(default=None, max_length=12, index=True)
     venue: dict[str, Any] | None = json_field(None)
     venue_key: str | None = Field(default=None, max_length=200, index=True)
     ical_uid: str = Field(max_length=255, unique=True)
@@ -624,7 +639,11 @@ class Room(SQLModel, table=True):
     kind: str = Field(max_length=10)  # main | caucus
     label: str = Field(max_length=100)
     provider_room: dict[str, Any] | None = json_field(None)
-    room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
+    room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64, index=True)
+    # The provider's own id of the room, so call-backs find it (indexed; no JSON lookups).
+    provider_room_id: str | None = Field(default=None, max_length=200, index=True)
+    # Parties sent to this room (caucus rooms); the joint room holds everyone else.
+    party_ids: list[str] = json_field([])
     created_at: datetime = ts_field(default_now=True)
     closed_at: datetime | None = ts_field(nullable=True)
 
@@ -639,6 +658,8 @@ class Invitation(SQLModel, table=True):
     last_sequence_sent: int | None = None
     responded_at: datetime | None = ts_field(nullable=True)
     cancelled_at: datetime | None = ts_field(nullable=True)
+    # The party's own PIN on the phone bridge, when the meeting uses one.
+    phone_pin: str | None = Field(default=None, max_length=12, index=True)
 
 
 class ParticipantEvent(SQLModel, table=True):
@@ -655,6 +676,8 @@ class ParticipantEvent(SQLModel, table=True):
     channel: Channel | None = enum_field(Channel, None)
     source: str = Field(max_length=40)  # link | jitsi | bbb | zoom | teams | twilio | mediator
     dedup_key: str | None = Field(default=None, max_length=255, unique=True)
+    # The phone bridge's id of the call (so a live call can be moved between rooms).
+    call_id: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=1000)
     at: datetime = ts_field(default_now=True, index=True)
 
@@ -686,6 +709,8 @@ class Outcome(SQLModel, table=True):
     agreement_text: str | None = None
     next_steps: list[dict[str, Any]] = json_field([])
     notes: str | None = None
+    # Who attended, as confirmed with the outcome: [{party_id, role, attended, seconds, channel}].
+    attendance: list[dict[str, Any]] = json_field([])
     recorded_by: uuid.UUID | None = Field(default=None, foreign_key="staff_user.id")
     recorded_at: datetime = ts_field(default_now=True)
 
@@ -788,6 +813,20 @@ class WebhookEndpoint(SQLModel, table=True):
     description: str = Field(default="", max_length=200)
     active: bool = True
     created_at: datetime = ts_field(default_now=True)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One delivery attempt of a webhook outbox row: the endpoint's delivery log."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    message_id: uuid.UUID = Field(foreign_key="outbox_message.id", index=True)
+    endpoint_id: uuid.UUID = Field(foreign_key="webhook_endpoint.id", index=True)
+    at: datetime = ts_field(default_now=True)
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=1000)
+    delivered: bool = False
 
 
 class OutboxPublic(SQLModel):

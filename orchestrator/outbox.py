@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
@@ -32,6 +33,7 @@ from sqlmodel import col, select
 from integrations.base import MailBackend
 from integrations.errors import IntegrationError
 from orchestrator.db import Database
+from orchestrator.errors import NotFound
 from orchestrator.metrics import Metrics
 from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
 
@@ -86,7 +88,12 @@ async def enqueue(
 
 def email_payload(message: EmailMessage, *, to: list[str]) -> dict[str, Any]:
     """The stored form of a fully rendered message: retries send exactly these bytes."""
-    return {"to": to, "raw": message.as_bytes().decode("utf-8", errors="surrogateescape")}
+    sender = parseaddr(str(message.get("From", "")))[1]
+    return {
+        "to": to,
+        "from": sender,
+        "raw": message.as_bytes().decode("utf-8", errors="surrogateescape"),
+    }
 
 
 def email_from_payload(payload: Mapping[str, Any]) -> EmailMessage:
@@ -158,7 +165,6 @@ class Dispatcher:
             or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now),
             col(OutboxMessage.kind).in_(list(self.handlers)),
         )
-        claimed: list[OutboxMessage] = []
         async with self.db.write() as session:
             ids = (
                 await session.scalars(
@@ -168,57 +174,54 @@ class Dispatcher:
                     .limit(self.policy.batch_size)
                 )
             ).all()
+            if not ids:
+                return []
             lease = now + timedelta(seconds=self.policy.lease_s)
-            for message_id in ids:
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.id) == message_id, due)
-                    .values(claimed_by=self.worker_id, claimed_until=lease)
-                )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    row = await session.get(OutboxMessage, message_id)
-                    assert row is not None
-                    claimed.append(row)
-        return claimed
-
-    async def _finish(self, message: OutboxMessage, **values: Any) -> None:
-        async with self.db.write() as session:
+            # One conditional UPDATE: a row another worker took in between no longer matches.
             await session.execute(
                 update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id) == message.id,
-                    col(OutboxMessage.claimed_by) == self.worker_id,
-                )
-                .values(claimed_by=None, claimed_until=None, **values)
+                .where(col(OutboxMessage.id).in_(ids), due)
+                .values(claimed_by=self.worker_id, claimed_until=lease)
             )
+            claimed = (
+                await session.scalars(
+                    select(OutboxMessage).where(
+                        col(OutboxMessage.id).in_(ids),
+                        col(OutboxMessage.claimed_by) == self.worker_id,
+                        col(OutboxMessage.claimed_until) == lease,
+                    )
+                )
+            ).all()
+        return list(claimed)
 
-    async def deliver(self, message: OutboxMessage) -> OutboxStatus:
-        """Run one claimed message through its handler and record what happened."""
+    async def _finish(self, results: list[tuple[OutboxMessage, dict[str, Any]]]) -> None:
+        """Record the outcome of a batch in one transaction (one commit, not one per row)."""
+        async with self.db.write() as session:
+            for message, values in results:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id) == message.id,
+                        col(OutboxMessage.claimed_by) == self.worker_id,
+                    )
+                    .values(claimed_by=None, claimed_until=None, **values)
+                )
+
+    async def attempt(self, message: OutboxMessage) -> dict[str, Any]:
+        """Run one claimed message through its handler; return the row's new values."""
         handler = self.handlers[message.kind]
         attempts = message.attempts + 1
+        values: dict[str, Any]
         try:
             status_code = await handler(message)
         except IntegrationError as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
             code = getattr(exc, "status", None)
+            values = {"attempts": attempts, "last_error": error, "last_status_code": code}
             if exc.retryable and attempts < self.policy.max_attempts:
-                await self._finish(
-                    message,
-                    attempts=attempts,
-                    last_error=error,
-                    last_status_code=code,
-                    next_attempt_at=self.clock() + self.policy.backoff(attempts),
-                )
-                result = OutboxStatus.pending
+                values["next_attempt_at"] = self.clock() + self.policy.backoff(attempts)
             else:
-                result = OutboxStatus.dead if exc.retryable else OutboxStatus.failed
-                await self._finish(
-                    message,
-                    attempts=attempts,
-                    last_error=error,
-                    last_status_code=code,
-                    status=result,
-                )
+                values["status"] = OutboxStatus.dead if exc.retryable else OutboxStatus.failed
             log.warning(
                 "outbox %s delivery of %s failed (%s), attempt %d",
                 message.kind.value,
@@ -228,27 +231,32 @@ class Dispatcher:
             )
         except Exception as exc:  # a bug in a handler must not stop the dispatcher
             log.exception("outbox handler crashed on %s", message.id)
-            await self._finish(
-                message,
-                attempts=attempts,
-                last_error=f"internal error: {type(exc).__name__}",
-                next_attempt_at=self.clock() + self.policy.backoff(attempts),
-                **({"status": OutboxStatus.dead} if attempts >= self.policy.max_attempts else {}),
-            )
-            result = OutboxStatus.pending
+            values = {
+                "attempts": attempts,
+                "last_error": f"internal error: {type(exc).__name__}",
+                "next_attempt_at": self.clock() + self.policy.backoff(attempts),
+            }
+            if attempts >= self.policy.max_attempts:
+                values["status"] = OutboxStatus.dead
         else:
-            await self._finish(
-                message,
-                attempts=attempts,
-                status=OutboxStatus.sent,
-                sent_at=self.clock(),
-                last_error=None,
-                last_status_code=status_code,
-            )
-            result = OutboxStatus.sent
+            values = {
+                "attempts": attempts,
+                "status": OutboxStatus.sent,
+                "sent_at": self.clock(),
+                "last_error": None,
+                "last_status_code": status_code,
+            }
         if self.metrics is not None:
+            result = values.get("status", OutboxStatus.pending)
             self.metrics.outbox_delivered.labels(message.kind.value, result.value).inc()
-        return result
+        return values
+
+    async def deliver(self, message: OutboxMessage) -> OutboxStatus:
+        """Attempt one claimed message and record what happened."""
+        values = await self.attempt(message)
+        await self._finish([(message, values)])
+        status: OutboxStatus = values.get("status", OutboxStatus.pending)
+        return status
 
     async def run_once(self) -> int:
         """Deliver everything due now; return how many messages were attempted."""
@@ -257,8 +265,10 @@ class Dispatcher:
             batch = await self.claim()
             if not batch:
                 return total
-            # Different messages go out concurrently; each one is still attempted once.
-            await asyncio.gather(*(self.deliver(message) for message in batch))
+            # Different messages go out concurrently; each one is still attempted once, and
+            # the whole batch's results are written in one transaction.
+            outcomes = await asyncio.gather(*(self.attempt(message) for message in batch))
+            await self._finish(list(zip(batch, outcomes, strict=True)))
             total += len(batch)
 
     async def run_forever(self) -> None:
@@ -287,8 +297,6 @@ async def redeliver(
     session: AsyncSession, *, message_id: uuid.UUID, now: datetime
 ) -> OutboxMessage:
     """Put a failed or dead message back in the queue (by hand, after fixing the cause)."""
-    from orchestrator.errors import NotFound
-
     message = await session.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound("outbox message", message_id)

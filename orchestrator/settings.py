@@ -71,6 +71,37 @@ class Settings(BaseSettings):
     jitsi_app_secret: SecretStr | None = None
     jitsi_audience: str = "jitsi"
     jitsi_event_sync_token: SecretStr | None = None
+    # --- meetings and rooms (booking.py, providers.py): one block per provider.
+    # After this long without a room from the chosen provider, use the fallback one.
+    provider_fallback_after_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
+    jitsi_muc_domain: str | None = None  # default "conference.<host of jitsi_base_url>"
+    jitsi_dial_in_number: str | None = None  # the Jigasi number rooms' PINs are keyed on
+    bbb_base_url: str = "https://bbb.example.org/bigbluebutton/api"
+    bbb_shared_secret: SecretStr | None = None
+    bbb_checksum_algorithm: str = "sha256"
+    bbb_webhook_bearer: bool = False
+    zoom_account_id: str | None = None
+    zoom_client_id: str | None = None
+    zoom_client_secret: SecretStr | None = None
+    zoom_webhook_secret_token: SecretStr | None = None
+    zoom_user_id: str = "me"
+    zoom_oauth_url: str = "https://zoom.us/oauth/token"
+    zoom_api_base: str = "https://api.zoom.us/v2"
+    teams_tenant_id: str | None = None
+    teams_client_id: str | None = None
+    teams_client_secret: SecretStr | None = None
+    teams_organizer_user_id: str | None = None
+    teams_login_base: str = "https://login.microsoftonline.com"
+    teams_graph_base: str = "https://graph.microsoft.com/v1.0"
+    # The telephone bridge: "twilio", a module:Class, or unset (phone meetings are then
+    # "we will call you" appointments). Its number is ``phone_dial_in_number``.
+    phone_bridge: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+
+    # The telephone bridge's public number, shown with each person's PIN in invites.
+    phone_dial_in_number: str | None = None
 
     join_opens_minutes: int = Field(30, ge=0, le=24 * 60)
     join_grace_minutes: int = Field(60, ge=0, le=24 * 60)
@@ -81,6 +112,33 @@ class Settings(BaseSettings):
     outbox_backoff_base_s: float = Field(5.0, gt=0)
     outbox_backoff_max_s: float = Field(3600.0, gt=0)
     run_background_jobs: bool = True
+
+    # Invitations, replies and reminders. Offsets are minutes before the start (7 days,
+    # 2 days, 2 hours); a party may carry its own. Chasers go to people who have not
+    # answered a poll or an invite, at most ``*_chase_max`` times, ``*_chase_after_hours``
+    # apart. Inbound iTIP replies are posted to /hooks/mail/inbound with this token.
+    reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [10080, 2880, 120])
+    reminder_sweep_seconds: float = Field(30.0, gt=0)
+    reminder_batch_size: int = Field(25, ge=1, le=5000)
+    poll_chase_after_hours: float = Field(48.0, gt=0)
+    poll_chase_max: int = Field(2, ge=0, le=10)
+    invite_chase_after_hours: float = Field(72.0, gt=0)
+    invite_chase_max: int = Field(1, ge=0, le=10)
+    invite_mediator: bool = True
+    inbound_mail_token: SecretStr | None = None
+    inbound_mail_max_bytes: int = Field(5_000_000, ge=10_000)
+
+    # Availability: how long calendar busy time is reused before a feed is asked again, how
+    # long one calendar may take to answer, and how many times a poll offers at most.
+    calendar_cache_seconds: float = Field(300.0, ge=0)
+    calendar_timeout_seconds: float = Field(10.0, gt=0)
+    poll_max_candidates: int = Field(20, ge=1, le=60)
+
+    # Outcomes, certificates and retention. Certificates are numbered PREFIX-YEAR-NNNNN.
+    certificate_prefix: str = Field("CERT", pattern=r"^[A-Z0-9]{1,12}$")
+    # Closed cases are anonymised this many days after they close: two years outlasts the
+    # Tribunal appeal that may follow a certificate and the next annual review of the plan.
+    retention_days: int = Field(730, ge=30, le=3650)
 
     @field_validator("database_url")
     @classmethod

@@ -119,7 +119,7 @@ async def assign_mediator(ctx: ApiContext, body: AssignMediator) -> CasePublic:
     case = await load_case(ctx)
     mediator = await cases.get_mediator(ctx.session, body.mediator_id)
     await cases.assign_mediator(
-        ctx.session, case=case, mediator=mediator, now=ctx.now, actor=ctx.actor
+        ctx.session, case=case, mediator=mediator, now=ctx.now, actor=ctx.actor, bus=ctx.bus
     )
     return await present_case(ctx, case)
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlmodel import col, select
 
 from calendars.workdays import WorkingDays
+from orchestrator import webhooks
 from orchestrator.db import connect
 from orchestrator.events import EventBus
 from orchestrator.mail import build_mail_backend
@@ -21,7 +22,26 @@ from orchestrator.migrate import upgrade
 from orchestrator.models import OutboxKind, Service, utcnow
 from orchestrator.outbox import DeliveryPolicy, Dispatcher, Handler, mail_handler
 from orchestrator.settings import Settings
-from orchestrator.web import api, api_cases, pages, system
+from orchestrator.web import (
+    api,
+    api_availability,
+    api_cases,
+    api_feeds,
+    api_meetings,
+    api_outcomes,
+    api_reports,
+    api_webhooks,
+    console,
+    hooks,
+    mail_pages,
+    pages,
+    party_join,
+    party_poll,
+    party_reply,
+    scheduling_pages,
+    staff_pages,
+    system,
+)
 from orchestrator.web.keys import (
     API_ROUTES,
     BUS,
@@ -45,11 +65,36 @@ from orchestrator.web.middlewares import (
 log = logging.getLogger(__name__)
 
 # Each capability adds its JSON routers here ...
-API_ROUTERS = [api_cases.router]
+API_ROUTERS = [
+    api_cases.router,
+    api_meetings.router,
+    api_availability.router,
+    api_outcomes.router,
+    api_reports.router,
+    api_webhooks.router,
+    api_feeds.router,
+]
 # ... and its page/call-back route tables here.
-PAGE_ROUTES: list[web.RouteTableDef] = []
+PAGE_ROUTES: list[web.RouteTableDef] = [
+    staff_pages.routes,
+    scheduling_pages.routes,
+    console.routes,
+    party_poll.routes,
+    party_join.routes,
+    hooks.routes,
+    party_reply.routes,
+    mail_pages.routes,
+    api_feeds.routes,
+]
 # Modules with ``install(app)`` that subscribe to events and register outbox handlers.
-CAPABILITIES: list[Callable[[web.Application], None]] = []
+CAPABILITIES: list[Callable[[web.Application], None]] = [
+    staff_pages.install,
+    console.install,
+    api_meetings.install,
+    api_availability.install,
+    webhooks.install,
+    mail_pages.install,
+]
 
 
 def create_app(

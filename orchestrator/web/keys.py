@@ -12,11 +12,14 @@ from aiohttp import web
 
 from calendars.workdays import WorkingDays
 from integrations.base import MailBackend
+from orchestrator.availability import BusyReader
 from orchestrator.db import Database
 from orchestrator.events import EventBus
 from orchestrator.metrics import Metrics
 from orchestrator.models import StaffUser
 from orchestrator.outbox import Dispatcher
+from orchestrator.providers import Providers
+from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,7 +31,13 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 MAIL = web.AppKey("mail", MailBackend)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BUS = web.AppKey("bus", EventBus)
+# Calendar busy time read on demand: feed bodies and parsed intervals (availability).
+BUSY_READER = web.AppKey("busy_reader", BusyReader)
+# Video providers and the phone bridge, built on first use (meetings).
+PROVIDERS = web.AppKey("providers", Providers)
 API_ROUTES = web.AppKey("api_routes", list[Any])
+# Wakes this replica when a reminder falls due (only when background jobs run).
+REMINDER_SCHEDULER = web.AppKey("reminder_scheduler", ReminderScheduler)
 # Extra outbox handlers other capabilities register before start-up (kind -> factory).
 STATE: web.AppKey[dict[str, Any]] = web.AppKey("state", dict)
 
