@@ -29,6 +29,7 @@ from orchestrator.web import (
     api_feeds,
     api_meetings,
     api_outcomes,
+    api_planning,
     api_reports,
     api_webhooks,
     console,
@@ -73,6 +74,7 @@ API_ROUTERS = [
     api_reports.router,
     api_webhooks.router,
     api_feeds.router,
+    api_planning.router,
 ]
 # ... and its page/call-back route tables here.
 PAGE_ROUTES: list[web.RouteTableDef] = [
