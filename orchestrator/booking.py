@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -161,15 +161,16 @@ def mediator_working_hours(mediator: Mediator) -> WorkingHours:
     return WorkingHours(by_weekday=by_weekday)
 
 
-async def _mediator_bookings(
+async def _bookings(
     session: AsyncSession,
-    mediator_id: uuid.UUID,
+    holder: ColumnElement[bool],
     start: datetime,
     end: datetime,
     exclude: uuid.UUID | None,
 ) -> list[Interval]:
+    """Live meetings of one mediator or venue (``holder``) overlapping [start, end)."""
     query = select(Meeting.start_at, Meeting.end_at).where(
-        col(Meeting.mediator_id) == mediator_id,
+        holder,
         col(Meeting.status) != MeetingStatus.cancelled,
         col(Meeting.start_at) < end,
         col(Meeting.end_at) > start,
@@ -178,6 +179,16 @@ async def _mediator_bookings(
         query = query.where(col(Meeting.id) != exclude)
     rows = (await session.execute(query)).all()
     return [Interval(s, e) for s, e in rows]
+
+
+async def _mediator_bookings(
+    session: AsyncSession,
+    mediator_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    exclude: uuid.UUID | None,
+) -> list[Interval]:
+    return await _bookings(session, col(Meeting.mediator_id) == mediator_id, start, end, exclude)
 
 
 async def _venue_bookings(
@@ -187,16 +198,7 @@ async def _venue_bookings(
     end: datetime,
     exclude: uuid.UUID | None,
 ) -> list[Interval]:
-    query = select(Meeting.start_at, Meeting.end_at).where(
-        col(Meeting.venue_key) == venue_key,
-        col(Meeting.status) != MeetingStatus.cancelled,
-        col(Meeting.start_at) < end,
-        col(Meeting.end_at) > start,
-    )
-    if exclude is not None:
-        query = query.where(col(Meeting.id) != exclude)
-    rows = (await session.execute(query)).all()
-    return [Interval(s, e) for s, e in rows]
+    return await _bookings(session, col(Meeting.venue_key) == venue_key, start, end, exclude)
 
 
 async def check_free(
