@@ -39,6 +39,7 @@ from orchestrator.web import (
     party_join,
     party_poll,
     party_reply,
+    prepare_pages,
     scheduling_pages,
     staff_pages,
     system,
@@ -87,6 +88,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     party_reply.routes,
     mail_pages.routes,
     api_feeds.routes,
+    prepare_pages.routes,
 ]
 # Modules with ``install(app)`` that subscribe to events and register outbox handlers.
 CAPABILITIES: list[Callable[[web.Application], None]] = [
@@ -96,6 +98,7 @@ CAPABILITIES: list[Callable[[web.Application], None]] = [
     api_availability.install,
     webhooks.install,
     mail_pages.install,
+    prepare_pages.install,
 ]
 
 
