@@ -38,6 +38,7 @@ from orchestrator.models import (
     PartyRole,
     PartyUpdate,
     Service,
+    StaffUser,
 )
 from orchestrator.records import add_timeline
 
@@ -314,6 +315,8 @@ async def create_mediator(
                     details={"day": day},
                 )
         working_hours = {str(k): list(v) for k, v in data.working_hours.items()}
+    if data.user_id is not None and await session.get(StaffUser, data.user_id) is None:
+        raise NotFound("user", data.user_id)
     mediator = Mediator(
         **data.model_dump(exclude={"calendar", "working_hours"}),
         calendar=data.calendar.model_dump(exclude_none=True) if data.calendar else None,

@@ -100,6 +100,8 @@ class ApiRoute:
     writes: bool = False
     tag: str = "api"
     response_content_type: str = "application/json"
+    # Other media types the same route may answer with (e.g. ``text/csv`` on ``format=csv``).
+    alternate_content_types: tuple[str, ...] = ()
 
 
 class ApiRouter:
@@ -121,6 +123,7 @@ class ApiRouter:
         roles: Iterable[StaffRole] = ALL_STAFF,
         writes: bool | None = None,
         response_content_type: str = "application/json",
+        alternate_content_types: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
@@ -138,6 +141,7 @@ class ApiRouter:
                     writes=method != "GET" if writes is None else writes,
                     tag=self.tag,
                     response_content_type=response_content_type,
+                    alternate_content_types=alternate_content_types,
                 )
             )
             return handler
@@ -180,6 +184,8 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
             raise ApiError(
                 400, "malformed_json", f"request body is not valid JSON: {exc}"
             ) from None
+        except RecursionError:
+            raise ApiError(400, "malformed_json", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(422, "validation_failed", "request body must be a JSON object")
     try:

@@ -54,7 +54,13 @@ def csv_response(report: ReportSummary) -> web.Response:
     )
 
 
-@router.get("/reports/summary", query=ReportQuery, response=ReportSummary, roles=REPORT_READERS)
+@router.get(
+    "/reports/summary",
+    query=ReportQuery,
+    response=ReportSummary,
+    roles=REPORT_READERS,
+    alternate_content_types=("text/csv",),
+)
 async def summary(ctx: ApiContext, query: ReportQuery) -> ReportSummary | web.Response:
     """The service's figures by month, LA or mediator (``format=csv`` for a spreadsheet)."""
     report = await figures(ctx, query)

@@ -40,6 +40,7 @@ from orchestrator.web import (
     party_poll,
     party_reply,
     prepare_pages,
+    ratelimit,
     scheduling_pages,
     staff_pages,
     system,
@@ -110,7 +111,12 @@ def create_app(
 ) -> web.Application:
     """Build the application for ``settings``; resources open and close with it."""
     app = web.Application(
-        middlewares=[security_headers_middleware, error_middleware, bearer_auth_middleware],
+        middlewares=[
+            security_headers_middleware,
+            ratelimit.failed_attempts_limiter(),
+            error_middleware,
+            bearer_auth_middleware,
+        ],
         client_max_size=12 * 1024 * 1024,
     )
     app[SETTINGS] = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -21,6 +22,23 @@ from orchestrator.web.keys import (
 )
 
 log = logging.getLogger(__name__)
+
+# Party links, set-password links and feed URLs are secrets: the access log shows their door only.
+_SECRET_PATH = re.compile(r"/(p|j|r|c|prepare|set-password|feeds/mediators)/[^\s/?\"]+")
+
+
+class RedactSecretPaths(logging.Filter):
+    """Blank the token out of any logged request line (aiohttp's access log among them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_PATH.sub(r"/\1/[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+logging.getLogger("aiohttp.access").addFilter(RedactSecretPaths())
 
 HandlerT = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -108,7 +126,12 @@ async def security_headers_middleware(
     request: web.Request, handler: HandlerT
 ) -> web.StreamResponse:
     """Headers every answer carries; party links are never sent on as a Referer."""
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects and bare HTTP errors carry them too
+        for name, value in SECURITY_HEADERS.items():
+            exc.headers.setdefault(name, value)
+        raise
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if response.content_type == "text/html":

@@ -142,11 +142,19 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
             op["responses"]["400"] = error("malformed JSON")
             op["responses"]["422"] = error("invalid fields")
             op["responses"]["409"] = error("conflicts with the current state")
+            op["responses"]["404"] = error("an id in the body or path is unknown")
+            op["responses"]["413"] = error("body too large")
         if route.response is not None:
             op["responses"][str(route.status)] = {
                 "description": "success",
                 "content": {
-                    route.response_content_type: {"schema": refs[(route.response, "serialization")]}
+                    route.response_content_type: {
+                        "schema": refs[(route.response, "serialization")]
+                    },
+                    **{
+                        kind: {"schema": {"type": "string"}}
+                        for kind in route.alternate_content_types
+                    },
                 },
             }
         else:

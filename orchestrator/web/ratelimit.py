@@ -1,0 +1,146 @@
+"""Slow down guessing: a token bucket per client IP for failed link checks and sign-ins.
+
+Only failures cost anything. A party link that does not verify (404/403/410 on ``/p``,
+``/j``, ``/r``, ``/c``, ``/prepare``) or a refused ``POST /sign-in`` takes a token from
+the caller's bucket; when the bucket is empty the next attempt at those doors gets a
+friendly 429 page with ``Retry-After`` before any work is done. The success path is one
+dictionary lookup. Time is the app's clock, so tests can move it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from orchestrator.web.errors import ApiError
+from orchestrator.web.keys import CLOCK, ERROR_PAGE
+
+HandlerT = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+LINK_PREFIXES = ("/p/", "/j/", "/r/", "/c/", "/prepare/")
+SIGN_IN_PATH = "/sign-in"
+LINK_FAILURES = frozenset({403, 404, 410})
+SIGN_IN_FAILURES = frozenset({400, 401, 403})
+MAX_TRACKED_CLIENTS = 10_000
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """``burst`` failures at once, then one more every ``refill_seconds``."""
+
+    burst: float
+    refill_seconds: float
+
+
+LINK_ALLOWANCE = Allowance(burst=30, refill_seconds=6)
+SIGN_IN_ALLOWANCE = Allowance(burst=10, refill_seconds=30)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class FailureLimiter:
+    """Token buckets keyed by (door, client); bounded in memory."""
+
+    def __init__(self, allowances: dict[str, Allowance]) -> None:
+        self.allowances = allowances
+        self.buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def _level(self, door: str, client: str, now: float) -> _Bucket | None:
+        bucket = self.buckets.get((door, client))
+        if bucket is None:
+            return None
+        allowance = self.allowances[door]
+        refilled = (now - bucket.at) / allowance.refill_seconds
+        bucket.tokens = min(allowance.burst, bucket.tokens + max(refilled, 0.0))
+        bucket.at = now
+        return bucket
+
+    def retry_after(self, door: str, client: str, now: float) -> int:
+        """Seconds until the client may try again (0: go ahead)."""
+        bucket = self._level(door, client, now)
+        if bucket is None or bucket.tokens >= 1:
+            return 0
+        return max(1, math.ceil((1 - bucket.tokens) * self.allowances[door].refill_seconds))
+
+    def record_failure(self, door: str, client: str, now: float) -> None:
+        bucket = self._level(door, client, now)
+        if bucket is None:
+            if len(self.buckets) >= MAX_TRACKED_CLIENTS:
+                self._forget_some(now)
+            bucket = self.buckets[(door, client)] = _Bucket(self.allowances[door].burst, now)
+        bucket.tokens = max(bucket.tokens - 1, 0.0)
+
+    def _forget_some(self, now: float) -> None:
+        """Drop full buckets; if none are full, the oldest half (a flood of new addresses)."""
+        for key in list(self.buckets):
+            bucket = self._level(*key, now)
+            if bucket is not None and bucket.tokens >= self.allowances[key[0]].burst:
+                del self.buckets[key]
+        if len(self.buckets) >= MAX_TRACKED_CLIENTS:
+            for key in list(self.buckets)[: MAX_TRACKED_CLIENTS // 2]:
+                del self.buckets[key]
+
+
+def door_for(request: web.Request) -> str | None:
+    """Which guarded door the request knocks on, if any."""
+    if request.path.startswith(LINK_PREFIXES):
+        return "link"
+    if request.path == SIGN_IN_PATH and request.method == "POST":
+        return "sign_in"
+    return None
+
+
+def failed_attempts_limiter(
+    link: Allowance = LINK_ALLOWANCE, sign_in: Allowance = SIGN_IN_ALLOWANCE
+) -> Middleware:
+    """A middleware (with its own buckets) that answers 429 to a client who keeps failing."""
+    limiter = FailureLimiter({"link": link, "sign_in": sign_in})
+    failures = {"link": LINK_FAILURES, "sign_in": SIGN_IN_FAILURES}
+
+    @web.middleware
+    async def rate_limit_middleware(request: web.Request, handler: HandlerT) -> web.StreamResponse:
+        door = door_for(request)
+        if door is None:
+            return await handler(request)
+        client = request.remote or "unknown"
+        now = request.app[CLOCK]().timestamp()
+        wait = limiter.retry_after(door, client, now)
+        if wait:
+            return await too_many(request, wait)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status in failures[door]:
+                limiter.record_failure(door, client, now)
+            raise
+        if response.status in failures[door]:
+            limiter.record_failure(door, client, now)
+        return response
+
+    return rate_limit_middleware
+
+
+async def too_many(request: web.Request, wait: int) -> web.StreamResponse:
+    """The friendly 429 page, saying when to try again."""
+    minutes = max(1, math.ceil(wait / 60))
+    error = ApiError(
+        429,
+        "too_many_attempts",
+        f"there have been too many attempts from your connection; "
+        f"please wait {minutes} minute{'s' if minutes != 1 else ''} and try again",
+    )
+    renderer = request.app.get(ERROR_PAGE)
+    if renderer is not None:
+        response: web.StreamResponse = await renderer(request, error)
+    else:
+        response = web.Response(status=429, text=error.message, content_type="text/plain")
+    response.headers["Retry-After"] = str(wait)
+    return response
