@@ -351,17 +351,85 @@ _CAUCUS_QUERY = sa.select(col(Room.party_ids), col(Room.provider_room)).where(
 )
 
 
-async def check_join_click(
-    connection: AsyncConnection,
-    *,
-    link_id: str,
-    now: datetime,
-    opens_before: timedelta,
-) -> JoinTarget:
-    """Check a join link with one indexed read (Core only) and build its click event.
+@dataclass(frozen=True)
+class JoinFacts:
+    """What the database says about one join link, before any time-dependent check.
 
-    Mirrors ``links.resolve`` (revoked, expired, party removed, meeting cancelled or moved)
-    without the ORM, because this is the busiest path of the service.
+    Read by ``load_join_facts`` with one indexed query (plus the open caucus rooms while a
+    session runs); ``JoinFacts.target`` then applies the checks in the same order as
+    ``links.resolve``. Kept by the click path's short-lived cache (orchestrator.linkcache):
+    nothing here depends on ``now``.
+    """
+
+    link_case: uuid.UUID
+    party_id: uuid.UUID | None
+    mediator_id: uuid.UUID | None
+    link_sequence: int | None
+    expires_at: datetime
+    revoked: bool
+    meeting_id: uuid.UUID
+    meeting_case: uuid.UUID
+    status: MeetingStatus
+    sequence: int
+    start_at: datetime
+    mode: MeetingMode
+    provider_room: dict[str, Any] | None  # the caucus room when the party is in one
+    party_case: uuid.UUID | None
+    party_removed: bool
+    participant_ref: str
+    display_name: str
+
+    def target(self, *, now: datetime, opens_before: timedelta) -> JoinTarget:
+        """The room this click goes to, or LinkInvalid / InvalidState / RoomNotReady."""
+        party_id = self.party_id
+        if self.revoked:
+            raise LinkInvalid("this link has been withdrawn", details={"reason": "revoked"})
+        if self.expires_at <= now:
+            raise LinkInvalid("this link has expired", details={"reason": "expired"})
+        if party_id is not None and (self.party_removed or self.party_case != self.link_case):
+            raise LinkInvalid("this link has been withdrawn", details={"reason": "party_removed"})
+        if self.meeting_case != self.link_case:
+            raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
+        if self.status == MeetingStatus.cancelled:
+            raise LinkInvalid("this meeting has been cancelled", details={"reason": "cancelled"})
+        if self.link_sequence is not None and self.link_sequence != self.sequence:
+            raise LinkInvalid(
+                "this meeting has been moved; please use the newest email",
+                details={"reason": "superseded"},
+            )
+        if self.mode not in (MeetingMode.video, MeetingMode.hybrid):
+            raise InvalidState("this meeting has no video room")
+        if now < self.start_at - opens_before:
+            raise InvalidState("the video room is not open yet")
+        if self.status == MeetingStatus.closed and party_id is not None:
+            raise InvalidState("this meeting has ended")
+        if not self.provider_room:
+            raise RoomNotReady("the video room is being prepared; please try again in a minute")
+        click = event_row(
+            meeting_id=self.meeting_id,
+            party_id=party_id,
+            mediator_id=self.mediator_id if party_id is None else None,
+            status=ParticipantStatus.joining,
+            source="link",
+            channel=Channel.video,
+            at=now,
+        )
+        return JoinTarget(
+            meeting_id=self.meeting_id,
+            party_id=party_id,
+            mediator_id=self.mediator_id if party_id is None else None,
+            participant_ref=self.participant_ref,
+            display_name=self.display_name,
+            provider_room=self.provider_room,
+            click=click,
+        )
+
+
+async def load_join_facts(connection: AsyncConnection, *, link_id: str) -> JoinFacts:
+    """One indexed read (Core only) of a join link, its meeting, party and caucus room.
+
+    Mirrors ``links.resolve`` without the ORM, because this is the busiest path of the
+    service. Raises LinkInvalid only when the link does not exist (or is of another scope).
     """
     row = (await connection.execute(_CLICK_QUERY, {"link_id": link_id})).first()
     if row is None or row[0] != LinkScope.join_room:
@@ -389,63 +457,50 @@ async def check_join_click(
         party_ref,
         mediator_name,
     ) = row
-    if revoked_at is not None:
-        raise LinkInvalid("this link has been withdrawn", details={"reason": "revoked"})
-    if expires_at <= now:
-        raise LinkInvalid("this link has expired", details={"reason": "expired"})
-    if party_id is not None and (party_removed is not None or party_case != link_case):
-        raise LinkInvalid("this link has been withdrawn", details={"reason": "party_removed"})
-    if meeting_case != link_case:
-        raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
-    if status == MeetingStatus.cancelled:
-        raise LinkInvalid("this meeting has been cancelled", details={"reason": "cancelled"})
-    if link_sequence is not None and link_sequence != sequence:
-        raise LinkInvalid(
-            "this meeting has been moved; please use the newest email",
-            details={"reason": "superseded"},
-        )
-    if mode not in (MeetingMode.video, MeetingMode.hybrid):
-        raise InvalidState("this meeting has no video room")
-    if now < start_at - opens_before:
-        raise InvalidState("the video room is not open yet")
-    if status == MeetingStatus.closed and party_id is not None:
-        raise InvalidState("this meeting has ended")
     if party_id is not None and status in (MeetingStatus.in_session, MeetingStatus.paused):
         caucuses = await connection.execute(_CAUCUS_QUERY, {"meeting_id": meeting_id})
         for members, caucus_room in caucuses.all():
             if str(party_id) in (members or []) and caucus_room:
                 provider_room = caucus_room
-    if not provider_room:
-        raise RoomNotReady("the video room is being prepared; please try again in a minute")
-    click = event_row(
-        meeting_id=meeting_id,
-        party_id=party_id,
-        mediator_id=mediator_id if party_id is None else None,
-        status=ParticipantStatus.joining,
-        source="link",
-        channel=Channel.video,
-        at=now,
-    )
     if party_id is not None:
-        return JoinTarget(
-            meeting_id=meeting_id,
-            party_id=party_id,
-            mediator_id=None,
-            participant_ref=party_ref,
-            display_name=display_name(party_name, PartyRole(party_role).value),
-            provider_room=provider_room,
-            click=click,
-        )
-    assert mediator_id is not None
-    return JoinTarget(
-        meeting_id=meeting_id,
-        party_id=None,
+        ref = str(party_ref or "")
+        name = display_name(party_name or "", PartyRole(party_role).value if party_role else "")
+    elif mediator_id is not None:
+        ref = mediator_ref(mediator_id)
+        name = display_name(mediator_name or "Mediator", "mediator")
+    else:
+        raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
+    return JoinFacts(
+        link_case=link_case,
+        party_id=party_id,
         mediator_id=mediator_id,
-        participant_ref=mediator_ref(mediator_id),
-        display_name=display_name(mediator_name or "Mediator", "mediator"),
+        link_sequence=link_sequence,
+        expires_at=expires_at,
+        revoked=revoked_at is not None,
+        meeting_id=meeting_id,
+        meeting_case=meeting_case,
+        status=MeetingStatus(status),
+        sequence=sequence,
+        start_at=start_at,
+        mode=MeetingMode(mode),
         provider_room=provider_room,
-        click=click,
+        party_case=party_case,
+        party_removed=party_removed is not None,
+        participant_ref=ref,
+        display_name=name,
     )
+
+
+async def check_join_click(
+    connection: AsyncConnection,
+    *,
+    link_id: str,
+    now: datetime,
+    opens_before: timedelta,
+) -> JoinTarget:
+    """Check a join link with one indexed read (Core only) and build its click event."""
+    facts = await load_join_facts(connection, link_id=link_id)
+    return facts.target(now=now, opens_before=opens_before)
 
 
 class ClickRecorder:

@@ -10,15 +10,16 @@ room can be re-created or moved to a fallback provider without re-inviting anyon
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import jwt
 from aiohttp import web
 from sqlmodel import col, select
 
 from integrations.base import JoinIdentity
-from orchestrator import attendance, booking, links
-from orchestrator.errors import InvalidState
+from orchestrator import attendance, booking, linkcache, links
+from orchestrator.errors import InvalidState, LinkInvalid
 from orchestrator.models import Case, Invitation, LinkScope, Mediator, MeetingMode, MeetingStatus
 from orchestrator.providers import room_from_dict
 from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS, STATE
@@ -114,39 +115,63 @@ async def join_page(request: web.Request) -> web.Response:
     return render("party/join.html", request, context)
 
 
+def _click_cache(app: web.Application) -> linkcache.JoinLinkCache:
+    cache = app[STATE].get("join_link_cache")
+    if cache is None:
+        cache = app[STATE]["join_link_cache"] = linkcache.JoinLinkCache()
+    return cast(linkcache.JoinLinkCache, cache)
+
+
+async def _join_facts(app: web.Application, token: str, now: datetime) -> attendance.JoinFacts:
+    """The verified link's facts: from the short-lived cache, else one indexed read."""
+    cache = _click_cache(app)
+    entry = cache.get(token)
+    if entry is not None:
+        # The signature was checked when the entry was filled; the times are checked now.
+        stamp = int(now.timestamp())
+        if entry.expires <= stamp:
+            raise LinkInvalid("this link has expired", details={"reason": "expired"})
+        if entry.not_before > stamp:
+            raise LinkInvalid("this link is not valid", details={"reason": "invalid"})
+        return cast(attendance.JoinFacts, entry.facts)
+    seen = linkcache.generation()  # taken before the read: a change during it wins
+    link_id = links.decode(
+        token,
+        secret=app[SETTINGS].secret_key.get_secret_value(),
+        scope=LinkScope.join_room,
+        now=now,
+    )
+    async with app[DB].reader_engine.connect() as connection:
+        facts = await attendance.load_join_facts(connection, link_id=link_id)
+    claims = jwt.decode(token, options={"verify_signature": False})  # verified just above
+    cache.put(
+        token,
+        link_id=link_id,
+        not_before=int(claims["nbf"]),
+        expires=int(claims["exp"]),
+        facts=facts,
+        seen=seen,
+    )
+    return facts
+
+
 @routes.get("/j/{token}/video", name="join:video")
 async def join_video(request: web.Request) -> web.StreamResponse:
     """Record the click and send the person to their own room on the provider (303)."""
     app = request.app
     settings = app[SETTINGS]
     now = app[CLOCK]()
-    link_id = links.decode(
-        request.match_info["token"],
-        secret=settings.secret_key.get_secret_value(),
-        scope=LinkScope.join_room,
-        now=now,
-    )
-    db = app[DB]
+    token = request.match_info["token"]
+    facts = await _join_facts(app, token, now)
     try:
-        async with db.reader_engine.connect() as connection:
-            target = await attendance.check_join_click(
-                connection,
-                link_id=link_id,
-                now=now,
-                opens_before=timedelta(minutes=settings.join_opens_minutes),
-            )
+        target = facts.target(now=now, opens_before=timedelta(minutes=settings.join_opens_minutes))
     except attendance.RoomNotReady:
-        return render(
-            "party/join_wait.html",
-            request,
-            {"page_href": f"/j/{request.match_info['token']}"},
-            status=503,
-        )
+        return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)
     except InvalidState as exc:
         return render(
             "party/join_closed.html",
             request,
-            {"message": exc.message, "page_href": f"/j/{request.match_info['token']}"},
+            {"message": exc.message, "page_href": f"/j/{token}"},
             status=409,
         )
     await app[STATE]["join_clicks"].record(target.click)  # durable before the 303

@@ -1,0 +1,216 @@
+"""The join click's short-lived link cache: fast on repeat clicks, never stale on this replica.
+
+A party clicking "Join" again and again is answered from memory, but every change that can
+kill a link or move the room (revoke, party removed, reschedule, cancel, room replaced) is
+seen by the very next click through the same app; a change made by another replica (not
+through this process's sessions) is seen once the entry's few seconds are up. Every click,
+cached or not, is recorded before its 303.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp.test_utils import TestClient
+from sqlmodel import col
+
+from orchestrator import linkcache, links
+from orchestrator.models import Link, Meeting
+from orchestrator.web.keys import DB, STATE
+from tests.conftest import MutableClock, Staff
+from tests.orchestrator.meetings_support import (
+    START,
+    book,
+    deliver_outbox,
+    events,
+    get,
+    iso,
+    join_links,
+    path_of,
+    ready_case,
+)
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.value = 1000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+
+async def booked(client: TestClient[Any, Any], staff: Staff) -> tuple[Any, Any, dict[str, Any]]:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    return ready, meeting, await join_links(staff, meeting["id"])
+
+
+async def click(client: TestClient[Any, Any], link: dict[str, Any]) -> tuple[int, str | None]:
+    status, _, location = await get(client, path_of(link["url"]) + "/video")
+    return status, location
+
+
+def cache_of(client: TestClient[Any, Any]) -> linkcache.JoinLinkCache:
+    cache = client.app[STATE]["join_link_cache"]
+    assert isinstance(cache, linkcache.JoinLinkCache)
+    return cache
+
+
+async def test_repeat_clicks_come_from_memory_and_every_one_is_recorded(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, meeting, found = await booked(client, staff)
+    clock.set(START - timedelta(minutes=5))
+    parent = found[ready.parties["parent"]]
+    answers = [await click(client, parent) for _ in range(3)]
+    assert all(status == 303 for status, _ in answers)
+    assert len({location for _, location in answers}) == 1
+    assert cache_of(client).hits >= 2
+    recorded = await events(client, meeting["id"])
+    assert [(str(e.party_id), e.status.value) for e in recorded] == [
+        (ready.parties["parent"], "joining")
+    ] * 3
+
+
+async def test_revoke_then_click_is_refused_at_once(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, meeting, found = await booked(client, staff)
+    clock.set(START)
+    parent = found[ready.parties["parent"]]
+    assert (await click(client, parent))[0] == 303  # now cached
+    async with client.app[DB].write() as session:
+        await links.revoke_for(session, party_id=uuid.UUID(ready.parties["parent"]), now=clock())
+    status, location = await click(client, parent)
+    assert 400 <= status < 500 and location is None
+    assert len(await events(client, meeting["id"])) == 1
+
+
+async def test_party_removed_then_click_is_refused_at_once(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, _meeting, found = await booked(client, staff)
+    clock.set(START)
+    parent, officer = found[ready.parties["parent"]], found[ready.parties["la_officer"]]
+    assert (await click(client, parent))[0] == 303
+    assert (await click(client, officer))[0] == 303
+    await staff.call(
+        "DELETE", f"/api/v1/cases/{ready.case_id}/parties/{ready.parties['parent']}", expect=204
+    )
+    assert 400 <= (await click(client, parent))[0] < 500
+    assert (await click(client, officer))[0] == 303  # the others still get in
+
+
+async def test_reschedule_and_cancel_kill_cached_links_at_once(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, meeting, found = await booked(client, staff)
+    clock.set(START)
+    parent = found[ready.parties["parent"]]
+    assert (await click(client, parent))[0] == 303
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/reschedule",
+        json={"start": iso(START + timedelta(minutes=20)), "duration_minutes": 120},
+        expect=200,
+    )
+    assert 400 <= (await click(client, parent))[0] < 500
+    await deliver_outbox(client)
+    fresh = (await join_links(staff, meeting["id"]))["mediator"]
+    assert (await click(client, fresh))[0] == 303
+    await staff.call(
+        "POST", f"/api/v1/meetings/{meeting['id']}/cancel", json={"reason": "x"}, expect=200
+    )
+    assert 400 <= (await click(client, fresh))[0] < 500
+
+
+async def test_a_replaced_room_is_used_by_the_next_click(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, meeting, found = await booked(client, staff)
+    clock.set(START)
+    parent = found[ready.parties["parent"]]
+    _, first = await click(client, parent)
+    async with client.app[DB].write() as session:
+        row = await session.get(Meeting, uuid.UUID(meeting["id"]))
+        assert row is not None and row.provider_room is not None
+        moved = dict(row.provider_room)
+        moved["room_id"] = moved["data"]["room"] = "fallback-room-0123456789"
+        row.provider_room = moved
+    status, second = await click(client, parent)
+    assert status == 303 and second is not None and first != second
+    assert "fallback-room-0123456789" in second
+
+
+async def test_expiry_is_checked_on_every_click_even_from_memory(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, meeting, found = await booked(client, staff)
+    clock.set(START)
+    parent = found[ready.parties["parent"]]
+    assert (await click(client, parent))[0] == 303
+    clock.set(START + timedelta(hours=3, minutes=61))  # past the end plus the grace period
+    status, location = await click(client, parent)
+    assert 400 <= status < 500 and location is None
+    assert len(await events(client, meeting["id"])) == 1
+
+
+async def test_a_change_from_another_replica_is_seen_within_the_ttl(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, _meeting, found = await booked(client, staff)
+    clock.set(START)
+    ticking = FakeMonotonic()
+    client.app[STATE]["join_link_cache"] = linkcache.JoinLinkCache(ttl=5.0, monotonic=ticking)
+    parent = found[ready.parties["parent"]]
+    assert (await click(client, parent))[0] == 303
+    # Another replica revokes the link: a write that never passes through this process's
+    # sessions, so nothing here bumps the generation.
+    async with client.app[DB].writer_engine.begin() as connection:
+        await connection.execute(
+            sa.update(Link)
+            .where(col(Link.party_id) == uuid.UUID(ready.parties["parent"]))
+            .values(revoked_at=clock())
+        )
+    ticking.value += 4.9
+    assert (await click(client, parent))[0] == 303  # the documented bound: under 5 s
+    ticking.value += 0.2
+    assert 400 <= (await click(client, parent))[0] < 500
+
+
+async def test_generation_moves_only_on_committed_link_changes(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready = await ready_case(staff)
+    before = linkcache.generation()
+    async with client.app[DB].read() as session:
+        await session.get(Link, "nothing")
+    assert linkcache.generation() == before  # reads never drop the cache
+    try:
+        async with client.app[DB].write() as session:
+            await links.revoke_for(
+                session, party_id=uuid.UUID(ready.parties["parent"]), now=clock()
+            )
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert linkcache.generation() == before  # nothing committed, nothing dropped
+    async with client.app[DB].write() as session:
+        await links.revoke_for(session, party_id=uuid.UUID(ready.parties["parent"]), now=clock())
+    assert linkcache.generation() > before
+
+
+def test_cache_is_bounded_and_ignores_reads_that_raced_a_change() -> None:
+    ticking = FakeMonotonic()
+    cache = linkcache.JoinLinkCache(ttl=5.0, max_entries=3, monotonic=ticking)
+    seen = linkcache.generation()
+    for n in range(5):
+        cache.put(f"t{n}", link_id=f"l{n}", not_before=0, expires=1, facts=n, seen=seen)
+    assert len(cache) == 3 and cache.get("t0") is None and cache.get("t4") is not None
+    linkcache.bump()  # a change committed while a click was reading
+    cache.put("late", link_id="l", not_before=0, expires=1, facts=0, seen=seen)
+    assert cache.get("late") is None and len(cache) == 0
