@@ -121,7 +121,7 @@ class DeliveryPolicy:
     backoff_base_s: float = 5.0
     backoff_max_s: float = 3600.0
     lease_s: float = 300.0
-    batch_size: int = 50
+    batch_size: int = 10  # a replica killed mid-batch resends at most this many (same Message-ID)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with full jitter, capped."""

@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     outbox_backoff_base_s: float = Field(5.0, gt=0)
     outbox_backoff_max_s: float = Field(3600.0, gt=0)
     run_background_jobs: bool = True
+    # --- scale-out and health (health.py). A replica killed mid-delivery holds its claimed
+    # outbox rows this long before another takes them; it must outlast a batch's delivery.
+    outbox_lease_seconds: float = Field(300.0, ge=5)
+    # Staff pages show a "degraded" banner when mail has waited longer than this, or a
+    # dependency is down; the check runs every ``health_check_seconds``.
+    degraded_outbox_age_minutes: float = Field(10.0, gt=0)
+    health_check_seconds: float = Field(10.0, gt=0)
 
     # Invitations, replies and reminders. Offsets are minutes before the start (7 days,
     # 2 days, 2 hours); a party may carry its own. Chasers go to people who have not

@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlmodel import col, select
 
 from calendars.workdays import WorkingDays
-from orchestrator import webhooks
+from orchestrator import health, webhooks
 from orchestrator.db import connect
 from orchestrator.events import EventBus
 from orchestrator.mail import build_mail_backend
@@ -100,6 +100,7 @@ CAPABILITIES: list[Callable[[web.Application], None]] = [
     webhooks.install,
     mail_pages.install,
     prepare_pages.install,
+    health.install,
 ]
 
 
@@ -198,6 +199,7 @@ async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
             max_attempts=settings.outbox_max_attempts,
             backoff_base_s=settings.outbox_backoff_base_s,
             backoff_max_s=settings.outbox_backoff_max_s,
+            lease_s=settings.outbox_lease_seconds,
         ),
         poll_s=settings.outbox_poll_seconds,
     )

@@ -1,0 +1,191 @@
+"""Is the service degraded? A periodic look at the database and the outbox, for staff.
+
+Every ``health_check_seconds`` each replica checks that the database answers and how long
+the oldest due outbox message has waited, per kind. The result feeds ``/metrics``
+(``orchestrator_outbox_pending``, ``orchestrator_dependency_up{dependency="database"|"mail"}``,
+``orchestrator_degraded``) and the banner on staff pages (``banner``), which the staff
+layout reads through the Jinja global ``service_degraded()``. Nothing here blocks a
+request: pages read the last result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import aiohttp_jinja2
+from aiohttp import web
+from prometheus_client import Gauge
+from sqlalchemy import and_, func, or_
+from sqlmodel import col, select
+
+from orchestrator.db import Database
+from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
+from orchestrator.settings import Settings
+from orchestrator.web.keys import CLOCK, DB, METRICS, SETTINGS, STATE
+
+log = logging.getLogger(__name__)
+
+WHAT = {
+    OutboxKind.email.value: "emails are waiting to be sent",
+    OutboxKind.webhook.value: "updates to the case management system are waiting",
+    OutboxKind.provider_call.value: "video rooms are waiting to be set up",
+}
+
+
+@dataclass(frozen=True)
+class Health:
+    """One look at the service's dependencies."""
+
+    database_up: bool = True
+    pending: dict[str, int] = field(default_factory=dict)
+    # Seconds the oldest due (or retried) pending message of each kind has waited.
+    oldest_wait_s: dict[str, float] = field(default_factory=dict)
+    # Kinds whose last attempt failed and is still pending (the dependency looks down).
+    failing: frozenset[str] = frozenset()
+
+
+async def check(db: Database, *, now: datetime) -> Health:
+    """Ask the database how the outbox stands; a database that does not answer is down."""
+    try:
+        async with db.read() as session:
+            pending = col(OutboxMessage.status) == OutboxStatus.pending
+            waiting = and_(
+                pending,
+                or_(
+                    col(OutboxMessage.attempts) > 0,
+                    col(OutboxMessage.next_attempt_at) <= now,
+                ),
+            )
+            counts = (
+                await session.execute(
+                    select(OutboxMessage.kind, func.count()).where(pending).group_by("kind")
+                )
+            ).all()
+            oldest = (
+                await session.execute(
+                    select(OutboxMessage.kind, func.min(OutboxMessage.created_at))
+                    .where(waiting)
+                    .group_by("kind")
+                )
+            ).all()
+            failing = (
+                await session.scalars(
+                    select(OutboxMessage.kind)
+                    .where(pending, col(OutboxMessage.last_error).is_not(None))
+                    .distinct()
+                )
+            ).all()
+    except Exception as exc:  # unreachable, restarting, out of connections: all "down"
+        log.warning("health check: database unreachable (%s)", type(exc).__name__)
+        return Health(database_up=False)
+    return Health(
+        pending={_name(kind): n for kind, n in counts},
+        oldest_wait_s={
+            _name(kind): max(0.0, (now - since).total_seconds())
+            for kind, since in oldest
+            if since is not None
+        },
+        failing=frozenset(_name(kind) for kind in failing),
+    )
+
+
+def reasons(health: Health, *, stale_after: timedelta) -> list[str]:
+    """What is wrong, in words for staff; empty when all is well."""
+    found: list[str] = []
+    if not health.database_up:
+        found.append("the database cannot be reached, so changes cannot be saved")
+    for kind, waited in sorted(health.oldest_wait_s.items()):
+        if waited >= stale_after.total_seconds():
+            minutes = int(waited // 60)
+            found.append(f"{WHAT.get(kind, kind)} (the oldest for {minutes} minutes)")
+    return found
+
+
+def banner(health: Health | None, settings: Settings) -> str | None:
+    """The banner text for staff pages, or None."""
+    if health is None:
+        return None
+    found = reasons(health, stale_after=timedelta(minutes=settings.degraded_outbox_age_minutes))
+    if not found:
+        return None
+    return "The service is degraded: " + "; ".join(found) + ". Nothing is lost; it will catch up."
+
+
+def _name(kind: object) -> str:
+    value = getattr(kind, "value", kind)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------- the app
+
+_KEY = "health"
+
+
+def current(app: web.Application) -> Health | None:
+    """The last result of this replica's check (None before the first)."""
+    value = app[STATE].get(_KEY)
+    return value if isinstance(value, Health) else None
+
+
+def install(app: web.Application) -> None:
+    """Give staff pages ``service_degraded()`` and run the check while background jobs run."""
+    env = aiohttp_jinja2.get_env(app)
+
+    def service_degraded() -> str | None:
+        return banner(current(app), app[SETTINGS])
+
+    env.globals["service_degraded"] = service_degraded
+    degraded = Gauge(
+        "orchestrator_degraded",
+        "1 when staff pages show the degraded banner",
+        registry=app[METRICS].registry,
+    )
+    app[STATE]["health_gauge"] = degraded
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)
+
+
+async def refresh(app: web.Application) -> Health:
+    """Check now, remember the result and publish it as metrics."""
+    health = await check(app[DB], now=app[CLOCK]())
+    app[STATE][_KEY] = health
+    metrics = app[METRICS]
+    metrics.dependency_up.labels("database").set(int(health.database_up))
+    if health.database_up:
+        metrics.dependency_up.labels("mail").set(int(OutboxKind.email.value not in health.failing))
+        for kind in OutboxKind:
+            metrics.outbox_pending.labels(kind.value).set(health.pending.get(kind.value, 0))
+    gauge: Gauge = app[STATE]["health_gauge"]
+    gauge.set(int(banner(health, app[SETTINGS]) is not None))
+    return health
+
+
+async def _watch(app: web.Application, every: Callable[[], float]) -> None:
+    while True:
+        try:
+            await refresh(app)
+        except Exception:  # the check must never stop checking
+            log.exception("health check failed")
+        await asyncio.sleep(every())
+
+
+async def _start(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    if not settings.run_background_jobs:
+        return
+    app[STATE]["health_task"] = asyncio.create_task(
+        _watch(app, lambda: settings.health_check_seconds)
+    )
+
+
+async def _stop(app: web.Application) -> None:
+    task = app[STATE].pop("health_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
