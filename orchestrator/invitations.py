@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -451,23 +451,19 @@ async def send_request(
     body = render_mail(
         "invite", context, easy_read=recipient.easy_read, language=recipient.language
     )
-    message = build_invite_message(
+    await _queue_itip(
+        session,
+        recipient,
+        settings,
         method="REQUEST",
         ics=build_request(spec),
-        subject=body.subject,
-        from_name=organizer_name(settings),
-        from_addr=settings.mail_from,
-        to_name=recipient.name,
-        to_addr=recipient.email,
-        text_body=body.text,
-        html_body=body.html,
-        message_id_key=key,
-        domain=mail_domain(settings),
-        date=now,
+        body=body,
+        key=key,
+        topic="invite.request",
+        meeting=meeting,
+        now=now,
+        sequence=meeting.sequence,
     )
-    await _enqueue(session, message, recipient, key, "invite.request", meeting, now)
-    if recipient.invitation is not None:
-        recipient.invitation.last_sequence_sent = meeting.sequence
     return True
 
 
@@ -492,9 +488,48 @@ async def send_cancel(
     body = render_mail(
         "cancel", context, easy_read=recipient.easy_read, language=recipient.language
     )
-    message = build_invite_message(
+    await _queue_itip(
+        session,
+        recipient,
+        settings,
         method="CANCEL",
         ics=build_cancel(spec),
+        body=body,
+        key=key,
+        topic="invite.cancel",
+        meeting=meeting,
+        now=now,
+        sequence=sequence,
+    )
+    return True
+
+
+async def already_queued(session: AsyncSession, key: str) -> bool:
+    """True when a message with this idempotency key is in the outbox already."""
+    found = await session.scalar(
+        select(OutboxMessage.id).where(col(OutboxMessage.idempotency_key) == key)
+    )
+    return found is not None
+
+
+async def _queue_itip(
+    session: AsyncSession,
+    recipient: Recipient,
+    settings: Settings,
+    *,
+    method: Literal["REQUEST", "CANCEL"],
+    ics: bytes,
+    body: Any,
+    key: str,
+    topic: str,
+    meeting: Meeting,
+    now: datetime,
+    sequence: int,
+) -> None:
+    """Package one iTIP message for ``recipient``, queue it, and note the sequence sent."""
+    message = build_invite_message(
+        method=method,
+        ics=ics,
         subject=body.subject,
         from_name=organizer_name(settings),
         from_addr=settings.mail_from,
@@ -506,18 +541,9 @@ async def send_cancel(
         domain=mail_domain(settings),
         date=now,
     )
-    await _enqueue(session, message, recipient, key, "invite.cancel", meeting, now)
+    await _enqueue(session, message, recipient, key, topic, meeting, now)
     if recipient.invitation is not None:
         recipient.invitation.last_sequence_sent = sequence
-    return True
-
-
-async def already_queued(session: AsyncSession, key: str) -> bool:
-    """True when a message with this idempotency key is in the outbox already."""
-    found = await session.scalar(
-        select(OutboxMessage.id).where(col(OutboxMessage.idempotency_key) == key)
-    )
-    return found is not None
 
 
 async def _enqueue(
