@@ -145,6 +145,10 @@ class PhoneBridge(abc.ABC):
         Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
         """
 
+    async def end_conference(self, conference_id: str) -> None:  # noqa: B027 - optional hook
+        """End a live conference for everyone in it, where the bridge can; one already over
+        counts as ended. Raises like ``move_call``."""
+
 
 # --------------------------------------------------------------------------- mail
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,13 @@ _EVENT_KINDS: dict[str, AttendanceKind] = {
     "conference-start": "room_started",
     "conference-end": "room_ended",
 }
+# Events after which a conference is live, and the one that says it is over.
+_LIVE_EVENTS = frozenset({"conference-start", "participant-join"})
+_END_EVENT = "conference-end"
+# Twilio error codes that mean the conference is not live any more, so ending it is done:
+# 20404 "The requested resource was not found", 16022 "Conference does not exist or is
+# completed".
+_CONFERENCE_OVER = frozenset({20404, 16022})
 
 FormParams = Mapping[str, Sequence[str]] | Mapping[str, str]
 
@@ -62,6 +70,15 @@ class TwilioConfig:
     phone_number: str
     api_base: str = "https://api.twilio.com"
     timeout_s: float = 10
+
+
+@dataclass(frozen=True)
+class ConferenceState:
+    """What a status call-back says about the conference itself: which one, and is it live."""
+
+    name: str  # the FriendlyName we chose: the room's opaque key
+    sid: str
+    live: bool
 
 
 class TwilioBridge(PhoneBridge):
@@ -204,15 +221,21 @@ class TwilioBridge(PhoneBridge):
         await self._post(f"Calls/{quote(call_id, safe='')}.json", {"Twiml": twiml})
 
     async def end_conference(self, conference_sid: str) -> None:
-        """End a conference for everyone in it.
+        """End a conference for everyone in it; one that is already over counts as ended.
 
+        Twilio will not update a conference that has ended (error 16022), so repeating the
+        request after its answer was lost is not an error.
         Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
         """
         await self._post(
-            f"Conferences/{quote(conference_sid, safe='')}.json", {"Status": "completed"}
+            f"Conferences/{quote(conference_sid, safe='')}.json",
+            {"Status": "completed"},
+            done_codes=_CONFERENCE_OVER,
         )
 
-    async def _post(self, resource: str, form: Mapping[str, str]) -> None:
+    async def _post(
+        self, resource: str, form: Mapping[str, str], *, done_codes: frozenset[int] = frozenset()
+    ) -> None:
         config = self._config
         url = f"{config.api_base}/2010-04-01/Accounts/{config.account_sid}/{resource}"
         headers = {"Authorization": basic_authorization(config.account_sid, config.auth_token)}
@@ -221,12 +244,12 @@ class TwilioBridge(PhoneBridge):
                 url, data=dict(form), headers=headers, timeout=self._timeout
             ) as response:
                 status = response.status
-                await response.read()
+                body = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ProviderUnavailable(
                 f"Twilio request failed: {type(exc).__name__}", provider=PROVIDER
             ) from exc
-        if 200 <= status < 300:
+        if 200 <= status < 300 or (400 <= status < 500 and _error_code(body) in done_codes):
             return
         message = f"Twilio answered {status} for {resource.split('/', 1)[0]}"
         if status in (401, 403):
@@ -266,6 +289,20 @@ class TwilioBridge(PhoneBridge):
                 channel="phone",
             )
         ]
+
+    @staticmethod
+    def conference_state(form: FormParams) -> ConferenceState | None:
+        """Whether a verified status call-back shows its conference live or ended (or neither).
+
+        A conference is live once it starts or someone joins it (a lobby that waits for the
+        mediator is live too) and over at ``conference-end``; other events change nothing.
+        """
+        fields = {name: values[0] for name, values in _multi(form).items() if values}
+        event = fields.get("StatusCallbackEvent", "")
+        name, sid = fields.get("FriendlyName", ""), fields.get("ConferenceSid", "")
+        if not name or not sid or (event not in _LIVE_EVENTS and event != _END_EVENT):
+            return None
+        return ConferenceState(name=name, sid=sid, live=event != _END_EVENT)
 
     @staticmethod
     def gathered_digits(form: FormParams) -> str:
@@ -309,6 +346,16 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         return value
     lowered = name.lower()
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+def _error_code(body: bytes) -> int | None:
+    """The ``code`` of a Twilio REST error body (JSON), or None."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    code = parsed.get("code") if isinstance(parsed, dict) else None
+    return code if isinstance(code, int) else None
 
 
 def _flag(value: bool) -> str:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import aiohttp_jinja2
 from aiohttp import web
 from prometheus_client import Gauge
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
 from orchestrator.db import Database
@@ -66,11 +66,14 @@ async def check(db: Database, *, now: datetime) -> Health:
                     select(OutboxMessage.kind, func.count()).where(pending).group_by("kind")
                 )
             ).all()
+            # A row queued to go later (``not_before``) has waited only since it fell due.
+            since = case(
+                (col(OutboxMessage.attempts) == 0, col(OutboxMessage.next_attempt_at)),
+                else_=col(OutboxMessage.created_at),
+            )
             oldest = (
                 await session.execute(
-                    select(OutboxMessage.kind, func.min(OutboxMessage.created_at))
-                    .where(waiting)
-                    .group_by("kind")
+                    select(OutboxMessage.kind, func.min(since)).where(waiting).group_by("kind")
                 )
             ).all()
             failing = (

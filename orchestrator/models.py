@@ -644,6 +644,9 @@ class Room(SQLModel, table=True):
     provider_room_id: str | None = Field(default=None, max_length=200, index=True)
     # Parties sent to this room (caucus rooms); the joint room holds everyone else.
     party_ids: list[str] = json_field([])
+    # The phone bridge's live conference for this room, from its status call-backs (None
+    # when none is live), so ending the session can end it for the callers still on it.
+    conference_sid: str | None = Field(default=None, max_length=64)
     created_at: datetime = ts_field(default_now=True)
     closed_at: datetime | None = ts_field(nullable=True)
 

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.base import PhoneBridge, ProviderRoom, RoomSpec, VideoProvider
+from integrations.base import AttendanceSignal, PhoneBridge, ProviderRoom, RoomSpec, VideoProvider
 from integrations.errors import (
     PluginLoadError,
     ProviderAuthError,
@@ -27,6 +28,8 @@ from integrations.errors import (
     ProviderUnavailable,
 )
 from integrations.loader import load_plugin
+from orchestrator import rooms
+from orchestrator.attendance_signals import record_signals, refs_by_email
 from orchestrator.db import Database
 from orchestrator.errors import ValidationFailed
 from orchestrator.metrics import Metrics
@@ -261,7 +264,8 @@ def room_from_dict(stored: Mapping[str, Any]) -> ProviderRoom:
 
 
 class ProviderCalls:
-    """Delivers ``provider_call`` outbox rows: create rooms and caucus rooms, end, move calls.
+    """Delivers ``provider_call`` outbox rows: create rooms and caucus rooms, end, move calls,
+    end phone conferences, read attendance reports.
 
     Runs with no transaction open while it talks to the provider, then stores the result.
     ProviderUnavailable is retried by the dispatcher with backoff; once the room has waited
@@ -292,6 +296,8 @@ class ProviderCalls:
             "create_caucus": self.create_caucus,
             "end_room": self.end_room,
             "move_call": self.move_call,
+            "end_conference": self.end_conference,
+            "fetch_attendance": self.fetch_attendance,
         }.get(action)
         if handler is None:
             raise ProviderRejected(f"unknown provider call {action!r}")
@@ -392,6 +398,15 @@ class ProviderCalls:
                 at=self.clock(),
                 actor="system",
             )
+            if rooms.reads_attendance_report(fresh_meeting):
+                # For a meeting that simply runs out, with nobody pressing "end" here.
+                await rooms.queue_attendance_read(
+                    session,
+                    meeting=fresh_meeting,
+                    after="scheduled_end",
+                    due=fresh_meeting.end_at + rooms.ATTENDANCE_REPORT_WAITS[0],
+                    now=self.clock(),
+                )
 
     async def create_caucus(self, message: OutboxMessage) -> None:
         loaded = await self._load(message)
@@ -432,6 +447,126 @@ class ProviderCalls:
             str(payload["conference"]),
             **_move_kwargs(bridge, self.settings, str(payload.get("label", ""))),
         )
+
+    async def end_conference(self, message: OutboxMessage) -> None:
+        """End a room's phone conference, unless the bridge has reported it over already.
+
+        Its end call-back clears the room's conference, so a repeated delivery (or a
+        conference that ended by itself) sends nothing.
+        """
+        sid = str(message.payload["conference_sid"])
+        async with self.db.read() as session:
+            room = await session.get(Room, uuid.UUID(message.payload["room_id"]))
+        if room is None or room.conference_sid != sid:
+            return
+        await self.providers.phone().end_conference(sid)
+
+    async def fetch_attendance(self, message: OutboxMessage) -> None:
+        """Read the meeting's attendance report into its record, or look again later.
+
+        A report that has not appeared yet is looked for again after the next wait of
+        ``rooms.ATTENDANCE_REPORT_WAITS`` (a new row, due then: waiting for Graph to write
+        its report is not a failure to retry); after the last wait the case timeline says
+        that none came. Errors from the provider go to the dispatcher like any other.
+        """
+        payload = message.payload
+        async with self.db.read() as session:
+            meeting = await session.get(Meeting, uuid.UUID(payload["meeting_id"]))
+            if meeting is None or meeting.provider_room is None:
+                return
+            if not _report_wanted(meeting, payload):
+                return
+            refs = await refs_by_email(session, meeting)
+        room = room_from_dict(meeting.provider_room)
+        signals = await self._read_report(meeting, room, refs)
+        if signals is None:
+            return
+        people = [s for s in signals if s.kind in ("joined", "left")]
+        async with self.db.write() as session:
+            if people:
+                added = await record_signals(session, people, source=room.provider)
+                if added:
+                    add_timeline(
+                        session,
+                        case_id=meeting.case_id,
+                        meeting_id=meeting.id,
+                        kind="meeting.attendance_read",
+                        summary=f"Attendance read from {room.provider}: {added} joins and leaves",
+                        at=self.clock(),
+                        actor="system",
+                        details={"provider": room.provider, "events": added},
+                    )
+                return
+            await self._look_again(session, meeting, provider=room.provider, payload=payload)
+
+    async def _read_report(
+        self, meeting: Meeting, room: ProviderRoom, refs: Mapping[str, str]
+    ) -> list[AttendanceSignal] | None:
+        """The provider's report as signals; None when the provider keeps no reports."""
+        from integrations.teams import TeamsProvider
+
+        provider = self.providers.video(room.provider)
+        if not isinstance(provider, TeamsProvider):
+            return None
+        try:
+            signals = await provider.attendance(room, refs_by_email=refs)
+        except ProviderAuthError:
+            self._gauge(room.provider, False)
+            await self._note(
+                meeting,
+                "meeting.attendance_failed",
+                f"The {room.provider} video provider refused our credentials; "
+                "attendance was not read",
+                provider=room.provider,
+            )
+            raise
+        except ProviderUnavailable:
+            self._gauge(room.provider, False)
+            raise
+        self._gauge(room.provider, True)
+        return signals
+
+    async def _look_again(
+        self, session: AsyncSession, meeting: Meeting, *, provider: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Queue the next read of a report that has not appeared, or record that none came."""
+        now = self.clock()
+        look = int(payload.get("look", 0)) + 1
+        if look < len(rooms.ATTENDANCE_REPORT_WAITS):
+            await rooms.queue_attendance_read(
+                session,
+                meeting=meeting,
+                after=str(payload.get("after", "session_end")),
+                due=now + rooms.ATTENDANCE_REPORT_WAITS[look],
+                now=now,
+                look=look,
+            )
+            return
+        add_timeline(
+            session,
+            case_id=meeting.case_id,
+            meeting_id=meeting.id,
+            kind="meeting.attendance_missing",
+            summary=f"The {provider} video provider published no attendance report; "
+            "attendance is as recorded here",
+            at=now,
+            actor="system",
+            details={"provider": provider},
+        )
+
+
+def _report_wanted(meeting: Meeting, payload: Mapping[str, Any]) -> bool:
+    """False when the read a row was queued for is moot.
+
+    The meeting was cancelled, or moved (a new provider meeting, read by the rows queued
+    with its room), or, for the rows queued for the scheduled end, the mediator ended the
+    session here: the rows queued then read the report.
+    """
+    if meeting.status is MeetingStatus.cancelled or not rooms.reads_attendance_report(meeting):
+        return False
+    if int(payload.get("sequence", -1)) != meeting.sequence:
+        return False
+    return not (payload.get("after") == "scheduled_end" and meeting.status is MeetingStatus.closed)
 
 
 def _pin_for(provider: str, pin: str | None) -> str | None:

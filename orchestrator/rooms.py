@@ -14,7 +14,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -59,6 +61,16 @@ PARTICIPANT_TRANSITIONS: Mapping[ParticipantStatus, frozenset[ParticipantStatus]
 }
 
 PRESENT = frozenset({PS.in_session, PS.in_caucus})
+
+# Video providers whose attendance comes from a report read after the meeting, not from
+# call-backs while it runs.
+ATTENDANCE_REPORT_PROVIDERS = frozenset({"teams"})
+# When to read that report: this long after the meeting ends, then again after each
+# following wait while it has not appeared (Graph publishes it some minutes after a
+# session ends); after the last, the case timeline records that none came (~4 hours).
+ATTENDANCE_REPORT_WAITS: tuple[timedelta, ...] = tuple(
+    timedelta(minutes=minutes) for minutes in (10, 10, 20, 40, 60, 120)
+)
 
 
 def can_move(current: ParticipantStatus, to: ParticipantStatus) -> bool:
@@ -298,6 +310,30 @@ def _require_running(meeting: Meeting) -> None:
         raise InvalidState("the session has not started or is over")
 
 
+async def _queue_provider_call(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    action: str,
+    key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+    **details: Any,
+) -> None:
+    """Queue one provider call of ``meeting`` in the caller's transaction, once per ``key``."""
+    await enqueue(
+        session,
+        kind=OutboxKind.provider_call,
+        topic=action,
+        idempotency_key=f"{action}:{key}",
+        payload={"action": action, "meeting_id": str(meeting.id), **details},
+        now=now,
+        not_before=not_before,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+    )
+
+
 async def _move_phone_call(
     session: AsyncSession,
     *,
@@ -310,22 +346,91 @@ async def _move_phone_call(
     """Queue the bridge call that moves a live phone call into ``room``'s conference."""
     if state.channel is not Channel.phone or not state.call_id or state.status not in PRESENT:
         return
-    await enqueue(
+    await _queue_provider_call(
         session,
-        kind=OutboxKind.provider_call,
-        topic="move_call",
-        idempotency_key=f"move_call:{state.call_id}:{room.id}:{now.timestamp()}",
-        payload={
-            "action": "move_call",
-            "meeting_id": str(meeting.id),
-            "room_id": str(room.id),
-            "call_id": state.call_id,
-            "conference": room.room_key,
-            "label": party.participant_ref,
-        },
+        meeting=meeting,
+        action="move_call",
+        key=f"{state.call_id}:{room.id}:{now.timestamp()}",
         now=now,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
+        room_id=str(room.id),
+        call_id=state.call_id,
+        conference=room.room_key,
+        label=party.participant_ref,
+    )
+
+
+async def track_conference(session: AsyncSession, *, room_key: str, sid: str, live: bool) -> None:
+    """Remember the phone bridge's live conference of the room keyed ``room_key``.
+
+    The bridge's call-backs say when a room's conference goes live (someone joins, even
+    a lobby waiting for the mediator) and when it is over; the room keeps the newest live
+    one so that ending the session can end it, and forgets it once it has ended (a caucus
+    room emptied by moving its callers back ends by itself). Each change is one UPDATE,
+    the clearing one conditional on the SID, so a late end never clears a newer conference.
+    """
+    by_key = col(Room.room_key) == room_key
+    if live:
+        statement = update(Room).where(by_key).values(conference_sid=sid[:64])
+    else:
+        statement = (
+            update(Room).where(by_key, col(Room.conference_sid) == sid).values(conference_sid=None)
+        )
+    await session.execute(statement)
+
+
+async def _end_conference(
+    session: AsyncSession, *, meeting: Meeting, room: Room, now: datetime
+) -> None:
+    """Queue the bridge call that ends ``room``'s live phone conference, if it has one.
+
+    Keyed by the conference, so it is queued once; the delivery skips a conference whose
+    end the bridge has reported meanwhile, so a repeated delivery sends nothing.
+    """
+    if room.conference_sid is None:
+        return
+    await _queue_provider_call(
+        session,
+        meeting=meeting,
+        action="end_conference",
+        key=room.conference_sid,
+        now=now,
+        room_id=str(room.id),
+        conference_sid=room.conference_sid,
+    )
+
+
+def reads_attendance_report(meeting: Meeting) -> bool:
+    """True when the meeting's video room reports attendance only after the meeting."""
+    room = meeting.provider_room or {}
+    return room.get("provider") in ATTENDANCE_REPORT_PROVIDERS
+
+
+async def queue_attendance_read(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    after: str,
+    due: datetime,
+    now: datetime,
+    look: int = 0,
+) -> None:
+    """Queue a read of the provider's attendance report of ``meeting``, not before ``due``.
+
+    ``after`` names what it follows: ``session_end`` (the mediator ended the session) or
+    ``scheduled_end`` (queued with the room, for a meeting nobody ends here); ``look``
+    counts the reads before it. Keyed by all of these and the meeting's sequence, so each
+    is queued once and a moved meeting's reads are told apart.
+    """
+    await _queue_provider_call(
+        session,
+        meeting=meeting,
+        action="fetch_attendance",
+        key=f"{meeting.id}:{meeting.sequence}:{after}:{look}",
+        now=now,
+        not_before=due,
+        sequence=meeting.sequence,
+        after=after,
+        look=look,
     )
 
 
@@ -369,17 +474,24 @@ async def end(
     for room in state.rooms:
         if room.closed_at is None:
             room.closed_at = now
+        await _end_conference(session, meeting=meeting, room=room, now=now)
     if meeting.provider_room:
         main = await main_room(session, meeting.id)
-        await enqueue(
+        await _queue_provider_call(
             session,
-            kind=OutboxKind.provider_call,
-            topic="end_room",
-            idempotency_key=f"end_room:{main.id}",
-            payload={"action": "end_room", "meeting_id": str(meeting.id), "room_id": str(main.id)},
+            meeting=meeting,
+            action="end_room",
+            key=str(main.id),
             now=now,
-            case_id=meeting.case_id,
-            meeting_id=meeting.id,
+            room_id=str(main.id),
+        )
+    if reads_attendance_report(meeting):
+        await queue_attendance_read(
+            session,
+            meeting=meeting,
+            after="session_end",
+            due=now + ATTENDANCE_REPORT_WAITS[0],
+            now=now,
         )
     add_timeline(
         session,
@@ -471,19 +583,13 @@ async def open_caucus(
             session, meeting=meeting, party=party, state=state, room=room, now=now
         )
     if meeting.provider_room:
-        await enqueue(
+        await _queue_provider_call(
             session,
-            kind=OutboxKind.provider_call,
-            topic="create_caucus",
-            idempotency_key=f"create_caucus:{room.id}",
-            payload={
-                "action": "create_caucus",
-                "meeting_id": str(meeting.id),
-                "room_id": str(room.id),
-            },
+            meeting=meeting,
+            action="create_caucus",
+            key=str(room.id),
             now=now,
-            case_id=meeting.case_id,
-            meeting_id=meeting.id,
+            room_id=str(room.id),
         )
     add_timeline(
         session,
@@ -500,7 +606,14 @@ async def open_caucus(
 async def close_caucus(
     session: AsyncSession, *, meeting: Meeting, room: Room, now: datetime
 ) -> Room:
-    """Close a caucus room; its parties go back to the joint room."""
+    """Close a caucus room; its parties go back to the joint room.
+
+    Its phone conference is not ended through the bridge: once the moves (retried by the
+    outbox while the bridge is down) take the last caller out, the bridge ends the empty
+    conference itself. Ending it here would race those moves and cut off a caller whose
+    move is still pending. A conference that lingers because someone could not be moved
+    is ended with the others when the session ends.
+    """
     if room.kind != "caucus":
         raise InvalidState("the joint room closes when the session ends")
     if room.closed_at is not None:

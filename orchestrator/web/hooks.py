@@ -8,13 +8,13 @@ repeated delivery is answered 200 and counted once.
 
 Also here: Jitsi's dial-in conference mapper and numbers list, and the Twilio voice flow
 (``/voice`` asks for a PIN, ``/pin`` puts the caller into their meeting's current room,
-``/status`` turns conference events into attendance).
+``/status`` turns conference events into attendance and keeps each room's live conference).
+Turning verified signals into events is ``orchestrator.attendance_signals``.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs
@@ -23,14 +23,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from integrations.base import AttendanceSignal, CallbackRequest
+from integrations.base import CallbackRequest
 from integrations.errors import IntegrationError, PluginLoadError, SignatureInvalid
 from orchestrator import attendance, booking, rooms
+from orchestrator.attendance_signals import record_signals
 from orchestrator.models import (
     Channel,
     Invitation,
     Meeting,
-    MeetingStatus,
     ParticipantStatus,
     Party,
     Room,
@@ -46,12 +46,6 @@ routes = web.RouteTableDef()
 MAX_HOOK_BYTES = 256 * 1024
 PIN_ATTEMPTS = 3
 TWIML = "text/xml"
-
-_STATUS_FOR_KIND = {
-    "waiting": ParticipantStatus.in_lobby,
-    "admitted": ParticipantStatus.in_session,
-    "left": ParticipantStatus.left,
-}
 
 
 def _public_url(request: web.Request) -> str:
@@ -81,78 +75,6 @@ def _refused(exc: IntegrationError) -> ApiError:
     if isinstance(exc, SignatureInvalid):
         return ApiError(401, "signature_invalid", "the call-back's signature did not verify")
     return ApiError(400, "bad_callback", "the call-back could not be understood")
-
-
-# ---------------------------------------------------------------------------- recording
-
-
-async def _room_for(session: AsyncSession, signal: AttendanceSignal) -> Room | None:
-    if signal.channel == "phone":
-        query = select(Room).where(col(Room.room_key) == signal.room_id)
-    else:
-        query = select(Room).where(col(Room.provider_room_id) == signal.room_id.lower())
-    return await session.scalar(query.limit(1))
-
-
-async def record_signals(
-    session: AsyncSession,
-    signals: Sequence[AttendanceSignal],
-    *,
-    source: str,
-    call_id: str | None = None,
-) -> int:
-    """Store verified join/leave facts as participant events; return how many were new."""
-    stored = 0
-    for signal in signals:
-        if signal.kind in ("room_started", "room_ended"):
-            continue
-        room = await _room_for(session, signal)
-        if room is None:
-            continue
-        meeting = await session.get(Meeting, room.meeting_id)
-        if meeting is None or meeting.status is MeetingStatus.cancelled:
-            continue
-        party_id: uuid.UUID | None = None
-        mediator_id: uuid.UUID | None = None
-        ref = signal.participant_ref
-        if ref and meeting.mediator_id and ref == attendance.mediator_ref(meeting.mediator_id):
-            mediator_id = meeting.mediator_id
-        elif ref:
-            party_id = await session.scalar(
-                select(Party.id).where(
-                    col(Party.participant_ref) == ref, col(Party.case_id) == meeting.case_id
-                )
-            )
-        if signal.kind == "joined":
-            if room.kind == "caucus":
-                status = ParticipantStatus.in_caucus
-            elif (
-                signal.channel == "phone"
-                and mediator_id is None
-                and meeting.status is MeetingStatus.scheduled
-            ):
-                status = ParticipantStatus.in_lobby  # waiting for the mediator to start
-            else:
-                status = ParticipantStatus.in_session
-        else:
-            status = _STATUS_FOR_KIND[signal.kind]
-        new = await attendance.append(
-            session,
-            attendance.event_row(
-                meeting_id=meeting.id,
-                party_id=party_id,
-                mediator_id=mediator_id,
-                status=status,
-                source=source,
-                at=signal.at,
-                room_id=room.id,
-                channel=Channel.phone if signal.channel == "phone" else Channel.video,
-                dedup_key=signal.dedup_key,
-                call_id=call_id if signal.channel == "phone" else None,
-            ),
-        )
-        stored += int(new)
-    return stored
 
 
 # ---------------------------------------------------------------------------- Jitsi dial-in
@@ -383,14 +305,20 @@ async def twilio_pin(request: web.Request) -> web.Response:
 
 @routes.post("/hooks/twilio/status")
 async def twilio_status(request: web.Request) -> web.Response:
-    """Conference events: participants joining and leaving rooms become attendance."""
+    """Conference events: people joining and leaving become attendance; each room's live
+    conference is remembered so that ending the session can end it."""
     from integrations.twilio_bridge import TwilioBridge
 
     _, incoming = await _verified_twilio(request)
     signals = TwilioBridge.parse_status_callback(incoming.form)
+    conference = TwilioBridge.conference_state(incoming.form)
     call_id = _first(incoming.form, "CallSid")[:64] or None
     async with request.app[DB].write() as session:
         await record_signals(session, signals, source="twilio", call_id=call_id)
+        if conference is not None:
+            await rooms.track_conference(
+                session, room_key=conference.name, sid=conference.sid, live=conference.live
+            )
     return web.Response(status=204)
 
 

@@ -198,6 +198,8 @@ class FakeTwilio:
         )
         if participant.end_on_exit:
             await self._end(conference, reason="participant-with-end-conference-on-exit-left")
+        elif not conference.participants:  # nobody left in it: Twilio ends it by itself
+            await self._end(conference, reason="last-participant-left")
 
     async def _end(self, conference: Conference, *, reason: str) -> None:
         left_reason = (

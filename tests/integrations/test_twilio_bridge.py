@@ -20,7 +20,7 @@ from integrations.errors import (
     ProviderUnavailable,
     SignatureInvalid,
 )
-from integrations.twilio_bridge import TwilioBridge, TwilioConfig
+from integrations.twilio_bridge import ConferenceState, TwilioBridge, TwilioConfig
 from tests.fakes.twilio import FakeTwilio, twilio_signature
 
 DOCS_PARAMS = {
@@ -225,6 +225,20 @@ def test_status_callback_becomes_a_phone_attendance_signal() -> None:
     assert (
         TwilioBridge.parse_status_callback(form | {"StatusCallbackEvent": "participant-mute"}) == []
     )
+
+
+def test_status_callbacks_say_when_a_conference_is_live_and_when_it_is_over() -> None:
+    form = {"ConferenceSid": "CF1", "FriendlyName": "room-abc", "SequenceNumber": "1"}
+
+    def state(event: str, **more: str) -> ConferenceState | None:
+        return TwilioBridge.conference_state(form | {"StatusCallbackEvent": event} | more)
+
+    live = ConferenceState(name="room-abc", sid="CF1", live=True)
+    assert state("participant-join") == live  # a lobby waiting for the mediator is live
+    assert state("conference-start") == live
+    assert state("conference-end") == ConferenceState(name="room-abc", sid="CF1", live=False)
+    assert state("participant-leave") is None  # says nothing about the conference
+    assert state("conference-end", ConferenceSid="") is None
 
 
 # --------------------------------------------------------------------------- phone network
@@ -435,6 +449,12 @@ async def test_ending_the_conference_sends_everyone_away(network, phone) -> None
     assert network.conference_updates == [(joint.sid, {"Status": "completed"})]
     assert joint.status == "completed" and parent.status == "completed"
     assert routes.seen()[-1] == ("room_ended", "joint-7f3a", None)
+
+
+async def test_ending_a_conference_that_is_gone_is_not_an_error(network, phone) -> None:
+    bridge, _, _ = phone
+    await bridge.end_conference("CF" + "f" * 32)  # Twilio: 404, code 20404
+    assert network.conference_updates == []
 
 
 async def test_a_mediator_who_hangs_up_ends_a_room_they_joined_by_default(

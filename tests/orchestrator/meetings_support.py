@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator.models import OutboxKind, OutboxMessage, ParticipantEvent
+from orchestrator.models import OutboxKind, OutboxMessage, ParticipantEvent, TimelineEntry
 from orchestrator.settings import Settings
 from orchestrator.web.keys import DB, DISPATCHER
 from tests.conftest import Staff
@@ -130,6 +130,17 @@ async def provider_calls(client: TestClient[Any, Any]) -> list[OutboxMessage]:
             select(OutboxMessage)
             .where(col(OutboxMessage.kind) == OutboxKind.provider_call)
             .order_by(col(OutboxMessage.created_at))
+        )
+        return list(rows.all())
+
+
+async def timeline_kinds(client: TestClient[Any, Any], meeting_id: str) -> list[str]:
+    """The kinds of the meeting's timeline entries, oldest first."""
+    async with client.app[DB].read() as session:
+        rows = await session.scalars(
+            select(TimelineEntry.kind)
+            .where(col(TimelineEntry.meeting_id) == uuid.UUID(meeting_id))
+            .order_by(col(TimelineEntry.at))
         )
         return list(rows.all())
 

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from orchestrator.models import Room
+from orchestrator.models import OutboxMessage, OutboxStatus, Room
 from orchestrator.settings import Settings
-from orchestrator.web.keys import DB
+from orchestrator.web.keys import DB, DISPATCHER
 from tests.conftest import MutableClock, Staff
-from tests.fakes.twilio import FakeTwilio
+from tests.fakes.twilio import Call, Conference, FakeTwilio
 from tests.orchestrator.meetings_support import (
     START,
     book,
     deliver_outbox,
     join_links,
     live_app,
+    provider_calls,
     ready_case,
     serve,
 )
@@ -160,3 +162,147 @@ async def test_phone_meeting_pin_lobby_caucus_and_recall(
     assert "admitted" in kinds and "moved" in kinds
     officer = next(p for p in report["parties"] if p["party_id"] == ready.parties["la_officer"])
     assert officer["status"] == "not_signed_in" and not officer["attended"]
+
+
+# ---------------------------------------------------------------------------- ending rooms
+
+
+@dataclass
+class PhoneSession:
+    """A phone meeting in session: the mediator and the parent on the joint room's
+    conference, the LA officer moved to a caucus room's, each on a live call."""
+
+    client: Any
+    fake: FakeTwilio
+    meeting_id: str
+    calls: dict[str, Call]
+
+    def conference(self, who: str) -> Conference:
+        conference = self.fake.conference_of(self.calls[who])
+        assert conference is not None
+        return conference
+
+
+async def phone_session(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> tuple[PhoneSession, Staff]:
+    client, staff, fake = await phone_app(aiohttp_client, aiohttp_server, settings, clock)
+    ready = await ready_case(staff, parties=("parent", "la_officer"))
+    meeting = await book(staff, ready.case_id, mode="phone", duration_minutes=120)
+    links = await join_links(staff, meeting["id"])
+    clock.set(START - timedelta(minutes=5))
+    fake.now = clock()
+    calls: dict[str, Call] = {}
+    for who, key in (("mediator", "mediator"), *((r, ready.parties[r]) for r in ready.parties)):
+        calls[who] = await fake.dial_in("+447700900001")
+        await fake.press(calls[who], links[key]["phone_pin"])
+    clock.advance(minutes=5)
+    fake.now = clock()
+    base = f"/api/v1/meetings/{meeting['id']}"
+    await staff.call("POST", base + "/start", role="mediator", expect=200)
+    for party_id in ready.parties.values():
+        admit = {"party_id": party_id}
+        await staff.call("POST", base + "/admit", role="mediator", json=admit, expect=200)
+    caucus = {"label": "LA room", "party_ids": [ready.parties["la_officer"]]}
+    await staff.call("POST", base + "/rooms", role="mediator", json=caucus, expect=201)
+    await deliver_outbox(client)  # the officer's call moves to the caucus conference
+    session = PhoneSession(client, fake, meeting["id"], calls)
+    assert session.conference("la_officer").name != session.conference("parent").name
+    return session, staff
+
+
+async def conference_endings(client: Any) -> list[OutboxMessage]:
+    return [c for c in await provider_calls(client) if c.topic == "end_conference"]
+
+
+async def live_conferences(client: Any, meeting_id: str) -> dict[str, str | None]:
+    """Each room's live conference as the service knows it, by room kind."""
+    async with client.app[DB].read() as session:
+        found = await session.scalars(
+            select(Room).where(col(Room.meeting_id) == uuid.UUID(meeting_id))
+        )
+        return {room.kind: room.conference_sid for room in found.all()}
+
+
+async def test_ending_the_session_ends_every_live_conference_once(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    phone, staff = await phone_session(aiohttp_client, aiohttp_server, settings, clock)
+    joint, caucus = phone.conference("parent"), phone.conference("la_officer")
+    assert await live_conferences(phone.client, phone.meeting_id) == {
+        "main": joint.sid,
+        "caucus": caucus.sid,
+    }
+
+    clock.advance(hours=1)
+    base = f"/api/v1/meetings/{phone.meeting_id}"
+    await staff.call("POST", base + "/end", role="mediator", expect=200)
+    endings = await conference_endings(phone.client)
+    assert sorted(c.payload["conference_sid"] for c in endings) == sorted([joint.sid, caucus.sid])
+    dispatcher = phone.client.app[DISPATCHER]
+    for ending in endings:  # delivered at least once: here, twice each, then once more
+        await dispatcher.attempt(ending)
+        await dispatcher.attempt(ending)
+    await deliver_outbox(phone.client)
+
+    assert sorted(phone.fake.conference_updates) == sorted(
+        [(joint.sid, {"Status": "completed"}), (caucus.sid, {"Status": "completed"})]
+    )
+    assert {call.status for call in phone.calls.values()} == {"completed"}  # nobody left on
+    assert joint.status == caucus.status == "completed"
+    assert await live_conferences(phone.client, phone.meeting_id) == {"main": None, "caucus": None}
+    assert {c.status for c in await conference_endings(phone.client)} == {OutboxStatus.sent}
+
+
+async def test_a_closed_caucus_conference_ends_by_itself_and_is_not_ended_again(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    phone, staff = await phone_session(aiohttp_client, aiohttp_server, settings, clock)
+    joint, caucus = phone.conference("parent"), phone.conference("la_officer")
+    base = f"/api/v1/meetings/{phone.meeting_id}"
+    await staff.call("POST", base + "/recall", role="mediator", expect=200)
+    await deliver_outbox(phone.client)  # the officer back in the joint room
+    assert phone.conference("la_officer") is joint
+    assert caucus.status == "completed"  # emptied: Twilio ended it
+    assert phone.fake.conference_updates == []
+
+    await staff.call("POST", base + "/end", role="mediator", expect=200)
+    await deliver_outbox(phone.client)
+    assert phone.fake.conference_updates == [(joint.sid, {"Status": "completed"})]
+
+
+async def test_ending_is_retried_while_twilio_is_unavailable(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    phone, staff = await phone_session(aiohttp_client, aiohttp_server, settings, clock)
+    await staff.call(
+        "POST", f"/api/v1/meetings/{phone.meeting_id}/end", role="mediator", expect=200
+    )
+    phone.fake.fail_status = 503
+    await deliver_outbox(phone.client)
+    endings = await conference_endings(phone.client)
+    assert len(endings) == 2
+    assert all(c.status is OutboxStatus.pending and c.attempts == 1 for c in endings)
+    assert phone.calls["parent"].status == "in-progress"  # still on the line, for now
+
+    phone.fake.fail_status = None
+    clock.advance(hours=1)
+    await deliver_outbox(phone.client)
+    assert {c.status for c in await conference_endings(phone.client)} == {OutboxStatus.sent}
+    assert len(phone.fake.conference_updates) == 2
+    assert {call.status for call in phone.calls.values()} == {"completed"}
+
+
+async def test_without_a_phone_bridge_ending_a_session_queues_no_conference_endings(
+    client: Any, staff: Staff, clock: MutableClock
+) -> None:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id, mode="hybrid")
+    await deliver_outbox(client)
+    base = f"/api/v1/meetings/{meeting['id']}"
+    clock.set(START)
+    await staff.call("POST", base + "/start", role="mediator", expect=200)
+    status = await client.post("/hooks/twilio/status", data={"ConferenceSid": "CF1"})
+    assert status.status == 404  # nobody can tell us of a conference
+    await staff.call("POST", base + "/end", role="mediator", expect=200)
+    assert [c.topic for c in await provider_calls(client)] == ["create_room", "end_room"]

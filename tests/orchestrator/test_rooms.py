@@ -16,7 +16,6 @@ from orchestrator.models import (
     OutboxKind,
     OutboxMessage,
     OutboxStatus,
-    TimelineEntry,
 )
 from orchestrator.settings import Settings
 from orchestrator.web.keys import DB, METRICS
@@ -32,6 +31,7 @@ from tests.orchestrator.meetings_support import (
     path_of,
     ready_case,
     serve,
+    timeline_kinds,
 )
 
 
@@ -39,16 +39,6 @@ async def room_calls(client: TestClient[Any, Any]) -> list[OutboxMessage]:
     async with client.app[DB].read() as session:
         rows = await session.scalars(
             select(OutboxMessage).where(col(OutboxMessage.kind) == OutboxKind.provider_call)
-        )
-        return list(rows.all())
-
-
-async def timeline_kinds(client: TestClient[Any, Any], meeting_id: str) -> list[str]:
-    async with client.app[DB].read() as session:
-        rows = await session.scalars(
-            select(TimelineEntry.kind)
-            .where(col(TimelineEntry.meeting_id) == uuid.UUID(meeting_id))
-            .order_by(col(TimelineEntry.at))
         )
         return list(rows.all())
 
