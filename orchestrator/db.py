@@ -10,12 +10,30 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached: down, restarting, or refusing connections.
+
+    The driver raises its own socket and start-up errors when a new connection fails,
+    which look like any other network error; naming them here lets the web layer answer
+    503 (try again shortly) instead of 500, and background loops wait for the database.
+    """
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is out of reach (so retrying later may work)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    # A connection the server closed mid-use (a restart) is invalidated by SQLAlchemy.
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @dataclass
@@ -81,6 +99,30 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
+    """Pooled connections, checked before use so ones a restart cut are replaced."""
+    import asyncpg
+
+    unreachable = (
+        OSError,  # refused, reset, timed out
+        asyncpg.PostgresConnectionError,
+        asyncpg.OperatorInterventionError,  # shutting down, starting up
+        asyncpg.TooManyConnectionsError,
+    )
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _on_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except unreachable as exc:
+            raise DatabaseUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+
+    return engine
+
+
 def connect(url: str, *, pool_size: int = 10) -> Database:
     """Build the engines for ``url`` (an async SQLAlchemy URL)."""
     parsed = make_url(url)
@@ -90,9 +132,7 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         writer_engine = _sqlite_engine(url, immediate=True)
         reader_engine = _sqlite_engine(url, immediate=False)
     else:
-        writer_engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-        )
+        writer_engine = _postgres_engine(url, pool_size=pool_size)
         reader_engine = writer_engine
     return Database(
         url=url,

@@ -32,7 +32,7 @@ from sqlmodel import col, select
 
 from integrations.base import MailBackend
 from integrations.errors import IntegrationError
-from orchestrator.db import Database
+from orchestrator.db import Database, is_unavailable
 from orchestrator.errors import NotFound
 from orchestrator.metrics import Metrics
 from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
@@ -230,7 +230,10 @@ class Dispatcher:
                 attempts,
             )
         except Exception as exc:  # a bug in a handler must not stop the dispatcher
-            log.exception("outbox handler crashed on %s", message.id)
+            if is_unavailable(exc):  # the handler's own reads and writes: not a bug
+                log.warning("outbox handler of %s found the database unreachable", message.id)
+            else:
+                log.exception("outbox handler crashed on %s", message.id)
             values = {
                 "attempts": attempts,
                 "last_error": f"internal error: {type(exc).__name__}",
@@ -262,14 +265,34 @@ class Dispatcher:
         """Deliver everything due now; return how many messages were attempted."""
         total = 0
         while True:
+            held_until = self.clock() + timedelta(seconds=self.policy.lease_s)
             batch = await self.claim()
             if not batch:
                 return total
             # Different messages go out concurrently; each one is still attempted once, and
             # the whole batch's results are written in one transaction.
             outcomes = await asyncio.gather(*(self.attempt(message) for message in batch))
-            await self._finish(list(zip(batch, outcomes, strict=True)))
+            await self._record(list(zip(batch, outcomes, strict=True)), held_until=held_until)
             total += len(batch)
+
+    async def _record(
+        self, results: list[tuple[OutboxMessage, dict[str, Any]]], *, held_until: datetime
+    ) -> None:
+        """Write a batch's results, waiting out a database outage while the lease holds.
+
+        The messages have gone out: were their results dropped, the rows would be sent
+        again once the lease ran out. Until then no other worker can take them, so
+        waiting for the database to come back keeps "sent once" through a restart.
+        """
+        while True:
+            try:
+                await self._finish(results)
+                return
+            except Exception as exc:
+                if not is_unavailable(exc) or self.clock() >= held_until:
+                    raise
+                log.warning("outbox: database unreachable; keeping %d results", len(results))
+            await asyncio.sleep(self.poll_s)
 
     async def run_forever(self) -> None:
         while True:
@@ -277,8 +300,11 @@ class Dispatcher:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database restarting, for instance: try again shortly
-                log.exception("outbox dispatcher pass failed; retrying")
+            except Exception as exc:  # the database restarting, for instance: try again shortly
+                if is_unavailable(exc):
+                    log.warning("outbox dispatcher: database unreachable; retrying")
+                else:
+                    log.exception("outbox dispatcher pass failed; retrying")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)

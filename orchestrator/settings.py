@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     jitsi_event_sync_token: SecretStr | None = None
     # --- meetings and rooms (booking.py, providers.py): one block per provider.
     # After this long without a room from the chosen provider, use the fallback one.
-    provider_fallback_after_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
+    provider_fallback_after_minutes: float = Field(30, ge=0, le=7 * 24 * 60)
     jitsi_muc_domain: str | None = None  # default "conference.<host of jitsi_base_url>"
     jitsi_dial_in_number: str | None = None  # the Jigasi number rooms' PINs are keyed on
     bbb_base_url: str = "https://bbb.example.org/bigbluebutton/api"

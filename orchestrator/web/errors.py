@@ -29,6 +29,13 @@ class ApiError(Exception):
         self.details = details
 
 
+# A database restart takes seconds: callers are told to come back after this many.
+DATABASE_RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = ApiError(
+    503, "database_unavailable", "the database cannot be reached just now; try again shortly"
+)
+
+
 def from_domain(exc: errors.DomainError) -> ApiError:
     for cls in type(exc).__mro__:
         if cls in STATUS_FOR_DOMAIN_ERROR:

@@ -9,8 +9,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from orchestrator import errors as domain
+from orchestrator.db import is_unavailable
 from orchestrator.staff import user_for_token
-from orchestrator.web.errors import ApiError, from_domain, json_error
+from orchestrator.web.errors import (
+    DATABASE_RETRY_AFTER_S,
+    DATABASE_UNAVAILABLE,
+    ApiError,
+    from_domain,
+    json_error,
+)
 from orchestrator.web.keys import (
     CLOCK,
     DB,
@@ -70,13 +77,23 @@ async def error_middleware(request: web.Request, handler: HandlerT) -> web.Strea
             exc.status, "http_error"
         )
         response = await _render_error(request, ApiError(exc.status, code, exc.reason))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, _route_label(request))
-        response = await _render_error(
-            request, ApiError(500, "internal_error", "something went wrong on our side")
-        )
+    except Exception as exc:
+        response = await _render_unexpected(request, exc)
     request.app[METRICS].http_requests.labels(_route_label(request), str(response.status)).inc()
     return response
+
+
+async def _render_unexpected(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The database being out of reach is a 503 to retry; anything else is a bug of ours."""
+    if is_unavailable(exc):
+        log.warning("database unreachable on %s %s", request.method, _route_label(request))
+        response = await _render_error(request, DATABASE_UNAVAILABLE)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
+    log.exception("unhandled error on %s %s", request.method, _route_label(request))
+    return await _render_error(
+        request, ApiError(500, "internal_error", "something went wrong on our side")
+    )
 
 
 async def _render_error(request: web.Request, error: ApiError) -> web.StreamResponse:

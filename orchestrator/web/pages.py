@@ -9,9 +9,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from orchestrator.web.errors import ApiError
+from orchestrator import health
+from orchestrator.web.errors import DATABASE_UNAVAILABLE, ApiError
 from orchestrator.web.keys import ERROR_PAGE, SETTINGS
 
+STAFF_PREFIXES = ("/staff", "/sign-in")
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -50,10 +52,16 @@ async def render_error(request: web.Request, error: ApiError) -> web.Response:
         message = "Something went wrong on our side. Please try again later."
     else:
         message = error.message[:1].upper() + error.message[1:] + "."
-    response = aiohttp_jinja2.render_template(
-        "error.html", request, {"heading": heading, "message": message}, status=error.status
-    )
+    context = {"heading": heading, "message": message, "banner": _staff_banner(request, error)}
+    response = aiohttp_jinja2.render_template("error.html", request, context, status=error.status)
     return response
+
+
+def _staff_banner(request: web.Request, error: ApiError) -> str | None:
+    """Staff pages cannot load while the database is down: their error page says why."""
+    if error.code != DATABASE_UNAVAILABLE.code or not request.path.startswith(STAFF_PREFIXES):
+        return None
+    return health.banner(health.Health(database_up=False), request.app[SETTINGS])
 
 
 def render(

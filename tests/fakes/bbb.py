@@ -8,7 +8,10 @@ length, as bbb-web and bbb-webhooks do), XML answers with ``returncode``/``messa
 ``getMeetingInfo``, ``isMeetingRunning``, breakouts and ``hooks/create``.
 
 Failure switches: ``fail_status`` answers every call with that HTTP status, ``hang`` holds
-every call until ``release()``.
+every call until ``release()``, and ``flaky_every = n`` makes every n-th call misbehave,
+in turn answering 500 and answering only after ``flaky_hang_s`` (past the caller's
+timeout; the call still takes effect, as on a slow server). ``misbehaved`` lists each
+such call: what it got ("500" or "late"), the call and its parameters.
 
 The emitter POSTs ``domain=&event=[json]&timestamp=`` (that key order, encoded like
 JavaScript's ``URLSearchParams``) to each registered hook with ``?checksum=`` =
@@ -92,6 +95,10 @@ class BbbFake:
         self.calls: list[tuple[str, dict[str, str]]] = []  # every accepted call, in order
         self.fail_status: int | None = None
         self.hang = False
+        self.flaky_every = 0
+        self.flaky_hang_s = 0.0
+        self.misbehaved: list[tuple[str, str, dict[str, str]]] = []
+        self._received = 0
         self._released = asyncio.Event()
         self._last_create_time = 0
 
@@ -130,6 +137,13 @@ class BbbFake:
             return _failed("checksumError", "Checksums do not match")
         params = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
         params.pop("checksum", None)
+        self._received += 1
+        if self.flaky_every and self._received % self.flaky_every == 0:
+            late = len(self.misbehaved) % 2 == 1
+            self.misbehaved.append(("late" if late else "500", call, params))
+            if not late:
+                return web.Response(status=500, text="fake flaky failure")
+            await asyncio.sleep(self.flaky_hang_s)
         handler = {
             "create": self._create,
             "join": self._join,

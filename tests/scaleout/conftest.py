@@ -14,10 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -98,13 +99,25 @@ async def fetch(url: str, sql: str, *args: Any) -> list[Any]:
 # ---------------------------------------------------------------------------- SMTP sink
 
 
+def _open_gate() -> threading.Event:
+    gate = threading.Event()
+    gate.set()
+    return gate
+
+
 @dataclass
 class MailSink:
     """Accepts every message and counts what arrived on the wire, by Message-ID."""
 
     received: list[str] = field(default_factory=list)  # Message-IDs, one per DATA accepted
+    arrived: int = 0  # messages whose DATA arrived, whether answered yet or not
+    # Clear it to hold every arriving message's "250 OK" (the server runs in its own thread).
+    answering: threading.Event = field(default_factory=_open_gate)
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        self.arrived += 1
+        if not self.answering.is_set():
+            await asyncio.to_thread(self.answering.wait, 30)
         parsed = message_from_bytes(envelope.original_content or b"", policy=policy.SMTP)
         self.received.append(str(parsed.get("Message-ID", "")).strip())
         return "250 OK"
@@ -238,10 +251,14 @@ class Replica:
             self.process.wait(timeout=10)
 
 
-def add_staff_user(env: dict[str, str], email: str, role: str) -> str:
+def add_staff_user(
+    env: dict[str, str], email: str, role: str, *, password: str | None = None
+) -> str:
     """Create a staff user with the CLI; the token is the last line it prints."""
+    command = [sys.executable, "-m", "orchestrator", "users", "add", "--email", email]
+    command += ["--role", role] + (["--password", password] if password else [])
     done = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "users", "add", "--email", email, "--role", role],
+        command,
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -333,6 +350,26 @@ async def expected_message_ids(database_url: str) -> dict[str, str]:
         parsed = message_from_bytes(raw, policy=policy.SMTP)
         wanted[str(parsed["Message-ID"]).strip()] = row["idempotency_key"]
     return wanted
+
+
+async def until(check: Callable[[], Awaitable[bool]], *, within: float) -> bool:
+    """Poll ``check`` until it holds (True) or ``within`` seconds have passed (False)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def metric(http: aiohttp.ClientSession, base: str, name: str) -> float | None:
+    """One sample from a replica's ``/metrics`` (None while it has never been set)."""
+    async with http.get(base + "/metrics") as response:
+        text = await response.text()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 async def wait_drained(database_url: str, *, within: float, settle_kinds: str = "email") -> int:
