@@ -9,7 +9,6 @@ the rows each time: nothing is kept that could drift from them.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
 from orchestrator.errors import InvalidState, LinkInvalid, NotFound, ValidationFailed
@@ -38,6 +37,7 @@ from orchestrator.models import (
     Party,
     PartyRole,
     Room,
+    time_ordered_id,
 )
 from orchestrator.rooms import PRESENT, events_of
 
@@ -71,7 +71,7 @@ def event_row(
 ) -> dict[str, object]:
     """The column values of one event, for a Core insert (the click path skips the ORM)."""
     return {
-        "id": uuid.uuid4(),
+        "id": time_ordered_id(),
         "meeting_id": meeting_id,
         "party_id": party_id,
         "mediator_id": mediator_id,
@@ -501,43 +501,3 @@ async def check_join_click(
     """Check a join link with one indexed read (Core only) and build its click event."""
     facts = await load_join_facts(connection, link_id=link_id)
     return facts.target(now=now, opens_before=opens_before)
-
-
-class ClickRecorder:
-    """Durable group commit for join clicks: each click waits until its row is committed.
-
-    Clicks arriving while a transaction is being written queue for the next one, so under
-    load one commit carries many clicks instead of each click queuing for the write lock
-    (SQLite has one writer) or a commit of its own. ``record`` returns only after the
-    commit that holds its row; if that commit fails, every click in it gets the error.
-    Nothing is lost or answered early.
-    """
-
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = 500) -> None:
-        self.engine = engine
-        self.max_batch = max_batch
-        self._pending: list[tuple[dict[str, object], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def record(self, row: dict[str, object]) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
-        await future
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            try:
-                async with self.engine.begin() as connection:
-                    await connection.execute(insert(EVENT_TABLE), [row for row, _ in batch])
-            except Exception as exc:  # every waiting click hears about it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)

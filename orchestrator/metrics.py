@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -13,6 +14,7 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
+        self._served: dict[tuple[str, int], Any] = {}
         self.http_requests = Counter(
             "orchestrator_http_requests", "HTTP requests served", ["route", "status"], registry=r
         )
@@ -34,3 +36,10 @@ class Metrics:
             ["dependency"],
             registry=r,
         )
+
+    def count_request(self, route: str, status: int) -> None:
+        """One request served; the labelled child is looked up once per (route, status)."""
+        child = self._served.get((route, status))
+        if child is None:
+            child = self._served[(route, status)] = self.http_requests.labels(route, str(status))
+        child.inc()

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from orchestrator import attendance, booking, cases, links, rooms
+from orchestrator import attendance, booking, cases, clicks, links, rooms
 from orchestrator.errors import NotFound
 from orchestrator.models import (
     Channel,
@@ -544,14 +544,20 @@ async def mark_attendance(ctx: ApiContext, body: AttendanceMarkIn) -> Attendance
 
 
 async def _start_click_recorder(app: web.Application) -> None:
-    # Runs after the database context opened (on_startup follows the cleanup contexts).
-    app[STATE]["join_clicks"] = attendance.ClickRecorder(app[DB].writer_engine)
+    # on_startup runs after the cleanup contexts opened the database; on_shutdown runs
+    # before they close it.
+    app[STATE]["join_clicks"] = clicks.ClickRecorder.for_database(app[DB])
+
+
+async def _stop_click_recorder(app: web.Application) -> None:
+    await app[STATE]["join_clicks"].close()
 
 
 def install(app: web.Application) -> None:
     """Build the providers lazily and deliver ``provider_call`` outbox rows."""
     app[PROVIDERS] = Providers(app[SETTINGS], lambda: app[HTTP])
     app.on_startup.append(_start_click_recorder)
+    app.on_shutdown.append(_stop_click_recorder)
 
     def provider_calls(app: web.Application) -> ProviderCalls:
         return ProviderCalls(

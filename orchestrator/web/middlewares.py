@@ -79,7 +79,7 @@ async def error_middleware(request: web.Request, handler: HandlerT) -> web.Strea
         response = await _render_error(request, ApiError(exc.status, code, exc.reason))
     except Exception as exc:
         response = await _render_unexpected(request, exc)
-    request.app[METRICS].http_requests.labels(_route_label(request), str(response.status)).inc()
+    request.app[METRICS].count_request(_route_label(request), response.status)
     return response
 
 

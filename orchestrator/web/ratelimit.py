@@ -110,22 +110,29 @@ def failed_attempts_limiter(
         door = door_for(request)
         if door is None:
             return await handler(request)
-        client = request.remote or "unknown"
-        now = request.app[CLOCK]().timestamp()
-        wait = limiter.retry_after(door, client, now)
-        if wait:
-            return await too_many(request, wait)
+        if limiter.buckets:  # nobody has failed lately: nobody needs to wait
+            wait = limiter.retry_after(door, _client(request), _now(request))
+            if wait:
+                return await too_many(request, wait)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
             if exc.status in failures[door]:
-                limiter.record_failure(door, client, now)
+                limiter.record_failure(door, _client(request), _now(request))
             raise
         if response.status in failures[door]:
-            limiter.record_failure(door, client, now)
+            limiter.record_failure(door, _client(request), _now(request))
         return response
 
     return rate_limit_middleware
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _now(request: web.Request) -> float:
+    return request.app[CLOCK]().timestamp()
 
 
 async def too_many(request: web.Request, wait: int) -> web.StreamResponse:
