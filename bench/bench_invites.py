@@ -160,7 +160,12 @@ async def run_outbox(port: int, rendered: list[tuple[str, str, bytes]]) -> tuple
                 "kind": OutboxKind.email,
                 "topic": "invite.request",
                 "idempotency_key": key,
-                "payload": {"to": [to_addr], "raw": data.decode("utf-8", "surrogateescape")},
+                # The stored form outbox.email_payload writes: envelope and rendered bytes.
+                "payload": {
+                    "to": [to_addr],
+                    "from": "mediation@mediate.example",
+                    "raw": data.decode("utf-8", "surrogateescape"),
+                },
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -46,8 +47,17 @@ class FileMailBackend(MailBackend):
         os.replace(temporary, final)
 
     async def send(self, message: EmailMessage, *, idempotency_key: str) -> None:
+        await self._store(message.as_bytes(), idempotency_key)
+
+    async def send_raw(
+        self, raw: bytes, *, sender: str, recipients: Sequence[str], idempotency_key: str
+    ) -> None:
+        """Write the rendered bytes as they are (the envelope is in the message's headers)."""
+        await self._store(raw, idempotency_key)
+
+    async def _store(self, data: bytes, idempotency_key: str) -> None:
         try:
-            await asyncio.to_thread(self._write, message.as_bytes(), eml_name(idempotency_key))
+            await asyncio.to_thread(self._write, data, eml_name(idempotency_key))
         except OSError as exc:
             raise ProviderUnavailable(
                 f"cannot write mail file: {exc.strerror}", provider="file"

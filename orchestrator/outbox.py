@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Handler = Callable[[OutboxMessage], Awaitable[int | None]]
+OUTBOX_TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 async def enqueue(
@@ -96,20 +97,31 @@ def email_payload(message: EmailMessage, *, to: list[str]) -> dict[str, Any]:
     }
 
 
+def email_bytes(payload: Mapping[str, Any]) -> bytes:
+    """The stored message, byte for byte as it was rendered."""
+    return str(payload["raw"]).encode("utf-8", errors="surrogateescape")
+
+
 def email_from_payload(payload: Mapping[str, Any]) -> EmailMessage:
-    raw = str(payload["raw"]).encode("utf-8", errors="surrogateescape")
-    parsed = message_from_bytes(raw, policy=policy.SMTP)
+    parsed = message_from_bytes(email_bytes(payload), policy=policy.SMTP)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
 
 def mail_handler(backend: MailBackend) -> Handler:
-    """Deliver ``email`` rows through a mail backend."""
+    """Deliver ``email`` rows through a mail backend: the stored bytes, not re-rendered."""
 
     async def handle(message: OutboxMessage) -> int | None:
-        await backend.send(
-            email_from_payload(message.payload), idempotency_key=message.idempotency_key
-        )
+        payload = message.payload
+        if payload.get("from"):
+            await backend.send_raw(
+                email_bytes(payload),
+                sender=str(payload["from"]),
+                recipients=[str(to) for to in payload["to"]],
+                idempotency_key=message.idempotency_key,
+            )
+        else:  # a row stored without its envelope sender: read it from the message
+            await backend.send(email_from_payload(payload), idempotency_key=message.idempotency_key)
         return None
 
     return handle
@@ -195,17 +207,31 @@ class Dispatcher:
         return list(claimed)
 
     async def _finish(self, results: list[tuple[OutboxMessage, dict[str, Any]]]) -> None:
-        """Record the outcome of a batch in one transaction (one commit, not one per row)."""
+        """Record the outcome of a batch in one transaction, one executemany per outcome shape.
+
+        Rows that ended the same way (sent; failed and retried; dead) set the same columns,
+        so each group is one UPDATE statement run for all its rows.
+        """
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for message, values in results:
+            params = {f"v_{name}": value for name, value in values.items()}
+            params["k_id"] = message.id
+            groups.setdefault(tuple(sorted(values)), []).append(params)
         async with self.db.write() as session:
-            for message, values in results:
-                await session.execute(
-                    update(OutboxMessage)
+            for columns, rows in groups.items():
+                statement = (
+                    update(OUTBOX_TABLE)
                     .where(
-                        col(OutboxMessage.id) == message.id,
-                        col(OutboxMessage.claimed_by) == self.worker_id,
+                        OUTBOX_TABLE.c.id == bindparam("k_id"),
+                        OUTBOX_TABLE.c.claimed_by == self.worker_id,
                     )
-                    .values(claimed_by=None, claimed_until=None, **values)
+                    .values(
+                        claimed_by=None,
+                        claimed_until=None,
+                        **{name: bindparam(f"v_{name}") for name in columns},
+                    )
                 )
+                await session.execute(statement, rows)
 
     async def attempt(self, message: OutboxMessage) -> dict[str, Any]:
         """Run one claimed message through its handler; return the row's new values."""

@@ -82,6 +82,37 @@ async def test_file_backend_delivers_each_message_once(
     assert await statuses(db) == [OutboxStatus.sent] * 5
 
 
+async def test_delivery_sends_the_stored_bytes_and_records_each_outcome(
+    db: Database, clock: MutableClock, tmp_path: Path
+) -> None:
+    """What was rendered in the booking's transaction is what leaves, byte for byte; a
+    batch with sent and refused rows records each row's own outcome."""
+    for n in range(4):
+        await queue(db, clock, n)
+    async with db.read() as session:
+        stored = {
+            row.idempotency_key: row.payload["raw"].encode("utf-8", "surrogateescape")
+            for row in (await session.scalars(select(OutboxMessage))).all()
+        }
+    files = FileMailBackend(tmp_path / "mail")
+
+    async def refuse_odd(row: OutboxMessage) -> int | None:
+        if row.idempotency_key in ("mail-1", "mail-3"):
+            raise ProviderRejected("550 mailbox unavailable", provider="smtp")
+        return await mail_handler(files)(row)
+
+    dispatcher = Dispatcher(db, {OutboxKind.email: refuse_odd}, clock=clock)
+    assert await dispatcher.run_once() == 4
+    for key in ("mail-0", "mail-2"):
+        assert (tmp_path / "mail" / f"{key}.eml").read_bytes() == stored[key]
+    assert await statuses(db) == [
+        OutboxStatus.sent,
+        OutboxStatus.failed,
+        OutboxStatus.sent,
+        OutboxStatus.failed,
+    ]
+
+
 async def test_two_dispatchers_never_both_deliver(db: Database, clock: MutableClock) -> None:
     for n in range(30):
         await queue(db, clock, n)
