@@ -21,9 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from ortools.sat.python import cp_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +130,12 @@ def plan(
     seed: int = 0,
 ) -> Plan:
     """The best plan for the whole caseload (see the module docstring for the order)."""
+    # Imported here: OR-Tools takes most of a second to load, and only planning needs it.
+    from ortools.sat.python import cp_model
+
     caps = {c.mediator_id: c for c in capacities}
     model = cp_model.CpModel()
-    choice: dict[tuple[int, int], cp_model.IntVar] = {}
+    choice: dict[tuple[int, int], Any] = {}  # cp_model.IntVar
     by_mediator: dict[str, list[tuple[int, int, Option]]] = defaultdict(list)
     for ci, demand in enumerate(demands):
         for oi, option in enumerate(demand.options):
@@ -160,7 +162,7 @@ def plan(
             if len(running) > 1:
                 model.add_at_most_one(running)
         # Sessions per local day, counting what is already booked.
-        per_day: dict[date, list[cp_model.IntVar]] = defaultdict(list)
+        per_day: dict[date, list[Any]] = defaultdict(list)  # cp_model.IntVar
         for ci, oi, o in entries:
             per_day[_local_day(o.start, zone)].append(choice[(ci, oi)])
         for day, variables in per_day.items():

@@ -7,9 +7,6 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from caldav import aio
-from caldav.lib import error as caldav_error
-
 from calendars.busy import busy_from_freebusy
 from calendars.errors import CalendarParseError
 from calendars.intervals import Interval
@@ -40,6 +37,8 @@ class CalDavSource(CalendarSource):
 
     async def busy(self, start: datetime, end: datetime) -> list[Interval]:
         """Busy intervals overlapping [start, end). Raises CalendarSourceError."""
+        from caldav.lib import error as caldav_error  # loaded when a CalDAV source is used
+
         try:
             async with asyncio.timeout(self._timeout_s):
                 data = await self._freebusy(start.astimezone(UTC), end.astimezone(UTC))
@@ -68,6 +67,8 @@ class CalDavSource(CalendarSource):
             raise _error("CalDAV server answered invalid free/busy data", retryable=False) from exc
 
     async def _freebusy(self, start: datetime, end: datetime) -> str:
+        from caldav import aio
+
         async with aio.AsyncDAVClient(
             url=self.url,
             username=self._username,
