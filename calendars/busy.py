@@ -13,11 +13,15 @@ import x_wr_timezone
 from icalendar import Component
 
 from calendars.errors import CalendarParseError, CalendarTooLarge
+from calendars.feed_trim import trim_for_busy
 from calendars.intervals import Interval, merge
 
 # Expand a day beyond the window on each side: floating and all-day times are compared
 # against the window before we place them in a zone, so they may sit up to ~14 h off.
 _QUERY_MARGIN = timedelta(days=1)
+# Single events are dropped before parsing only when this far outside the window: their
+# dates are read as written, before any zone (at most 14 h off UTC) is applied.
+_TRIM_MARGIN = _QUERY_MARGIN + timedelta(days=1)
 
 # Seconds between candidate occurrences for each FREQ, before BYxxx expansion.
 _FREQ_SECONDS = {
@@ -46,22 +50,32 @@ def busy_from_ics(
     default_tz: str = "Europe/London",
     tentative_is_busy: bool = True,
     max_events: int = 50_000,
+    max_components: int = 10_000,
+    max_rule_steps: int = 200_000,
 ) -> list[Interval]:
     """Return the merged busy intervals (UTC) of ``data`` that overlap [start, end).
 
     Floating times and all-day events are placed in ``default_tz`` (or the feed's
     X-WR-TIMEZONE). Transparent, free and cancelled events are skipped; tentative ones
     are kept flagged ``tentative`` unless ``tentative_is_busy`` is False.
-    Raises CalendarParseError on malformed data and CalendarTooLarge when any one
-    recurrence rule, or the whole window, would take more than ``max_events`` occurrences.
+    Raises CalendarParseError on malformed data and CalendarTooLarge when reading it would
+    take too long: more than ``max_components`` events near the window, any one
+    recurrence rule or the whole window with more than ``max_events`` occurrences, or
+    all the rules together stepping more than ``max_rule_steps`` times.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     if end <= start:
         return []
     zone = ZoneInfo(default_tz)
-    calendar = _parse(data)
-    _refuse_runaway_rules(calendar, end + _QUERY_MARGIN, max_events)
+    trimmed = trim_for_busy(
+        data,
+        first_day=(start - _TRIM_MARGIN).astimezone(UTC).date(),
+        last_day=(end + _TRIM_MARGIN).astimezone(UTC).date(),
+        max_components=max_components,
+    )
+    calendar = _parse(trimmed)
+    _refuse_runaway_rules(calendar, end + _QUERY_MARGIN, max_events, max_rule_steps)
     busy: list[Interval] = []
     for component, occ_start, occ_end in _occurrences(
         calendar, start - _QUERY_MARGIN, end + _QUERY_MARGIN, max_events
@@ -134,12 +148,17 @@ def _to_utc(value: date | datetime, zone: tzinfo) -> datetime:
     return value.astimezone(UTC)
 
 
-def _refuse_runaway_rules(calendar: Component, until: datetime, max_events: int) -> None:
-    """Raise CalendarTooLarge if a rule would step through more than ``max_events`` times.
+def _refuse_runaway_rules(
+    calendar: Component, until: datetime, max_events: int, max_rule_steps: int
+) -> None:
+    """Raise CalendarTooLarge if the rules would step through too many times.
 
     dateutil walks a rule from DTSTART, so a FREQ=SECONDLY rule started years ago would
-    hang before reaching the window; estimate the steps first, from the rule alone.
+    hang before reaching the window; estimate the steps first, from the rules alone. One
+    rule may take ``max_events`` steps, and all of them together ``max_rule_steps``: a
+    feed of a thousand daily rules from 1990 is as slow as one rule of a million steps.
     """
+    total = 0.0
     for event in calendar.walk("VEVENT"):
         rules = event.get("RRULE")
         if rules is None:
@@ -147,9 +166,15 @@ def _refuse_runaway_rules(calendar: Component, until: datetime, max_events: int)
         try:
             first = event.decoded("DTSTART")
             for rule in rules if isinstance(rules, list) else [rules]:
-                if _estimated_steps(rule, first, until) > max_events:
+                steps = _estimated_steps(rule, first, until)
+                if steps > max_events:
                     raise CalendarTooLarge(
                         f"calendar has a recurrence rule with more than {max_events} occurrences"
+                    )
+                total += steps
+                if total > max_rule_steps:
+                    raise CalendarTooLarge(
+                        f"calendar's recurrence rules take more than {max_rule_steps} steps"
                     )
         except _PARSE_ERRORS as exc:
             raise CalendarParseError(
@@ -158,12 +183,19 @@ def _refuse_runaway_rules(calendar: Component, until: datetime, max_events: int)
 
 
 def _estimated_steps(rule: icalendar.vRecur, first: date | datetime, until: datetime) -> float:
-    """Over-estimate how many candidates a rule yields from ``first`` up to ``until``."""
+    """Over-estimate how many candidates a rule yields from ``first`` up to ``until``.
+
+    COUNT bounds the walk only for a rule without BYxxx parts: with them, dateutil may step
+    through every candidate up to ``until`` looking for matches (BYMONTHDAY=30 in
+    February never matches). An INTERVAL below one would never step forward at all.
+    """
     count = rule.get("COUNT")
-    if count:
+    if count and not any(part.startswith("BY") for part in rule):
         return int(count[0])
     frequency = str(rule["FREQ"][0]).upper()
-    interval = int(rule.get("INTERVAL", [1])[0]) or 1
+    interval = int(rule.get("INTERVAL", [1])[0])
+    if interval < 1:
+        raise CalendarParseError("calendar has a recurrence rule that never moves on")
     stop = until
     if rule.get("UNTIL"):
         stop = min(stop, _to_utc(rule["UNTIL"][0], UTC))

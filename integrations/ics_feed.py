@@ -144,14 +144,21 @@ class IcsFeedSource(CalendarSource):
                 body += chunk
                 if len(body) > self._max_bytes:
                     raise self._too_large()
+            if response.content_type == "text/html" and not _looks_like_icalendar(body):
+                # Most often the calendar's web page was pasted instead of its iCal address.
+                raise _error(
+                    "feed answered a web page, not a calendar (use its iCal address)",
+                    retryable=False,
+                )
+            data = bytes(body)  # one copy, shared by the cache and the caller
             if self._cache:
                 self._cache.store(
                     self.url,
-                    bytes(body),
+                    data,
                     etag=response.headers.get("ETag"),
                     last_modified=response.headers.get("Last-Modified"),
                 )
-            return bytes(body)
+            return data
 
     def _too_large(self) -> CalendarSourceError:
         return _error(f"feed larger than {_human_size(self._max_bytes)}", retryable=False)
@@ -166,6 +173,10 @@ def normalise_feed_url(url: str) -> str:
     if scheme not in {"http", "https"} or not parts.netloc:
         raise _error("feed URL must start with https://, http:// or webcal://", retryable=False)
     return urlunsplit(parts._replace(scheme=scheme))
+
+
+def _looks_like_icalendar(body: bytes | bytearray) -> bool:
+    return bytes(body[:64]).lstrip(b"\xef\xbb\xbf \t\r\n").upper().startswith(b"BEGIN:VCALENDAR")
 
 
 def _error(message: str, *, retryable: bool) -> CalendarSourceError:

@@ -268,6 +268,51 @@ def test_rule_dense_inside_the_window_is_refused() -> None:
         busy_from_ics(data, utc(2025, 3, 1), utc(2025, 4, 15))  # 46 days of minutes
 
 
+def test_many_rules_from_long_ago_are_refused_together() -> None:
+    daily = "DTSTART:19900101T090000Z\nDURATION:PT1H\nRRULE:FREQ=DAILY"
+    rules = [f"UID:r{n}@example.org\n{daily}" for n in range(20)]  # ~13,000 steps each
+
+    with pytest.raises(CalendarTooLarge, match="rules take more than 200000 steps"):
+        busy_from_ics(feed(*rules), utc(2025, 3, 1), utc(2025, 4, 1))
+    assert busy_from_ics(feed(*rules[:5]), utc(2025, 3, 3), utc(2025, 3, 4)) == [
+        Interval(utc(2025, 3, 3, 9), utc(2025, 3, 3, 10))
+    ]
+
+
+def test_a_count_that_filters_never_reach_is_not_trusted() -> None:
+    data = feed(
+        "UID:never@example.org\nDTSTART:20150101T000000Z\nDURATION:PT1M\n"
+        "RRULE:FREQ=MINUTELY;COUNT=5;BYMONTH=2;BYMONTHDAY=30"
+    )
+
+    with pytest.raises(CalendarTooLarge):
+        busy_from_ics(data, utc(2025, 3, 1), utc(2025, 4, 1))
+
+
+@pytest.mark.parametrize("interval", ["0", "-1"])
+def test_a_rule_that_never_moves_on_is_refused(interval: str) -> None:
+    data = feed(
+        "UID:stuck@example.org\nDTSTART:20250303T090000Z\nDURATION:PT1H\n"
+        f"RRULE:FREQ=DAILY;INTERVAL={interval}"
+    )
+
+    with pytest.raises(CalendarParseError, match="never moves on"):
+        busy_from_ics(data, utc(2025, 3, 1), utc(2025, 4, 1))
+
+
+def test_years_of_history_are_read_for_the_few_events_near_the_window() -> None:
+    history = [
+        f"UID:h{n}@example.org\nSUMMARY:Old\nDTSTART:2020{1 + n % 12:02d}01T090000Z\n"
+        f"DTEND:2020{1 + n % 12:02d}01T100000Z"
+        for n in range(20_000)
+    ]
+    near = "UID:near@example.org\nDTSTART:20250303T090000Z\nDTEND:20250303T100000Z"
+
+    busy = busy_from_ics(feed(*history, near), utc(2025, 3, 1), utc(2025, 4, 1), max_events=10)
+
+    assert busy == [Interval(utc(2025, 3, 3, 9), utc(2025, 3, 3, 10))]
+
+
 def test_too_many_single_events_in_the_window_are_refused() -> None:
     events = [
         f"UID:e{day}@example.org\nDTSTART:202503{day:02d}T090000Z\nDTEND:202503{day:02d}T100000Z"

@@ -165,10 +165,14 @@ async def test_stale_cache_is_revalidated_with_last_modified(
     assert second == GOOD_BUSY
 
 
-async def test_malformed_feed_is_reported(feeds: FeedServer, http: aiohttp.ClientSession) -> None:
+async def test_a_web_page_instead_of_a_feed_is_reported(
+    feeds: FeedServer, http: aiohttp.ClientSession
+) -> None:
     source = IcsFeedSource(feeds.url("/malformed.ics"), http)
 
-    assert await failure_message(lambda: source.busy(*WINDOW)) == "feed is not valid iCalendar"
+    assert await failure_message(lambda: source.busy(*WINDOW)) == (
+        "feed answered a web page, not a calendar (use its iCal address)"
+    )
 
 
 async def test_huge_streamed_feed_is_cut_off(

@@ -1,0 +1,188 @@
+"""Cut an iCalendar feed down to what busy time needs, before it is parsed.
+
+A published feed carries years of history and every event's summary, description,
+attendees, alarms and attachments; busy time needs only when each event is and whether it
+repeats. Parsing costs about as much per byte as the whole feed holds, so a few megabytes
+of history take seconds and hundreds of megabytes to read. Working on raw content lines
+(RFC 5545 section 3.1), this keeps only the timing properties of each event, drops single
+events that end before or start after the window, and refuses a feed that still holds more
+components than ``max_components``. Recurring events and their overrides are always kept:
+whether they touch the window is for the recurrence expansion to say.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from calendars.errors import CalendarParseError, CalendarTooLarge
+
+# The event properties that bear on busy time; everything else in an event is dropped.
+BUSY_PROPERTIES = frozenset(
+    {
+        b"UID",
+        b"DTSTART",
+        b"DTEND",
+        b"DURATION",
+        b"RRULE",
+        b"RDATE",
+        b"EXDATE",
+        b"RECURRENCE-ID",
+        b"SEQUENCE",
+        b"STATUS",
+        b"TRANSP",
+        b"X-MICROSOFT-CDO-BUSYSTATUS",
+    }
+)
+_RECURRENCE_PROPERTIES = frozenset({b"RRULE", b"RDATE", b"RECURRENCE-ID"})
+# Children of the calendar worth parsing: events, and the zones their times refer to.
+_KEPT_COMPONENTS = frozenset({b"VEVENT", b"VTIMEZONE"})
+
+# The same unfolding as icalendar's parser: a line break followed by a space or a tab.
+_FOLD = re.compile(rb"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")
+_NEWLINE = re.compile(rb"\r?\n")
+_NAME_END = re.compile(rb"[;:]")
+_BOM = b"\xef\xbb\xbf"
+
+
+def trim_for_busy(
+    data: bytes | str, *, first_day: date, last_day: date, max_components: int
+) -> bytes:
+    """Return ``data`` with only the components and properties busy time needs.
+
+    Single events ending before ``first_day`` or starting after ``last_day`` are dropped
+    (the caller widens the window enough for any time zone). Raises CalendarParseError
+    when the data does not start a VCALENDAR or leaves a component open, and
+    CalendarTooLarge when more than ``max_components`` components are left.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    raw = raw.removeprefix(_BOM).lstrip()
+    if not raw[:15].upper().startswith(b"BEGIN:VCALENDAR"):
+        raise CalendarParseError("calendar data does not start with BEGIN:VCALENDAR")
+    trimmer = _Trimmer(first_day, last_day, max_components)
+    for line in _NEWLINE.split(_FOLD.sub(b"", raw)):
+        if line:
+            trimmer.feed(line)
+    return trimmer.result()
+
+
+class _Trimmer:
+    """Walk content lines keeping a stack of open components; collect the lines kept."""
+
+    def __init__(self, first_day: date, last_day: date, max_components: int) -> None:
+        self.first_day = first_day
+        self.last_day = last_day
+        self.max_components = max_components
+        self.kept: list[bytes] = []
+        self.open: list[bytes] = []
+        self.components = 0
+        self.dropped_from: int | None = None  # depth where a dropped component began
+        self.event: list[bytes] | None = None  # the kept lines of the event being read
+
+    def feed(self, line: bytes) -> None:
+        name = _name(line)
+        if name == b"BEGIN":
+            self._begin(line)
+        elif name == b"END":
+            self._end(line)
+        elif self.dropped_from is not None:
+            return
+        elif self.event is None:
+            self.kept.append(line)
+        elif name in BUSY_PROPERTIES:
+            self.event.append(line)
+
+    def result(self) -> bytes:
+        if self.open:
+            raise CalendarParseError("calendar data ends before its components are closed")
+        return b"\r\n".join(self.kept) + b"\r\n"
+
+    def _begin(self, line: bytes) -> None:
+        component = _value(line).upper()
+        self.open.append(component)
+        if self.dropped_from is not None:
+            return
+        if not self._wanted():
+            self.dropped_from = len(self.open)
+        elif component == b"VEVENT" and len(self.open) == 2:
+            self.event = [line]  # counted once it is known to be kept
+        else:
+            self._count()
+            self._keep(line)
+
+    def _end(self, line: bytes) -> None:
+        # Like icalendar's parser, an END closes the innermost open component, whatever it names.
+        if not self.open:
+            raise CalendarParseError("calendar data closes a component it did not open")
+        depth = len(self.open)
+        self.open.pop()
+        if self.dropped_from is not None:
+            if depth == self.dropped_from:
+                self.dropped_from = None
+            return
+        self._keep(line)
+        if self.event is not None and depth == 2:
+            if _may_touch(self.event, self.first_day, self.last_day):
+                self._count()
+                self.kept.extend(self.event)
+            self.event = None
+
+    def _count(self) -> None:
+        self.components += 1
+        if self.components > self.max_components:
+            raise CalendarTooLarge(
+                f"calendar has more than {self.max_components} components near the window"
+            )
+
+    def _keep(self, line: bytes) -> None:
+        (self.kept if self.event is None else self.event).append(line)
+
+    def _wanted(self) -> bool:
+        """Keep the calendar, its events and zones, and the zones' parts; drop the rest."""
+        depth = len(self.open)
+        if depth <= 1:
+            return True
+        if self.open[1] not in _KEPT_COMPONENTS:
+            return False
+        return depth == 2 or self.open[1] == b"VTIMEZONE"
+
+
+def _may_touch(event: list[bytes], first_day: date, last_day: date) -> bool:
+    """Tell whether an event may overlap the days; unsure (or recurring) means yes."""
+    found = {_name(line): line for line in event}
+    if _RECURRENCE_PROPERTIES & found.keys():
+        return True
+    start = _day_of(found.get(b"DTSTART"))
+    if start is None:
+        return True
+    if start > last_day:
+        return False
+    if b"DTEND" in found:
+        end = _day_of(found[b"DTEND"])
+    elif b"DURATION" in found:
+        return True
+    else:
+        end = start
+    return end is None or end >= first_day
+
+
+def _name(line: bytes) -> bytes:
+    found = _NAME_END.search(line)
+    return (line[: found.start()] if found else line).upper()
+
+
+def _value(line: bytes) -> bytes:
+    return line.partition(b":")[2].strip()
+
+
+def _day_of(line: bytes | None) -> date | None:
+    """The calendar day a DTSTART or DTEND line names (its local date), if it is readable."""
+    if line is None:
+        return None
+    value = line.rpartition(b":")[2].strip()
+    if len(value) < 8 or not value[:8].isdigit():
+        return None
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError:
+        return None
