@@ -30,6 +30,7 @@ from orchestrator.events import EventBus
 from orchestrator.models import ApiToken, StaffRole, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
+from orchestrator.web import audit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import (
     BUS,
@@ -205,13 +206,6 @@ def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
         ) from None
 
 
-def _target_of(request: web.Request) -> tuple[str | None, str | None]:
-    for name in ("meeting_id", "case_id", "party_id", "mediator_id", "endpoint_id", "message_id"):
-        if name in request.match_info:
-            return name.removesuffix("_id"), request.match_info[name]
-    return None, None
-
-
 def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def view(request: web.Request) -> web.StreamResponse:
         user: StaffUser | None = request.get(REQUEST_USER)
@@ -232,10 +226,10 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
             ctx = ApiContext(request=request, session=session, user=user, now=now)
             result = await route.handler(ctx, **kwargs)
             if route.writes:
-                _audit(ctx, route, session, now)
+                await _audit(ctx, route, session, now)
         if not route.writes:
             async with db.write() as session:
-                _audit(ctx, route, session, now)
+                await _audit(ctx, route, session, now)
         token_id = request.get(REQUEST_TOKEN_ID)
         if token_id is not None and request.get(REQUEST_TOKEN_STALE):
             async with db.write() as session:
@@ -257,14 +251,10 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
     return view
 
 
-def _audit(ctx: ApiContext, route: ApiRoute, session: AsyncSession, now: datetime) -> None:
-    target_type, target_id = _target_of(ctx.request)
-    case_id = ctx.audit_case_id
-    if case_id is None and target_type == "case" and target_id:
-        try:
-            case_id = uuid.UUID(target_id)
-        except ValueError:
-            case_id = None
+async def _audit(ctx: ApiContext, route: ApiRoute, session: AsyncSession, now: datetime) -> None:
+    """File the request under its case: the one the view named, else the one its path reaches."""
+    target_type, target_id = audit.target_of(ctx.request.match_info)
+    case_id = ctx.audit_case_id or await audit.case_of(session, ctx.request.match_info)
     add_audit(
         session,
         actor_id=ctx.user.id,

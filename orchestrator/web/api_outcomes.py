@@ -1,17 +1,19 @@
-"""JSON API: a meeting's outcome, a case's certificates and its timeline."""
+"""JSON API: a meeting's outcome, a case's certificates, its timeline and its audit trail."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel, col, select
 
 from orchestrator import cases, certificates, outcomes
 from orchestrator.certificates import CertificateList, CertificatePublic, CertificateRequest
 from orchestrator.errors import NotFound
-from orchestrator.models import Case, Meeting, StaffRole, TimelineEntry
+from orchestrator.models import AuditEvent, Case, Meeting, StaffRole, StaffUser, TimelineEntry
 from orchestrator.outcomes import OutcomeCreate, OutcomePublic
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.api_cases import load_case
@@ -20,6 +22,7 @@ from orchestrator.web.keys import WORKDAYS
 router = ApiRouter("outcomes")
 MEDIATORS = {StaffRole.mediator}
 READERS = {StaffRole.scheduler, StaffRole.mediator}
+ADMINS = {StaffRole.admin}
 
 
 class TimelineItem(SQLModel):
@@ -35,6 +38,28 @@ class TimelineItem(SQLModel):
 class Timeline(SQLModel):
     case_id: uuid.UUID
     entries: list[TimelineItem]
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=200, ge=1, le=1000)
+    before: AwareDatetime | None = Field(default=None, description="only rows older than this")
+
+
+class AuditItem(BaseModel):
+    at: datetime
+    actor_id: uuid.UUID | None
+    actor_role: str | None
+    action: str = Field(description="``METHOD /api/path`` or ``page ...`` or what was done")
+    target_type: str | None
+    target_id: str | None
+    details: dict[str, Any] | None
+
+
+class AuditTrail(BaseModel):
+    case_id: uuid.UUID
+    entries: list[AuditItem]
 
 
 async def _may_see(ctx: ApiContext, case: Case, meeting: Meeting | None = None) -> bool:
@@ -154,4 +179,33 @@ async def case_timeline(ctx: ApiContext) -> Timeline:
     return Timeline(
         case_id=case.id,
         entries=[TimelineItem.model_validate(e, from_attributes=True) for e in entries],
+    )
+
+
+@router.get("/cases/{case_id}/audit", query=AuditQuery, response=AuditTrail, roles=ADMINS)
+async def case_audit(ctx: ApiContext, query: AuditQuery) -> AuditTrail:
+    """Who on the staff read or changed the case, and how; newest first, admins only."""
+    case = await load_case(ctx)
+    found = (
+        select(AuditEvent, StaffUser.role)
+        .outerjoin(StaffUser, col(StaffUser.id) == col(AuditEvent.actor_id))
+        .where(col(AuditEvent.case_id) == case.id)
+    )
+    if query.before is not None:
+        found = found.where(col(AuditEvent.at) < query.before)
+    rows = await ctx.session.execute(found.order_by(col(AuditEvent.at).desc()).limit(query.limit))
+    return AuditTrail(
+        case_id=case.id,
+        entries=[
+            AuditItem(
+                at=event.at,
+                actor_id=event.actor_id,
+                actor_role=StaffRole(role).value if role is not None else None,
+                action=event.action,
+                target_type=event.target_type,
+                target_id=event.target_id,
+                details=event.details,
+            )
+            for event, role in rows.all()
+        ],
     )

@@ -244,7 +244,11 @@ async def _state_token(session: AsyncSession, meeting_id: uuid.UUID) -> str:
 async def console_events(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Server-Sent Events: a ``change`` event whenever who-is-where changes."""
     async with request.app[DB].read() as session:
-        meeting, _case = await _my_meeting(session, staff, request.match_info["meeting_id"])
+        meeting, case = await _my_meeting(session, staff, request.match_info["meeting_id"])
+    # The stream may stay open for hours: record the view as it starts, not as it ends.
+    await staff.audit(
+        "page.console.events", case_id=case.id, target_type="meeting", target_id=str(meeting.id)
+    )
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

@@ -34,6 +34,7 @@ from orchestrator.models import StaffRole, StaffSession, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
 from orchestrator.staff import hash_password, verify_password
+from orchestrator.web import audit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 
@@ -207,6 +208,7 @@ class StaffContext:
     staff_session: StaffSession
     now: datetime
     form: Any = None  # the posted form, already read (and CSRF-checked) for unsafe methods
+    audited: bool = False  # whether this request has written its audit row yet
 
     @property
     def app(self) -> web.Application:
@@ -256,6 +258,25 @@ class StaffContext:
                 target_id=target_id,
                 details=details,
             )
+        self.audited = True
+
+    async def audit_page_view(self) -> None:
+        """Record a page view the page did not record itself, under the case its path names."""
+        path = self.request.match_info
+        resource = path.route.resource
+        page = resource.canonical if resource is not None else self.request.path
+        target_type, target_id = audit.target_of(path)
+        async with self.app[DB].write() as session:
+            add_audit(
+                session,
+                actor_id=self.user.id,
+                action=f"page {page}"[:100],
+                at=self.now,
+                case_id=await audit.case_of(session, path),
+                target_type=target_type,
+                target_id=target_id,
+            )
+        self.audited = True
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:
@@ -285,7 +306,11 @@ def staff_page(
                 raise ApiError(403, "forbidden", "your role cannot use this page")
             if request.method in UNSAFE_METHODS:
                 staff.form = await require_csrf(request, staff.csrf_token)
-            return await handler(request, staff)
+            response = await handler(request, staff)
+            # Every page read is on the audit trail; writes record what they did themselves.
+            if request.method not in UNSAFE_METHODS and not staff.audited:
+                await staff.audit_page_view()
+            return response
 
         return view
 

@@ -1,0 +1,65 @@
+"""Where a staff request's audit row is filed: what its path names, and that thing's case.
+
+The API route table and the staff page guard each write one audit row per request. A path
+names the case itself (``/cases/{case_id}/...``) or only something of a case (a meeting,
+a party, a certificate, a paper); the case is then looked up, so that every read of a
+case's data is found under that case, whichever door it came through.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from orchestrator.models import Certificate, Document, Meeting, Party
+
+# Path parameters, most specific first: the first one present is the row's target.
+TARGETS = (
+    "meeting_id",
+    "case_id",
+    "party_id",
+    "certificate_id",
+    "document_id",
+    "mediator_id",
+    "endpoint_id",
+    "message_id",
+)
+# Path parameters naming something that belongs to one case, and the table that says which.
+CASE_PARTS: dict[str, type[Meeting] | type[Party] | type[Certificate] | type[Document]] = {
+    "meeting_id": Meeting,
+    "party_id": Party,
+    "certificate_id": Certificate,
+    "document_id": Document,
+}
+
+
+def target_of(path: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The kind and id of the thing a request's path names (``meeting``, ``case``, ...)."""
+    for name in TARGETS:
+        if name in path:
+            return name.removesuffix("_id"), path[name][:64]
+    return None, None
+
+
+async def case_of(session: AsyncSession, path: Mapping[str, str]) -> uuid.UUID | None:
+    """The case a request's path names or reaches through a meeting, party or paper."""
+    if "case_id" in path:
+        return _uuid(path["case_id"])
+    for name, table in CASE_PARTS.items():
+        found = _uuid(path[name]) if name in path else None
+        if found is not None:
+            case_id: uuid.UUID | None = await session.scalar(
+                select(table.case_id).where(col(table.id) == found)
+            )
+            return case_id
+    return None
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
