@@ -317,7 +317,14 @@ def _event(spec: EventSpec, *, status: Status, with_join: bool, with_people: boo
     return event
 
 
-def _calendar(method: str | None, events: Iterable[Event], tzids: Iterable[str]) -> Calendar:
+def _calendar(
+    method: str | None, events: Iterable[Event], tzids: Iterable[str]
+) -> tuple[Calendar, str]:
+    """The calendar with its own properties and events, and its VTIMEZONE blocks written.
+
+    The zones are the same in every invite of a service, so they are written once per
+    zone and year and reused (a third of an invite's lines).
+    """
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -326,11 +333,11 @@ def _calendar(method: str | None, events: Iterable[Event], tzids: Iterable[str])
         cal.add("method", method)
     events = list(events)
     years = [e.DTSTART.year for e in events if isinstance(e.DTSTART, datetime)]
-    for tzid in sorted(set(tzids)):
-        cal.add_component(_shared_vtimezone(tzid, min(years) if years else None))
+    year = min(years) if years else None
+    zones = "".join(_vtimezone_text(tzid, year) for tzid in sorted(set(tzids)))
     for event in events:
         cal.add_component(event)
-    return cal
+    return cal, zones
 
 
 def fold_line(line: str, limit: int = 75) -> str:
@@ -361,10 +368,16 @@ def fold_line(line: str, limit: int = 75) -> str:
     return b"\r\n ".join(pieces).decode("utf-8")
 
 
-def _serialise(component: Calendar) -> bytes:
-    """Write content lines with CRLF endings, folded by ``fold_line``."""
-    lines = (str(line) for line in component.content_lines() if line)
-    return "".join(fold_line(line) + "\r\n" for line in lines).encode("utf-8")
+def _folded(lines: Iterable[object]) -> str:
+    """Content lines with CRLF endings, folded by ``fold_line``."""
+    return "".join(fold_line(str(line)) + "\r\n" for line in lines if line)
+
+
+def _serialise(calendar: Calendar, zones: str = "") -> bytes:
+    """Write the calendar, with ``zones`` (VTIMEZONE blocks) before its events."""
+    own = [calendar.content_line(name, value) for name, value in calendar.property_items(False)]
+    events = "".join(_folded(event.content_lines()) for event in calendar.subcomponents)
+    return (_folded(own[:-1]) + zones + events + _folded(own[-1:])).encode("utf-8")
 
 
 def build_request(spec: EventSpec) -> bytes:
@@ -374,7 +387,7 @@ def build_request(spec: EventSpec) -> bytes:
     if not spec.attendees:
         raise ValueError("a REQUEST needs at least one attendee")
     event = _event(spec, status="CONFIRMED", with_join=True, with_people=True)
-    return _serialise(_calendar("REQUEST", [event], [spec.tzid]))
+    return _serialise(*_calendar("REQUEST", [event], [spec.tzid]))
 
 
 def build_cancel(spec: EventSpec) -> bytes:
@@ -385,13 +398,13 @@ def build_cancel(spec: EventSpec) -> bytes:
     if not spec.attendees:
         raise ValueError("a CANCEL names the attendees it removes the meeting for")
     event = _event(spec, status="CANCELLED", with_join=False, with_people=True)
-    return _serialise(_calendar("CANCEL", [event], [spec.tzid]))
+    return _serialise(*_calendar("CANCEL", [event], [spec.tzid]))
 
 
 def build_feed(events: list[EventSpec], name: str) -> bytes:
     """Build a subscribable calendar (no METHOD) of the meetings still on, without attendees."""
     live = [spec for spec in events if spec.status == "CONFIRMED"]
-    cal = _calendar(
+    cal, zones = _calendar(
         None,
         [_event(spec, status="CONFIRMED", with_join=True, with_people=False) for spec in live],
         [spec.tzid for spec in live],
@@ -399,7 +412,7 @@ def build_feed(events: list[EventSpec], name: str) -> bytes:
     cal.add("x-wr-calname", vText(clean_name(name)))
     cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", vText("PT1H"))
-    return _serialise(cal)
+    return _serialise(cal, zones)
 
 
 # --------------------------------------------------------------------------- VTIMEZONE
@@ -521,9 +534,9 @@ def _rules(tzid: str, year: int) -> tuple[_Rule, ...] | timedelta | None:
 
 
 @lru_cache(maxsize=64)
-def _shared_vtimezone(tzid: str, year: int | None) -> Timezone:
-    """Build once per zone and year; callers only serialise it, never change it."""
-    return vtimezone(tzid, year=year)
+def _vtimezone_text(tzid: str, year: int | None) -> str:
+    """The VTIMEZONE block of ``tzid`` around ``year``, written once per zone and year."""
+    return _folded(vtimezone(tzid, year=year).content_lines())
 
 
 def vtimezone(tzid: str, *, year: int | None = None) -> Timezone:

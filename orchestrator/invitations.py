@@ -18,7 +18,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, Literal
 
 from sqlalchemy import func
@@ -548,7 +548,7 @@ async def _queue_itip(
 
 async def _enqueue(
     session: AsyncSession,
-    message: EmailMessage,
+    message: Message,
     recipient: Recipient,
     key: str,
     topic: str,

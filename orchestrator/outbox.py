@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import parseaddr
 from typing import Any
 
@@ -87,7 +87,7 @@ async def enqueue(
     return message
 
 
-def email_payload(message: EmailMessage, *, to: list[str]) -> dict[str, Any]:
+def email_payload(message: Message, *, to: list[str]) -> dict[str, Any]:
     """The stored form of a fully rendered message: retries send exactly these bytes."""
     sender = parseaddr(str(message.get("From", "")))[1]
     return {
