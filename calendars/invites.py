@@ -14,7 +14,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Literal
@@ -277,6 +277,13 @@ def _attendee(attendee: Attendee) -> vCalAddress:
 
 def _event(spec: EventSpec, *, status: Status, with_join: bool, with_people: bool) -> Event:
     event = Event()
+    _add_shared(event, spec, status=status, with_people=with_people)
+    _add_own(event, spec, with_join=with_join)
+    return event
+
+
+def _add_shared(event: Event, spec: EventSpec, *, status: Status, with_people: bool) -> None:
+    """What every recipient's copy of the meeting says alike."""
     event.add("uid", spec.uid)
     event.add("sequence", spec.sequence)
     event.add("dtstamp", spec.dtstamp.astimezone(UTC))
@@ -289,32 +296,35 @@ def _event(spec: EventSpec, *, status: Status, with_join: bool, with_people: boo
         event.add("organizer", _organizer(spec.organizer))
         for attendee in spec.attendees:
             event.add("attendee", _attendee(attendee))
-    if with_join:
-        event.add("description", vText(_description(spec)))
-        location = location_text(spec.join)
-        if location:
-            event.add("location", vText(_clean_text(location)))
-        join = spec.join
-        if join.url:
-            event.add("url", join.url)
-            event.add(
-                "conference",
-                join.url,
-                parameters={"VALUE": "URI", "FEATURE": "VIDEO", "LABEL": "Join by video"},
-            )
-        if join.dial_in_number:
-            label = f"Phone {join.dial_in_number}"
-            if join.dial_in_pin:
-                label += f" PIN {join.dial_in_pin}"
-            event.add(
-                "conference",
-                _tel_uri(join.dial_in_number),
-                parameters={"VALUE": "URI", "FEATURE": "PHONE", "LABEL": clean_name(label)},
-            )
-        event.add("x-alt-desc", vText(_html_description(spec)), parameters={"FMTTYPE": "text/html"})
-    else:
+
+
+def _add_own(event: Event, spec: EventSpec, *, with_join: bool) -> None:
+    """What this recipient's copy says of its own: how they join (their link, their PIN)."""
+    if not with_join:
         event.add("description", vText(_clean_text(spec.description or when_text(spec))))
-    return event
+        return
+    event.add("description", vText(_description(spec)))
+    location = location_text(spec.join)
+    if location:
+        event.add("location", vText(_clean_text(location)))
+    join = spec.join
+    if join.url:
+        event.add("url", join.url)
+        event.add(
+            "conference",
+            join.url,
+            parameters={"VALUE": "URI", "FEATURE": "VIDEO", "LABEL": "Join by video"},
+        )
+    if join.dial_in_number:
+        label = f"Phone {join.dial_in_number}"
+        if join.dial_in_pin:
+            label += f" PIN {join.dial_in_pin}"
+        event.add(
+            "conference",
+            _tel_uri(join.dial_in_number),
+            parameters={"VALUE": "URI", "FEATURE": "PHONE", "LABEL": clean_name(label)},
+        )
+    event.add("x-alt-desc", vText(_html_description(spec)), parameters={"FMTTYPE": "text/html"})
 
 
 def _calendar(
@@ -386,8 +396,7 @@ def build_request(spec: EventSpec) -> bytes:
         raise ValueError("a REQUEST must be CONFIRMED; use build_cancel to remove a meeting")
     if not spec.attendees:
         raise ValueError("a REQUEST needs at least one attendee")
-    event = _event(spec, status="CONFIRMED", with_join=True, with_people=True)
-    return _serialise(*_calendar("REQUEST", [event], [spec.tzid]))
+    return _itip("REQUEST", spec, status="CONFIRMED", with_join=True)
 
 
 def build_cancel(spec: EventSpec) -> bytes:
@@ -397,8 +406,38 @@ def build_cancel(spec: EventSpec) -> bytes:
     """
     if not spec.attendees:
         raise ValueError("a CANCEL names the attendees it removes the meeting for")
-    event = _event(spec, status="CANCELLED", with_join=False, with_people=True)
-    return _serialise(*_calendar("CANCEL", [event], [spec.tzid]))
+    return _itip("CANCEL", spec, status="CANCELLED", with_join=False)
+
+
+# A meeting's invitations go out one per recipient, and each says the same but for how that
+# recipient joins: the shared part is written once and reused for the next recipients.
+_SHARED_TEXT: dict[str, str] = {}
+_SHARED_TEXT_MAX = 64
+
+
+def _itip(method: str, spec: EventSpec, *, status: Status, with_join: bool) -> bytes:
+    """One recipient's iTIP calendar: the meeting's shared lines, then their own, then END."""
+    own = Event()
+    _add_own(own, spec, with_join=with_join)
+    lines = [own.content_line(name, value) for name, value in own.property_items(False)]
+    text = _shared_text(method, spec, status) + _folded(lines[1:-1])
+    return (text + "END:VEVENT\r\nEND:VCALENDAR\r\n").encode("utf-8")
+
+
+def _shared_text(method: str, spec: EventSpec, status: Status) -> str:
+    """The calendar up to the recipient's own lines: its head, zones and the shared VEVENT."""
+    key = repr((method, status, replace(spec, join=JoinDetails())))
+    text = _SHARED_TEXT.get(key)
+    if text is None:
+        shared = Event()
+        _add_shared(shared, spec, status=status, with_people=True)
+        cal, zones = _calendar(method, [shared], [spec.tzid])
+        whole = _serialise(cal, zones).decode("utf-8")
+        text = whole.removesuffix("END:VEVENT\r\nEND:VCALENDAR\r\n")
+        if len(_SHARED_TEXT) >= _SHARED_TEXT_MAX:
+            _SHARED_TEXT.clear()
+        _SHARED_TEXT[key] = text
+    return text
 
 
 def build_feed(events: list[EventSpec], name: str) -> bytes:

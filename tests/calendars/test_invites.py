@@ -439,3 +439,27 @@ async def test_radicale_accepts_invites_in_other_zones(
         data = build_request(spec)
         check_itip(data, "REQUEST", spec)
         await radicale_server.put_event(calendar_url, spec.uid, _as_stored_by_a_client(data))
+
+
+def test_each_recipient_of_a_meeting_gets_only_their_own_join_details() -> None:
+    """The part every copy shares is written once per meeting; the join details never leak
+    from one recipient's copy into the next, and a changed meeting is written afresh."""
+    first = make_spec(join=JoinDetails(url="https://meet.example/j/first", dial_in_pin="111111"))
+    second = replace(
+        first,
+        join=JoinDetails(
+            url="https://meet.example/j/second",
+            dial_in_number="+44 20 7946 0000",
+            dial_in_pin="222222",
+        ),
+    )
+    one, two = build_request(first), build_request(second)
+    assert b"/j/first" in one and b"/j/second" not in one and b"222222" not in one
+    assert b"/j/second" in two and b"/j/first" not in two and b"111111" not in two
+    events = [Calendar.from_ical(ics).walk("VEVENT")[0] for ics in (one, two)]
+    shared = ("UID", "SEQUENCE", "DTSTART", "DTEND", "SUMMARY", "ORGANIZER", "ATTENDEE")
+    assert all(str(events[0][p]) == str(events[1][p]) for p in shared)
+    moved = build_request(replace(second, summary="Mediation (moved)", sequence=1))
+    event = Calendar.from_ical(moved).walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == "Mediation (moved)" and int(event["SEQUENCE"]) == 1
+    assert b"/j/second" in moved
