@@ -92,8 +92,9 @@ def serve_bare(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, __file__, *args])
+def start(args: list[str], port: int, script: str = __file__) -> subprocess.Popen[bytes]:
+    """Run ``script`` (this file unless told) with ``args``; return once ``port`` accepts."""
+    process = subprocess.Popen([sys.executable, script, *args])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -200,9 +201,9 @@ async def count_clicks(database_url: str) -> int:
 # ---------------------------------------------------------------------------- load
 
 
-async def load(port: int, paths: list[str], total: int) -> float:
-    """Send ``total`` GETs over CONCURRENCY connections; return requests per second."""
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+async def load(port: int, paths: list[str], total: int, concurrency: int = CONCURRENCY) -> float:
+    """Send ``total`` GETs over ``concurrency`` connections; return requests per second."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
     sent = 0
     failures = 0
 
@@ -221,7 +222,7 @@ async def load(port: int, paths: list[str], total: int) -> float:
                         failures += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
     if failures:
         raise RuntimeError(f"{failures} requests did not answer 303")
