@@ -275,9 +275,19 @@ def _due_now(now: datetime) -> ColumnElement[bool]:
 
 
 async def send_due(
-    db: Database, *, settings: Settings, now: datetime, worker_id: str, limit: int | None = None
+    db: Database,
+    *,
+    settings: Settings,
+    now: datetime,
+    worker_id: str,
+    limit: int | None = None,
+    on_queued: Callable[[], None] | None = None,
 ) -> int:
-    """Send every reminder due by ``now``, a batch per transaction; return how many were sent."""
+    """Send every reminder due by ``now``, a batch per transaction; return how many were sent.
+
+    ``on_queued`` is called after each batch that queued mail has committed (to wake the
+    outbox dispatcher rather than leave the mail for its next poll).
+    """
     total = 0
     batch = limit or settings.reminder_batch_size
     while True:
@@ -285,6 +295,8 @@ async def send_due(
             db, settings=settings, now=now, worker_id=worker_id, batch=batch
         )
         total += sent
+        if sent and on_queued is not None:
+            on_queued()
         if claimed < batch:
             return total
 
@@ -293,30 +305,41 @@ async def _send_batch(
     db: Database, *, settings: Settings, now: datetime, worker_id: str, batch: int
 ) -> tuple[int, int]:
     due = _due_now(now)
-    claimed = sent = 0
+    sent = 0
     async with db.write() as session:
         query = select(Reminder.id).where(due).order_by(col(Reminder.due_at)).limit(batch)
         if db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         ids = (await session.scalars(query)).all()
-        for reminder_id_ in ids:
-            result = await session.execute(
-                update(Reminder)
-                .where(col(Reminder.id) == reminder_id_, due)
-                .values(claimed_by=worker_id, claimed_until=now + LEASE)
+        if not ids:
+            return 0, 0
+        lease = now + LEASE
+        # One conditional UPDATE claims the batch: a row another replica took meanwhile no
+        # longer matches ``due``.
+        await session.execute(
+            update(Reminder)
+            .where(col(Reminder.id).in_(ids), due)
+            .values(claimed_by=worker_id, claimed_until=lease)
+        )
+        claimed = (
+            await session.scalars(
+                select(Reminder)
+                .where(
+                    col(Reminder.id).in_(ids),
+                    col(Reminder.claimed_by) == worker_id,
+                    col(Reminder.claimed_until) == lease,
+                )
+                .order_by(col(Reminder.due_at))
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                continue  # another replica has it
-            claimed += 1
-            reminder = await session.get(Reminder, reminder_id_)
-            assert reminder is not None
+        ).all()
+        for reminder in claimed:
             try:
                 async with session.begin_nested():
                     if await _send_one(session, reminder, settings=settings, now=now):
                         sent += 1
             except Exception:  # one bad row must not hold up the others: retried after the lease
-                log.exception("reminder %s could not be sent; will retry", reminder_id_)
-    return len(ids) if ids else claimed, sent
+                log.exception("reminder %s could not be sent; will retry", reminder.id)
+    return len(ids), sent
 
 
 async def _send_one(

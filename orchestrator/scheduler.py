@@ -43,8 +43,10 @@ class ReminderScheduler:
         *,
         clock: Callable[[], datetime],
         worker_id: str | None = None,
+        on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
+        self.on_queued = on_queued  # reminder mail was queued: e.g. wake the outbox
         self.settings = settings
         self.clock = clock
         self.worker_id = worker_id or uuid.uuid4().hex
@@ -113,7 +115,11 @@ class ReminderScheduler:
         """Send what is due now; one pass at a time in this process."""
         async with self._lock:
             sent = await reminders.send_due(
-                self.db, settings=self.settings, now=self.clock(), worker_id=self.worker_id
+                self.db,
+                settings=self.settings,
+                now=self.clock(),
+                worker_id=self.worker_id,
+                on_queued=self.on_queued,
             )
         self.sent += sent
         return sent
