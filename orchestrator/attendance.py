@@ -489,15 +489,3 @@ async def load_join_facts(connection: AsyncConnection, *, link_id: str) -> JoinF
         participant_ref=ref,
         display_name=name,
     )
-
-
-async def check_join_click(
-    connection: AsyncConnection,
-    *,
-    link_id: str,
-    now: datetime,
-    opens_before: timedelta,
-) -> JoinTarget:
-    """Check a join link with one indexed read (Core only) and build its click event."""
-    facts = await load_join_facts(connection, link_id=link_id)
-    return facts.target(now=now, opens_before=opens_before)
