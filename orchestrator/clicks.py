@@ -29,6 +29,7 @@ See docs/decisions/008-join-click-path.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -161,8 +162,7 @@ class PostgresCopyWriter:
                 EVENT_TABLE.name, records=records, columns=self._records.columns
             )
         except BaseException:
-            await connection.invalidate()
-            await connection.close()
+            await _discard(connection)
             raise
         self._kept.append(connection)
 
@@ -172,14 +172,20 @@ class PostgresCopyWriter:
             driver = (await connection.get_raw_connection()).driver_connection
             if driver is not None and not driver.is_closed():
                 return connection, driver
-            await connection.invalidate()
-            await connection.close()
+            await _discard(connection)
         connection = await self._engine.connect()
         return connection, (await connection.get_raw_connection()).driver_connection
 
     async def close(self) -> None:
         while self._kept:
             await self._kept.pop().close()
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Give up a connection that failed: it never goes back to the pool for reuse."""
+    with contextlib.suppress(Exception):  # it is broken already; the caller's error matters
+        await connection.invalidate()
+        await connection.close()
 
 
 class AsyncEngineWriter:
