@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from orchestrator.clicks import ClickRecorder, PostgresCopyWriter
 from orchestrator.web.keys import DB, STATE
 from tests.conftest import MutableClock, Staff
-from tests.orchestrator.meetings_support import START, events, get, path_of
+from tests.orchestrator.meetings_support import START, events, get
 from tests.orchestrator.test_join_click_path import booked, click
 
 
@@ -31,7 +31,9 @@ async def test_a_burst_of_clicks_is_all_recorded_before_the_answers(
     ready, meeting, found = await booked(client, staff)
     clock.set(START - timedelta(minutes=5))
     party_links = [found[party_id] for party_id in ready.parties.values()]
-    answers = await asyncio.gather(*(click(client, party_links[n % len(party_links)]) for n in range(60)))
+    answers = await asyncio.gather(
+        *(click(client, party_links[n % len(party_links)]) for n in range(60))
+    )
     assert [status for status, _ in answers] == [303] * 60
     assert len(await events(client, meeting["id"])) == 60
 
