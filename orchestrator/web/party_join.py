@@ -9,6 +9,7 @@ room can be re-created or moved to a fallback provider without re-inviting anyon
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -122,8 +123,34 @@ def _click_cache(app: web.Application) -> linkcache.JoinLinkCache:
     return cast(linkcache.JoinLinkCache, cache)
 
 
-async def _join_facts(app: web.Application, token: str, now: datetime) -> attendance.JoinFacts:
-    """The verified link's facts: from the short-lived cache, else one indexed read."""
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified join link as the click cache keeps it: its facts, and the person's own
+    URL into their room when there is one (the room the facts name, so both go together)."""
+
+    facts: attendance.JoinFacts
+    location: str | None
+
+
+def _location(app: web.Application, facts: attendance.JoinFacts, now: datetime) -> str | None:
+    """This person's URL into the room the facts name (built from stored data, no call)."""
+    if not facts.provider_room:
+        return None
+    room = room_from_dict(facts.provider_room)
+    who = JoinIdentity(
+        participant_ref=facts.participant_ref,
+        display_name=facts.display_name,
+        moderator=facts.party_id is None,
+    )
+    return app[PROVIDERS].video(room.provider).join_url(room, who, now=now)
+
+
+async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verified:
+    """The verified link's facts: from the short-lived cache, else one indexed read.
+
+    A cached URL was built at most the cache's few seconds ago; a provider token in it
+    (Jitsi's JWT) is valid for hours, so it is as good as a fresh one.
+    """
     cache = _click_cache(app)
     entry = cache.get(token)
     if entry is not None:
@@ -133,7 +160,7 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> attend
             raise LinkInvalid("this link has expired", details={"reason": "expired"})
         if entry.not_before > stamp:
             raise LinkInvalid("this link is not valid", details={"reason": "invalid"})
-        return cast(attendance.JoinFacts, entry.facts)
+        return cast(_Verified, entry.facts)
     seen = linkcache.generation()  # taken before the read: a change during it wins
     link_id = links.decode(
         token,
@@ -144,15 +171,16 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> attend
     async with app[DB].reader_engine.connect() as connection:
         facts = await attendance.load_join_facts(connection, link_id=link_id)
     claims = jwt.decode(token, options={"verify_signature": False})  # verified just above
+    verified = _Verified(facts, _location(app, facts, now))
     cache.put(
         token,
         link_id=link_id,
         not_before=int(claims["nbf"]),
         expires=int(claims["exp"]),
-        facts=facts,
+        facts=verified,
         seen=seen,
     )
-    return facts
+    return verified
 
 
 @routes.get("/j/{token}/video", name="join:video")
@@ -162,9 +190,11 @@ async def join_video(request: web.Request) -> web.StreamResponse:
     settings = app[SETTINGS]
     now = app[CLOCK]()
     token = request.match_info["token"]
-    facts = await _join_facts(app, token, now)
+    verified = await _join_facts(app, token, now)
     try:
-        target = facts.target(now=now, opens_before=timedelta(minutes=settings.join_opens_minutes))
+        target = verified.facts.target(
+            now=now, opens_before=timedelta(minutes=settings.join_opens_minutes)
+        )
     except attendance.RoomNotReady:
         return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)
     except InvalidState as exc:
@@ -175,12 +205,6 @@ async def join_video(request: web.Request) -> web.StreamResponse:
             status=409,
         )
     await app[STATE]["join_clicks"].record(target.click)  # durable before the 303
-    room = room_from_dict(target.provider_room)
-    provider = app[PROVIDERS].video(room.provider)
-    who = JoinIdentity(
-        participant_ref=target.participant_ref,
-        display_name=target.display_name,
-        moderator=target.mediator_id is not None,
-    )
-    location = provider.join_url(room, who, now=now)
+    location = verified.location or _location(app, verified.facts, now)
+    assert location is not None  # target() refused a link whose room is not ready
     return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
