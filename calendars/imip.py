@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import hashlib
 import re
+import secrets
 from datetime import UTC, datetime
 from email import policy
 from email.charset import QP, Charset
@@ -126,10 +127,16 @@ def _headers(
 
 
 def _multipart(subtype: str, parts: list[Message]) -> MIMEMultipart:
-    """A multipart with MIME-Version on the top level only, where RFC 2045 puts it."""
+    """A multipart with MIME-Version on the top level only, where RFC 2045 puts it.
+
+    Its boundary is chosen here: ``=_`` can never occur in quoted-printable or base64 text,
+    and 128 random bits will not occur in a 7bit part. (Left to the generator, each boundary
+    is checked by compiling a regular expression of its own: a tenth of an invite's cost.)
+    """
     for part in parts:
         del part["MIME-Version"]
-    return MIMEMultipart(subtype, _subparts=parts, policy=_WIRE)
+    boundary = f"=_{secrets.token_hex(16)}"
+    return MIMEMultipart(subtype, boundary=boundary, _subparts=parts, policy=_WIRE)
 
 
 def _ics_method(ics: bytes) -> str | None:
