@@ -123,19 +123,19 @@ def _click_cache(app: web.Application) -> linkcache.JoinLinkCache:
     return cast(linkcache.JoinLinkCache, cache)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Verified:
-    """A verified join link as the click cache keeps it: its facts, and the person's own
-    URL into their room when there is one (the room the facts name, so both go together)."""
+    """A verified join link as the click cache keeps it: its facts, and the person's own URL
+    into the room they name, built at the first click that is let in (both are dropped
+    together when anything about the link, meeting, party or room changes)."""
 
     facts: attendance.JoinFacts
-    location: str | None
+    location: str | None = None
 
 
-def _location(app: web.Application, facts: attendance.JoinFacts, now: datetime) -> str | None:
+def _location(app: web.Application, facts: attendance.JoinFacts, now: datetime) -> str:
     """This person's URL into the room the facts name (built from stored data, no call)."""
-    if not facts.provider_room:
-        return None
+    assert facts.provider_room is not None  # JoinFacts.target refused a room not ready
     room = room_from_dict(facts.provider_room)
     who = JoinIdentity(
         participant_ref=facts.participant_ref,
@@ -171,7 +171,7 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verif
     async with app[DB].reader_engine.connect() as connection:
         facts = await attendance.load_join_facts(connection, link_id=link_id)
     claims = jwt.decode(token, options={"verify_signature": False})  # verified just above
-    verified = _Verified(facts, _location(app, facts, now))
+    verified = _Verified(facts)
     cache.put(
         token,
         link_id=link_id,
@@ -205,6 +205,8 @@ async def join_video(request: web.Request) -> web.StreamResponse:
             status=409,
         )
     await app[STATE]["join_clicks"].record(target.click)  # durable before the 303
-    location = verified.location or _location(app, verified.facts, now)
-    assert location is not None  # target() refused a link whose room is not ready
-    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+    if verified.location is None:
+        verified.location = _location(app, verified.facts, now)
+    return web.Response(
+        status=303, headers={"Location": verified.location, "Cache-Control": "no-store"}
+    )
