@@ -870,7 +870,7 @@ def join_rows(result: dict[str, Any], sizes: Sizes) -> list[Row]:
             "join click",
             f"`/j/{{token}}/video` ÷ bare aiohttp 303, 64 connections, {sizes.clicks:,} clicks",
             "≥ 0.6",
-            "0.60–0.61 (PostgreSQL)",
+            "0.59–0.61 (PostgreSQL)",
             f"{result['ratio']:.2f}",
         ),
         ("join click", "clicks durably recorded", "all", "all", f"{result['recorded']:,}"),
