@@ -8,6 +8,9 @@ GET). Dead, tampered or foreign links get the friendly 4xx page and reveal nothi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
 from aiohttp import web
 
 from orchestrator import notices, replies
@@ -17,6 +20,7 @@ from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
+_View = TypeVar("_View")
 
 RSVP_CHOICES = (
     ("accepted", "Yes, I will come"),
@@ -27,6 +31,36 @@ RSVP_TEXT = dict(RSVP_CHOICES)
 PARTSTAT_ANSWER = {"ACCEPTED": "accepted", "TENTATIVE": "tentative", "DECLINED": "declined"}
 CONSENT_CHOICES = (("yes", "Yes, we will take part"), ("no", "No, we will not take part"))
 CONSENT_TEXT = dict(CONSENT_CHOICES)
+
+
+AnswerSaver = Callable[..., Awaitable[object]]
+
+
+async def _open(request: web.Request, opener: Callable[..., Awaitable[_View]]) -> _View:
+    """Check the link and read what its page shows (raises the friendly 4xx when dead)."""
+    app = request.app
+    async with app[DB].read() as session:
+        return await opener(
+            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
+        )
+
+
+async def _save_answer(request: web.Request, save: AnswerSaver, door: str) -> NoReturn:
+    """Record the answer the form posted (``save`` checks the link), then show the thanks."""
+    app = request.app
+    token = request.match_info["token"]
+    form = await request.post()
+    answer = form.get("answer")
+    async with app[DB].write() as session:
+        await save(
+            session,
+            token,
+            answer=answer if isinstance(answer, str) else "",
+            settings=app[SETTINGS],
+            now=app[CLOCK](),
+            bus=app[BUS],
+        )
+    raise web.HTTPSeeOther(location=f"/{door}/{token}/thanks")
 
 
 async def _rsvp_context(request: web.Request, view: replies.RsvpView) -> dict[str, object]:
@@ -47,11 +81,7 @@ async def _rsvp_context(request: web.Request, view: replies.RsvpView) -> dict[st
 @routes.get("/r/{token}")
 async def show_rsvp(request: web.Request) -> web.Response:
     """Ask the person to confirm the answer their email link carried (nothing saved yet)."""
-    app = request.app
-    async with app[DB].read() as session:
-        view = await replies.open_rsvp(
-            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
-        )
+    view = await _open(request, replies.open_rsvp)
     context = await _rsvp_context(request, view)
     chosen = request.query.get("answer")
     context["chosen"] = chosen if chosen in RSVP_TEXT else context["current"]
@@ -61,29 +91,12 @@ async def show_rsvp(request: web.Request) -> web.Response:
 @routes.post("/r/{token}")
 async def save_rsvp(request: web.Request) -> web.StreamResponse:
     """Record the answer, then show the confirmation."""
-    app = request.app
-    token = request.match_info["token"]
-    form = await request.post()
-    answer = form.get("answer")
-    async with app[DB].write() as session:
-        await replies.answer_by_link(
-            session,
-            token,
-            answer=answer if isinstance(answer, str) else "",
-            settings=app[SETTINGS],
-            now=app[CLOCK](),
-            bus=app[BUS],
-        )
-    raise web.HTTPSeeOther(location=f"/r/{token}/thanks")
+    await _save_answer(request, replies.answer_by_link, "r")
 
 
 @routes.get("/r/{token}/thanks")
 async def rsvp_saved(request: web.Request) -> web.Response:
-    app = request.app
-    async with app[DB].read() as session:
-        view = await replies.open_rsvp(
-            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
-        )
+    view = await _open(request, replies.open_rsvp)
     return render("party/rsvp_saved.html", request, await _rsvp_context(request, view))
 
 
@@ -101,39 +114,18 @@ def _consent_context(request: web.Request, view: notices.ConsentView) -> dict[st
 @routes.get("/c/{token}")
 async def show_consent(request: web.Request) -> web.Response:
     """Ask the other party whether they will take part (nothing saved on a GET)."""
-    app = request.app
-    async with app[DB].read() as session:
-        view = await notices.open_consent(
-            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
-        )
+    view = await _open(request, notices.open_consent)
     return render("party/consent.html", request, _consent_context(request, view))
 
 
 @routes.post("/c/{token}")
 async def save_consent(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    token = request.match_info["token"]
-    form = await request.post()
-    answer = form.get("answer")
-    async with app[DB].write() as session:
-        await notices.answer_consent(
-            session,
-            token,
-            answer=answer if isinstance(answer, str) else "",
-            settings=app[SETTINGS],
-            now=app[CLOCK](),
-            bus=app[BUS],
-        )
-    raise web.HTTPSeeOther(location=f"/c/{token}/thanks")
+    await _save_answer(request, notices.answer_consent, "c")
 
 
 @routes.get("/c/{token}/thanks")
 async def consent_saved(request: web.Request) -> web.Response:
-    app = request.app
-    async with app[DB].read() as session:
-        view = await notices.open_consent(
-            session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
-        )
+    view = await _open(request, notices.open_consent)
     if view.answer is None:
         raise web.HTTPSeeOther(location=f"/c/{request.match_info['token']}")
     return render("party/consent_saved.html", request, _consent_context(request, view))
