@@ -25,9 +25,10 @@ from email.message import EmailMessage, Message
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, event, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from integrations.base import MailBackend
@@ -38,6 +39,31 @@ from orchestrator.metrics import Metrics
 from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------- waking up
+
+# Dispatchers running in this process; each is woken when a transaction that queued a
+# message commits, so a message goes out at once rather than at the next poll - and never
+# before the row it needs is visible (a wake before the commit finds nothing to claim).
+_RUNNING: set[Dispatcher] = set()
+_QUEUED = "outbox.queued"
+
+
+def _queued(session: AsyncSession) -> None:
+    session.info[_QUEUED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop(_QUEUED, False):
+        for dispatcher in list(_RUNNING):
+            dispatcher.wake()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(_QUEUED, None)
+
 
 Clock = Callable[[], datetime]
 Handler = Callable[[OutboxMessage], Awaitable[int | None]]
@@ -84,6 +110,7 @@ async def enqueue(
         )
         assert existing is not None
         return existing
+    _queued(session)
     return message
 
 
@@ -321,7 +348,15 @@ class Dispatcher:
             await asyncio.sleep(self.poll_s)
 
     async def run_forever(self) -> None:
+        _RUNNING.add(self)
+        try:
+            await self._run_forever()
+        finally:
+            _RUNNING.discard(self)
+
+    async def _run_forever(self) -> None:
         while True:
+            self._wake.clear()  # before the pass: a commit during it wakes the next one
             try:
                 await self.run_once()
             except asyncio.CancelledError:
@@ -331,7 +366,6 @@ class Dispatcher:
                     log.warning("outbox dispatcher: database unreachable; retrying")
                 else:
                     log.exception("outbox dispatcher pass failed; retrying")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
 
@@ -356,5 +390,6 @@ async def redeliver(
     message.next_attempt_at = now
     message.claimed_by = None
     message.claimed_until = None
+    _queued(session)
     await session.flush()
     return message

@@ -281,12 +281,10 @@ async def send_due(
     now: datetime,
     worker_id: str,
     limit: int | None = None,
-    on_queued: Callable[[], None] | None = None,
 ) -> int:
     """Send every reminder due by ``now``, a batch per transaction; return how many were sent.
 
-    ``on_queued`` is called after each batch that queued mail has committed (to wake the
-    outbox dispatcher rather than leave the mail for its next poll).
+    Each committed batch that queued mail wakes the outbox dispatcher (outbox.enqueue).
     """
     total = 0
     batch = limit or settings.reminder_batch_size
@@ -295,8 +293,6 @@ async def send_due(
             db, settings=settings, now=now, worker_id=worker_id, batch=batch
         )
         total += sent
-        if sent and on_queued is not None:
-            on_queued()
         if claimed < batch:
             return total
 

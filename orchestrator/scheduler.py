@@ -43,10 +43,8 @@ class ReminderScheduler:
         *,
         clock: Callable[[], datetime],
         worker_id: str | None = None,
-        on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
-        self.on_queued = on_queued  # reminder mail was queued: e.g. wake the outbox
         self.settings = settings
         self.clock = clock
         self.worker_id = worker_id or uuid.uuid4().hex
@@ -119,7 +117,6 @@ class ReminderScheduler:
                 settings=self.settings,
                 now=self.clock(),
                 worker_id=self.worker_id,
-                on_queued=self.on_queued,
             )
         self.sent += sent
         return sent

@@ -263,14 +263,6 @@ async def state_public(ctx: ApiContext, meeting: Meeting) -> RoomStatePublic:
     )
 
 
-def _wake(ctx: ApiContext) -> None:
-    from orchestrator.web.keys import DISPATCHER
-
-    dispatcher = ctx.app.get(DISPATCHER)
-    if dispatcher is not None:
-        dispatcher.wake()
-
-
 # ---------------------------------------------------------------------------- booking
 
 
@@ -309,7 +301,6 @@ async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
         actor=ctx.actor,
     )
     ctx.audit_details = {"meeting_id": str(meeting.id)}
-    _wake(ctx)
     return present(meeting, ctx)
 
 
@@ -347,7 +338,6 @@ async def reschedule_meeting(ctx: ApiContext, body: MeetingMove) -> MeetingPubli
         workdays=ctx.app[WORKDAYS],
         actor=ctx.actor,
     )
-    _wake(ctx)
     return present(meeting, ctx)
 
 
@@ -366,7 +356,6 @@ async def cancel_meeting(ctx: ApiContext, body: MeetingCancel) -> MeetingPublic:
         actor=ctx.actor,
         actor_id=ctx.user.id,
     )
-    _wake(ctx)
     return present(meeting, ctx)
 
 
@@ -436,7 +425,6 @@ async def end_session(ctx: ApiContext) -> RoomStatePublic:
     """End the session for everyone."""
     meeting = await load_meeting(ctx)
     await rooms.end(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
-    _wake(ctx)
     return await state_public(ctx, meeting)
 
 
@@ -463,7 +451,6 @@ async def open_caucus(ctx: ApiContext, body: CaucusCreate) -> RoomStatePublic:
     await rooms.open_caucus(
         ctx.session, meeting=meeting, label=body.label, party_ids=body.party_ids, now=ctx.now
     )
-    _wake(ctx)
     return await state_public(ctx, meeting)
 
 
@@ -475,7 +462,6 @@ async def close_caucus(ctx: ApiContext) -> RoomStatePublic:
     meeting = await load_meeting(ctx)
     room = await rooms.get_room(ctx.session, meeting, ctx.path_id("room_id"))
     await rooms.close_caucus(ctx.session, meeting=meeting, room=room, now=ctx.now)
-    _wake(ctx)
     return await state_public(ctx, meeting)
 
 
@@ -484,7 +470,6 @@ async def recall(ctx: ApiContext) -> RoomStatePublic:
     """Bring everyone back to the joint room."""
     meeting = await load_meeting(ctx)
     await rooms.recall(ctx.session, meeting=meeting, now=ctx.now)
-    _wake(ctx)
     return await state_public(ctx, meeting)
 
 

@@ -6,7 +6,6 @@ from orchestrator import webhooks
 from orchestrator.errors import NotFound
 from orchestrator.models import StaffRole
 from orchestrator.web.api import ApiContext, ApiRouter
-from orchestrator.web.keys import DISPATCHER
 from orchestrator.webhooks import (
     WebhookDeliveryList,
     WebhookDeliveryPublic,
@@ -86,7 +85,4 @@ async def redeliver(ctx: ApiContext) -> WebhookDeliveryPublic:
     ]
     if not found:
         raise NotFound("webhook delivery", message.id)
-    dispatcher = ctx.app.get(DISPATCHER)
-    if dispatcher is not None:
-        dispatcher.wake()
     return found[0]

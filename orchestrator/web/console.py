@@ -38,7 +38,7 @@ from orchestrator.models import (
 )
 from orchestrator.records import add_audit
 from orchestrator.web import pages
-from orchestrator.web.keys import CLOCK, DB, DISPATCHER, STATE
+from orchestrator.web.keys import CLOCK, DB, STATE
 from orchestrator.web.sessions import StaffContext, staff_page
 from orchestrator.web.staff_pages import parse_uuid, see_other
 
@@ -307,9 +307,6 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     except DomainError as exc:
         error = exc.message[:1].upper() + exc.message[1:]
         notice = ""
-    dispatcher = request.app.get(DISPATCHER)
-    if dispatcher is not None:
-        dispatcher.wake()
     meeting_id = request.match_info["meeting_id"]
     if action == "end" and not error:
         raise see_other(f"/staff/meetings/{meeting_id}/outcome")

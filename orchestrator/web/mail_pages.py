@@ -26,7 +26,7 @@ from orchestrator import invitations, notices, reminders, replies
 from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
 from orchestrator.web.errors import ApiError
-from orchestrator.web.keys import BUS, CLOCK, DB, DISPATCHER, REMINDER_SCHEDULER, SETTINGS
+from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
@@ -206,12 +206,7 @@ async def _start_scheduler(app: web.Application) -> None:
     if not app[SETTINGS].run_background_jobs:
         return
 
-    def wake_outbox() -> None:  # reminder mail goes out now, not at the outbox's next poll
-        dispatcher = app.get(DISPATCHER)
-        if dispatcher is not None:
-            dispatcher.wake()
-
-    scheduler = ReminderScheduler(app[DB], app[SETTINGS], clock=app[CLOCK], on_queued=wake_outbox)
+    scheduler = ReminderScheduler(app[DB], app[SETTINGS], clock=app[CLOCK])
     app[REMINDER_SCHEDULER] = scheduler
     await scheduler.start()
 

@@ -20,7 +20,7 @@ from orchestrator.errors import Conflict, DomainError, NotFound
 from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.records import add_audit
 from orchestrator.web import pages
-from orchestrator.web.keys import BUSY_READER, DISPATCHER, HTTP, PROVIDERS, WORKDAYS
+from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
 from orchestrator.web.keys import DB as DB_KEY
 from orchestrator.web.sessions import StaffContext, staff_page
 from orchestrator.web.staff_pages import CASE_PAGE_SECTIONS, parse_uuid, see_other
@@ -42,12 +42,6 @@ CELL_WORDS = {
     "busy": "Busy (calendar)",
     "unknown": "No answer",
 }
-
-
-def _wake(app: web.Application) -> None:
-    dispatcher = app.get(DISPATCHER)
-    if dispatcher is not None:
-        dispatcher.wake()
 
 
 def _audit(session: AsyncSession, staff: StaffContext, action: str, case_id: uuid.UUID) -> None:
@@ -152,7 +146,6 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
             actor=staff.actor,
         )
         _audit(session, staff, "availability.request", case.id)
-    _wake(request.app)
     raise see_other(f"/staff/cases/{case_id}?notice=asked#find-a-time")
 
 
@@ -221,7 +214,6 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
             except (AttributeError, ValueError):
                 continue
     else:
-        _wake(request.app)
         raise see_other(f"/staff/cases/{case_id}?notice=booked#meetings")
     async with request.app[DB_KEY].read() as session:
         case = await cases.get_case(session, case_id)
@@ -308,7 +300,6 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
     except DomainError as exc:
         error = exc.message[:1].upper() + exc.message[1:]
     else:
-        _wake(request.app)
         raise see_other(f"/staff/cases/{case.id}?notice=moved#meetings")
     async with request.app[DB_KEY].read() as session:
         meeting, case = await _meeting_and_case(session, request)
@@ -354,7 +345,6 @@ async def cancel(request: web.Request, staff: StaffContext) -> web.StreamRespons
             actor_id=staff.user.id,
         )
         _audit(session, staff, "meeting.cancel", case.id)
-    _wake(request.app)
     raise see_other(f"/staff/cases/{case.id}?notice=cancelled#meetings")
 
 
