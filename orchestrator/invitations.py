@@ -426,6 +426,25 @@ def invite_key(
 # ---------------------------------------------------------------------------- sending
 
 
+async def invite_context(
+    session: AsyncSession,
+    facts: MeetingFacts,
+    recipient: Recipient,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> tuple[EventSpec, dict[str, Any]]:
+    """The meeting as this recipient is told it: how they join, and their answer links."""
+    meeting = facts.meeting
+    join = await join_details(session, facts, recipient, settings)
+    spec = event_spec(facts, recipient, join, settings, now=now, sequence=meeting.sequence)
+    context = meeting_context(facts, recipient, spec, settings)
+    if recipient.party is not None:
+        base = link_url(await rsvp_link(session, meeting, recipient.party, now), settings)
+        context["rsvp"] = {answer: f"{base}?answer={answer}" for answer in ANSWERS}
+    return spec, context
+
+
 async def send_request(
     session: AsyncSession,
     facts: MeetingFacts,
@@ -441,13 +460,8 @@ async def send_request(
     key = invite_key(meeting, recipient, meeting.sequence, "REQUEST", cause)
     if await already_queued(session, key):
         return False
-    join = await join_details(session, facts, recipient, settings)
-    spec = event_spec(facts, recipient, join, settings, now=now, sequence=meeting.sequence)
-    context = meeting_context(facts, recipient, spec, settings)
+    spec, context = await invite_context(session, facts, recipient, settings, now=now)
     context["update"] = update
-    if recipient.party is not None:
-        base = link_url(await rsvp_link(session, meeting, recipient.party, now), settings)
-        context["rsvp"] = {answer: f"{base}?answer={answer}" for answer in ANSWERS}
     body = render_mail(
         "invite", context, easy_read=recipient.easy_read, language=recipient.language
     )

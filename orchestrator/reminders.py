@@ -374,13 +374,7 @@ async def _send_one(
         kind = "chase_invite"
     else:
         return _drop(reminder, now)
-    join = await invitations.join_details(session, facts, recipient, settings)
-    spec = invitations.event_spec(
-        facts, recipient, join, settings, now=now, sequence=meeting.sequence
-    )
-    context = invitations.meeting_context(facts, recipient, spec, settings)
-    base = invitations.link_url(await invitations.rsvp_link(session, meeting, party, now), settings)
-    context["rsvp"] = {answer: f"{base}?answer={answer}" for answer in invitations.ANSWERS}
+    _spec, context = await invitations.invite_context(session, facts, recipient, settings, now=now)
     await invitations.send_plain(
         session,
         kind=kind,
