@@ -305,7 +305,7 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     except NotFound:
         raise
     except DomainError as exc:
-        error = exc.message[:1].upper() + exc.message[1:]
+        error = pages.as_sentence(exc.message)
         notice = ""
     meeting_id = request.match_info["meeting_id"]
     if action == "end" and not error:
@@ -429,7 +429,7 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
         except NotFound:
             raise
         except DomainError as exc:
-            errors["result"] = exc.message[:1].upper() + exc.message[1:]
+            errors["result"] = pages.as_sentence(exc.message)
         else:
             raise see_other(f"/staff/meetings/{meeting.id}/outcome?saved=1")
     async with request.app[DB].read() as session:

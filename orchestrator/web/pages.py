@@ -45,13 +45,18 @@ def setup(app: web.Application) -> None:
     app[ERROR_PAGE] = render_error
 
 
+def as_sentence(message: str) -> str:
+    """A domain error's message (lower case, no full stop) as the start of a sentence."""
+    return message[:1].upper() + message[1:]
+
+
 async def render_error(request: web.Request, error: ApiError) -> web.Response:
     """A friendly page with the right status and the help line; it reveals nothing else."""
     heading = HEADINGS.get(error.status, "Sorry, there is a problem")
     if error.status >= 500:
         message = "Something went wrong on our side. Please try again later."
     else:
-        message = error.message[:1].upper() + error.message[1:] + "."
+        message = as_sentence(error.message) + "."
     context = {"heading": heading, "message": message, "banner": _staff_banner(request, error)}
     response = aiohttp_jinja2.render_template("error.html", request, context, status=error.status)
     return response

@@ -18,7 +18,7 @@ from orchestrator import cases, documents, links
 from orchestrator.errors import LinkInvalid, ValidationFailed
 from orchestrator.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
-from orchestrator.web.pages import render
+from orchestrator.web.pages import as_sentence, render
 from orchestrator.web.sessions import StaffContext, staff_page
 from orchestrator.web.staff_pages import (
     CASE_PAGE_SECTIONS,
@@ -206,7 +206,7 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
                     await documents.save_text(session, party=party, kind=kind, text=text, now=now)
             except ValidationFailed as exc:
                 field = f"{kind}-upload" if posted.filename else kind
-                errors[field] = exc.message[:1].upper() + exc.message[1:] + "."
+                errors[field] = as_sentence(exc.message) + "."
         if not errors:
             raise see_other(f"/prepare/{request.match_info['token']}?saved={kind}#saved")
     async with app[DB].read() as session:

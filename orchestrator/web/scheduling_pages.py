@@ -206,7 +206,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
             )
             _audit(session, staff, "meeting.book", case.id)
     except DomainError as exc:
-        error = exc.message[:1].upper() + exc.message[1:]
+        error = pages.as_sentence(exc.message)
         details = exc.details if isinstance(exc.details, dict) else {}
         for item in details.get("alternatives", []) or []:
             try:
@@ -298,7 +298,7 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
             f"&duration={duration}".replace("+", "%2B")
         ) from None
     except DomainError as exc:
-        error = exc.message[:1].upper() + exc.message[1:]
+        error = pages.as_sentence(exc.message)
     else:
         raise see_other(f"/staff/cases/{case.id}?notice=moved#meetings")
     async with request.app[DB_KEY].read() as session:

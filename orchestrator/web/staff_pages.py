@@ -173,7 +173,7 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     for err in exc.errors(include_url=False, include_input=False):
         name = str(err["loc"][0]) if err["loc"] else "form"
         message = str(err["msg"]).removeprefix("Value error, ")
-        errors.setdefault(name, message[:1].upper() + message[1:])
+        errors.setdefault(name, pages.as_sentence(message))
     return errors
 
 
@@ -428,7 +428,7 @@ async def create_case(request: web.Request, staff: StaffContext) -> web.StreamRe
                 case_id = case.id
         except (Conflict, ValidationFailed) as exc:
             field = "reference" if isinstance(exc, Conflict) else "referral_date"
-            errors = {field: exc.message[:1].upper() + exc.message[1:]}
+            errors = {field: pages.as_sentence(exc.message)}
         else:
             raise see_other(f"/staff/cases/{case_id}?created=1")
     context = staff.page(values=values, errors=errors, kinds=list(CaseKind))
