@@ -152,7 +152,7 @@ class PostgresCopyWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._records = _Records(engine.dialect, [column.name for column in EVENT_TABLE.columns])
-        self._kept: list[AsyncConnection] = []
+        self._kept: list[tuple[AsyncConnection, Any]] = []
 
     async def __call__(self, rows: list[Row]) -> None:
         records = self._records(rows)
@@ -164,13 +164,13 @@ class PostgresCopyWriter:
         except BaseException:
             await _discard(connection)
             raise
-        self._kept.append(connection)
+        self._kept.append((connection, driver))
 
     async def _checkout(self) -> tuple[AsyncConnection, Any]:
+        """A kept connection and its asyncpg connection, or a fresh one from the pool."""
         while self._kept:
-            connection = self._kept.pop()
-            driver = (await connection.get_raw_connection()).driver_connection
-            if driver is not None and not driver.is_closed():
+            connection, driver = self._kept.pop()
+            if not driver.is_closed():
                 return connection, driver
             await _discard(connection)
         connection = await self._engine.connect()
@@ -178,7 +178,7 @@ class PostgresCopyWriter:
 
     async def close(self) -> None:
         while self._kept:
-            await self._kept.pop().close()
+            await self._kept.pop()[0].close()
 
 
 async def _discard(connection: AsyncConnection) -> None:

@@ -74,10 +74,7 @@ async def test_a_kept_connection_lost_to_a_database_restart_is_replaced(
     assert (await click(client, parent))[0] == 303
     writer = client.app[STATE]["join_clicks"]._write
     assert isinstance(writer, PostgresCopyWriter)
-    server_pids = [
-        (await kept.get_raw_connection()).driver_connection.get_server_pid()
-        for kept in writer._kept
-    ]
+    server_pids = [driver.get_server_pid() for _connection, driver in writer._kept]
     assert server_pids
     async with db.writer_engine.connect() as admin:
         for pid in server_pids:  # what a database restart does to them
