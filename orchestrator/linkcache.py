@@ -14,6 +14,10 @@ clicks costs one read per link instead of one per click. It is kept honest two w
   bounds how long *another* replica can keep sending a dead link's holder into the room
   after a change made elsewhere (default 5 s; see docs/decisions/008-join-click-path.md).
 
+Concurrent misses of one token share one read (``load_once``): when a cached entry runs out
+under a burst of clicks, the clicks of that second wait for a single verify-and-read rather
+than each doing its own.
+
 What is cached are facts read from the database, never a verdict that depends on the
 time: expiry, not-before and the room's opening window are checked against ``now`` on
 every click. Only links that verified are cached; an unknown or forged token always pays
@@ -22,8 +26,9 @@ the full price and never takes memory. The cache is bounded (``max_entries``, ol
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +125,7 @@ class JoinLinkCache:
         self.max_entries = max_entries
         self._monotonic = monotonic
         self._entries: dict[str, Entry] = {}
+        self._loading: dict[str, asyncio.Future[Any]] = {}
         self._generation = generation()
         self.hits = 0
         self.misses = 0
@@ -161,6 +167,25 @@ class JoinLinkCache:
             generation=seen,
             filled_at=self._monotonic(),
         )
+
+    async def load_once(self, token: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        """``load()``'s answer for ``token``, run once for all the clicks that miss together.
+
+        Every waiter gets the same answer or the same error (they hold the same token). The
+        read goes on if the click that started it goes away, for those still waiting.
+        """
+        running = self._loading.get(token)
+        if running is None:
+            running = asyncio.ensure_future(load())
+            self._loading[token] = running
+            running.add_done_callback(lambda done: self._loaded(token, done))
+        return await asyncio.shield(running)
+
+    def _loaded(self, token: str, done: asyncio.Future[Any]) -> None:
+        if self._loading.get(token) is done:
+            del self._loading[token]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have gone away
 
     def clear(self) -> None:
         self._entries.clear()

@@ -153,14 +153,23 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verif
     """
     cache = _click_cache(app)
     entry = cache.get(token)
-    if entry is not None:
-        # The signature was checked when the entry was filled; the times are checked now.
-        stamp = int(now.timestamp())
-        if entry.expires <= stamp:
-            raise LinkInvalid("this link has expired", details={"reason": "expired"})
-        if entry.not_before > stamp:
-            raise LinkInvalid("this link is not valid", details={"reason": "invalid"})
-        return cast(_Verified, entry.facts)
+    if entry is None:
+        return cast(
+            _Verified, await cache.load_once(token, lambda: _verify(app, cache, token, now))
+        )
+    # The signature was checked when the entry was filled; the times are checked now.
+    stamp = int(now.timestamp())
+    if entry.expires <= stamp:
+        raise LinkInvalid("this link has expired", details={"reason": "expired"})
+    if entry.not_before > stamp:
+        raise LinkInvalid("this link is not valid", details={"reason": "invalid"})
+    return cast(_Verified, entry.facts)
+
+
+async def _verify(
+    app: web.Application, cache: linkcache.JoinLinkCache, token: str, now: datetime
+) -> _Verified:
+    """Check the token's signature and times, read its facts, and keep them in ``cache``."""
     seen = linkcache.generation()  # taken before the read: a change during it wins
     link_id = links.decode(
         token,

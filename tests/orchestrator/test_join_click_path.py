@@ -9,6 +9,7 @@ cached or not, is recorded before its 303.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlmodel import col
 
-from orchestrator import linkcache, links
+from orchestrator import attendance, linkcache, links
 from orchestrator.models import Link, Meeting
 from orchestrator.web.keys import DB, STATE
 from tests.conftest import MutableClock, Staff
@@ -214,3 +215,40 @@ def test_cache_is_bounded_and_ignores_reads_that_raced_a_change() -> None:
     linkcache.bump()  # a change committed while a click was reading
     cache.put("late", link_id="l", not_before=0, expires=1, facts=0, seen=seen)
     assert cache.get("late") is None and len(cache) == 0
+
+
+async def test_a_burst_of_clicks_on_a_fresh_link_is_one_read(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock, monkeypatch: Any
+) -> None:
+    """Clicks that miss the cache together share one verify-and-read; each is recorded."""
+    ready, meeting, found = await booked(client, staff)
+    clock.set(START)
+    reads: list[str] = []
+    real_load = attendance.load_join_facts
+
+    async def counting_load(connection: Any, *, link_id: str) -> Any:
+        reads.append(link_id)
+        await asyncio.sleep(0.05)  # a slow database: the rest of the burst arrives meanwhile
+        return await real_load(connection, link_id=link_id)
+
+    monkeypatch.setattr(attendance, "load_join_facts", counting_load)
+    parent = found[ready.parties["parent"]]
+    answers = await asyncio.gather(*(click(client, parent) for _ in range(20)))
+    assert [status for status, _ in answers] == [303] * 20
+    assert len({location for _, location in answers}) == 1
+    assert len(reads) == 1
+    assert len(await events(client, meeting["id"])) == 20
+
+
+async def test_a_burst_of_forged_clicks_is_refused_and_keeps_nothing(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    ready, meeting, found = await booked(client, staff)
+    clock.set(START)
+    genuine = path_of(found[ready.parties["parent"]]["url"])
+    forged = genuine[:-4] + ("AAAA" if not genuine.endswith("AAAA") else "BBBB")
+    answers = await asyncio.gather(*(get(client, forged + "/video") for _ in range(10)))
+    assert all(400 <= status < 500 and location is None for status, _, location in answers)
+    cache = cache_of(client)
+    assert len(cache) == 0 and not cache._loading
+    assert await events(client, meeting["id"]) == []
