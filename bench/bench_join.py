@@ -73,23 +73,30 @@ def serve_app(database_url: str, data_dir: str, port: int) -> None:
     """Run the real service (child process)."""
     from aiohttp import web
 
+    from orchestrator.loop import new_event_loop
     from orchestrator.web.app import create_app
 
     settings = settings_for(database_url, Path(data_dir), port)
     app = create_app(settings, migrate_on_start=False)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    loop = new_event_loop(settings.event_loop)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=loop)
 
 
 def serve_bare(port: int) -> None:
-    """Run the baseline: a handler that only answers 303 (child process)."""
+    """Run the baseline: a handler that only answers 303 (child process), on the same kind
+    of event loop as the service, so the ratio compares the service's work, not two loops."""
     from aiohttp import web
+
+    from orchestrator.loop import new_event_loop
+    from orchestrator.settings import Settings
 
     async def redirect(request: web.Request) -> web.Response:
         return web.Response(status=303, headers={"Location": "https://meet.jit.si/room"})
 
     app = web.Application()
     app.router.add_get("/j/{token}/video", redirect)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    loop = new_event_loop(Settings().event_loop)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=loop)
 
 
 def start(args: list[str], port: int, script: str = __file__) -> subprocess.Popen[bytes]:
@@ -291,7 +298,9 @@ async def run(clicks: int, database_url: str | None) -> None:
         bare_rps, service_rps = bare_total / bare_time, service_total / service_time
         elapsed = service_time
         recorded = await count_clicks(url)
+        loop_kind = settings_for(url, workdir, port).event_loop
         print(f"join click on {label}, {CONCURRENCY} connections, {clicks:,} clicks")
+        print(f"  event loop:         {loop_kind} (service and baseline alike)")
         print(f"  bare aiohttp 303:   {bare_rps:8.0f} req/s")
         print(f"  /j/{{token}}/video:   {service_rps:8.0f} req/s ({elapsed:.1f} s)")
         print(f"  ratio:              {service_rps / bare_rps:8.2f}  (target >= 0.6)")

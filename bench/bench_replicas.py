@@ -140,6 +140,7 @@ def serve_replica(config: dict[str, Any]) -> None:
 
     from aiohttp import web
 
+    from orchestrator.loop import new_event_loop
     from orchestrator.models import utcnow
     from orchestrator.web.app import create_app
 
@@ -163,7 +164,8 @@ def serve_replica(config: dict[str, Any]) -> None:
         (data_dir / READY_FILE).write_text(f"{time.perf_counter() - began:.3f}")
 
     app.on_startup.append(ready)
-    web.run_app(app, host="127.0.0.1", port=config["port"], print=None, access_log=None)
+    loop = new_event_loop(settings.event_loop)
+    web.run_app(app, host="127.0.0.1", port=config["port"], print=None, access_log=None, loop=loop)
 
 
 class ArrivalLog:

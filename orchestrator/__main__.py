@@ -26,6 +26,7 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
+    from orchestrator.loop import new_event_loop
     from orchestrator.web.app import create_app
 
     settings = _settings()
@@ -53,7 +54,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print("\n".join(lines), flush=True)
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        loop=new_event_loop(settings.event_loop),
+    )
 
 
 def _redact(url: str) -> str:

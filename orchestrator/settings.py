@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     base_url: str = ""
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     log_level: str = "INFO"
+    # The event loop the service runs on: uvloop (libuv; a cheaper loop for the same code)
+    # where it is installed, which is everywhere but Windows; "asyncio" for the standard one.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     # The provider's own service: its name and help line appear on every page and email.
     service_name: str = "KIDS SEND Mediation Service"

@@ -12,7 +12,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +23,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from orchestrator.db import Database, connect
+from orchestrator.loop import new_event_loop
 from orchestrator.migrate import upgrade_sync
 from orchestrator.models import StaffRole
 from orchestrator.settings import Settings, normalise_database_url
@@ -52,6 +53,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 PG_SKIP_REASON = "PostgreSQL not configured: set ORCH_TEST_DATABASE_URL to run this case"
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test runs on the kind of event loop the service runs on (uvloop)."""
+    kind = Settings().event_loop
+    return {kind: lambda: new_event_loop(kind)}
 
 
 @dataclass
