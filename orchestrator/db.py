@@ -79,7 +79,7 @@ class Database:
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -99,8 +99,13 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
-def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
-    """Pooled connections, checked before use so ones a restart cut are replaced."""
+def _postgres_engine(url: str, *, pool_size: int, connect_timeout_s: float) -> AsyncEngine:
+    """Pooled connections, checked before use so ones a restart cut are replaced.
+
+    A new connection that gets no answer within ``connect_timeout_s`` (a server that
+    accepts the connection and then says nothing) counts as the database being out of
+    reach, so requests answer 503 then instead of waiting asyncpg's own 60 seconds.
+    """
     import asyncpg
 
     unreachable = (
@@ -110,7 +115,12 @@ def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
         asyncpg.TooManyConnectionsError,
     )
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"timeout": connect_timeout_s},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "do_connect")
@@ -123,8 +133,13 @@ def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
     return engine
 
 
-def connect(url: str, *, pool_size: int = 10) -> Database:
-    """Build the engines for ``url`` (an async SQLAlchemy URL)."""
+def connect(url: str, *, pool_size: int = 10, connect_timeout_s: float = 10.0) -> Database:
+    """Build the engines for ``url`` (an async SQLAlchemy URL).
+
+    Statement parameters never appear in SQLAlchemy's log lines or in the text of its
+    errors (``hide_parameters``): they are names, addresses and notes about children, and an
+    unexpected database error is logged.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -132,7 +147,9 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         writer_engine = _sqlite_engine(url, immediate=True)
         reader_engine = _sqlite_engine(url, immediate=False)
     else:
-        writer_engine = _postgres_engine(url, pool_size=pool_size)
+        writer_engine = _postgres_engine(
+            url, pool_size=pool_size, connect_timeout_s=connect_timeout_s
+        )
         reader_engine = writer_engine
     return Database(
         url=url,

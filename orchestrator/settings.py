@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "production"] = "dev"
     data_dir: Path = Path("data")
     database_url: str = ""
+    # A new PostgreSQL connection that gets no answer in this time: the database is down (503).
+    database_connect_timeout_s: float = Field(10.0, gt=0, le=120)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     base_url: str = ""
