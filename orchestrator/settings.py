@@ -5,6 +5,7 @@ Built once in ``__main__`` (or by a test) and handed to ``create_app``; never re
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     database_connect_timeout_s: float = Field(10.0, gt=0, le=120)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # The reverse proxies in front of the service (addresses or networks, e.g. the compose
+    # network): from them, the caller is read from X-Forwarded-For. From anyone else that
+    # header is ignored, so it cannot be forged to dodge the failed-attempts limiter.
+    trusted_proxies: list[str] = Field(default_factory=list)
     base_url: str = ""
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     log_level: str = "INFO"
@@ -156,6 +161,14 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_dsn(cls, value: str) -> str:
         return normalise_database_url(value) if value else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        try:
+            return [str(ipaddress.ip_network(entry.strip(), strict=False)) for entry in value]
+        except ValueError as exc:
+            raise ValueError(f"not an address or network: {exc}") from exc
 
     @field_validator("timezone")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -233,6 +234,16 @@ def test_every_setting_named_in_deploy_is_one_the_service_reads():
     known = {(prefix + field).upper() for field in Settings.model_fields}
 
     assert sorted(deploy_setting_names() - known) == []
+
+
+def test_compose_and_kubernetes_name_their_proxy_as_trusted(monkeypatch):
+    """Behind Caddy or an ingress, callers are told apart by X-Forwarded-For (ratelimit)."""
+    web = compose()["services"]["orchestrator"]["environment"]
+    config = k8s("ConfigMap", "orchestrator-config")["data"]
+    for value in (web["ORCH_TRUSTED_PROXIES"], config["ORCH_TRUSTED_PROXIES"]):
+        monkeypatch.setenv("ORCH_TRUSTED_PROXIES", value)
+        trusted = Settings().trusted_proxies
+        assert trusted and all(ipaddress.ip_network(net).is_private for net in trusted)
 
 
 # --------------------------------------------------------------------------- compose

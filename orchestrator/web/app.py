@@ -114,7 +114,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             security_headers_middleware,
-            ratelimit.failed_attempts_limiter(),
+            ratelimit.failed_attempts_limiter(trusted_proxies=settings.trusted_proxies),
             error_middleware,
             bearer_auth_middleware,
         ],

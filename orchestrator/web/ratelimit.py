@@ -5,12 +5,18 @@ Only failures cost anything. A party link that does not verify (404/403/410 on `
 the caller's bucket; when the bucket is empty the next attempt at those doors gets a
 friendly 429 page with ``Retry-After`` before any work is done. The success path is one
 dictionary lookup. Time is the app's clock, so tests can move it.
+
+The caller is the connection's peer, unless the peer is one of the service's own reverse
+proxies (``ORCH_TRUSTED_PROXIES``): then it is the nearest address in ``X-Forwarded-For``
+that is not one of them. Behind a proxy, keying on the peer would put every party and
+every member of staff in one bucket, and one person's mistyped links would lock out all.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -98,12 +104,52 @@ def door_for(request: web.Request) -> str | None:
     return None
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ClientAddress:
+    """Who is calling: the peer, or behind our own proxies the address they were asked by."""
+
+    def __init__(self, trusted_proxies: Sequence[str] = ()) -> None:
+        self.trusted: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies
+        )
+
+    def _is_proxy(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def __call__(self, request: web.Request) -> str:
+        peer = request.remote or "unknown"
+        if not self.trusted or not self._is_proxy(peer):
+            return peer
+        # Each proxy appends the address it was asked by; read from the right, past our own
+        # proxies. What lies further left was written by the caller and proves nothing.
+        hops = [
+            hop.strip()
+            for header in request.headers.getall("X-Forwarded-For", [])
+            for hop in header.split(",")
+            if hop.strip()
+        ]
+        for hop in reversed(hops):
+            if not self._is_proxy(hop):
+                return hop
+        return hops[0] if hops else peer
+
+
 def failed_attempts_limiter(
-    link: Allowance = LINK_ALLOWANCE, sign_in: Allowance = SIGN_IN_ALLOWANCE
+    link: Allowance = LINK_ALLOWANCE,
+    sign_in: Allowance = SIGN_IN_ALLOWANCE,
+    *,
+    trusted_proxies: Sequence[str] = (),
 ) -> Middleware:
     """A middleware (with its own buckets) that answers 429 to a client who keeps failing."""
     limiter = FailureLimiter({"link": link, "sign_in": sign_in})
     failures = {"link": LINK_FAILURES, "sign_in": SIGN_IN_FAILURES}
+    client_of = ClientAddress(trusted_proxies)
 
     @web.middleware
     async def rate_limit_middleware(request: web.Request, handler: HandlerT) -> web.StreamResponse:
@@ -111,24 +157,20 @@ def failed_attempts_limiter(
         if door is None:
             return await handler(request)
         if limiter.buckets:  # nobody has failed lately: nobody needs to wait
-            wait = limiter.retry_after(door, _client(request), _now(request))
+            wait = limiter.retry_after(door, client_of(request), _now(request))
             if wait:
                 return await too_many(request, wait)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
             if exc.status in failures[door]:
-                limiter.record_failure(door, _client(request), _now(request))
+                limiter.record_failure(door, client_of(request), _now(request))
             raise
         if response.status in failures[door]:
-            limiter.record_failure(door, _client(request), _now(request))
+            limiter.record_failure(door, client_of(request), _now(request))
         return response
 
     return rate_limit_middleware
-
-
-def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 def _now(request: web.Request) -> float:

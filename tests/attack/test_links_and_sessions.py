@@ -40,6 +40,18 @@ async def test_guessing_party_links_is_answered_with_429_then_allowed_again(
     assert (await client.get(good)).status == 200
 
 
+async def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(staff: Staff) -> None:
+    """With no trusted proxy configured, X-Forwarded-For is the caller's word: ignored."""
+    client = staff.client
+    for attempt in range(int(LINK_ALLOWANCE.burst)):
+        forged = await client.get(
+            f"/j/forged-token-{attempt}", headers={"X-Forwarded-For": f"192.0.2.{attempt}"}
+        )
+        assert forged.status == 404
+    blocked = await client.get("/j/another", headers={"X-Forwarded-For": "192.0.2.250"})
+    assert blocked.status == 429
+
+
 async def test_repeated_failed_sign_ins_are_slowed_down(
     client: TestClient[Any, Any], clock: MutableClock
 ) -> None:

@@ -1,0 +1,80 @@
+"""Behind the service's own reverse proxy, each caller has their own failed-attempts bucket.
+
+The app is told its proxy is on loopback (where the test client connects from), as
+deploy/compose.yaml tells it the compose network: the caller is then read from
+X-Forwarded-For, right to left, past the proxy's own addresses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from orchestrator.settings import Settings
+from orchestrator.web.ratelimit import LINK_ALLOWANCE
+from tests.conftest import Staff
+from tests.orchestrator.meetings_support import book, join_links, path_of, ready_case
+
+GUESSER, PARENT = "203.0.113.5", "198.51.100.7"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        base_url="http://testserver.local",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        run_background_jobs=False,
+        trusted_proxies=["127.0.0.0/8", "::1"],
+    )
+
+
+async def good_link(staff: Staff) -> str:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    return path_of((await join_links(staff, meeting["id"]))[ready.parties["parent"]]["url"])
+
+
+async def exhaust(staff: Staff, forwarded_for: list[str]) -> int:
+    """Guess links until refused, the header made anew each time; the last status."""
+    status = 0
+    for attempt in range(int(LINK_ALLOWANCE.burst) + 1):
+        header = forwarded_for[attempt % len(forwarded_for)]
+        response = await staff.client.get(
+            f"/j/forged-{attempt}", headers={"X-Forwarded-For": header}
+        )
+        status = response.status
+    return status
+
+
+async def test_one_guesser_behind_the_proxy_does_not_lock_out_a_parent(staff: Staff) -> None:
+    good = await good_link(staff)
+    assert await exhaust(staff, [GUESSER]) == 429
+    parent = await staff.client.get(good, headers={"X-Forwarded-For": PARENT})
+    assert parent.status == 200
+    again = await staff.client.get(good, headers={"X-Forwarded-For": GUESSER})
+    assert again.status == 429
+
+
+async def test_addresses_the_caller_writes_before_the_proxys_own_do_not_help(
+    staff: Staff,
+) -> None:
+    """The proxy appends the address it saw; whatever the guesser put in front is ignored."""
+    forged = [f"10.9.8.{n}, {GUESSER}" for n in range(1, 200)]
+    assert await exhaust(staff, forged) == 429
+
+
+async def test_a_chain_of_our_own_proxies_is_read_past(staff: Staff) -> None:
+    good = await good_link(staff)
+    assert await exhaust(staff, [f"{GUESSER}, 127.0.0.9"]) == 429
+    parent = await staff.client.get(good, headers={"X-Forwarded-For": f"{PARENT}, 127.0.0.9"})
+    assert parent.status == 200
+
+
+def test_a_trusted_proxy_must_be_an_address_or_network() -> None:
+    with pytest.raises(ValidationError, match="not an address or network"):
+        Settings(trusted_proxies=["caddy"])
