@@ -7,8 +7,6 @@ X-Forwarded-For, right to left, past the proxy's own addresses.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
@@ -21,16 +19,8 @@ GUESSER, PARENT = "203.0.113.5", "198.51.100.7"
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        base_url="http://testserver.local",
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
-        run_background_jobs=False,
-        trusted_proxies=["127.0.0.0/8", "::1"],
-    )
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"trusted_proxies": ["127.0.0.0/8", "::1/128"]})
 
 
 async def good_link(staff: Staff) -> str:
