@@ -112,6 +112,15 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
             "responses": {
                 "401": error("no or unknown token"),
                 "403": error("role not allowed"),
+                "503": {
+                    **error("database_unavailable: the database is out of reach; try again"),
+                    "headers": {
+                        "Retry-After": {
+                            "description": "seconds to wait before trying again",
+                            "schema": {"type": "integer"},
+                        }
+                    },
+                },
             },
         }
         params = [

@@ -326,6 +326,10 @@ async def test_health_readiness_metrics_openapi(staff: Staff) -> None:
     ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert {"reference", "kind", "local_authority", "referral_date"} <= set(schema["required"])
+    # Every operation says it may answer 503 database_unavailable, to retry after a while.
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            assert "Retry-After" in op["responses"]["503"]["headers"]
     # Every API route in the app is described.
     described = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     for route in staff.client.app.router.routes():
