@@ -9,6 +9,7 @@ outbox (so a mail outage delays it but never loses it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import uuid
@@ -153,6 +154,25 @@ def long_date(d: date) -> str:
     return f"{d.day} {d:%B %Y}"
 
 
+FONTS = Path(__file__).parent / "fonts"
+FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
+
+
+@functools.cache
+def _register_fonts() -> None:
+    """DejaVu Sans (in the package, under its licence in fonts/): every name in Latin,
+    Greek or Cyrillic script, Vietnamese included, prints as written. PDF's built-in
+    Helvetica knows only Latin-1 and silently loses "Łucja" or "Şebnem"."""
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdfmetrics.registerFont(TTFont(FONT, FONTS / f"{FONT}.ttf"))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, FONTS / f"{FONT_BOLD}.ttf"))
+    addMapping(FONT, 0, 0, FONT)
+    addMapping(FONT, 1, 0, FONT_BOLD)
+
+
 def render_pdf(text: CertificateText) -> bytes:
     """Lay the certificate out on one A4 page and return the PDF bytes."""
     # Imported here: reportlab takes a noticeable part of a second to load, and only
@@ -163,6 +183,7 @@ def render_pdf(text: CertificateText) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+    _register_fonts()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -180,8 +201,9 @@ def render_pdf(text: CertificateText) -> bytes:
         invariant=True,
     )
     styles = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=11, leading=15)
-    strong = ParagraphStyle("strong", parent=body, fontName="Helvetica-Bold")
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=FONT, fontSize=11, leading=15)
+    strong = ParagraphStyle("strong", parent=body, fontName=FONT_BOLD)
+    title = ParagraphStyle("title", parent=styles["Title"], fontName=FONT_BOLD)
 
     def para(value: str, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(value), style)
@@ -200,7 +222,7 @@ def render_pdf(text: CertificateText) -> bytes:
     )
     fact_table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story = [
-        Paragraph(escape(text.title), styles["Title"]),
+        Paragraph(escape(text.title), title),
         para(text.service_name, strong),
         Spacer(1, 6 * mm),
         fact_table,

@@ -15,6 +15,7 @@ from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import (
     LA_OFFICER,
     PARENT,
+    SCHOOL,
     held_meeting,
     mediator_for,
     open_case,
@@ -181,3 +182,30 @@ async def test_mias_certificates_number_in_sequence_and_bad_requests_are_refused
     timeline = await staff.call("GET", f"/api/v1/cases/{other['id']}/timeline", expect=200)
     assert any(e["kind"] == "certificate.not_emailed" for e in timeline["entries"])
     await staff.call("GET", "/api/v1/certificates/not-a-uuid.pdf", expect=404)
+
+
+async def test_names_in_any_european_script_print_as_written(
+    staff: Staff, clock: MutableClock
+) -> None:
+    """A certificate goes to the Tribunal: a name that lost its letters is a wrong name."""
+    names = {
+        "parent": "Łucja Wiśniewska",
+        "young_person": "Nguyễn Thị Hương",
+        "la_officer": "Ахмед Іваненко",
+        "school": "Ιωάννης Παπαδόπουλος",
+    }
+    mediator_id = await mediator_for(staff, name="Dr Şebnem Yılmaz")
+    parties = tuple(
+        {**party, "name": names[party["role"]]}
+        for party in (PARENT, {**PARENT, "role": "young_person", "email": None}, LA_OFFICER, SCHOOL)
+    )
+    case, _ = await open_case(staff, clock, mediator_id=mediator_id, parties=parties)
+    meeting_id = await held_meeting(staff, case["id"], start=utc(2026, 4, 2, 9))
+    clock.set(utc(2026, 4, 2, 14))
+    await record(staff, meeting_id, result="agreement")
+    certificate = await staff.call(
+        "POST", f"/api/v1/cases/{case['id']}/certificates", json={"kind": "mediation"}, expect=201
+    )
+    text = pdf_text(await pdf_of(staff, certificate))
+    for written in [*names.values(), "Dr Şebnem Yılmaz"]:
+        assert written in text, written
