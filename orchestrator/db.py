@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +35,18 @@ def is_unavailable(exc: BaseException) -> bool:
         return True
     # A connection the server closed mid-use (a restart) is invalidated by SQLAlchemy.
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, what: str, *args: object) -> None:
+    """Log a failed pass of a background loop that will try again.
+
+    The database being out of reach (a restart) is expected and retried: one line, no stack
+    trace, however often the loop comes round. Anything else is a bug: the full trace.
+    """
+    if is_unavailable(exc):
+        logger.warning(what + ": the database is unreachable; trying again", *args)
+    else:
+        logger.error(what, *args, exc_info=exc)
 
 
 @dataclass

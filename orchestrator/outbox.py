@@ -33,7 +33,7 @@ from sqlmodel import col, select
 
 from integrations.base import MailBackend
 from integrations.errors import IntegrationError
-from orchestrator.db import Database, is_unavailable
+from orchestrator.db import Database, is_unavailable, log_failure
 from orchestrator.errors import NotFound
 from orchestrator.metrics import Metrics
 from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
@@ -283,10 +283,7 @@ class Dispatcher:
                 attempts,
             )
         except Exception as exc:  # a bug in a handler must not stop the dispatcher
-            if is_unavailable(exc):  # the handler's own reads and writes: not a bug
-                log.warning("outbox handler of %s found the database unreachable", message.id)
-            else:
-                log.exception("outbox handler crashed on %s", message.id)
+            log_failure(log, exc, "outbox handler failed on %s", message.id)
             values = {
                 "attempts": attempts,
                 "last_error": f"internal error: {type(exc).__name__}",
@@ -362,10 +359,7 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database restarting, for instance: try again shortly
-                if is_unavailable(exc):
-                    log.warning("outbox dispatcher: database unreachable; retrying")
-                else:
-                    log.exception("outbox dispatcher pass failed; retrying")
+                log_failure(log, exc, "outbox dispatcher pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
 

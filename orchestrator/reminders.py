@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from orchestrator import invitations
-from orchestrator.db import Database
+from orchestrator.db import Database, log_failure
 from orchestrator.events import (
     EventBus,
     EventContext,
@@ -333,8 +333,8 @@ async def _send_batch(
                 async with session.begin_nested():
                     if await _send_one(session, reminder, settings=settings, now=now):
                         sent += 1
-            except Exception:  # one bad row must not hold up the others: retried after the lease
-                log.exception("reminder %s could not be sent; will retry", reminder.id)
+            except Exception as exc:  # one bad row must not hold up the others: retried later
+                log_failure(log, exc, "reminder %s could not be sent", reminder.id)
     return len(ids), sent
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import reminders
-from orchestrator.db import Database
+from orchestrator.db import Database, log_failure
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -145,8 +145,8 @@ class ReminderScheduler:
                 )
             await self.run_once()
             await self.plan()
-        except Exception:  # the database restarting, say: the next sweep tries again
-            log.exception("reminder sweep failed; retrying at the next sweep")
+        except Exception as exc:  # the database restarting, say: the next sweep tries again
+            log_failure(log, exc, "reminder sweep failed")
         finally:
             self._done()
 
@@ -158,8 +158,8 @@ class ReminderScheduler:
         try:
             await self.run_once()
             await self.plan()
-        except Exception:
-            log.exception("reminder wake-up failed; the sweep will catch up")
+        except Exception as exc:  # the next sweep catches up
+            log_failure(log, exc, "reminder wake-up failed")
         finally:
             self._done()
 

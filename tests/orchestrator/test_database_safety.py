@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,8 +15,10 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.attendance import EVENT_TABLE, event_row
-from orchestrator.db import Database, DatabaseUnavailable, connect, is_unavailable
+from orchestrator.db import Database, DatabaseUnavailable, connect, is_unavailable, log_failure
 from orchestrator.models import ParticipantStatus
+from orchestrator.scheduler import ReminderScheduler
+from orchestrator.settings import Settings
 
 SECRET_NOTE = "Amelia Hart (aged 9) is autistic and must not be named in logs"
 
@@ -77,3 +80,32 @@ async def test_a_database_that_never_answers_is_unavailable_within_the_timeout(
         await db.dispose()
     assert is_unavailable(raised.value)  # so a request answers 503 with Retry-After
     assert time.monotonic() - started < 5
+
+
+async def test_a_sweep_during_an_outage_logs_one_line_and_a_bug_logs_its_trace(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database restart is expected: each sweep says so in a line, not a stack trace."""
+    with socket.socket() as probe:  # a port nobody listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = connect(f"postgresql+asyncpg://orchestrator@127.0.0.1:{port}/orchestrator")
+    sweeps = ReminderScheduler(down, settings, clock=lambda: datetime.now(UTC))
+    caplog.set_level(logging.WARNING, logger="orchestrator")
+    try:
+        for _ in range(3):
+            await sweeps.sweep()
+    finally:
+        await down.dispose()
+    lines = [r for r in caplog.records if r.name == "orchestrator.scheduler"]
+    assert len(lines) == 3
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in lines)
+    assert "unreachable" in lines[0].getMessage()
+
+    caplog.clear()
+    try:
+        raise ValueError("a bug")
+    except ValueError as exc:
+        log_failure(logging.getLogger("orchestrator.scheduler"), exc, "reminder sweep failed")
+    (bug,) = caplog.records
+    assert bug.levelno == logging.ERROR and bug.exc_info is not None
