@@ -125,6 +125,17 @@ class VideoProvider(abc.ABC):
         """Verify a provider call-back and translate it. Raises SignatureInvalid."""
         raise SignatureInvalid("this provider sends no call-backs", provider=self.name)
 
+    async def attendance(
+        self, room: ProviderRoom, *, refs_by_email: Mapping[str, str] | None = None
+    ) -> list[AttendanceSignal] | None:
+        """The provider's own report of who was in ``room``, read after the meeting, as
+        signals (people matched by the address each was invited at); ``[]`` while it is not
+        written yet. ``None``: this provider keeps no reports; its call-backs tell us.
+
+        Raises like ``create_room``.
+        """
+        return None
+
 
 # --------------------------------------------------------------------------- phone
 

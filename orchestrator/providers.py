@@ -503,11 +503,7 @@ class ProviderCalls:
         self, meeting: Meeting, room: ProviderRoom, refs: Mapping[str, str]
     ) -> list[AttendanceSignal] | None:
         """The provider's report as signals; None when the provider keeps no reports."""
-        from integrations.teams import TeamsProvider
-
         provider = self.providers.video(room.provider)
-        if not isinstance(provider, TeamsProvider):
-            return None
         try:
             signals = await provider.attendance(room, refs_by_email=refs)
         except ProviderAuthError:
@@ -523,7 +519,8 @@ class ProviderCalls:
         except ProviderUnavailable:
             self._gauge(room.provider, False)
             raise
-        self._gauge(room.provider, True)
+        if signals is not None:
+            self._gauge(room.provider, True)
         return signals
 
     async def _look_again(
