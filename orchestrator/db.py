@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 
 class DatabaseUnavailable(Exception):
@@ -47,6 +48,23 @@ def log_failure(logger: logging.Logger, exc: BaseException, what: str, *args: ob
         logger.warning(what + ": the database is unreachable; trying again", *args)
     else:
         logger.error(what, *args, exc_info=exc)
+
+
+def is_outermost_commit(session: Session) -> bool:
+    """In an ``after_commit`` listener: True when the whole transaction committed.
+
+    SQLAlchemy fires ``after_commit`` for a savepoint released inside a transaction too;
+    nothing is committed then, and a listener that acted on it (bumped a cache generation,
+    woke a dispatcher, forgot a note) would act too early and not again at the commit.
+    """
+    root = session.get_transaction()
+    return root is None or not root.is_active
+
+
+def is_outermost_rollback(previous: SessionTransaction) -> bool:
+    """In an ``after_soft_rollback`` listener: True when the whole transaction rolled back,
+    not a savepoint inside it."""
+    return previous.parent is None
 
 
 @dataclass

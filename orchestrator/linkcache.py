@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
+from orchestrator.db import is_outermost_commit, is_outermost_rollback
 from orchestrator.models import Link, Mediator, Meeting, Party, Room
 
 # ---------------------------------------------------------------------------- generation
@@ -86,14 +87,17 @@ def _on_execute(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    if session.info.pop(_DIRTY, False):
+    if is_outermost_commit(session) and session.info.pop(_DIRTY, False):
         bump()
     # A new transaction may follow in the same session: it starts clean.
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_DIRTY, None)
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    # A savepoint rolled back inside the transaction may leave earlier changes standing:
+    # the mark stays (at worst the cache is dropped once for nothing).
+    if is_outermost_rollback(previous):
+        session.info.pop(_DIRTY, None)
 
 
 # ---------------------------------------------------------------------------- the cache

@@ -28,12 +28,18 @@ from typing import Any
 from sqlalchemy import and_, bindparam, event, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
 
 from integrations.base import MailBackend
 from integrations.errors import IntegrationError
-from orchestrator.db import Database, is_unavailable, log_failure
+from orchestrator.db import (
+    Database,
+    is_outermost_commit,
+    is_outermost_rollback,
+    is_unavailable,
+    log_failure,
+)
 from orchestrator.errors import NotFound
 from orchestrator.metrics import Metrics
 from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
@@ -55,14 +61,15 @@ def _queued(session: AsyncSession) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
-    if session.info.pop(_QUEUED, False):
+    if is_outermost_commit(session) and session.info.pop(_QUEUED, False):
         for dispatcher in list(_RUNNING):
             dispatcher.wake()
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_QUEUED, None)
+def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if is_outermost_rollback(previous):
+        session.info.pop(_QUEUED, None)
 
 
 Clock = Callable[[], datetime]

@@ -10,6 +10,7 @@ cached or not, is recorded before its 303.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -202,6 +203,12 @@ async def test_generation_moves_only_on_committed_link_changes(
     assert linkcache.generation() == before  # nothing committed, nothing dropped
     async with client.app[DB].write() as session:
         await links.revoke_for(session, party_id=uuid.UUID(ready.parties["parent"]), now=clock())
+        async with session.begin_nested():  # a savepoint released: nothing committed yet
+            await session.get(Link, "nothing")
+        assert linkcache.generation() == before
+        with contextlib.suppress(RuntimeError):  # a savepoint rolled back: the change stands
+            async with session.begin_nested():
+                raise RuntimeError("rolled back to the savepoint")
     assert linkcache.generation() > before
 
 

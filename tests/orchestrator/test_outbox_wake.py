@@ -1,0 +1,51 @@
+"""Queued mail wakes the running dispatchers when, and only when, its transaction commits."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+from orchestrator import outbox
+from orchestrator.db import Database
+from orchestrator.models import OutboxKind
+
+
+class CountingDispatcher:
+    def __init__(self) -> None:
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
+async def test_a_savepoint_inside_does_not_wake_early_and_the_commit_does(db: Database) -> None:
+    dispatcher = CountingDispatcher()
+    outbox._RUNNING.add(dispatcher)  # type: ignore[arg-type]
+    try:
+        async with db.write() as session:
+            await outbox.enqueue(
+                session,
+                kind=OutboxKind.webhook,
+                payload={"n": 1},
+                idempotency_key="wake-test-1",
+                now=datetime.now(UTC),
+            )
+            async with session.begin_nested():  # e.g. a reminder row inserted after the mail
+                pass
+            with contextlib.suppress(RuntimeError):
+                async with session.begin_nested():
+                    raise RuntimeError("a savepoint rolled back")
+            assert dispatcher.wakes == 0  # nothing committed: a pass would find nothing
+        assert dispatcher.wakes == 1
+        async with db.write() as session:
+            await outbox.enqueue(
+                session,
+                kind=OutboxKind.webhook,
+                payload={"n": 2},
+                idempotency_key="wake-test-2",
+                now=datetime.now(UTC),
+            )
+            await session.rollback()
+        assert dispatcher.wakes == 1  # rolled back: nothing to send
+    finally:
+        outbox._RUNNING.discard(dispatcher)  # type: ignore[arg-type]
