@@ -13,6 +13,7 @@ import functools
 import hashlib
 import io
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -21,14 +22,16 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import SQLModel, col, select
 from sqlmodel._compat import SQLModelConfig
 
 from calendars.clocks import appeal_deadline, certificate_due
 from calendars.workdays import WorkingDays
+from orchestrator.db import is_outermost_rollback
 from orchestrator.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.events import CertificateIssued, EventBus
 from orchestrator.models import (
@@ -171,6 +174,30 @@ def _register_fonts() -> None:
     pdfmetrics.registerFont(TTFont(FONT_BOLD, FONTS / f"{FONT_BOLD}.ttf"))
     addMapping(FONT, 0, 0, FONT)
     addMapping(FONT, 1, 0, FONT_BOLD)
+
+
+# Files written inside each transaction still open, by its root transaction.
+_WRITTEN: weakref.WeakKeyDictionary[SessionTransaction, list[Path]] = weakref.WeakKeyDictionary()
+
+
+def remove_on_rollback(session: AsyncSession, path: Path) -> None:
+    """Delete ``path`` if the transaction that wrote it rolls back.
+
+    The file is written before the commit that records it, so a crash can never leave a
+    certificate row without its PDF. The price is the other way round: a transaction that
+    fails after the write would leave a PDF that nothing refers to, with names in it that
+    no retention run would ever find. This takes it away again.
+    """
+    root = session.sync_session.get_transaction()
+    assert root is not None, "write certificates inside a transaction"
+    _WRITTEN.setdefault(root, []).append(path)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(_session: Session, previous: SessionTransaction) -> None:
+    # Only the whole transaction: a savepoint rolled back inside it keeps what it wrote.
+    for path in _WRITTEN.pop(previous, []) if is_outermost_rollback(previous) else []:
+        path.unlink(missing_ok=True)
 
 
 def render_pdf(text: CertificateText) -> bytes:
@@ -430,6 +457,7 @@ async def issue_certificate(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{certificate.number}.pdf"
     path.write_bytes(pdf)
+    remove_on_rollback(session, path)
     certificate.document_path = str(path)
     certificate.sha256 = hashlib.sha256(pdf).hexdigest()
 

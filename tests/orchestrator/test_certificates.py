@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import uuid
 from email import message_from_bytes, policy
 
+import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
-from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
-from orchestrator.web.keys import DB, DISPATCHER, SETTINGS
+from orchestrator.certificates import CertificateRequest, certificates_dir, issue_certificate
+from orchestrator.models import Case, CertificateKind, OutboxKind, OutboxMessage, OutboxStatus
+from orchestrator.web.keys import BUS, DB, DISPATCHER, SETTINGS, WORKDAYS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import (
     LA_OFFICER,
@@ -209,3 +214,47 @@ async def test_names_in_any_european_script_print_as_written(
     text = pdf_text(await pdf_of(staff, certificate))
     for written in [*names.values(), "Dr Şebnem Yılmaz"]:
         assert written in text, written
+
+
+async def test_a_certificate_whose_transaction_rolls_back_leaves_no_pdf_behind(
+    staff: Staff, clock: MutableClock
+) -> None:
+    """A PDF nothing refers to would keep the family's names out of reach of retention."""
+    app = staff.client.app
+    mediator_id = await mediator_for(staff)
+    case, _ = await open_case(staff, clock, mediator_id=mediator_id)
+    meeting_id = await held_meeting(staff, case["id"], start=utc(2026, 4, 2, 9))
+    clock.set(utc(2026, 4, 2, 14))
+    await record(staff, meeting_id, result="agreement")
+    folder = certificates_dir(app[SETTINGS])
+
+    async def issue(then_fail: bool) -> None:
+        async with app[DB].write() as session:
+            row = await session.get(Case, uuid.UUID(case["id"]))
+            assert row is not None
+            await issue_certificate(
+                session,
+                case=row,
+                request=CertificateRequest(kind=CertificateKind.mediation),
+                now=clock(),
+                bus=app[BUS],
+                settings=app[SETTINGS],
+                calendar=app[WORKDAYS],
+            )
+            assert [p.name for p in folder.glob("*.pdf")] == ["CERT-2026-00001.pdf"]
+            with contextlib.suppress(IntegrityError):  # a savepoint failing inside: kept
+                async with session.begin_nested():
+                    await session.execute(text("INSERT INTO service (id) VALUES (NULL)"))
+            if then_fail:
+                raise RuntimeError("the transaction fails after the PDF was written")
+
+    with pytest.raises(RuntimeError):
+        await issue(then_fail=True)
+    assert list(folder.glob("*.pdf")) == []
+    await issue(then_fail=False)
+    listed = await staff.call("GET", f"/api/v1/cases/{case['id']}/certificates", expect=200)
+    assert [c["number"] for c in listed["certificates"]] == ["CERT-2026-00001"]
+    assert (
+        hashlib.sha256(await pdf_of(staff, listed["certificates"][0])).hexdigest()
+        == (listed["certificates"][0]["sha256"])
+    )
