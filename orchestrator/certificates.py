@@ -455,7 +455,9 @@ async def issue_certificate(
     pdf = render_pdf(text)
     folder = certificates_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{certificate.number}.pdf"
+    # Named for this row, not only its number: a transaction that took the number and rolled
+    # back can never remove (or be overwritten by) the file of the one that took it next.
+    path = folder / f"{certificate.number}-{certificate.id.hex}.pdf"
     path.write_bytes(pdf)
     remove_on_rollback(session, path)
     certificate.document_path = str(path)

@@ -241,7 +241,7 @@ async def test_a_certificate_whose_transaction_rolls_back_leaves_no_pdf_behind(
                 settings=app[SETTINGS],
                 calendar=app[WORKDAYS],
             )
-            assert [p.name for p in folder.glob("*.pdf")] == ["CERT-2026-00001.pdf"]
+            assert [p.name[:16] for p in folder.glob("*.pdf")] == ["CERT-2026-00001-"]
             with contextlib.suppress(IntegrityError):  # a savepoint failing inside: kept
                 async with session.begin_nested():
                     await session.execute(text("INSERT INTO service (id) VALUES (NULL)"))
