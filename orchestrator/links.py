@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import update
@@ -66,6 +67,11 @@ def encode(link: Link, *, secret: str) -> str:
 
 def decode(token: str, *, secret: str, scope: LinkScope, now: datetime) -> str:
     """The link id inside a genuine, unexpired token for ``scope``; LinkInvalid otherwise."""
+    return str(verified_claims(token, secret=secret, scope=scope, now=now)["jti"])
+
+
+def verified_claims(token: str, *, secret: str, scope: LinkScope, now: datetime) -> dict[str, Any]:
+    """The claims of a genuine, unexpired token for ``scope``; LinkInvalid otherwise."""
     if len(token) > 2048:
         raise LinkInvalid("this link is not valid")
     try:
@@ -92,7 +98,7 @@ def decode(token: str, *, secret: str, scope: LinkScope, now: datetime) -> str:
         raise LinkInvalid("this link has expired", details={"reason": "expired"})
     if int(claims["nbf"]) > int(now.timestamp()):
         raise LinkInvalid("this link is not valid", details={"reason": "invalid"})
-    return str(claims["jti"])
+    return claims
 
 
 async def issue(

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import jwt
 from aiohttp import web
 from sqlmodel import col, select
 
@@ -171,15 +170,15 @@ async def _verify(
 ) -> _Verified:
     """Check the token's signature and times, read its facts, and keep them in ``cache``."""
     seen = linkcache.generation()  # taken before the read: a change during it wins
-    link_id = links.decode(
+    claims = links.verified_claims(
         token,
         secret=app[SETTINGS].secret_key.get_secret_value(),
         scope=LinkScope.join_room,
         now=now,
     )
+    link_id = str(claims["jti"])
     async with app[DB].reader_engine.connect() as connection:
         facts = await attendance.load_join_facts(connection, link_id=link_id)
-    claims = jwt.decode(token, options={"verify_signature": False})  # verified just above
     verified = _Verified(facts)
     cache.put(
         token,
