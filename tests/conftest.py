@@ -55,12 +55,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 PG_SKIP_REASON = "PostgreSQL not configured: set ORCH_TEST_DATABASE_URL to run this case"
 
 
+LOOP_KIND = Settings().event_loop  # read once: the environment does not change mid-run
+
+
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Every async test runs on the kind of event loop the service runs on (uvloop)."""
-    kind = Settings().event_loop
-    return {kind: lambda: new_event_loop(kind)}
+    return {LOOP_KIND: lambda: new_event_loop(LOOP_KIND)}
 
 
 @dataclass

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from orchestrator import outbox
 from orchestrator.db import Database
 from orchestrator.models import OutboxKind
@@ -18,18 +20,22 @@ class CountingDispatcher:
         self.wakes += 1
 
 
+async def queue(session: AsyncSession, n: int) -> None:
+    await outbox.enqueue(
+        session,
+        kind=OutboxKind.webhook,
+        payload={"n": n},
+        idempotency_key=f"wake-test-{n}",
+        now=datetime.now(UTC),
+    )
+
+
 async def test_a_savepoint_inside_does_not_wake_early_and_the_commit_does(db: Database) -> None:
     dispatcher = CountingDispatcher()
     outbox._RUNNING.add(dispatcher)  # type: ignore[arg-type]
     try:
         async with db.write() as session:
-            await outbox.enqueue(
-                session,
-                kind=OutboxKind.webhook,
-                payload={"n": 1},
-                idempotency_key="wake-test-1",
-                now=datetime.now(UTC),
-            )
+            await queue(session, 1)
             async with session.begin_nested():  # e.g. a reminder row inserted after the mail
                 pass
             with contextlib.suppress(RuntimeError):
@@ -38,13 +44,7 @@ async def test_a_savepoint_inside_does_not_wake_early_and_the_commit_does(db: Da
             assert dispatcher.wakes == 0  # nothing committed: a pass would find nothing
         assert dispatcher.wakes == 1
         async with db.write() as session:
-            await outbox.enqueue(
-                session,
-                kind=OutboxKind.webhook,
-                payload={"n": 2},
-                idempotency_key="wake-test-2",
-                now=datetime.now(UTC),
-            )
+            await queue(session, 2)
             await session.rollback()
         assert dispatcher.wakes == 1  # rolled back: nothing to send
     finally:
