@@ -13,7 +13,6 @@ import functools
 import hashlib
 import io
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -22,16 +21,15 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import SQLModel, col, select
 from sqlmodel._compat import SQLModelConfig
 
 from calendars.clocks import appeal_deadline, certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator.db import is_outermost_rollback
+from orchestrator.db import after_transaction
 from orchestrator.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.events import CertificateIssued, EventBus
 from orchestrator.models import (
@@ -176,10 +174,6 @@ def _register_fonts() -> None:
     addMapping(FONT, 1, 0, FONT_BOLD)
 
 
-# Files written inside each transaction still open, by its root transaction.
-_WRITTEN: weakref.WeakKeyDictionary[SessionTransaction, list[Path]] = weakref.WeakKeyDictionary()
-
-
 def remove_on_rollback(session: AsyncSession, path: Path) -> None:
     """Delete ``path`` if the transaction that wrote it rolls back.
 
@@ -188,16 +182,12 @@ def remove_on_rollback(session: AsyncSession, path: Path) -> None:
     fails after the write would leave a PDF that nothing refers to, with names in it that
     no retention run would ever find. This takes it away again.
     """
-    root = session.sync_session.get_transaction()
-    assert root is not None, "write certificates inside a transaction"
-    _WRITTEN.setdefault(root, []).append(path)
 
+    def settled(committed: bool) -> None:
+        if not committed:
+            path.unlink(missing_ok=True)
 
-@event.listens_for(Session, "after_soft_rollback")
-def _rolled_back(_session: Session, previous: SessionTransaction) -> None:
-    # Only the whole transaction: a savepoint rolled back inside it keeps what it wrote.
-    for path in _WRITTEN.pop(previous, []) if is_outermost_rollback(previous) else []:
-        path.unlink(missing_ok=True)
+    after_transaction(session, ("certificate", path), settled)
 
 
 def render_pdf(text: CertificateText) -> bytes:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,21 +51,42 @@ def log_failure(logger: logging.Logger, exc: BaseException, what: str, *args: ob
         logger.error(what, *args, exc_info=exc)
 
 
-def is_outermost_commit(session: Session) -> bool:
-    """In an ``after_commit`` listener: True when the whole transaction committed.
+# Callbacks waiting for the transaction they were registered in to end, by its root
+# transaction; weakly, so an abandoned session takes its own with it.
+_WAITING: weakref.WeakKeyDictionary[SessionTransaction, dict[Hashable, Callable[[bool], None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
-    SQLAlchemy fires ``after_commit`` for a savepoint released inside a transaction too;
-    nothing is committed then, and a listener that acted on it (bumped a cache generation,
-    woke a dispatcher, forgot a note) would act too early and not again at the commit.
+
+def after_transaction(
+    session: Session | AsyncSession, key: Hashable, callback: Callable[[bool], None]
+) -> None:
+    """Call ``callback(committed)`` once the whole transaction ``session`` is in has ended.
+
+    SQLAlchemy's ``after_commit`` and ``after_soft_rollback`` fire for savepoints inside a
+    transaction too, when nothing is settled yet: a cache dropped or a dispatcher woken
+    then would act before the commit and not again at it. This waits for the outermost
+    commit (``True``) or rollback (``False``). One callback per ``key`` and transaction:
+    the first registered stays.
     """
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    root = sync.get_transaction() or sync.begin()
+    _WAITING.setdefault(root, {}).setdefault(key, callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
     root = session.get_transaction()
-    return root is None or not root.is_active
+    if root is not None and not root.is_active:  # not a savepoint released inside it
+        for callback in _WAITING.pop(root, {}).values():
+            callback(True)
 
 
-def is_outermost_rollback(previous: SessionTransaction) -> bool:
-    """In an ``after_soft_rollback`` listener: True when the whole transaction rolled back,
-    not a savepoint inside it."""
-    return previous.parent is None
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(_session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # not a savepoint rolled back inside it
+        for callback in _WAITING.pop(previous, {}).values():
+            callback(False)
 
 
 @dataclass

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from orchestrator.db import is_outermost_commit, is_outermost_rollback
+from orchestrator.db import after_transaction
 from orchestrator.models import Link, Mediator, Meeting, Party, Room
 
 # ---------------------------------------------------------------------------- generation
@@ -66,38 +66,33 @@ def _touches_links(objects: Any) -> bool:
     return any(isinstance(obj, _WATCHED_TYPES) for obj in objects)
 
 
+def _mark(session: Session) -> None:
+    """This transaction changed what a cached link stands for: bump once it commits."""
+    after_transaction(session, _DIRTY, _bump_if_committed)
+
+
+def _bump_if_committed(committed: bool) -> None:
+    if committed:
+        bump()
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    if not session.info.get(_DIRTY) and (
+    if (
         _touches_links(session.new)
         or _touches_links(session.dirty)
         or _touches_links(session.deleted)
     ):
-        session.info[_DIRTY] = True
+        _mark(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     # Bulk ``update(Link)...`` (links.revoke_for), Core updates and deletes through a session.
-    if (state.is_update or state.is_delete) and not state.session.info.get(_DIRTY):
+    if state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         if table is None or getattr(table, "name", None) in _WATCHED_TABLES:
-            state.session.info[_DIRTY] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if is_outermost_commit(session) and session.info.pop(_DIRTY, False):
-        bump()
-    # A new transaction may follow in the same session: it starts clean.
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Session, previous: SessionTransaction) -> None:
-    # A savepoint rolled back inside the transaction may leave earlier changes standing:
-    # the mark stays (at worst the cache is dropped once for nothing).
-    if is_outermost_rollback(previous):
-        session.info.pop(_DIRTY, None)
+            _mark(state.session)
 
 
 # ---------------------------------------------------------------------------- the cache

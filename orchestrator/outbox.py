@@ -25,18 +25,16 @@ from email.message import EmailMessage, Message
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import and_, bindparam, event, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
 
 from integrations.base import MailBackend
 from integrations.errors import IntegrationError
 from orchestrator.db import (
     Database,
-    is_outermost_commit,
-    is_outermost_rollback,
+    after_transaction,
     is_unavailable,
     log_failure,
 )
@@ -56,20 +54,13 @@ _QUEUED = "outbox.queued"
 
 
 def _queued(session: AsyncSession) -> None:
-    session.info[_QUEUED] = True
+    after_transaction(session, _QUEUED, _wake_if_committed)
 
 
-@event.listens_for(Session, "after_commit")
-def _wake_after_commit(session: Session) -> None:
-    if is_outermost_commit(session) and session.info.pop(_QUEUED, False):
+def _wake_if_committed(committed: bool) -> None:
+    if committed:
         for dispatcher in list(_RUNNING):
             dispatcher.wake()
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
-    if is_outermost_rollback(previous):
-        session.info.pop(_QUEUED, None)
 
 
 Clock = Callable[[], datetime]
