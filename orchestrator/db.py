@@ -186,6 +186,13 @@ def _postgres_engine(url: str, *, pool_size: int, connect_timeout_s: float) -> A
     return engine
 
 
+def prepare_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file, so a fresh checkout can start."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def connect(url: str, *, pool_size: int = 10, connect_timeout_s: float = 10.0) -> Database:
     """Build the engines for ``url`` (an async SQLAlchemy URL).
 
@@ -195,8 +202,7 @@ def connect(url: str, *, pool_size: int = 10, connect_timeout_s: float = 10.0) -
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_folder(url)
         writer_engine = _sqlite_engine(url, immediate=True)
         reader_engine = _sqlite_engine(url, immediate=False)
     else:

@@ -12,6 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orchestrator.db import prepare_sqlite_folder
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -29,6 +31,7 @@ def upgrade_sync(database_url: str) -> None:
     Alembic's environment runs the async engine with ``asyncio.run``; when a loop is already
     running in this thread, the work moves to a short-lived thread of its own.
     """
+    prepare_sqlite_folder(database_url)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
