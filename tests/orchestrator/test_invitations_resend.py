@@ -91,6 +91,14 @@ async def test_a_corrected_email_gets_the_current_invite_through_the_api(
     assert int(event["SEQUENCE"]) == int(old_event["SEQUENCE"])  # the meeting did not move
     assert str(event["URL"]) == str(old_event["URL"])  # her join link still works
     assert "zoe@right.example" in str(event["ATTENDEE"]).lower()
+    timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
+    resent = [e for e in timeline["entries"] if e["kind"] == "party.resent"]
+    assert [e["summary"] for e in resent] == ["Sent a party (parent) their invitation again"]
+    trail = await staff.call(
+        "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
+    )
+    actions = [e["action"] for e in trail["entries"]]
+    assert "POST /cases/{case_id}/parties/{party_id}/resend" in actions
 
     # A mediator cannot send mail for the case; a party of another case is not found.
     await staff.call(
@@ -140,6 +148,10 @@ async def test_after_withdraw_links_the_staff_page_sends_her_new_ones(
     _, page = await browser.get(resent.headers["Location"])
     assert "Sent again, to that person only" in page
     assert "Sent a party (parent) their invitation again with new links" in page
+    trail = await staff.call(
+        "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
+    )
+    assert "party.resend" in [e["action"] for e in trail["entries"]]
 
 
 async def test_a_withdrawn_poll_link_is_sent_again_while_no_meeting_is_booked(
