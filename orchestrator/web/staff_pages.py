@@ -482,7 +482,9 @@ async def case_context(
         case_row=case,
         clocks=clocks_of(public),
         parties=parties,
-        cannot_reach=[p for p in parties if cases.cannot_reach(p)],
+        cannot_reach=[p for p in parties if cases.cannot_reach(p)]
+        if case.status in OPEN_CASE_STATUSES
+        else [],
         mediators=mediators,
         mediator=mediator,
         timeline=timeline,

@@ -134,3 +134,8 @@ async def test_existing_unreachable_people_are_flagged_on_the_board_and_case_pag
     assert status == 200
     assert "Cannot reach Pat Jordan: they must be invited but have no email address" in page
     assert "Cannot reach Quiet Observer" not in page
+
+    # A closed case (perhaps anonymised) is nobody's to reach any more.
+    await staff.call("PATCH", f"/api/v1/cases/{case_id}", json={"status": "closed"}, expect=200)
+    _, page = await browser.get(f"/staff/cases/{case_id}")
+    assert "Cannot reach" not in page
