@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -44,6 +45,8 @@ from orchestrator.records import add_timeline
 
 # Supporters attend as OPT-PARTICIPANT unless the family wants them required (DOMAIN.md).
 OPTIONAL_BY_DEFAULT = frozenset({PartyRole.sendiass, PartyRole.advocate, PartyRole.observer})
+
+UNREACHABLE = "a required person needs an email address or a phone number, so they can be invited"
 
 
 # ---------------------------------------------------------------------------- clocks
@@ -193,6 +196,39 @@ async def update_case(
 # ---------------------------------------------------------------------------- parties
 
 
+def must_be_invited(role: PartyRole, required: bool | None) -> bool:
+    """Required people, and always the LA's decision-maker, are invited (DOMAIN.md)."""
+    return bool(required) or role is PartyRole.la_officer
+
+
+def cannot_reach(party: Party) -> bool:
+    """Someone who must be invited but has neither an email address nor a phone number."""
+    return must_be_invited(party.role, party.required) and not (party.email or party.phone)
+
+
+def _check_reachable(
+    role: PartyRole, required: bool | None, email: str | None, phone: str | None
+) -> None:
+    if must_be_invited(role, required) and not (email or phone):
+        raise ValidationFailed(UNREACHABLE, details={"fields": ["email", "phone"]})
+
+
+async def unreachable_parties(session: AsyncSession) -> dict[uuid.UUID, list[Party]]:
+    """By case: current parties who must be invited but have no email and no phone."""
+    no_email = or_(col(Party.email).is_(None), col(Party.email) == "")
+    no_phone = or_(col(Party.phone).is_(None), col(Party.phone) == "")
+    rows = await session.scalars(
+        select(Party)
+        .where(col(Party.removed_at).is_(None), no_email, no_phone)
+        .order_by(col(Party.created_at))
+    )
+    found: dict[uuid.UUID, list[Party]] = {}
+    for party in rows.all():
+        if cannot_reach(party):
+            found.setdefault(party.case_id, []).append(party)
+    return found
+
+
 def party_public(party: Party) -> PartyPublic:
     return PartyPublic(
         **party.model_dump(exclude={"calendar"}),
@@ -211,6 +247,7 @@ async def add_party(
 ) -> Party:
     """Add a person to the case; required unless a supporter (and not said otherwise)."""
     required = data.required if data.required is not None else data.role not in OPTIONAL_BY_DEFAULT
+    _check_reachable(data.role, required, data.email, data.phone)
     party = Party(
         **data.model_dump(exclude={"required", "calendar", "rules"}),
         case_id=case.id,
@@ -254,6 +291,13 @@ async def update_party(
     session: AsyncSession, *, party: Party, data: PartyUpdate, now: datetime, actor: str | None
 ) -> Party:
     changes = data.model_dump(exclude_unset=True)
+    if changes.keys() & {"email", "phone", "required"}:
+        _check_reachable(
+            party.role,
+            changes.get("required", party.required),
+            changes.get("email", party.email),
+            changes.get("phone", party.phone),
+        )
     for key, value in changes.items():
         if key == "calendar":
             value = data.calendar.model_dump(exclude_none=True) if data.calendar else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any, Literal
 
@@ -37,7 +37,8 @@ from calendars.invites import (
     build_request,
     when_text,
 )
-from orchestrator import booking, links, outbox
+from orchestrator import booking, links, negotiation, outbox
+from orchestrator.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.events import (
     EventBus,
     EventContext,
@@ -803,6 +804,93 @@ async def invite_added_party(
             update=False,
         )
     return sent
+
+
+@dataclass
+class Resent:
+    """What ``resend_to_party`` queued for one person."""
+
+    invites: int = 0
+    polls: int = 0
+    new_links: bool = False
+
+
+async def resend_to_party(
+    session: AsyncSession,
+    *,
+    case: Case,
+    party: Party,
+    settings: Settings,
+    now: datetime,
+    actor: str | None,
+) -> Resent:
+    """Send one person their current invitation (or poll link) again, to them alone.
+
+    For a withdrawn link or a corrected email address: a person whose links were withdrawn
+    gets fresh ones (the withdrawn ones stay dead), and the invitation carries the
+    meeting's current SEQUENCE, so it replaces the event in their calendar. The poll link
+    goes only while no meeting is booked. Pressing twice in the same second sends once.
+    """
+    if party.case_id != case.id or party.removed_at is not None:
+        raise NotFound("party", party.id)
+    if not party.email:
+        raise ValidationFailed(
+            "this person has no email address; add one first, or tell them another way"
+        )
+    cause = f"resent-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    result = Resent()
+    meetings = await live_meetings(session, case.id, now)
+    for meeting in meetings:
+        invitation = await _ensure_invitation(session, meeting, party, now)
+        if invitation.cancelled_at is not None:
+            continue
+        if (
+            meeting.mode is not MeetingMode.in_person
+            and await current_join_link(session, meeting, party_id=party.id) is None
+        ):
+            await links.issue(
+                session,
+                case_id=meeting.case_id,
+                scope=LinkScope.join_room,
+                now=now,
+                expires_at=booking.join_closes_at(meeting, settings),
+                party_id=party.id,
+                meeting=meeting,
+            )
+            result.new_links = True
+        facts = await load_meeting(session, meeting.id)
+        assert facts is not None
+        result.invites += await send_request(
+            session,
+            facts,
+            party_recipient(party, invitation),
+            settings,
+            now=now,
+            cause=cause,
+            update=False,
+        )
+    if not meetings:
+        result.polls += await negotiation.resend_poll_link(
+            session, case=case, party=party, settings=settings, now=now, cause=cause
+        )
+    if not meetings and not result.polls:
+        raise InvalidState(
+            "there is nothing to send again yet: no meeting is booked and no poll is open"
+        )
+    if result.invites or result.polls:
+        sent = "their invitation" if result.invites else "their poll link"
+        add_timeline(
+            session,
+            case_id=case.id,
+            party_id=party.id,
+            kind="party.resent",
+            summary=f"Sent a party ({party.role.value}) {sent} again"
+            + (" with new links" if result.new_links else ""),
+            at=now,
+            actor=actor,
+            details={"invites": result.invites, "polls": result.polls},
+        )
+    return result
 
 
 async def _ensure_invitation(

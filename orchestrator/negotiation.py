@@ -281,6 +281,52 @@ async def poll_link_url(
     )
 
 
+async def resend_poll_link(
+    session: AsyncSession,
+    *,
+    case: Case,
+    party: Party,
+    settings: Settings,
+    now: datetime,
+    cause: str,
+) -> bool:
+    """Email one party their link to the case's open poll again; False when there is none.
+
+    Their live link is reused; a withdrawn or expired one is replaced by a new link. A
+    party added after the poll opened is asked too. Nothing is sent to a party whose
+    calendar answers for them, or when every time on offer has passed.
+    """
+    poll = await session.scalar(
+        select(Poll)
+        .where(col(Poll.case_id) == case.id, col(Poll.closed_at).is_(None))
+        .order_by(col(Poll.created_at).desc())
+        .limit(1)
+    )
+    if poll is None or not party.email or availability.has_calendar(party.calendar):
+        return False
+    if not any(start > now for start in poll_candidates(poll)):
+        return False
+    response = await session.scalar(
+        select(PollResponse.id).where(
+            col(PollResponse.poll_id) == poll.id, col(PollResponse.party_id) == party.id
+        )
+    )
+    if response is None:
+        session.add(PollResponse(poll_id=poll.id, party_id=party.id))
+    url = await poll_link_url(session, poll, party, settings, now=now)
+    await _queue_poll_email(
+        session,
+        case=case,
+        poll=poll,
+        party=party,
+        url=url,
+        now=now,
+        settings=settings,
+        key=f"poll:{poll.id}:{party.id}:{cause}",
+    )
+    return True
+
+
 # ---------------------------------------------------------------------------- the email
 
 
@@ -322,6 +368,7 @@ async def _queue_poll_email(
     url: str,
     now: datetime,
     settings: Settings,
+    key: str | None = None,
 ) -> None:
     assert party.email is not None
     zone = ZoneInfo(case.timezone)
@@ -352,7 +399,7 @@ async def _queue_poll_email(
         + (f"<p>If you need help, call us on {escape(help_line)}.</p>" if help_line else "")
         + f"<p>{escape(service)}</p>"
     )
-    key = f"poll:{poll.id}:{party.id}"
+    key = key or f"poll:{poll.id}:{party.id}"
     message = build_plain_message(
         subject=SUBJECT,
         from_name=settings.mail_from_name or service,

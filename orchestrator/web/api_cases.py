@@ -7,7 +7,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator import cases
+from orchestrator import cases, invitations
 from orchestrator.errors import NotFound
 from orchestrator.models import (
     AssignMediator,
@@ -163,6 +163,31 @@ async def remove_party(ctx: ApiContext) -> None:
     case = await load_case(ctx)
     party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
     await cases.remove_party(ctx.session, party=party, now=ctx.now, bus=ctx.bus, actor=ctx.actor)
+
+
+class PartyResent(BaseModel):
+    """What was sent again to one person: invitations (one per live meeting) and poll links."""
+
+    party_id: uuid.UUID
+    invites_queued: int
+    poll_links_queued: int
+    new_links: bool
+
+
+@router.post("/cases/{case_id}/parties/{party_id}/resend", response=PartyResent, roles=SCHEDULING)
+async def resend_to_party(ctx: ApiContext) -> PartyResent:
+    """Send one person their current invitation or poll link again (new links if withdrawn)."""
+    case = await load_case(ctx)
+    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    sent = await invitations.resend_to_party(
+        ctx.session, case=case, party=party, settings=ctx.settings, now=ctx.now, actor=ctx.actor
+    )
+    return PartyResent(
+        party_id=party.id,
+        invites_queued=sent.invites,
+        poll_links_queued=sent.polls,
+        new_links=sent.new_links,
+    )
 
 
 @router.post(

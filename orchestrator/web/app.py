@@ -33,6 +33,7 @@ from orchestrator.web import (
     api_reports,
     api_webhooks,
     console,
+    home,
     hooks,
     mail_pages,
     pages,
@@ -80,6 +81,7 @@ API_ROUTERS = [
 ]
 # ... and its page/call-back route tables here.
 PAGE_ROUTES: list[web.RouteTableDef] = [
+    home.routes,
     staff_pages.routes,
     scheduling_pages.routes,
     console.routes,

@@ -15,15 +15,20 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import availability, booking, cases, links, negotiation
-from orchestrator.errors import Conflict, DomainError, NotFound
+from orchestrator import availability, booking, cases, invitations, links, negotiation
+from orchestrator.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
 from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.records import add_audit
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
 from orchestrator.web.keys import DB as DB_KEY
 from orchestrator.web.sessions import StaffContext, staff_page
-from orchestrator.web.staff_pages import CASE_PAGE_SECTIONS, parse_uuid, see_other
+from orchestrator.web.staff_pages import (
+    CASE_PAGE_SECTIONS,
+    case_context,
+    parse_uuid,
+    see_other,
+)
 
 routes = web.RouteTableDef()
 SCHEDULERS = (StaffRole.scheduler,)
@@ -370,3 +375,37 @@ async def revoke_links(request: web.Request, staff: StaffContext) -> web.StreamR
         )
         _audit(session, staff, "links.revoke", case_id)
     raise see_other(f"/staff/cases/{case_id}?notice=revoked#parties")
+
+
+@routes.post("/staff/cases/{case_id}/parties/{party_id}/resend")
+@staff_page(roles=SCHEDULERS)
+async def resend_to_party(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """Send one person their current invitation or poll link again (new links if withdrawn)."""
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    party_id = parse_uuid(request.match_info["party_id"], "party")
+    try:
+        async with request.app[DB_KEY].write() as session:
+            case = await cases.get_case(session, case_id)
+            party = await cases.get_party(session, case_id=case.id, party_id=party_id)
+            await invitations.resend_to_party(
+                session,
+                case=case,
+                party=party,
+                settings=staff.settings,
+                now=staff.now,
+                actor=staff.actor,
+            )
+            _audit(session, staff, "party.resend", case.id)
+    except (InvalidState, ValidationFailed) as exc:
+        async with request.app[DB_KEY].read() as session:
+            case = await cases.get_case(session, case_id)
+            context = await case_context(
+                session,
+                request,
+                staff,
+                case,
+                party_errors={f"party-{party_id}": pages.as_sentence(exc.message)},
+            )
+        status = 422 if isinstance(exc, ValidationFailed) else 409
+        return pages.render("staff/case.html", request, context, status=status)
+    raise see_other(f"/staff/cases/{case_id}?notice=resent#parties")

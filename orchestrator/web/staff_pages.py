@@ -339,6 +339,7 @@ class BoardRow:
     case: CasePublic
     mediator: str
     clocks: list[tuple[str, ClockPublic]]
+    cannot_reach: list[str]  # names of people who must be invited but have no contact
 
 
 @routes.get("/staff")
@@ -357,6 +358,7 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
             mine = await cases.mediator_ids_for_user(session, staff.user.id)
         rows: list[BoardRow] = []
         authorities: set[str] = set()
+        unreachable = await cases.unreachable_parties(session)
         for case in await cases.list_cases(session, limit=2000):
             if case.status not in OPEN_CASE_STATUSES:
                 continue
@@ -377,6 +379,7 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
                     case=public,
                     mediator=names.get(case.mediator_id, "") if case.mediator_id else "",
                     clocks=[(n, c) for n, c in clocks_of(public) if n in ("target", "statutory")],
+                    cannot_reach=[p.name for p in unreachable.get(case.id, [])],
                 )
             )
     rows.sort(key=lambda r: risk_key(r.case))
@@ -479,6 +482,9 @@ async def case_context(
         case_row=case,
         clocks=clocks_of(public),
         parties=parties,
+        cannot_reach=[p for p in parties if cases.cannot_reach(p)]
+        if case.status in OPEN_CASE_STATUSES
+        else [],
         mediators=mediators,
         mediator=mediator,
         timeline=timeline,
@@ -560,13 +566,17 @@ async def add_party(request: web.Request, staff: StaffContext) -> web.StreamResp
     values = party_form_values(staff.form)
     data, errors = validate(PartyCreate, {k: v for k, v in values.items() if v is not None})
     if data is not None:
-        async with request.app[DB].write() as session:
-            case = await cases.get_case(session, case_id)
-            await cases.add_party(
-                session, case=case, data=data, now=staff.now, bus=staff.bus, actor=staff.actor
-            )
-            _audit_write(session, staff, "party.add", case.id)
-        raise see_other(f"/staff/cases/{case_id}?notice=party-added#parties")
+        try:
+            async with request.app[DB].write() as session:
+                case = await cases.get_case(session, case_id)
+                await cases.add_party(
+                    session, case=case, data=data, now=staff.now, bus=staff.bus, actor=staff.actor
+                )
+                _audit_write(session, staff, "party.add", case.id)
+        except ValidationFailed as exc:
+            errors = {"email": pages.as_sentence(exc.message)}
+        else:
+            raise see_other(f"/staff/cases/{case_id}?notice=party-added#parties")
     async with request.app[DB].read() as session:
         case = await cases.get_case(session, case_id)
         context = await case_context(
@@ -617,11 +627,15 @@ async def edit_party(request: web.Request, staff: StaffContext) -> web.StreamRes
     async with request.app[DB].write() as session:
         case, party = await _party(session, request)
         if data is not None and not errors:
-            await cases.update_party(
-                session, party=party, data=data, now=staff.now, actor=staff.actor
-            )
-            _audit_write(session, staff, "party.update", case.id)
-            saved = True
+            try:
+                await cases.update_party(
+                    session, party=party, data=data, now=staff.now, actor=staff.actor
+                )
+            except ValidationFailed as exc:  # refused before anything changed
+                errors = {"email": pages.as_sentence(exc.message)}
+            else:
+                _audit_write(session, staff, "party.update", case.id)
+                saved = True
     if saved:
         raise see_other(f"/staff/cases/{case.id}?notice=party-changed#parties")
     context = staff.page(

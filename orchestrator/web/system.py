@@ -143,6 +143,8 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
             op["parameters"] = params
             op["responses"]["404"] = error("unknown id")
             op["responses"]["422"] = error("invalid parameters")
+        if route.writes:
+            op["responses"]["409"] = error("conflicts with the current state")
         if route.body is not None:
             op["requestBody"] = {
                 "required": True,

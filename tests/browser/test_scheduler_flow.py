@@ -28,6 +28,14 @@ async def test_scheduler_signs_in_opens_a_case_and_adds_parties(
         )
     page = await new_page(browser)
 
+    # The service's own address says what it is and leads staff to sign in.
+    await page.goto(f"{live_app.url}/")
+    await page.get_by_text("This service organises SEND mediation meetings").wait_for()
+    await assert_accessible(page, "front door")
+    await page.get_by_role("link", name="Staff sign in").click()
+    await page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.url.endswith("/sign-in")
+
     # Signed out: sent to sign in, and brought back afterwards.
     await page.goto(f"{live_app.url}/staff/cases/new")
     assert "/sign-in" in page.url

@@ -36,7 +36,12 @@ LA_OFFICER = {
     "email": "barnaby.thistlewood@kent.example",
     "organisation": "Kent County Council SEN Team",
 }
-SCHOOL = {"role": "school", "name": "Priyanka Fennimore", "organisation": "Oakfield Primary"}
+SCHOOL = {
+    "role": "school",
+    "name": "Priyanka Fennimore",
+    "organisation": "Oakfield Primary",
+    "phone": "01632 960123",
+}
 
 
 def utc(*args: int) -> datetime:

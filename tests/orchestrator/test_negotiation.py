@@ -44,7 +44,9 @@ async def test_only_parties_without_a_calendar_and_with_an_email_are_polled(
         email="senco@school.example",
         calendar={"ics_url": "https://calendar.school.example/senco.ics"},
     )
-    la = await add_party(staff, case["id"], role="la_officer", name="Lee Officer", email=None)
+    la = await add_party(
+        staff, case["id"], role="la_officer", name="Lee Officer", email=None, phone="01632 960001"
+    )
 
     answer = await request_poll(staff, case["id"])
 

@@ -31,11 +31,14 @@ async def open_case(staff: Staff, reference: str, referral: str, mediator_id: st
         json={"mediator_id": mediator_id},
         expect=200,
     )
-    for role, name in (("parent", "Parent"), ("la_officer", "Officer")):
+    for role, name, phone in (
+        ("parent", "Parent", "07700 900201"),
+        ("la_officer", "Officer", "01632 960201"),
+    ):
         await staff.call(
             "POST",
             f"/api/v1/cases/{case['id']}/parties",
-            json={"role": role, "name": name},
+            json={"role": role, "name": name, "phone": phone},
             expect=201,
         )
     return str(case["id"])
