@@ -72,6 +72,8 @@ def test_serve_in_an_empty_folder_creates_its_data_and_answers(
         output = process.stdout.read() if process.stdout else ""
         pytest.fail(f"orchestrator serve exited with {process.returncode}:\n{output[-2000:]}")
     assert _get(f"{base}/readyz")[0] == 200
+    status, body = _get(f"{base}/")
+    assert status == 200 and "Staff sign in" in body
     status, body = _get(f"{base}/sign-in")
     assert status == 200 and "Sign in" in body
     assert (folder / "data" / "orchestrator.db").is_file()
