@@ -107,6 +107,7 @@ CLOCK_NAMES = {
     "contact_window": "Contact window",
     "appeal": "Appeal deadline",
     "certificate_due": "Certificate due",
+    "health_notice": "LA tells health (ICB)",
 }
 LEVEL_TAGS = {
     "ok": ("On track", "govuk-tag--green"),
@@ -213,6 +214,7 @@ def clocks_of(public: CasePublic) -> list[tuple[str, ClockPublic]]:
         ("contact_window", d.contact_window),
         ("appeal", d.appeal),
         ("certificate_due", d.certificate_due),
+        ("health_notice", d.health_notice),
     ]
     return [(name, clock) for name, clock in found if clock is not None]
 
@@ -402,6 +404,7 @@ CASE_FIELDS = (
     "decision_date",
     "region",
     "target_days",
+    "health_in_issue",
 )
 
 
@@ -428,6 +431,8 @@ async def create_case(request: web.Request, staff: StaffContext) -> web.StreamRe
                 case_id = case.id
         except (Conflict, ValidationFailed) as exc:
             field = "reference" if isinstance(exc, Conflict) else "referral_date"
+            if isinstance(exc.details, dict):
+                field = str(exc.details.get("field", field))
             errors = {field: pages.as_sentence(exc.message)}
         else:
             raise see_other(f"/staff/cases/{case_id}?created=1")
