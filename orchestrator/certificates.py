@@ -280,8 +280,24 @@ def render_pdf(text: CertificateText) -> bytes:
 # ---------------------------------------------------------------------------- issuing
 
 
-def _statement(kind: CertificateKind, event_date: date, outcome: Outcome | None) -> str:
+DR_DECLINED_TITLE = "Certificate: disagreement resolution did not take place"
+
+
+def _title(kind: CertificateKind, case: Case) -> str:
+    if kind is CertificateKind.declined and case.kind is CaseKind.disagreement_resolution:
+        return DR_DECLINED_TITLE
+    return TITLES[kind]
+
+
+def _statement(
+    kind: CertificateKind, event_date: date, outcome: Outcome | None, case_kind: CaseKind
+) -> str:
     day = long_date(event_date)
+    if kind is CertificateKind.declined and case_kind is CaseKind.disagreement_resolution:
+        return (
+            f"Disagreement resolution was requested, and on {day} a party said it would not "
+            "take part, so it did not take place."
+        )
     if kind is CertificateKind.mediation:
         if outcome is not None and outcome.result not in MEDIATION_HELD:
             return (
@@ -452,13 +468,13 @@ async def issue_certificate(
         raise Conflict("could not number the certificate; please try again")
 
     text = CertificateText(
-        title=TITLES[request.kind],
+        title=_title(request.kind, case),
         number=certificate.number,
         issued_on=today,
         reference=case.reference,
         local_authority=case.local_authority,
         case_kind=CASE_KIND_WORDS[case.kind],
-        statement=_statement(request.kind, event_date, outcome),
+        statement=_statement(request.kind, event_date, outcome, case.kind),
         parties=[(ROLE_WORDS[p.role], p.name, p.organisation or "") for p in parties],
         mediator=mediator.name if mediator else None,
         appeal=_appeal_words(appeal, today),
@@ -483,7 +499,7 @@ async def issue_certificate(
     await session.flush()
 
     on_time = today <= certificate.due_date
-    summary = f"{TITLES[request.kind]} {certificate.number} issued"
+    summary = f"{_title(request.kind, case)} {certificate.number} issued"
     summary += " on time" if on_time else f" late (due {certificate.due_date.isoformat()})"
     if appeal is not None:
         summary += f"; appeal deadline {appeal.isoformat()}"

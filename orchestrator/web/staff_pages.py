@@ -221,7 +221,9 @@ def clocks_of(public: CasePublic) -> list[tuple[str, ClockPublic]]:
 
 def risk_key(public: CasePublic) -> tuple[int, int, str]:
     """Most at risk first: the worst level, then the fewest days left on any running clock."""
-    running = [c for name, c in clocks_of(public) if name in ("target", "statutory")]
+    running = [
+        c for name, c in clocks_of(public) if name in ("target", "statutory", "certificate_due")
+    ]
     worst = min(running, key=lambda c: (LEVEL_RANK[c.level], c.days_left))
     return LEVEL_RANK[worst.level], worst.days_left, public.reference
 
@@ -360,8 +362,12 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
         rows: list[BoardRow] = []
         authorities: set[str] = set()
         for case in await cases.list_cases(session, limit=2000):
+            # Open cases, and any whose certificate is still due: that clock is work too.
+            public: CasePublic | None = None
             if case.status not in OPEN_CASE_STATUSES:
-                continue
+                public = await present(session, request, case)
+                if public.deadlines.certificate_due is None:
+                    continue
             if mine is not None and case.mediator_id not in mine:
                 continue
             authorities.add(case.local_authority)
@@ -373,7 +379,7 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
                 continue
             if want_stage and case.status.value != want_stage:
                 continue
-            public = await present(session, request, case)
+            public = public or await present(session, request, case)
             rows.append(
                 BoardRow(
                     case=public,
