@@ -158,3 +158,21 @@ async def test_future_decision_and_referral_dates_are_refused(
     page = await response.text()
     assert 'id="decision_date-error"' in page
     assert "cannot be in the future: it is the date of the LA&#39;s decision letter" in page
+
+
+async def test_the_referral_form_says_health_is_in_issue(
+    client: TestClient[Any, Any], clock: MutableClock
+) -> None:
+    clock.set(utc(2026, 12, 4, 10))
+    await make_user(client, "sam@staff.example", StaffRole.scheduler, name="Sam")
+    browser = Browser(client)
+    await browser.sign_in("sam@staff.example")
+    response = await browser.post("/staff/cases/new", {**REFERRAL, "health_in_issue": "yes"})
+    assert response.status == 303, await response.text()
+    status, page = await browser.get(response.headers["Location"].split("?")[0])
+    assert status == 200
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    # Not told yet: 3 working days from the go-ahead, Tue 20 Oct -> Fri 23 Oct.
+    assert "LA tells health (ICB) Fri 23 Oct 2026 Overdue 42 days overdue" in text
+    assert "Health care provision In issue" in text
+    assert "Local authority told Not yet" in text
