@@ -18,6 +18,7 @@ APPEAL_MONTHS_FROM_DECISION = 2
 APPEAL_MONTHS_FROM_CERTIFICATE = 1
 CERTIFICATE_WORKING_DAYS = 3
 NOTICE_WORKING_DAYS = 5
+HEALTH_NOTICE_WORKING_DAYS = 3
 
 ClockLevel = Literal["ok", "amber", "red", "overdue"]
 
@@ -31,6 +32,7 @@ class Deadlines:
     contact_window: date | None
     appeal: date | None
     certificate_due: date | None
+    health_notice: date | None = None
 
 
 @dataclass(frozen=True)
@@ -53,18 +55,35 @@ def _in_christmas_window(d: date) -> bool:
     return (d.month == 12 and d.day >= 25) or (d.month == 1 and d.day == 1)
 
 
+def tribunal_time_limit(limit: date, calendar: WorkingDays) -> date:
+    """Return the last day to act on a Tribunal time limit that ends on ``limit``.
+
+    A limit falling 25 Dec-1 Jan runs to the next working day in January; one falling in
+    August to the first working day of September (DOMAIN.md); after those, a limit ending
+    on a day that is not a working day runs to the next working day (HESC Chamber Rules
+    2008, r.12(2)). That next working day can itself land in the window or in August
+    (Sat 24 Dec, Sat 31 Jul), so the rules apply again until the day stands.
+    """
+    while True:
+        if _in_christmas_window(limit):
+            limit = date(limit.year + 1 if limit.month == 12 else limit.year, 1, 2)
+        elif limit.month == 8:
+            limit = date(limit.year, 9, 1)
+        elif not calendar.is_working_day(limit):
+            limit = calendar.next_working_day_on_or_after(limit)
+        else:
+            return limit
+
+
 def appeal_deadline(
     decision_date: date, certificate_date: date | None, calendar: WorkingDays
 ) -> date:
-    """Return the Tribunal appeal deadline, moved out of the Christmas window and out of August."""
-    deadline = add_months(decision_date, APPEAL_MONTHS_FROM_DECISION)
+    """Return the Tribunal appeal deadline: the later of its two limits, each moved as the
+    rules say (2 months from the decision, 1 month from a certificate)."""
+    deadline = tribunal_time_limit(add_months(decision_date, APPEAL_MONTHS_FROM_DECISION), calendar)
     if certificate_date is not None:
-        deadline = max(deadline, add_months(certificate_date, APPEAL_MONTHS_FROM_CERTIFICATE))
-    if _in_christmas_window(deadline):
-        january = deadline.year + 1 if deadline.month == 12 else deadline.year
-        return calendar.next_working_day_on_or_after(date(january, 1, 2))
-    if deadline.month == 8:
-        return calendar.next_working_day_on_or_after(date(deadline.year, 9, 1))
+        from_certificate = add_months(certificate_date, APPEAL_MONTHS_FROM_CERTIFICATE)
+        deadline = max(deadline, tribunal_time_limit(from_certificate, calendar))
     return deadline
 
 
@@ -85,16 +104,28 @@ def case_deadlines(
     kind: str,
     referral_date: date,
     target_days: int = 33,
+    la_notified_on: date | None = None,
+    health_in_issue: bool = False,
     decision_date: date | None = None,
     certificate_date: date | None = None,
     certificate_event_date: date | None = None,
     calendar: WorkingDays,
 ) -> Deadlines:
-    """Compute every clock of a case from the dates known so far."""
+    """Compute every clock of a case from the dates known so far.
+
+    ``referral_date`` is the day the family said go ahead: the provider's target runs from
+    it and never moves. The statutory 30 days and the health notice run from the day the
+    LA was told (``la_notified_on``); until it has been, from the go-ahead itself.
+    """
     if kind not in CASE_KINDS:
         raise ValueError(f"unknown case kind {kind!r}")
-    statutory = (
-        referral_date + timedelta(days=STATUTORY_MEDIATION_DAYS) if kind == "mediation" else None
+    la_told = la_notified_on or referral_date
+    mediation = kind == "mediation"
+    statutory = la_told + timedelta(days=STATUTORY_MEDIATION_DAYS) if mediation else None
+    health_notice = (
+        calendar.add_working_days(la_told, HEALTH_NOTICE_WORKING_DAYS)
+        if mediation and health_in_issue
+        else None
     )
     contact_window = (
         add_months(decision_date, CONTACT_WINDOW_MONTHS) if decision_date is not None else None
@@ -115,6 +146,7 @@ def case_deadlines(
         contact_window=contact_window,
         appeal=appeal,
         certificate_due=due,
+        health_notice=health_notice,
     )
 
 

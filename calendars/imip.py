@@ -11,6 +11,7 @@ import email
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email import policy
 from email.charset import QP, Charset
@@ -209,11 +210,20 @@ def build_plain_message(
     domain: str,
     reply_to: str | None = None,
     date: datetime | None = None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> Message:
-    """Build an ordinary mail: text, plus an HTML alternative when one is given."""
+    """Build an ordinary mail: text, plus an HTML alternative when one is given, plus any
+    ``(filename, application subtype, bytes)`` attachments."""
     message: Message = _text_part(text_body, "plain")
     if html_body is not None:
         message = _multipart("alternative", [message, _text_part(html_body, "html")])
+    if attachments:
+        files: list[Message] = []
+        for filename, subtype, data in attachments:
+            part = MIMEApplication(data, subtype, policy=_WIRE)
+            part.add_header("Content-Disposition", "attachment", filename=filename)
+            files.append(part)
+        message = _multipart("mixed", [message, *files])
     _headers(
         message,
         subject=subject,

@@ -58,13 +58,15 @@ def effective_target_days(case: Case, service: Service | None, default: int) -> 
     return service.target_days if service is not None else default
 
 
+def la_notified_on(case: Case) -> date | None:
+    """The day the LA was told the family wants mediation, in the case's zone (None: not yet)."""
+    if case.referral_sent_at is None:
+        return None
+    return case.referral_sent_at.astimezone(ZoneInfo(case.timezone)).date()
+
+
 def deadlines_for(case: Case, *, target_days: int, calendar: WorkingDays) -> Deadlines:
     """The case's clocks, from its dates and (once issued) its certificate."""
-    # The statutory 30 days run from when the LA was told; until the referral notice has
-    # gone, that is the referral date itself.
-    start = case.referral_date
-    if case.referral_sent_at is not None:
-        start = case.referral_sent_at.astimezone(ZoneInfo(case.timezone)).date()
     # The certificate clock runs from the latest event that calls for one (session held,
     # family declined, LA cannot meet the 30 days) until a certificate is issued for it.
     events = [case.certificate_event_on, case.declined_on, case.la_cannot_meet_30_days_on]
@@ -72,10 +74,14 @@ def deadlines_for(case: Case, *, target_days: int, calendar: WorkingDays) -> Dea
     issued = case.certificate_issued_on
     if certificate_event is not None and issued is not None and issued >= certificate_event:
         certificate_event = None
+    # The target runs from the family's go-ahead (the referral date) and never moves; the
+    # statutory 30 days from the LA notice (calendars.clocks.case_deadlines).
     return case_deadlines(
         kind=case.kind.value,
-        referral_date=start,
+        referral_date=case.referral_date,
         target_days=target_days,
+        la_notified_on=la_notified_on(case),
+        health_in_issue=case.health_in_issue,
         decision_date=case.decision_date,
         certificate_date=issued,
         certificate_event_date=certificate_event,
@@ -98,15 +104,19 @@ def case_public(
     d = deadlines_for(case, target_days=target_days, calendar=calendar)
     target = _clock(d.target, today)
     assert target is not None
+    told = la_notified_on(case)
     return CasePublic(
         **case.model_dump(exclude={"target_days"}),
         target_days=target_days,
+        la_notified_on=told,
+        la_notice_delay_days=(told - case.referral_date).days if told is not None else None,
         deadlines=DeadlinesPublic(
             target=target,
             statutory=_clock(d.statutory, today),
             contact_window=_clock(d.contact_window, today),
             appeal=_clock(d.appeal, today),
             certificate_due=_clock(d.certificate_due, today),
+            health_notice=_clock(d.health_notice, today),
         ),
     )
 
@@ -130,8 +140,7 @@ async def create_case(
     taken = await session.scalar(select(Case.id).where(col(Case.reference) == data.reference))
     if taken is not None:
         raise Conflict(f"a case with reference {data.reference!r} already exists")
-    if data.referral_date > now.date():
-        raise ValidationFailed("referral_date cannot be in the future")
+    _refuse_future_dates(data.referral_date, data.decision_date, zone=data.timezone, now=now)
     service = await default_service(session)
     case = Case(
         **data.model_dump(),
@@ -173,10 +182,31 @@ async def list_cases(
     return list((await session.scalars(query)).all())
 
 
+def _refuse_future_dates(
+    referral_date: date | None, decision_date: date | None, *, zone: str, now: datetime
+) -> None:
+    """A referral or an LA decision is something that has happened: never after today."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    if referral_date is not None and referral_date > today:
+        raise ValidationFailed(
+            "referral_date cannot be in the future", details={"field": "referral_date"}
+        )
+    if decision_date is not None and decision_date > today:
+        raise ValidationFailed(
+            "decision_date cannot be in the future: it is the date of the LA's decision letter",
+            details={"field": "decision_date"},
+        )
+
+
 async def update_case(
     session: AsyncSession, *, case: Case, data: CaseUpdate, now: datetime, actor: str | None
 ) -> Case:
     changes = data.model_dump(exclude_unset=True)
+    _refuse_future_dates(None, changes.get("decision_date"), zone=case.timezone, now=now)
+    if "health_in_issue" in changes and changes["health_in_issue"] is None:
+        raise ValidationFailed(
+            "health_in_issue is true or false", details={"field": "health_in_issue"}
+        )
     for key, value in changes.items():
         setattr(case, key, value)
     case.updated_at = now

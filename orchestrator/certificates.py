@@ -15,8 +15,6 @@ import io
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
 from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -28,9 +26,10 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel._compat import SQLModelConfig
 
 from calendars.clocks import appeal_deadline, certificate_due
+from calendars.imip import build_plain_message
 from calendars.workdays import WorkingDays
 from orchestrator.db import after_transaction
-from orchestrator.errors import Conflict, NotFound, ValidationFailed
+from orchestrator.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from orchestrator.events import CertificateIssued, EventBus
 from orchestrator.models import (
     FAMILY_ROLES,
@@ -41,6 +40,7 @@ from orchestrator.models import (
     CertificateKind,
     Mediator,
     Meeting,
+    MeetingStatus,
     OutboxKind,
     Outcome,
     Party,
@@ -78,6 +78,8 @@ ROLE_WORDS = {
 # Who receives the certificate: the family (the appellant) and the LA.
 RECIPIENT_ROLES = FAMILY_ROLES | {PartyRole.la_officer}
 _NUMBER_ATTEMPTS = 20
+# A meeting in one of these states is still going to happen (or is happening).
+_LIVE_MEETING = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
 
 
 class CertificateRequest(SQLModel):
@@ -278,8 +280,24 @@ def render_pdf(text: CertificateText) -> bytes:
 # ---------------------------------------------------------------------------- issuing
 
 
-def _statement(kind: CertificateKind, event_date: date, outcome: Outcome | None) -> str:
+DR_DECLINED_TITLE = "Certificate: disagreement resolution did not take place"
+
+
+def _title(kind: CertificateKind, case: Case) -> str:
+    if kind is CertificateKind.declined and case.kind is CaseKind.disagreement_resolution:
+        return DR_DECLINED_TITLE
+    return TITLES[kind]
+
+
+def _statement(
+    kind: CertificateKind, event_date: date, outcome: Outcome | None, case_kind: CaseKind
+) -> str:
     day = long_date(event_date)
+    if kind is CertificateKind.declined and case_kind is CaseKind.disagreement_resolution:
+        return (
+            f"Disagreement resolution was requested, and on {day} a party said it would not "
+            "take part, so it did not take place."
+        )
     if kind is CertificateKind.mediation:
         if outcome is not None and outcome.result not in MEDIATION_HELD:
             return (
@@ -346,13 +364,16 @@ async def _event_for(
         if kind is CertificateKind.mediation:
             raise ValidationFailed("record the meeting's outcome before its mediation certificate")
     if kind is CertificateKind.mias:
-        if request.event_date is None:
+        # Ending the call set the day it took place (rooms.end); else the adviser says.
+        event_date = request.event_date or case.certificate_event_on
+        if event_date is None:
             raise ValidationFailed("give the event_date of the information session")
-        return request.event_date, None, None
+        return event_date, None, None
     if kind is CertificateKind.declined:
         event_date = request.event_date or case.declined_on
         if event_date is None:
             raise ValidationFailed("give the event_date on which the family declined mediation")
+        await _refuse_while_booked(session, case)
         case.declined_on = event_date
         return event_date, None, None
     if case.kind is not CaseKind.mediation:
@@ -362,6 +383,24 @@ async def _event_for(
         raise ValidationFailed("give the event_date on which the LA said it cannot meet 30 days")
     case.la_cannot_meet_30_days_on = event_date
     return event_date, None, None
+
+
+async def _refuse_while_booked(session: AsyncSession, case: Case) -> None:
+    """A family that declined mediation cannot also have one booked: cancel it first."""
+    meeting = await session.scalar(
+        select(Meeting)
+        .where(col(Meeting.case_id) == case.id, col(Meeting.status).in_(_LIVE_MEETING))
+        .order_by(col(Meeting.start_at))
+        .limit(1)
+    )
+    if meeting is None:
+        return
+    day = long_date(meeting.start_at.astimezone(ZoneInfo(case.timezone)).date())
+    raise InvalidState(
+        f"a meeting is still booked for {day}: cancel it (everyone is told) before "
+        "issuing the certificate that says the family declined mediation",
+        details={"meeting_id": str(meeting.id)},
+    )
 
 
 async def issue_certificate(
@@ -429,13 +468,13 @@ async def issue_certificate(
         raise Conflict("could not number the certificate; please try again")
 
     text = CertificateText(
-        title=TITLES[request.kind],
+        title=_title(request.kind, case),
         number=certificate.number,
         issued_on=today,
         reference=case.reference,
         local_authority=case.local_authority,
         case_kind=CASE_KIND_WORDS[case.kind],
-        statement=_statement(request.kind, event_date, outcome),
+        statement=_statement(request.kind, event_date, outcome, case.kind),
         parties=[(ROLE_WORDS[p.role], p.name, p.organisation or "") for p in parties],
         mediator=mediator.name if mediator else None,
         appeal=_appeal_words(appeal, today),
@@ -460,7 +499,7 @@ async def issue_certificate(
     await session.flush()
 
     on_time = today <= certificate.due_date
-    summary = f"{TITLES[request.kind]} {certificate.number} issued"
+    summary = f"{_title(request.kind, case)} {certificate.number} issued"
     summary += " on time" if on_time else f" late (due {certificate.due_date.isoformat()})"
     if appeal is not None:
         summary += f"; appeal deadline {appeal.isoformat()}"
@@ -518,14 +557,6 @@ async def _send(
     for party in parties:
         if party.role not in RECIPIENT_ROLES or not party.email:
             continue
-        message = EmailMessage()
-        message["From"] = formataddr(
-            (settings.mail_from_name or settings.service_name, settings.mail_from)
-        )
-        message["To"] = formataddr((party.name, party.email))
-        message["Subject"] = f"{text.title} {certificate.number} (case {case.reference})"
-        domain = settings.mail_from.rsplit("@", 1)[-1] or "localhost"
-        message["Message-ID"] = make_msgid(idstring=f"cert-{certificate.id.hex}", domain=domain)
         lines = [
             f"Dear {party.name},",
             "",
@@ -540,9 +571,21 @@ async def _send(
             "",
             f"{settings.service_name}" + (f" - {settings.help_line}" if settings.help_line else ""),
         ]
-        message.set_content("\n".join(lines))
-        message.add_attachment(
-            pdf, maintype="application", subtype="pdf", filename=f"{certificate.number}.pdf"
+        # Built like every other mail of the service (calendars.imip): a Date header, and
+        # headers folded by the classic folder. The modern one moved a subject that just
+        # missed the first line wholly onto the next, so readers saw it start with a space.
+        message = build_plain_message(
+            subject=f"{text.title} {certificate.number} (case {case.reference})",
+            from_name=settings.mail_from_name or settings.service_name,
+            from_addr=settings.mail_from,
+            to_name=party.name,
+            to_addr=party.email,
+            text_body="\n".join(lines),
+            html_body=None,
+            message_id_key=f"cert-{certificate.id.hex}-{party.id.hex}",
+            domain=settings.mail_from.rsplit("@", 1)[-1] or "localhost",
+            date=now,
+            attachments=[(f"{certificate.number}.pdf", "pdf", pdf)],
         )
         await enqueue(
             session,

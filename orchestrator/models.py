@@ -369,6 +369,9 @@ class CaseBase(SQLModel):
     region: str | None = Field(default=None, max_length=100)
     timezone: str = Field(default="Europe/London", max_length=64)
     target_days: int | None = Field(default=None, ge=1, le=365)
+    # The mediation issues include health care provision: the LA must tell the health
+    # commissioners (ICB) within 3 working days of being told.
+    health_in_issue: bool = False
 
 
 class CaseCreate(CaseBase):
@@ -401,6 +404,7 @@ class CaseUpdate(SQLModel):
     local_authority: str | None = Field(default=None, min_length=1, max_length=200)
     region: str | None = Field(default=None, max_length=100)
     target_days: int | None = Field(default=None, ge=1, le=365)
+    health_in_issue: bool | None = None
     status: CaseStatus | None = None
 
 
@@ -435,6 +439,7 @@ class DeadlinesPublic(SQLModel):
     contact_window: ClockPublic | None = None
     appeal: ClockPublic | None = None
     certificate_due: ClockPublic | None = None
+    health_notice: ClockPublic | None = None
 
 
 class CasePublic(CaseBase):
@@ -443,6 +448,10 @@ class CasePublic(CaseBase):
     target_days: int | None
     mediator_id: uuid.UUID | None
     created_at: datetime
+    # The family said go ahead on ``referral_date``; the LA was told on ``la_notified_on``
+    # (None: not yet), so many days later: the statutory 30 days run from that notice.
+    la_notified_on: date | None = None
+    la_notice_delay_days: int | None = None
     deadlines: DeadlinesPublic
 
 

@@ -4,7 +4,9 @@
   they are told the family has asked for mediation; the moment that notice is queued is
   recorded as ``Case.referral_sent_at``, the start of the statutory 30 days.
 - Disagreement resolution: each other party (not the family, not a supporter) is asked
-  whether they will take part, and answers by a ``consent`` link (``/c/{token}``).
+  whether they will take part, and answers by a ``consent`` link (``/c/{token}``). A "no"
+  means the meeting cannot go ahead: the case moves on to its certificate, due 3 working
+  days after the answer, and the scheduler sees it on the deadline board.
 - When a mediator is assigned, each party is told a mediator will contact them (and
   anyone who joins the case later is told too).
 
@@ -21,6 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars.clocks import certificate_due
+from calendars.workdays import WorkingDays
 from orchestrator import links
 from orchestrator.errors import ValidationFailed
 from orchestrator.events import (
@@ -34,8 +38,10 @@ from orchestrator.events import (
 from orchestrator.invitations import MEETING_LABELS, already_queued, link_url, send_plain
 from orchestrator.models import (
     FAMILY_ROLES,
+    OPEN_CASE_STATUSES,
     Case,
     CaseKind,
+    CaseStatus,
     LinkScope,
     Mediator,
     Party,
@@ -217,7 +223,7 @@ async def answer_consent(
     now: datetime,
     bus: EventBus,
 ) -> ConsentView:
-    """Record yes or no; the same answer again changes nothing."""
+    """Record yes or no; the same answer again changes nothing. A "no" moves the case on."""
     if answer not in CONSENT_ANSWERS:
         raise ValidationFailed("choose yes or no")
     view = await open_consent(session, token, settings=settings, now=now)
@@ -235,6 +241,9 @@ async def answer_consent(
         at=now,
         details={"answer": answer},
     )
+    if answer == "no":
+        calendar = WorkingDays(settings.bank_holiday_region)
+        _will_not_take_part(session, view, now=now, calendar=calendar)
     await session.flush()
     await bus.emit(
         session,
@@ -243,6 +252,37 @@ async def answer_consent(
         ),
     )
     return ConsentView(case=view.case, party=view.party, answer=answer)
+
+
+def _will_not_take_part(
+    session: AsyncSession, view: ConsentView, *, now: datetime, calendar: WorkingDays
+) -> None:
+    """Disagreement resolution is voluntary for everyone: one side saying no ends it.
+
+    The case leaves the scheduling stages, and its certificate clock starts from the day
+    of the answer (``declined_on``), which keeps it on the scheduler's deadline board
+    until the certificate is issued.
+    """
+    case = view.case
+    if case.kind is not CaseKind.disagreement_resolution or case.status not in OPEN_CASE_STATUSES:
+        return
+    today = now.astimezone(ZoneInfo(case.timezone)).date()
+    case.declined_on = today
+    case.status = CaseStatus.outcome_recorded
+    case.updated_at = now
+    due = certificate_due(today, calendar)
+    add_timeline(
+        session,
+        case_id=case.id,
+        party_id=view.party.id,
+        kind="case.declined",
+        summary=(
+            f"Disagreement resolution cannot go ahead: a party ({view.party.role.value}) "
+            f"will not take part. Certificate due by {due.isoformat()}"
+        ),
+        at=now,
+        details={"certificate_due": due.isoformat()},
+    )
 
 
 # ---------------------------------------------------------------------------- introduction

@@ -2,10 +2,12 @@
 
 - **Meetings held within the target / within 30 days**: for each mediation or
   disagreement-resolution case, its first meeting that took place, counted in the month
-  of the meeting. Days run from the referral (from when the LA was told, once it was)
-  to the meeting's day in the case's zone; within target means on or before the case's
-  target day, within 30 days applies to mediation cases (the statutory duty).
-- **Days from referral to meeting**: the median and a distribution in bands.
+  of the meeting. Days run from the family's go-ahead (the referral date) to the
+  meeting's day in the case's zone; within target means on or before the case's target
+  day. Within 30 days applies to mediation cases (the statutory duty) and counts from
+  when the LA was told, once it was.
+- **Days from referral to meeting**: from the go-ahead; the median and a distribution
+  in bands.
 - **Attendance by role**: of the people expected at each held meeting, how many attended
   (as confirmed with the outcome, else from the participant events).
 - **Agreement rate**: agreements and partial agreements over the mediations that took
@@ -181,8 +183,8 @@ def _local_day(case: Case, when: datetime) -> date:
     return when.astimezone(ZoneInfo(case.timezone)).date()
 
 
-def _start_day(case: Case) -> date:
-    """Where the case's clocks start, as ``cases.deadlines_for`` has it."""
+def _statutory_start(case: Case) -> date:
+    """Where the statutory 30 days start, as ``cases.deadlines_for`` has it."""
     if case.referral_sent_at is not None:
         return _local_day(case, case.referral_sent_at)
     return case.referral_date
@@ -247,14 +249,14 @@ async def summary(
         key, label = group_of(case, day, meeting.mediator_id)
         if held and case.id not in first_counted:
             first_counted.add(case.id)
-            days = (day - _start_day(case)).days
+            days = (day - case.referral_date).days
             target = case.target_days or default_target_days
             for tally in tallies(key, label):
                 tally.days.append(days)
                 tally.within_target += days <= target
                 if case.kind is CaseKind.mediation:
                     tally.statutory += 1
-                    tally.within_30 += days <= STATUTORY_DAYS
+                    tally.within_30 += (day - _statutory_start(case)).days <= STATUTORY_DAYS
         if outcome is not None:
             for tally in tallies(key, label):
                 tally.results[outcome.result] += 1

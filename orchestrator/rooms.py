@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,8 @@ from sqlmodel import col, select
 
 from orchestrator.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.models import (
+    Case,
+    CaseKind,
     Channel,
     Meeting,
     MeetingStatus,
@@ -501,6 +504,12 @@ async def end(
         summary="Session ended",
         at=now,
     )
+    case = await session.get(Case, meeting.case_id)
+    if case is not None and case.kind is CaseKind.mias:
+        # An information call has no outcome to record: its end is what starts the
+        # 3 working days of its certificate.
+        case.certificate_event_on = now.astimezone(ZoneInfo(case.timezone)).date()
+        case.updated_at = now
     await session.flush()
     return meeting
 

@@ -107,6 +107,7 @@ CLOCK_NAMES = {
     "contact_window": "Contact window",
     "appeal": "Appeal deadline",
     "certificate_due": "Certificate due",
+    "health_notice": "LA tells health (ICB)",
 }
 LEVEL_TAGS = {
     "ok": ("On track", "govuk-tag--green"),
@@ -213,13 +214,16 @@ def clocks_of(public: CasePublic) -> list[tuple[str, ClockPublic]]:
         ("contact_window", d.contact_window),
         ("appeal", d.appeal),
         ("certificate_due", d.certificate_due),
+        ("health_notice", d.health_notice),
     ]
     return [(name, clock) for name, clock in found if clock is not None]
 
 
 def risk_key(public: CasePublic) -> tuple[int, int, str]:
     """Most at risk first: the worst level, then the fewest days left on any running clock."""
-    running = [c for name, c in clocks_of(public) if name in ("target", "statutory")]
+    running = [
+        c for name, c in clocks_of(public) if name in ("target", "statutory", "certificate_due")
+    ]
     worst = min(running, key=lambda c: (LEVEL_RANK[c.level], c.days_left))
     return LEVEL_RANK[worst.level], worst.days_left, public.reference
 
@@ -360,8 +364,12 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
         authorities: set[str] = set()
         unreachable = await cases.unreachable_parties(session)
         for case in await cases.list_cases(session, limit=2000):
+            # Open cases, and any whose certificate is still due: that clock is work too.
+            public: CasePublic | None = None
             if case.status not in OPEN_CASE_STATUSES:
-                continue
+                public = await present(session, request, case)
+                if public.deadlines.certificate_due is None:
+                    continue
             if mine is not None and case.mediator_id not in mine:
                 continue
             authorities.add(case.local_authority)
@@ -373,7 +381,7 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
                 continue
             if want_stage and case.status.value != want_stage:
                 continue
-            public = await present(session, request, case)
+            public = public or await present(session, request, case)
             rows.append(
                 BoardRow(
                     case=public,
@@ -405,6 +413,7 @@ CASE_FIELDS = (
     "decision_date",
     "region",
     "target_days",
+    "health_in_issue",
 )
 
 
@@ -431,6 +440,8 @@ async def create_case(request: web.Request, staff: StaffContext) -> web.StreamRe
                 case_id = case.id
         except (Conflict, ValidationFailed) as exc:
             field = "reference" if isinstance(exc, Conflict) else "referral_date"
+            if isinstance(exc.details, dict):
+                field = str(exc.details.get("field", field))
             errors = {field: pages.as_sentence(exc.message)}
         else:
             raise see_other(f"/staff/cases/{case_id}?created=1")

@@ -94,55 +94,195 @@ def test_unknown_kind_is_refused() -> None:
         case_deadlines(kind="arbitration", referral_date=date(2025, 1, 1), calendar=ENGLAND)
 
 
-@pytest.mark.parametrize(
-    ("decision", "certificate", "expected", "why"),
-    [
-        (date(2025, 3, 1), None, date(2025, 5, 1), "decision + 2 months"),
-        (date(2025, 3, 1), date(2025, 4, 15), date(2025, 5, 15), "certificate + 1 month later"),
-        (date(2025, 3, 1), date(2025, 3, 15), date(2025, 5, 1), "decision + 2 months later"),
-        (date(2025, 10, 24), None, date(2025, 12, 24), "24 Dec is outside the window"),
-        (
-            date(2026, 10, 27),
-            None,
-            date(2027, 1, 4),
-            "Sun 27 Dec 2026 -> Jan: Fri 1 is New Year, Sat 2, Sun 3 -> Mon 4 Jan 2027",
-        ),
-        (
-            date(2025, 11, 1),
-            None,
-            date(2026, 1, 2),
-            "lands on 1 Jan 2026 (Thu) itself -> Fri 2 Jan",
-        ),
-        (
-            date(2027, 10, 1),
-            date(2027, 11, 28),
-            date(2028, 1, 4),
-            "late-November certificate -> 28 Dec 2027; 1 Jan 2028 Sat, observed Mon 3 -> Tue 4",
-        ),
-        (
-            date(2025, 11, 25),
-            None,
-            date(2026, 1, 25),
-            "late-November decision lands after the window and is not moved",
-        ),
-        (
-            date(2024, 6, 20),
-            None,
-            date(2024, 9, 2),
-            "20 Aug 2024 -> first working day of Sep: Sun 1 -> Mon 2 Sep",
-        ),
-        (
-            date(2025, 6, 1),
-            date(2025, 7, 14),
-            date(2025, 9, 1),
-            "July certificate -> 14 Aug 2025 (later than 1 Aug) -> Mon 1 Sep",
-        ),
-    ],
-)
-def test_appeal_deadline(
-    decision: date, certificate: date | None, expected: date, why: str
+# The appeal deadline, worked by hand from the rules: the later of decision + 2 months and
+# certificate + 1 month (calendar months, the day clamped to the month's end); a limit in
+# 25 Dec-1 Jan runs to the next working day in January, one in August to the first working
+# day of September (DOMAIN.md); then a limit on a weekend or an England bank holiday runs to
+# the next working day (HESC Chamber Rules 2008, r.12(2)), and if that lands in the window
+# or in August, those rules apply again. Weekdays and bank holidays are from the published
+# England and Wales list (gov.uk/bank-holidays), not from the code under test.
+APPEAL_CASES = [
+    # decision, certificate, expected, how it was worked
+    ("2026-11-02", None, "2027-01-04", "2 Jan 2027 is a Sat, outside the window: Mon 4 Jan"),
+    ("2026-10-01", "2026-12-23", "2027-01-25", "1 Dec vs Sat 23 Jan 2027: later -> Mon 25 Jan"),
+    ("2026-10-27", "2026-12-03", "2027-01-04", "27 Dec -> Jan: Fri 1 NYD, Mon 4; Sun 3 Jan -> 4"),
+    ("2026-10-28", None, "2027-01-04", "Mon 28 Dec (Boxing Day observed), window -> Mon 4 Jan"),
+    ("2026-10-20", None, "2026-12-21", "Sun 20 Dec 2026, before the window: Mon 21 Dec"),
+    ("2025-10-25", None, "2026-01-02", "Christmas Day 2025 (Thu) -> Jan: Thu 1 NYD -> Fri 2"),
+    ("2025-11-01", None, "2026-01-02", "1 Jan 2026 (Thu) itself is in the window -> Fri 2 Jan"),
+    ("2025-10-24", None, "2025-12-24", "Wed 24 Dec 2025 is a working day outside the window"),
+    ("2025-11-25", None, "2026-01-26", "Sun 25 Jan 2026 -> Mon 26 Jan"),
+    (
+        "2022-10-24",
+        None,
+        "2023-01-03",
+        "Sat 24 Dec 2022 -> Wed 28 (Mon 26, Tue 27 BH) is in "
+        "the window -> Jan: Mon 2 is NYD observed -> Tue 3 Jan 2023",
+    ),
+    (
+        "2027-10-01",
+        "2027-11-28",
+        "2028-01-04",
+        "28 Dec 2027 -> Jan: Sat 1, Sun 2, Mon 3 NYD observed -> Tue 4 Jan 2028",
+    ),
+    ("2024-06-20", None, "2024-09-02", "20 Aug 2024 -> Sun 1 Sep -> Mon 2 Sep"),
+    ("2026-06-30", None, "2026-09-01", "Sun 30 Aug 2026 -> Tue 1 Sep (Mon 31 Aug is a BH)"),
+    ("2025-06-01", "2025-07-14", "2025-09-01", "1 Aug vs 14 Aug 2025, both -> Mon 1 Sep"),
+    ("2029-06-01", None, "2029-09-03", "Wed 1 Aug 2029 -> Sat 1 Sep -> Mon 3 Sep"),
+    ("2026-05-31", None, "2026-07-31", "31 Jul 2026 is a Friday: stays in July"),
+    ("2027-05-31", None, "2027-09-01", "Sat 31 Jul 2027 -> Mon 2 Aug is in August -> Wed 1 Sep"),
+    ("2026-02-03", None, "2026-04-07", "Good Friday 3 Apr 2026 -> Sat, Sun, Easter Mon -> Tue 7"),
+    ("2026-03-04", None, "2026-05-05", "Mon 4 May 2026 is May Day -> Tue 5 May"),
+    ("2027-03-31", None, "2027-06-01", "Mon 31 May 2027 is the Spring BH -> Tue 1 Jun"),
+    ("2023-12-31", None, "2024-02-29", "leap year: 31 Dec + 2 months clamps to Thu 29 Feb 2024"),
+    ("2024-12-29", None, "2025-02-28", "no 29 Feb 2025: clamps to Fri 28 Feb"),
+    ("2019-12-29", None, "2020-03-02", "leap day Sat 29 Feb 2020 -> Mon 2 Mar"),
+    (
+        "2023-11-20",
+        "2024-01-31",
+        "2024-02-29",
+        "Sat 20 Jan -> Mon 22 vs 31 Jan + 1 month = Thu 29 Feb 2024: later",
+    ),
+    ("2025-03-01", "2025-03-15", "2025-05-01", "Thu 1 May vs Tue 15 Apr: the decision's"),
+    ("2025-03-01", "2025-04-15", "2025-05-15", "Thu 1 May vs Thu 15 May: the certificate's"),
+]
+
+
+@pytest.mark.parametrize(("decision", "certificate", "expected", "why"), APPEAL_CASES)
+def test_appeal_deadline_hand_worked(
+    decision: str, certificate: str | None, expected: str, why: str
 ) -> None:
-    assert appeal_deadline(decision, certificate, ENGLAND) == expected, why
+    got = appeal_deadline(
+        date.fromisoformat(decision),
+        date.fromisoformat(certificate) if certificate else None,
+        ENGLAND,
+    )
+    assert got == date.fromisoformat(expected), why
+
+
+def test_a_certificate_never_moves_the_appeal_deadline_earlier() -> None:
+    # The issue's case: 27 Dec 2026 goes to Mon 4 Jan; a certificate of 3 Dec gives Sun
+    # 3 Jan, which is later than 27 Dec but must not undercut the 4th.
+    before = appeal_deadline(date(2026, 10, 27), None, ENGLAND)
+    after = appeal_deadline(date(2026, 10, 27), date(2026, 12, 3), ENGLAND)
+    assert (before, after) == (date(2027, 1, 4), date(2027, 1, 4))
+
+
+# Where each clock of a mediation starts, worked by hand: the provider's target runs from
+# the go-ahead (calendar days, never moved); the statutory 30 days run from the day the LA
+# was told (calendar days, not moved off weekends), from the go-ahead while it has not
+# been; the health notice is 3 working days after the LA was told (weekends and England
+# bank holidays skipped, the day itself not counted).
+NOTICE_CASES = [
+    # go-ahead, LA told, health in issue, target, statutory, health notice, how
+    (
+        "2026-10-20",
+        "2026-10-20",
+        False,
+        "2026-11-22",
+        "2026-11-19",
+        None,
+        "told the same day: 11 days left in Oct, +22 Nov = 33; +19 Nov = 30",
+    ),
+    (
+        "2026-10-20",
+        "2026-12-01",
+        True,
+        "2026-11-22",
+        "2026-12-31",
+        "2026-12-04",
+        "late notice (42 days): target stays 22 Nov; 1 Dec + 30 = 31 Dec; Wed 2, Thu 3, Fri 4",
+    ),
+    (
+        "2026-10-20",
+        None,
+        True,
+        "2026-11-22",
+        "2026-11-19",
+        "2026-10-23",
+        "not told yet: counted from the go-ahead; Tue 20 -> Wed 21, Thu 22, Fri 23 Oct",
+    ),
+    (
+        "2026-12-18",
+        "2026-12-23",
+        True,
+        "2027-01-20",
+        "2027-01-22",
+        "2026-12-30",
+        "13 days left in Dec + 20 = 33; 23 Dec + 30 = 22 Jan; Thu 24, (Fri 25, Mon 28 BH) "
+        "Tue 29, Wed 30",
+    ),
+    (
+        "2026-04-01",
+        "2026-04-02",
+        True,
+        "2026-05-04",
+        "2026-05-02",
+        "2026-04-09",
+        "29 left in Apr + 4 = 33 (Mon 4 May BH, not moved); 2 Apr + 30 = Sat 2 May; Good Fri, "
+        "Easter Mon: Tue 7, Wed 8, Thu 9",
+    ),
+    (
+        "2026-08-27",
+        "2026-08-28",
+        True,
+        "2026-09-29",
+        "2026-09-27",
+        "2026-09-03",
+        "4 left in Aug + 29 = 33; 28 Aug + 30 = 27 Sep; Mon 31 Aug BH: Tue 1, Wed 2, Thu 3 Sep",
+    ),
+    (
+        "2028-02-07",
+        "2028-02-10",
+        False,
+        "2028-03-11",
+        "2028-03-11",
+        None,
+        "leap February: 22 left + 11 = 33; 19 left + 11 = 30",
+    ),
+    (
+        "2027-02-08",
+        "2027-02-10",
+        False,
+        "2027-03-13",
+        "2027-03-12",
+        None,
+        "ordinary February: 20 left + 13 = 33; 18 left + 12 = 30",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("go_ahead", "told", "health", "target", "statutory", "health_notice", "why"), NOTICE_CASES
+)
+def test_mediation_clocks_from_the_go_ahead_and_the_la_notice(
+    go_ahead: str,
+    told: str | None,
+    health: bool,
+    target: str,
+    statutory: str,
+    health_notice: str | None,
+    why: str,
+) -> None:
+    deadlines = case_deadlines(
+        kind="mediation",
+        referral_date=date.fromisoformat(go_ahead),
+        la_notified_on=date.fromisoformat(told) if told else None,
+        health_in_issue=health,
+        calendar=ENGLAND,
+    )
+    assert deadlines.target == date.fromisoformat(target), why
+    assert deadlines.statutory == date.fromisoformat(statutory), why
+    expected_health = date.fromisoformat(health_notice) if health_notice else None
+    assert deadlines.health_notice == expected_health, why
+
+
+@pytest.mark.parametrize("kind", ["disagreement_resolution", "mias"])
+def test_only_mediation_has_the_health_notice_clock(kind: str) -> None:
+    deadlines = case_deadlines(
+        kind=kind, referral_date=date(2026, 10, 20), health_in_issue=True, calendar=ENGLAND
+    )
+    assert deadlines.health_notice is None
 
 
 def test_appeal_deadline_on_a_july_month_end_is_not_moved() -> None:

@@ -14,7 +14,14 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.certificates import CertificateRequest, certificates_dir, issue_certificate
-from orchestrator.models import Case, CertificateKind, OutboxKind, OutboxMessage, OutboxStatus
+from orchestrator.models import (
+    Case,
+    CertificateKind,
+    MeetingStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+)
 from orchestrator.web.keys import BUS, DB, DISPATCHER, SETTINGS, WORKDAYS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import (
@@ -258,3 +265,121 @@ async def test_a_certificate_whose_transaction_rolls_back_leaves_no_pdf_behind(
         hashlib.sha256(await pdf_of(staff, listed["certificates"][0])).hexdigest()
         == (listed["certificates"][0]["sha256"])
     )
+
+
+async def test_a_declined_certificate_is_refused_while_a_meeting_is_booked(
+    staff: Staff, clock: MutableClock
+) -> None:
+    case, _ = await open_case(staff, clock)
+    meeting_id = await held_meeting(
+        staff, case["id"], start=utc(2026, 3, 12, 10), status=MeetingStatus.scheduled
+    )
+    path = f"/api/v1/cases/{case['id']}/certificates"
+    refused = await staff.call(
+        "POST", path, json={"kind": "declined", "event_date": "2026-03-02"}, expect=409
+    )
+    assert refused["error"]["message"] == (
+        "a meeting is still booked for 12 March 2026: cancel it (everyone is told) before "
+        "issuing the certificate that says the family declined mediation"
+    )
+    assert refused["error"]["details"] == {"meeting_id": str(meeting_id)}
+    listed = await staff.call("GET", path, expect=200)
+    assert listed["certificates"] == []
+    async with staff.client.app[DB].read() as session:
+        queued = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "certificate"))
+        ).all()
+    assert queued == []  # nothing emailed
+
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting_id}/cancel",
+        json={"reason": "The family decided not to go to mediation"},
+        expect=200,
+    )
+    issued = await staff.call(
+        "POST", path, json={"kind": "declined", "event_date": "2026-03-02"}, expect=201
+    )
+    assert issued["event_date"] == "2026-03-02"
+
+
+async def test_a_certificate_never_brings_the_appeal_deadline_forward(
+    staff: Staff, clock: MutableClock
+) -> None:
+    clock.set(utc(2026, 12, 1, 10))
+    # 27 Oct + 2 months = Sun 27 Dec, in the Christmas window: Monday 4 January 2027.
+    case, _ = await open_case(staff, clock, referral_date="2026-11-20", decision_date="2026-10-27")
+    assert case["deadlines"]["appeal"]["date"] == "2027-01-04"
+    clock.set(utc(2026, 12, 3, 10))
+    # 3 Dec + 1 month = Sunday 3 January, later than 27 Dec but not than the 4th.
+    certificate = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/certificates",
+        json={"kind": "declined", "event_date": "2026-12-01"},
+        expect=201,
+    )
+    assert certificate["appeal_deadline"] == "2027-01-04"
+    assert "4 January 2027" in pdf_text(await pdf_of(staff, certificate))
+    shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
+    assert shown["deadlines"]["appeal"]["date"] == "2027-01-04"
+
+
+async def test_certificate_emails_carry_a_date_and_a_subject_without_a_leading_space(
+    staff: Staff, clock: MutableClock
+) -> None:
+    # "Mediation information certificate CERT-2026-00001 (case KIDS-2026-0100)" just
+    # misses the first line of the header: the subject that came out as " Mediation...".
+    case, _ = await open_case(staff, clock, kind="mias")
+    await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/certificates",
+        json={"kind": "mias", "event_date": "2026-02-26"},
+        expect=201,
+    )
+    await staff.client.app[DISPATCHER].run_once()
+    messages = [
+        message_from_bytes(eml.read_bytes(), policy=policy.default)
+        for eml in staff.client.app[SETTINGS].mail_dir.glob("certificate-*.eml")
+    ]
+    assert len(messages) == 2
+    for message in messages:
+        assert message["Subject"] == (
+            "Mediation information certificate CERT-2026-00001 (case KIDS-2026-0100)"
+        )
+        assert message["Date"].datetime == clock()
+        attachments = list(message.iter_attachments())  # type: ignore[attr-defined]
+        assert [a.get_filename() for a in attachments] == ["CERT-2026-00001.pdf"]
+        assert attachments[0].get_content().startswith(b"%PDF")
+
+
+async def test_ending_a_mias_call_starts_its_certificate_clock(
+    staff: Staff, clock: MutableClock
+) -> None:
+    mediator_id = await mediator_for(staff)
+    case, _ = await open_case(staff, clock, kind="mias", mediator_id=mediator_id)
+    assert case["deadlines"]["certificate_due"] is None
+    # A 20-minute call on Thursday 2 April 2026, the day before Good Friday.
+    meeting_id = await held_meeting(
+        staff,
+        case["id"],
+        start=utc(2026, 4, 2, 9),
+        hours=0.5,
+        mediator_id=mediator_id,
+        status=MeetingStatus.scheduled,
+    )
+    clock.set(utc(2026, 4, 2, 9))
+    await staff.call("POST", f"/api/v1/meetings/{meeting_id}/start", role="mediator", expect=200)
+    clock.set(utc(2026, 4, 2, 9, 20))
+    await staff.call("POST", f"/api/v1/meetings/{meeting_id}/end", role="mediator", expect=200)
+
+    shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
+    # Good Friday and Easter Monday do not count: Tue 7, Wed 8, Thu 9 April.
+    assert shown["deadlines"]["certificate_due"]["date"] == "2026-04-09"
+    clock.set(utc(2026, 4, 7, 10))
+    certificate = await staff.call(
+        "POST", f"/api/v1/cases/{case['id']}/certificates", json={"kind": "mias"}, expect=201
+    )
+    assert (certificate["event_date"], certificate["due_date"]) == ("2026-04-02", "2026-04-09")
+    assert certificate["on_time"] is True
+    shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
+    assert shown["deadlines"]["certificate_due"] is None

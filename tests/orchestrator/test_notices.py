@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from orchestrator.models import StaffRole
 from orchestrator.settings import Settings
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (
@@ -16,6 +17,7 @@ from tests.orchestrator.invites_support import (
     read_folder,
     text_of,
 )
+from tests.orchestrator.web_support import Browser, make_user
 
 LA = {"role": "la_officer", "name": "Bob Smith", "email": "bob.smith@council.example.gov.uk"}
 PARENT = {"role": "parent", "name": "Zoë Carter", "email": "zoe.carter@family.example"}
@@ -97,3 +99,47 @@ async def test_parties_are_told_a_mediator_will_contact_them(
     )
     await deliver_mail(client)
     assert len(list(settings.mail_dir.glob("*.eml"))) == before
+
+
+async def test_a_no_to_disagreement_resolution_moves_the_case_on(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings
+) -> None:
+    booked = await make_case(staff, people=[PARENT, SCHOOL], kind="disagreement_resolution")
+    await deliver_mail(client)
+    asks = [m for m in read_folder(settings.mail_dir) if "Will you take part" in str(m["Subject"])]
+    found = re.search(r"http://testserver\.local(/c/\S+)", text_of(asks[0]))
+    assert found is not None
+    saved = await client.post(found.group(1), data={"answer": "no"}, allow_redirects=False)
+    assert saved.status == 303
+
+    case = await staff.call("GET", f"/api/v1/cases/{booked.case_id}", expect=200)
+    # Monday 2 March 2026: the certificate is due on the third working day, Thursday 5.
+    assert case["status"] == "outcome_recorded"
+    assert case["deadlines"]["certificate_due"]["date"] == "2026-03-05"
+    timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
+    assert any(
+        e["summary"] == "Disagreement resolution cannot go ahead: a party (school) will not "
+        "take part. Certificate due by 2026-03-05"
+        for e in timeline["entries"]
+    )
+
+    # The scheduler sees it on the deadline board until the certificate goes.
+    await make_user(client, "sam@staff.example", StaffRole.scheduler, name="Sam")
+    browser = Browser(client)
+    await browser.sign_in("sam@staff.example")
+    _, board = await browser.get("/staff")
+    assert "Certificate due Thu 5 Mar 2026" in board
+    certificate = await staff.call(
+        "POST",
+        f"/api/v1/cases/{booked.case_id}/certificates",
+        json={"kind": "declined"},
+        expect=201,
+    )
+    assert certificate["event_date"] == "2026-03-02"
+    timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
+    assert any(
+        e["summary"].startswith("Certificate: disagreement resolution did not take place CERT-")
+        for e in timeline["entries"]
+    )
+    _, board = await browser.get("/staff")
+    assert "Certificate due" not in board
