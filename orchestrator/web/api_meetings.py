@@ -208,7 +208,7 @@ def present(meeting: Meeting, ctx: ApiContext) -> MeetingPublic:
         status=meeting.status,
         mode=meeting.mode,
         ical_uid=meeting.ical_uid,
-        sequence=meeting.sequence,
+        sequence=meeting.calendar_sequence,
         provider=meeting.provider,
         room_ready=meeting.provider_room is not None,
         venue=meeting.venue,
@@ -389,7 +389,7 @@ async def join_links(ctx: ApiContext) -> JoinLinks:
         )
     return JoinLinks(
         meeting_id=meeting.id,
-        sequence=meeting.sequence,
+        sequence=meeting.calendar_sequence,
         dial_in_number=dial_in_number(meeting, ctx.settings),
         links=out,
     )
