@@ -408,7 +408,9 @@ async def room_state(ctx: ApiContext) -> RoomStatePublic:
 async def start_session(ctx: ApiContext) -> RoomStatePublic:
     """Start (or resume) the session."""
     meeting = await load_meeting(ctx)
-    await rooms.start(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
+    await rooms.start(
+        ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id, settings=ctx.settings
+    )
     return await state_public(ctx, meeting)
 
 
