@@ -13,7 +13,7 @@ whether they touch the window is for the recurrence expansion to say.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from calendars.errors import CalendarParseError, CalendarTooLarge
 
@@ -160,10 +160,50 @@ def _may_touch(event: list[bytes], first_day: date, last_day: date) -> bool:
     if b"DTEND" in found:
         end = _day_of(found[b"DTEND"])
     elif b"DURATION" in found:
-        return True
+        end = _end_day_after(found[b"DTSTART"], found[b"DURATION"])
     else:
         end = start
     return end is None or end >= first_day
+
+
+# RFC 5545 dur-value: P then weeks, or days and/or a time part (hours, minutes, seconds).
+_DURATION = re.compile(
+    rb"([+-]?)P(?:(\d+)W|(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?)",
+    re.IGNORECASE,
+)
+
+
+def _end_day_after(start_line: bytes, duration_line: bytes) -> date | None:
+    """The day a DTSTART plus DURATION event ends on; None when either is unreadable."""
+    start = _local_time_of(start_line)
+    found = _DURATION.fullmatch(_value(duration_line))
+    if (
+        start is None
+        or found is None
+        or found.group(1) == b"-"
+        or found.groups()[1:] == (None,) * 5
+    ):
+        return None
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in found.groups()[1:])
+    length = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return (start + length).date()
+    except OverflowError:
+        return None
+
+
+def _local_time_of(line: bytes) -> datetime | None:
+    """The local date-time a DTSTART line names (midnight for a date), if it is readable."""
+    day = _day_of(line)
+    if day is None:
+        return None
+    value = line.rpartition(b":")[2].strip()
+    clock = value[9:15] if value[8:9].upper() == b"T" else b""
+    if len(clock) == 6 and clock.isdigit():
+        hour, minute, second = int(clock[:2]), int(clock[2:4]), int(clock[4:6])
+        if hour < 24 and minute < 60 and second < 61:
+            return datetime(day.year, day.month, day.day, hour, minute, min(second, 59))
+    return datetime(day.year, day.month, day.day)
 
 
 def _name(line: bytes) -> bytes:

@@ -5,18 +5,25 @@ runs (Jitsi, BigBlueButton, Zoom, the phone bridge; see ``orchestrator.web.hooks
 reports read after it (Teams, through the outbox; see ``orchestrator.providers``). Both
 end here as ``ParticipantEvent`` rows keyed by the provider's dedup key, so the same fact
 delivered or read twice is counted once.
+
+A provider's clock is not ours: its times are kept inside the meeting's join window (from
+when joining opens to the end of the grace after the meeting), so a wrong clock can never
+make someone present for longer than the meeting could hold them. A time far outside is
+logged as clock skew, with the provider and the meeting, never the person.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from integrations.base import AttendanceSignal
-from orchestrator import attendance
+from orchestrator import attendance, booking
 from orchestrator.models import (
     Channel,
     Mediator,
@@ -26,6 +33,12 @@ from orchestrator.models import (
     Party,
     Room,
 )
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A provider's time this far outside the meeting's join window is logged as clock skew.
+CLOCK_SKEW_LOGGED = timedelta(minutes=5)
 
 _STATUS_FOR_KIND = {
     "waiting": ParticipantStatus.in_lobby,
@@ -47,6 +60,7 @@ async def record_signals(
     signals: Sequence[AttendanceSignal],
     *,
     source: str,
+    settings: Settings,
     call_id: str | None = None,
 ) -> int:
     """Store verified join/leave facts as participant events; return how many were new."""
@@ -92,7 +106,7 @@ async def record_signals(
                 mediator_id=mediator_id,
                 status=status,
                 source=source,
-                at=signal.at,
+                at=within_join_window(signal.at, meeting, settings, source=source),
                 room_id=room.id,
                 channel=Channel.phone if signal.channel == "phone" else Channel.video,
                 dedup_key=signal.dedup_key,
@@ -101,6 +115,24 @@ async def record_signals(
         )
         stored += int(new)
     return stored
+
+
+def within_join_window(
+    at: datetime, meeting: Meeting, settings: Settings, *, source: str
+) -> datetime:
+    """A provider's time, kept between when joining opens and when it closes."""
+    opens = booking.join_opens_at(meeting, settings)
+    closes = booking.join_closes_at(meeting, settings)
+    kept = min(max(at, opens), closes)
+    if abs(kept - at) > CLOCK_SKEW_LOGGED:
+        log.warning(
+            "clock skew: a %s time for meeting %s was %d s outside its join window; "
+            "kept to the window",
+            source,
+            meeting.id,
+            abs(kept - at).total_seconds(),
+        )
+    return kept
 
 
 async def refs_by_email(session: AsyncSession, meeting: Meeting) -> dict[str, str]:

@@ -599,6 +599,7 @@ async def reschedule(
     meeting.start_at = start
     meeting.end_at = end
     meeting.sequence += 1
+    meeting.calendar_sequence += 1
     meeting.updated_at = now
     await _flush_moved(session)
     await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
@@ -651,6 +652,7 @@ async def cancel(
         actor_id=actor_id,
     )
     meeting.cancel_reason = reason[:1000]
+    meeting.calendar_sequence += 1  # the CANCEL everyone is sent
     await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
     case = await session.get(Case, meeting.case_id)
     assert case is not None

@@ -85,6 +85,7 @@ class PartyReplied(DomainEvent):
     party_id: uuid.UUID = field(default_factory=uuid.uuid4)
     meeting_id: uuid.UUID | None = None
     answer: str = ""
+    poll_id: uuid.UUID | None = None  # set when the answer is to an availability poll
 
 
 @dataclass(frozen=True)

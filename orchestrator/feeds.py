@@ -111,7 +111,7 @@ async def mediator_feed(
         specs.append(
             EventSpec(
                 uid=meeting.ical_uid,
-                sequence=meeting.sequence,
+                sequence=meeting.calendar_sequence,
                 start=meeting.start_at,
                 end=meeting.end_at,
                 tzid=facts.case.timezone,

@@ -3,7 +3,10 @@
 Reacts to the meeting's events: a booking or a reschedule sends everyone still invited
 their own METHOD:REQUEST (same UID, the meeting's SEQUENCE); a cancellation sends a real
 METHOD:CANCEL; removing one person cancels for that person only and tells the others
-who is coming now; a person added to a booked case gets their invitation. Every message
+who is coming now; a person added to a booked case gets their invitation. The SEQUENCE is
+the meeting's one counter, ``Meeting.calendar_sequence``: every change that sends anyone a
+new copy takes the next number (removing and adding people too), so a calendar that holds
+a CANCEL always gets a higher SEQUENCE in the REQUEST that follows it. Every message
 is rendered here, inside the transaction, and stored in the outbox as bytes under an
 idempotency key made of the meeting, the recipient, the SEQUENCE, the method and the
 cause, so a retried transaction or a repeated event never sends anything twice.
@@ -405,7 +408,7 @@ def meeting_when(meeting: Meeting, tzid: str) -> str:
     """The meeting's time as every mail and page words it (``when_text`` of the ICS times)."""
     spec = EventSpec(
         uid=meeting.ical_uid,
-        sequence=meeting.sequence,
+        sequence=meeting.calendar_sequence,
         start=meeting.start_at,
         end=meeting.end_at,
         tzid=tzid,
@@ -438,7 +441,7 @@ async def invite_context(
     """The meeting as this recipient is told it: how they join, and their answer links."""
     meeting = facts.meeting
     join = await join_details(session, facts, recipient, settings)
-    spec = event_spec(facts, recipient, join, settings, now=now, sequence=meeting.sequence)
+    spec = event_spec(facts, recipient, join, settings, now=now, sequence=meeting.calendar_sequence)
     context = meeting_context(facts, recipient, spec, settings)
     if recipient.party is not None:
         base = link_url(await rsvp_link(session, meeting, recipient.party, now), settings)
@@ -458,7 +461,7 @@ async def send_request(
 ) -> bool:
     """Queue one recipient's METHOD:REQUEST; False when this exact one was queued before."""
     meeting = facts.meeting
-    key = invite_key(meeting, recipient, meeting.sequence, "REQUEST", cause)
+    key = invite_key(meeting, recipient, meeting.calendar_sequence, "REQUEST", cause)
     if await already_queued(session, key):
         return False
     spec, context = await invite_context(session, facts, recipient, settings, now=now)
@@ -477,7 +480,7 @@ async def send_request(
         topic="invite.request",
         meeting=meeting,
         now=now,
-        sequence=meeting.sequence,
+        sequence=meeting.calendar_sequence,
     )
     return True
 
@@ -559,6 +562,8 @@ async def _queue_itip(
     await _enqueue(session, message, recipient, key, topic, meeting, now)
     if recipient.invitation is not None:
         recipient.invitation.last_sequence_sent = sequence
+        if method == "REQUEST":
+            recipient.invitation.last_request_at = now
 
 
 async def _enqueue(
@@ -679,8 +684,12 @@ async def cancel_invitations(
     facts = await load_meeting(session, meeting_id)
     if facts is None:
         return 0
-    # Above every SEQUENCE anyone was sent (whether or not the booking raised it on cancel).
-    sequence = max(facts.meeting.sequence, await highest_sequence_sent(session, meeting_id) + 1)
+    # Cancelling took the next SEQUENCE (booking.cancel), above anything anyone was sent.
+    meeting = facts.meeting
+    meeting.calendar_sequence = max(
+        meeting.calendar_sequence, await highest_sequence_sent(session, meeting_id)
+    )
+    sequence = meeting.calendar_sequence
     sent = 0
     for recipient in recipients(facts, settings):
         if recipient.invitation is not None and recipient.invitation.last_sequence_sent is None:
@@ -698,6 +707,12 @@ async def cancel_invitations(
             at=now,
         )
     return sent
+
+
+def next_sequence(meeting: Meeting) -> int:
+    """Take the meeting's next calendar SEQUENCE for a change about to be sent."""
+    meeting.calendar_sequence += 1
+    return meeting.calendar_sequence
 
 
 async def highest_sequence_sent(session: AsyncSession, meeting_id: uuid.UUID) -> int:
@@ -735,12 +750,13 @@ async def uninvite_party(
                 col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
             )
         )
-        if invitation is None:
-            continue
+        if invitation is None or invitation.cancelled_at is not None:
+            continue  # not invited, or told already
         facts = await load_meeting(session, meeting.id)
         assert facts is not None
-        last = invitation.last_sequence_sent
-        if party.email and last is not None:
+        # The removed person's CANCEL and everyone else's new list share the next SEQUENCE.
+        next_sequence(meeting)
+        if party.email and invitation.last_sequence_sent is not None:
             sent += await send_cancel(
                 session,
                 facts,
@@ -748,10 +764,9 @@ async def uninvite_party(
                 settings,
                 now=now,
                 removed=True,
-                sequence=max(meeting.sequence, last + 1),
+                sequence=meeting.calendar_sequence,
             )
-        if invitation.cancelled_at is None:
-            invitation.cancelled_at = now
+        invitation.cancelled_at = now
         await links.revoke_for(session, party_id=party.id, meeting_id=meeting.id, now=now)
         await session.flush()
         facts = await load_meeting(session, meeting.id)
@@ -792,6 +807,8 @@ async def invite_added_party(
             )
         if not party.email or invitation.last_sequence_sent is not None:
             continue
+        # Above anything this address may hold already (a CANCEL, if they were here before).
+        next_sequence(meeting)
         facts = await load_meeting(session, meeting.id)
         assert facts is not None
         sent += await send_request(

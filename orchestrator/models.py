@@ -637,7 +637,12 @@ class Meeting(SQLModel, table=True):
     venue: dict[str, Any] | None = json_field(None)
     venue_key: str | None = Field(default=None, max_length=200, index=True)
     ical_uid: str = Field(max_length=255, unique=True)
+    # The meeting's version: a reschedule bumps it, and older join and RSVP links die.
     sequence: int = 0
+    # The iTIP SEQUENCE of the newest calendar message about the meeting (the API's and the
+    # webhooks' ``sequence``): every REQUEST or CANCEL that changes anyone's copy takes the
+    # next one, so no number is used twice.
+    calendar_sequence: int = 0
     cancel_reason: str | None = Field(default=None, max_length=1000)
     created_at: datetime = ts_field(default_now=True)
     updated_at: datetime = ts_field(default_now=True)
@@ -683,6 +688,8 @@ class Invitation(SQLModel, table=True):
     party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
     partstat: PartStat = enum_field(PartStat, PartStat.needs_action)
     last_sequence_sent: int | None = None
+    # The DTSTAMP of the newest REQUEST this person was sent (replies older than it are stale).
+    last_request_at: datetime | None = ts_field(nullable=True)
     responded_at: datetime | None = ts_field(nullable=True)
     cancelled_at: datetime | None = ts_field(nullable=True)
     # The party's own PIN on the phone bridge, when the meeting uses one.

@@ -26,6 +26,7 @@ from calendars.slots import candidate_starts
 from calendars.workdays import WorkingDays
 from orchestrator import availability, cases, links, outbox
 from orchestrator.errors import InvalidState, LinkInvalid, ValidationFailed
+from orchestrator.events import EventBus, PartyReplied
 from orchestrator.models import (
     OPEN_CASE_STATUSES,
     Case,
@@ -53,6 +54,8 @@ STRETCH_PAST_TARGET = timedelta(days=21)
 # Links stay usable a little after the last offered time, then die.
 LINK_GRACE = timedelta(days=7)
 SUBJECT = "Please tell us when you can meet"
+# The ``answer`` of the PartyReplied a poll answer emits (the webhooks' party.replied).
+POLL_ANSWERED = "availability_given"
 
 NotPolledReason = Literal["calendar", "no_email"]
 
@@ -484,8 +487,9 @@ async def record_answers(
     answers: dict[datetime, PollAnswerValue],
     note: str | None,
     now: datetime,
+    bus: EventBus,
 ) -> PollResponse:
-    """Save a party's answers (replacing earlier ones) and their note; refuse unknown times."""
+    """Save a party's answers (replacing earlier ones) and their note; emit PartyReplied."""
     if access.poll.closed_at is not None or access.case.status not in OPEN_CASE_STATUSES:
         raise InvalidState("this poll has closed; we will be in touch")
     offered = set(poll_candidates(access.poll))
@@ -535,4 +539,14 @@ async def record_answers(
         details={"poll_id": str(poll.id)},
     )
     await session.flush()
+    await bus.emit(
+        session,
+        PartyReplied(
+            case_id=poll.case_id,
+            at=now,
+            party_id=party.id,
+            answer=POLL_ANSWERED,
+            poll_id=poll.id,
+        ),
+    )
     return response

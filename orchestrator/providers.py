@@ -484,7 +484,9 @@ class ProviderCalls:
         people = [s for s in signals if s.kind in ("joined", "left")]
         async with self.db.write() as session:
             if people:
-                added = await record_signals(session, people, source=room.provider)
+                added = await record_signals(
+                    session, people, source=room.provider, settings=self.settings
+                )
                 if added:
                     add_timeline(
                         session,

@@ -3,9 +3,12 @@
 Both paths end in ``record_answer``: the invitation's PARTSTAT changes, the case timeline
 says so, and ``PartyReplied`` tells the reminders (no more chasing; no reminders after a
 decline) and the write-back webhooks. A mail reply is matched on UID, then on the
-ATTENDEE address (case-insensitive), falling back to the sender. Replies to an older
-SEQUENCE than the meeting's, or older than the answer already held, are ignored; replies
-about a UID we never issued are logged (without personal data) and dropped.
+ATTENDEE address (case-insensitive), falling back to the sender; it counts only when its
+sender is that person (one party cannot answer for another). A reply is stale when it
+answers an older REQUEST than the one the person was last sent: by its SEQUENCE, or, when
+it has none (outlook.com), by its DTSTAMP against that REQUEST's. Stale replies, replies
+older than the answer already held, and replies about a UID we never issued are logged
+(without personal data) and dropped.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlmodel import col, select
 
 from calendars.errors import CalendarError
 from calendars.imip import extract_calendar_from_mime
-from calendars.replies import parse_reply
+from calendars.replies import ItipReply, parse_reply
 from orchestrator import links
 from orchestrator.errors import InvalidState, ValidationFailed
 from orchestrator.events import EventBus, PartyReplied
@@ -66,7 +69,7 @@ SUMMARIES = {
 @dataclass(frozen=True)
 class ReplyResult:
     """What happened to one reply: ``updated``, ``unchanged``, ``stale``, ``unknown_uid``,
-    ``unknown_attendee``, ``not_a_reply`` or ``cancelled``."""
+    ``unknown_attendee``, ``wrong_sender``, ``not_a_reply`` or ``cancelled``."""
 
     outcome: str
     meeting_id: uuid.UUID | None = None
@@ -200,20 +203,28 @@ async def ingest_mail(
     if meeting is None:
         log.warning("iTIP reply for an unknown UID dropped")
         return ReplyResult("unknown_uid")
-    # outlook.com leaves SEQUENCE out of its replies: that is "no claim", not "SEQUENCE 0".
-    if _SEQUENCE_LINE.search(calendar) and reply.sequence < meeting.sequence:
-        log.info("iTIP reply for an older SEQUENCE of meeting %s ignored", meeting.id)
-        return ReplyResult("stale", meeting_id=meeting.id)
     if meeting.status is not MeetingStatus.scheduled:
         return ReplyResult("cancelled", meeting_id=meeting.id)
     partstat = ITIP_ANSWERS.get(reply.partstat)
+    sender = _sender(raw)
     found = await _invited_party(session, meeting, reply.attendee_email)
     if found is None:
-        found = await _invited_party(session, meeting, _sender(raw))
+        found = await _invited_party(session, meeting, sender)
     if found is None:
         log.warning("iTIP reply for meeting %s from an address not invited: dropped", meeting.id)
         return ReplyResult("unknown_attendee", meeting_id=meeting.id)
     party, invitation = found
+    if sender is None or sender not in {reply.attendee_email, (party.email or "").lower()}:
+        log.warning(
+            "iTIP reply for meeting %s sent by someone other than its attendee: ignored",
+            meeting.id,
+        )
+        return ReplyResult("wrong_sender", meeting.id, party.id, invitation.partstat.value)
+    if _answers_an_older_request(
+        reply, invitation, has_sequence=bool(_SEQUENCE_LINE.search(calendar))
+    ):
+        log.info("iTIP reply to an older REQUEST of meeting %s ignored", meeting.id)
+        return ReplyResult("stale", meeting.id, party.id, invitation.partstat.value)
     if partstat is None:
         return ReplyResult("unchanged", meeting.id, party.id, invitation.partstat.value)
     stamped = reply.dtstamp
@@ -233,6 +244,19 @@ async def ingest_mail(
         answered_at=min(stamped, now) if stamped is not None else now,
     )
     return ReplyResult("updated" if changed else "unchanged", meeting.id, party.id, partstat.value)
+
+
+def _answers_an_older_request(
+    reply: ItipReply, invitation: Invitation, *, has_sequence: bool
+) -> bool:
+    """True when the reply answers a REQUEST older than the one this person was last sent."""
+    if has_sequence:
+        sent = invitation.last_sequence_sent
+        return sent is not None and reply.sequence < sent
+    # outlook.com leaves SEQUENCE out of its replies: that is "no claim", not "SEQUENCE 0";
+    # its DTSTAMP, made when the person answered, tells which REQUEST they answered.
+    requested = invitation.last_request_at
+    return reply.dtstamp is not None and requested is not None and reply.dtstamp < requested
 
 
 async def _invited_party(

@@ -437,10 +437,30 @@ async def queue_attendance_read(
     )
 
 
+def start_opens_at(meeting: Meeting, settings: Settings) -> datetime:
+    """When the mediator may start the session: when joining opens for everyone."""
+    return meeting.start_at - timedelta(minutes=settings.join_opens_minutes)
+
+
 async def start(
-    session: AsyncSession, *, meeting: Meeting, now: datetime, actor_id: uuid.UUID | None
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    now: datetime,
+    actor_id: uuid.UUID | None,
+    settings: Settings,
 ) -> Meeting:
-    """Open (or resume) the session."""
+    """Open (or resume) the session; not before joining opens (InvalidState)."""
+    opens = start_opens_at(meeting, settings)
+    if meeting.status is MS.scheduled and now < opens:
+        case = await session.get(Case, meeting.case_id)
+        local = opens.astimezone(ZoneInfo(case.timezone if case else "Europe/London"))
+        raise InvalidState(
+            f"the session can be started from {local:%H:%M} on {local:%A} {local.day} "
+            f"{local:%B}, when joining opens ({settings.join_opens_minutes} minutes "
+            "before the meeting)",
+            details={"opens_at": opens.isoformat()},
+        )
     await transition(
         session, meeting=meeting, to=MS.in_session, source="mediator", now=now, actor_id=actor_id
     )

@@ -51,6 +51,8 @@ from orchestrator.models import (
     OutboxStatus,
     Outcome,
     Party,
+    PollAnswer,
+    PollAnswerValue,
     WebhookAttempt,
     WebhookEndpoint,
 )
@@ -221,8 +223,23 @@ def _meeting_data(meeting: Meeting) -> dict[str, Any]:
         "end": _when(meeting.end_at),
         "mode": meeting.mode.value,
         "status": meeting.status.value,
-        "sequence": meeting.sequence,
+        "sequence": meeting.calendar_sequence,
     }
+
+
+async def poll_answer_counts(
+    session: AsyncSession, poll_id: uuid.UUID, party_id: uuid.UUID
+) -> dict[str, Any]:
+    """How many offered times one party said yes, if need be and no to (not which ones)."""
+    rows = await session.scalars(
+        select(PollAnswer.answer).where(
+            col(PollAnswer.poll_id) == poll_id, col(PollAnswer.party_id) == party_id
+        )
+    )
+    answers = list(rows.all())
+    counts: dict[str, Any] = {"id": str(poll_id)}
+    counts.update({value.value: answers.count(value) for value in PollAnswerValue})
+    return counts
 
 
 async def event_data(session: AsyncSession, event: DomainEvent) -> dict[str, Any] | None:
@@ -244,6 +261,8 @@ async def event_data(session: AsyncSession, event: DomainEvent) -> dict[str, Any
         party = await session.get(Party, event.party_id)
         data["party"] = {"id": str(event.party_id), "role": party.role.value if party else None}
         data["answer"] = event.answer
+        if event.poll_id is not None:
+            data["poll"] = await poll_answer_counts(session, event.poll_id, event.party_id)
     if isinstance(event, AttendanceFinal | OutcomeRecorded):
         outcome = await session.scalar(
             select(Outcome).where(col(Outcome.meeting_id) == event.meeting_id)

@@ -208,7 +208,7 @@ def present(meeting: Meeting, ctx: ApiContext) -> MeetingPublic:
         status=meeting.status,
         mode=meeting.mode,
         ical_uid=meeting.ical_uid,
-        sequence=meeting.sequence,
+        sequence=meeting.calendar_sequence,
         provider=meeting.provider,
         room_ready=meeting.provider_room is not None,
         venue=meeting.venue,
@@ -389,7 +389,7 @@ async def join_links(ctx: ApiContext) -> JoinLinks:
         )
     return JoinLinks(
         meeting_id=meeting.id,
-        sequence=meeting.sequence,
+        sequence=meeting.calendar_sequence,
         dial_in_number=dial_in_number(meeting, ctx.settings),
         links=out,
     )
@@ -408,7 +408,9 @@ async def room_state(ctx: ApiContext) -> RoomStatePublic:
 async def start_session(ctx: ApiContext) -> RoomStatePublic:
     """Start (or resume) the session."""
     meeting = await load_meeting(ctx)
-    await rooms.start(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
+    await rooms.start(
+        ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id, settings=ctx.settings
+    )
     return await state_public(ctx, meeting)
 
 

@@ -325,7 +325,9 @@ async def _apply(
 ) -> None:
     now = staff.now
     if action == "start":
-        await rooms.start(session, meeting=meeting, now=now, actor_id=staff.user.id)
+        await rooms.start(
+            session, meeting=meeting, now=now, actor_id=staff.user.id, settings=staff.settings
+        )
     elif action == "pause":
         await rooms.pause(session, meeting=meeting, now=now, actor_id=staff.user.id)
     elif action == "end":

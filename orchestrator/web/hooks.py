@@ -314,7 +314,9 @@ async def twilio_status(request: web.Request) -> web.Response:
     conference = TwilioBridge.conference_state(incoming.form)
     call_id = _first(incoming.form, "CallSid")[:64] or None
     async with request.app[DB].write() as session:
-        await record_signals(session, signals, source="twilio", call_id=call_id)
+        await record_signals(
+            session, signals, source="twilio", settings=request.app[SETTINGS], call_id=call_id
+        )
         if conference is not None:
             await rooms.track_conference(
                 session, room_key=conference.name, sid=conference.sid, live=conference.live
@@ -344,7 +346,7 @@ async def video_events(request: web.Request) -> web.Response:
         log.info("refused a %s call-back: %s", name, type(exc).__name__)
         raise _refused(exc) from None
     async with request.app[DB].write() as session:
-        await record_signals(session, result.signals, source=name)
+        await record_signals(session, result.signals, source=name, settings=request.app[SETTINGS])
     if result.response_json is not None:
         return web.json_response(result.response_json)
     if result.response_text is not None:

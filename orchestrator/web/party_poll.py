@@ -16,7 +16,7 @@ from aiohttp import web
 from orchestrator import negotiation
 from orchestrator.errors import ValidationFailed
 from orchestrator.models import PollAnswerValue
-from orchestrator.web.keys import CLOCK, DB, SETTINGS
+from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
@@ -145,7 +145,7 @@ async def answer_poll(request: web.Request) -> web.StreamResponse:
         async with app[DB].write() as session:
             access = await negotiation.open_poll(session, token, settings=app[SETTINGS], now=now)
             await negotiation.record_answers(
-                session, access=access, answers=answers, note=note, now=now
+                session, access=access, answers=answers, note=note, now=now, bus=app[BUS]
             )
     except negotiation.NothingAnswered as exc:
         # Nothing chosen and nothing written: show the form again with the problem named.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from calendars.busy import busy_from_ics
 from calendars.errors import CalendarParseError, CalendarTooLarge
 from calendars.feed_trim import trim_for_busy
 
@@ -112,3 +113,46 @@ def test_only_events_kept_count_towards_the_limit() -> None:
     assert trim(feed(*old, *near), max_components=6).count("BEGIN:VEVENT") == 5
     with pytest.raises(CalendarTooLarge, match="more than 5 components"):
         trim(feed(*old, *near), max_components=5)
+
+
+def test_past_events_given_by_duration_go_like_those_given_by_dtend() -> None:
+    data = feed(
+        "UID:hour\nDTSTART:20250227T090000Z\nDURATION:PT1H",
+        "UID:into-window\nDTSTART:20250227T090000Z\nDURATION:P2DT1H",
+        "UID:week\nDTSTART;VALUE=DATE:20250222\nDURATION:P1W",
+        "UID:short-week\nDTSTART;VALUE=DATE:20250220\nDURATION:P1W",
+        "UID:late-night\nDTSTART;TZID=Europe/London:20250228T230000\nDURATION:PT2H",
+        "UID:negative\nDTSTART:20250101T090000Z\nDURATION:-PT1H",
+        "UID:unreadable\nDTSTART:20250101T090000Z\nDURATION:soon",
+    )
+
+    uids = [line for line in trim(data).splitlines() if line.startswith("UID:")]
+
+    assert uids == [
+        "UID:into-window",
+        "UID:week",
+        "UID:late-night",
+        "UID:negative",  # not a length we can trust: left for the parser
+        "UID:unreadable",
+    ]
+
+
+@pytest.mark.parametrize("timing", ["DURATION:PT1H", "DTEND:{day}T100000Z"])
+def test_a_feed_of_years_of_past_hour_long_events_reads_fine(timing: str) -> None:
+    past = [
+        f"UID:p{n}\nDTSTART:{day}T090000Z\n" + timing.format(day=day)
+        for n, day in enumerate(
+            (date(2020, 1, 1) + timedelta(days=n // 10)).strftime("%Y%m%d") for n in range(10_500)
+        )
+    ]
+    near = "UID:near\nDTSTART:20250310T090000Z\n" + timing.format(day="20250310")
+
+    busy = busy_from_ics(
+        feed(*past, near),
+        datetime(2025, 3, 10, tzinfo=UTC),
+        datetime(2025, 3, 11, tzinfo=UTC),
+    )
+
+    assert [(b.start, b.end) for b in busy] == [
+        (datetime(2025, 3, 10, 9, tzinfo=UTC), datetime(2025, 3, 10, 10, tzinfo=UTC))
+    ]

@@ -123,6 +123,7 @@ async def held_meeting(
             status=status,
             ical_uid=f"{uuid.uuid4()}@test",
             sequence=1,
+            calendar_sequence=1,
         )
         session.add(meeting)
         await session.flush()

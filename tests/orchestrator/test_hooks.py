@@ -212,3 +212,57 @@ async def test_bbb_room_join_lobby_and_checksummed_webhooks(
     assert [(str(e.party_id), e.status.value) for e in recorded] == [
         (ready.parties["parent"], "in_session")
     ]
+
+
+async def test_a_provider_clock_far_off_cannot_stretch_attendance(
+    aiohttp_client: Any, settings: Settings, clock: MutableClock, caplog: Any
+) -> None:
+    client, staff = await live_app(
+        aiohttp_client, settings, clock, jitsi_event_sync_token=SecretStr(EVENT_SYNC_TOKEN)
+    )
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    async with client.app[DB].read() as session:
+        from orchestrator.rooms import main_room
+
+        main = await main_room(session, __import__("uuid").UUID(meeting["id"]))
+    ref = await participant_ref(client, ready.parties["parent"])
+
+    def event(kind: str, at: int) -> dict[str, Any]:
+        return occupant_event(
+            kind,
+            str(main.provider_room_id),
+            muc_domain="conference.meet.jit.si",
+            occupant_jid=f"{main.provider_room_id}@conference.meet.jit.si/abc",
+            user={"id": ref, "name": "Sam (parent)"},
+            at=at,
+        )
+
+    # The provider's clock says a year and more ago for the join; the leave is right.
+    wrong = int((START - timedelta(days=400)).timestamp())
+    right = int((START + timedelta(hours=1)).timestamp())
+    prefix = str(client.make_url("/hooks/jitsi"))
+    with caplog.at_level("WARNING", logger="orchestrator.attendance_signals"):
+        async with aiohttp.ClientSession() as http:
+            good = {"Authorization": f"Bearer {EVENT_SYNC_TOKEN}"}
+            assert (
+                await post_event_sync(
+                    http, prefix, event("muc-occupant-joined", wrong), headers=good
+                )
+                == 200
+            )
+            assert (
+                await post_event_sync(http, prefix, event("muc-occupant-left", right), headers=good)
+                == 200
+            )
+    clock.set(START + timedelta(hours=4))
+
+    report = await attendance(staff, meeting["id"])
+
+    parent = next(p for p in report["parties"] if p["party_id"] == ready.parties["parent"])
+    opens = START - timedelta(minutes=settings.join_opens_minutes)
+    assert parent["seconds_present"] == (START + timedelta(hours=1) - opens).total_seconds()
+    assert parent["joined_at"].replace("Z", "+00:00") == opens.isoformat()
+    assert "clock skew" in caplog.text and meeting["id"] in caplog.text
+    assert "Sam" not in caplog.text and ref not in caplog.text

@@ -283,3 +283,106 @@ async def test_the_dev_mailbox_lists_and_shows_the_mail(
     # Outside development the page does not exist.
     test_client = await aiohttp_client(create_app(settings, clock=clock, migrate_on_start=False))
     assert (await test_client.get("/dev/mail")).status == 404
+
+
+def as_a_calendar_keeps_it(messages: list[Any]) -> dict[str, Any]:
+    """Apply iTIP messages in order as a client does: a higher SEQUENCE replaces the copy.
+
+    Returns the event held per UID (None once cancelled); a message whose SEQUENCE is not
+    above the one held is ignored, which is how Outlook and Gmail treat it.
+    """
+    held: dict[str, tuple[int, Any]] = {}
+    for message in messages:
+        part = calendar_part(message)
+        if part is None:
+            continue
+        method, (_, event) = part[0], event_of(part[1])
+        uid, sequence = str(event["UID"]), int(event["SEQUENCE"])
+        if uid in held and sequence <= held[uid][0]:
+            continue
+        held[uid] = (sequence, event if method == "REQUEST" else None)
+    return {uid: event for uid, (_, event) in held.items()}
+
+
+class Inbox:
+    """Every message delivered so far, in the order it was delivered."""
+
+    def __init__(self, client: TestClient[Any, Any], settings: Settings) -> None:
+        self.client, self.settings = client, settings
+        self.messages: list[Any] = []
+
+    async def deliver(self) -> None:
+        await deliver_mail(self.client)
+        seen = {m["Message-ID"] for m in self.messages}
+        self.messages += [
+            m for m in read_folder(self.settings.mail_dir) if m["Message-ID"] not in seen
+        ]
+
+    def calendar_mail_to(self, address: str) -> list[tuple[str, Any]]:
+        """(method, VEVENT) of each calendar message to ``address``, oldest first."""
+        found = []
+        for message in mail_to(self.messages, address):
+            part = calendar_part(message)
+            if part is not None:
+                found.append((part[0], event_of(part[1])[1]))
+        return found
+
+
+async def test_a_person_invited_again_gets_a_request_their_calendar_takes(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings
+) -> None:
+    inbox = Inbox(client, settings)
+    booked = await book(staff, await make_case(staff), START)
+    meeting_url = f"/api/v1/meetings/{booked.meeting_id}"
+    await inbox.deliver()
+    moved = START + timedelta(days=1)
+    await staff.call(
+        "POST",
+        f"{meeting_url}/reschedule",
+        json={"start": moved.isoformat(), "duration_minutes": 120},
+        expect=200,
+    )
+    await inbox.deliver()
+    school = booked.party_ids["head@school.example"]
+    await staff.call("DELETE", f"/api/v1/cases/{booked.case_id}/parties/{school}", expect=204)
+    await inbox.deliver()
+    assert (await staff.call("GET", meeting_url))["sequence"] == 2  # the CANCEL just sent
+    await staff.call(
+        "POST",
+        f"/api/v1/cases/{booked.case_id}/parties",
+        json={"role": "school", "name": "Ms Patel", "email": "head@school.example"},
+        expect=201,
+    )
+    await inbox.deliver()
+
+    to_school = inbox.calendar_mail_to("head@school.example")
+    assert [(method, int(event["SEQUENCE"])) for method, event in to_school] == [
+        ("REQUEST", 0),
+        ("REQUEST", 1),
+        ("CANCEL", 2),
+        ("REQUEST", 3),
+    ]
+    (event,) = as_a_calendar_keeps_it(mail_to(inbox.messages, "head@school.example")).values()
+    assert event is not None, "the school's calendar kept the CANCEL"
+    assert event.decoded("DTSTART").astimezone(UTC) == moved
+    # The others were told the new list under the CANCEL's number, never a reused one.
+    to_zoe = inbox.calendar_mail_to("zoe.carter@")
+    assert [(method, int(event["SEQUENCE"])) for method, event in to_zoe] == [
+        ("REQUEST", 0),
+        ("REQUEST", 1),
+        ("REQUEST", 2),
+    ]
+    assert (await staff.call("GET", meeting_url))["sequence"] == 3
+
+    # The next change goes above every number anyone was sent, and every calendar takes it.
+    await staff.call(
+        "POST",
+        f"{meeting_url}/reschedule",
+        json={"start": (moved + timedelta(days=1)).isoformat(), "duration_minutes": 120},
+        expect=200,
+    )
+    await inbox.deliver()
+    for address in ("head@school.example", "zoe.carter@", "mediator@service.example"):
+        (event,) = as_a_calendar_keeps_it(mail_to(inbox.messages, address)).values()
+        assert event is not None and int(event["SEQUENCE"]) == 4, address
+    assert (await staff.call("GET", meeting_url))["sequence"] == 4

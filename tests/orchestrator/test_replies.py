@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from orchestrator.models import Invitation, Meeting, PartStat
 from orchestrator.settings import Settings
 from orchestrator.web.keys import DB, SETTINGS
-from tests.conftest import Staff
+from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (
     book,
     deliver_mail,
@@ -116,13 +116,17 @@ async def test_a_moved_meeting_kills_old_rsvp_links(
 async def sample_meeting(
     client: TestClient[Any, Any], staff: Staff, *, sequence: int, people: list[dict[str, Any]]
 ) -> dict[str, str]:
-    """A booked meeting whose UID is the one the samples answer, at ``sequence``."""
+    """A booked meeting whose UID is the one the samples answer, sent at ``sequence``."""
     booked = await book(staff, await make_case(staff, people=people), START)
     async with client.app[DB].write() as session:
         meeting = await session.get(Meeting, uuid.UUID(booked.meeting_id))
         assert meeting is not None
         meeting.ical_uid = SAMPLE_UID
-        meeting.sequence = sequence
+        meeting.sequence = meeting.calendar_sequence = sequence
+        for invitation in await session.scalars(
+            select(Invitation).where(col(Invitation.meeting_id) == meeting.id)
+        ):
+            invitation.last_sequence_sent = sequence
     return booked.party_ids
 
 
@@ -234,3 +238,76 @@ def test_mail_ingest_command_reads_a_message_from_stdin(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr.decode()
     assert b"unknown_uid" in result.stdout
+
+
+def outlook_com_mail(*, sender: str, dtstamp: str = "20260320T181102Z") -> bytes:
+    """outlook.com's tentative REPLY (no ORGANIZER, no SEQUENCE) for carer.jones, sent by
+    ``sender`` and stamped ``dtstamp``."""
+    ics = (SAMPLES / "outlook_com_tentative.ics").read_bytes()
+    ics = ics.replace(b"DTSTAMP:20260320T181102Z", b"DTSTAMP:" + dtstamp.encode())
+    return (
+        f"From: {sender}\r\nTo: mediation@localhost\r\nSubject: Tentative\r\n".encode()
+        + b"MIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n"
+        + ics
+    )
+
+
+async def test_a_reply_without_sequence_made_before_the_move_is_stale(
+    client: TestClient[Any, Any], staff: Staff, inbound: None, clock: MutableClock
+) -> None:
+    people = [{"role": "parent", "name": "Carer", "email": "carer.jones@outlook.com"}]
+    booked = await book(staff, await make_case(staff, people=people), START)
+    async with client.app[DB].write() as session:
+        meeting = await session.get(Meeting, uuid.UUID(booked.meeting_id))
+        assert meeting is not None
+        meeting.ical_uid = SAMPLE_UID
+    carer = booked.party_ids["carer.jones@outlook.com"]
+    clock.set(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{booked.meeting_id}/reschedule",
+        json={"start": "2026-03-11T10:00:00Z", "duration_minutes": 120},
+        expect=200,
+    )
+
+    # Answered on 2 March, to the invitation for the old time.
+    old = await post_mail(
+        client, outlook_com_mail(sender="carer.jones@outlook.com", dtstamp="20260302T120000Z")
+    )
+    assert (await old.json())["result"] == "stale"
+    assert await partstat(client, carer) is PartStat.needs_action
+
+    # Answered after the new time was sent: it counts.
+    new = await post_mail(
+        client, outlook_com_mail(sender="carer.jones@outlook.com", dtstamp="20260303T093000Z")
+    )
+    assert (await new.json())["result"] == "updated"
+    assert await partstat(client, carer) is PartStat.tentative
+
+
+async def test_one_party_cannot_answer_for_another(
+    client: TestClient[Any, Any], staff: Staff, inbound: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    people = [
+        {"role": "parent", "name": "Carer", "email": "carer.jones@outlook.com"},
+        {"role": "la_officer", "name": "Bob", "email": "bob.smith@council.example.gov.uk"},
+    ]
+    ids = await sample_meeting(client, staff, sequence=0, people=people)
+
+    with caplog.at_level(logging.INFO, logger="orchestrator.replies"):
+        response = await post_mail(
+            client, outlook_com_mail(sender="Bob Smith <Bob.Smith@council.example.gov.uk>")
+        )
+
+    assert response.status == 200
+    assert (await response.json())["result"] == "wrong_sender"
+    assert await partstat(client, ids["carer.jones@outlook.com"]) is PartStat.needs_action
+    assert await partstat(client, ids["bob.smith@council.example.gov.uk"]) is (
+        PartStat.needs_action
+    )
+    assert "someone other than its attendee" in caplog.text
+    assert "bob" not in caplog.text.lower() and "carer" not in caplog.text.lower()
+    # The parent's own reply, in any letter case, still counts.
+    own = await post_mail(client, outlook_com_mail(sender="Carer <Carer.Jones@Outlook.com>"))
+    assert (await own.json())["result"] == "updated"
+    assert await partstat(client, ids["carer.jones@outlook.com"]) is PartStat.tentative

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
@@ -200,3 +201,23 @@ async def test_mediator_marks_attendance(staff: Staff, clock: MutableClock) -> N
     assert parent["events"][0]["note"] == "arrived"
     stranger = {"party_id": str(uuid.uuid4()), "status": "left"}
     await staff.call("POST", base + "/attendance", role="mediator", json=stranger, expect=404)
+
+
+async def test_the_mediator_cannot_start_before_joining_opens(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock, settings: Settings
+) -> None:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    base = f"/api/v1/meetings/{meeting['id']}"
+    opens = START - timedelta(minutes=settings.join_opens_minutes)
+    clock.set(START - timedelta(minutes=76))
+
+    refused = await staff.call("POST", base + "/start", role="mediator", expect=409)
+
+    assert refused["error"]["code"] == "invalid_state"
+    local = opens.astimezone(ZoneInfo("Europe/London"))
+    assert f"can be started from {local:%H:%M} on Tuesday 10 March" in refused["error"]["message"]
+    assert (await staff.call("GET", base))["status"] == "scheduled"
+    clock.set(opens)
+    started = await staff.call("POST", base + "/start", role="mediator", expect=200)
+    assert started["status"] == "in_session"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -141,3 +141,23 @@ async def test_another_mediator_cannot_open_the_console(client: TestClient[Any, 
     sam = Browser(client)
     await sam.sign_in("sam@staff.example")
     assert (await sam.get(f"/staff/meetings/{meeting.id}/console"))[0] == 403
+
+
+async def test_the_console_says_when_the_session_can_be_started(
+    client: TestClient[Any, Any], clock: MutableClock
+) -> None:
+    _, meeting = await booked_meeting(client)
+    client.session.cookie_jar.clear()
+    clock.set(meeting.start_at - timedelta(minutes=76))
+    mo = Browser(client)
+    await mo.sign_in("mo@staff.example")
+    console = f"/staff/meetings/{meeting.id}/console"
+
+    refused = await mo.post(f"{console}/start")
+
+    assert refused.status == 303
+    _, page = await mo.get(refused.headers["Location"])
+    assert "The session can be started from" in page and "when joining opens" in page
+    async with client.app[DB].read() as session:
+        again = await session.get(Meeting, meeting.id)
+    assert again is not None and again.status is MeetingStatus.scheduled

@@ -22,6 +22,8 @@ from aiohttp.test_utils import TestServer
 
 from orchestrator.web.keys import DISPATCHER
 from tests.conftest import MutableClock, Staff
+from tests.orchestrator import availability_support as availability
+from tests.orchestrator import invites_support as invites
 from tests.orchestrator.outcomes_support import (
     LA_OFFICER,
     PARENT,
@@ -324,3 +326,61 @@ async def test_only_admins_manage_endpoints_and_switched_off_ones_get_nothing(
     await deliver(staff)
     assert system.requests == []
     assert await log_of(staff, endpoint) == []
+
+
+async def test_a_poll_answer_is_written_back_as_party_replied(
+    staff: Staff, case_system: tuple[CaseSystem, str]
+) -> None:
+    system, url = case_system
+    await register(staff, system, url, events=["party.replied"])
+    case = await availability.make_case(staff)
+    await availability.make_mediator(staff, case["id"])
+    parent = await availability.add_party(staff, case["id"])
+    poll = await availability.request_poll(staff, case["id"])
+    link = await availability.poll_link_for(staff, "pat@family.example")
+    first, second = poll["candidates"][:2]
+
+    answered = await staff.client.post(
+        link,
+        data={availability.field(first): "yes", availability.field(second): "no"},
+        allow_redirects=False,
+    )
+    assert answered.status == 303
+    await deliver(staff)
+
+    (replied,) = system.of_type("party.replied")
+    assert replied["data"]["party"] == {"id": parent["id"], "role": "parent"}
+    assert replied["data"]["answer"] == "availability_given"
+    assert replied["data"]["poll"] == {"id": poll["poll_id"], "yes": 1, "if_need_be": 0, "no": 1}
+    assert "pat@family.example" not in json.dumps(replied) and "Pat" not in json.dumps(replied)
+
+
+async def test_a_cancellation_after_a_move_is_not_stale_news_by_its_sequence(
+    staff: Staff, case_system: tuple[CaseSystem, str]
+) -> None:
+    system, url = case_system
+    await register(staff, system, url, events=["meeting.rescheduled", "meeting.cancelled"])
+    booked = await invites.book(staff, await invites.make_case(staff), utc(2026, 3, 10, 10))
+    meeting_url = f"/api/v1/meetings/{booked.meeting_id}"
+    await staff.call(
+        "POST",
+        f"{meeting_url}/reschedule",
+        json={"start": "2026-03-11T10:00:00Z", "duration_minutes": 120},
+        expect=200,
+    )
+    await staff.call("POST", f"{meeting_url}/cancel", json={"reason": "x"}, expect=200)
+    await deliver(staff)
+
+    # A receiver following the docs keeps the news with the highest sequence per meeting.
+    newest: dict[str, dict[str, Any]] = {}
+    for event in sorted(system.events.values(), key=lambda e: e["data"]["meeting"]["sequence"]):
+        meeting = event["data"]["meeting"]
+        if meeting["id"] not in newest or meeting["sequence"] > newest[meeting["id"]]["sequence"]:
+            newest[meeting["id"]] = {"sequence": meeting["sequence"], "type": event["type"]}
+    assert newest[booked.meeting_id]["type"] == "meeting.cancelled"
+    (cancelled,) = system.of_type("meeting.cancelled")
+    assert cancelled["data"]["meeting"]["status"] == "cancelled"
+    assert (
+        cancelled["data"]["meeting"]["sequence"]
+        == (await staff.call("GET", meeting_url))["sequence"]
+    )
