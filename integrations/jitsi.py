@@ -5,7 +5,8 @@ room. The name is the orchestrator's opaque ``room_key`` lower-cased (Prosody lo
 MUC nodes), never anything about the family.
 
 When ``app_id``/``app_secret`` are set, each join URL carries its own HS256 token
-(``typ`` JWT; ``iss``/``aud``/``sub``/``room``/``nbf``/``exp``; ``context.user``). The
+(``typ`` JWT; ``iss``/``aud``/``sub``/``room``/``nbf``/``exp``; ``context.user``), valid
+until the meeting's join window closes (``JoinIdentity.valid_until``). The
 mediator's token holds ``affiliation: "owner"`` and ``moderator: "true"`` (what
 ``mod_token_affiliation`` promotes) plus ``lobby_bypass: true`` (``token_lobby_bypass``
 compares with the boolean, and without it a moderator waits in an active lobby like
@@ -80,7 +81,7 @@ class JitsiConfig:
     app_secret: str | None = None
     audience: str = "jitsi"
     subject: str = "*"
-    token_ttl_s: int = 4 * 3600
+    token_ttl_s: int = 4 * 3600  # only when the caller gives no join window (valid_until)
     event_sync_header_name: str = "Authorization"
     event_sync_header_value: str | None = None
     muc_domain: str | None = None  # default "conference.<host of base_url>"
@@ -159,6 +160,7 @@ class JitsiProvider(VideoProvider):
         if who.moderator:
             user["affiliation"] = "owner"
             user["lobby_bypass"] = True
+        expires = who.valid_until or now + timedelta(seconds=self.config.token_ttl_s)
         claims = {
             "iss": self.config.app_id,
             "aud": self.config.audience,
@@ -166,7 +168,7 @@ class JitsiProvider(VideoProvider):
             "room": room_name.lower(),
             "iat": int(now.timestamp()),
             "nbf": int((now - _CLOCK_SKEW).timestamp()),
-            "exp": int((now + timedelta(seconds=self.config.token_ttl_s)).timestamp()),
+            "exp": int(expires.timestamp()),
             "context": {"user": user},
         }
         return jwt.encode(claims, self.config.app_secret, algorithm="HS256", headers={"typ": "JWT"})
