@@ -60,6 +60,7 @@ _CAUCUS_SUFFIX_CHARS = 16
 _CLOCK_SKEW = timedelta(seconds=60)
 _MAPPING_FOUND = "Successfully retrieved conference mapping"
 _MAPPING_MISSING = "No conference mapping was found"
+_OWN_PIN = "To join by phone, use the PIN in your own invitation"
 _EVENT_KINDS: Mapping[str, AttendanceKind] = {
     "muc-occupant-joined": "joined",
     "muc-occupant-left": "left",
@@ -213,6 +214,15 @@ class JitsiProvider(VideoProvider):
         received = _header(headers, self.config.event_sync_header_name)
         if received is None or not hmac.compare_digest(received.encode(), expected.encode()):
             raise SignatureInvalid("event_sync header did not match", provider=self.name)
+
+
+def no_pin_response() -> tuple[int, dict[str, Any]]:
+    """Answer the browser's conference mapper with a message and no PIN.
+
+    With a PIN per person there is no PIN of the room to show; without ``id`` the client
+    shows this message instead of a dial-in PIN.
+    """
+    return 200, {"message": _OWN_PIN}
 
 
 def conference_mapper_response(conference: str, pin: str | None) -> tuple[int, dict[str, Any]]:

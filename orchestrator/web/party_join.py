@@ -79,17 +79,9 @@ async def join_page(request: web.Request) -> web.Response:
     is_mediator = party is None
     pin = meeting.mediator_pin if is_mediator else (invitation.phone_pin if invitation else None)
     dial_in: dict[str, Any] | None = None
-    if booking.uses_phone_bridge(meeting) and pin and settings.phone_dial_in_number:
-        dial_in = {"number": settings.phone_dial_in_number, "pin": _group_pin(pin)}
-    elif (
-        meeting.provider_room
-        and meeting.dial_in_pin
-        and meeting.provider_room.get("dial_in_number")
-    ):
-        dial_in = {
-            "number": meeting.provider_room["dial_in_number"],
-            "pin": _group_pin(meeting.dial_in_pin),
-        }
+    found = booking.dial_in(meeting, settings, own_pin=pin)
+    if found is not None:
+        dial_in = {"number": found.number, "pin": _group_pin(found.pin), "own": found.own}
     call_back = None
     if meeting.mode is MeetingMode.phone and not booking.uses_phone_bridge(meeting):
         call_back = party.phone if party is not None else None

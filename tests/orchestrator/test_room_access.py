@@ -134,3 +134,143 @@ async def test_withdrawing_someone_who_never_clicked_leaves_the_room_alone(
     await withdraw("removed", client, staff, ready.case_id, ready.parties["parent"])
     await deliver_outbox(client)
     assert (await click(client, links[ready.parties["la_officer"]]["url"]))[0] == room
+
+
+# ---------------------------------------------------------------------------- PINs
+
+DIAL_IN = "+44 20 7946 0000"
+GATEWAY_TOKEN = "jigasi-gateway-token-0123456789"
+MUC = "conference.meet.example.test"
+
+
+@pytest.fixture
+async def dial_in_app(
+    aiohttp_client: Any, settings: Settings, clock: MutableClock
+) -> tuple[TestClient[Any, Any], Staff]:
+    return await app_with(
+        aiohttp_client,
+        settings,
+        clock,
+        jitsi_base_url="https://meet.example.test",
+        jitsi_app_id=APP_ID,
+        jitsi_app_secret=SecretStr(APP_SECRET),
+        jitsi_dial_in_number=DIAL_IN,
+        jitsi_mapper_token=SecretStr(GATEWAY_TOKEN),
+    )
+
+
+async def mapper(
+    client: TestClient[Any, Any], query: str, token: str | None = GATEWAY_TOKEN
+) -> tuple[int, dict[str, Any]]:
+    """Call the conference mapper as Jigasi (with its token) or as anyone else."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with client.get(f"/hooks/jitsi/mapper?{query}", headers=headers) as response:
+        return response.status, await response.json()
+
+
+def shown_pin(page: str) -> str:
+    """The PIN the join page shows, as the person would key it."""
+    import re
+
+    found = re.search(r'id="pin">([0-9 ]+)<', page)
+    assert found, "the page shows no PIN"
+    return found.group(1).replace(" ", "")
+
+
+async def test_each_person_has_their_own_pin_and_only_the_gateway_may_look_one_up(
+    dial_in_app: tuple[TestClient[Any, Any], Staff], clock: MutableClock
+) -> None:
+    client, staff = dial_in_app
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    links = await join_links(staff, meeting["id"])
+    pages = {who: (await get(client, path_of(link["url"])))[1] for who, link in links.items()}
+    pins = {who: shown_pin(page) for who, page in pages.items()}
+    assert len(set(pins.values())) == 3 and all(len(pin) == 6 for pin in pins.values())
+    assert all("This PIN is yours alone" in page and DIAL_IN in page for page in pages.values())
+    clock.set(START - timedelta(minutes=10))
+    room, _ = await click(client, links["mediator"]["url"])
+    conference = f"{room}@{MUC}"
+
+    # The browser's forward look-up names no PIN, so nobody in the room can read one off.
+    status, body = await mapper(client, f"conference={conference}", token=None)
+    assert status == 200 and "id" not in body and "conference" not in body
+    assert all(pin not in str(body) for pin in pins.values())
+
+    parent_pin = pins[ready.parties["parent"]]
+    assert (await mapper(client, f"id={parent_pin}", token=None))[0] == 401
+    assert (await mapper(client, f"id={parent_pin}", token="guessed"))[0] == 401
+    for who in links:
+        status, body = await mapper(client, f"id={pins[who]}")
+        assert status == 200 and body["conference"] == conference
+    status, body = await mapper(client, "id=100000")
+    assert status == 200 and body["conference"] is False
+
+
+async def test_a_scan_of_pins_is_stopped(
+    dial_in_app: tuple[TestClient[Any, Any], Staff], clock: MutableClock
+) -> None:
+    client, staff = dial_in_app
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    links = await join_links(staff, meeting["id"])
+    real_pin = shown_pin((await get(client, path_of(links["mediator"]["url"])))[1])
+    clock.set(START - timedelta(minutes=10))
+    statuses = [(await mapper(client, f"id={100000 + n}"))[0] for n in range(60)]
+    assert statuses[0] == 200 and statuses[-1] == 429
+    status, body = await mapper(client, f"id={real_pin}")
+    assert status == 429 and body["error"]["code"] == "too_many_attempts"
+    unauthorised = [(await mapper(client, "id=1", token=None))[0] for _ in range(3)]
+    assert unauthorised == [429, 429, 429]
+
+
+async def test_a_withdrawn_partys_pin_stops_working_and_theirs_alone(
+    dial_in_app: tuple[TestClient[Any, Any], Staff], clock: MutableClock
+) -> None:
+    client, staff = dial_in_app
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    links = await join_links(staff, meeting["id"])
+    parent, officer = ready.parties["parent"], ready.parties["la_officer"]
+    pins = {who: shown_pin((await get(client, path_of(links[who]["url"])))[1]) for who in links}
+    clock.set(START - timedelta(minutes=10))
+    await click(client, links[parent]["url"])  # the parent holds a room URL, too
+    await withdraw("revoked", client, staff, ready.case_id, parent)
+    await deliver_outbox(client)
+    status, body = await mapper(client, f"id={pins[parent]}")
+    assert status == 200 and body["conference"] is False
+    new_room, _ = await click(client, links[officer]["url"])
+    status, body = await mapper(client, f"id={pins[officer]}")
+    assert body["conference"] == f"{new_room}@{MUC}"  # the moved room, by the same PIN
+    officer_page = (await get(client, path_of(links[officer]["url"])))[1]
+    assert shown_pin(officer_page) == pins[officer]
+
+
+async def test_a_shared_room_pin_is_not_called_yours_alone(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    from tests.fakes.bbb import API_PATH, BbbFake
+    from tests.orchestrator.meetings_support import serve
+
+    bbb = BbbFake("bbb-shared-secret")
+    bbb_url = await serve(aiohttp_server, bbb.app())
+    client, staff = await app_with(
+        aiohttp_client,
+        settings,
+        clock,
+        video_provider="bbb",
+        bbb_base_url=bbb_url + API_PATH,
+        bbb_shared_secret=SecretStr("bbb-shared-secret"),
+    )
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    links = await join_links(staff, meeting["id"])
+    pages = [(await get(client, path_of(link["url"])))[1] for link in links.values()]
+    assert len({shown_pin(page) for page in pages}) == 1  # BigBlueButton's voice bridge
+    for page in pages:
+        assert "yours alone" not in page
+        assert "everyone who joins by telephone keys the same one" in page
