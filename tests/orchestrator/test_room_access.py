@@ -274,3 +274,83 @@ async def test_a_shared_room_pin_is_not_called_yours_alone(
     for page in pages:
         assert "yours alone" not in page
         assert "everyone who joins by telephone keys the same one" in page
+
+
+async def test_on_bigbluebutton_a_withdrawn_partys_join_url_and_voice_bridge_stop_working(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    import aiohttp
+    from yarl import URL
+
+    from tests.fakes.bbb import API_PATH, BbbFake
+    from tests.orchestrator.meetings_support import serve
+
+    bbb = BbbFake("bbb-shared-secret")
+    bbb_url = await serve(aiohttp_server, bbb.app())
+    client, staff = await app_with(
+        aiohttp_client,
+        settings,
+        clock,
+        video_provider="bbb",
+        bbb_base_url=bbb_url + API_PATH,
+        bbb_shared_secret=SecretStr("bbb-shared-secret"),
+    )
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    links = await join_links(staff, meeting["id"])
+    parent, officer = ready.parties["parent"], ready.parties["la_officer"]
+    officer_page = path_of(links[officer]["url"])
+    old_pin = shown_pin((await get(client, officer_page))[1])
+    clock.set(START - timedelta(minutes=10))
+    _, _, parent_url = await get(client, path_of(links[parent]["url"]) + "/video")
+    assert parent_url is not None
+
+    await withdraw("removed", client, staff, ready.case_id, parent)
+    await deliver_outbox(client)
+    async with aiohttp.ClientSession() as http:
+        held = URL(parent_url, encoded=True)
+        async with http.get(held, allow_redirects=False) as response:
+            assert response.status == 200 and "invalidMeetingIdentifier" in await response.text()
+        _, _, officer_url = await get(client, officer_page + "/video")
+        assert officer_url is not None
+        async with http.get(URL(officer_url, encoded=True), allow_redirects=False) as response:
+            assert response.status == 302  # the officer is let into the new meeting
+    assert len(bbb.meetings) == 1
+    (running,) = bbb.meetings.values()
+    new_pin = shown_pin((await get(client, officer_page))[1])
+    assert new_pin != old_pin and running.voice_bridge == new_pin
+
+
+async def test_an_open_caucus_room_moves_with_the_joint_room(
+    jitsi_app: tuple[TestClient[Any, Any], Staff], clock: MutableClock
+) -> None:
+    client, staff = jitsi_app
+    ready = await ready_case(staff, parties=("parent", "la_officer", "school"))
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    links = await join_links(staff, meeting["id"])
+    parent, officer = ready.parties["parent"], ready.parties["la_officer"]
+    clock.set(START)
+    await staff.call("POST", f"/api/v1/meetings/{meeting['id']}/start", role="mediator", expect=200)
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/rooms",
+        role="mediator",
+        json={"label": "Family", "party_ids": [parent, officer]},
+        expect=201,
+    )
+    await deliver_outbox(client)
+    old_caucus, parent_token = await click(client, links[parent]["url"])
+    assert (await click(client, links[officer]["url"]))[0] == old_caucus
+
+    await withdraw("removed", client, staff, ready.case_id, parent)
+    await deliver_outbox(client)
+    await deliver_outbox(client)  # the joint room first, then the caucus room beside it
+    new_caucus, officer_token = await click(client, links[officer]["url"])
+    joint, _ = await click(client, links["mediator"]["url"])
+    assert new_caucus != old_caucus and new_caucus.startswith(joint + "-")
+    jitsi = JitsiFake(app_id=APP_ID, app_secret=APP_SECRET, clock=lambda: clock().timestamp())
+    assert jitsi.verify(officer_token, new_caucus)
+    with pytest.raises(TokenRejected, match="another room"):
+        jitsi.verify(parent_token, new_caucus)
