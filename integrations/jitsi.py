@@ -225,13 +225,6 @@ def no_pin_response() -> tuple[int, dict[str, Any]]:
     return 200, {"message": _OWN_PIN}
 
 
-def conference_mapper_response(conference: str, pin: str | None) -> tuple[int, dict[str, Any]]:
-    """Answer Jitsi's conference mapper: the PIN for ``room@muc``, or a 404 message."""
-    if not pin:
-        return 404, {"message": _MAPPING_MISSING}
-    return 200, {"message": _MAPPING_FOUND, "id": _pin_value(pin), "conference": conference}
-
-
 def reverse_mapper_response(pin: str, conference: str | None) -> tuple[int, dict[str, Any]]:
     """Answer the IVR's reverse lookup ``?id=PIN`` with ``conference: false`` when unknown."""
     if not conference:
