@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +34,6 @@ from orchestrator.models import (
 from orchestrator.settings import Settings
 
 _LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
-# The Jitsi dial-in gateway may look a PIN up a little before the join window opens.
-_JITSI_EARLY = timedelta(days=1)
-
 Door = Literal["bridge", "jitsi"]
 
 
@@ -50,9 +47,11 @@ class PinHolder:
     shared: bool = False
 
 
-def _open(meeting: Meeting, settings: Settings, now: datetime, *, early: timedelta) -> bool:
-    opens = booking.join_opens_at(meeting, settings) - early
-    return opens <= now <= booking.join_closes_at(meeting, settings)
+def _open(meeting: Meeting, settings: Settings, now: datetime) -> bool:
+    """True inside the meeting's join window (as for the join links)."""
+    return (
+        booking.join_opens_at(meeting, settings) <= now <= booking.join_closes_at(meeting, settings)
+    )
 
 
 def _behind(meeting: Meeting, door: Door) -> bool:
@@ -73,7 +72,6 @@ async def find_pin(
     """
     if not pin.isdigit():
         return None
-    early = _JITSI_EARLY if door == "jitsi" else timedelta(0)
     rows = (
         await session.execute(
             select(Invitation, Meeting)
@@ -86,7 +84,7 @@ async def find_pin(
         )
     ).all()
     for invitation, meeting in rows:
-        if _behind(meeting, door) and _open(meeting, settings, now, early=early):
+        if _behind(meeting, door) and _open(meeting, settings, now):
             party = await session.get(Party, invitation.party_id)
             if party is not None and party.removed_at is None:
                 return PinHolder(meeting, party)
@@ -97,7 +95,7 @@ async def find_pin(
         shared = await session.scalars(select(Meeting).where(col(Meeting.dial_in_pin) == pin, live))
         candidates += [(meeting, True) for meeting in shared.all()]
     for meeting, is_shared in candidates:
-        if _behind(meeting, door) and _open(meeting, settings, now, early=early):
+        if _behind(meeting, door) and _open(meeting, settings, now):
             return PinHolder(meeting, None, shared=is_shared)
     return None
 

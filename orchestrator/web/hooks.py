@@ -6,8 +6,9 @@ URL the provider called, ``settings.base_url`` + path, before anything in it is 
 Verified facts become ``ParticipantEvent`` rows keyed by the provider's dedup key, so a
 repeated delivery is answered 200 and counted once.
 
-Also here: Jitsi's dial-in conference mapper and numbers list, and the Twilio voice flow
-(``/voice`` asks for a PIN, ``/pin`` puts the caller into their meeting's current room,
+Also here: Jitsi's dial-in conference mapper (PIN look-ups for the gateway only, behind its
+bearer token and a per-address limit) and numbers list, and the Twilio voice flow
+(``/voice`` asks for a PIN, ``/pin`` puts its holder into their meeting's current room,
 ``/status`` turns conference events into attendance and keeps each room's live conference).
 Turning verified signals into events is ``orchestrator.attendance_signals``.
 """
@@ -26,10 +27,7 @@ from integrations.base import CallbackRequest
 from integrations.errors import IntegrationError, PluginLoadError, SignatureInvalid
 from orchestrator import attendance, booking, room_access, rooms
 from orchestrator.attendance_signals import record_signals
-from orchestrator.models import (
-    Channel,
-    ParticipantStatus,
-)
+from orchestrator.models import Channel, ParticipantStatus
 from orchestrator.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
 from orchestrator.web import ratelimit
 from orchestrator.web.errors import ApiError, json_error
@@ -137,7 +135,7 @@ async def jitsi_mapper(request: web.Request) -> web.Response:
         or not hmac.compare_digest(presented.encode(), expected.get_secret_value().encode())
     ):
         limiter.record_failure("mapper", client, now.timestamp())
-        raise ApiError(401, "unauthorised", "the dial-in gateway must present its token")
+        raise ApiError(401, "unauthorized", "a valid dial-in gateway token is required")
     pin = request.query.get("id", "").strip()[:32]
     conference = None
     async with app[DB].read() as session:

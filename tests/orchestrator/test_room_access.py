@@ -189,6 +189,8 @@ async def test_each_person_has_their_own_pin_and_only_the_gateway_may_look_one_u
     pins = {who: shown_pin(page) for who, page in pages.items()}
     assert len(set(pins.values())) == 3 and all(len(pin) == 6 for pin in pins.values())
     assert all("This PIN is yours alone" in page and DIAL_IN in page for page in pages.values())
+    status, body = await mapper(client, f"id={pins['mediator']}")
+    assert status == 200 and body["conference"] is False  # a week early: not yet
     clock.set(START - timedelta(minutes=10))
     room, _ = await click(client, links["mediator"]["url"])
     conference = f"{room}@{MUC}"
