@@ -51,11 +51,16 @@ class ProviderRoom:
 
 @dataclass(frozen=True)
 class JoinIdentity:
-    """Who is joining, as the provider may see it: an opaque id and a display name only."""
+    """Who is joining, as the provider may see it: an opaque id and a display name only.
+
+    ``valid_until`` is when the meeting's join window closes: a provider that signs its own
+    room tokens (Jitsi) lets them expire then, not a fixed time after the click.
+    """
 
     participant_ref: str
     display_name: str
     moderator: bool = False
+    valid_until: datetime | None = None
 
 
 AttendanceKind = Literal["joined", "left", "waiting", "admitted", "room_started", "room_ended"]

@@ -80,7 +80,9 @@ class BbbConfig:
     timeout_s: float = 10
     callback_url: str | None = None  # our bbb-webhooks URL exactly as registered
     webhook_bearer: bool = False  # bbb-webhooks ``auth2_0``: Bearer header, no checksum
-    webhook_max_age_s: int = 3600
+    # How far a call-back's ``timestamp`` may be from our clock, either way: the replay
+    # window, as wide as Zoom's. A delivery stamped further ahead is a replay kept for later.
+    webhook_tolerance_s: int = 300
 
 
 @dataclass(frozen=True)
@@ -288,8 +290,10 @@ class BigBlueButtonProvider(VideoProvider):
             raise SignatureInvalid("webhook body is not UTF-8", provider=self.name) from exc
         form = parse_qs(body, keep_blank_values=True)
         sent_at = _webhook_time(form)
-        if (now - sent_at).total_seconds() > self.config.webhook_max_age_s:
-            raise SignatureInvalid("webhook is stale", provider=self.name)
+        if abs((now - sent_at).total_seconds()) > self.config.webhook_tolerance_s:
+            raise SignatureInvalid(
+                "webhook timestamp is outside the replay window", provider=self.name
+            )
         try:
             events = json.loads(form.get("event", ["[]"])[0])
         except json.JSONDecodeError as exc:

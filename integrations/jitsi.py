@@ -5,7 +5,8 @@ room. The name is the orchestrator's opaque ``room_key`` lower-cased (Prosody lo
 MUC nodes), never anything about the family.
 
 When ``app_id``/``app_secret`` are set, each join URL carries its own HS256 token
-(``typ`` JWT; ``iss``/``aud``/``sub``/``room``/``nbf``/``exp``; ``context.user``). The
+(``typ`` JWT; ``iss``/``aud``/``sub``/``room``/``nbf``/``exp``; ``context.user``), valid
+until the meeting's join window closes (``JoinIdentity.valid_until``). The
 mediator's token holds ``affiliation: "owner"`` and ``moderator: "true"`` (what
 ``mod_token_affiliation`` promotes) plus ``lobby_bypass: true`` (``token_lobby_bypass``
 compares with the boolean, and without it a moderator waits in an active lobby like
@@ -59,6 +60,7 @@ _CAUCUS_SUFFIX_CHARS = 16
 _CLOCK_SKEW = timedelta(seconds=60)
 _MAPPING_FOUND = "Successfully retrieved conference mapping"
 _MAPPING_MISSING = "No conference mapping was found"
+_OWN_PIN = "To join by phone, use the PIN in your own invitation"
 _EVENT_KINDS: Mapping[str, AttendanceKind] = {
     "muc-occupant-joined": "joined",
     "muc-occupant-left": "left",
@@ -80,7 +82,7 @@ class JitsiConfig:
     app_secret: str | None = None
     audience: str = "jitsi"
     subject: str = "*"
-    token_ttl_s: int = 4 * 3600
+    token_ttl_s: int = 4 * 3600  # only when the caller gives no join window (valid_until)
     event_sync_header_name: str = "Authorization"
     event_sync_header_value: str | None = None
     muc_domain: str | None = None  # default "conference.<host of base_url>"
@@ -159,6 +161,7 @@ class JitsiProvider(VideoProvider):
         if who.moderator:
             user["affiliation"] = "owner"
             user["lobby_bypass"] = True
+        expires = who.valid_until or now + timedelta(seconds=self.config.token_ttl_s)
         claims = {
             "iss": self.config.app_id,
             "aud": self.config.audience,
@@ -166,7 +169,7 @@ class JitsiProvider(VideoProvider):
             "room": room_name.lower(),
             "iat": int(now.timestamp()),
             "nbf": int((now - _CLOCK_SKEW).timestamp()),
-            "exp": int((now + timedelta(seconds=self.config.token_ttl_s)).timestamp()),
+            "exp": int(expires.timestamp()),
             "context": {"user": user},
         }
         return jwt.encode(claims, self.config.app_secret, algorithm="HS256", headers={"typ": "JWT"})
@@ -213,11 +216,13 @@ class JitsiProvider(VideoProvider):
             raise SignatureInvalid("event_sync header did not match", provider=self.name)
 
 
-def conference_mapper_response(conference: str, pin: str | None) -> tuple[int, dict[str, Any]]:
-    """Answer Jitsi's conference mapper: the PIN for ``room@muc``, or a 404 message."""
-    if not pin:
-        return 404, {"message": _MAPPING_MISSING}
-    return 200, {"message": _MAPPING_FOUND, "id": _pin_value(pin), "conference": conference}
+def no_pin_response() -> tuple[int, dict[str, Any]]:
+    """Answer the browser's conference mapper with a message and no PIN.
+
+    With a PIN per person there is no PIN of the room to show; without ``id`` the client
+    shows this message instead of a dial-in PIN.
+    """
+    return 200, {"message": _OWN_PIN}
 
 
 def reverse_mapper_response(pin: str, conference: str | None) -> tuple[int, dict[str, Any]]:

@@ -372,12 +372,17 @@ class JoinFacts:
     status: MeetingStatus
     sequence: int
     start_at: datetime
+    end_at: datetime
     mode: MeetingMode
     provider_room: dict[str, Any] | None  # the caucus room when the party is in one
     party_case: uuid.UUID | None
     party_removed: bool
     participant_ref: str
     display_name: str
+
+    def closes_at(self, *, grace: timedelta) -> datetime:
+        """When the meeting's join window closes (as ``booking.join_closes_at``)."""
+        return self.end_at + grace
 
     def target(self, *, now: datetime, opens_before: timedelta) -> JoinTarget:
         """The room this click goes to, or LinkInvalid / InvalidState / RoomNotReady."""
@@ -447,7 +452,7 @@ async def load_join_facts(connection: AsyncConnection, *, link_id: str) -> JoinF
         status,
         sequence,
         start_at,
-        _end_at,
+        end_at,
         mode,
         provider_room,
         party_case,
@@ -482,6 +487,7 @@ async def load_join_facts(connection: AsyncConnection, *, link_id: str) -> JoinF
         status=MeetingStatus(status),
         sequence=sequence,
         start_at=start_at,
+        end_at=end_at,
         mode=MeetingMode(mode),
         provider_room=provider_room,
         party_case=party_case,

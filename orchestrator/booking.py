@@ -3,7 +3,8 @@
 Booking is one transaction: the conflict check (a per-mediator lock on PostgreSQL, the
 write lock on SQLite, and the exclusion constraints underneath), the Meeting, its joint
 Room, one Invitation per reachable party, a personal join Link per party and one for the
-mediator, phone PINs when the meeting uses the phone bridge, the ``provider_call`` outbox
+mediator, a PIN per person when people dial in (the phone bridge, Jitsi's dial-in), the
+``provider_call`` outbox
 row that creates the video room after commit, the timeline, and ``MeetingBooked`` for the
 capabilities that send invites and reminders. Nothing here waits on a remote system.
 """
@@ -87,9 +88,48 @@ def join_closes_at(meeting: Meeting, settings: Settings) -> datetime:
     return meeting.end_at + timedelta(minutes=settings.join_grace_minutes)
 
 
-def uses_phone_bridge(meeting: Meeting) -> bool:
-    """True when people join this meeting by dialling the bridge and keying a PIN."""
+def has_own_pins(meeting: Meeting) -> bool:
+    """True when each person dials in with a PIN of their own (the mediator's among them)."""
     return meeting.mediator_pin is not None
+
+
+def uses_phone_bridge(meeting: Meeting) -> bool:
+    """True when people join this meeting by dialling the bridge and keying their own PIN."""
+    return has_own_pins(meeting) and meeting.mode in (MeetingMode.phone, MeetingMode.hybrid)
+
+
+def uses_jitsi_dial_in(meeting: Meeting, settings: Settings) -> bool:
+    """True when people dial into this meeting's Jitsi room with their own PIN (Jigasi)."""
+    return (
+        has_own_pins(meeting)
+        and meeting.provider == "jitsi"
+        and bool(settings.jitsi_dial_in_number)
+    )
+
+
+@dataclass(frozen=True)
+class DialIn:
+    """The number a person calls and the PIN they key."""
+
+    number: str
+    pin: str
+    own: bool  # their own PIN; False: the room's, which everyone in the meeting keys
+
+
+def dial_in(meeting: Meeting, settings: Settings, *, own_pin: str | None) -> DialIn | None:
+    """How this person joins by phone: their own PIN where the meeting gives each person
+    one (the phone bridge, Jitsi's dial-in), else the PIN of the provider's room."""
+    if own_pin:
+        if uses_phone_bridge(meeting) and settings.phone_dial_in_number:
+            return DialIn(settings.phone_dial_in_number, own_pin, own=True)
+        if uses_jitsi_dial_in(meeting, settings):
+            return DialIn(str(settings.jitsi_dial_in_number), own_pin, own=True)
+    if meeting.dial_in_pin:
+        stored = (meeting.provider_room or {}).get("dial_in_number")
+        number = stored or (settings.jitsi_dial_in_number if meeting.provider == "jitsi" else None)
+        if number:
+            return DialIn(str(number), meeting.dial_in_pin, own=False)
+    return None
 
 
 def domain_of(base_url: str) -> str:
@@ -353,6 +393,42 @@ async def _taken_pins(session: AsyncSession, candidates: Iterable[str], now: dat
     return {p for p in [*party_pins, *mediator_pins, *room_pins] if p}
 
 
+async def replace_pins(
+    session: AsyncSession, *, party_id: uuid.UUID, now: datetime, removed: bool
+) -> int:
+    """Revoke a party's own PINs for every live meeting: a new one each (none once removed).
+
+    The old PIN stops opening the meeting at once; the new one reaches the party only in a
+    new invitation. Returns how many were replaced.
+    """
+    rows = (
+        await session.scalars(
+            select(Invitation)
+            .join(Meeting, col(Meeting.id) == col(Invitation.meeting_id))
+            .where(
+                col(Invitation.party_id) == party_id,
+                col(Invitation.phone_pin).is_not(None),
+                col(Meeting.status).in_(LIVE_STATUSES),
+            )
+        )
+    ).all()
+    fresh = [None] * len(rows) if removed else await unique_pins(session, len(rows), now)
+    for invitation, pin in zip(rows, fresh, strict=True):
+        invitation.phone_pin = pin
+    await session.flush()
+    return len(rows)
+
+
+async def replace_room_pin(session: AsyncSession, *, meeting: Meeting, now: datetime) -> None:
+    """A moved room's shared PIN: a new one where we choose it, else the new room's own."""
+    if meeting.dial_in_pin is None:
+        return
+    if meeting.provider == "bbb":  # a voice bridge we chose: five digits again
+        meeting.dial_in_pin = (await unique_pins(session, 1, now, digits=5))[0]
+    else:  # the provider's meeting number: the new room brings its own
+        meeting.dial_in_pin = None
+
+
 async def unique_pins(
     session: AsyncSession, count: int, now: datetime, *, digits: int = PHONE_PIN_DIGITS
 ) -> list[str]:
@@ -419,11 +495,11 @@ async def _issue_join_links(
 async def _ensure_invitations(
     session: AsyncSession, *, meeting: Meeting, parties: Sequence[Party], now: datetime
 ) -> None:
-    """One Invitation per reachable party; a PIN each when the meeting uses the bridge."""
+    """One Invitation per reachable party; a PIN each when people dial in with their own."""
     existing = {inv.party_id: inv for inv in await invitations(session, meeting.id)}
     reachable = [p for p in parties if (p.email or p.phone) and p.id not in existing]
     pins: list[str | None] = [None] * len(reachable)
-    if uses_phone_bridge(meeting) and reachable:
+    if has_own_pins(meeting) and reachable:
         pins = list(await unique_pins(session, len(reachable), now))
     for party, pin in zip(reachable, pins, strict=True):
         session.add(Invitation(meeting_id=meeting.id, party_id=party.id, phone_pin=pin))
@@ -519,12 +595,12 @@ async def book(
         created_at=now,
         updated_at=now,
     )
-    if bridge:
+    if bridge or (provider_name == "jitsi" and settings.jitsi_dial_in_number):
+        # A PIN per person (the mediator's here, the parties' on their invitations): the
+        # bridge and Jitsi's dial-in mapper know who dialled, and one PIN can be revoked.
         meeting.mediator_pin = (await unique_pins(session, 1, now))[0]
     if provider_name == "bbb":  # BigBlueButton's voice bridge: five digits, 10000-99999
         meeting.dial_in_pin = (await unique_pins(session, 1, now, digits=5))[0]
-    elif provider_name == "jitsi" and settings.jitsi_dial_in_number:
-        meeting.dial_in_pin = (await unique_pins(session, 1, now))[0]
     await _insert_meeting(session, meeting)
     room = Room(meeting_id=meeting.id, kind="main", label="Joint room", room_key=meeting.room_key)
     session.add(room)

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from calendars.clocks import Deadlines, case_deadlines, clock_state
 from calendars.workdays import WorkingDays
-from orchestrator import links
+from orchestrator import links, room_access
 from orchestrator.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.events import (
     CaseCreated,
@@ -351,9 +351,11 @@ async def update_party(
 async def remove_party(
     session: AsyncSession, *, party: Party, now: datetime, bus: EventBus, actor: str | None
 ) -> None:
-    """Take a person off the case; every link they hold dies with it."""
+    """Take a person off the case; every link they hold dies with it, and every room they
+    may hold a URL for moves."""
     party.removed_at = now
     await links.revoke_for(session, party_id=party.id, now=now)
+    await room_access.withdraw(session, party=party, now=now)
     add_timeline(
         session,
         case_id=party.case_id,
@@ -365,6 +367,25 @@ async def remove_party(
     )
     await session.flush()
     await bus.emit(session, PartyRemoved(case_id=party.case_id, at=now, party_id=party.id))
+
+
+async def revoke_party_links(
+    session: AsyncSession, *, party: Party, now: datetime, actor: str | None
+) -> None:
+    """Withdraw every link a party holds (a lost phone, a forwarded email), and what they
+    let in: the rooms they may hold a URL for move."""
+    await links.revoke_for(session, party_id=party.id, now=now)
+    await room_access.withdraw(session, party=party, now=now)
+    add_timeline(
+        session,
+        case_id=party.case_id,
+        party_id=party.id,
+        kind="links.revoked",
+        summary=f"Withdrew every link of a party ({party.role.value})",
+        at=now,
+        actor=actor,
+    )
+    await session.flush()
 
 
 # ---------------------------------------------------------------------------- mediators

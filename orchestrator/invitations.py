@@ -323,21 +323,16 @@ async def join_details(
 def dial_in(
     facts: MeetingFacts, recipient: Recipient, settings: Settings
 ) -> tuple[str | None, str | None]:
-    """The number to call and this person's PIN: their own on the bridge, else the room's."""
+    """The number to call and this person's PIN: their own where they have one, else the
+    room's."""
     meeting = facts.meeting
     own = (
         recipient.invitation.phone_pin
         if recipient.invitation is not None
         else (meeting.mediator_pin if recipient.mediator is not None else None)
     )
-    if own and settings.phone_dial_in_number:
-        return settings.phone_dial_in_number, own
-    if meeting.dial_in_pin:
-        stored = (meeting.provider_room or {}).get("dial_in_number")
-        number = stored or (settings.jitsi_dial_in_number if meeting.provider == "jitsi" else None)
-        if number:
-            return str(number), meeting.dial_in_pin
-    return None, None
+    found = booking.dial_in(meeting, settings, own_pin=own)
+    return (found.number, found.pin) if found is not None else (None, None)
 
 
 def event_spec(
@@ -921,7 +916,7 @@ async def _ensure_invitation(
     if existing is not None:
         return existing
     pin = None
-    if booking.uses_phone_bridge(meeting):
+    if booking.has_own_pins(meeting):
         pin = (await booking.unique_pins(session, 1, now))[0]
     invitation = Invitation(meeting_id=meeting.id, party_id=party.id, phone_pin=pin)
     try:

@@ -336,6 +336,9 @@ class ProviderCalls:
         meeting, room = loaded
         if int(message.payload.get("sequence", meeting.sequence)) != meeting.sequence:
             return  # the meeting moved since; a newer row creates its room
+        moved_to = message.payload.get("room_key")
+        if moved_to is not None and moved_to != meeting.room_key:
+            return  # the room moved again since; a newer row creates it
         spec = RoomSpec(
             room_key=meeting.room_key,
             title=ROOM_TITLE,
@@ -389,6 +392,8 @@ class ProviderCalls:
             if created.dial_in_pin and not fresh_meeting.dial_in_pin:
                 fresh_meeting.dial_in_pin = created.dial_in_pin[:12]
             fresh_meeting.updated_at = self.clock()
+            if moved_to is not None:  # open caucus rooms follow their new parent
+                await rooms.queue_caucus_rooms(session, meeting=fresh_meeting, now=self.clock())
             add_timeline(
                 session,
                 case_id=meeting.case_id,
@@ -415,6 +420,8 @@ class ProviderCalls:
         meeting, room = loaded
         if not meeting.provider_room or room.closed_at is not None:
             return
+        if room.provider_room:
+            return  # made already (a repeated row)
         parent = room_from_dict(meeting.provider_room)
         spec = RoomSpec(
             room_key=room.room_key,
@@ -432,11 +439,16 @@ class ProviderCalls:
                 fresh.provider_room_id = created.room_id.lower()
 
     async def end_room(self, message: OutboxMessage) -> None:
-        async with self.db.read() as session:
-            room = await session.get(Room, uuid.UUID(message.payload["room_id"]))
-        if room is None or not room.provider_room:
-            return
-        stored = room_from_dict(room.provider_room)
+        """End the room's provider room, or the one it had before it moved (in the row)."""
+        moved_from = message.payload.get("provider_room")
+        if moved_from:
+            stored = room_from_dict(moved_from)
+        else:
+            async with self.db.read() as session:
+                room = await session.get(Room, uuid.UUID(message.payload["room_id"]))
+            if room is None or not room.provider_room:
+                return
+            stored = room_from_dict(room.provider_room)
         await self.providers.video(stored.provider).end_room(stored)
 
     async def move_call(self, message: OutboxMessage) -> None:

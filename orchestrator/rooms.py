@@ -402,6 +402,73 @@ async def _end_conference(
     )
 
 
+async def move_room(session: AsyncSession, *, meeting: Meeting, now: datetime) -> bool:
+    """Give the meeting a new provider room, so that room URLs handed out so far lead nowhere.
+
+    A Jitsi token (or a BigBlueButton join URL) someone was handed at a click stays valid
+    for its room until the join window closes; withdrawing their link cannot recall it. So
+    the meeting gets a new room key, hence a new provider room: the outbox creates it (and
+    the open caucus rooms beside it) and ends the old one where the provider can. Everyone
+    else's join link resolves the current room at their next click. Until the new room is
+    made, a click answers "being prepared". False when there is no room to move.
+    """
+    if meeting.status not in (MS.scheduled, MS.in_session, MS.paused) or not meeting.provider_room:
+        return False
+    old = dict(meeting.provider_room)
+    main = await main_room(session, meeting.id)
+    meeting.room_key = uuid.uuid4().hex
+    meeting.provider_room = None
+    meeting.updated_at = now
+    for room in await list_rooms(session, meeting.id):
+        if room.kind == "caucus" and room.closed_at is None and room.provider_room:
+            room.provider_room = None  # made again beside the new room, once it exists
+    await _queue_provider_call(
+        session,
+        meeting=meeting,
+        action="end_room",
+        key=f"{main.id}:{old.get('room_id')}",
+        now=now,
+        room_id=str(main.id),
+        provider_room=old,
+    )
+    await _queue_provider_call(
+        session,
+        meeting=meeting,
+        action="create_room",
+        key=f"{main.id}:{meeting.room_key}",
+        now=now,
+        room_id=str(main.id),
+        provider=str(old.get("provider") or meeting.provider or ""),
+        sequence=meeting.sequence,
+        room_key=meeting.room_key,
+    )
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.room_moved",
+        summary="Video room moved to a new address; the links still in use follow it",
+        at=now,
+        actor="system",
+    )
+    await session.flush()
+    return True
+
+
+async def queue_caucus_rooms(session: AsyncSession, *, meeting: Meeting, now: datetime) -> None:
+    """Queue the creation of the open caucus rooms that have no provider room yet."""
+    for room in await list_rooms(session, meeting.id):
+        if room.kind == "caucus" and room.closed_at is None and not room.provider_room:
+            await _queue_provider_call(
+                session,
+                meeting=meeting,
+                action="create_caucus",
+                key=f"{room.id}:{room.room_key}",
+                now=now,
+                room_id=str(room.id),
+            )
+
+
 def reads_attendance_report(meeting: Meeting) -> bool:
     """True when the meeting's video room reports attendance only after the meeting."""
     room = meeting.provider_room or {}

@@ -85,7 +85,10 @@ class Settings(BaseSettings):
     # After this long without a room from the chosen provider, use the fallback one.
     provider_fallback_after_minutes: float = Field(30, ge=0, le=7 * 24 * 60)
     jitsi_muc_domain: str | None = None  # default "conference.<host of jitsi_base_url>"
-    jitsi_dial_in_number: str | None = None  # the Jigasi number rooms' PINs are keyed on
+    jitsi_dial_in_number: str | None = None  # the Jigasi number people key their own PIN on
+    # What the dial-in gateway presents (``Authorization: Bearer``) to look a PIN up on
+    # /hooks/jitsi/mapper?id=; without it, no PIN is ever looked up.
+    jitsi_mapper_token: SecretStr | None = None
     bbb_base_url: str = "https://bbb.example.org/bigbluebutton/api"
     bbb_shared_secret: SecretStr | None = None
     bbb_checksum_algorithm: str = "sha256"

@@ -191,11 +191,8 @@ class AttendancePublic(BaseModel):
 
 
 def dial_in_number(meeting: Meeting, ctx_settings: Any) -> str | None:
-    if booking.uses_phone_bridge(meeting):
-        return ctx_settings.phone_dial_in_number  # type: ignore[no-any-return]
-    if meeting.provider_room and meeting.dial_in_pin:
-        return meeting.provider_room.get("dial_in_number")  # type: ignore[no-any-return]
-    return None
+    found = booking.dial_in(meeting, ctx_settings, own_pin=meeting.mediator_pin)
+    return found.number if found is not None else None
 
 
 def present(meeting: Meeting, ctx: ApiContext) -> MeetingPublic:

@@ -6,45 +6,41 @@ URL the provider called, ``settings.base_url`` + path, before anything in it is 
 Verified facts become ``ParticipantEvent`` rows keyed by the provider's dedup key, so a
 repeated delivery is answered 200 and counted once.
 
-Also here: Jitsi's dial-in conference mapper and numbers list, and the Twilio voice flow
-(``/voice`` asks for a PIN, ``/pin`` puts the caller into their meeting's current room,
+Also here: Jitsi's dial-in conference mapper (PIN look-ups for the gateway only, behind its
+bearer token and a per-address limit) and numbers list, and the Twilio voice flow
+(``/voice`` asks for a PIN, ``/pin`` puts its holder into their meeting's current room,
 ``/status`` turns conference events into attendance and keeps each room's live conference).
 Turning verified signals into events is ``orchestrator.attendance_signals``.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from typing import cast
 from urllib.parse import parse_qs
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from integrations.base import CallbackRequest
 from integrations.errors import IntegrationError, PluginLoadError, SignatureInvalid
-from orchestrator import attendance, booking, rooms
+from orchestrator import attendance, booking, room_access, rooms
 from orchestrator.attendance_signals import record_signals
-from orchestrator.models import (
-    Channel,
-    Invitation,
-    Meeting,
-    ParticipantStatus,
-    Party,
-    Room,
-)
+from orchestrator.models import Channel, ParticipantStatus
 from orchestrator.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
-from orchestrator.settings import Settings
-from orchestrator.web.errors import ApiError
-from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS
+from orchestrator.web import ratelimit
+from orchestrator.web.errors import ApiError, json_error
+from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS, STATE
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 MAX_HOOK_BYTES = 256 * 1024
 PIN_ATTEMPTS = 3
+# The dial-in gateway looks up one PIN per call: a burst of refused or unknown look-ups,
+# then one more every 10 s, per caller address.
+MAPPER_ALLOWANCE = ratelimit.Allowance(burst=20, refill_seconds=10)
 TWIML = "text/xml"
 
 
@@ -87,58 +83,70 @@ def _jitsi(request: web.Request) -> object:
     return providers.video("jitsi")
 
 
-def _live(meeting: Meeting | None, settings: Settings, now: datetime) -> bool:
-    return (
-        meeting is not None
-        and meeting.status in booking.LIVE_STATUSES
-        and booking.join_opens_at(meeting, settings) - timedelta(days=1)
-        <= now
-        <= booking.join_closes_at(meeting, settings)
-    )
+def _mapper_limiter(
+    app: web.Application,
+) -> tuple[ratelimit.FailureLimiter, ratelimit.ClientAddress]:
+    """This app's buckets for PIN look-ups, and how it tells callers apart."""
+    found = app[STATE].get("jitsi_mapper_limiter")
+    if found is None:
+        found = app[STATE]["jitsi_mapper_limiter"] = (
+            ratelimit.FailureLimiter({"mapper": MAPPER_ALLOWANCE}),
+            ratelimit.ClientAddress(app[SETTINGS].trusted_proxies),
+        )
+    return cast(tuple[ratelimit.FailureLimiter, ratelimit.ClientAddress], found)
+
+
+def _gateway_token(request: web.Request) -> str | None:
+    """The bearer token the caller presented, if any."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 @routes.get("/hooks/jitsi/mapper")
 async def jitsi_mapper(request: web.Request) -> web.Response:
-    """Jitsi's conference mapper: ``?conference=room@muc`` -> PIN, ``?id=PIN`` -> conference."""
-    from integrations.jitsi import (
-        JitsiProvider,
-        conference_mapper_response,
-        reverse_mapper_response,
-    )
+    """Jitsi's conference mapper.
+
+    ``?conference=room@muc`` (the browser client, unauthenticated) names no PIN: everyone
+    has their own, in their invitation and on their join page. ``?id=PIN`` (the dial-in
+    gateway) answers the conference of the PIN's meeting, only to a caller presenting
+    ``Authorization: Bearer <ORCH_JITSI_MAPPER_TOKEN>``; refused and unknown look-ups cost
+    the caller's address a token of its bucket, so a scan of PINs stops at 429.
+    """
+    from integrations.jitsi import JitsiProvider, no_pin_response, reverse_mapper_response
 
     provider = _jitsi(request)
     assert isinstance(provider, JitsiProvider)
-    settings, now = request.app[SETTINGS], request.app[CLOCK]()
-    async with request.app[DB].read() as session:
-        if "conference" in request.query:
-            conference = request.query["conference"]
-            name = provider.room_from_conference(conference)
-            pin = None
-            if name:
-                room = await session.scalar(
-                    select(Room).where(col(Room.provider_room_id) == name, col(Room.kind) == "main")
-                )
-                meeting = await session.get(Meeting, room.meeting_id) if room else None
-                if meeting is not None and _live(meeting, settings, now):
-                    pin = meeting.dial_in_pin
-            status, body = conference_mapper_response(conference, pin)
-            return web.json_response(body, status=status)
-        pin = request.query.get("id", "").strip()
-        conference_id = None
-        if pin.isdigit():
-            found = (
-                await session.scalars(
-                    select(Meeting).where(
-                        col(Meeting.dial_in_pin) == pin, col(Meeting.provider) == "jitsi"
-                    )
-                )
-            ).all()
-            for meeting in found:
-                if _live(meeting, settings, now) and meeting.provider_room:
-                    room_name = str(meeting.provider_room.get("room_id", ""))
-                    conference_id = provider.conference_jid(room_name)
-        status, body = reverse_mapper_response(pin, conference_id)
+    if "conference" in request.query:
+        status, body = no_pin_response()
         return web.json_response(body, status=status)
+    app = request.app
+    settings, now = app[SETTINGS], app[CLOCK]()
+    limiter, client_of = _mapper_limiter(app)
+    client = client_of(request)
+    wait = limiter.retry_after("mapper", client, now.timestamp())
+    if wait:
+        error = ApiError(429, "too_many_attempts", "too many PIN look-ups; try again later")
+        return json_error(error, headers={"Retry-After": str(wait)})
+    expected = settings.jitsi_mapper_token
+    presented = _gateway_token(request)
+    if (
+        expected is None
+        or presented is None
+        or not hmac.compare_digest(presented.encode(), expected.get_secret_value().encode())
+    ):
+        limiter.record_failure("mapper", client, now.timestamp())
+        raise ApiError(401, "unauthorized", "a valid dial-in gateway token is required")
+    pin = request.query.get("id", "").strip()[:32]
+    conference = None
+    async with app[DB].read() as session:
+        holder = await room_access.find_pin(session, pin, door="jitsi", settings=settings, now=now)
+        if holder is not None:
+            name = await room_access.dial_in_room_name(session, holder)
+            conference = provider.conference_jid(name) if name else None
+    if conference is None:
+        limiter.record_failure("mapper", client, now.timestamp())
+    status, body = reverse_mapper_response(pin, conference)
+    return web.json_response(body, status=status)
 
 
 @routes.get("/hooks/jitsi/numbers")
@@ -198,47 +206,6 @@ async def twilio_voice(request: web.Request) -> web.Response:
     )
 
 
-async def _find_pin(
-    session: AsyncSession, pin: str, settings: Settings, now: datetime
-) -> tuple[Meeting, Party | None] | None:
-    """The live meeting (and party; None for the mediator) this PIN opens right now."""
-    rows = (
-        await session.execute(
-            select(Invitation, Meeting)
-            .join(Meeting, col(Meeting.id) == col(Invitation.meeting_id))
-            .where(
-                col(Invitation.phone_pin) == pin,
-                col(Invitation.cancelled_at).is_(None),
-                col(Meeting.status).in_(booking.LIVE_STATUSES),
-            )
-        )
-    ).all()
-    for invitation, meeting in rows:
-        if (
-            booking.join_opens_at(meeting, settings)
-            <= now
-            <= booking.join_closes_at(meeting, settings)
-        ):
-            party = await session.get(Party, invitation.party_id)
-            if party is not None and party.removed_at is None:
-                return meeting, party
-    mediated = (
-        await session.scalars(
-            select(Meeting).where(
-                col(Meeting.mediator_pin) == pin, col(Meeting.status).in_(booking.LIVE_STATUSES)
-            )
-        )
-    ).all()
-    for meeting in mediated:
-        if (
-            booking.join_opens_at(meeting, settings)
-            <= now
-            <= booking.join_closes_at(meeting, settings)
-        ):
-            return meeting, None
-    return None
-
-
 @routes.post("/hooks/twilio/pin")
 async def twilio_pin(request: web.Request) -> web.Response:
     """The caller keyed a PIN: put them into their meeting's current room, or ask again."""
@@ -253,7 +220,9 @@ async def twilio_pin(request: web.Request) -> web.Response:
     except ValueError:
         attempt = PIN_ATTEMPTS
     async with request.app[DB].write() as session:
-        found = await _find_pin(session, digits, settings, now) if digits.isdigit() else None
+        found = await room_access.find_pin(
+            session, digits, door="bridge", settings=settings, now=now
+        )
         if found is None:
             if attempt >= PIN_ATTEMPTS:
                 return _twiml(
@@ -270,7 +239,7 @@ async def twilio_pin(request: web.Request) -> web.Response:
                     num_digits=booking.PHONE_PIN_DIGITS,
                 )
             )
-        meeting, party = found
+        meeting, party = found.meeting, found.party
         room = await rooms.main_room(session, meeting.id)
         if party is not None:
             room = await rooms.room_of_party(session, meeting.id, party.id) or room

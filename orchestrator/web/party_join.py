@@ -79,17 +79,9 @@ async def join_page(request: web.Request) -> web.Response:
     is_mediator = party is None
     pin = meeting.mediator_pin if is_mediator else (invitation.phone_pin if invitation else None)
     dial_in: dict[str, Any] | None = None
-    if booking.uses_phone_bridge(meeting) and pin and settings.phone_dial_in_number:
-        dial_in = {"number": settings.phone_dial_in_number, "pin": _group_pin(pin)}
-    elif (
-        meeting.provider_room
-        and meeting.dial_in_pin
-        and meeting.provider_room.get("dial_in_number")
-    ):
-        dial_in = {
-            "number": meeting.provider_room["dial_in_number"],
-            "pin": _group_pin(meeting.dial_in_pin),
-        }
+    found = booking.dial_in(meeting, settings, own_pin=pin)
+    if found is not None:
+        dial_in = {"number": found.number, "pin": _group_pin(found.pin), "own": found.own}
     call_back = None
     if meeting.mode is MeetingMode.phone and not booking.uses_phone_bridge(meeting):
         call_back = party.phone if party is not None else None
@@ -133,13 +125,18 @@ class _Verified:
 
 
 def _location(app: web.Application, facts: attendance.JoinFacts, now: datetime) -> str:
-    """This person's URL into the room the facts name (built from stored data, no call)."""
+    """This person's URL into the room the facts name (built from stored data, no call).
+
+    A room token in it lasts until the meeting's join window closes, not a fixed time.
+    """
     assert facts.provider_room is not None  # JoinFacts.target refused a room not ready
     room = room_from_dict(facts.provider_room)
+    grace = timedelta(minutes=app[SETTINGS].join_grace_minutes)
     who = JoinIdentity(
         participant_ref=facts.participant_ref,
         display_name=facts.display_name,
         moderator=facts.party_id is None,
+        valid_until=facts.closes_at(grace=grace),
     )
     return app[PROVIDERS].video(room.provider).join_url(room, who, now=now)
 
@@ -148,7 +145,7 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verif
     """The verified link's facts: from the short-lived cache, else one indexed read.
 
     A cached URL was built at most the cache's few seconds ago; a provider token in it
-    (Jitsi's JWT) is valid for hours, so it is as good as a fresh one.
+    (Jitsi's JWT) is valid until the join window closes, so it is as good as a fresh one.
     """
     cache = _click_cache(app)
     entry = cache.get(token)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import availability, booking, cases, invitations, links, negotiation
+from orchestrator import availability, booking, cases, invitations, negotiation
 from orchestrator.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
 from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.records import add_audit
@@ -361,18 +361,7 @@ async def revoke_links(request: web.Request, staff: StaffContext) -> web.StreamR
     party_id = parse_uuid(request.match_info["party_id"], "party")
     async with request.app[DB_KEY].write() as session:
         party = await cases.get_party(session, case_id=case_id, party_id=party_id)
-        await links.revoke_for(session, party_id=party.id, now=staff.now)
-        from orchestrator.records import add_timeline
-
-        add_timeline(
-            session,
-            case_id=case_id,
-            party_id=party.id,
-            kind="links.revoked",
-            summary=f"Withdrew every link of a party ({party.role.value})",
-            at=staff.now,
-            actor=staff.actor,
-        )
+        await cases.revoke_party_links(session, party=party, now=staff.now, actor=staff.actor)
         _audit(session, staff, "links.revoke", case_id)
     raise see_other(f"/staff/cases/{case_id}?notice=revoked#parties")
 

@@ -206,8 +206,18 @@ async def test_bbb_room_join_lobby_and_checksummed_webhooks(
         stale = await post_webhook(
             http, callback, [joined], timestamp_ms=ts_ms - 2 * 3600 * 1000, **kwargs
         )
-    assert (ok, dup) == (200, 200)
+        # Correctly signed, but stamped a year ahead (or ten minutes): a replay kept for later.
+        year_ahead = bbb.mapped_event("user-left", bbb_meeting.meeting_id, ref, ts_ms=ts_ms)
+        ahead = [
+            await post_webhook(http, callback, [year_ahead], timestamp_ms=ts_ms + skew_ms, **kwargs)
+            for skew_ms in (365 * 24 * 3600 * 1000, 10 * 60 * 1000)
+        ]
+        just_ahead = await post_webhook(
+            http, callback, [joined], timestamp_ms=ts_ms + 30 * 1000, **kwargs
+        )
+    assert (ok, dup, just_ahead) == (200, 200, 200)  # a clock a little fast is fine
     assert (tampered, wrong, stale) == (401, 401, 401)
+    assert ahead == [401, 401]
     recorded = [e for e in await events(client, meeting["id"]) if e.source == "bbb"]
     assert [(str(e.party_id), e.status.value) for e in recorded] == [
         (ready.parties["parent"], "in_session")

@@ -306,3 +306,43 @@ async def test_without_a_phone_bridge_ending_a_session_queues_no_conference_endi
     assert status.status == 404  # nobody can tell us of a conference
     await staff.call("POST", base + "/end", role="mediator", expect=200)
     assert [c.topic for c in await provider_calls(client)] == ["create_room", "end_room"]
+
+
+async def test_a_withdrawn_partys_pin_no_longer_opens_the_meeting_and_nobody_elses_changes(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    from orchestrator.models import Invitation, StaffRole
+    from tests.orchestrator.web_support import Browser, make_user
+
+    client, staff, fake = await phone_app(aiohttp_client, aiohttp_server, settings, clock)
+    ready = await ready_case(staff, parties=("parent", "la_officer"))
+    meeting = await book(staff, ready.case_id, mode="phone", duration_minutes=120)
+    pins = {
+        key: link["phone_pin"] for key, link in (await join_links(staff, meeting["id"])).items()
+    }
+    parent, officer = ready.parties["parent"], ready.parties["la_officer"]
+    await make_user(client, "revoker@staff.example", StaffRole.scheduler)
+    browser = Browser(client)
+    await browser.sign_in("revoker@staff.example")
+    revoked = await browser.post(f"/staff/cases/{ready.case_id}/parties/{parent}/revoke-links")
+    assert revoked.status == 303
+
+    clock.set(START - timedelta(minutes=5))
+    fake.now = clock()
+    old = await fake.dial_in("+447700900001")
+    await fake.press(old, pins[parent])
+    assert "did not open a meeting" in old.heard[-1] and old.conference is None
+    officer_call = await fake.dial_in("+447700900002")
+    await fake.press(officer_call, pins[officer])
+    assert fake.conference_of(officer_call) is not None
+    async with client.app[DB].read() as session:
+        invitation = await session.scalar(
+            select(Invitation).where(col(Invitation.party_id) == uuid.UUID(parent))
+        )
+        assert invitation is not None and invitation.phone_pin not in (None, pins[parent])
+        new_pin = invitation.phone_pin
+    new = await fake.dial_in("+447700900001")
+    await fake.press(new, new_pin)  # the PIN their next invitation carries
+    assert fake.conference_of(new) is not None
+    seen = await where(staff, meeting["id"])
+    assert seen[officer][0] == "in_lobby" and seen[parent][0] == "in_lobby"  # each their own
