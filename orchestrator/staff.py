@@ -21,6 +21,9 @@ from orchestrator.models import ApiToken, StaffRole, StaffUser
 
 TOKEN_PREFIX = "mo_"
 _hasher = PasswordHasher()
+# Argon2 checks run one at a time: each already spreads over ``_hasher.parallelism`` lanes
+# (threads), so a second at once would only take CPU from the event loop.
+ARGON2_AT_ONCE = 1
 
 
 def hash_token(token: str) -> str:
@@ -51,15 +54,18 @@ def _dummy_hash() -> str:
 
 
 class PasswordWorkers:
-    """Argon2 in worker threads, a few at a time, so the event loop keeps serving.
+    """Argon2 in a worker thread, so the event loop keeps serving.
 
     argon2 takes a fifth of a second of CPU by design and releases the GIL while it works;
-    on the loop, forty sign-ins would stall every other request for eight seconds. Here
-    at most ``workers`` hashes run at once and the rest queue, costing the loop nothing.
+    on the loop, forty sign-ins would stall every other request for seconds. Here at most
+    ``workers`` hashes run at once and the rest queue, costing the loop nothing.
     """
 
     def __init__(
-        self, *, workers: int = 2, verify: Callable[[str | None, str], bool] = verify_password
+        self,
+        *,
+        workers: int = ARGON2_AT_ONCE,
+        verify: Callable[[str | None, str], bool] = verify_password,
     ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         self._verify = verify

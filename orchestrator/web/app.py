@@ -183,7 +183,7 @@ async def ensure_default_service(app: web.Application) -> None:
 
 
 async def _passwords_ctx(app: web.Application) -> AsyncIterator[None]:
-    workers = PasswordWorkers(workers=2)
+    workers = PasswordWorkers()
     app[PASSWORDS] = workers
     yield
     workers.close()
