@@ -338,8 +338,9 @@ def set_password_token(user: StaffUser, *, secret: str, now: datetime) -> str:
 
 
 async def user_for_set_password_token(
-    session: AsyncSession, token: str, *, secret: str, now: datetime
+    session: AsyncSession, token: str, *, secret: str, now: datetime, lock: bool = False
 ) -> StaffUser | None:
+    """Find the user a live set-password link is for; ``lock`` holds their row to the end."""
     if len(token) > 2048:
         return None
     try:
@@ -361,7 +362,7 @@ async def user_for_set_password_token(
         return None
     if not int(claims["nbf"]) <= int(now.timestamp()) < int(claims["exp"]):
         return None
-    user = await session.get(StaffUser, user_id)
+    user = await session.get(StaffUser, user_id, with_for_update=lock, populate_existing=lock)
     if user is None or not user.active:
         return None
     if not hmac.compare_digest(str(claims["pwf"]), _password_fingerprint(user)):

@@ -330,6 +330,7 @@ async def set_password_submit(request: web.Request) -> web.StreamResponse:
             request.match_info["token"],
             secret=request.app[SETTINGS].secret_key.get_secret_value(),
             now=now,
+            lock=True,
         )
         if user is None:
             raise ApiError(410, "link_invalid", "this link has expired or has already been used")
