@@ -240,6 +240,8 @@ class StaffUser(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = ts_field(nullable=True)
     created_at: datetime = ts_field(default_now=True)
+    # The one set-password link that works now (its ``jti``); None once used or replaced.
+    set_password_link: str | None = Field(default=None, max_length=32)
 
 
 class ApiToken(SQLModel, table=True):
@@ -264,6 +266,22 @@ class StaffSession(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime = ts_field(default_now=True)
     expires_at: datetime = ts_field()
+
+
+class ThrottleBucket(SQLModel, table=True):
+    """Failures counted for one door and caller, shared by every replica.
+
+    ``key`` is an HMAC of the door and who is knocking (an address, an email), never the
+    address itself. Times are Unix seconds: ``until`` is a token bucket's theoretical
+    arrival time, or the end of a growing delay; ``at`` is the latest failure.
+    """
+
+    __tablename__ = "throttle_bucket"
+
+    key: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    until: float = 0.0
+    at: float = Field(default=0.0, index=True)
 
 
 # ============================================================================ service

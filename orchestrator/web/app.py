@@ -22,6 +22,8 @@ from orchestrator.migrate import upgrade
 from orchestrator.models import OutboxKind, Service, utcnow
 from orchestrator.outbox import DeliveryPolicy, Dispatcher, Handler, mail_handler
 from orchestrator.settings import Settings
+from orchestrator.staff import PasswordWorkers
+from orchestrator.throttle import Throttle
 from orchestrator.web import (
     api,
     api_availability,
@@ -46,9 +48,11 @@ from orchestrator.web import (
     staff_pages,
     system,
 )
+from orchestrator.web.clients import ClientAddress
 from orchestrator.web.keys import (
     API_ROUTES,
     BUS,
+    CLIENT_ADDRESS,
     CLOCK,
     DB,
     DISPATCHER,
@@ -56,8 +60,10 @@ from orchestrator.web.keys import (
     MAIL,
     METRICS,
     OPENAPI,
+    PASSWORDS,
     SETTINGS,
     STATE,
+    THROTTLE,
     WORKDAYS,
 )
 from orchestrator.web.middlewares import (
@@ -116,7 +122,7 @@ def create_app(
     app = web.Application(
         middlewares=[
             security_headers_middleware,
-            ratelimit.failed_attempts_limiter(trusted_proxies=settings.trusted_proxies),
+            ratelimit.failed_links_limiter,
             error_middleware,
             bearer_auth_middleware,
         ],
@@ -124,6 +130,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
     app[METRICS] = Metrics()
     app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
     app[STATE] = {"outbox_handlers": {}}
@@ -138,6 +145,7 @@ def create_app(
         install_capability(app)
 
     app.cleanup_ctx.append(_database_ctx(migrate_on_start))
+    app.cleanup_ctx.append(_passwords_ctx)
     app.cleanup_ctx.append(_http_client_ctx)
     app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_dispatcher_ctx)
@@ -151,6 +159,9 @@ def _database_ctx(migrate_on_start: bool) -> Callable[[web.Application], AsyncIt
             await upgrade(settings.database_url)
         db = connect(settings.database_url, connect_timeout_s=settings.database_connect_timeout_s)
         app[DB] = db
+        app[THROTTLE] = Throttle(
+            db, secret=settings.secret_key.get_secret_value(), clock=app[CLOCK]
+        )
         await ensure_default_service(app)
         yield
         await db.dispose()
@@ -171,6 +182,13 @@ async def ensure_default_service(app: web.Application) -> None:
         service.timezone = settings.timezone
         service.target_days = settings.target_days
         service.mail_from = settings.mail_from
+
+
+async def _passwords_ctx(app: web.Application) -> AsyncIterator[None]:
+    workers = PasswordWorkers()
+    app[PASSWORDS] = workers
+    yield
+    workers.close()
 
 
 async def _http_client_ctx(app: web.Application) -> AsyncIterator[None]:

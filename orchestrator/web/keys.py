@@ -21,6 +21,9 @@ from orchestrator.outbox import Dispatcher
 from orchestrator.providers import Providers
 from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
+from orchestrator.staff import PasswordWorkers
+from orchestrator.throttle import Throttle
+from orchestrator.web.clients import ClientAddress
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
@@ -31,6 +34,12 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 MAIL = web.AppKey("mail", MailBackend)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BUS = web.AppKey("bus", EventBus)
+# Failed-attempt budgets shared by every replica (made when the database opens).
+THROTTLE = web.AppKey("throttle", Throttle)
+# Argon2 in worker threads, off the event loop.
+PASSWORDS = web.AppKey("passwords", PasswordWorkers)
+# Who is calling, read past the service's own proxies.
+CLIENT_ADDRESS = web.AppKey("client_address", ClientAddress)
 # Calendar busy time read on demand: feed bodies and parsed intervals (availability).
 BUSY_READER = web.AppKey("busy_reader", BusyReader)
 # Video providers and the phone bridge, built on first use (meetings).

@@ -1,13 +1,17 @@
-"""Staff sign-in for the web pages: cookie sessions kept server-side, CSRF tokens, lock-out.
+"""Staff sign-in for the web pages: cookie sessions kept server-side, CSRF tokens.
 
 The cookie holds 256 random bits; the database keeps only their SHA-256 (``StaffSession.id``)
 with the user, the session's CSRF token and its expiry, so signing out or disabling a user
 ends the session at once. Every form a signed-in person posts carries the session's CSRF
 token (hidden field ``csrf_token`` or header ``X-CSRF-Token``), compared in constant time.
 
+Checking the password, and slowing guessers, is ``orchestrator.signin``.
+
 Staff invitations use a one-time set-password link: a JWT signed with a key of its own
-(``staff-set-password:`` + secret) naming the user and a fingerprint of their current
-password hash, so the link dies as soon as a password is set (see docs/decisions).
+(``staff-set-password:`` + secret) naming the user, a fingerprint of their current
+password hash and the link's own id (``jti``). The user row keeps the id of the one link
+that works (``set_password_link``): issuing a new link replaces it, so older links die,
+and setting the password clears it, so a used link stays used (see docs/decisions).
 """
 
 from __future__ import annotations
@@ -33,14 +37,11 @@ from orchestrator.events import EventBus
 from orchestrator.models import StaffRole, StaffSession, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
-from orchestrator.staff import hash_password, verify_password
 from orchestrator.web import audit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 
 SESSION_TTL = timedelta(hours=10)
-MAX_FAILED_SIGN_INS = 5
-LOCK_OUT_FOR = timedelta(minutes=15)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SET_PASSWORD_TTL = timedelta(hours=72)
@@ -48,17 +49,6 @@ SET_PASSWORD_AUDIENCE = "mediation-orchestrator:staff-set-password"
 MIN_PASSWORD_LENGTH = 12
 SIGN_IN_PATH = "/sign-in"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash to check against when there is no user, so a miss takes as long as a hit.
-
-    Made on first use, not at import: hashing takes a fifth of a second by design.
-    """
-    return hash_password(secrets.token_urlsafe(16))
 
 
 def cookie_name(settings: Settings) -> str:
@@ -75,36 +65,6 @@ def _hash(value: str) -> str:
 
 
 # ---------------------------------------------------------------------------- sign-in
-
-
-async def authenticate(
-    session: AsyncSession, *, email: str, password: str, now: datetime
-) -> StaffUser | None:
-    """The user these credentials sign in, or None; counts failures and locks the account.
-
-    Five wrong passwords in a row lock the account for fifteen minutes. The caller shows one
-    message for every failure, so nobody learns whether an email belongs to a user.
-    """
-    email = email.strip().lower()
-    user = await session.scalar(select(StaffUser).where(col(StaffUser.email) == email))
-    if user is None or not user.active:
-        verify_password(_dummy_hash(), password)
-        return None
-    if user.locked_until is not None and user.locked_until > now:
-        verify_password(_dummy_hash(), password)
-        return None
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_SIGN_INS:
-            user.failed_logins = 0
-            user.locked_until = now + LOCK_OUT_FOR
-            add_audit(session, actor_id=user.id, action="staff.locked_out", at=now)
-        await session.flush()
-        return None
-    user.failed_logins = 0
-    user.locked_until = None
-    await session.flush()
-    return user
 
 
 async def open_session(session: AsyncSession, *, user: StaffUser, now: datetime) -> str:
@@ -360,8 +320,13 @@ def _password_fingerprint(user: StaffUser) -> str:
 
 
 def set_password_token(user: StaffUser, *, secret: str, now: datetime) -> str:
-    """A one-time link token: it stops working once the user's password changes."""
+    """A one-time link token; every earlier one for this user stops working.
+
+    Call it inside the write that saves ``user``: the link's id is kept on the row.
+    """
+    user.set_password_link = secrets.token_hex(16)
     claims = {
+        "jti": user.set_password_link,
         "sub": str(user.id),
         "aud": SET_PASSWORD_AUDIENCE,
         "pwf": _password_fingerprint(user),
@@ -373,8 +338,9 @@ def set_password_token(user: StaffUser, *, secret: str, now: datetime) -> str:
 
 
 async def user_for_set_password_token(
-    session: AsyncSession, token: str, *, secret: str, now: datetime
+    session: AsyncSession, token: str, *, secret: str, now: datetime, lock: bool = False
 ) -> StaffUser | None:
+    """Find the user a live set-password link is for; ``lock`` holds their row to the end."""
     if len(token) > 2048:
         return None
     try:
@@ -385,7 +351,7 @@ async def user_for_set_password_token(
             audience=SET_PASSWORD_AUDIENCE,
             # Time is checked below against the service's clock, not the machine's.
             options={
-                "require": ["exp", "nbf", "sub", "aud", "pwf"],
+                "require": ["exp", "nbf", "sub", "aud", "pwf", "jti"],
                 "verify_exp": False,
                 "verify_nbf": False,
                 "verify_iat": False,
@@ -396,21 +362,25 @@ async def user_for_set_password_token(
         return None
     if not int(claims["nbf"]) <= int(now.timestamp()) < int(claims["exp"]):
         return None
-    user = await session.get(StaffUser, user_id)
+    user = await session.get(StaffUser, user_id, with_for_update=lock, populate_existing=lock)
     if user is None or not user.active:
         return None
     if not hmac.compare_digest(str(claims["pwf"]), _password_fingerprint(user)):
+        return None
+    # Only the newest link issued, and only until it is used.
+    if user.set_password_link is None or not hmac.compare_digest(
+        str(claims["jti"]), user.set_password_link
+    ):
         return None
     return user
 
 
 async def set_password(
-    session: AsyncSession, *, user: StaffUser, password: str, now: datetime
+    session: AsyncSession, *, user: StaffUser, password_hash: str, now: datetime
 ) -> None:
-    """Set a new password, unlock the account and end every session it had."""
-    user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    """Set a new password (already hashed), use up the link and end every session it had."""
+    user.password_hash = password_hash
+    user.set_password_link = None
     await end_sessions_of(session, user_id=user.id)
     add_audit(session, actor_id=user.id, action="staff.password_set", at=now)
     await session.flush()

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
 
 from orchestrator.models import StaffRole
-from orchestrator.web.ratelimit import LINK_ALLOWANCE, SIGN_IN_ALLOWANCE
+from orchestrator.settings import Settings
+from orchestrator.signin import ACCOUNT_BACKOFF, SOURCE_ALLOWANCE
+from orchestrator.throttle import LINK_ALLOWANCE, SET_PASSWORD_ALLOWANCE
+from orchestrator.web.app import create_app
 from tests.conftest import MutableClock, Staff
+from tests.orchestrator.invites_support import book as book_at
+from tests.orchestrator.invites_support import make_case
 from tests.orchestrator.meetings_support import book, join_links, path_of, ready_case
 from tests.orchestrator.web_support import PASSWORD, Browser, make_user
 
+FEED_MEETING_AT = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
-async def test_guessing_party_links_is_answered_with_429_then_allowed_again(
+
+async def test_guessing_party_links_is_answered_with_429_yet_valid_links_still_open(
     staff: Staff, clock: MutableClock
 ) -> None:
     client = staff.client
@@ -34,10 +43,12 @@ async def test_guessing_party_links_is_answered_with_429_then_allowed_again(
     wait = int(blocked.headers["Retry-After"])
     assert 0 < wait <= LINK_ALLOWANCE.refill_seconds
     assert blocked.headers["X-Content-Type-Options"] == "nosniff"
-    # While blocked, even a good link waits: the guesser learns nothing.
-    assert (await client.get(good)).status == 429
-    clock.advance(seconds=wait)
+    # A good link from the same address still opens: a whole school or council may sit
+    # behind one address, and only failures are ever refused.
     assert (await client.get(good)).status == 200
+    assert (await client.get("/p/and-another-guess")).status == 429
+    clock.advance(seconds=wait)
+    assert (await client.get("/r/a-later-guess")).status == 404
 
 
 async def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(staff: Staff) -> None:
@@ -57,7 +68,7 @@ async def test_repeated_failed_sign_ins_are_slowed_down(
 ) -> None:
     await make_user(client, "ada@staff.example", StaffRole.scheduler)
     browser = Browser(client)
-    for attempt in range(int(SIGN_IN_ALLOWANCE.burst)):
+    for attempt in range(int(SOURCE_ALLOWANCE.burst)):
         # Different unknown emails, so no single account's lock-out is what stops them.
         response = await browser.sign_in(f"guess{attempt}@staff.example", "wrong-password-1")
         assert response.status == 400
@@ -70,8 +81,52 @@ async def test_repeated_failed_sign_ins_are_slowed_down(
 
 async def test_a_successful_sign_in_costs_nothing(client: TestClient[Any, Any]) -> None:
     await make_user(client, "bo@staff.example", StaffRole.scheduler)
-    for _ in range(int(SIGN_IN_ALLOWANCE.burst) * 2):
+    for _ in range(int(SOURCE_ALLOWANCE.burst) * 2):
         assert (await Browser(client).sign_in("bo@staff.example", PASSWORD)).status == 303
+
+
+async def test_guessing_feed_urls_is_limited_and_the_real_feed_still_opens(
+    staff: Staff,
+) -> None:
+    booked = await book_at(staff, await make_case(staff), FEED_MEETING_AT)
+    feed = await staff.call("GET", f"/api/v1/mediators/{booked.mediator_id}/feed", expect=200)
+    real = urlsplit(feed["url"]).path
+    for attempt in range(int(LINK_ALLOWANCE.burst)):
+        guess = await staff.client.get(f"/feeds/mediators/guess-{attempt}.ics")
+        assert guess.status == 404
+    blocked = await staff.client.get("/feeds/mediators/one-more.ics")
+    assert blocked.status == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert (await staff.client.get(real)).status == 200
+
+
+async def test_guessing_set_password_links_is_limited(client: TestClient[Any, Any]) -> None:
+    for attempt in range(int(SET_PASSWORD_ALLOWANCE.burst)):
+        guess = await client.get(f"/set-password/guess-{attempt}")
+        assert guess.status == 410
+    blocked = await client.post("/set-password/one-more", data={"password": "x", "confirm": "x"})
+    assert blocked.status == 429
+    assert "Too many attempts" in await blocked.text()
+
+
+async def test_two_app_replicas_on_one_database_share_each_budget(
+    aiohttp_client: Any, client: TestClient[Any, Any], settings: Settings, clock: MutableClock
+) -> None:
+    """Counts live in the database: a second replica does not double a guesser's budget."""
+    other = await aiohttp_client(create_app(settings, clock=clock, migrate_on_start=False))
+    replicas = [client, other]
+    for attempt in range(int(LINK_ALLOWANCE.burst)):
+        guess = await replicas[attempt % 2].get(f"/j/forged-token-{attempt}")
+        assert guess.status == 404
+    assert (await other.get("/j/one-more")).status == 429
+    assert (await client.get("/j/and-one-more")).status == 429
+
+    await make_user(client, "ada@staff.example", StaffRole.scheduler)
+    for attempt in range(ACCOUNT_BACKOFF.free):
+        wrong = await Browser(replicas[attempt % 2]).sign_in("ada@staff.example", "wrong-1")
+        assert wrong.status == 400
+    for replica in replicas:
+        assert (await Browser(replica).sign_in("ada@staff.example", "wrong-2")).status == 429
 
 
 async def test_a_link_for_one_party_does_not_open_another_partys_things(staff: Staff) -> None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from orchestrator.models import StaffRole
 from orchestrator.settings import Settings
-from orchestrator.web.ratelimit import LINK_ALLOWANCE
+from orchestrator.signin import ACCOUNT_BACKOFF
+from orchestrator.throttle import LINK_ALLOWANCE
 from tests.conftest import Staff
 from tests.orchestrator.meetings_support import book, join_links, path_of, ready_case
+from tests.orchestrator.web_support import PASSWORD, make_user
 
-GUESSER, PARENT = "203.0.113.5", "198.51.100.7"
+GUESSER, PARENT, OWNER = "203.0.113.5", "198.51.100.7", "198.51.100.20"
 
 
 @pytest.fixture
@@ -46,8 +49,8 @@ async def test_one_guesser_behind_the_proxy_does_not_lock_out_a_parent(staff: St
     assert await exhaust(staff, [GUESSER]) == 429
     parent = await staff.client.get(good, headers={"X-Forwarded-For": PARENT})
     assert parent.status == 200
-    again = await staff.client.get(good, headers={"X-Forwarded-For": GUESSER})
-    assert again.status == 429
+    guess = await staff.client.get("/j/forged-again", headers={"X-Forwarded-For": GUESSER})
+    assert guess.status == 429
 
 
 async def test_addresses_the_caller_writes_before_the_proxys_own_do_not_help(
@@ -63,6 +66,28 @@ async def test_a_chain_of_our_own_proxies_is_read_past(staff: Staff) -> None:
     assert await exhaust(staff, [f"{GUESSER}, 127.0.0.9"]) == 429
     parent = await staff.client.get(good, headers={"X-Forwarded-For": f"{PARENT}, 127.0.0.9"})
     assert parent.status == 200
+
+
+async def sign_in_from(staff: Staff, address: str, email: str, password: str) -> int:
+    response = await staff.client.post(
+        "/sign-in",
+        data={"email": email, "password": password},
+        headers={"X-Forwarded-For": address},
+        allow_redirects=False,
+    )
+    return response.status
+
+
+async def test_a_stranger_who_knows_a_staff_email_cannot_lock_its_owner_out(
+    staff: Staff,
+) -> None:
+    await make_user(staff.client, "sam@staff.example", StaffRole.scheduler)
+    for attempt in range(ACCOUNT_BACKOFF.free):
+        assert await sign_in_from(staff, GUESSER, "sam@staff.example", f"guess-{attempt}") == 400
+    assert await sign_in_from(staff, GUESSER, "sam@staff.example", PASSWORD) == 429
+    # Sam, at their own desk, signs straight in.
+    assert await sign_in_from(staff, OWNER, "sam@staff.example", PASSWORD) == 303
+    assert await sign_in_from(staff, GUESSER, "sam@staff.example", "one more") == 429
 
 
 def test_a_trusted_proxy_must_be_an_address_or_network() -> None:

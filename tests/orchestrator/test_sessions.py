@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from orchestrator.models import StaffRole, StaffSession, StaffUser
+from orchestrator.signin import ACCOUNT_BACKOFF
 from orchestrator.web.keys import DB, SETTINGS
 from orchestrator.web.sessions import safe_next, set_password_token
 from tests.conftest import MutableClock
@@ -71,18 +73,45 @@ async def test_wrong_password_and_unknown_email_read_the_same(client: TestClient
     assert wrong_text.replace("sam@", "X@") == unknown_text.replace("nobody@", "X@")
 
 
-async def test_five_failures_lock_the_account_for_fifteen_minutes(
+async def test_five_failures_slow_that_address_down_with_growing_waits(
     client: TestClient[Any, Any], clock: MutableClock
 ) -> None:
     await make_user(client, "sam@staff.example", StaffRole.scheduler)
     browser = Browser(client)
-    for _ in range(5):
+    for _ in range(ACCOUNT_BACKOFF.free):
         assert (await browser.sign_in("sam@staff.example", "guess")).status == 400
-    # Even the right password is refused while locked, with the same message.
-    locked = await browser.sign_in("sam@staff.example")
-    assert locked.status == 400
-    clock.advance(minutes=16)
+    # Then even the right password waits, told how long, before anything is checked.
+    waiting = await browser.sign_in("sam@staff.example")
+    assert waiting.status == 429
+    assert "Too many attempts" in await waiting.text()
+    first_wait = int(waiting.headers["Retry-After"])
+    assert first_wait == ACCOUNT_BACKOFF.first_s
+    clock.advance(seconds=first_wait)
+    assert (await browser.sign_in("sam@staff.example", "guess again")).status == 400
+    longer = await browser.sign_in("sam@staff.example")
+    assert int(longer.headers["Retry-After"]) == 2 * first_wait
+    clock.advance(seconds=2 * first_wait)
     assert (await browser.sign_in("sam@staff.example")).status == 303
+    # The right password ended the run: the next mistake is a plain mistake again.
+    assert (await Browser(client).sign_in("sam@staff.example", "typo")).status == 400
+
+
+async def test_forty_wrong_passwords_at_once_are_each_counted(
+    client: TestClient[Any, Any],
+) -> None:
+    """Counted in the database before each check, so racing tries get no further than five."""
+    await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    attempts = [
+        client.post(
+            "/sign-in",
+            data={"email": "sam@staff.example", "password": f"guess-{n}"},
+            allow_redirects=False,
+        )
+        for n in range(40)
+    ]
+    statuses = sorted(response.status for response in await asyncio.gather(*attempts))
+    assert statuses == [400] * ACCOUNT_BACKOFF.free + [429] * (40 - ACCOUNT_BACKOFF.free)
+    assert (await Browser(client).sign_in("sam@staff.example")).status == 429
 
 
 async def test_posts_without_the_csrf_token_are_refused(client: TestClient[Any, Any]) -> None:
@@ -172,11 +201,52 @@ async def test_set_password_link_expires_and_resists_tampering(
     client: TestClient[Any, Any], clock: MutableClock
 ) -> None:
     user_id = await make_user(client, "sam@staff.example", StaffRole.scheduler)
-    async with client.app[DB].read() as session:
-        user = await session.get(StaffUser, user_id)
-    assert user is not None
     secret = client.app[SETTINGS].secret_key.get_secret_value()
-    token = set_password_token(user, secret=secret, now=clock())
+    async with client.app[DB].write() as session:
+        user = await session.get(StaffUser, user_id)
+        assert user is not None
+        token = set_password_token(user, secret=secret, now=clock())
     assert (await client.get(f"/set-password/{token[:-2]}xx")).status == 410
+    assert (await client.get(f"/set-password/{token}")).status == 200
     clock.advance(hours=73)
     assert (await client.get(f"/set-password/{token}")).status == 410
+
+
+async def reset_link(admin: Browser, user_id: object) -> str:
+    """Ask for a new set-password link on the admin page, as an admin does."""
+    response = await admin.post(f"/staff/admin/users/{user_id}/reset")
+    assert response.status == 200
+    text = await response.text()
+    link = text.split('id="invite-link"')[1].split(">")[1].split("<")[0]
+    return link.removeprefix("http://testserver.local")
+
+
+async def test_a_new_reset_link_kills_the_older_one(client: TestClient[Any, Any]) -> None:
+    await make_user(client, "ada@staff.example", StaffRole.admin)
+    user_id = await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    admin = Browser(client)
+    await admin.sign_in("ada@staff.example")
+    older = await reset_link(admin, user_id)
+    newer = await reset_link(admin, user_id)
+    assert (await admin.get(older))[0] == 410
+    refused = await admin.post(older, {"password": PASSWORD, "confirm": PASSWORD}, csrf=False)
+    assert refused.status == 410
+    status, page = await admin.get(newer)
+    assert status == 200 and "sam@staff.example" in page
+
+
+async def test_a_used_link_stays_used_after_a_later_reset(client: TestClient[Any, Any]) -> None:
+    await make_user(client, "ada@staff.example", StaffRole.admin)
+    user_id = await make_user(client, "sam@staff.example", StaffRole.scheduler)
+    admin = Browser(client)
+    await admin.sign_in("ada@staff.example")
+    first = await reset_link(admin, user_id)
+    sam = Browser(client)
+    done = await sam.post(first, {"password": PASSWORD, "confirm": PASSWORD}, csrf=False)
+    assert done.status == 303
+    await reset_link(admin, user_id)  # the password is cleared again, and a new link made
+    assert (await sam.get(first))[0] == 410
+    again = await sam.post(
+        first, {"password": "someone else's 1", "confirm": "someone else's 1"}, csrf=False
+    )
+    assert again.status == 410
