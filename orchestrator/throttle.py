@@ -69,10 +69,14 @@ class Backoff:
 LINK_ALLOWANCE = Allowance(burst=30, refill_seconds=6)
 # Set-password links: one person at a time uses these.
 SET_PASSWORD_ALLOWANCE = Allowance(burst=10, refill_seconds=30)
+# Jitsi dial-in PIN look-ups: six digits are few, so once over budget a caller is refused
+# valid PINs too (else a refused scan would still tell valid PINs from the rest).
+MAPPER_ALLOWANCE = Allowance(burst=20, refill_seconds=10)
 DOOR_ALLOWANCES = {
     "link": LINK_ALLOWANCE,
     "feed": LINK_ALLOWANCE,
     "set_password": SET_PASSWORD_ALLOWANCE,
+    "mapper": MAPPER_ALLOWANCE,
 }
 
 
@@ -108,6 +112,21 @@ class Throttle:
         whatever its address has failed before.
         """
         return await self.spend(self.key("door", door, client), DOOR_ALLOWANCES[door])
+
+    async def waiting(self, door: str, client: str) -> int:
+        """Seconds ``client`` must wait before its next failure at ``door`` is heard (0: none)."""
+        key = self.key("door", door, client)
+        now = self.now()
+        refused_until = self._refused_until.get(key, 0.0)
+        if refused_until > now:
+            return _wait(refused_until - now)
+        async with self.db.read() as session:
+            bucket = await session.get(ThrottleBucket, key)
+        if bucket is None:
+            return 0
+        allowance = DOOR_ALLOWANCES[door]
+        excess = max(bucket.until, now) + allowance.refill_seconds - now
+        return _wait(excess - allowance.burst * allowance.refill_seconds)
 
     async def spend(self, key: str, allowance: Allowance) -> int:
         """Count one failure against ``key``; seconds to wait if over budget (not counted).

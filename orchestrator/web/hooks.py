@@ -18,7 +18,6 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from typing import cast
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -29,18 +28,14 @@ from orchestrator import attendance, booking, room_access, rooms
 from orchestrator.attendance_signals import record_signals
 from orchestrator.models import Channel, ParticipantStatus
 from orchestrator.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
-from orchestrator.web import ratelimit
 from orchestrator.web.errors import ApiError, json_error
-from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS, STATE
+from orchestrator.web.keys import CLIENT_ADDRESS, CLOCK, DB, PROVIDERS, SETTINGS, THROTTLE
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 MAX_HOOK_BYTES = 256 * 1024
 PIN_ATTEMPTS = 3
-# The dial-in gateway looks up one PIN per call: a burst of refused or unknown look-ups,
-# then one more every 10 s, per caller address.
-MAPPER_ALLOWANCE = ratelimit.Allowance(burst=20, refill_seconds=10)
 TWIML = "text/xml"
 
 
@@ -83,23 +78,15 @@ def _jitsi(request: web.Request) -> object:
     return providers.video("jitsi")
 
 
-def _mapper_limiter(
-    app: web.Application,
-) -> tuple[ratelimit.FailureLimiter, ratelimit.ClientAddress]:
-    """This app's buckets for PIN look-ups, and how it tells callers apart."""
-    found = app[STATE].get("jitsi_mapper_limiter")
-    if found is None:
-        found = app[STATE]["jitsi_mapper_limiter"] = (
-            ratelimit.FailureLimiter({"mapper": MAPPER_ALLOWANCE}),
-            ratelimit.ClientAddress(app[SETTINGS].trusted_proxies),
-        )
-    return cast(tuple[ratelimit.FailureLimiter, ratelimit.ClientAddress], found)
-
-
 def _gateway_token(request: web.Request) -> str | None:
     """The bearer token the caller presented, if any."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _too_many_look_ups(wait: int) -> web.Response:
+    error = ApiError(429, "too_many_attempts", "too many PIN look-ups; try again later")
+    return json_error(error, headers={"Retry-After": str(wait)})
 
 
 @routes.get("/hooks/jitsi/mapper")
@@ -121,12 +108,10 @@ async def jitsi_mapper(request: web.Request) -> web.Response:
         return web.json_response(body, status=status)
     app = request.app
     settings, now = app[SETTINGS], app[CLOCK]()
-    limiter, client_of = _mapper_limiter(app)
-    client = client_of(request)
-    wait = limiter.retry_after("mapper", client, now.timestamp())
+    throttle, client = app[THROTTLE], app[CLIENT_ADDRESS](request)
+    wait = await throttle.waiting("mapper", client)
     if wait:
-        error = ApiError(429, "too_many_attempts", "too many PIN look-ups; try again later")
-        return json_error(error, headers={"Retry-After": str(wait)})
+        return _too_many_look_ups(wait)
     expected = settings.jitsi_mapper_token
     presented = _gateway_token(request)
     if (
@@ -134,7 +119,9 @@ async def jitsi_mapper(request: web.Request) -> web.Response:
         or presented is None
         or not hmac.compare_digest(presented.encode(), expected.get_secret_value().encode())
     ):
-        limiter.record_failure("mapper", client, now.timestamp())
+        wait = await throttle.failed_at("mapper", client)
+        if wait:
+            return _too_many_look_ups(wait)
         raise ApiError(401, "unauthorized", "a valid dial-in gateway token is required")
     pin = request.query.get("id", "").strip()[:32]
     conference = None
@@ -144,7 +131,9 @@ async def jitsi_mapper(request: web.Request) -> web.Response:
             name = await room_access.dial_in_room_name(session, holder)
             conference = provider.conference_jid(name) if name else None
     if conference is None:
-        limiter.record_failure("mapper", client, now.timestamp())
+        wait = await throttle.failed_at("mapper", client)
+        if wait:
+            return _too_many_look_ups(wait)
     status, body = reverse_mapper_response(pin, conference)
     return web.json_response(body, status=status)
 
