@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 
 class DatabaseUnavailable(Exception):
-    """The database could not be reached: down, restarting, or refusing connections.
+    """The database could not be reached: down, restarting, refusing connections or silent.
 
     The driver raises its own socket and start-up errors when a new connection fails,
     which look like any other network error; naming them here lets the web layer answer
@@ -33,7 +34,7 @@ class DatabaseUnavailable(Exception):
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database is out of reach (so retrying later may work)."""
-    if isinstance(exc, DatabaseUnavailable):
+    if isinstance(exc, DatabaseUnavailable | sa_exc.TimeoutError):  # no pooled connection free
         return True
     # A connection the server closed mid-use (a restart) is invalidated by SQLAlchemy.
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
@@ -152,12 +153,30 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
-def _postgres_engine(url: str, *, pool_size: int, connect_timeout_s: float) -> AsyncEngine:
+# PostgreSQL's "canceling statement due to statement timeout" (and any other cancel).
+QUERY_CANCELED = "57014"
+
+
+def _postgres_engine(
+    url: str,
+    *,
+    pool_size: int,
+    connect_timeout_s: float,
+    statement_timeout_s: float | None,
+    pool_timeout_s: float,
+) -> AsyncEngine:
     """Pooled connections, checked before use so ones a restart cut are replaced.
 
-    A new connection that gets no answer within ``connect_timeout_s`` (a server that
-    accepts the connection and then says nothing) counts as the database being out of
-    reach, so requests answer 503 then instead of waiting asyncpg's own 60 seconds.
+    A database that stops answering must not hold requests for the minute or more the
+    kernel takes to give up on a connection, so every wait is bounded and counts as the
+    database being out of reach (503, try again):
+
+    - a new connection with no answer within ``connect_timeout_s``;
+    - a statement (or the ping before a pooled connection is reused) with no answer within
+      ``statement_timeout_s``; the server is given the same limit (``statement_timeout``),
+      so it stops work nobody waits for. A connection that timed out is dropped, with the
+      rest of the pool: its late answer must never be read as the next statement's;
+    - a wait for a free pooled connection longer than ``pool_timeout_s``.
     """
     import asyncpg
 
@@ -167,12 +186,18 @@ def _postgres_engine(url: str, *, pool_size: int, connect_timeout_s: float) -> A
         asyncpg.OperatorInterventionError,  # shutting down, starting up
         asyncpg.TooManyConnectionsError,
     )
+    connect_args: dict[str, Any] = {"timeout": connect_timeout_s}
+    if statement_timeout_s is not None:
+        connect_args["command_timeout"] = statement_timeout_s
+        milliseconds = str(max(1, round(statement_timeout_s * 1000)))
+        connect_args["server_settings"] = {"statement_timeout": milliseconds}
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"timeout": connect_timeout_s},
+        pool_timeout=pool_timeout_s,
+        connect_args=connect_args,
         hide_parameters=True,
     )
 
@@ -183,6 +208,27 @@ def _postgres_engine(url: str, *, pool_size: int, connect_timeout_s: float) -> A
         except unreachable as exc:
             raise DatabaseUnavailable(f"cannot connect: {type(exc).__name__}") from exc
 
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> Exception | None:
+        error = context.original_exception
+        if isinstance(error, TimeoutError):  # asyncpg's command_timeout: no answer at all
+            context.is_disconnect = True
+            return DatabaseUnavailable("no answer within the statement timeout")
+        if getattr(error, "sqlstate", None) == QUERY_CANCELED:
+            return DatabaseUnavailable("the statement ran past the database's timeout")
+        return None
+
+    # The ping before reuse is not a statement (no handle_error): a silent one is the same.
+    dialect = engine.sync_engine.dialect
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        try:
+            return ping(dbapi_connection)
+        except TimeoutError as exc:  # the pool drops this connection on the way out
+            raise DatabaseUnavailable("no answer to the ping within the statement timeout") from exc
+
+    setattr(dialect, "do_ping", do_ping)  # noqa: B010  (this engine's dialect only)
     return engine
 
 
@@ -193,8 +239,19 @@ def prepare_sqlite_folder(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def connect(url: str, *, pool_size: int = 10, connect_timeout_s: float = 10.0) -> Database:
+def connect(
+    url: str,
+    *,
+    pool_size: int = 10,
+    connect_timeout_s: float = 10.0,
+    statement_timeout_s: float | None = None,
+    pool_timeout_s: float = 30.0,
+) -> Database:
     """Build the engines for ``url`` (an async SQLAlchemy URL).
+
+    The service passes its timeouts (``_postgres_engine`` says what each bounds); without
+    ``statement_timeout_s`` (the command line's long jobs) statements may run as long as
+    they need.
 
     Statement parameters never appear in SQLAlchemy's log lines or in the text of its
     errors (``hide_parameters``): they are names, addresses and notes about children, and an
@@ -207,7 +264,11 @@ def connect(url: str, *, pool_size: int = 10, connect_timeout_s: float = 10.0) -
         reader_engine = _sqlite_engine(url, immediate=False)
     else:
         writer_engine = _postgres_engine(
-            url, pool_size=pool_size, connect_timeout_s=connect_timeout_s
+            url,
+            pool_size=pool_size,
+            connect_timeout_s=connect_timeout_s,
+            statement_timeout_s=statement_timeout_s,
+            pool_timeout_s=pool_timeout_s,
         )
         reader_engine = writer_engine
     return Database(

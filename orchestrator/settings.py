@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     # A new PostgreSQL connection that gets no answer in this time: the database is down (503).
     database_connect_timeout_s: float = Field(10.0, gt=0, le=120)
+    # A statement (on a pooled connection) with no answer in this time, or a request that
+    # waits this long for a free pooled connection: the database is unavailable (503).
+    database_statement_timeout_s: float = Field(5.0, gt=0, le=600)
+    database_pool_timeout_s: float = Field(5.0, gt=0, le=120)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     # The reverse proxies in front of the service (addresses or networks, e.g. the compose

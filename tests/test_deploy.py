@@ -297,6 +297,18 @@ def test_dockerfile_runs_orchestrator_serve_as_non_root():
     assert ("EXPOSE", "8080") in final_stage
 
 
+def test_every_deployment_runs_in_production_mode_so_dev_tools_do_not_exist():
+    instructions = dockerfile_instructions(DEPLOY / "Dockerfile")
+    final_stage = instructions[max(i for i, (w, _) in enumerate(instructions) if w == "FROM") :]
+    image_env = " ".join(args for word, args in final_stage if word == "ENV").split()
+    unit = unit_directives(DEPLOY / "orchestrator.service")
+
+    assert "ORCH_ENV=production" in image_env
+    assert ("Service", "Environment", "ORCH_ENV=production") in unit
+    assert k8s("ConfigMap", "orchestrator-config")["data"]["ORCH_ENV"] == "production"
+    assert env_file(DEPLOY / "orchestrator.env.example")["ORCH_ENV"] == "production"
+
+
 def test_dockerfile_copies_only_files_that_exist_and_no_dev_extras():
     instructions = dockerfile_instructions(DEPLOY / "Dockerfile")
     sources = [

@@ -207,26 +207,43 @@ def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 
 def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    action = f"{route.method} {route.path}"
+
     async def view(request: web.Request) -> web.StreamResponse:
         user: StaffUser | None = request.get(REQUEST_USER)
         if user is None:
             raise ApiError(401, "unauthorized", "a valid bearer token is required")
-        if user.role is not StaffRole.admin and user.role not in route.roles:
-            raise ApiError(403, "forbidden", "your role may not do this")
-        kwargs: dict[str, Any] = {}
-        if route.body is not None:
-            kwargs["body"] = await parse_body(request, route.body)
-        if route.query is not None:
-            kwargs["query"] = parse_query(request, route.query)
         app = request.app
         db = app[DB]
         now = app[CLOCK]()
-        opened = db.write() if route.writes else db.read()
-        async with opened as session:
-            ctx = ApiContext(request=request, session=session, user=user, now=now)
-            result = await route.handler(ctx, **kwargs)
-            if route.writes:
-                await _audit(ctx, route, session, now)
+        ctx: ApiContext | None = None
+        try:
+            if user.role is not StaffRole.admin and user.role not in route.roles:
+                raise ApiError(403, "forbidden", "your role may not do this")
+            kwargs: dict[str, Any] = {}
+            if route.body is not None:
+                kwargs["body"] = await parse_body(request, route.body)
+            if route.query is not None:
+                kwargs["query"] = parse_query(request, route.query)
+            opened = db.write() if route.writes else db.read()
+            async with opened as session:
+                ctx = ApiContext(request=request, session=session, user=user, now=now)
+                result = await route.handler(ctx, **kwargs)
+                if route.writes:
+                    await _audit(ctx, route, session, now)
+        except Exception as exc:
+            status = audit.refusal_status(exc)
+            if status is not None:
+                await audit.record_refusal(
+                    db,
+                    actor_id=user.id,
+                    action=action,
+                    path=request.match_info,
+                    status=status,
+                    at=now,
+                    case_id=ctx.audit_case_id if ctx is not None else None,
+                )
+            raise
         if not route.writes:
             async with db.write() as session:
                 await _audit(ctx, route, session, now)

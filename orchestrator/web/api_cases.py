@@ -94,6 +94,7 @@ async def list_cases(ctx: ApiContext, query: CaseQuery) -> CaseList:
             continue
         shown.append(public)
     shown.sort(key=lambda c: (c.deadlines.target.date, c.reference))
+    ctx.audit_details = {"case_ids": [str(c.id) for c in shown]}
     return CaseList(cases=shown)
 
 

@@ -64,9 +64,10 @@ async def update_endpoint(ctx: ApiContext, body: WebhookEndpointUpdate) -> Webho
 async def list_deliveries(ctx: ApiContext) -> WebhookDeliveryList:
     """The endpoint's delivery log: each event, its status and every attempt."""
     endpoint = await webhooks.get_endpoint(ctx.session, ctx.path_id("endpoint_id"))
-    return WebhookDeliveryList(
-        deliveries=await webhooks.deliveries(ctx.session, endpoint_id=endpoint.id)
-    )
+    shown = await webhooks.deliveries(ctx.session, endpoint_id=endpoint.id)
+    cases = dict.fromkeys(str(d.case_id) for d in shown if d.case_id is not None)
+    ctx.audit_details = {"case_ids": list(cases)}
+    return WebhookDeliveryList(deliveries=shown)
 
 
 @router.post(

@@ -157,7 +157,12 @@ def _database_ctx(migrate_on_start: bool) -> Callable[[web.Application], AsyncIt
         settings = app[SETTINGS]
         if migrate_on_start:
             await upgrade(settings.database_url)
-        db = connect(settings.database_url, connect_timeout_s=settings.database_connect_timeout_s)
+        db = connect(
+            settings.database_url,
+            connect_timeout_s=settings.database_connect_timeout_s,
+            statement_timeout_s=settings.database_statement_timeout_s,
+            pool_timeout_s=settings.database_pool_timeout_s,
+        )
         app[DB] = db
         app[THROTTLE] = Throttle(
             db, secret=settings.secret_key.get_secret_value(), clock=app[CLOCK]

@@ -110,7 +110,8 @@ async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamRe
     today_rows = [(m, c) for m, c in rows if m.start_at.astimezone(zone).date() == today]
     coming = [(m, c) for m, c in rows if m.start_at.astimezone(zone).date() > today]
     past = [(m, c) for m, c in rows if m.start_at.astimezone(zone).date() < today][-10:][::-1]
-    await staff.audit("page.sessions")
+    shown = dict.fromkeys(str(c.id) for _, c in today_rows + coming + past)
+    await staff.audit("page.sessions", details={"case_ids": list(shown)})
     context = staff.page(today=today_rows, coming=coming, past=past)
     return pages.render("staff/sessions.html", request, context)
 

@@ -6,14 +6,18 @@
   invitations; anything else is acknowledged and dropped, so the sender never retries it.
 - ``GET /dev/mail``: in development with the ``file`` mail backend, every ``.eml`` the
   service wrote, readable and clickable, so a newcomer can walk the whole flow locally.
+  It shows every party's links, so only signed-in staff see it, and nowhere but in
+  development does it exist (404, signed in or not).
 - ``install(app)``: subscribes invitations, notices and reminders to the domain events and
   runs the reminder scheduler with the app.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -23,11 +27,13 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import invitations, notices, reminders, replies
+from orchestrator.models import StaffRole
 from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS
 from orchestrator.web.pages import render
+from orchestrator.web.sessions import StaffContext, StaffHandler, staff_page
 
 routes = web.RouteTableDef()
 
@@ -75,11 +81,26 @@ async def inbound_mail(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------------- dev mailbox
 
 
-def _dev_folder(request: web.Request) -> Path:
-    settings = request.app[SETTINGS]
-    if settings.env != "dev" or settings.mail_backend != "file":
-        raise web.HTTPNotFound()
-    return settings.mail_dir
+def _mail_folder(request: web.Request) -> Path:
+    return request.app[SETTINGS].mail_dir
+
+
+def dev_tool(handler: StaffHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Guard a development tool: it exists only in development, and only for signed-in staff.
+
+    Outside development it is a 404 before anyone's cookie is looked at, so a production
+    service never even hints that it is there.
+    """
+    staff_only = staff_page(roles=StaffRole)(handler)
+
+    @functools.wraps(handler)
+    async def view(request: web.Request) -> web.StreamResponse:
+        settings = request.app[SETTINGS]
+        if settings.env != "dev" or settings.mail_backend != "file":
+            raise web.HTTPNotFound()
+        return await staff_only(request)
+
+    return view
 
 
 def _read_message(path: Path) -> EmailMessage:
@@ -96,9 +117,10 @@ def _calendar_method(message: EmailMessage) -> str | None:
 
 
 @routes.get("/dev/mail")
-async def dev_mail(request: web.Request) -> web.Response:
+@dev_tool
+async def dev_mail(request: web.Request, _staff: StaffContext) -> web.StreamResponse:
     """List the mail the service wrote (development only)."""
-    folder = _dev_folder(request)
+    folder = _mail_folder(request)
     files = sorted(
         (p for p in folder.glob("*.eml") if p.is_file()),
         key=lambda p: p.stat().st_mtime,
@@ -121,7 +143,7 @@ async def dev_mail(request: web.Request) -> web.Response:
 
 
 def _message_path(request: web.Request) -> Path:
-    folder = _dev_folder(request)
+    folder = _mail_folder(request)
     name = request.match_info["name"]
     if not _EML_NAME.fullmatch(name):
         raise web.HTTPNotFound()
@@ -144,7 +166,8 @@ def _pieces(text: str) -> list[tuple[str, str]]:
 
 
 @routes.get("/dev/mail/{name}")
-async def dev_message(request: web.Request) -> web.Response:
+@dev_tool
+async def dev_message(request: web.Request, _staff: StaffContext) -> web.StreamResponse:
     """One message: its text with working links, and its calendar part (development only)."""
     path = _message_path(request)
     message = _read_message(path)
@@ -172,7 +195,8 @@ async def dev_message(request: web.Request) -> web.Response:
 
 
 @routes.get("/dev/mail/{name}/raw")
-async def dev_message_raw(request: web.Request) -> web.Response:
+@dev_tool
+async def dev_message_raw(request: web.Request, _staff: StaffContext) -> web.StreamResponse:
     path = _message_path(request)
     return web.Response(
         body=path.read_bytes(),

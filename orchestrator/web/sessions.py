@@ -238,6 +238,20 @@ class StaffContext:
             )
         self.audited = True
 
+    async def audit_refusal(self, status: int) -> None:
+        """Record that this request was refused, under the case its path names."""
+        resource = self.request.match_info.route.resource
+        page = resource.canonical if resource is not None else self.request.path
+        await audit.record_refusal(
+            self.app[DB],
+            actor_id=self.user.id,
+            action=f"{self.request.method} {page}",
+            path=self.request.match_info,
+            status=status,
+            at=self.now,
+        )
+        self.audited = True
+
 
 def csrf_matches(expected: str, given: str | None) -> bool:
     if not given:
@@ -262,11 +276,17 @@ def staff_page(
             staff = await load_staff(request)
             if staff is None:
                 raise sign_in_redirect(request)
-            if staff.user.role is not StaffRole.admin and staff.user.role not in allowed:
-                raise ApiError(403, "forbidden", "your role cannot use this page")
-            if request.method in UNSAFE_METHODS:
-                staff.form = await require_csrf(request, staff.csrf_token)
-            response = await handler(request, staff)
+            try:
+                if staff.user.role is not StaffRole.admin and staff.user.role not in allowed:
+                    raise ApiError(403, "forbidden", "your role cannot use this page")
+                if request.method in UNSAFE_METHODS:
+                    staff.form = await require_csrf(request, staff.csrf_token)
+                response = await handler(request, staff)
+            except Exception as exc:
+                status = audit.refusal_status(exc)
+                if status is not None:  # not theirs, not their role, or a forged form
+                    await staff.audit_refusal(status)
+                raise
             # Every page read is on the audit trail; writes record what they did themselves.
             if request.method not in UNSAFE_METHODS and not staff.audited:
                 await staff.audit_page_view()

@@ -411,7 +411,8 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
                 )
             )
     rows.sort(key=lambda r: risk_key(r.case))
-    await staff.audit("page.board", details={"shown": len(rows)})
+    shown = [str(row.case.id) for row in rows]
+    await staff.audit("page.board", details={"shown": len(rows), "case_ids": shown})
     context = staff.page(
         rows=rows,
         mediators=mediators,

@@ -262,29 +262,6 @@ async def test_people_without_email_are_flagged_not_mailed(
         assert not kinds or "invites.no_email" in kinds
 
 
-async def test_the_dev_mailbox_lists_and_shows_the_mail(
-    aiohttp_client: Any, settings: Settings, clock: MutableClock
-) -> None:
-    from orchestrator.web.app import create_app
-
-    dev = settings.model_copy(update={"env": "dev"})
-    folder = dev.mail_dir
-    folder.mkdir(parents=True)
-    (folder / "invite-1.eml").write_bytes(
-        b"From: s@x.example\r\nTo: Zoe <zoe@family.example>\r\nSubject: Invitation: hello\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\n\r\nJoin: http://testserver.local/j/abc\r\n"
-    )
-    client = await aiohttp_client(create_app(dev, clock=clock, migrate_on_start=False))
-    listing = await client.get("/dev/mail")
-    assert listing.status == 200 and "Invitation: hello" in await listing.text()
-    page = await (await client.get("/dev/mail/invite-1.eml")).text()
-    assert '<a class="govuk-link" href="http://testserver.local/j/abc">' in page
-    assert (await client.get("/dev/mail/..%2Fsecret.eml")).status == 404
-    # Outside development the page does not exist.
-    test_client = await aiohttp_client(create_app(settings, clock=clock, migrate_on_start=False))
-    assert (await test_client.get("/dev/mail")).status == 404
-
-
 def as_a_calendar_keeps_it(messages: list[Any]) -> dict[str, Any]:
     """Apply iTIP messages in order as a client does: a higher SEQUENCE replaces the copy.
 
