@@ -28,7 +28,8 @@ BLOCKING: frozenset[str] = frozenset({"busy", "no"})
 # Score weights: each term outweighs every term after it at its cap, so ordering by score is
 # the documented lexicographic order (see ``_score``).
 _BASE = 1_000_000.0
-_W_IF_NEED_BE, _W_UNKNOWN, _W_WITHIN_TARGET = 100_000.0, 10_000.0, 5_000.0
+# A time people answered comes before one nobody was asked about, whatever they answered.
+_W_UNKNOWN, _W_IF_NEED_BE, _W_WITHIN_TARGET = 100_000.0, 10_000.0, 5_000.0
 _W_DAY, _W_PREFERENCE, _W_OPTIONAL = 40.0, 3.0, 0.2
 _CAP_COUNT, _CAP_DAY, _CAP_PREFERENCE, _CAP_OPTIONAL = 9, 99, 13, 14
 
@@ -38,7 +39,8 @@ class PartyAvailability:
     """What the solver knows about one party: calendar busy time, poll answers and rules.
 
     ``busy`` is None when the party has no calendar; ``answers`` maps a polled start (aware
-    datetime) to the party's answer and applies to that exact start only.
+    datetime) to the party's answer and applies to that exact start only. ``name`` is how
+    explanations name the party (never by id).
     """
 
     party_id: str
@@ -47,6 +49,7 @@ class PartyAvailability:
     answers: Mapping[datetime, Answer] | None = None
     rules: PartyRules = field(default_factory=PartyRules)
     calendar_error: str | None = None
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,11 @@ def candidate_starts(
     return [candidate.start for candidate in grid]
 
 
+def _name(party: PartyAvailability) -> str:
+    """How an explanation names a party: by name, never by id."""
+    return party.name or "a party"
+
+
 def _score(
     candidate: _Candidate,
     statuses: Mapping[str, PartyStatus],
@@ -237,16 +245,17 @@ def _score(
 ) -> tuple[float, str]:
     """Score a feasible candidate and say why.
 
-    Order, most important first: fewer "if need be" from required parties; fewer unknowns;
-    inside the target; earlier day; more parties' preferred times met; more optional parties
-    available. Within a day, preferences come before the exact time; equal scores go earliest.
+    Order, most important first: fewer required parties not asked (unknown); fewer "if need
+    be" from required parties; inside the target; earlier day; more parties' preferred times
+    met; more optional parties available. Within a day, preferences come before the exact
+    time; equal scores go earliest.
     """
     required = [v.party for v in views if v.party.required]
     optional = [v.party for v in views if not v.party.required]
-    if_need_be = [p.party_id for p in required if statuses[p.party_id] == "if_need_be"]
+    if_need_be = [p for p in required if statuses[p.party_id] == "if_need_be"]
     unknown = [p for p in required if statuses[p.party_id] == "unknown"]
     preferred = [
-        v.party.party_id
+        _name(v.party)
         for v in views
         if v.party.rules.preferred_windows
         and statuses[v.party.party_id] not in BLOCKING
@@ -256,8 +265,8 @@ def _score(
     day_index = max(0, (candidate.local_start.date() - first_day).days)
     score = (
         _BASE
-        - _W_IF_NEED_BE * min(len(if_need_be), _CAP_COUNT)
         - _W_UNKNOWN * min(len(unknown), _CAP_COUNT)
+        - _W_IF_NEED_BE * min(len(if_need_be), _CAP_COUNT)
         + _W_WITHIN_TARGET * within_target
         - _W_DAY * min(day_index, _CAP_DAY)
         + _W_PREFERENCE * min(len(preferred), _CAP_PREFERENCE)
@@ -266,18 +275,15 @@ def _score(
     reasons = []
     if not if_need_be and not unknown:
         reasons.append("all required parties free or yes")
-    if if_need_be:
-        reasons.append("if need be: " + ", ".join(if_need_be))
-    if unknown:
-        described = [
-            f"{p.party_id} (calendar unavailable)" if p.calendar_error else p.party_id
-            for p in unknown
-        ]
-        reasons.append("no answer yet: " + ", ".join(described))
+    reasons.extend(f"{_name(p)}: if need be" for p in if_need_be)
+    reasons.extend(
+        f"{_name(p)}: no answer yet" + (" (calendar unavailable)" if p.calendar_error else "")
+        for p in unknown
+    )
     reasons.append("within target" if within_target else "after target")
     if preferred:
         reasons.append("preferred by " + ", ".join(preferred))
-    unavailable_optional = [p.party_id for p in optional if statuses[p.party_id] in BLOCKING]
+    unavailable_optional = [_name(p) for p in optional if statuses[p.party_id] in BLOCKING]
     if unavailable_optional:
         reasons.append("optional unavailable: " + ", ".join(unavailable_optional))
     return round(score, 3), "; ".join(reasons)
@@ -342,12 +348,18 @@ def find_slots(
         blockers=blockers,
         blocked_counts={p: all_blocks[p] for p in blockers},
         earliest_after_target=after if limit is None else after[:limit],
-        explanation=_nothing_fits(candidates_before_target, blockers, all_blocks),
+        explanation=_nothing_fits(
+            candidates_before_target, blockers, all_blocks, {p.party_id: _name(p) for p in parties}
+        ),
     )
 
 
-def _nothing_fits(candidates: int, blockers: list[str], blocked: Counter[str]) -> str:
+def _nothing_fits(
+    candidates: int, blockers: list[str], blocked: Counter[str], names: Mapping[str, str]
+) -> str:
     if candidates == 0:
         return "no time before the target meets the mediator's hours, working days and notice"
-    most = ", ".join(f"{p} blocks {blocked[p]} of {candidates}" for p in blockers[:3])
+    most = ", ".join(
+        f"{names.get(p, 'a party')} blocks {blocked[p]} of {candidates}" for p in blockers[:3]
+    )
     return f"nothing fits before the target; {most}"

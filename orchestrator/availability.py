@@ -545,6 +545,7 @@ async def find_case_slots(
             answers=answers.get(party.id),
             rules=party_rules(party.rules),
             calendar_error=busy.error_for(party.id),
+            name=party.name,
         )
         for party in parties
     ]
@@ -648,6 +649,7 @@ def _blocker_key(
         tuple(
             (
                 p.party_id,
+                p.name,
                 None if p.busy is None else tuple(p.busy),
                 None if p.answers is None else frozenset(p.answers.items()),
                 repr(p.rules),
