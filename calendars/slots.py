@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from calendars.clocks import latest_notice_date
+from calendars.allowed import day_breaks, working_span
 from calendars.intervals import Interval
 from calendars.rules import MediatorRules, PartyRules, SchedulingRules
 
@@ -177,7 +177,6 @@ def _mediator_grid(
 ) -> Iterator[_Candidate]:
     """Yield the candidates the calendar and the mediator allow, earliest first."""
     zone = rules.zone
-    calendar = rules.working_days
     booked = _BusyIndex.of(mediator.bookings, pad_seconds=mediator.buffer_minutes * 60)
     mediator_busy = _BusyIndex.of(
         i for i in mediator.busy if rules.tentative_is_busy or not i.tentative
@@ -191,12 +190,11 @@ def _mediator_grid(
         hours = mediator.working_hours.hours_on(day.weekday())
         usable = (
             hours is not None
-            and calendar.is_working_day(day)
             and sessions_on[day] < mediator.max_sessions_per_day
-            and latest_notice_date(day, calendar, rules.min_notice_working_days) >= today
+            and not day_breaks(day, rules=rules, hours=mediator.working_hours, today=today)
         )
         if hours is not None and usable:
-            day_end = datetime.combine(day, hours[1], tzinfo=zone)
+            day_end = working_span(day, hours, zone)[1]
             for local_start in _local_starts(day, hours, duration, step, fixed_starts, zone):
                 start = local_start.astimezone(UTC)
                 end = start + duration

@@ -481,6 +481,25 @@ async def parties_and_answers(
 # ---------------------------------------------------------------------------- slots
 
 
+def party_availability(
+    party: Party,
+    *,
+    busy: Sequence[Interval] | None = None,
+    answers: Mapping[datetime, Answer] | None = None,
+    calendar_error: str | None = None,
+) -> PartyAvailability:
+    """One party as the solver and the booking rules see them, named as staff know them."""
+    return PartyAvailability(
+        party_id=str(party.id),
+        required=party.required,
+        busy=busy,
+        answers=answers,
+        rules=party_rules(party.rules),
+        calendar_error=calendar_error,
+        name=party.name,
+    )
+
+
 @dataclass(frozen=True)
 class Blocker:
     party_id: uuid.UUID
