@@ -297,18 +297,20 @@ def find_slots(
     target: datetime,
     now: datetime,
     limit: int | None = 10,
+    fixed_starts: Sequence[time] | None = None,
 ) -> SlotSearch:
     """Rank the meeting times every required party can make, best first.
 
     A slot is within target when it ends at or before ``target``. When no slot fits before the
     target, ``blockers`` lists the required parties blocking most candidate times before it
     (first those that alone block a time, then all they block) and ``earliest_after_target``
-    offers the first times after it. ``limit=None`` returns every feasible slot.
+    offers the first times after it. ``limit=None`` returns every feasible slot;
+    ``fixed_starts`` (local times, as a poll offers) replace the grid.
     """
     if duration <= timedelta(0):
         raise ValueError("duration must be positive")
     views = [_PartyView(p, rules.tentative_is_busy) for p in parties]
-    grid = _mediator_grid(window, duration, rules, mediator, now, rules.grid_minutes, None)
+    grid = _mediator_grid(window, duration, rules, mediator, now, rules.grid_minutes, fixed_starts)
     first_day = now.astimezone(rules.zone).date()
     feasible: list[Slot] = []
     sole_blocks: Counter[str] = Counter()

@@ -143,6 +143,8 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
             now=staff.now,
             settings=staff.settings,
             calendar=request.app[WORKDAYS],
+            reader=request.app[BUSY_READER],
+            http=request.app[HTTP],
             actor=staff.actor,
         )
         _audit(session, staff, "availability.request", case.id)
