@@ -386,6 +386,23 @@ async def broken_rules(
     )
 
 
+async def breaks_for(
+    session: AsyncSession,
+    *,
+    case: Case,
+    start: datetime,
+    duration_minutes: int,
+    now: datetime,
+    workdays: WorkingDays,
+) -> list[RuleBreak]:
+    """The rules booking this case at ``start`` would break, e.g. to show before booking."""
+    mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
+    end = start + timedelta(minutes=duration_minutes)
+    return await broken_rules(
+        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
+    )
+
+
 def _sentence(breaks: Sequence[RuleBreak]) -> str:
     return "; ".join(b.message for b in breaks)
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import availability, booking, cases, links, negotiation
-from orchestrator.errors import Conflict, DomainError, NotFound
+from orchestrator.errors import Conflict, DomainError, NotFound, RulesBroken, ValidationFailed
 from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.records import add_audit
 from orchestrator.web import pages
@@ -151,27 +151,51 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
     raise see_other(f"/staff/cases/{case_id}?notice=asked#find-a-time")
 
 
-@routes.get("/staff/cases/{case_id}/book")
-@staff_page(roles=SCHEDULERS)
-async def confirm_booking(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    """The confirmation step: when, who, how; nothing is sent until it is confirmed."""
-    case_id = parse_uuid(request.match_info["case_id"], "case")
+async def _booking_form(
+    request: web.Request, staff: StaffContext, case_id: uuid.UUID, start: datetime, duration: int
+) -> dict[str, Any]:
+    """What the confirmation page shows: the case, who is invited, and the rules broken."""
     async with request.app[DB_KEY].read() as session:
         case = await cases.get_case(session, case_id)
         parties = await cases.list_parties(session, case_id=case.id)
+        breaks = await booking.breaks_for(
+            session,
+            case=case,
+            start=start,
+            duration_minutes=duration,
+            now=staff.now,
+            workdays=request.app[WORKDAYS],
+        )
+    return {
+        "case": case,
+        "parties": parties,
+        "start": start,
+        "end": start + timedelta(minutes=duration),
+        "duration": duration,
+        "modes": list(MeetingMode),
+        "mode_names": MODE_NAMES,
+        "rules_broken": [pages.as_sentence(b.message) for b in breaks],
+    }
+
+
+@routes.get("/staff/cases/{case_id}/book")
+@staff_page(roles=SCHEDULERS)
+async def confirm_booking(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """The confirmation step: when, who, how, which rules the time breaks; nothing is sent yet."""
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    async with request.app[DB_KEY].read() as session:
+        case = await cases.get_case(session, case_id)
     start = _start(request.query.get("start"), case.timezone)
     duration = _duration(request.query.get("duration"))
+    form = await _booking_form(request, staff, case_id, start, duration)
     context = staff.page(
-        case=case,
-        parties=parties,
-        start=start,
-        end=start + timedelta(minutes=duration),
-        duration=duration,
-        modes=list(MeetingMode),
-        mode_names=MODE_NAMES,
+        **form,
         mode="video",
         error=None,
         alternatives=[],
+        waive=False,
+        waiver_reason="",
+        waiver_error=None,
     )
     return pages.render("staff/book_confirm.html", request, context)
 
@@ -184,7 +208,11 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     mode_raw = str(form.get("mode", "video"))
     mode = MeetingMode(mode_raw) if mode_raw in {m.value for m in MeetingMode} else None
     duration = _duration(str(form.get("duration", "")))
+    waive = form.get("waive_rules") == "yes"
+    reason = str(form.get("waiver_reason", "")).strip()[:500]
     error = None
+    waiver_error = None
+    status = 409
     alternatives: list[Any] = []
     try:
         async with request.app[DB_KEY].write() as session:
@@ -192,6 +220,9 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
             start = _start(str(form.get("start", "")), case.timezone)
             if mode is None:
                 raise Conflict("choose how people will meet")
+            if waive and not reason:
+                waiver_error = "Say why the rules are waived for this meeting"
+                raise ValidationFailed(waiver_error)
             if mode in (MeetingMode.video, MeetingMode.hybrid):
                 request.app[PROVIDERS].check_video(staff.settings.video_provider)
             await booking.book(
@@ -205,10 +236,15 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
                 settings=staff.settings,
                 workdays=request.app[WORKDAYS],
                 actor=staff.actor,
+                actor_id=staff.user.id,
+                waiver=reason if waive else None,
             )
             _audit(session, staff, "meeting.book", case.id)
     except DomainError as exc:
         error = pages.as_sentence(exc.message)
+        if isinstance(exc, RulesBroken):  # the page lists each rule beside the waiver
+            error = "That time breaks the scheduling rules shown below"
+        status = 422 if isinstance(exc, ValidationFailed) else 409
         details = exc.details if isinstance(exc.details, dict) else {}
         for item in details.get("alternatives", []) or []:
             try:
@@ -219,24 +255,21 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
         raise see_other(f"/staff/cases/{case_id}?notice=booked#meetings")
     async with request.app[DB_KEY].read() as session:
         case = await cases.get_case(session, case_id)
-        parties = await cases.list_parties(session, case_id=case.id)
     try:
         start = _start(str(form.get("start", "")), case.timezone)
     except NotFound:
         start = staff.now
+    shown = await _booking_form(request, staff, case_id, start, duration)
     context = staff.page(
-        case=case,
-        parties=parties,
-        start=start,
-        end=start + timedelta(minutes=duration),
-        duration=duration,
-        modes=list(MeetingMode),
-        mode_names=MODE_NAMES,
+        **shown,
         mode=mode_raw,
         error=error,
         alternatives=alternatives,
+        waive=waive,
+        waiver_reason=reason,
+        waiver_error=waiver_error,
     )
-    return pages.render("staff/book_confirm.html", request, context, status=409)
+    return pages.render("staff/book_confirm.html", request, context, status=status)
 
 
 async def _meeting_and_case(session: AsyncSession, request: web.Request) -> tuple[Any, Case]:
