@@ -298,8 +298,30 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
         duration=duration,
         local_value=local.strftime("%Y-%m-%dT%H:%M"),
         error=None,
+        rules_broken=await _rules_broken(request, staff, case, start, duration),
+        waive=False,
+        waiver_reason="",
+        waiver_error=None,
     )
     return pages.render("staff/reschedule.html", request, context)
+
+
+async def _rules_broken(
+    request: web.Request, staff: StaffContext, case: Case, start: datetime | None, duration: int
+) -> list[str]:
+    """The scheduling rules a proposed time breaks, as sentences for the page."""
+    if start is None:
+        return []
+    async with request.app[DB_KEY].read() as session:
+        breaks = await booking.breaks_for(
+            session,
+            case=case,
+            start=start,
+            duration_minutes=duration,
+            now=staff.now,
+            workdays=request.app[WORKDAYS],
+        )
+    return [pages.as_sentence(b.message) for b in breaks]
 
 
 @routes.post("/staff/meetings/{meeting_id}/reschedule")
@@ -308,13 +330,21 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
     form = staff.form
     duration = _duration(str(form.get("duration", "")))
     raw = str(form.get("start", ""))
+    waive = form.get("waive_rules") == "yes"
+    reason = str(form.get("waiver_reason", "")).strip()[:500]
     error = None
+    waiver_error = None
+    proposed: datetime | None = None
     try:
         async with request.app[DB_KEY].write() as session:
             meeting, case = await _meeting_and_case(session, request)
             start = _start(raw, case.timezone)
             if form.get("confirmed") != "yes":
                 raise _NeedsConfirmation(start)
+            proposed = start
+            if waive and not reason:
+                waiver_error = "Say why the rules are waived for this meeting"
+                raise ValidationFailed(waiver_error)
             await booking.reschedule(
                 session,
                 meeting=meeting,
@@ -325,6 +355,8 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
                 settings=staff.settings,
                 workdays=request.app[WORKDAYS],
                 actor=staff.actor,
+                actor_id=staff.user.id,
+                waiver=reason if waive else None,
             )
             _audit(session, staff, "meeting.reschedule", case.id)
     except _NeedsConfirmation as ask:
@@ -334,14 +366,28 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
         ) from None
     except DomainError as exc:
         error = pages.as_sentence(exc.message)
+        if isinstance(exc, RulesBroken):  # the page lists each rule beside the waiver
+            error = "That time breaks the scheduling rules shown below"
+        else:
+            proposed = proposed if waiver_error else None
     else:
         raise see_other(f"/staff/cases/{case.id}?notice=moved#meetings")
     async with request.app[DB_KEY].read() as session:
         meeting, case = await _meeting_and_case(session, request)
     context = staff.page(
-        case=case, meeting=meeting, start=None, duration=duration, local_value=raw, error=error
+        case=case,
+        meeting=meeting,
+        start=proposed,
+        duration=duration,
+        local_value=raw,
+        error=error,
+        rules_broken=await _rules_broken(request, staff, case, proposed, duration),
+        waive=waive,
+        waiver_reason=reason,
+        waiver_error=waiver_error,
     )
-    return pages.render("staff/reschedule.html", request, context, status=409)
+    status = 422 if proposed is not None else 409
+    return pages.render("staff/reschedule.html", request, context, status=status)
 
 
 class _NeedsConfirmation(Exception):

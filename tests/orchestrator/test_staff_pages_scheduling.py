@@ -148,3 +148,31 @@ async def test_booking_page_names_the_rule_a_time_breaks_and_offers_the_waiver(
     )
     _, page = await browser.get(case_path)
     assert "Family agreed to shorter notice" in html.unescape(page)  # on the case timeline
+
+
+async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
+    client: TestClient[Any, Any],
+) -> None:
+    browser, case_path = await ready_case(client)
+    form = {"start": "2026-03-11T10:00:00+00:00", "duration": "180", "mode": "video"}
+    assert (await browser.post(f"{case_path}/book", form)).status == 303
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
+    path = f"/staff/meetings/{meeting.id}/reschedule"
+    sunday = "2026-03-15T10:00:00+00:00"
+
+    status, confirm = await browser.get(f"{path}?start={sunday.replace('+', '%2B')}&duration=180")
+    assert status == 200
+    assert "Sunday 15 March 2026 is a Sunday, not a working day" in confirm
+    assert 'name="waive_rules"' in confirm
+    move = {"start": sunday, "duration": "180", "confirmed": "yes"}
+    refused = await browser.post(path, move)
+    assert refused.status == 422
+    assert "Sunday 15 March 2026 is a Sunday" in await refused.text()
+    moved = await browser.post(
+        path, {**move, "waive_rules": "yes", "waiver_reason": "The school hall is free then"}
+    )
+    assert moved.status == 303, await moved.text()
+    async with client.app[DB].read() as session:
+        again = await session.get(Meeting, meeting.id)
+    assert again is not None and again.sequence == 1
