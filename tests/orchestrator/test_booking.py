@@ -271,6 +271,9 @@ async def test_a_partys_own_limits_are_named_when_booking_breaks_them(staff: Sta
 async def test_a_waiver_with_a_reason_books_outside_the_rules_on_the_record(
     client: TestClient[Any, Any], staff: Staff
 ) -> None:
+    spec = await staff.call("GET", "/openapi.json", role=None, expect=200)
+    documented = spec["components"]["schemas"]["MeetingCreate"]["properties"]
+    assert {"waive_rules", "waiver_reason"} <= set(documented)
     ready = await ready_case(staff)
     soon = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # inside the family's five working days
     no_reason = await book(staff, ready.case_id, start=soon, waive_rules=True, expect=422)
