@@ -28,7 +28,7 @@ from calendars.planner import Capacity, Demand, Option, first_come_greedy, plan
 from calendars.slots import Slot
 from calendars.workdays import WorkingDays
 from orchestrator import availability, booking
-from orchestrator.errors import Conflict, NotFound, ValidationFailed
+from orchestrator.errors import Conflict, NotFound, RulesBroken, ValidationFailed
 from orchestrator.events import EventBus
 from orchestrator.models import Case, CaseStatus, Mediator, Meeting, MeetingMode, MeetingStatus
 from orchestrator.settings import Settings
@@ -275,6 +275,11 @@ async def accept(
         except Conflict as exc:
             raise Conflict(
                 f"case {case.reference} can no longer be booked then; nothing was booked",
+                details={"case_id": str(case.id), "reason": exc.details},
+            ) from exc
+        except RulesBroken as exc:
+            raise RulesBroken(
+                f"case {case.reference}: {exc.message}; nothing was booked",
                 details={"case_id": str(case.id), "reason": exc.details},
             ) from exc
         meetings.append(meeting)

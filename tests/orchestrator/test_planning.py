@@ -123,6 +123,22 @@ async def test_accepting_a_plan_that_clashes_books_nothing(staff: Staff) -> None
     )
     assert "nothing was booked" in refused["error"]["message"]
     assert await meetings(staff) == 0
+    # A plan is booked under the same rules as one meeting: a Sunday is refused, naming it.
+    sunday = await staff.call(
+        "POST",
+        "/api/v1/plans/accept",
+        json={
+            "bookings": [
+                {"case_id": first, "start": "2026-03-09T09:00:00Z", "duration_minutes": 180},
+                {"case_id": second, "start": "2026-03-15T09:00:00Z", "duration_minutes": 180},
+            ]
+        },
+        expect=422,
+    )
+    message = sunday["error"]["message"]
+    assert message.startswith("case SECOND: ") and "Sunday 15 March 2026 is a Sunday" in message
+    assert "nothing was booked" in message
+    assert await meetings(staff) == 0
     await staff.call("POST", "/api/v1/plans", role="mediator", json={}, expect=403)
 
 
