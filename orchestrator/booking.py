@@ -364,18 +364,17 @@ async def unique_pins(
 # ---------------------------------------------------------------------------- rules
 
 
-async def broken_rules(
-    session: AsyncSession,
+def broken_rules(
     *,
     case: Case,
     mediator: Mediator | None,
+    parties: Sequence[Party],
     start: datetime,
     end: datetime,
     now: datetime,
     workdays: WorkingDays,
 ) -> list[RuleBreak]:
     """The rules ``/slots`` applies that this time breaks for the case (empty if none)."""
-    parties = await _current_parties(session, case.id)
     return rule_breaks(
         start,
         end,
@@ -397,9 +396,14 @@ async def breaks_for(
 ) -> list[RuleBreak]:
     """The rules booking this case at ``start`` would break, e.g. to show before booking."""
     mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
-    end = start + timedelta(minutes=duration_minutes)
-    return await broken_rules(
-        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
+    return broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=await _current_parties(session, case.id),
+        start=start,
+        end=start + timedelta(minutes=duration_minutes),
+        now=now,
+        workdays=workdays,
     )
 
 
@@ -586,8 +590,15 @@ async def book(
     if mediator is None or not mediator.active:
         raise ValidationFailed("the case's mediator is no longer active")
     end = start + timedelta(minutes=duration_minutes)
-    breaks = await broken_rules(
-        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
+    parties = await _current_parties(session, case.id)
+    breaks = broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=parties,
+        start=start,
+        end=end,
+        now=now,
+        workdays=workdays,
     )
     waived = _enforce_rules(breaks, waiver)
     venue_key = venue.key if venue is not None else None
@@ -639,7 +650,6 @@ async def book(
     await rooms.record_transition(
         session, meeting=meeting, to=MeetingStatus.scheduled, source="booking", now=now
     )
-    parties = await _current_parties(session, case.id)
     await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
     await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
     if video:
@@ -700,8 +710,15 @@ async def reschedule(
     assert case is not None
     end = start + timedelta(minutes=duration_minutes)
     mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
-    breaks = await broken_rules(
-        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
+    parties = await _current_parties(session, meeting.case_id)
+    breaks = broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=parties,
+        start=start,
+        end=end,
+        now=now,
+        workdays=workdays,
     )
     waived = _enforce_rules(breaks, waiver)
     if mediator is not None:
@@ -729,7 +746,6 @@ async def reschedule(
     meeting.updated_at = now
     await _flush_moved(session)
     await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
-    parties = await _current_parties(session, meeting.case_id)
     await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
     await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
     if meeting.mode in (MeetingMode.video, MeetingMode.hybrid):
