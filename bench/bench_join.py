@@ -176,6 +176,7 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
             bus=bus,
             settings=settings,
             workdays=WorkingDays(),
+            waiver="Benchmark: a meeting about to start",
         )
     async with client_lib.ClientSession() as http:
         providers = Providers(settings, lambda: http)

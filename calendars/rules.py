@@ -21,6 +21,10 @@ def _office_week() -> Mapping[int, tuple[time, time]]:
     return MappingProxyType(dict.fromkeys(range(MONDAY, SATURDAY), OFFICE_HOURS))
 
 
+def _clock(moment: time | None) -> str:
+    return "" if moment is None else moment.strftime("%H:%M")
+
+
 @dataclass(frozen=True)
 class WorkingHours:
     """Local start and end time per weekday (0 = Monday); a missing weekday is not worked."""
@@ -53,20 +57,42 @@ class PartyRules:
 
     def allows(self, local_start: datetime, local_end: datetime) -> bool:
         """Say whether a meeting from ``local_start`` to ``local_end`` breaks none of the rules."""
+        return self._broken(local_start, local_end) is None
+
+    def broken(self, local_start: datetime, local_end: datetime) -> str | None:
+        """Say in plain words which limit the meeting breaks ("cannot meet on Wednesdays")."""
+        rule = self._broken(local_start, local_end)
+        if rule is None:
+            return None
+        return {
+            "overnight": "cannot meet across midnight",
+            "not_before": f"cannot meet before {_clock(self.not_before)}",
+            "not_after": f"cannot stay after {_clock(self.not_after)}",
+            "weekday": f"cannot meet on {local_start:%A}s",
+            "school_day": (
+                "can meet only during the school day "
+                f"({_clock(self.school_hours[0])} to {_clock(self.school_hours[1])})"
+            ),
+            "term": "can meet only in term time",
+        }[rule]
+
+    def _broken(self, local_start: datetime, local_end: datetime) -> str | None:
         start, end, day = local_start.time(), local_end.time(), local_start.date()
         if local_end.date() != day:
-            return False
+            return "overnight"
         if self.not_before is not None and start < self.not_before:
-            return False
+            return "not_before"
         if self.not_after is not None and end > self.not_after:
-            return False
+            return "not_after"
         if local_start.weekday() in self.excluded_weekdays:
-            return False
+            return "weekday"
         if self.school_day and not (self.school_hours[0] <= start and end <= self.school_hours[1]):
-            return False
-        if self.term_dates is not None:
-            return any(first <= day <= last for first, last in self.term_dates)
-        return True
+            return "school_day"
+        if self.term_dates is not None and not any(
+            first <= day <= last for first, last in self.term_dates
+        ):
+            return "term"
+        return None
 
     def prefers(self, local_start: datetime, local_end: datetime) -> bool:
         """Say whether the meeting lies inside one of the party's preferred windows."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from calendars.clocks import latest_notice_date
+from calendars.allowed import day_breaks, working_span
 from calendars.intervals import Interval
 from calendars.rules import MediatorRules, PartyRules, SchedulingRules
 
@@ -28,7 +28,8 @@ BLOCKING: frozenset[str] = frozenset({"busy", "no"})
 # Score weights: each term outweighs every term after it at its cap, so ordering by score is
 # the documented lexicographic order (see ``_score``).
 _BASE = 1_000_000.0
-_W_IF_NEED_BE, _W_UNKNOWN, _W_WITHIN_TARGET = 100_000.0, 10_000.0, 5_000.0
+# A time people answered comes before one nobody was asked about, whatever they answered.
+_W_UNKNOWN, _W_IF_NEED_BE, _W_WITHIN_TARGET = 100_000.0, 10_000.0, 5_000.0
 _W_DAY, _W_PREFERENCE, _W_OPTIONAL = 40.0, 3.0, 0.2
 _CAP_COUNT, _CAP_DAY, _CAP_PREFERENCE, _CAP_OPTIONAL = 9, 99, 13, 14
 
@@ -38,7 +39,8 @@ class PartyAvailability:
     """What the solver knows about one party: calendar busy time, poll answers and rules.
 
     ``busy`` is None when the party has no calendar; ``answers`` maps a polled start (aware
-    datetime) to the party's answer and applies to that exact start only.
+    datetime) to the party's answer and applies to that exact start only. ``name`` is how
+    explanations name the party (never by id).
     """
 
     party_id: str
@@ -47,6 +49,7 @@ class PartyAvailability:
     answers: Mapping[datetime, Answer] | None = None
     rules: PartyRules = field(default_factory=PartyRules)
     calendar_error: str | None = None
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,6 @@ def _mediator_grid(
 ) -> Iterator[_Candidate]:
     """Yield the candidates the calendar and the mediator allow, earliest first."""
     zone = rules.zone
-    calendar = rules.working_days
     booked = _BusyIndex.of(mediator.bookings, pad_seconds=mediator.buffer_minutes * 60)
     mediator_busy = _BusyIndex.of(
         i for i in mediator.busy if rules.tentative_is_busy or not i.tentative
@@ -188,12 +190,11 @@ def _mediator_grid(
         hours = mediator.working_hours.hours_on(day.weekday())
         usable = (
             hours is not None
-            and calendar.is_working_day(day)
             and sessions_on[day] < mediator.max_sessions_per_day
-            and latest_notice_date(day, calendar, rules.min_notice_working_days) >= today
+            and not day_breaks(day, rules=rules, hours=mediator.working_hours, today=today)
         )
         if hours is not None and usable:
-            day_end = datetime.combine(day, hours[1], tzinfo=zone)
+            day_end = working_span(day, hours, zone)[1]
             for local_start in _local_starts(day, hours, duration, step, fixed_starts, zone):
                 start = local_start.astimezone(UTC)
                 end = start + duration
@@ -228,6 +229,11 @@ def candidate_starts(
     return [candidate.start for candidate in grid]
 
 
+def _name(party: PartyAvailability) -> str:
+    """How an explanation names a party: by name, never by id."""
+    return party.name or "a party"
+
+
 def _score(
     candidate: _Candidate,
     statuses: Mapping[str, PartyStatus],
@@ -237,16 +243,17 @@ def _score(
 ) -> tuple[float, str]:
     """Score a feasible candidate and say why.
 
-    Order, most important first: fewer "if need be" from required parties; fewer unknowns;
-    inside the target; earlier day; more parties' preferred times met; more optional parties
-    available. Within a day, preferences come before the exact time; equal scores go earliest.
+    Order, most important first: fewer required parties not asked (unknown); fewer "if need
+    be" from required parties; inside the target; earlier day; more parties' preferred times
+    met; more optional parties available. Within a day, preferences come before the exact
+    time; equal scores go earliest.
     """
     required = [v.party for v in views if v.party.required]
     optional = [v.party for v in views if not v.party.required]
-    if_need_be = [p.party_id for p in required if statuses[p.party_id] == "if_need_be"]
+    if_need_be = [p for p in required if statuses[p.party_id] == "if_need_be"]
     unknown = [p for p in required if statuses[p.party_id] == "unknown"]
     preferred = [
-        v.party.party_id
+        _name(v.party)
         for v in views
         if v.party.rules.preferred_windows
         and statuses[v.party.party_id] not in BLOCKING
@@ -256,8 +263,8 @@ def _score(
     day_index = max(0, (candidate.local_start.date() - first_day).days)
     score = (
         _BASE
-        - _W_IF_NEED_BE * min(len(if_need_be), _CAP_COUNT)
         - _W_UNKNOWN * min(len(unknown), _CAP_COUNT)
+        - _W_IF_NEED_BE * min(len(if_need_be), _CAP_COUNT)
         + _W_WITHIN_TARGET * within_target
         - _W_DAY * min(day_index, _CAP_DAY)
         + _W_PREFERENCE * min(len(preferred), _CAP_PREFERENCE)
@@ -266,18 +273,15 @@ def _score(
     reasons = []
     if not if_need_be and not unknown:
         reasons.append("all required parties free or yes")
-    if if_need_be:
-        reasons.append("if need be: " + ", ".join(if_need_be))
-    if unknown:
-        described = [
-            f"{p.party_id} (calendar unavailable)" if p.calendar_error else p.party_id
-            for p in unknown
-        ]
-        reasons.append("no answer yet: " + ", ".join(described))
+    reasons.extend(f"{_name(p)}: if need be" for p in if_need_be)
+    reasons.extend(
+        f"{_name(p)}: no answer yet" + (" (calendar unavailable)" if p.calendar_error else "")
+        for p in unknown
+    )
     reasons.append("within target" if within_target else "after target")
     if preferred:
         reasons.append("preferred by " + ", ".join(preferred))
-    unavailable_optional = [p.party_id for p in optional if statuses[p.party_id] in BLOCKING]
+    unavailable_optional = [_name(p) for p in optional if statuses[p.party_id] in BLOCKING]
     if unavailable_optional:
         reasons.append("optional unavailable: " + ", ".join(unavailable_optional))
     return round(score, 3), "; ".join(reasons)
@@ -293,18 +297,20 @@ def find_slots(
     target: datetime,
     now: datetime,
     limit: int | None = 10,
+    fixed_starts: Sequence[time] | None = None,
 ) -> SlotSearch:
     """Rank the meeting times every required party can make, best first.
 
     A slot is within target when it ends at or before ``target``. When no slot fits before the
     target, ``blockers`` lists the required parties blocking most candidate times before it
     (first those that alone block a time, then all they block) and ``earliest_after_target``
-    offers the first times after it. ``limit=None`` returns every feasible slot.
+    offers the first times after it. ``limit=None`` returns every feasible slot;
+    ``fixed_starts`` (local times, as a poll offers) replace the grid.
     """
     if duration <= timedelta(0):
         raise ValueError("duration must be positive")
     views = [_PartyView(p, rules.tentative_is_busy) for p in parties]
-    grid = _mediator_grid(window, duration, rules, mediator, now, rules.grid_minutes, None)
+    grid = _mediator_grid(window, duration, rules, mediator, now, rules.grid_minutes, fixed_starts)
     first_day = now.astimezone(rules.zone).date()
     feasible: list[Slot] = []
     sole_blocks: Counter[str] = Counter()
@@ -342,12 +348,18 @@ def find_slots(
         blockers=blockers,
         blocked_counts={p: all_blocks[p] for p in blockers},
         earliest_after_target=after if limit is None else after[:limit],
-        explanation=_nothing_fits(candidates_before_target, blockers, all_blocks),
+        explanation=_nothing_fits(
+            candidates_before_target, blockers, all_blocks, {p.party_id: _name(p) for p in parties}
+        ),
     )
 
 
-def _nothing_fits(candidates: int, blockers: list[str], blocked: Counter[str]) -> str:
+def _nothing_fits(
+    candidates: int, blockers: list[str], blocked: Counter[str], names: Mapping[str, str]
+) -> str:
     if candidates == 0:
         return "no time before the target meets the mediator's hours, working days and notice"
-    most = ", ".join(f"{p} blocks {blocked[p]} of {candidates}" for p in blockers[:3])
+    most = ", ".join(
+        f"{names.get(p, 'a party')} blocks {blocked[p]} of {candidates}" for p in blockers[:3]
+    )
     return f"nothing fits before the target; {most}"

@@ -481,6 +481,81 @@ async def parties_and_answers(
 # ---------------------------------------------------------------------------- slots
 
 
+def party_availability(
+    party: Party,
+    *,
+    busy: Sequence[Interval] | None = None,
+    answers: Mapping[datetime, Answer] | None = None,
+    calendar_error: str | None = None,
+) -> PartyAvailability:
+    """One party as the solver and the booking rules see them, named as staff know them."""
+    return PartyAvailability(
+        party_id=str(party.id),
+        required=party.required,
+        busy=busy,
+        answers=answers,
+        rules=party_rules(party.rules),
+        calendar_error=calendar_error,
+        name=party.name,
+    )
+
+
+@dataclass(frozen=True)
+class SearchInputs:
+    """What the solver needs for one case over one window, and the calendars that failed."""
+
+    parties: list[Party]
+    people: list[PartyAvailability]
+    mediator: solver_rules.MediatorRules
+    rules: solver_rules.SchedulingRules
+    calendar_errors: list[CalendarError]
+
+
+async def search_inputs(
+    session: AsyncSession,
+    *,
+    case: Case,
+    window: Interval,
+    calendar: WorkingDays,
+    reader: BusyReader,
+    http: aiohttp.ClientSession,
+    notice_working_days: int | None = None,
+) -> SearchInputs:
+    """Everyone's rules, answers and calendar busy time, the mediator's too, over ``window``.
+
+    The slot search and the poll's candidates both start from this, so a poll never offers
+    a time the slot search would not.
+    """
+    parties, answers = await parties_and_answers(session, case_id=case.id)
+    mediator, bookings = await mediator_and_bookings(
+        session, mediator_id=case.mediator_id, window=window, exclude_case_id=case.id
+    )
+    busy = await gather_busy(
+        reader,
+        parties=parties,
+        mediator=mediator,
+        window=window,
+        http=http,
+        default_tz=case.timezone,
+    )
+    people = [
+        party_availability(
+            party,
+            busy=busy.parties.get(party.id),
+            answers=answers.get(party.id),
+            calendar_error=busy.error_for(party.id),
+        )
+        for party in parties
+    ]
+    return SearchInputs(
+        parties=parties,
+        people=people,
+        mediator=mediator_rules(mediator, bookings=bookings, busy=busy.mediator),
+        rules=scheduling_rules(case.timezone, calendar, notice_working_days=notice_working_days),
+        calendar_errors=busy.errors,
+    )
+
+
 @dataclass(frozen=True)
 class Blocker:
     party_id: uuid.UUID
@@ -519,37 +594,20 @@ async def find_case_slots(
     When nothing fits before the target, say who blocks most and offer the earliest times
     after it (up to four weeks on).
     """
-    parties, answers = await parties_and_answers(session, case_id=case.id)
     target = await target_end(session, case=case, settings=settings, calendar=calendar)
     start = now
     search_end = max(target, now) + SEARCH_AFTER_TARGET
-    mediator, bookings = await mediator_and_bookings(
+    inputs = await search_inputs(
         session,
-        mediator_id=case.mediator_id,
+        case=case,
         window=Interval(start, search_end),
-        exclude_case_id=case.id,
-    )
-    busy = await gather_busy(
-        reader,
-        parties=parties,
-        mediator=mediator,
-        window=Interval(start, search_end),
+        calendar=calendar,
+        reader=reader,
         http=http,
-        default_tz=case.timezone,
+        notice_working_days=notice_working_days,
     )
-    availability = [
-        PartyAvailability(
-            party_id=str(party.id),
-            required=party.required,
-            busy=busy.parties.get(party.id),
-            answers=answers.get(party.id),
-            rules=party_rules(party.rules),
-            calendar_error=busy.error_for(party.id),
-        )
-        for party in parties
-    ]
-    rules = scheduling_rules(case.timezone, calendar, notice_working_days=notice_working_days)
-    mediator_view = mediator_rules(mediator, bookings=bookings, busy=busy.mediator)
+    parties, availability, rules = inputs.parties, inputs.people, inputs.rules
+    mediator_view = inputs.mediator
     # A time overlapping a required party's firm busy time can never be offered, so the
     # mediator's grid may skip it at once; only the blockers (who rules out how many times)
     # need the full count, and that is asked for only when nothing fits before the target.
@@ -608,7 +666,7 @@ async def find_case_slots(
         blockers=blockers,
         earliest_after_target=result.earliest_after_target,
         explanation=result.explanation,
-        calendar_errors=busy.errors,
+        calendar_errors=inputs.calendar_errors,
     )
 
 
@@ -648,6 +706,7 @@ def _blocker_key(
         tuple(
             (
                 p.party_id,
+                p.name,
                 None if p.busy is None else tuple(p.busy),
                 None if p.answers is None else frozenset(p.answers.items()),
                 repr(p.rules),

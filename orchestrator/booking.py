@@ -26,13 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars.allowed import RuleBreak, rule_breaks
 from calendars.intervals import Interval
 from calendars.invites import uid_for_meeting
-from calendars.rules import MediatorRules, SchedulingRules, WorkingHours
+from calendars.rules import MediatorRules
 from calendars.slots import candidate_starts
 from calendars.workdays import WorkingDays
-from orchestrator import links, rooms
-from orchestrator.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from orchestrator import availability, links, rooms
+from orchestrator.errors import Conflict, InvalidState, NotFound, RulesBroken, ValidationFailed
 from orchestrator.events import EventBus, MeetingBooked, MeetingCancelled, MeetingRescheduled
 from orchestrator.models import (
     Case,
@@ -49,7 +50,7 @@ from orchestrator.models import (
     Room,
 )
 from orchestrator.outbox import enqueue
-from orchestrator.records import add_timeline
+from orchestrator.records import add_audit, add_timeline
 from orchestrator.settings import Settings
 
 # Meetings whose PINs and times are still in play.
@@ -191,16 +192,6 @@ async def _lock_calendars(session: AsyncSession, *keys: str) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
-def mediator_working_hours(mediator: Mediator) -> WorkingHours:
-    """The mediator's hours as the solver reads them (stored with ISO weekdays 1-7)."""
-    if not mediator.working_hours:
-        return WorkingHours()
-    by_weekday: dict[int, tuple[time, time]] = {}
-    for day, (start, end) in mediator.working_hours.items():
-        by_weekday[int(day) - 1] = (time.fromisoformat(start), time.fromisoformat(end))
-    return WorkingHours(by_weekday=by_weekday)
-
-
 async def _bookings(
     session: AsyncSession,
     holder: ColumnElement[bool],
@@ -252,6 +243,7 @@ async def check_free(
     now: datetime,
     workdays: WorkingDays,
     exclude: uuid.UUID | None = None,
+    notice_working_days: int | None = None,
 ) -> None:
     """Raise Conflict, with the next free times, if the slot clashes or breaks capacity."""
     buffer = timedelta(minutes=mediator.buffer_minutes)
@@ -289,6 +281,7 @@ async def check_free(
         now=now,
         workdays=workdays,
         exclude=exclude,
+        notice_working_days=notice_working_days,
     )
     message = {
         "mediator_busy": "the mediator is already booked then (allowing their buffer)",
@@ -322,8 +315,9 @@ async def next_free_slots(
     workdays: WorkingDays,
     exclude: uuid.UUID | None = None,
     limit: int = ALTERNATIVES,
+    notice_working_days: int | None = None,
 ) -> list[tuple[datetime, datetime]]:
-    """The mediator's next free times of ``duration`` after ``after`` (hours, buffer, capacity)."""
+    """The mediator's next free times of ``duration`` after ``after`` that keep every rule."""
     window_end = after + ALTERNATIVES_WINDOW
     bookings = await _mediator_bookings(
         session, mediator.id, after - timedelta(days=1), window_end + timedelta(days=1), exclude
@@ -334,9 +328,9 @@ async def next_free_slots(
     starts = candidate_starts(
         Interval(after, window_end),
         duration,
-        SchedulingRules(tz=zone.key, min_notice_working_days=0, working_days=workdays),
+        availability.scheduling_rules(zone.key, workdays, notice_working_days=notice_working_days),
         MediatorRules(
-            working_hours=mediator_working_hours(mediator),
+            working_hours=availability.working_hours(mediator.working_hours),
             max_sessions_per_day=mediator.max_sessions_per_day,
             buffer_minutes=mediator.buffer_minutes,
             bookings=bookings,
@@ -443,6 +437,113 @@ async def unique_pins(
     return chosen[:count]
 
 
+# ---------------------------------------------------------------------------- rules
+
+
+def broken_rules(
+    *,
+    case: Case,
+    mediator: Mediator | None,
+    parties: Sequence[Party],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    workdays: WorkingDays,
+) -> list[RuleBreak]:
+    """The rules ``/slots`` applies that this time breaks for the case (empty if none)."""
+    return rule_breaks(
+        start,
+        end,
+        rules=availability.scheduling_rules(case.timezone, workdays),
+        hours=availability.working_hours(mediator.working_hours if mediator else None),
+        parties=[availability.party_availability(party) for party in parties],
+        now=now,
+    )
+
+
+async def breaks_for(
+    session: AsyncSession,
+    *,
+    case: Case,
+    start: datetime,
+    duration_minutes: int,
+    now: datetime,
+    workdays: WorkingDays,
+) -> list[RuleBreak]:
+    """The rules booking this case at ``start`` would break, e.g. to show before booking."""
+    mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
+    return broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=await _current_parties(session, case.id),
+        start=start,
+        end=start + timedelta(minutes=duration_minutes),
+        now=now,
+        workdays=workdays,
+    )
+
+
+def _sentence(breaks: Sequence[RuleBreak]) -> str:
+    return "; ".join(b.message for b in breaks)
+
+
+def _enforce_rules(breaks: Sequence[RuleBreak], waiver: str | None) -> str | None:
+    """Refuse a time that breaks a rule unless waived with a reason; return the reason used."""
+    reason = waiver.strip() if waiver is not None else None
+    if waiver is not None and not reason:
+        raise ValidationFailed("say why the rules are waived for this meeting")
+    if breaks and reason is None:
+        raise RulesBroken(
+            f"that time breaks the scheduling rules: {_sentence(breaks)}. To book it anyway, "
+            "waive the rules and say why (for example, the family agreed to shorter notice)",
+            details={
+                "rules": [
+                    {"rule": b.rule, "message": b.message, "party_id": b.party_id} for b in breaks
+                ],
+                "waivable": True,
+            },
+        )
+    return reason if breaks else None
+
+
+def _record_waiver(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    breaks: Sequence[RuleBreak],
+    reason: str,
+    now: datetime,
+    actor: str | None,
+    actor_id: uuid.UUID | None,
+) -> None:
+    """Put a waiver on the case timeline and the audit trail: which rules, and why."""
+    titles = sorted({b.title for b in breaks})
+    details = {
+        "rules": [{"rule": b.rule, "party_id": b.party_id} for b in breaks],
+        "reason": reason[:1000],
+    }
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.rules_waived",
+        summary=f"Scheduling rules waived ({', '.join(titles)}): {reason}",
+        at=now,
+        actor=actor,
+        details=details,
+    )
+    add_audit(
+        session,
+        actor_id=actor_id,
+        action="meeting.rules_waived",
+        at=now,
+        target_type="meeting",
+        target_id=str(meeting.id),
+        case_id=meeting.case_id,
+        details=details,
+    )
+
+
 # ---------------------------------------------------------------------------- booking
 
 
@@ -545,8 +646,14 @@ async def book(
     provider: str | None = None,
     venue: Venue | None = None,
     actor: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    waiver: str | None = None,
 ) -> Meeting:
-    """Book the meeting, its room, links and invitations in one transaction; emit MeetingBooked."""
+    """Book the meeting, its room, links and invitations in one transaction; emit MeetingBooked.
+
+    A time that breaks the rules the slot search applies is refused (RulesBroken) unless
+    ``waiver`` says why they are waived; the waiver goes on the timeline and the audit trail.
+    """
     if case.mediator_id is None:
         raise ValidationFailed("assign a mediator to the case before booking")
     if start.tzinfo is None:
@@ -559,6 +666,17 @@ async def book(
     if mediator is None or not mediator.active:
         raise ValidationFailed("the case's mediator is no longer active")
     end = start + timedelta(minutes=duration_minutes)
+    parties = await _current_parties(session, case.id)
+    breaks = broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=parties,
+        start=start,
+        end=end,
+        now=now,
+        workdays=workdays,
+    )
+    waived = _enforce_rules(breaks, waiver)
     venue_key = venue.key if venue is not None else None
     await _lock_calendars(
         session, f"mediator:{mediator.id}", *([f"venue:{venue_key}"] if venue_key else [])
@@ -572,6 +690,7 @@ async def book(
         venue_key=venue_key,
         now=now,
         workdays=workdays,
+        notice_working_days=0 if waived else None,
     )
     video = mode in (MeetingMode.video, MeetingMode.hybrid)
     bridge = mode in (MeetingMode.phone, MeetingMode.hybrid) and bool(settings.phone_bridge)
@@ -607,7 +726,6 @@ async def book(
     await rooms.record_transition(
         session, meeting=meeting, to=MeetingStatus.scheduled, source="booking", now=now
     )
-    parties = await _current_parties(session, case.id)
     await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
     await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
     if video:
@@ -625,6 +743,16 @@ async def book(
         at=now,
         actor=actor,
     )
+    if waived:
+        _record_waiver(
+            session,
+            meeting=meeting,
+            breaks=breaks,
+            reason=waived,
+            now=now,
+            actor=actor,
+            actor_id=actor_id,
+        )
     await session.flush()
     await bus.emit(session, MeetingBooked(case_id=case.id, at=now, meeting_id=meeting.id))
     return meeting
@@ -641,8 +769,13 @@ async def reschedule(
     settings: Settings,
     workdays: WorkingDays,
     actor: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    waiver: str | None = None,
 ) -> Meeting:
-    """Move the meeting: new times, sequence + 1, old join links dead, new ones issued."""
+    """Move the meeting: new times, sequence + 1, old join links dead, new ones issued.
+
+    The new time must keep the same rules as a booking, unless ``waiver`` says why not.
+    """
     if meeting.status is not MeetingStatus.scheduled:
         raise InvalidState(f"a meeting that is {meeting.status.value} cannot be moved")
     if start.tzinfo is None:
@@ -652,9 +785,19 @@ async def reschedule(
     case = await session.get(Case, meeting.case_id)
     assert case is not None
     end = start + timedelta(minutes=duration_minutes)
-    if meeting.mediator_id is not None:
-        mediator = await session.get(Mediator, meeting.mediator_id)
-        assert mediator is not None
+    mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
+    parties = await _current_parties(session, meeting.case_id)
+    breaks = broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=parties,
+        start=start,
+        end=end,
+        now=now,
+        workdays=workdays,
+    )
+    waived = _enforce_rules(breaks, waiver)
+    if mediator is not None:
         await _lock_calendars(
             session,
             f"mediator:{mediator.id}",
@@ -670,6 +813,7 @@ async def reschedule(
             now=now,
             workdays=workdays,
             exclude=meeting.id,
+            notice_working_days=0 if waived else None,
         )
     previous = meeting.start_at
     meeting.start_at = start
@@ -679,7 +823,6 @@ async def reschedule(
     meeting.updated_at = now
     await _flush_moved(session)
     await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
-    parties = await _current_parties(session, meeting.case_id)
     await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
     await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
     if meeting.mode in (MeetingMode.video, MeetingMode.hybrid):
@@ -695,6 +838,16 @@ async def reschedule(
         actor=actor,
         details={"previous_start": previous.isoformat()},
     )
+    if waived:
+        _record_waiver(
+            session,
+            meeting=meeting,
+            breaks=breaks,
+            reason=waived,
+            now=now,
+            actor=actor,
+            actor_id=actor_id,
+        )
     await session.flush()
     await bus.emit(
         session,

@@ -45,6 +45,12 @@ class ValidationFailed(DomainError):
     code = "validation_failed"
 
 
+class RulesBroken(ValidationFailed):
+    """A meeting time breaks a scheduling rule and the rules were not waived."""
+
+    code = "scheduling_rules_broken"
+
+
 class PermissionDenied(DomainError):
     """The caller is known but may not do this."""
 

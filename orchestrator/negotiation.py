@@ -1,9 +1,11 @@
 """Availability polls: offer a case's candidate times, email each party their link, record answers.
 
 Parties whose calendar we can read are not asked; everyone else with an email address gets a
-poll with a handful of coarse times (e.g. 09:30 and 13:00 for a three-hour meeting) on the
-mediator's working days, before the case's target. Each polled party has a ``PollResponse``
-row whose ``answered_at`` stays empty until they answer: reminders chase those rows.
+poll with a handful of coarse times (e.g. 09:30 and 13:00 for a three-hour meeting) before the
+case's target, each one a time the slot search itself would offer (the mediator's days, hours,
+bookings and calendar, the notice, and the required parties' limits, calendars and answers).
+Each polled party has a ``PollResponse`` row whose ``answered_at`` stays empty until they
+answer: reminders chase those rows.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from html import escape
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import build_plain_message
 from calendars.intervals import Interval
-from calendars.slots import candidate_starts
+from calendars.slots import find_slots
 from calendars.workdays import WorkingDays
 from orchestrator import availability, cases, links, outbox
 from orchestrator.errors import InvalidState, LinkInvalid, ValidationFailed
@@ -33,7 +36,6 @@ from orchestrator.models import (
     CaseStatus,
     Link,
     LinkScope,
-    Mediator,
     OutboxKind,
     Party,
     Poll,
@@ -87,25 +89,37 @@ async def propose_candidates(
     window: Interval,
     now: datetime,
     calendar: WorkingDays,
+    reader: availability.BusyReader,
+    http: aiohttp.ClientSession,
     max_candidates: int,
     notice_working_days: int | None = None,
 ) -> list[datetime]:
-    """Coarse starts on the mediator's working days and hours, free of their bookings."""
-    mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
-    bookings = await availability.mediator_bookings(
-        session, mediator_id=case.mediator_id, window=window, exclude_case_id=case.id
+    """Coarse starts that everything ``/slots`` respects allows, earliest first.
+
+    That is the mediator's working days, hours, bookings and calendar, the notice, and each
+    required party's own limits, calendar and earlier answers.
+    """
+    inputs = await availability.search_inputs(
+        session,
+        case=case,
+        window=window,
+        calendar=calendar,
+        reader=reader,
+        http=http,
+        notice_working_days=notice_working_days,
     )
-    starts = candidate_starts(
-        window,
-        duration,
-        availability.scheduling_rules(
-            case.timezone, calendar, notice_working_days=notice_working_days
-        ),
-        availability.mediator_rules(mediator, bookings=bookings),
-        now,
+    found = find_slots(
+        window=window,
+        duration=duration,
+        parties=inputs.people,
+        mediator=inputs.mediator,
+        rules=inputs.rules,
+        target=window.end,
+        now=now,
+        limit=None,
         fixed_starts=poll_starts(duration),
     )
-    return starts[:max_candidates]
+    return sorted(slot.start for slot in found.slots)[:max_candidates]
 
 
 async def request_availability(
@@ -116,6 +130,8 @@ async def request_availability(
     now: datetime,
     settings: Settings,
     calendar: WorkingDays,
+    reader: availability.BusyReader,
+    http: aiohttp.ClientSession,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
     notice_working_days: int | None = None,
@@ -142,6 +158,8 @@ async def request_availability(
         window=Interval(start, max(start, end)),
         now=now,
         calendar=calendar,
+        reader=reader,
+        http=http,
         max_candidates=settings.poll_max_candidates,
         notice_working_days=notice_working_days,
     )
@@ -154,12 +172,15 @@ async def request_availability(
             window=Interval(start, end),
             now=now,
             calendar=calendar,
+            reader=reader,
+            http=http,
             max_candidates=settings.poll_max_candidates,
             notice_working_days=notice_working_days,
         )
     if not candidates:
         raise ValidationFailed(
-            "no time in the window fits the mediator's working days, hours and notice",
+            "no time in the window fits the mediator's working days, hours, bookings and "
+            "calendar, the notice, and the required parties' limits and calendars",
             details={"window_start": start.isoformat(), "window_end": end.isoformat()},
         )
 

@@ -5,7 +5,9 @@ times every required person can make (rules, calendars, poll answers, the mediat
 capacity and existing bookings). ``calendars.planner`` then picks one time per case so that
 the most families are booked within their target without any mediator clashing with
 themselves. The scheduler reviews the proposal and accepts it (or the part they want) in
-one go: all of it is booked, or — if anything changed meanwhile — none of it.
+one go: all of it is booked, or — if anything changed meanwhile — none of it. A case that
+cannot be planned (no mediator yet; or, when asked about by id, closed or already booked)
+comes back unplaced with the reason, never silently left out.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from calendars.planner import Capacity, Demand, Option, first_come_greedy, plan
 from calendars.slots import Slot
 from calendars.workdays import WorkingDays
 from orchestrator import availability, booking
-from orchestrator.errors import Conflict, NotFound, ValidationFailed
+from orchestrator.errors import Conflict, NotFound, RulesBroken, ValidationFailed
 from orchestrator.events import EventBus
 from orchestrator.models import Case, CaseStatus, Mediator, Meeting, MeetingMode, MeetingStatus
 from orchestrator.settings import Settings
 
 PLANNABLE = (CaseStatus.referred, CaseStatus.negotiating)
+NO_MEDIATOR = "no mediator is assigned to the case yet; assign one to plan it"
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,25 @@ class Proposal:
     optimal: bool
 
 
-async def plannable_cases(
+async def caseload(
     session: AsyncSession, *, case_ids: Sequence[uuid.UUID] | None = None
-) -> list[Case]:
-    """Open cases with a mediator and no live meeting yet."""
-    query = select(Case).where(col(Case.status).in_(PLANNABLE), col(Case.mediator_id).is_not(None))
-    if case_ids:
-        query = query.where(col(Case.id).in_(list(case_ids)))
+) -> tuple[list[Case], list[Unplaced]]:
+    """The open cases to plan, and those that cannot be planned, each with the reason.
+
+    Without ``case_ids`` that is every open case with no live meeting; a case without a
+    mediator comes back unplaced. Every case listed in ``case_ids`` comes back one way or
+    the other (an unknown id is NotFound).
+    """
+    listed = list(dict.fromkeys(case_ids or ()))
+    query = select(Case)
+    if listed:
+        query = query.where(col(Case.id).in_(listed))
+    else:
+        query = query.where(col(Case.status).in_(PLANNABLE))
     cases = list((await session.scalars(query.order_by(col(Case.created_at)))).all())
+    missing = set(listed) - {c.id for c in cases}
+    if missing:
+        raise NotFound("case", sorted(missing, key=listed.index)[0])
     live = set(
         (
             await session.scalars(
@@ -78,7 +92,19 @@ async def plannable_cases(
             )
         ).all()
     )
-    return [c for c in cases if c.id not in live]
+    plannable: list[Case] = []
+    unplaced: list[Unplaced] = []
+    for case in cases:
+        if case.status not in PLANNABLE:
+            unplaced.append(Unplaced(case.id, case.reference, f"the case is {case.status.value}"))
+        elif case.id in live:
+            if listed:  # asked about by name: say why it is left out
+                unplaced.append(Unplaced(case.id, case.reference, "the case already has a meeting"))
+        elif case.mediator_id is None:
+            unplaced.append(Unplaced(case.id, case.reference, NO_MEDIATOR))
+        else:
+            plannable.append(case)
+    return plannable, unplaced
 
 
 def _spread(slots: Sequence[Slot], *, keep: int, per_day: int = 2) -> list[Slot]:
@@ -141,9 +167,8 @@ async def propose(
     time_limit_s: float = 10.0,
 ) -> Proposal:
     """The plan that books the most open cases within target (nothing is booked yet)."""
-    cases = await plannable_cases(session, case_ids=case_ids)
+    cases, unplaced = await caseload(session, case_ids=case_ids)
     demands: list[Demand] = []
-    unplaced: list[Unplaced] = []
     references = {c.id: c.reference for c in cases}
     for case in cases:
         found = await availability.find_case_slots(
@@ -250,6 +275,11 @@ async def accept(
         except Conflict as exc:
             raise Conflict(
                 f"case {case.reference} can no longer be booked then; nothing was booked",
+                details={"case_id": str(case.id), "reason": exc.details},
+            ) from exc
+        except RulesBroken as exc:
+            raise RulesBroken(
+                f"case {case.reference}: {exc.message}; nothing was booked",
                 details={"case_id": str(case.id), "reason": exc.details},
             ) from exc
         meetings.append(meeting)

@@ -183,6 +183,8 @@ async def request_availability(
         now=ctx.now,
         settings=ctx.settings,
         calendar=ctx.app[WORKDAYS],
+        reader=ctx.app[BUSY_READER],
+        http=ctx.app[HTTP],
         window_start=body.window_start,
         window_end=body.window_end,
         notice_working_days=body.notice_working_days,

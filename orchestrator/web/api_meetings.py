@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator import attendance, booking, cases, clicks, links, rooms
 from orchestrator.errors import NotFound
@@ -51,7 +51,34 @@ class VenueIn(BaseModel):
     _lines = field_validator("name")(_single_line)
 
 
-class MeetingCreate(BaseModel):
+class RuleWaiver(BaseModel):
+    """Book outside the scheduling rules on purpose, saying why."""
+
+    waive_rules: bool = Field(
+        default=False,
+        description="book even though the time breaks a scheduling rule (needs waiver_reason)",
+    )
+    waiver_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="why the rules are waived, e.g. the family agreed to shorter notice",
+    )
+
+    @model_validator(mode="after")
+    def _reason_goes_with_waiver(self) -> RuleWaiver:
+        if self.waive_rules and not (self.waiver_reason or "").strip():
+            raise ValueError("waive_rules needs a waiver_reason saying why")
+        if self.waiver_reason is not None and not self.waive_rules:
+            raise ValueError("waiver_reason is given only with waive_rules")
+        return self
+
+    @property
+    def waiver(self) -> str | None:
+        return self.waiver_reason if self.waive_rules else None
+
+
+class MeetingCreate(RuleWaiver):
     model_config = ConfigDict(extra="forbid")
 
     start: datetime
@@ -61,7 +88,7 @@ class MeetingCreate(BaseModel):
     venue: VenueIn | None = None
 
 
-class MeetingMove(BaseModel):
+class MeetingMove(RuleWaiver):
     model_config = ConfigDict(extra="forbid")
 
     start: datetime
@@ -271,7 +298,7 @@ async def state_public(ctx: ApiContext, meeting: Meeting) -> RoomStatePublic:
     roles=SCHEDULING,
 )
 async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
-    """Book a meeting; 409 with the next free times when the mediator or venue is taken."""
+    """Book a meeting; 422 naming the rule a time breaks, 409 when the mediator is taken."""
     case = await cases.get_case(ctx.session, ctx.path_id("case_id"))
     ctx.audit_case_id = case.id
     if body.mode in (MeetingMode.video, MeetingMode.hybrid):
@@ -296,6 +323,8 @@ async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
         settings=ctx.settings,
         workdays=ctx.app[WORKDAYS],
         actor=ctx.actor,
+        actor_id=ctx.user.id,
+        waiver=body.waiver,
     )
     ctx.audit_details = {"meeting_id": str(meeting.id)}
     return present(meeting, ctx)
@@ -334,6 +363,8 @@ async def reschedule_meeting(ctx: ApiContext, body: MeetingMove) -> MeetingPubli
         settings=ctx.settings,
         workdays=ctx.app[WORKDAYS],
         actor=ctx.actor,
+        actor_id=ctx.user.id,
+        waiver=body.waiver,
     )
     return present(meeting, ctx)
 

@@ -16,7 +16,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import availability, booking, cases, invitations, negotiation
-from orchestrator.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
+from orchestrator.errors import (
+    Conflict,
+    DomainError,
+    InvalidState,
+    NotFound,
+    RulesBroken,
+    ValidationFailed,
+)
 from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.records import add_audit
 from orchestrator.web import pages
@@ -148,33 +155,59 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
             now=staff.now,
             settings=staff.settings,
             calendar=request.app[WORKDAYS],
+            reader=request.app[BUSY_READER],
+            http=request.app[HTTP],
             actor=staff.actor,
         )
         _audit(session, staff, "availability.request", case.id)
     raise see_other(f"/staff/cases/{case_id}?notice=asked#find-a-time")
 
 
-@routes.get("/staff/cases/{case_id}/book")
-@staff_page(roles=SCHEDULERS)
-async def confirm_booking(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    """The confirmation step: when, who, how; nothing is sent until it is confirmed."""
-    case_id = parse_uuid(request.match_info["case_id"], "case")
+async def _booking_form(
+    request: web.Request, staff: StaffContext, case_id: uuid.UUID, start: datetime, duration: int
+) -> dict[str, Any]:
+    """What the confirmation page shows: the case, who is invited, and the rules broken."""
     async with request.app[DB_KEY].read() as session:
         case = await cases.get_case(session, case_id)
         parties = await cases.list_parties(session, case_id=case.id)
+        breaks = await booking.breaks_for(
+            session,
+            case=case,
+            start=start,
+            duration_minutes=duration,
+            now=staff.now,
+            workdays=request.app[WORKDAYS],
+        )
+    return {
+        "case": case,
+        "parties": parties,
+        "start": start,
+        "end": start + timedelta(minutes=duration),
+        "duration": duration,
+        "modes": list(MeetingMode),
+        "mode_names": MODE_NAMES,
+        "rules_broken": [pages.as_sentence(b.message) for b in breaks],
+    }
+
+
+@routes.get("/staff/cases/{case_id}/book")
+@staff_page(roles=SCHEDULERS)
+async def confirm_booking(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """The confirmation step: when, who, how, which rules the time breaks; nothing is sent yet."""
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    async with request.app[DB_KEY].read() as session:
+        case = await cases.get_case(session, case_id)
     start = _start(request.query.get("start"), case.timezone)
     duration = _duration(request.query.get("duration"))
+    form = await _booking_form(request, staff, case_id, start, duration)
     context = staff.page(
-        case=case,
-        parties=parties,
-        start=start,
-        end=start + timedelta(minutes=duration),
-        duration=duration,
-        modes=list(MeetingMode),
-        mode_names=MODE_NAMES,
+        **form,
         mode="video",
         error=None,
         alternatives=[],
+        waive=False,
+        waiver_reason="",
+        waiver_error=None,
     )
     return pages.render("staff/book_confirm.html", request, context)
 
@@ -187,7 +220,11 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     mode_raw = str(form.get("mode", "video"))
     mode = MeetingMode(mode_raw) if mode_raw in {m.value for m in MeetingMode} else None
     duration = _duration(str(form.get("duration", "")))
+    waive = form.get("waive_rules") == "yes"
+    reason = str(form.get("waiver_reason", "")).strip()[:500]
     error = None
+    waiver_error = None
+    status = 409
     alternatives: list[Any] = []
     try:
         async with request.app[DB_KEY].write() as session:
@@ -195,6 +232,9 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
             start = _start(str(form.get("start", "")), case.timezone)
             if mode is None:
                 raise Conflict("choose how people will meet")
+            if waive and not reason:
+                waiver_error = "Say why the rules are waived for this meeting"
+                raise ValidationFailed(waiver_error)
             if mode in (MeetingMode.video, MeetingMode.hybrid):
                 request.app[PROVIDERS].check_video(staff.settings.video_provider)
             await booking.book(
@@ -208,10 +248,15 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
                 settings=staff.settings,
                 workdays=request.app[WORKDAYS],
                 actor=staff.actor,
+                actor_id=staff.user.id,
+                waiver=reason if waive else None,
             )
             _audit(session, staff, "meeting.book", case.id)
     except DomainError as exc:
         error = pages.as_sentence(exc.message)
+        if isinstance(exc, RulesBroken):  # the page lists each rule beside the waiver
+            error = "That time breaks the scheduling rules shown below"
+        status = 422 if isinstance(exc, ValidationFailed) else 409
         details = exc.details if isinstance(exc.details, dict) else {}
         for item in details.get("alternatives", []) or []:
             try:
@@ -222,24 +267,21 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
         raise see_other(f"/staff/cases/{case_id}?notice=booked#meetings")
     async with request.app[DB_KEY].read() as session:
         case = await cases.get_case(session, case_id)
-        parties = await cases.list_parties(session, case_id=case.id)
     try:
         start = _start(str(form.get("start", "")), case.timezone)
     except NotFound:
         start = staff.now
+    shown = await _booking_form(request, staff, case_id, start, duration)
     context = staff.page(
-        case=case,
-        parties=parties,
-        start=start,
-        end=start + timedelta(minutes=duration),
-        duration=duration,
-        modes=list(MeetingMode),
-        mode_names=MODE_NAMES,
+        **shown,
         mode=mode_raw,
         error=error,
         alternatives=alternatives,
+        waive=waive,
+        waiver_reason=reason,
+        waiver_error=waiver_error,
     )
-    return pages.render("staff/book_confirm.html", request, context, status=409)
+    return pages.render("staff/book_confirm.html", request, context, status=status)
 
 
 async def _meeting_and_case(session: AsyncSession, request: web.Request) -> tuple[Any, Case]:
@@ -268,8 +310,30 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
         duration=duration,
         local_value=local.strftime("%Y-%m-%dT%H:%M"),
         error=None,
+        rules_broken=await _rules_broken(request, staff, case, start, duration),
+        waive=False,
+        waiver_reason="",
+        waiver_error=None,
     )
     return pages.render("staff/reschedule.html", request, context)
+
+
+async def _rules_broken(
+    request: web.Request, staff: StaffContext, case: Case, start: datetime | None, duration: int
+) -> list[str]:
+    """The scheduling rules a proposed time breaks, as sentences for the page."""
+    if start is None:
+        return []
+    async with request.app[DB_KEY].read() as session:
+        breaks = await booking.breaks_for(
+            session,
+            case=case,
+            start=start,
+            duration_minutes=duration,
+            now=staff.now,
+            workdays=request.app[WORKDAYS],
+        )
+    return [pages.as_sentence(b.message) for b in breaks]
 
 
 @routes.post("/staff/meetings/{meeting_id}/reschedule")
@@ -278,13 +342,21 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
     form = staff.form
     duration = _duration(str(form.get("duration", "")))
     raw = str(form.get("start", ""))
+    waive = form.get("waive_rules") == "yes"
+    reason = str(form.get("waiver_reason", "")).strip()[:500]
     error = None
+    waiver_error = None
+    proposed: datetime | None = None
     try:
         async with request.app[DB_KEY].write() as session:
             meeting, case = await _meeting_and_case(session, request)
             start = _start(raw, case.timezone)
             if form.get("confirmed") != "yes":
                 raise _NeedsConfirmation(start)
+            proposed = start
+            if waive and not reason:
+                waiver_error = "Say why the rules are waived for this meeting"
+                raise ValidationFailed(waiver_error)
             await booking.reschedule(
                 session,
                 meeting=meeting,
@@ -295,6 +367,8 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
                 settings=staff.settings,
                 workdays=request.app[WORKDAYS],
                 actor=staff.actor,
+                actor_id=staff.user.id,
+                waiver=reason if waive else None,
             )
             _audit(session, staff, "meeting.reschedule", case.id)
     except _NeedsConfirmation as ask:
@@ -304,14 +378,28 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
         ) from None
     except DomainError as exc:
         error = pages.as_sentence(exc.message)
+        if isinstance(exc, RulesBroken):  # the page lists each rule beside the waiver
+            error = "That time breaks the scheduling rules shown below"
+        else:
+            proposed = proposed if waiver_error else None
     else:
         raise see_other(f"/staff/cases/{case.id}?notice=moved#meetings")
     async with request.app[DB_KEY].read() as session:
         meeting, case = await _meeting_and_case(session, request)
     context = staff.page(
-        case=case, meeting=meeting, start=None, duration=duration, local_value=raw, error=error
+        case=case,
+        meeting=meeting,
+        start=proposed,
+        duration=duration,
+        local_value=raw,
+        error=error,
+        rules_broken=await _rules_broken(request, staff, case, proposed, duration),
+        waive=waive,
+        waiver_reason=reason,
+        waiver_error=waiver_error,
     )
-    return pages.render("staff/reschedule.html", request, context, status=409)
+    status = 422 if proposed is not None else 409
+    return pages.render("staff/reschedule.html", request, context, status=status)
 
 
 class _NeedsConfirmation(Exception):

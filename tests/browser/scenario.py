@@ -92,6 +92,8 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
                 now=now,
                 settings=app[SETTINGS],
                 calendar=app[WORKDAYS],
+                reader=app[BUSY_READER],
+                http=app[HTTP],
             )
             found.poll_url = await negotiation.poll_link_url(
                 session, result.poll, parent, app[SETTINGS]

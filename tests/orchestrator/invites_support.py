@@ -100,10 +100,13 @@ async def book(
     minutes: int = 120,
     mode: str = "video",
     venue: dict[str, Any] | None = None,
+    waiver: str | None = None,
 ) -> Booked:
     body: dict[str, Any] = {"start": start.isoformat(), "duration_minutes": minutes, "mode": mode}
     if venue is not None:
         body["venue"] = venue
+    if waiver is not None:  # a time outside the scheduling rules, booked on purpose
+        body.update(waive_rules=True, waiver_reason=waiver)
     meeting = await staff.call(
         "POST", f"/api/v1/cases/{booked.case_id}/meetings", json=body, expect=201
     )

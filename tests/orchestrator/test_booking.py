@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
 from orchestrator.models import (
+    AuditEvent,
     Invitation,
     Link,
     LinkScope,
@@ -99,9 +100,16 @@ async def test_overlap_buffer_and_daily_capacity_are_refused_with_alternatives(
         duration_minutes=180,
     )
     assert second["status"] == "scheduled"
-    # A third session the same day breaks the mediator's capacity of two.
+    # A third session the same day breaks the mediator's capacity of two (which no waiver
+    # of the scheduling rules lifts).
     third = await book(
-        staff, ready.case_id, start=START.replace(hour=17), duration_minutes=60, expect=409
+        staff,
+        ready.case_id,
+        start=START.replace(hour=17),
+        duration_minutes=60,
+        expect=409,
+        waive_rules=True,
+        waiver_reason="The family can only do the evening",
     )
     assert third["error"]["details"]["reasons"] == ["mediator_full"]
 
@@ -200,3 +208,114 @@ async def test_mediators_see_only_their_own_meetings(staff: Staff) -> None:
     await staff.call(
         "POST", f"/api/v1/meetings/{their_meeting['id']}/start", role="mediator", expect=404
     )
+
+
+# ---------------------------------------------------------------------------- the rules
+
+
+async def outbox_emails(client: TestClient[Any, Any]) -> list[OutboxMessage]:
+    return await rows(client, OutboxMessage, kind=OutboxKind.email)
+
+
+async def test_booking_refuses_times_the_slot_search_never_offers(
+    client: TestClient[Any, Any], staff: Staff
+) -> None:
+    # The test clock says Monday 2 March 2026, 09:00; the mediator keeps office hours.
+    ready = await ready_case(staff)
+    mail_before = len(await outbox_emails(client))
+    refused = {
+        "bank holiday (Easter Monday)": datetime(2026, 4, 6, 9, 0, tzinfo=UTC),
+        "bank holiday (Christmas Day)": datetime(2026, 12, 25, 10, 0, tzinfo=UTC),
+        "Sunday 15 March 2026 is a Sunday": datetime(2026, 3, 15, 10, 0, tzinfo=UTC),
+        "19:00 to 22:00 is outside the mediator's working hours (09:00 to 17:00)": datetime(
+            2026, 3, 11, 19, 0, tzinfo=UTC
+        ),
+        "the family must be told the date at least 5 working days before": datetime(
+            2026, 3, 4, 10, 0, tzinfo=UTC
+        ),
+    }
+    for words, start in refused.items():
+        answer = await book(staff, ready.case_id, start=start, expect=422)
+        error = answer["error"]
+        assert error["code"] == "scheduling_rules_broken", (words, error)
+        assert words in error["message"], (words, error["message"])
+        assert "waive" in error["message"]
+        assert error["details"]["waivable"] is True
+        assert [r["message"] for r in error["details"]["rules"] if words in r["message"]], words
+    # Nothing was booked and nobody was invited.
+    listed = await staff.call("GET", f"/api/v1/cases/{ready.case_id}/meetings", expect=200)
+    assert listed["meetings"] == []
+    assert await rows(client, Invitation) == []
+    assert len(await outbox_emails(client)) == mail_before
+
+
+async def test_a_partys_own_limits_are_named_when_booking_breaks_them(staff: Staff) -> None:
+    ready = await ready_case(staff, parties=("parent",))
+    await staff.call(
+        "POST",
+        f"/api/v1/cases/{ready.case_id}/parties",
+        json={
+            "role": "school",
+            "name": "Pat Teacher",
+            "email": "pat@school.example",
+            "rules": {"excluded_weekdays": [3]},  # no Wednesdays
+        },
+        expect=201,
+    )
+    wednesday = datetime(2026, 3, 11, 10, 0, tzinfo=UTC)
+    answer = await book(staff, ready.case_id, start=wednesday, expect=422)
+    assert "Pat Teacher cannot meet on Wednesdays" in answer["error"]["message"]
+    await book(staff, ready.case_id, start=wednesday + timedelta(days=1))  # Thursday is fine
+
+
+async def test_a_waiver_with_a_reason_books_outside_the_rules_on_the_record(
+    client: TestClient[Any, Any], staff: Staff
+) -> None:
+    spec = await staff.call("GET", "/openapi.json", role=None, expect=200)
+    documented = spec["components"]["schemas"]["MeetingCreate"]["properties"]
+    assert {"waive_rules", "waiver_reason"} <= set(documented)
+    ready = await ready_case(staff)
+    soon = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # inside the family's five working days
+    no_reason = await book(staff, ready.case_id, start=soon, waive_rules=True, expect=422)
+    assert "waiver_reason" in str(no_reason["error"])
+    await book(staff, ready.case_id, start=soon, waive_rules=True, waiver_reason="  ", expect=422)
+    assert await rows(client, Invitation) == []
+
+    meeting = await book(
+        staff,
+        ready.case_id,
+        start=soon,
+        waive_rules=True,
+        waiver_reason="Family agreed to shorter notice",
+    )
+
+    assert meeting["status"] == "scheduled"
+    assert len(await rows(client, Invitation, meeting_id=uuid.UUID(meeting["id"]))) == 2
+    timeline = await rows(client, TimelineEntry, meeting_id=uuid.UUID(meeting["id"]))
+    waived = [t for t in timeline if t.kind == "meeting.rules_waived"]
+    assert len(waived) == 1
+    assert "Family agreed to shorter notice" in waived[0].summary
+    assert "too little notice for the family" in waived[0].summary
+    audit = await rows(client, AuditEvent, action="meeting.rules_waived")
+    assert len(audit) == 1
+    assert audit[0].actor_id == staff.user_ids["scheduler"]
+    assert audit[0].details == {
+        "rules": [{"rule": "notice", "party_id": None}],
+        "reason": "Family agreed to shorter notice",
+    }
+
+
+async def test_moving_a_meeting_keeps_the_same_rules(staff: Staff) -> None:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    path = f"/api/v1/meetings/{meeting['id']}/reschedule"
+    sunday = {"start": iso(datetime(2026, 3, 15, 10, 0, tzinfo=UTC)), "duration_minutes": 120}
+    refused = await staff.call("POST", path, json=sunday, expect=422)
+    assert "Sunday 15 March 2026 is a Sunday" in refused["error"]["message"]
+    moved = await staff.call(
+        "POST",
+        path,
+        json={**sunday, "waive_rules": True, "waiver_reason": "The school opens on Sunday"},
+        expect=200,
+    )
+    assert moved["sequence"] == 1

@@ -13,7 +13,9 @@ from orchestrator.models import Case, CaseStatus, Party, Poll, PollResponse, Tim
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.availability_support import (
+    FeedServer,
     add_party,
+    feeds_fixture,  # noqa: F401 - the ``feeds`` fixture
     html_of,
     link_path,
     make_case,
@@ -205,3 +207,32 @@ async def test_only_schedulers_ask_and_bad_requests_are_refused(staff: Staff) ->
     assert "no time" in nothing["error"]["message"]
     async with staff.client.app[DB].read() as session:
         assert (await session.scalars(select(Poll).where(col(Poll.id).is_not(None)))).all() == []
+
+
+ALL_DAY_TUESDAY = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//feeds//EN\r\n"
+    b"BEGIN:VEVENT\r\nUID:away@feeds.test\r\nDTSTAMP:20260101T000000Z\r\n"
+    b"DTSTART;VALUE=DATE:20260310\r\nDTEND;VALUE=DATE:20260311\r\n"
+    b"SUMMARY:Training day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+async def test_candidates_respect_the_mediators_calendar_and_the_parties_rules(
+    staff: Staff, feeds: FeedServer
+) -> None:
+    feeds.feeds["mediator"] = ALL_DAY_TUESDAY  # Tuesday 10 March: an all-day event
+    case = await make_case(staff)
+    await make_mediator(staff, case["id"], calendar={"ics_url": feeds.url("mediator")})
+    await add_party(staff, case["id"])
+    await add_party(
+        staff, case["id"], role="school", name="Sam Senco", email="senco@school.example",
+        rules={"excluded_weekdays": [3]},  # never on Wednesdays
+    )  # fmt: skip
+
+    answer = await request_poll(staff, case["id"])
+
+    days = {local(c).date() for c in answer["candidates"]}
+    assert days, "some times are still offered"
+    assert not [d for d in days if d.weekday() == 2], "a Wednesday was offered to the school"
+    assert datetime(2026, 3, 10).date() not in days  # the mediator is away all day
+    assert datetime(2026, 3, 9).date() in days

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlmodel import func, select
@@ -125,4 +126,54 @@ async def test_accepting_a_plan_that_clashes_books_nothing(staff: Staff) -> None
     )
     assert "nothing was booked" in refused["error"]["message"]
     assert await meetings(staff) == 0
+    # A plan is booked under the same rules as one meeting: a Sunday is refused, naming it.
+    sunday = await staff.call(
+        "POST",
+        "/api/v1/plans/accept",
+        json={
+            "bookings": [
+                {"case_id": first, "start": "2026-03-09T09:00:00Z", "duration_minutes": 180},
+                {"case_id": second, "start": "2026-03-15T09:00:00Z", "duration_minutes": 180},
+            ]
+        },
+        expect=422,
+    )
+    message = sunday["error"]["message"]
+    assert message.startswith("case SECOND: ") and "Sunday 15 March 2026 is a Sunday" in message
+    assert "nothing was booked" in message
+    assert await meetings(staff) == 0
     await staff.call("POST", "/api/v1/plans", role="mediator", json={}, expect=403)
+
+
+async def test_cases_without_a_mediator_come_back_unplaced_with_the_reason(staff: Staff) -> None:
+    mediator = await staff.call(
+        "POST",
+        "/api/v1/mediators",
+        json={"name": "Pat", "email": "pat@mediation.example", "working_hours": MONDAYS_ONLY},
+        expect=201,
+    )
+    ready = await open_case(staff, "READY", "2026-02-27", mediator["id"])
+    orphan = await staff.call(
+        "POST",
+        "/api/v1/cases",
+        json={
+            "reference": "NO-MEDIATOR",
+            "kind": "mediation",
+            "local_authority": "Kent",
+            "referral_date": "2026-02-27",
+        },
+        expect=201,
+    )
+
+    for body in ({"case_ids": [ready, orphan["id"]]}, {}):
+        proposal = await staff.call("POST", "/api/v1/plans", json=body, expect=200)
+        assert [b["case_id"] for b in proposal["bookings"]] == [ready]
+        assert proposal["unplaced"] == [
+            {
+                "case_id": orphan["id"],
+                "reference": "NO-MEDIATOR",
+                "reason": "no mediator is assigned to the case yet; assign one to plan it",
+            }
+        ]
+
+    await staff.call("POST", "/api/v1/plans", json={"case_ids": [str(uuid.uuid4())]}, expect=404)

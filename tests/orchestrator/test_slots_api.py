@@ -110,7 +110,8 @@ async def test_best_slots_first_with_each_partys_status_and_calendar_errors(
     rows = {row["party_id"]: row for row in matrix["parties"]}
     assert rows[people["parent"]["id"]]["answers"][wednesday_morning] == "yes"
     assert rows[people["la"]["id"]]["source"] == "calendar"
-    assert rows[people["la"]["id"]]["answers"]["2026-03-09T09:30:00Z"] == "busy"
+    # The poll offered nothing on the days the LA officer's calendar is busy.
+    assert not {c[:10] for c in rows[people["la"]["id"]]["answers"]} & {"2026-03-09", "2026-03-10"}
     assert rows[people["la"]["id"]]["answers"][wednesday_morning] == "free"
     assert rows[people["school"]["id"]]["calendar_error"] == "feed answered HTTP 500"
     assert set(rows[people["school"]["id"]]["answers"].values()) == {"unknown"}
@@ -223,3 +224,36 @@ async def test_slots_need_a_known_case_and_sane_numbers(staff: Staff) -> None:
     # With no mediator, no calendars and no poll, office hours apply and everyone is unknown.
     found = await slots(staff, case["id"])
     assert found["slots"] and found["slots"][0]["start"] == "2026-03-09T09:00:00Z"
+
+
+async def test_a_time_the_whole_family_answered_if_need_be_ranks_above_unasked_times(
+    staff: Staff,
+) -> None:
+    made = await make_case(staff)
+    await make_mediator(staff, made["id"])
+    pat = await add_party(staff, made["id"], name="Pat Parent", email="pat@family.example")
+    sam = await add_party(staff, made["id"], name="Sam Parent", email="sam@family.example")
+    poll = await request_poll(staff, made["id"])
+    answered = poll["candidates"][-1]  # the latest time offered, to make the point
+    for email in ("pat@family.example", "sam@family.example"):
+        link = await poll_link_for(staff, email)
+        saved = await staff.client.post(
+            link, data={field(answered): "if_need_be"}, allow_redirects=False
+        )
+        assert saved.status == 303
+
+    found = await staff.call(
+        "GET", f"/api/v1/cases/{made['id']}/slots?duration_minutes=180&limit=100", expect=200
+    )
+
+    assert len(found["slots"]) == 100
+    best = found["slots"][0]
+    assert best["start"] == answered
+    assert best["parties"] == {pat["id"]: "if_need_be", sam["id"]: "if_need_be"}
+    assert "Pat Parent: if need be" in best["explanation"]
+    assert "Sam Parent: if need be" in best["explanation"]
+    unasked = found["slots"][1]
+    assert set(unasked["parties"].values()) == {"unknown"}
+    assert "Pat Parent: no answer yet" in unasked["explanation"]
+    for slot in found["slots"]:  # people are named, never by id
+        assert pat["id"] not in slot["explanation"] and sam["id"] not in slot["explanation"]

@@ -9,7 +9,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from orchestrator.models import Link, LinkScope, Meeting, MeetingStatus, StaffRole
+from orchestrator.models import (
+    AuditEvent,
+    Link,
+    LinkScope,
+    Meeting,
+    MeetingStatus,
+    StaffRole,
+    TimelineEntry,
+)
 from orchestrator.web.keys import DB
 from tests.orchestrator.web_support import Browser, make_user
 
@@ -88,3 +96,83 @@ async def test_poll_then_book_the_best_slot_after_confirming(client: TestClient[
     async with client.app[DB].read() as session:
         again = await session.get(Meeting, meeting.id)
     assert again is not None and again.status is MeetingStatus.cancelled
+
+
+async def test_booking_page_names_the_rule_a_time_breaks_and_offers_the_waiver(
+    client: TestClient[Any, Any],
+) -> None:
+    browser, case_path = await ready_case(client)
+    soon = "2026-03-04T10:00:00+00:00"  # Wednesday: inside the family's five working days
+    status, confirm = await browser.get(f"{case_path}/book?start={soon.replace('+', '%2B')}")
+    assert status == 200
+    assert 'id="rules-broken"' in confirm
+    assert "The family must be told the date at least 5 working days before" in confirm
+    assert 'name="waive_rules"' in confirm and 'name="waiver_reason"' in confirm
+    # A time that keeps the rules shows neither the warning nor the waiver.
+    _, fine = await browser.get(f"{case_path}/book?start=2026-03-11T10:00:00%2B00:00")
+    assert 'id="rules-broken"' not in fine and 'name="waive_rules"' not in fine
+
+    form = {"start": soon, "duration": "180", "mode": "video"}
+    refused = await browser.post(f"{case_path}/book", form)
+    assert refused.status == 422
+    page = html.unescape(await refused.text())
+    assert "That time breaks the scheduling rules shown below" in page
+    assert "at least 5 working days before" in page
+    no_reason = await browser.post(f"{case_path}/book", {**form, "waive_rules": "yes"})
+    assert no_reason.status == 422
+    assert "Say why the rules are waived" in await no_reason.text()
+    async with client.app[DB].read() as session:
+        assert (await session.scalars(select(Meeting))).first() is None  # nothing booked yet
+
+    booked = await browser.post(
+        f"{case_path}/book",
+        {**form, "waive_rules": "yes", "waiver_reason": "Family agreed to shorter notice"},
+    )
+    assert booked.status == 303, await booked.text()
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
+        waived = (
+            await session.scalars(
+                select(TimelineEntry).where(TimelineEntry.kind == "meeting.rules_waived")
+            )
+        ).one()
+        audit = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "meeting.rules_waived")
+            )
+        ).one()
+    assert meeting.status is MeetingStatus.scheduled
+    assert "Family agreed to shorter notice" in waived.summary
+    assert (
+        audit.details is not None and audit.details["reason"] == "Family agreed to shorter notice"
+    )
+    _, page = await browser.get(case_path)
+    assert "Family agreed to shorter notice" in html.unescape(page)  # on the case timeline
+
+
+async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
+    client: TestClient[Any, Any],
+) -> None:
+    browser, case_path = await ready_case(client)
+    form = {"start": "2026-03-11T10:00:00+00:00", "duration": "180", "mode": "video"}
+    assert (await browser.post(f"{case_path}/book", form)).status == 303
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
+    path = f"/staff/meetings/{meeting.id}/reschedule"
+    sunday = "2026-03-15T10:00:00+00:00"
+
+    status, confirm = await browser.get(f"{path}?start={sunday.replace('+', '%2B')}&duration=180")
+    assert status == 200
+    assert "Sunday 15 March 2026 is a Sunday, not a working day" in confirm
+    assert 'name="waive_rules"' in confirm
+    move = {"start": sunday, "duration": "180", "confirmed": "yes"}
+    refused = await browser.post(path, move)
+    assert refused.status == 422
+    assert "Sunday 15 March 2026 is a Sunday" in await refused.text()
+    moved = await browser.post(
+        path, {**move, "waive_rules": "yes", "waiver_reason": "The school hall is free then"}
+    )
+    assert moved.status == 303, await moved.text()
+    async with client.app[DB].read() as session:
+        again = await session.get(Meeting, meeting.id)
+    assert again is not None and again.sequence == 1
