@@ -266,21 +266,10 @@ def _sender(raw: bytes) -> str | None:
 # ---------------------------------------------------------------------------- the command
 
 
-def build_bus(settings: Settings) -> EventBus:
-    """The event bus as the service wires it, for commands that run outside the web app."""
-    from orchestrator import invitations, notices, reminders, webhooks
-
-    bus = EventBus(settings)
-    invitations.install(bus)
-    notices.install(bus)
-    reminders.install(bus)
-    bus.subscribe_all(webhooks.on_event)
-    return bus
-
-
 def cmd_mail_ingest(args: argparse.Namespace) -> None:
     """Read one raw message from stdin (a mail server's pipe) and apply it if it is a reply."""
     from orchestrator.__main__ import _run_with_db, _settings
+    from orchestrator.wiring import build_bus
 
     settings = _settings()
     raw = sys.stdin.buffer.read(settings.inbound_mail_max_bytes + 1)

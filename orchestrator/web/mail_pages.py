@@ -6,8 +6,8 @@
   invitations; anything else is acknowledged and dropped, so the sender never retries it.
 - ``GET /dev/mail``: in development with the ``file`` mail backend, every ``.eml`` the
   service wrote, readable and clickable, so a newcomer can walk the whole flow locally.
-- ``install(app)``: subscribes invitations, notices and reminders to the domain events and
-  runs the reminder scheduler with the app.
+- ``install(app)``: runs the reminder scheduler with the app; ``wake_scheduler(app)`` is the
+  hook ``orchestrator.wiring`` gives the reminders, so a change wakes it sooner.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import invitations, notices, reminders, replies
+from orchestrator import replies
+from orchestrator.reminders import ChangeHook
 from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
 from orchestrator.web.errors import ApiError
@@ -181,21 +182,22 @@ async def dev_message_raw(request: web.Request) -> web.Response:
     )
 
 
-# ---------------------------------------------------------------------------- wiring
+# ------------------------------------------------------------------------ the reminder scheduler
 
 
-def install(app: web.Application) -> None:
-    """Subscribe the mail of invitations, notices and reminders; run the reminder scheduler."""
-    bus = app[BUS]
-    invitations.install(bus)
-    notices.install(bus)
+def wake_scheduler(app: web.Application) -> ChangeHook:
+    """The hook that wakes this app's reminder scheduler when a reminder falls due sooner."""
 
     def wake_sooner(session: AsyncSession, due: datetime) -> None:
         scheduler = app.get(REMINDER_SCHEDULER)
         if scheduler is not None:
             scheduler.wake_after_commit(session, due)
 
-    reminders.install(bus, on_change=wake_sooner)
+    return wake_sooner
+
+
+def install(app: web.Application) -> None:
+    """Run the reminder scheduler with the app."""
     # Started after every cleanup_ctx resource (the database above all) and stopped before
     # any of them closes: on_startup runs after cleanup contexts start, on_shutdown before.
     app.on_startup.append(_start_scheduler)
