@@ -1,4 +1,4 @@
-"""Mail in and out over HTTP: the inbound-mail webhook, the dev-mode mailbox, and the wiring.
+"""Mail over HTTP: the inbound-mail webhook, the dev-mode mailbox; the reminder scheduler.
 
 - ``POST /hooks/mail/inbound``: a mail server (or a relay like Mailgun/Postmark in raw
   mode) posts each message sent to the organiser address as raw MIME, with the shared
