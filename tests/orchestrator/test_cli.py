@@ -25,6 +25,7 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env.pop("ORCH_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *args],
+        stdin=subprocess.DEVNULL,  # `mail ingest` reads a message from it
         capture_output=True,
         text=True,
         env=env,
