@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run      start the service on http://127.0.0.1:8080 (SQLite, mail to files, Jitsi)"
 	@echo "make test     run the whole test suite"
-	@echo "make lint     ruff check, ruff format --check, mypy"
+	@echo "make lint     ruff check, ruff format --check, mypy, lint-imports"
 	@echo "make format   ruff format and fix"
 	@echo "make migrate  bring the database schema up to date"
 	@echo "make demo     load a realistic sample caseload"
@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -53,4 +54,4 @@ assets:
 	sh scripts/build-assets.sh
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

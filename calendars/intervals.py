@@ -24,9 +24,6 @@ class Interval:
     def overlaps(self, other: Interval) -> bool:
         return self.start < other.end and other.start < self.end
 
-    def contains(self, other: Interval) -> bool:
-        return self.start <= other.start and other.end <= self.end
-
     @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
@@ -47,31 +44,3 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
         else:
             merged.append(item)
     return merged
-
-
-def subtract(base: Interval, holes: Iterable[Interval]) -> list[Interval]:
-    """Parts of ``base`` not covered by any of ``holes``."""
-    free: list[Interval] = []
-    cursor = base.start
-    for hole in merge(holes):
-        if hole.end <= cursor or hole.start >= base.end:
-            continue
-        if hole.start > cursor:
-            free.append(Interval(cursor, hole.start))
-        cursor = max(cursor, hole.end)
-        if cursor >= base.end:
-            break
-    if cursor < base.end:
-        free.append(Interval(cursor, base.end))
-    return free
-
-
-def clip(intervals: Iterable[Interval], window: Interval) -> list[Interval]:
-    """Intervals cut to ``window``; those outside it are dropped."""
-    out = []
-    for item in intervals:
-        if item.overlaps(window):
-            out.append(
-                Interval(max(item.start, window.start), min(item.end, window.end), item.tentative)
-            )
-    return out

@@ -64,10 +64,6 @@ class Plan:
     optimal: bool
     unbooked: list[str]
 
-    @property
-    def within_target_case_ids(self) -> list[str]:
-        return sorted(self.assignments)
-
 
 def _local_day(moment: datetime, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date()

@@ -5,28 +5,21 @@ the oldest due outbox message has waited, per kind. The result feeds ``/metrics`
 (``orchestrator_outbox_pending``, ``orchestrator_dependency_up{dependency="database"|"mail"}``,
 ``orchestrator_degraded``) and the banner on staff pages (``banner``), which the staff
 layout reads through the Jinja global ``service_degraded()``. Nothing here blocks a
-request: pages read the last result.
+request: pages read the last result, which ``orchestrator.web.health_watch`` keeps.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import aiohttp_jinja2
-from aiohttp import web
-from prometheus_client import Gauge
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
 from orchestrator.db import Database
 from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
 from orchestrator.settings import Settings
-from orchestrator.web.keys import CLOCK, DB, METRICS, SETTINGS, STATE
 
 log = logging.getLogger(__name__)
 
@@ -122,73 +115,3 @@ def banner(health: Health | None, settings: Settings) -> str | None:
 def _name(kind: object) -> str:
     value = getattr(kind, "value", kind)
     return str(value)
-
-
-# ---------------------------------------------------------------------------- the app
-
-_KEY = "health"
-
-
-def current(app: web.Application) -> Health | None:
-    """The last result of this replica's check (None before the first)."""
-    value = app[STATE].get(_KEY)
-    return value if isinstance(value, Health) else None
-
-
-def install(app: web.Application) -> None:
-    """Give staff pages ``service_degraded()`` and run the check while background jobs run."""
-    env = aiohttp_jinja2.get_env(app)
-
-    def service_degraded() -> str | None:
-        return banner(current(app), app[SETTINGS])
-
-    env.globals["service_degraded"] = service_degraded
-    degraded = Gauge(
-        "orchestrator_degraded",
-        "1 when staff pages show the degraded banner",
-        registry=app[METRICS].registry,
-    )
-    app[STATE]["health_gauge"] = degraded
-    app.on_startup.append(_start)
-    app.on_shutdown.append(_stop)
-
-
-async def refresh(app: web.Application) -> Health:
-    """Check now, remember the result and publish it as metrics."""
-    health = await check(app[DB], now=app[CLOCK]())
-    app[STATE][_KEY] = health
-    metrics = app[METRICS]
-    metrics.dependency_up.labels("database").set(int(health.database_up))
-    if health.database_up:
-        metrics.dependency_up.labels("mail").set(int(OutboxKind.email.value not in health.failing))
-        for kind in OutboxKind:
-            metrics.outbox_pending.labels(kind.value).set(health.pending.get(kind.value, 0))
-    gauge: Gauge = app[STATE]["health_gauge"]
-    gauge.set(int(banner(health, app[SETTINGS]) is not None))
-    return health
-
-
-async def _watch(app: web.Application, every: Callable[[], float]) -> None:
-    while True:
-        try:
-            await refresh(app)
-        except Exception:  # the check must never stop checking
-            log.exception("health check failed")
-        await asyncio.sleep(every())
-
-
-async def _start(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    if not settings.run_background_jobs:
-        return
-    app[STATE]["health_task"] = asyncio.create_task(
-        _watch(app, lambda: settings.health_check_seconds)
-    )
-
-
-async def _stop(app: web.Application) -> None:
-    task = app[STATE].pop("health_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -1,15 +1,21 @@
-"""Schema migrations with Alembic, run by ``orchestrator migrate`` and at start-up."""
+"""Schema migrations with Alembic, run by ``orchestrator migrate`` and ``orchestrator serve``.
+
+Other commands only look: ``schema_state`` says whether the database is empty (a first
+run, which may create it), current, or not current (refused until someone migrates).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.db import prepare_sqlite_folder
@@ -60,3 +66,20 @@ async def current_revisions(engine: AsyncEngine) -> set[str]:
 async def is_current(engine: AsyncEngine) -> bool:
     """True when the database is at the newest revision of every branch."""
     return await current_revisions(engine) == head_revisions()
+
+
+SchemaState = Literal["empty", "current", "not_current"]
+
+
+async def schema_state(engine: AsyncEngine) -> SchemaState:
+    """``empty`` when the database has no tables at all, else whether it is at every head."""
+    async with engine.connect() as conn:
+        revisions, has_tables = await conn.run_sync(
+            lambda c: (
+                set(MigrationContext.configure(c).get_current_heads()),
+                bool(inspect(c).get_table_names()),
+            )
+        )
+    if not revisions and not has_tables:
+        return "empty"
+    return "current" if revisions == head_revisions() else "not_current"

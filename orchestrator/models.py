@@ -882,16 +882,3 @@ class WebhookAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, max_length=1000)
     delivered: bool = False
-
-
-class OutboxPublic(SQLModel):
-    id: uuid.UUID
-    kind: OutboxKind
-    topic: str
-    status: OutboxStatus
-    attempts: int
-    next_attempt_at: datetime
-    sent_at: datetime | None
-    last_error: str | None
-    last_status_code: int | None
-    created_at: datetime

@@ -216,10 +216,6 @@ class Providers:
             self._video[name] = provider
         return provider
 
-    @property
-    def has_phone_bridge(self) -> bool:
-        return bool(self.settings.phone_bridge)
-
     def phone(self) -> PhoneBridge:
         """The configured phone bridge. Raises PluginLoadError when none is configured."""
         if not self.settings.phone_bridge:

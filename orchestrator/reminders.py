@@ -456,15 +456,6 @@ def _mark_sent(reminder: Reminder, now: datetime) -> bool:
     return True
 
 
-async def pending_count(session: AsyncSession) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Reminder)
-        .where(col(Reminder.sent_at).is_(None), col(Reminder.cancelled_at).is_(None))
-    )
-    return int(count or 0)
-
-
 # ---------------------------------------------------------------------------- subscriptions
 
 

@@ -13,16 +13,13 @@ older than the answer already held, and replies about a UID we never issued are 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
-import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.utils import parseaddr
-from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -285,46 +282,3 @@ def _sender(raw: bytes) -> str | None:
     message = message_from_bytes(raw, policy=policy.default)
     address = parseaddr(str(message.get("From", "")))[1]
     return address.lower() or None
-
-
-# ---------------------------------------------------------------------------- the command
-
-
-def build_bus(settings: Settings) -> EventBus:
-    """The event bus as the service wires it, for commands that run outside the web app."""
-    from orchestrator import invitations, notices, reminders, webhooks
-
-    bus = EventBus(settings)
-    invitations.install(bus)
-    notices.install(bus)
-    reminders.install(bus)
-    bus.subscribe_all(webhooks.on_event)
-    return bus
-
-
-def cmd_mail_ingest(args: argparse.Namespace) -> None:
-    """Read one raw message from stdin (a mail server's pipe) and apply it if it is a reply."""
-    from orchestrator.__main__ import _run_with_db, _settings
-
-    settings = _settings()
-    raw = sys.stdin.buffer.read(settings.inbound_mail_max_bytes + 1)
-    if len(raw) > settings.inbound_mail_max_bytes:
-        sys.exit("message is too large")
-    bus = build_bus(settings)
-
-    async def work(db: Any) -> ReplyResult:
-        async with db.write() as session:
-            return await ingest_mail(session, raw, now=datetime.now(UTC), bus=bus)
-
-    result: ReplyResult = _run_with_db(work)
-    print(result.outcome)
-
-
-def add_command(sub: Any) -> None:
-    """``orchestrator mail ingest < message.eml``."""
-    mail = sub.add_parser("mail", help="mail tools")
-    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
-    ingest = mail_sub.add_parser(
-        "ingest", help="apply a calendar reply read from stdin (for a mail-server pipe)"
-    )
-    ingest.set_defaults(func=cmd_mail_ingest)

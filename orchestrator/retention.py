@@ -15,7 +15,6 @@ text does not survive in free pages or the write-ahead log.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import re
@@ -371,29 +370,3 @@ async def compact(db: Database) -> None:
         ):
             async with conn.execute(statement) as cursor:
                 await cursor.fetchall()
-
-
-# ---------------------------------------------------------------------------- the CLI
-
-
-def add_command(sub: Any) -> None:
-    """``orchestrator retention run [--dry-run]``."""
-    retention = sub.add_parser("retention", help="anonymise closed cases past the retention period")
-    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
-    run_parser = retention_sub.add_parser(
-        "run",
-        help="anonymise closed cases older than ORCH_RETENTION_DAYS and say what was done",
-    )
-    run_parser.add_argument(
-        "--dry-run", action="store_true", help="only list the cases that would be anonymised"
-    )
-    run_parser.set_defaults(func=cmd_run)
-
-
-def cmd_run(args: argparse.Namespace) -> None:
-    from orchestrator.__main__ import _run_with_db, _settings
-    from orchestrator.models import utcnow
-
-    settings = _settings()
-    report = _run_with_db(lambda db: run(db, settings=settings, now=utcnow(), dry_run=args.dry_run))
-    print(report.describe())

@@ -1,6 +1,7 @@
 """Typed settings: ``ORCH_`` environment variables and an optional TOML file.
 
-Built once in ``__main__`` (or by a test) and handed to ``create_app``; never read at import.
+Built once by a command (``orchestrator/cli/``) or by a test and handed to ``create_app``;
+never read at import.
 """
 
 from __future__ import annotations

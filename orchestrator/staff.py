@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.errors import Conflict, NotFound
+from orchestrator.errors import Conflict
 from orchestrator.models import ApiToken, StaffRole, StaffUser
 
 TOKEN_PREFIX = "mo_"
@@ -144,10 +144,3 @@ async def user_for_token(
     last = api_token.last_used_at
     stale = last is None or (now - last).total_seconds() > touch_after_s
     return user, api_token.id, stale
-
-
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> StaffUser:
-    user = await session.get(StaffUser, user_id)
-    if user is None:
-        raise NotFound("staff user", user_id)
-    return user

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from aiohttp import web
+import aiohttp
 from pydantic import field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
@@ -32,6 +33,7 @@ from integrations.casework_webhook import (
 )
 from integrations.errors import IntegrationError
 from orchestrator.certificates import issued_on
+from orchestrator.db import Database
 from orchestrator.errors import NotFound, ValidationFailed
 from orchestrator.events import (
     AttendanceFinal,
@@ -59,7 +61,6 @@ from orchestrator.models import (
 from orchestrator.outbox import Handler, enqueue
 from orchestrator.outbox import redeliver as outbox_redeliver
 from orchestrator.settings import Settings
-from orchestrator.web.keys import BUS, CLOCK, DB, HTTP, STATE
 
 # ---------------------------------------------------------------------------- schemas
 
@@ -353,12 +354,14 @@ async def on_event(session: AsyncSession, event: DomainEvent, context: EventCont
 # ---------------------------------------------------------------------------- delivery
 
 
-def delivery_handler(app: web.Application) -> Handler:
+def delivery_handler(
+    *, db: Database, http: aiohttp.ClientSession, clock: Callable[[], datetime]
+) -> Handler:
     """Deliver ``webhook`` outbox rows to their endpoint and log every attempt."""
-    sink = HttpCaseworkSink(app[HTTP])
+    sink = HttpCaseworkSink(http)
 
     async def handle(message: OutboxMessage) -> int | None:
-        async with app[DB].read() as session:
+        async with db.read() as session:
             endpoint = (
                 await session.get(WebhookEndpoint, message.endpoint_id)
                 if message.endpoint_id
@@ -366,7 +369,7 @@ def delivery_handler(app: web.Application) -> Handler:
             )
         if endpoint is None:
             raise WebhookRejected("the endpoint no longer exists")
-        now = app[CLOCK]()
+        now = clock()
         try:
             if not endpoint.active:
                 raise WebhookRejected("the endpoint is switched off")
@@ -380,23 +383,23 @@ def delivery_handler(app: web.Application) -> Handler:
                 now=now,
             )
         except IntegrationError as exc:
-            await _log(app, message, endpoint, now, getattr(exc, "status", None), str(exc))
+            await _log(db, message, endpoint, now, getattr(exc, "status", None), str(exc))
             raise
-        await _log(app, message, endpoint, now, status, None)
+        await _log(db, message, endpoint, now, status, None)
         return status
 
     return handle
 
 
 async def _log(
-    app: web.Application,
+    db: Database,
     message: OutboxMessage,
     endpoint: WebhookEndpoint,
     at: datetime,
     status: int | None,
     error: str | None,
 ) -> None:
-    async with app[DB].write() as session:
+    async with db.write() as session:
         session.add(
             WebhookAttempt(
                 message_id=message.id,
@@ -467,9 +470,3 @@ async def redeliver(
     message.last_error = None
     await session.flush()
     return message
-
-
-def install(app: web.Application) -> None:
-    """Subscribe to every domain event and deliver ``webhook`` outbox rows."""
-    app[BUS].subscribe_all(on_event)
-    app[STATE]["outbox_handlers"][OutboxKind.webhook] = delivery_handler

@@ -16,15 +16,14 @@ from orchestrator.models import (
     Meeting,
     MeetingMode,
     MeetingStatus,
-    OutboxKind,
     ParticipantStatus,
     Party,
     Room,
     StaffRole,
 )
-from orchestrator.providers import ProviderCalls, Providers
+from orchestrator.providers import Providers
 from orchestrator.web.api import ApiContext, ApiRouter
-from orchestrator.web.keys import CLOCK, DB, HTTP, METRICS, PROVIDERS, SETTINGS, STATE, WORKDAYS
+from orchestrator.web.keys import DB, HTTP, PROVIDERS, SETTINGS, STATE, WORKDAYS
 
 router = ApiRouter("meetings")
 SCHEDULING = {StaffRole.scheduler}
@@ -569,18 +568,7 @@ async def _stop_click_recorder(app: web.Application) -> None:
 
 
 def install(app: web.Application) -> None:
-    """Build the providers lazily and deliver ``provider_call`` outbox rows."""
+    """Build the providers lazily (``orchestrator.wiring`` hands them to the dispatcher)."""
     app[PROVIDERS] = Providers(app[SETTINGS], lambda: app[HTTP])
     app.on_startup.append(_start_click_recorder)
     app.on_shutdown.append(_stop_click_recorder)
-
-    def provider_calls(app: web.Application) -> ProviderCalls:
-        return ProviderCalls(
-            db=app[DB],
-            providers=app[PROVIDERS],
-            settings=app[SETTINGS],
-            clock=app[CLOCK],
-            metrics=app[METRICS],
-        )
-
-    app[STATE]["outbox_handlers"][OutboxKind.provider_call] = provider_calls

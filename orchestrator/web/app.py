@@ -13,14 +13,13 @@ from aiohttp import web
 from sqlmodel import col, select
 
 from calendars.workdays import WorkingDays
-from orchestrator import health, webhooks
+from orchestrator import wiring
 from orchestrator.db import connect
-from orchestrator.events import EventBus
 from orchestrator.mail import build_mail_backend
 from orchestrator.metrics import Metrics
 from orchestrator.migrate import upgrade
-from orchestrator.models import OutboxKind, Service, utcnow
-from orchestrator.outbox import DeliveryPolicy, Dispatcher, Handler, mail_handler
+from orchestrator.models import Service, utcnow
+from orchestrator.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.settings import Settings
 from orchestrator.staff import PasswordWorkers
 from orchestrator.throttle import Throttle
@@ -35,6 +34,7 @@ from orchestrator.web import (
     api_reports,
     api_webhooks,
     console,
+    health_watch,
     home,
     hooks,
     mail_pages,
@@ -61,6 +61,7 @@ from orchestrator.web.keys import (
     METRICS,
     OPENAPI,
     PASSWORDS,
+    PROVIDERS,
     SETTINGS,
     STATE,
     THROTTLE,
@@ -99,16 +100,16 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     api_feeds.routes,
     prepare_pages.routes,
 ]
-# Modules with ``install(app)`` that subscribe to events and register outbox handlers.
+# Modules with ``install(app)`` that add app state, template globals and background jobs.
+# Who reacts to which event, and who delivers which outbox row, is ``orchestrator.wiring``.
 CAPABILITIES: list[Callable[[web.Application], None]] = [
     staff_pages.install,
     console.install,
     api_meetings.install,
     api_availability.install,
-    webhooks.install,
     mail_pages.install,
     prepare_pages.install,
-    health.install,
+    health_watch.install,
 ]
 
 
@@ -133,8 +134,8 @@ def create_app(
     app[CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
     app[METRICS] = Metrics()
     app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
-    app[STATE] = {"outbox_handlers": {}}
-    app[BUS] = EventBus(settings)
+    app[STATE] = {}
+    app[BUS] = wiring.build_bus(settings, on_reminder_change=mail_pages.wake_scheduler(app))
     pages.setup(app)
     app[API_ROUTES] = api.install(app, API_ROUTERS)
     app[OPENAPI] = system.build_openapi(app[API_ROUTES], base_url=settings.base_url)
@@ -212,9 +213,15 @@ async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    handlers: dict[OutboxKind, Handler] = {OutboxKind.email: mail_handler(app[MAIL])}
-    for kind, factory in app[STATE]["outbox_handlers"].items():
-        handlers[kind] = factory(app)
+    handlers = wiring.outbox_handlers(
+        db=app[DB],
+        settings=settings,
+        clock=app[CLOCK],
+        metrics=app[METRICS],
+        mail=app[MAIL],
+        http=app[HTTP],
+        providers=app[PROVIDERS],
+    )
     dispatcher = Dispatcher(
         app[DB],
         handlers,

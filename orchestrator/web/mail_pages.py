@@ -1,4 +1,4 @@
-"""Mail in and out over HTTP: the inbound-mail webhook, the dev-mode mailbox, and the wiring.
+"""Mail over HTTP: the inbound-mail webhook, the dev-mode mailbox; the reminder scheduler.
 
 - ``POST /hooks/mail/inbound``: a mail server (or a relay like Mailgun/Postmark in raw
   mode) posts each message sent to the organiser address as raw MIME, with the shared
@@ -8,8 +8,8 @@
   service wrote, readable and clickable, so a newcomer can walk the whole flow locally.
   It shows every party's links, so only signed-in staff see it, and nowhere but in
   development does it exist (404, signed in or not).
-- ``install(app)``: subscribes invitations, notices and reminders to the domain events and
-  runs the reminder scheduler with the app.
+- ``install(app)``: runs the reminder scheduler with the app; ``wake_scheduler(app)`` is the
+  hook ``orchestrator.wiring`` gives the reminders, so a change wakes it sooner.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import invitations, notices, reminders, replies
+from orchestrator import replies
 from orchestrator.models import StaffRole
+from orchestrator.reminders import ChangeHook
 from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
 from orchestrator.web.errors import ApiError
@@ -205,21 +206,22 @@ async def dev_message_raw(request: web.Request, _staff: StaffContext) -> web.Str
     )
 
 
-# ---------------------------------------------------------------------------- wiring
+# ------------------------------------------------------------------------ the reminder scheduler
 
 
-def install(app: web.Application) -> None:
-    """Subscribe the mail of invitations, notices and reminders; run the reminder scheduler."""
-    bus = app[BUS]
-    invitations.install(bus)
-    notices.install(bus)
+def wake_scheduler(app: web.Application) -> ChangeHook:
+    """The hook that wakes this app's reminder scheduler when a reminder falls due sooner."""
 
     def wake_sooner(session: AsyncSession, due: datetime) -> None:
         scheduler = app.get(REMINDER_SCHEDULER)
         if scheduler is not None:
             scheduler.wake_after_commit(session, due)
 
-    reminders.install(bus, on_change=wake_sooner)
+    return wake_sooner
+
+
+def install(app: web.Application) -> None:
+    """Run the reminder scheduler with the app."""
     # Started after every cleanup_ctx resource (the database above all) and stopped before
     # any of them closes: on_startup runs after cleanup contexts start, on_shutdown before.
     app.on_startup.append(_start_scheduler)

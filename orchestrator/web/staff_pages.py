@@ -714,12 +714,6 @@ async def users_page(request: web.Request, staff: StaffContext) -> web.StreamRes
     return pages.render("staff/admin_users.html", request, context)
 
 
-class StaffInvite(BaseModel):
-    email: str
-    name: str = ""
-    role: StaffRole
-
-
 @routes.post("/staff/admin/users")
 @staff_page(roles=ADMINS)
 async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamResponse:

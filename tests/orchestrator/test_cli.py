@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from pydantic import ValidationError
 
+from orchestrator.__main__ import main
+from orchestrator.migrate import alembic_config
 from orchestrator.settings import PLACEHOLDER_SECRET, Settings
+
+SAMPLES = Path(__file__).parent.parent / "calendars" / "samples"
+NOT_CURRENT = "the database schema is not current: run `orchestrator migrate`"
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -18,6 +25,7 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env.pop("ORCH_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *args],
+        stdin=subprocess.DEVNULL,  # `mail ingest` reads a message from it
         capture_output=True,
         text=True,
         env=env,
@@ -50,6 +58,51 @@ def test_migrate_and_demo_are_repeatable(tmp_path: Path) -> None:
     assert "already loaded" in second.stdout
 
 
+def test_commands_refuse_a_database_whose_schema_is_behind(tmp_path: Path) -> None:
+    # A database left at the first revision, as after upgrading the code but not migrating.
+    command.upgrade(alembic_config(Settings(data_dir=tmp_path).database_url), "0001")
+    for args in (
+        ["users", "add", "--email", "me@example.org", "--role", "admin"],
+        ["users", "token", "--email", "me@example.org"],
+        ["demo"],
+        ["retention", "run", "--dry-run"],
+        ["mail", "ingest"],
+    ):
+        result = run_cli(*args, data_dir=tmp_path)
+        assert result.returncode != 0, args
+        assert result.stderr.strip() == NOT_CURRENT, args
+    # Nothing was migrated behind the operator's back; migrating lets the commands run.
+    assert (
+        run_cli(
+            "users", "add", "--email", "me@example.org", "--role", "admin", data_dir=tmp_path
+        ).returncode
+        != 0
+    )
+    assert run_cli("migrate", data_dir=tmp_path).returncode == 0
+    added = run_cli(
+        "users", "add", "--email", "me@example.org", "--role", "admin", data_dir=tmp_path
+    )
+    assert added.returncode == 0, added.stderr
+
+
+def test_mail_ingest_on_a_current_database_runs_no_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli("migrate", data_dir=tmp_path).returncode == 0
+    monkeypatch.delenv("ORCH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ORCH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ORCH_ENV", "dev")
+
+    def no_migrations(*args: object, **kwargs: object) -> None:
+        raise AssertionError("mail ingest ran an Alembic upgrade")
+
+    monkeypatch.setattr(command, "upgrade", no_migrations)
+    raw = (SAMPLES / "gmail_reply.eml").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    main(["mail", "ingest"])
+    assert capsys.readouterr().out.strip() == "unknown_uid"
+
+
 def test_every_command_has_help(tmp_path: Path) -> None:
     for args in (
         ["--help"],
@@ -57,6 +110,8 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["migrate", "--help"],
         ["users", "add", "--help"],
         ["demo", "--help"],
+        ["retention", "run", "--help"],
+        ["mail", "ingest", "--help"],
     ):
         result = run_cli(*args, data_dir=tmp_path)
         assert result.returncode == 0

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import orchestrator.models  # noqa: F401 - registers the tables
-from orchestrator.migrate import head_revisions
+from orchestrator.migrate import alembic_config, head_revisions, schema_state, upgrade
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:
@@ -26,7 +29,22 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
             heads = await conn.run_sync(
                 lambda c: set(MigrationContext.configure(c).get_current_heads())
             )
+        state = await schema_state(engine)
     finally:
         await engine.dispose()
     assert differences == [], "models.py changed without a migration"
     assert heads == head_revisions()
+    assert state == "current"
+
+
+async def test_schema_state_tells_a_first_run_from_a_database_left_behind(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'orchestrator.db'}"
+    engine = create_async_engine(url)
+    try:
+        assert await schema_state(engine) == "empty"
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0001")
+        assert await schema_state(engine) == "not_current"
+        await upgrade(url)
+        assert await schema_state(engine) == "current"
+    finally:
+        await engine.dispose()

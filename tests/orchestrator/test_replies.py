@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import re
 import subprocess
@@ -16,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlmodel import col, select
 
+from orchestrator.__main__ import main
 from orchestrator.models import Invitation, Meeting, PartStat
 from orchestrator.settings import Settings
 from orchestrator.web.keys import DB, SETTINGS
@@ -311,3 +314,35 @@ async def test_one_party_cannot_answer_for_another(
     own = await post_mail(client, outlook_com_mail(sender="Carer <Carer.Jones@Outlook.com>"))
     assert (await own.json())["result"] == "updated"
     assert await partstat(client, ids["carer.jones@outlook.com"]) is PartStat.tentative
+
+
+async def test_a_reply_piped_to_mail_ingest_reaches_the_same_subscribers(
+    client: TestClient[Any, Any],
+    staff: Staff,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    people = [{"role": "parent", "name": "Person", "email": "zoe.carter@gmail.com"}]
+    ids = await sample_meeting(client, staff, sequence=2, people=people)
+    endpoint = await staff.call(
+        "POST",
+        "/api/v1/webhooks",
+        role="admin",
+        json={"url": "http://127.0.0.1:9/events", "events": ["party.replied"]},
+        expect=201,
+    )
+    monkeypatch.setenv("ORCH_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ORCH_DATA_DIR", str(settings.data_dir))
+    raw = (SAMPLES / "gmail_reply.eml").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+
+    await asyncio.to_thread(main, ["mail", "ingest"])
+
+    assert capsys.readouterr().out.strip() == "updated"
+    assert await partstat(client, ids["zoe.carter@gmail.com"]) is PartStat.declined
+    # The case system hears of it, as it would of a reply posted to the service.
+    log = await staff.call(
+        "GET", f"/api/v1/webhooks/{endpoint['id']}/deliveries", role="admin", expect=200
+    )
+    assert [d["event_type"] for d in log["deliveries"]] == ["party.replied"]

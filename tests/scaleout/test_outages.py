@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from orchestrator import health
 from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
 from orchestrator.settings import Settings
+from orchestrator.web import health_watch
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock
 from tests.orchestrator.meetings_support import app_with, book, ready_case
@@ -76,7 +77,7 @@ async def test_mail_server_down_shows_degraded_then_catches_up_losing_nothing(
     assert queued and all(m.status is OutboxStatus.pending for m in queued)
     assert await metric(client, 'orchestrator_outbox_pending{kind="email"}') == len(queued)
     assert await metric(client, 'orchestrator_dependency_up{dependency="mail"}') == 0.0
-    text = health.banner(health.current(client.app), client.app[SETTINGS])
+    text = health.banner(health_watch.current(client.app), client.app[SETTINGS])
     assert text is not None and "emails are waiting to be sent" in text
 
     smtp.start()

@@ -1,0 +1,43 @@
+"""``orchestrator mail ingest < message.eml``: apply a calendar reply piped in by a mail server.
+
+The reply reaches the same subscribers as one posted to the service (``orchestrator.wiring``),
+so an acceptance queues the same webhooks and reminders either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.cli.runner import load_settings, run_with_database
+from orchestrator.db import Database
+
+
+def add_command(sub: Any) -> None:
+    mail = sub.add_parser("mail", help="mail tools")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
+    ingest = mail_sub.add_parser(
+        "ingest", help="apply a calendar reply read from stdin (for a mail-server pipe)"
+    )
+    ingest.set_defaults(func=cmd_mail_ingest)
+
+
+def cmd_mail_ingest(args: argparse.Namespace) -> None:
+    """Read one raw message from stdin (a mail server's pipe) and apply it if it is a reply."""
+    from orchestrator.replies import ReplyResult, ingest_mail
+    from orchestrator.wiring import build_bus
+
+    settings = load_settings()
+    raw = sys.stdin.buffer.read(settings.inbound_mail_max_bytes + 1)
+    if len(raw) > settings.inbound_mail_max_bytes:
+        sys.exit("message is too large")
+    bus = build_bus(settings)
+
+    async def work(db: Database) -> ReplyResult:
+        async with db.write() as session:
+            return await ingest_mail(session, raw, now=datetime.now(UTC), bus=bus)
+
+    result = run_with_database(work, settings=settings)
+    print(result.outcome)

@@ -1,0 +1,63 @@
+"""Who reacts to what: every event subscriber and every outbox handler, in one place.
+
+A use-case emits a domain event inside its transaction (``booking.book`` emits
+``MeetingBooked``); the subscribers below turn it into outbox rows that commit with it:
+
+- ``invitations``: a meeting booked, moved or cancelled, a party added or removed → the
+  calendar invitations (iMIP), updates and cancellations.
+- ``notices``: a case created, a party added, a mediator assigned → the notices by email.
+- ``reminders``: any change of a meeting or its people → the reminder plan, re-derived.
+- ``webhooks``: every event → one signed delivery per subscribing case-system endpoint.
+
+The dispatcher then delivers each row by its kind (``outbox_handlers``). The web service
+(``orchestrator.web.app``) and the commands (``orchestrator mail ingest``) build the same
+bus, so a reply piped in by a mail server queues exactly what one posted to the service does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import aiohttp
+
+from integrations.base import MailBackend
+from orchestrator import invitations, notices, reminders, webhooks
+from orchestrator.db import Database
+from orchestrator.events import EventBus
+from orchestrator.metrics import Metrics
+from orchestrator.models import OutboxKind
+from orchestrator.outbox import Handler, mail_handler
+from orchestrator.providers import ProviderCalls, Providers
+from orchestrator.reminders import ChangeHook
+from orchestrator.settings import Settings
+
+
+def build_bus(settings: Settings, *, on_reminder_change: ChangeHook | None = None) -> EventBus:
+    """The event bus with every subscriber; ``on_reminder_change`` wakes a running scheduler."""
+    bus = EventBus(settings)
+    invitations.install(bus)
+    notices.install(bus)
+    reminders.install(bus, on_change=on_reminder_change)
+    bus.subscribe_all(webhooks.on_event)
+    return bus
+
+
+def outbox_handlers(
+    *,
+    db: Database,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+    mail: MailBackend,
+    http: aiohttp.ClientSession,
+    providers: Providers,
+) -> dict[OutboxKind, Handler]:
+    """Who delivers each kind of outbox row."""
+    return {
+        OutboxKind.email: mail_handler(mail),
+        OutboxKind.webhook: webhooks.delivery_handler(db=db, http=http, clock=clock),
+        OutboxKind.provider_call: ProviderCalls(
+            db=db, providers=providers, settings=settings, clock=clock, metrics=metrics
+        ),
+    }
