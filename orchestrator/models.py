@@ -115,6 +115,19 @@ class CaseStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
+class CaseStatusCause(StrEnum):
+    """Why a case changed status: each edge of ``case_status.CASE_TRANSITIONS`` names its causes."""
+
+    availability_requested = "availability_requested"
+    meeting_booked = "meeting_booked"
+    meeting_cancelled = "meeting_cancelled"
+    session_ended = "session_ended"
+    outcome_recorded = "outcome_recorded"
+    consent_declined = "consent_declined"  # disagreement resolution: a party said no
+    certificate_issued = "certificate_issued"
+    staff = "staff"  # a member of staff closed or withdrew the case
+
+
 OPEN_CASE_STATUSES = frozenset(
     {CaseStatus.referred, CaseStatus.negotiating, CaseStatus.booked, CaseStatus.held}
 )
@@ -437,12 +450,34 @@ class Case(CaseBase, table=True):
     la_cannot_meet_30_days_on: date | None = None
     created_at: datetime = ts_field(default_now=True)
     updated_at: datetime = ts_field(default_now=True)
+    # Set when the case reaches closed or withdrawn (case_status.move_case), the retention clock.
     closed_at: datetime | None = ts_field(nullable=True)
     anonymised_at: datetime | None = ts_field(nullable=True)
     # The day of the session (meeting or MIAS call) that starts the 3-working-day
-    # certificate clock, and the day the latest certificate was issued (the appeal clock).
+    # certificate clock. The day a certificate was issued is the certificate's own.
     certificate_event_on: date | None = None
-    certificate_issued_on: date | None = None
+
+
+class CaseStatusChange(SQLModel, table=True):
+    """One row per change of case status: when, from what, to what, why, and by whom."""
+
+    __tablename__ = "case_status_change"
+
+    id: uuid.UUID = Field(default_factory=time_ordered_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    from_status: CaseStatus = enum_field(CaseStatus)
+    to_status: CaseStatus = enum_field(CaseStatus)
+    cause: CaseStatusCause = enum_field(CaseStatusCause)
+    actor: str | None = Field(default=None, max_length=100)
+    at: datetime = ts_field(default_now=True)
+
+
+class CaseStatusChangePublic(SQLModel):
+    from_status: CaseStatus
+    to_status: CaseStatus
+    cause: CaseStatusCause
+    actor: str | None
+    at: datetime
 
 
 class ClockPublic(SQLModel):
@@ -470,7 +505,10 @@ class CasePublic(CaseBase):
     # (None: not yet), so many days later: the statutory 30 days run from that notice.
     la_notified_on: date | None = None
     la_notice_delay_days: int | None = None
+    closed_at: datetime | None = None
     deadlines: DeadlinesPublic
+    # Every change of status, oldest first (on a single case's read; None in lists).
+    status_history: list[CaseStatusChangePublic] | None = None
 
 
 class CaseList(SQLModel):

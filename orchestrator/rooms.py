@@ -21,10 +21,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from orchestrator import case_status
 from orchestrator.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.models import (
     Case,
     CaseKind,
+    CaseStatus,
+    CaseStatusCause,
     Channel,
     Meeting,
     MeetingStatus,
@@ -34,6 +37,7 @@ from orchestrator.models import (
     ParticipantStatus,
     Party,
     Room,
+    StaffUser,
 )
 from orchestrator.outbox import enqueue
 from orchestrator.records import add_timeline
@@ -592,13 +596,30 @@ async def end(
         at=now,
     )
     case = await session.get(Case, meeting.case_id)
-    if case is not None and case.kind is CaseKind.mias:
+    assert case is not None  # a meeting belongs to its case (foreign key)
+    # The meeting took place: the case waits for its outcome (or, for an information
+    # call, its certificate). A case already past that stays where it is.
+    await case_status.move_case_if_allowed(
+        session,
+        case=case,
+        to=CaseStatus.held,
+        cause=CaseStatusCause.session_ended,
+        actor=await _actor(session, actor_id),
+        now=now,
+    )
+    if case.kind is CaseKind.mias:
         # An information call has no outcome to record: its end is what starts the
         # 3 working days of its certificate.
         case.certificate_event_on = now.astimezone(ZoneInfo(case.timezone)).date()
         case.updated_at = now
     await session.flush()
     return meeting
+
+
+async def _actor(session: AsyncSession, user_id: uuid.UUID | None) -> str | None:
+    """The staff user as the case records name them (role and id), like the API's actor."""
+    user = await session.get(StaffUser, user_id) if user_id else None
+    return f"{user.role.value}:{user.id}" if user else None
 
 
 async def admit(
