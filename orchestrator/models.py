@@ -685,6 +685,7 @@ class Meeting(SQLModel, table=True):
     mode: MeetingMode = enum_field(MeetingMode)
     status: MeetingStatus = enum_field(MeetingStatus, MeetingStatus.scheduled, index=True)
     provider: str | None = Field(default=None, max_length=40)
+    # The joint room's provider room, its one copy (None while it is made or moved).
     provider_room: dict[str, Any] | None = json_field(None)
     room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
     dial_in_pin: str | None = Field(default=None, max_length=12)
@@ -723,6 +724,7 @@ class Room(SQLModel, table=True):
     meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
     kind: str = Field(max_length=10)  # main | caucus
     label: str = Field(max_length=100)
+    # A caucus room's provider room; the joint room's is ``Meeting.provider_room`` (None here).
     provider_room: dict[str, Any] | None = json_field(None)
     room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64, index=True)
     # The provider's own id of the room, so call-backs find it (indexed; no JSON lookups).

@@ -6,6 +6,10 @@
 - ``case.certificate_issued_on`` goes: the day a certificate was issued is the
   certificate's ``issued_at``. Every value had its certificate row (both were written in
   one transaction); a value without one stops the upgrade, so nothing is lost.
+- A joint room's provider room was kept twice, on the meeting and on its main ``room``
+  row; the meeting's copy stays. A main room's copy of the meeting's current room (same
+  room key) fills a meeting that lacks one; a copy of a room since moved away from is
+  the old room, already queued to end, and goes.
 
 Revision ID: 0008_case_states
 Revises: 0005
@@ -62,6 +66,19 @@ case = sa.table(
     sa.column("closed_at", orchestrator.models.UTCDateTime(timezone=True)),
     sa.column("certificate_issued_on", sa.Date()),
 )
+meeting = sa.table(
+    "meeting",
+    sa.column("id", sa.Uuid()),
+    sa.column("room_key", sa.String()),
+    sa.column("provider_room", sa.JSON()),
+)
+room = sa.table(
+    "room",
+    sa.column("meeting_id", sa.Uuid()),
+    sa.column("kind", sa.String()),
+    sa.column("room_key", sa.String()),
+    sa.column("provider_room", sa.JSON()),
+)
 certificate = sa.table(
     "certificate",
     sa.column("case_id", sa.Uuid()),
@@ -109,11 +126,38 @@ def upgrade() -> None:
     with op.batch_alter_table("case", schema=None) as batch_op:
         batch_op.drop_column("certificate_issued_on")
 
+    # JSON columns hold None as JSON null or SQL NULL: both read back as None.
+    rows = bind.execute(
+        sa.select(
+            meeting.c.id,
+            meeting.c.room_key,
+            meeting.c.provider_room,
+            room.c.room_key,
+            room.c.provider_room,
+        ).join(room, sa.and_(room.c.meeting_id == meeting.c.id, room.c.kind == "main"))
+    ).all()
+    for meeting_id, meeting_key, kept, main_key, copy in rows:
+        if kept is None and copy is not None and main_key == meeting_key:
+            bind.execute(
+                meeting.update().where(meeting.c.id == meeting_id).values(provider_room=copy)
+            )
+    bind.execute(room.update().where(room.c.kind == "main").values(provider_room=None))
+
 
 def downgrade() -> None:
+    bind = op.get_bind()
+    for meeting_id, provider_room in bind.execute(
+        sa.select(meeting.c.id, meeting.c.provider_room)
+    ).all():
+        if provider_room is not None:
+            bind.execute(
+                room.update()
+                .where(room.c.meeting_id == meeting_id, room.c.kind == "main")
+                .values(provider_room=provider_room)
+            )
+
     with op.batch_alter_table("case", schema=None) as batch_op:
         batch_op.add_column(sa.Column("certificate_issued_on", sa.Date(), nullable=True))
-    bind = op.get_bind()
     latest = bind.execute(
         sa.select(case.c.id, case.c.timezone, sa.func.max(certificate.c.issued_at))
         .join(certificate, certificate.c.case_id == case.c.id)
