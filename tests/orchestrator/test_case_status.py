@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from orchestrator import retention
 from orchestrator.case_status import CASE_TRANSITIONS, allows
 from orchestrator.models import CaseStatus, CaseStatusCause
+from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import START, book, iso, ready_case
 
@@ -185,3 +187,30 @@ async def test_patch_sets_only_what_staff_may_set(staff: Staff) -> None:
     listed = await staff.call("GET", "/api/v1/cases?status=withdrawn", expect=200)
     assert [c["id"] for c in listed["cases"]] == [case["id"]]
     assert listed["cases"][0]["status_history"] is None  # only on a single case's read
+
+
+async def test_retention_counts_from_the_close_not_from_a_later_correction(
+    staff: Staff, clock: MutableClock
+) -> None:
+    case = await staff.call(
+        "POST",
+        "/api/v1/cases",
+        json={
+            "reference": "KIDS-2026-0901",
+            "kind": "mediation",
+            "local_authority": "Kent",
+            "referral_date": "2026-02-20",
+        },
+        expect=201,
+    )
+    path = f"/api/v1/cases/{case['id']}"
+    closed = await staff.call("PATCH", path, json={"status": "closed"}, expect=200)
+    assert closed["closed_at"] == iso(clock())
+    closed_on = clock()
+    clock.advance(days=100)
+    await staff.call("PATCH", path, json={"region": "South East"}, expect=200)
+    settings = staff.client.app[SETTINGS]
+    report = await retention.run(
+        staff.client.app[DB], settings=settings, now=closed_on + timedelta(days=731)
+    )
+    assert report.references == ["KIDS-2026-0901"]
