@@ -107,7 +107,11 @@ async def get_case(ctx: ApiContext) -> CasePublic:
 
 @router.patch("/cases/{case_id}", body=CaseUpdate, response=CasePublic, roles=SCHEDULING)
 async def update_case(ctx: ApiContext, body: CaseUpdate) -> CasePublic:
-    """Change a case's decision date, LA, region, target or status."""
+    """Change a case's decision date, LA, region or target, or close or withdraw it.
+
+    Other statuses follow what happens (a poll, a booking, the session, its outcome, the
+    certificate); asking for one answers 409 with the case's status and the one asked.
+    """
     case = await load_case(ctx)
     case = await cases.update_case(ctx.session, case=case, data=body, now=ctx.now, actor=ctx.actor)
     return await present_case(ctx, case)
