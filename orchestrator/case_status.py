@@ -76,10 +76,6 @@ CASE_TRANSITIONS: Mapping[CaseStatus, Mapping[CaseStatus, frozenset[CaseStatusCa
 CLOSED_STATUSES = frozenset({S.closed, S.withdrawn})
 
 
-class CaseTransitionRefused(InvalidState):
-    """The table has no edge from the case's status to the one asked for, for this cause."""
-
-
 def allows(current: CaseStatus, to: CaseStatus, cause: CaseStatusCause) -> bool:
     """True when the table lets ``cause`` move a case from ``current`` to ``to``."""
     return cause in CASE_TRANSITIONS[current].get(to, frozenset())
@@ -90,7 +86,7 @@ def staff_choices(current: CaseStatus) -> list[CaseStatus]:
     return [to for to, causes in CASE_TRANSITIONS[current].items() if C.staff in causes]
 
 
-def _refusal(case: Case, to: CaseStatus, cause: CaseStatusCause) -> CaseTransitionRefused:
+def _refusal(case: Case, to: CaseStatus, cause: CaseStatusCause) -> InvalidState:
     message = f"a case that is {case.status.value} cannot become {to.value}"
     if cause is C.staff:
         choices = staff_choices(case.status)
@@ -104,7 +100,7 @@ def _refusal(case: Case, to: CaseStatus, cause: CaseStatusCause) -> CaseTransiti
             + " (the other statuses follow what happens: a poll, a booking, the session, "
             "its outcome, the certificate)"
         )
-    return CaseTransitionRefused(
+    return InvalidState(
         message,
         details={"status": case.status.value, "requested": to.value, "cause": cause.value},
     )

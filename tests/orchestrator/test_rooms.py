@@ -244,17 +244,18 @@ async def test_the_participant_table_refuses_a_move_it_does_not_have(
     }
     arrived = {"party_id": parent, "status": "in_session"}
     await staff.call("POST", base + "/attendance", role="mediator", json=arrived, expect=201)
-    again = {"party_id": parent, "status": "not_signed_in"}
+    clicked = {"party_id": parent, "status": "joining"}  # what a click records, not a mark
     refused = await staff.call(
-        "POST", base + "/attendance", role="mediator", json=again, expect=409
+        "POST", base + "/attendance", role="mediator", json=clicked, expect=409
     )
-    assert refused["error"]["message"] == (
-        "a participant who is in session cannot become not signed in"
-    )
+    assert refused["error"]["message"] == "a participant who is in session cannot become joining"
     report = await staff.call("GET", base + "/attendance", role="mediator", expect=200)
     row = next(p for p in report["parties"] if p["party_id"] == parent)
     assert [e["kind"] for e in row["events"]] == ["marked_by_mediator"]  # nothing refused kept
-    # Moves the table has still go through: out of the joint room, and a repeated mark.
+    # Moves the table has still go through: out of the joint room, and a repeated mark;
+    # "did not attend" corrects the record from wherever it stands.
     left = {"party_id": parent, "status": "left"}
     await staff.call("POST", base + "/attendance", role="mediator", json=left, expect=201)
     await staff.call("POST", base + "/attendance", role="mediator", json=left, expect=201)
+    absent = {"party_id": parent, "status": "not_signed_in"}
+    await staff.call("POST", base + "/attendance", role="mediator", json=absent, expect=201)
