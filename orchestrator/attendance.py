@@ -39,7 +39,7 @@ from orchestrator.models import (
     Room,
     time_ordered_id,
 )
-from orchestrator.rooms import PRESENT, events_of
+from orchestrator.rooms import PRESENT, check_move, current_states, events_of
 
 EVENT_TABLE = ParticipantEvent.__table__  # type: ignore[attr-defined]
 
@@ -121,6 +121,9 @@ async def mark(
     party = await session.get(Party, party_id)
     if party is None or party.case_id != meeting.case_id:
         raise NotFound("party", party_id)
+    if status is not ParticipantStatus.not_signed_in:  # "did not attend" corrects the record
+        current = current_states(await events_of(session, meeting.id), [party])[party.id]
+        check_move(current.status, status)  # the person's table (rooms.PARTICIPANT_TRANSITIONS)
     event = ParticipantEvent(
         meeting_id=meeting.id,
         party_id=party.id,

@@ -454,7 +454,10 @@ async def target_end(
     """The end of the case's target day, in its own zone, as a UTC instant."""
     service = None if case.target_days else await cases.default_service(session)
     days = cases.effective_target_days(case, service, settings.target_days)
-    target = cases.deadlines_for(case, target_days=days, calendar=calendar).target
+    # The target day does not depend on any certificate.
+    target = cases.deadlines_for(
+        case, target_days=days, calendar=calendar, certificate_issued_on=None
+    ).target
     zone = ZoneInfo(case.timezone)
     return datetime.combine(target + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 

@@ -32,12 +32,13 @@ from calendars.invites import uid_for_meeting
 from calendars.rules import MediatorRules
 from calendars.slots import candidate_starts
 from calendars.workdays import WorkingDays
-from orchestrator import availability, links, rooms
+from orchestrator import availability, case_status, links, rooms
 from orchestrator.errors import Conflict, InvalidState, NotFound, RulesBroken, ValidationFailed
 from orchestrator.events import EventBus, MeetingBooked, MeetingCancelled, MeetingRescheduled
 from orchestrator.models import (
     Case,
     CaseStatus,
+    CaseStatusCause,
     Invitation,
     Link,
     LinkScope,
@@ -731,9 +732,14 @@ async def book(
     if video:
         await session.flush()
         await _queue_room(session, meeting=meeting, room=room, now=now, action="create_room")
-    if case.status in (CaseStatus.referred, CaseStatus.negotiating):
-        case.status = CaseStatus.booked
-        case.updated_at = now
+    await case_status.move_case_if_allowed(
+        session,
+        case=case,
+        to=CaseStatus.booked,
+        cause=CaseStatusCause.meeting_booked,
+        actor=actor,
+        now=now,
+    )
     add_timeline(
         session,
         case_id=case.id,
@@ -893,8 +899,14 @@ async def cancel(
         )
     )
     if case.status is CaseStatus.booked and others is None:
-        case.status = CaseStatus.negotiating
-        case.updated_at = now
+        await case_status.move_case(
+            session,
+            case=case,
+            to=CaseStatus.negotiating,
+            cause=CaseStatusCause.meeting_cancelled,
+            actor=actor,
+            now=now,
+        )
     add_timeline(
         session,
         case_id=meeting.case_id,

@@ -6,14 +6,14 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.clocks import Deadlines, case_deadlines, clock_state
 from calendars.workdays import WorkingDays
-from orchestrator import links, room_access
+from orchestrator import case_status, links, room_access
 from orchestrator.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.events import (
     CaseCreated,
@@ -27,7 +27,11 @@ from orchestrator.models import (
     CaseCreate,
     CasePublic,
     CaseStatus,
+    CaseStatusCause,
+    CaseStatusChange,
+    CaseStatusChangePublic,
     CaseUpdate,
+    Certificate,
     ClockPublic,
     DeadlinesPublic,
     Mediator,
@@ -65,13 +69,25 @@ def la_notified_on(case: Case) -> date | None:
     return case.referral_sent_at.astimezone(ZoneInfo(case.timezone)).date()
 
 
-def deadlines_for(case: Case, *, target_days: int, calendar: WorkingDays) -> Deadlines:
-    """The case's clocks, from its dates and (once issued) its certificate."""
+async def certificate_issued_on(session: AsyncSession, case: Case) -> date | None:
+    """The day, in the case's zone, its latest certificate was issued (None: none yet)."""
+    issued_at = await session.scalar(
+        select(func.max(Certificate.issued_at)).where(col(Certificate.case_id) == case.id)
+    )
+    if issued_at is None:
+        return None
+    return issued_at.astimezone(ZoneInfo(case.timezone)).date()
+
+
+def deadlines_for(
+    case: Case, *, target_days: int, calendar: WorkingDays, certificate_issued_on: date | None
+) -> Deadlines:
+    """The case's clocks, from its dates and (once issued, on that day) its certificate."""
     # The certificate clock runs from the latest event that calls for one (session held,
     # family declined, LA cannot meet the 30 days) until a certificate is issued for it.
     events = [case.certificate_event_on, case.declined_on, case.la_cannot_meet_30_days_on]
     certificate_event = max((d for d in events if d is not None), default=None)
-    issued = case.certificate_issued_on
+    issued = certificate_issued_on
     if certificate_event is not None and issued is not None and issued >= certificate_event:
         certificate_event = None
     # The target runs from the family's go-ahead (the referral date) and never moves; the
@@ -97,11 +113,22 @@ def _clock(deadline: date | None, today: date) -> ClockPublic | None:
 
 
 def case_public(
-    case: Case, *, target_days: int, calendar: WorkingDays, now: datetime
+    case: Case,
+    *,
+    target_days: int,
+    calendar: WorkingDays,
+    now: datetime,
+    certificate_issued_on: date | None,
+    history: list[CaseStatusChange] | None = None,
 ) -> CasePublic:
     """The case as the API shows it, clocks included, in the case's own zone."""
     today = now.astimezone(ZoneInfo(case.timezone)).date()
-    d = deadlines_for(case, target_days=target_days, calendar=calendar)
+    d = deadlines_for(
+        case,
+        target_days=target_days,
+        calendar=calendar,
+        certificate_issued_on=certificate_issued_on,
+    )
     target = _clock(d.target, today)
     assert target is not None
     told = la_notified_on(case)
@@ -118,6 +145,35 @@ def case_public(
             certificate_due=_clock(d.certificate_due, today),
             health_notice=_clock(d.health_notice, today),
         ),
+        status_history=(
+            None
+            if history is None
+            else [
+                CaseStatusChangePublic.model_validate(row, from_attributes=True) for row in history
+            ]
+        ),
+    )
+
+
+async def present_case(
+    session: AsyncSession,
+    case: Case,
+    *,
+    default_target_days: int,
+    calendar: WorkingDays,
+    now: datetime,
+    with_history: bool = False,
+) -> CasePublic:
+    """The case as the API and the staff pages show it: its clocks, and on request the
+    changes of its status."""
+    service = await default_service(session)
+    return case_public(
+        case,
+        target_days=effective_target_days(case, service, default_target_days),
+        calendar=calendar,
+        now=now,
+        certificate_issued_on=await certificate_issued_on(session, case),
+        history=await case_status.history(session, case) if with_history else None,
     )
 
 
@@ -201,14 +257,28 @@ def _refuse_future_dates(
 async def update_case(
     session: AsyncSession, *, case: Case, data: CaseUpdate, now: datetime, actor: str | None
 ) -> Case:
+    """Change the case's details; a status change is staff closing or withdrawing it, and
+    only what the case's transition table lets staff do (409 otherwise)."""
     changes = data.model_dump(exclude_unset=True)
     _refuse_future_dates(None, changes.get("decision_date"), zone=case.timezone, now=now)
     if "health_in_issue" in changes and changes["health_in_issue"] is None:
         raise ValidationFailed(
             "health_in_issue is true or false", details={"field": "health_in_issue"}
         )
+    if "status" in changes and changes["status"] is None:
+        raise ValidationFailed("status cannot be null", details={"field": "status"})
+    if "status" in changes:  # first: a refused move changes nothing else either
+        await case_status.move_case(
+            session,
+            case=case,
+            to=changes["status"],
+            cause=CaseStatusCause.staff,
+            actor=actor,
+            now=now,
+        )
     for key, value in changes.items():
-        setattr(case, key, value)
+        if key != "status":
+            setattr(case, key, value)
     case.updated_at = now
     if changes:
         add_timeline(

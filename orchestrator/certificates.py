@@ -28,6 +28,7 @@ from sqlmodel._compat import SQLModelConfig
 from calendars.clocks import appeal_deadline, certificate_due
 from calendars.imip import build_plain_message
 from calendars.workdays import WorkingDays
+from orchestrator import case_status
 from orchestrator.db import after_transaction
 from orchestrator.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from orchestrator.events import CertificateIssued, EventBus
@@ -36,6 +37,7 @@ from orchestrator.models import (
     Case,
     CaseKind,
     CaseStatus,
+    CaseStatusCause,
     Certificate,
     CertificateKind,
     Mediator,
@@ -492,9 +494,14 @@ async def issue_certificate(
     certificate.document_path = str(path)
     certificate.sha256 = hashlib.sha256(pdf).hexdigest()
 
-    case.certificate_issued_on = today
-    if case.status not in (CaseStatus.closed, CaseStatus.withdrawn):
-        case.status = CaseStatus.certificate_issued
+    await case_status.move_case_if_allowed(
+        session,
+        case=case,
+        to=CaseStatus.certificate_issued,
+        cause=CaseStatusCause.certificate_issued,
+        actor=actor,
+        now=now,
+    )
     case.updated_at = now
     await session.flush()
 

@@ -95,7 +95,7 @@ async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> st
                 bus=bus,
                 actor="demo",
             )
-            case.status = status
+            case.status = status  # seed data shown as if it got there; not a transition
             await cases.assign_mediator(
                 session, case=case, mediator=mediators[n % len(mediators)], now=now, actor="demo"
             )

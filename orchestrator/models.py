@@ -115,6 +115,19 @@ class CaseStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
+class CaseStatusCause(StrEnum):
+    """Why a case changed status: each edge of ``case_status.CASE_TRANSITIONS`` names its causes."""
+
+    availability_requested = "availability_requested"
+    meeting_booked = "meeting_booked"
+    meeting_cancelled = "meeting_cancelled"
+    session_ended = "session_ended"
+    outcome_recorded = "outcome_recorded"
+    consent_declined = "consent_declined"  # disagreement resolution: a party said no
+    certificate_issued = "certificate_issued"
+    staff = "staff"  # a member of staff closed or withdrew the case
+
+
 OPEN_CASE_STATUSES = frozenset(
     {CaseStatus.referred, CaseStatus.negotiating, CaseStatus.booked, CaseStatus.held}
 )
@@ -437,12 +450,34 @@ class Case(CaseBase, table=True):
     la_cannot_meet_30_days_on: date | None = None
     created_at: datetime = ts_field(default_now=True)
     updated_at: datetime = ts_field(default_now=True)
+    # Set when the case reaches closed or withdrawn (case_status.move_case), the retention clock.
     closed_at: datetime | None = ts_field(nullable=True)
     anonymised_at: datetime | None = ts_field(nullable=True)
     # The day of the session (meeting or MIAS call) that starts the 3-working-day
-    # certificate clock, and the day the latest certificate was issued (the appeal clock).
+    # certificate clock. The day a certificate was issued is the certificate's own.
     certificate_event_on: date | None = None
-    certificate_issued_on: date | None = None
+
+
+class CaseStatusChange(SQLModel, table=True):
+    """One row per change of case status: when, from what, to what, why, and by whom."""
+
+    __tablename__ = "case_status_change"
+
+    id: uuid.UUID = Field(default_factory=time_ordered_id, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
+    from_status: CaseStatus = enum_field(CaseStatus)
+    to_status: CaseStatus = enum_field(CaseStatus)
+    cause: CaseStatusCause = enum_field(CaseStatusCause)
+    actor: str | None = Field(default=None, max_length=100)
+    at: datetime = ts_field(default_now=True)
+
+
+class CaseStatusChangePublic(SQLModel):
+    from_status: CaseStatus
+    to_status: CaseStatus
+    cause: CaseStatusCause
+    actor: str | None
+    at: datetime
 
 
 class ClockPublic(SQLModel):
@@ -470,7 +505,10 @@ class CasePublic(CaseBase):
     # (None: not yet), so many days later: the statutory 30 days run from that notice.
     la_notified_on: date | None = None
     la_notice_delay_days: int | None = None
+    closed_at: datetime | None = None
     deadlines: DeadlinesPublic
+    # Every change of status, oldest first (on a single case's read; None in lists).
+    status_history: list[CaseStatusChangePublic] | None = None
 
 
 class CaseList(SQLModel):
@@ -647,6 +685,7 @@ class Meeting(SQLModel, table=True):
     mode: MeetingMode = enum_field(MeetingMode)
     status: MeetingStatus = enum_field(MeetingStatus, MeetingStatus.scheduled, index=True)
     provider: str | None = Field(default=None, max_length=40)
+    # The joint room's provider room, its one copy (None while it is made or moved).
     provider_room: dict[str, Any] | None = json_field(None)
     room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)
     dial_in_pin: str | None = Field(default=None, max_length=12)
@@ -685,6 +724,7 @@ class Room(SQLModel, table=True):
     meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
     kind: str = Field(max_length=10)  # main | caucus
     label: str = Field(max_length=100)
+    # A caucus room's provider room; the joint room's is ``Meeting.provider_room`` (None here).
     provider_room: dict[str, Any] | None = json_field(None)
     room_key: str = Field(default_factory=lambda: uuid.uuid4().hex, max_length=64, index=True)
     # The provider's own id of the room, so call-backs find it (indexed; no JSON lookups).

@@ -27,13 +27,14 @@ from calendars.imip import build_plain_message
 from calendars.intervals import Interval
 from calendars.slots import find_slots
 from calendars.workdays import WorkingDays
-from orchestrator import availability, cases, links, outbox
+from orchestrator import availability, case_status, cases, links, outbox
 from orchestrator.errors import InvalidState, LinkInvalid, ValidationFailed
 from orchestrator.events import EventBus, PartyReplied
 from orchestrator.models import (
     OPEN_CASE_STATUSES,
     Case,
     CaseStatus,
+    CaseStatusCause,
     Link,
     LinkScope,
     OutboxKind,
@@ -214,9 +215,14 @@ async def request_availability(
         )
         result.polled.append(party)
 
-    if case.status is CaseStatus.referred:
-        case.status = CaseStatus.negotiating
-        case.updated_at = now
+    await case_status.move_case_if_allowed(
+        session,
+        case=case,
+        to=CaseStatus.negotiating,
+        cause=CaseStatusCause.availability_requested,
+        actor=actor,
+        now=now,
+    )
     add_timeline(
         session,
         case_id=case.id,

@@ -25,7 +25,7 @@ from sqlmodel import col, select
 
 from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator import links
+from orchestrator import case_status, links
 from orchestrator.errors import ValidationFailed
 from orchestrator.events import (
     CaseCreated,
@@ -42,6 +42,7 @@ from orchestrator.models import (
     Case,
     CaseKind,
     CaseStatus,
+    CaseStatusCause,
     LinkScope,
     Mediator,
     Party,
@@ -243,7 +244,7 @@ async def answer_consent(
     )
     if answer == "no":
         calendar = WorkingDays(settings.bank_holiday_region)
-        _will_not_take_part(session, view, now=now, calendar=calendar)
+        await _will_not_take_part(session, view, now=now, calendar=calendar)
     await session.flush()
     await bus.emit(
         session,
@@ -254,7 +255,7 @@ async def answer_consent(
     return ConsentView(case=view.case, party=view.party, answer=answer)
 
 
-def _will_not_take_part(
+async def _will_not_take_part(
     session: AsyncSession, view: ConsentView, *, now: datetime, calendar: WorkingDays
 ) -> None:
     """Disagreement resolution is voluntary for everyone: one side saying no ends it.
@@ -268,8 +269,14 @@ def _will_not_take_part(
         return
     today = now.astimezone(ZoneInfo(case.timezone)).date()
     case.declined_on = today
-    case.status = CaseStatus.outcome_recorded
-    case.updated_at = now
+    await case_status.move_case(
+        session,
+        case=case,
+        to=CaseStatus.outcome_recorded,
+        cause=CaseStatusCause.consent_declined,
+        actor=f"party:{view.party.id}",
+        now=now,
+    )
     due = certificate_due(today, calendar)
     add_timeline(
         session,

@@ -19,13 +19,14 @@ from sqlmodel._compat import SQLModelConfig
 
 from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator import attendance
+from orchestrator import attendance, case_status
 from orchestrator.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.events import AttendanceFinal, EventBus, OutcomeRecorded
 from orchestrator.models import (
     Case,
     CaseKind,
     CaseStatus,
+    CaseStatusCause,
     Certificate,
     CertificateKind,
     Channel,
@@ -54,8 +55,6 @@ RESULT_WORDS = {
     OutcomeResult.withdrawn: "a party withdrew",
     OutcomeResult.not_attended: "a party did not attend or could not be contacted",
 }
-# A case past these states is not moved back by (re)recording an outcome.
-_NOT_REOPENED = frozenset({CaseStatus.certificate_issued, CaseStatus.closed, CaseStatus.withdrawn})
 
 
 # ---------------------------------------------------------------------------- schemas
@@ -256,8 +255,15 @@ async def record_outcome(
 
     ended = session_date(case, meeting, await _closed_at(session, meeting))
     case.certificate_event_on = ended
-    if case.status not in _NOT_REOPENED:
-        case.status = CaseStatus.outcome_recorded
+    # A case past this (certificate issued, closed) is not moved back by a correction.
+    await case_status.move_case_if_allowed(
+        session,
+        case=case,
+        to=CaseStatus.outcome_recorded,
+        cause=CaseStatusCause.outcome_recorded,
+        actor=actor,
+        now=now,
+    )
     case.updated_at = now
     await session.flush()
 

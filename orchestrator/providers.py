@@ -381,7 +381,8 @@ class ProviderCalls:
             fresh_room = await session.get(Room, room.id)
             if fresh_meeting is None or fresh_room is None:
                 return
-            fresh_room.provider_room = stored
+            # The joint room's provider room is the meeting's (its Room row keeps only the
+            # provider's id of it, for call-backs): one copy, decision record 012.
             fresh_room.provider_room_id = created.room_id.lower()
             fresh_meeting.provider = name
             fresh_meeting.provider_room = stored
@@ -442,9 +443,15 @@ class ProviderCalls:
         else:
             async with self.db.read() as session:
                 room = await session.get(Room, uuid.UUID(message.payload["room_id"]))
-            if room is None or not room.provider_room:
+                if room is None:
+                    return
+                meeting = await session.get(Meeting, room.meeting_id)
+            found = (
+                room.provider_room if room.kind == "caucus" else meeting and meeting.provider_room
+            )
+            if not found:
                 return
-            stored = room_from_dict(room.provider_room)
+            stored = room_from_dict(found)
         await self.providers.video(stored.provider).end_room(stored)
 
     async def move_call(self, message: OutboxMessage) -> None:

@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
 from integrations.mail_file import eml_name
+from orchestrator.case_status import CLOSED_STATUSES
 from orchestrator.db import Database
 from orchestrator.models import (
     Case,
-    CaseStatus,
     Certificate,
     Document,
     Meeting,
@@ -52,7 +52,6 @@ from orchestrator.settings import Settings
 log = logging.getLogger(__name__)
 
 REMOVED = "[removed]"
-CLOSED_STATUSES = (CaseStatus.closed, CaseStatus.withdrawn)
 # Shorter strings are too likely to match ordinary words to be scrubbed everywhere.
 _MIN_SCRUB_LENGTH = 4
 
@@ -312,14 +311,17 @@ async def _scrub_linked_rows(
 
 
 async def due_cases(session: AsyncSession, *, cutoff: datetime) -> list[Case]:
-    """Closed or withdrawn cases, not yet anonymised, whose last change is before cutoff."""
-    closed_at = sa.func.coalesce(col(Case.closed_at), col(Case.updated_at))
+    """Closed or withdrawn cases, not yet anonymised, closed before cutoff.
+
+    The clock runs from the close (``closed_at``, case_status.move_case), not from the
+    last change: correcting a closed case's details does not put off its anonymisation.
+    """
     query = (
         select(Case)
         .where(
             col(Case.status).in_(CLOSED_STATUSES),
             col(Case.anonymised_at).is_(None),
-            closed_at < cutoff,
+            col(Case.closed_at) < cutoff,
         )
         .order_by(col(Case.reference))
     )

@@ -21,10 +21,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from orchestrator import case_status
 from orchestrator.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.models import (
     Case,
     CaseKind,
+    CaseStatus,
+    CaseStatusCause,
     Channel,
     Meeting,
     MeetingStatus,
@@ -34,6 +37,7 @@ from orchestrator.models import (
     ParticipantStatus,
     Party,
     Room,
+    StaffUser,
 )
 from orchestrator.outbox import enqueue
 from orchestrator.records import add_timeline
@@ -78,6 +82,24 @@ ATTENDANCE_REPORT_WAITS: tuple[timedelta, ...] = tuple(
 
 def can_move(current: ParticipantStatus, to: ParticipantStatus) -> bool:
     return to in PARTICIPANT_TRANSITIONS[current]
+
+
+def check_move(current: ParticipantStatus, to: ParticipantStatus) -> None:
+    """Refuse (InvalidState, 409) a move of a person the table does not allow.
+
+    Staying where one is (a move between rooms in the same state, a mark repeated) is
+    no change of state. Only the mediator's commands are checked: a provider's call-back
+    or a click says what did happen, and the record keeps it.
+    """
+    if to is not current and not can_move(current, to):
+        raise InvalidState(
+            f"a participant who is {_words(current)} cannot become {_words(to)}",
+            details={"status": current.value, "requested": to.value},
+        )
+
+
+def _words(status: ParticipantStatus) -> str:
+    return status.value.replace("_", " ")
 
 
 # ---------------------------------------------------------------------------- meeting
@@ -560,6 +582,7 @@ async def end(
     state = await room_state(session, meeting)
     for person in state.participants:
         if person.party_id is not None and person.status in (PRESENT | {PS.in_lobby}):
+            check_move(person.status, PS.left)
             session.add(_event(meeting, person.party_id, PS.left, now=now, note="session ended"))
     for room in state.rooms:
         if room.closed_at is None:
@@ -592,13 +615,30 @@ async def end(
         at=now,
     )
     case = await session.get(Case, meeting.case_id)
-    if case is not None and case.kind is CaseKind.mias:
+    assert case is not None  # a meeting belongs to its case (foreign key)
+    # The meeting took place: the case waits for its outcome (or, for an information
+    # call, its certificate). A case already past that stays where it is.
+    await case_status.move_case_if_allowed(
+        session,
+        case=case,
+        to=CaseStatus.held,
+        cause=CaseStatusCause.session_ended,
+        actor=await _actor(session, actor_id),
+        now=now,
+    )
+    if case.kind is CaseKind.mias:
         # An information call has no outcome to record: its end is what starts the
         # 3 working days of its certificate.
         case.certificate_event_on = now.astimezone(ZoneInfo(case.timezone)).date()
         case.updated_at = now
     await session.flush()
     return meeting
+
+
+async def _actor(session: AsyncSession, user_id: uuid.UUID | None) -> str | None:
+    """The staff user as the case records name them (role and id), like the API's actor."""
+    user = await session.get(StaffUser, user_id) if user_id else None
+    return f"{user.role.value}:{user.id}" if user else None
 
 
 async def admit(
@@ -614,6 +654,7 @@ async def admit(
             f"this party is not waiting to be admitted ({current.status.value})",
             details={"status": current.status.value},
         )
+    check_move(current.status, PS.in_session)
     main = await main_room(session, meeting.id)
     event = _event(
         meeting,
@@ -663,12 +704,14 @@ async def open_caucus(
     states = current_states(await events_of(session, meeting.id), parties)
     for party in parties:
         state = states[party.id]
-        present = state.status in PRESENT
+        # Those present go in; someone still waiting (or not yet come) is sent there later.
+        to = PS.in_caucus if state.status in PRESENT else state.status
+        check_move(state.status, to)
         session.add(
             _event(
                 meeting,
                 party.id,
-                PS.in_caucus if present else state.status,
+                to,
                 now=now,
                 room_id=room.id,
                 channel=state.channel,
@@ -723,11 +766,13 @@ async def close_caucus(
         state = states[party.id]
         if state.room_id != room.id:
             continue
+        to = PS.in_session if state.status in PRESENT else state.status
+        check_move(state.status, to)
         session.add(
             _event(
                 meeting,
                 party.id,
-                PS.in_session if state.status in PRESENT else state.status,
+                to,
                 now=now,
                 room_id=main.id,
                 channel=state.channel,

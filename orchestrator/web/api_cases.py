@@ -45,13 +45,14 @@ class MediatorList(BaseModel):
     mediators: list[MediatorPublic]
 
 
-async def present_case(ctx: ApiContext, case: Case) -> CasePublic:
-    service = await cases.default_service(ctx.session)
-    return cases.case_public(
+async def present_case(ctx: ApiContext, case: Case, *, with_history: bool = False) -> CasePublic:
+    return await cases.present_case(
+        ctx.session,
         case,
-        target_days=cases.effective_target_days(case, service, ctx.settings.target_days),
+        default_target_days=ctx.settings.target_days,
         calendar=ctx.app[WORKDAYS],
         now=ctx.now,
+        with_history=with_history,
     )
 
 
@@ -100,13 +101,17 @@ async def list_cases(ctx: ApiContext, query: CaseQuery) -> CaseList:
 
 @router.get("/cases/{case_id}", response=CasePublic, roles=CASE_READERS)
 async def get_case(ctx: ApiContext) -> CasePublic:
-    """Read one case with its clocks."""
-    return await present_case(ctx, await load_case(ctx))
+    """Read one case with its clocks and the changes of its status."""
+    return await present_case(ctx, await load_case(ctx), with_history=True)
 
 
 @router.patch("/cases/{case_id}", body=CaseUpdate, response=CasePublic, roles=SCHEDULING)
 async def update_case(ctx: ApiContext, body: CaseUpdate) -> CasePublic:
-    """Change a case's decision date, LA, region, target or status."""
+    """Change a case's decision date, LA, region or target, or close or withdraw it.
+
+    Other statuses follow what happens (a poll, a booking, the session, its outcome, the
+    certificate); asking for one answers 409 with the case's status and the one asked.
+    """
     case = await load_case(ctx)
     case = await cases.update_case(ctx.session, case=case, data=body, now=ctx.now, actor=ctx.actor)
     return await present_case(ctx, case)

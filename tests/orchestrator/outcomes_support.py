@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orchestrator.models import (
+    Case,
+    CaseStatus,
     Channel,
     Mediator,
     Meeting,
@@ -126,6 +128,12 @@ async def held_meeting(
             calendar_sequence=1,
         )
         session.add(meeting)
+        case = await session.get(Case, meeting.case_id)
+        assert case is not None
+        if case.status in (CaseStatus.referred, CaseStatus.negotiating):
+            # Where booking and ending the session would have taken it (stored directly,
+            # as the meeting is).
+            case.status = CaseStatus.held if status is MeetingStatus.closed else CaseStatus.booked
         await session.flush()
         if status is MeetingStatus.closed:
             session.add(

@@ -115,6 +115,7 @@ async def test_a_no_to_disagreement_resolution_moves_the_case_on(
     case = await staff.call("GET", f"/api/v1/cases/{booked.case_id}", expect=200)
     # Monday 2 March 2026: the certificate is due on the third working day, Thursday 5.
     assert case["status"] == "outcome_recorded"
+    assert case["status_history"][-1]["cause"] == "consent_declined"
     assert case["deadlines"]["certificate_due"]["date"] == "2026-03-05"
     timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
     assert any(

@@ -221,3 +221,41 @@ async def test_the_mediator_cannot_start_before_joining_opens(
     clock.set(opens)
     started = await staff.call("POST", base + "/start", role="mediator", expect=200)
     assert started["status"] == "in_session"
+
+
+async def test_the_participant_table_refuses_a_move_it_does_not_have(
+    staff: Staff, clock: MutableClock
+) -> None:
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id, mode="in_person", venue={"address": "1 Road"})
+    base = f"/api/v1/meetings/{meeting['id']}"
+    clock.set(START)
+    await staff.call("POST", base + "/start", role="mediator", expect=200)
+    parent = ready.parties["parent"]
+    # Nobody goes to a caucus room without having come in: that is what opening one does.
+    caucus = {"party_id": parent, "status": "in_caucus"}
+    refused = await staff.call(
+        "POST", base + "/attendance", role="mediator", json=caucus, expect=409
+    )
+    assert refused["error"] == {
+        "code": "invalid_state",
+        "message": "a participant who is not signed in cannot become in caucus",
+        "details": {"status": "not_signed_in", "requested": "in_caucus"},
+    }
+    arrived = {"party_id": parent, "status": "in_session"}
+    await staff.call("POST", base + "/attendance", role="mediator", json=arrived, expect=201)
+    clicked = {"party_id": parent, "status": "joining"}  # what a click records, not a mark
+    refused = await staff.call(
+        "POST", base + "/attendance", role="mediator", json=clicked, expect=409
+    )
+    assert refused["error"]["message"] == "a participant who is in session cannot become joining"
+    report = await staff.call("GET", base + "/attendance", role="mediator", expect=200)
+    row = next(p for p in report["parties"] if p["party_id"] == parent)
+    assert [e["kind"] for e in row["events"]] == ["marked_by_mediator"]  # nothing refused kept
+    # Moves the table has still go through: out of the joint room, and a repeated mark;
+    # "did not attend" corrects the record from wherever it stands.
+    left = {"party_id": parent, "status": "left"}
+    await staff.call("POST", base + "/attendance", role="mediator", json=left, expect=201)
+    await staff.call("POST", base + "/attendance", role="mediator", json=left, expect=201)
+    absent = {"party_id": parent, "status": "not_signed_in"}
+    await staff.call("POST", base + "/attendance", role="mediator", json=absent, expect=201)
