@@ -442,8 +442,9 @@ async def assign_mediator(
     mediator: Mediator,
     now: datetime,
     actor: str | None,
-    bus: EventBus | None = None,
+    bus: EventBus,
 ) -> Case:
+    """Assign the case's mediator; a new one is introduced to the parties (via the bus)."""
     changed = case.mediator_id != mediator.id
     case.mediator_id = mediator.id
     case.updated_at = now
@@ -456,7 +457,7 @@ async def assign_mediator(
         actor=actor,
     )
     await session.flush()
-    if bus is not None and changed:
+    if changed:
         await bus.emit(session, MediatorAssigned(case_id=case.id, at=now, mediator_id=mediator.id))
     return case
 

@@ -550,7 +550,7 @@ async def assign_mediator(request: web.Request, staff: StaffContext) -> web.Stre
         case = await cases.get_case(session, case_id)
         mediator = await cases.get_mediator(session, parse_uuid(raw, "mediator"))
         await cases.assign_mediator(
-            session, case=case, mediator=mediator, now=staff.now, actor=staff.actor
+            session, case=case, mediator=mediator, now=staff.now, actor=staff.actor, bus=staff.bus
         )
         _audit_write(session, staff, "case.mediator", case.id)
     raise see_other(f"/staff/cases/{case_id}?notice=mediator")
