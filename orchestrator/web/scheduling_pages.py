@@ -339,6 +339,7 @@ async def _rules_broken(
 @routes.post("/staff/meetings/{meeting_id}/reschedule")
 @staff_page(roles=SCHEDULERS)
 async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    meeting_id = parse_uuid(request.match_info["meeting_id"], "meeting")
     form = staff.form
     duration = _duration(str(form.get("duration", "")))
     raw = str(form.get("start", ""))
@@ -373,7 +374,8 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
             _audit(session, staff, "meeting.reschedule", case.id)
     except _NeedsConfirmation as ask:
         raise see_other(
-            f"/staff/meetings/{meeting.id}/reschedule?start={ask.start.isoformat()}"
+            # The rolled-back session has let go of the meeting: only its id is safe here.
+            f"/staff/meetings/{meeting_id}/reschedule?start={ask.start.isoformat()}"
             f"&duration={duration}".replace("+", "%2B")
         ) from None
     except DomainError as exc:
