@@ -314,8 +314,30 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
         waive=False,
         waiver_reason="",
         waiver_error=None,
+        slots=await _best_times(request, staff, case, duration) if start is None else None,
     )
     return pages.render("staff/reschedule.html", request, context)
+
+
+async def _best_times(
+    request: web.Request, staff: StaffContext, case: Case, duration: int
+) -> availability.CaseSlots | None:
+    """The best times to move to, ranked as the case page ranks them for booking."""
+    if case.mediator_id is None:
+        return None
+    app = request.app
+    async with app[DB_KEY].read() as session:
+        return await availability.find_case_slots(
+            session,
+            case=case,
+            duration=timedelta(minutes=duration),
+            now=staff.now,
+            settings=staff.settings,
+            calendar=app[WORKDAYS],
+            reader=app[BUSY_READER],
+            http=app[HTTP],
+            limit=5,
+        )
 
 
 async def _rules_broken(
@@ -399,6 +421,7 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
         waive=waive,
         waiver_reason=reason,
         waiver_error=waiver_error,
+        slots=await _best_times(request, staff, case, duration) if proposed is None else None,
     )
     status = 422 if proposed is not None else 409
     return pages.render("staff/reschedule.html", request, context, status=status)

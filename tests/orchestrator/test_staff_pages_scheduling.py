@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -223,3 +224,35 @@ async def test_moving_a_meeting_from_the_case_page_sends_new_invites(
     pat = mail_to(updates, "pat@family.example")
     assert len(pat) == 1 and str(pat[0]["Subject"]).startswith("Updated:")
     assert "Wednesday 18 March 2026, 10:00 to 13:00 GMT" in text_of(pat[0])
+
+
+async def test_the_move_page_offers_the_best_times_like_the_booking_page(
+    client: TestClient[Any, Any],
+) -> None:
+    browser, case_path = await ready_case(client)
+    form = {"start": "2026-03-11T10:00:00+00:00", "duration": "180", "mode": "video"}
+    assert (await browser.post(f"{case_path}/book", form)).status == 303
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
+    path = f"/staff/meetings/{meeting.id}/reschedule"
+
+    status, page = await browser.get(path)
+    assert status == 200 and 'id="best-times"' in page
+    offered = re.findall(rf'href="({re.escape(path)}\?start=[^"]+)">([^<]+)</a>', page)
+    assert offered, "the move page offers no times"
+    link, shown = offered[0]
+    status, confirm = await browser.get(html.unescape(link))
+    assert status == 200
+    assert f"New time: <strong>{shown}" in confirm
+    start = re.search(r'name="start" value="([^"]+)"', confirm)
+    assert start
+    moved = await browser.post(
+        path, {"start": start.group(1), "duration": "180", "confirmed": "yes"}
+    )
+    assert moved.status == 303, await moved.text()
+    _, case_page = await browser.get(moved.headers["Location"])
+    assert shown in case_page
+    async with client.app[DB].read() as session:
+        again = await session.get(Meeting, meeting.id)
+    assert again is not None and again.sequence == 1
+    assert again.start_at.isoformat() == datetime.fromisoformat(start.group(1)).isoformat()
