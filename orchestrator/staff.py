@@ -146,7 +146,13 @@ async def user_for_token(
     return user, api_token.id, stale
 
 
+async def list_users(session: AsyncSession) -> list[StaffUser]:
+    """Every staff user, by email."""
+    return list((await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all())
+
+
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> StaffUser:
+    """One staff user (NotFound if there is none)."""
     user = await session.get(StaffUser, user_id)
     if user is None:
         raise NotFound("staff user", user_id)

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
-from orchestrator import cases
+from orchestrator import cases, records
+from orchestrator import staff as staff_users
 from orchestrator.errors import Conflict, DomainError, NotFound, ValidationFailed
 from orchestrator.models import (
     OPEN_CASE_STATUSES,
@@ -37,11 +37,18 @@ from orchestrator.models import (
     PartyUpdate,
     StaffRole,
     StaffUser,
-    TimelineEntry,
 )
 from orchestrator.signin import TooManyAttempts
 from orchestrator.signin import sign_in as check_sign_in
 from orchestrator.staff import add_user
+from orchestrator.staff_sessions import (
+    close_session,
+    open_session,
+    reset_password,
+    set_password,
+    set_password_token,
+    user_for_set_password_token,
+)
 from orchestrator.web import pages, ratelimit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import (
@@ -56,18 +63,13 @@ from orchestrator.web.keys import (
 from orchestrator.web.sessions import (
     StaffContext,
     clear_session_cookie,
-    close_session,
     cookie_name,
     load_staff,
-    open_session,
     password_problem,
     require_csrf,
     safe_next,
-    set_password,
-    set_password_token,
     set_session_cookie,
     staff_page,
-    user_for_set_password_token,
 )
 
 routes = web.RouteTableDef()
@@ -494,16 +496,7 @@ async def case_context(
     parties = await cases.list_parties(session, case_id=case.id)
     mediators = await cases.list_mediators(session)
     mediator = next((m for m in mediators if m.id == case.mediator_id), None)
-    timeline = list(
-        (
-            await session.scalars(
-                select(TimelineEntry)
-                .where(col(TimelineEntry.case_id) == case.id)
-                .order_by(col(TimelineEntry.at).desc())
-                .limit(200)
-            )
-        ).all()
-    )
+    timeline = await records.list_timeline(session, case_id=case.id, newest_first=True, limit=200)
     sections = []
     for template, contributor in CASE_PAGE_SECTIONS:
         found = await contributor(session, request, staff, case, parties)
@@ -704,9 +697,7 @@ async def remove_party(request: web.Request, staff: StaffContext) -> web.StreamR
 @staff_page(roles=ADMINS)
 async def users_page(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].read() as session:
-        users = list(
-            (await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all()
-        )
+        users = await staff_users.list_users(session)
     await staff.audit("page.admin.users")
     context = staff.page(
         users=users, values={}, errors={}, invite_link=None, staff_roles=list(StaffRole)
@@ -765,9 +756,7 @@ async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamRe
         except (Conflict, DomainError, ValidationError):
             errors["email"] = "There is already a staff user with this email address"
     async with request.app[DB].read() as session:
-        users = list(
-            (await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all()
-        )
+        users = await staff_users.list_users(session)
     context = staff.page(
         users=users,
         values=values,
@@ -784,19 +773,11 @@ async def reset_user(request: web.Request, staff: StaffContext) -> web.StreamRes
     """A fresh set-password link for someone who forgot theirs (the old password stops)."""
     user_id = parse_uuid(request.match_info["user_id"], "staff user")
     async with request.app[DB].write() as session:
-        user = await session.get(StaffUser, user_id)
-        if user is None:
-            raise NotFound("staff user", user_id)
-        user.password_hash = None
-        from orchestrator.web.sessions import end_sessions_of
-
-        await end_sessions_of(session, user_id=user.id)
-        token = set_password_token(
-            user, secret=staff.settings.secret_key.get_secret_value(), now=staff.now
+        user = await staff_users.get_user(session, user_id)
+        token = await reset_password(
+            session, user=user, secret=staff.settings.secret_key.get_secret_value(), now=staff.now
         )
-        users = list(
-            (await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all()
-        )
+        users = await staff_users.list_users(session)
     context = staff.page(
         users=users,
         values={},
