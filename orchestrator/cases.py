@@ -42,6 +42,7 @@ from orchestrator.models import (
     StaffUser,
 )
 from orchestrator.records import add_timeline
+from orchestrator.settings import Settings
 
 # Supporters attend as OPT-PARTICIPANT unless the family wants them required (DOMAIN.md).
 OPTIONAL_BY_DEFAULT = frozenset({PartyRole.sendiass, PartyRole.advocate, PartyRole.observer})
@@ -126,6 +127,20 @@ def case_public(
 
 async def default_service(session: AsyncSession) -> Service | None:
     return await session.scalar(select(Service).where(col(Service.is_default).is_(True)))
+
+
+async def sync_default_service(session: AsyncSession, *, settings: Settings) -> Service:
+    """Keep the default service row in step with the settings (name, help line, zone)."""
+    service = await default_service(session)
+    if service is None:
+        service = Service(is_default=True, name=settings.service_name)
+        session.add(service)
+    service.name = settings.service_name
+    service.help_line = settings.help_line
+    service.timezone = settings.timezone
+    service.target_days = settings.target_days
+    service.mail_from = settings.mail_from
+    return service
 
 
 async def create_case(

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -144,6 +145,13 @@ async def user_for_token(
     last = api_token.last_used_at
     stale = last is None or (now - last).total_seconds() > touch_after_s
     return user, api_token.id, stale
+
+
+async def touch_token(session: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> None:
+    """Record when an API token was last used."""
+    await session.execute(
+        update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
+    )
 
 
 async def list_users(session: AsyncSession) -> list[StaffUser]:
