@@ -24,8 +24,10 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.models import StaffSession, StaffUser
+from orchestrator import cases
+from orchestrator.models import MediatorCreate, StaffRole, StaffSession, StaffUser
 from orchestrator.records import add_audit
+from orchestrator.staff import add_user
 
 SESSION_TTL = timedelta(hours=10)
 SET_PASSWORD_TTL = timedelta(hours=72)
@@ -175,4 +177,36 @@ async def reset_password(
     """Forget the user's password, sign them out everywhere; return a fresh set-password token."""
     user.password_hash = None
     await end_sessions_of(session, user_id=user.id)
+    return set_password_token(user, secret=secret, now=now)
+
+
+async def invite_staff(
+    session: AsyncSession,
+    *,
+    email: str,
+    role: StaffRole,
+    name: str,
+    by: uuid.UUID,
+    secret: str,
+    now: datetime,
+) -> str:
+    """Add a staff user (a mediator gets their mediator record); return their set-password token.
+
+    Raises Conflict when the email is taken.
+    """
+    user = await add_user(session, email=email, role=role, name=name)
+    if role is StaffRole.mediator:
+        await cases.create_mediator(
+            session,
+            data=MediatorCreate(name=name or email, email=email, user_id=user.id),
+            now=now,
+        )
+    add_audit(
+        session,
+        actor_id=by,
+        action="staff.invited",
+        at=now,
+        target_type="staff_user",
+        target_id=str(user.id),
+    )
     return set_password_token(user, secret=secret, now=now)

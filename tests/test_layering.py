@@ -72,9 +72,7 @@ def test_no_web_module_builds_a_query_or_works_the_session() -> None:
     modules = sorted(WEB.rglob("*.py"))
     assert modules, f"no web modules under {WEB}"
     found = [hit for path in modules for hit in sql_in(path.read_text(), path.name)]
-    assert found == [], "SQL in the web layer; move it into the domain module:\n" + "\n".join(
-        found
-    )
+    assert found == [], "SQL in the web layer; move it into the domain module:\n" + "\n".join(found)
 
 
 def test_the_check_sees_a_query_a_session_call_and_an_orm_import() -> None:

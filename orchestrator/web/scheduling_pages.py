@@ -108,18 +108,7 @@ async def scheduling_section(
         )
         if matrix.poll is not None and "duration" not in request.query:
             duration = matrix.poll.duration_minutes
-        if case.mediator_id is not None:
-            found = await availability.find_case_slots(
-                session,
-                case=case,
-                duration=timedelta(minutes=duration),
-                now=staff.now,
-                settings=staff.settings,
-                calendar=app[WORKDAYS],
-                reader=app[BUSY_READER],
-                http=app[HTTP],
-                limit=5,
-            )
+        found = await _best_times(session, request, staff, case, duration)
     names = {str(p.id): p.name for p in parties}
     blockers = []
     if found is not None:
@@ -139,6 +128,26 @@ async def scheduling_section(
 
 
 CASE_PAGE_SECTIONS.append(("staff/_scheduling.html", scheduling_section))
+
+
+async def _best_times(
+    session: AsyncSession, request: web.Request, staff: StaffContext, case: Case, duration: int
+) -> availability.CaseSlots | None:
+    """The five best times for the case's people and mediator (none without a mediator)."""
+    if case.mediator_id is None:
+        return None
+    app = request.app
+    return await availability.find_case_slots(
+        session,
+        case=case,
+        duration=timedelta(minutes=duration),
+        now=staff.now,
+        settings=staff.settings,
+        calendar=app[WORKDAYS],
+        reader=app[BUSY_READER],
+        http=app[HTTP],
+        limit=5,
+    )
 
 
 @routes.post("/staff/cases/{case_id}/availability")
@@ -314,30 +323,17 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
         waive=False,
         waiver_reason="",
         waiver_error=None,
-        slots=await _best_times(request, staff, case, duration) if start is None else None,
+        slots=await _times_to_move_to(request, staff, case, duration) if start is None else None,
     )
     return pages.render("staff/reschedule.html", request, context)
 
 
-async def _best_times(
+async def _times_to_move_to(
     request: web.Request, staff: StaffContext, case: Case, duration: int
 ) -> availability.CaseSlots | None:
     """The best times to move to, ranked as the case page ranks them for booking."""
-    if case.mediator_id is None:
-        return None
-    app = request.app
-    async with app[DB_KEY].read() as session:
-        return await availability.find_case_slots(
-            session,
-            case=case,
-            duration=timedelta(minutes=duration),
-            now=staff.now,
-            settings=staff.settings,
-            calendar=app[WORKDAYS],
-            reader=app[BUSY_READER],
-            http=app[HTTP],
-            limit=5,
-        )
+    async with request.app[DB_KEY].read() as session:
+        return await _best_times(session, request, staff, case, duration)
 
 
 async def _rules_broken(
@@ -421,7 +417,7 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
         waive=waive,
         waiver_reason=reason,
         waiver_error=waiver_error,
-        slots=await _best_times(request, staff, case, duration) if proposed is None else None,
+        slots=await _times_to_move_to(request, staff, case, duration) if proposed is None else None,
     )
     status = 422 if proposed is not None else 409
     return pages.render("staff/reschedule.html", request, context, status=status)

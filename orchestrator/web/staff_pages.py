@@ -40,13 +40,12 @@ from orchestrator.models import (
 )
 from orchestrator.signin import TooManyAttempts
 from orchestrator.signin import sign_in as check_sign_in
-from orchestrator.staff import add_user
 from orchestrator.staff_sessions import (
     close_session,
+    invite_staff,
     open_session,
     reset_password,
     set_password,
-    set_password_token,
     user_for_set_password_token,
 )
 from orchestrator.web import pages, ratelimit
@@ -715,8 +714,6 @@ class StaffInvite(BaseModel):
 @staff_page(roles=ADMINS)
 async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Add a staff user and show a one-time link for them to set their password."""
-    from orchestrator.models import MediatorCreate
-
     values = form_data(staff.form, ("email", "name", "role"))
     errors: dict[str, str] = {}
     email = values.get("email", "").lower()
@@ -729,27 +726,14 @@ async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamRe
         role = StaffRole(values["role"])
         try:
             async with request.app[DB].write() as session:
-                user = await add_user(session, email=email, role=role, name=values.get("name", ""))
-                if role is StaffRole.mediator:
-                    await cases.create_mediator(
-                        session,
-                        data=MediatorCreate(
-                            name=values.get("name") or email, email=email, user_id=user.id
-                        ),
-                        now=staff.now,
-                    )
-                from orchestrator.records import add_audit
-
-                add_audit(
+                token = await invite_staff(
                     session,
-                    actor_id=staff.user.id,
-                    action="staff.invited",
-                    at=staff.now,
-                    target_type="staff_user",
-                    target_id=str(user.id),
-                )
-                token = set_password_token(
-                    user, secret=staff.settings.secret_key.get_secret_value(), now=staff.now
+                    email=email,
+                    role=role,
+                    name=values.get("name", ""),
+                    by=staff.user.id,
+                    secret=staff.settings.secret_key.get_secret_value(),
+                    now=staff.now,
                 )
             invite_link = f"{staff.settings.base_url}/set-password/{token}"
             values = {}

@@ -159,14 +159,20 @@ async def test_booking_page_names_the_rule_a_time_breaks_and_offers_the_waiver(
     assert "Family agreed to shorter notice" in html.unescape(page)  # on the case timeline
 
 
-async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
-    client: TestClient[Any, Any],
-) -> None:
+async def booked_meeting(client: TestClient[Any, Any]) -> tuple[Browser, Meeting]:
+    """A ready case with a video meeting booked from its page for Wednesday 11 March, 10:00."""
     browser, case_path = await ready_case(client)
     form = {"start": "2026-03-11T10:00:00+00:00", "duration": "180", "mode": "video"}
     assert (await browser.post(f"{case_path}/book", form)).status == 303
     async with client.app[DB].read() as session:
         meeting = (await session.scalars(select(Meeting))).one()
+    return browser, meeting
+
+
+async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
+    client: TestClient[Any, Any],
+) -> None:
+    browser, meeting = await booked_meeting(client)
     path = f"/staff/meetings/{meeting.id}/reschedule"
     sunday = "2026-03-15T10:00:00+00:00"
 
@@ -190,9 +196,8 @@ async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
 async def test_moving_a_meeting_from_the_case_page_sends_new_invites(
     client: TestClient[Any, Any], settings: Settings
 ) -> None:
-    browser, case_path = await ready_case(client)
-    form = {"start": "2026-03-11T10:00:00+00:00", "duration": "180", "mode": "video"}
-    assert (await browser.post(f"{case_path}/book", form)).status == 303
+    browser, meeting = await booked_meeting(client)
+    case_path = f"/staff/cases/{meeting.case_id}"
     await deliver_mail(client)
     before = {m["Message-ID"] for m in read_folder(settings.mail_dir)}
 
@@ -229,11 +234,7 @@ async def test_moving_a_meeting_from_the_case_page_sends_new_invites(
 async def test_the_move_page_offers_the_best_times_like_the_booking_page(
     client: TestClient[Any, Any],
 ) -> None:
-    browser, case_path = await ready_case(client)
-    form = {"start": "2026-03-11T10:00:00+00:00", "duration": "180", "mode": "video"}
-    assert (await browser.post(f"{case_path}/book", form)).status == 303
-    async with client.app[DB].read() as session:
-        meeting = (await session.scalars(select(Meeting))).one()
+    browser, meeting = await booked_meeting(client)
     path = f"/staff/meetings/{meeting.id}/reschedule"
 
     status, page = await browser.get(path)
