@@ -8,6 +8,7 @@ moving and cancelling each go through a confirmation page before anything is sen
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from orchestrator.errors import (
     RulesBroken,
     ValidationFailed,
 )
-from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
+from orchestrator.models import Case, Meeting, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.records import add_audit
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
@@ -323,17 +324,21 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
         waive=False,
         waiver_reason="",
         waiver_error=None,
-        slots=await _times_to_move_to(request, staff, case, duration) if start is None else None,
+        slots=None if start else await _times_to_move_to(request, staff, meeting, case, duration),
     )
     return pages.render("staff/reschedule.html", request, context)
 
 
 async def _times_to_move_to(
-    request: web.Request, staff: StaffContext, case: Case, duration: int
+    request: web.Request, staff: StaffContext, meeting: Meeting, case: Case, duration: int
 ) -> availability.CaseSlots | None:
     """The best times to move to, ranked as the case page ranks them for booking."""
     async with request.app[DB_KEY].read() as session:
-        return await _best_times(session, request, staff, case, duration)
+        found = await _best_times(session, request, staff, case, duration)
+    if found is None:
+        return None
+    # The case's own meetings do not block its times, so the one being moved may come back.
+    return replace(found, slots=[s for s in found.slots if s.start != meeting.start_at])
 
 
 async def _rules_broken(
@@ -417,7 +422,9 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
         waive=waive,
         waiver_reason=reason,
         waiver_error=waiver_error,
-        slots=await _times_to_move_to(request, staff, case, duration) if proposed is None else None,
+        slots=await _times_to_move_to(request, staff, meeting, case, duration)
+        if proposed is None
+        else None,
     )
     status = 422 if proposed is not None else 409
     return pages.render("staff/reschedule.html", request, context, status=status)

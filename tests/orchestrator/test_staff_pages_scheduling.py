@@ -6,6 +6,7 @@ import html
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -234,13 +235,22 @@ async def test_moving_a_meeting_from_the_case_page_sends_new_invites(
 async def test_the_move_page_offers_the_best_times_like_the_booking_page(
     client: TestClient[Any, Any],
 ) -> None:
-    browser, meeting = await booked_meeting(client)
+    browser, case_path = await ready_case(client)
+    _, case_page = await browser.get(case_path)
+    best = re.search(r'href="/staff/cases/[^"]+/book\?start=([^"&]+)', case_page)
+    assert best, "the case page offers no times"
+    form = {"start": unquote(best.group(1)), "duration": "180", "mode": "video"}
+    assert (await browser.post(f"{case_path}/book", form)).status == 303  # the best time
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
     path = f"/staff/meetings/{meeting.id}/reschedule"
 
     status, page = await browser.get(path)
     assert status == 200 and 'id="best-times"' in page
     offered = re.findall(rf'href="({re.escape(path)}\?start=[^"]+)">([^<]+)</a>', page)
     assert offered, "the move page offers no times"
+    now = re.search(r"Now: ([^<]+)\.</p>", page)
+    assert now and now.group(1) not in [text for _, text in offered]  # no "move" to itself
     link, shown = offered[0]
     status, confirm = await browser.get(html.unescape(link))
     assert status == 200
