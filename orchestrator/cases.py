@@ -129,6 +129,30 @@ async def default_service(session: AsyncSession) -> Service | None:
     return await session.scalar(select(Service).where(col(Service.is_default).is_(True)))
 
 
+async def service_target_days(session: AsyncSession, *, fallback: int) -> int:
+    """The target (in days) for cases that set none: the service's, else ``fallback``."""
+    service = await default_service(session)
+    return service.target_days if service is not None else fallback
+
+
+async def present_case(
+    session: AsyncSession,
+    case: Case,
+    *,
+    default_target_days: int,
+    calendar: WorkingDays,
+    now: datetime,
+) -> CasePublic:
+    """The case with its clocks, its target taken from the case, else the service's."""
+    service = await default_service(session)
+    return case_public(
+        case,
+        target_days=effective_target_days(case, service, default_target_days),
+        calendar=calendar,
+        now=now,
+    )
+
+
 async def sync_default_service(session: AsyncSession, *, settings: Settings) -> Service:
     """Keep the default service row in step with the settings (name, help line, zone)."""
     service = await default_service(session)

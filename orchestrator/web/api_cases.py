@@ -46,10 +46,10 @@ class MediatorList(BaseModel):
 
 
 async def present_case(ctx: ApiContext, case: Case) -> CasePublic:
-    service = await cases.default_service(ctx.session)
-    return cases.case_public(
+    return await cases.present_case(
+        ctx.session,
         case,
-        target_days=cases.effective_target_days(case, service, ctx.settings.target_days),
+        default_target_days=ctx.settings.target_days,
         calendar=ctx.app[WORKDAYS],
         now=ctx.now,
     )

@@ -206,10 +206,10 @@ def parse_uuid(raw: str, kind: str) -> uuid.UUID:
 
 
 async def present(session: AsyncSession, request: web.Request, case: Case) -> CasePublic:
-    service = await cases.default_service(session)
-    return cases.case_public(
+    return await cases.present_case(
+        session,
         case,
-        target_days=cases.effective_target_days(case, service, request.app[SETTINGS].target_days),
+        default_target_days=request.app[SETTINGS].target_days,
         calendar=request.app[WORKDAYS],
         now=request.app[CLOCK](),
     )
