@@ -153,6 +153,19 @@ async def list_meetings(session: AsyncSession, *, case_id: uuid.UUID) -> list[Me
     return list((await session.scalars(query)).all())
 
 
+async def meetings_of_mediators(
+    session: AsyncSession, *, mediator_ids: set[uuid.UUID] | None
+) -> list[tuple[Meeting, Case]]:
+    """Meetings not cancelled, with their cases, soonest first: of these mediators (None: all)."""
+    query = select(Meeting, Case).join(Case, col(Case.id) == col(Meeting.case_id))
+    if mediator_ids is not None:
+        query = query.where(col(Meeting.mediator_id).in_(mediator_ids or {uuid.uuid4()}))
+    query = query.where(col(Meeting.status) != MeetingStatus.cancelled).order_by(
+        col(Meeting.start_at)
+    )
+    return [(meeting, case) for meeting, case in (await session.execute(query)).all()]
+
+
 async def current_join_links(session: AsyncSession, meeting: Meeting) -> list[Link]:
     """The live join links of the meeting's current sequence (parties and mediator)."""
     query = (
@@ -171,6 +184,24 @@ async def current_join_links(session: AsyncSession, meeting: Meeting) -> list[Li
 async def invitations(session: AsyncSession, meeting_id: uuid.UUID) -> list[Invitation]:
     query = select(Invitation).where(col(Invitation.meeting_id) == meeting_id)
     return list((await session.scalars(query)).all())
+
+
+async def join_details(
+    session: AsyncSession, *, meeting: Meeting, party: Party | None
+) -> tuple[Case, Mediator | None, Invitation | None]:
+    """What a join page shows besides the meeting: its case, mediator and the party's invite."""
+    case = await session.get(Case, meeting.case_id)
+    if case is None:
+        raise NotFound("case", meeting.case_id)
+    mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
+    invitation = None
+    if party is not None:
+        invitation = await session.scalar(
+            select(Invitation).where(
+                col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
+            )
+        )
+    return case, mediator, invitation
 
 
 # ---------------------------------------------------------------------------- conflicts

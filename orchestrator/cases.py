@@ -46,6 +46,7 @@ from orchestrator.models import (
     StaffUser,
 )
 from orchestrator.records import add_timeline
+from orchestrator.settings import Settings
 
 # Supporters attend as OPT-PARTICIPANT unless the family wants them required (DOMAIN.md).
 OPTIONAL_BY_DEFAULT = frozenset({PartyRole.sendiass, PartyRole.advocate, PartyRole.observer})
@@ -182,6 +183,26 @@ async def present_case(
 
 async def default_service(session: AsyncSession) -> Service | None:
     return await session.scalar(select(Service).where(col(Service.is_default).is_(True)))
+
+
+async def service_target_days(session: AsyncSession, *, fallback: int) -> int:
+    """The target (in days) for cases that set none: the service's, else ``fallback``."""
+    service = await default_service(session)
+    return service.target_days if service is not None else fallback
+
+
+async def sync_default_service(session: AsyncSession, *, settings: Settings) -> Service:
+    """Keep the default service row in step with the settings (name, help line, zone)."""
+    service = await default_service(session)
+    if service is None:
+        service = Service(is_default=True, name=settings.service_name)
+        session.add(service)
+    service.name = settings.service_name
+    service.help_line = settings.help_line
+    service.timezone = settings.timezone
+    service.target_days = settings.target_days
+    service.mail_from = settings.mail_from
+    return service
 
 
 async def create_case(
@@ -512,8 +533,9 @@ async def assign_mediator(
     mediator: Mediator,
     now: datetime,
     actor: str | None,
-    bus: EventBus | None = None,
+    bus: EventBus,
 ) -> Case:
+    """Assign the case's mediator; a new one is introduced to the parties (via the bus)."""
     changed = case.mediator_id != mediator.id
     case.mediator_id = mediator.id
     case.updated_at = now
@@ -526,7 +548,7 @@ async def assign_mediator(
         actor=actor,
     )
     await session.flush()
-    if bus is not None and changed:
+    if changed:
         await bus.emit(session, MediatorAssigned(case_id=case.id, at=now, mediator_id=mediator.id))
     return case
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError
@@ -125,6 +125,11 @@ class Database:
         """One unit of work that only reads."""
         async with self.reader() as session:
             yield session
+
+    async def ping(self) -> None:
+        """Ask the database one trivial question; raises if it cannot answer."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.writer_engine.dispose()

@@ -97,7 +97,12 @@ async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> st
             )
             case.status = status  # seed data shown as if it got there; not a transition
             await cases.assign_mediator(
-                session, case=case, mediator=mediators[n % len(mediators)], now=now, actor="demo"
+                session,
+                case=case,
+                mediator=mediators[n % len(mediators)],
+                now=now,
+                actor="demo",
+                bus=bus,
             )
             people = [
                 PartyCreate(

@@ -7,8 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
-from orchestrator.models import AuditEvent, TimelineEntry
+from orchestrator.models import (
+    AuditEvent,
+    Certificate,
+    Document,
+    Meeting,
+    Party,
+    StaffRole,
+    StaffUser,
+    TimelineEntry,
+)
 
 
 def add_timeline(
@@ -61,3 +71,49 @@ def add_audit(
     )
     session.add(event)
     return event
+
+
+async def list_timeline(
+    session: AsyncSession,
+    *,
+    case_id: uuid.UUID,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> list[TimelineEntry]:
+    """The case's timeline, oldest first (or the newest ``limit`` entries, newest first)."""
+    order = (
+        (col(TimelineEntry.at).desc(),)
+        if newest_first
+        else (col(TimelineEntry.at), col(TimelineEntry.id))
+    )
+    query = select(TimelineEntry).where(col(TimelineEntry.case_id) == case_id).order_by(*order)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def audit_trail(
+    session: AsyncSession, *, case_id: uuid.UUID, before: datetime | None, limit: int
+) -> list[tuple[AuditEvent, StaffRole | None]]:
+    """Who on the staff read or changed the case, with their role; newest first."""
+    found = (
+        select(AuditEvent, StaffUser.role)
+        .outerjoin(StaffUser, col(StaffUser.id) == col(AuditEvent.actor_id))
+        .where(col(AuditEvent.case_id) == case_id)
+    )
+    if before is not None:
+        found = found.where(col(AuditEvent.at) < before)
+    rows = await session.execute(found.order_by(col(AuditEvent.at).desc()).limit(limit))
+    return [(event, StaffRole(role) if role is not None else None) for event, role in rows.all()]
+
+
+async def case_id_of(
+    session: AsyncSession,
+    table: type[Meeting] | type[Party] | type[Certificate] | type[Document],
+    thing_id: uuid.UUID,
+) -> uuid.UUID | None:
+    """The case a meeting, party, certificate or paper belongs to (None if there is none)."""
+    found: uuid.UUID | None = await session.scalar(
+        select(table.case_id).where(col(table.id) == thing_id)
+    )
+    return found

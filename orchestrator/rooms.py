@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -794,3 +794,22 @@ async def recall(session: AsyncSession, *, meeting: Meeting, now: datetime) -> l
         if room.kind == "caucus" and room.closed_at is None:
             closed.append(await close_caucus(session, meeting=meeting, room=room, now=now))
     return closed
+
+
+async def state_fingerprint(session: AsyncSession, meeting_id: uuid.UUID) -> str:
+    """A cheap summary that changes whenever who-is-where in the meeting would."""
+    meeting = await session.get(Meeting, meeting_id)
+    events = await session.execute(
+        select(func.count(), func.max(col(ParticipantEvent.at))).where(
+            col(ParticipantEvent.meeting_id) == meeting_id
+        )
+    )
+    count, last = events.one()
+    room_rows = await session.execute(
+        select(func.count(), func.count(col(Room.closed_at))).where(
+            col(Room.meeting_id) == meeting_id
+        )
+    )
+    opened, closed = room_rows.one()
+    status = meeting.status.value if meeting else "gone"
+    return f"{status}:{count}:{last}:{opened}:{closed}"

@@ -13,10 +13,11 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.errors import Conflict
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.models import ApiToken, StaffRole, StaffUser
 
 TOKEN_PREFIX = "mo_"
@@ -144,3 +145,23 @@ async def user_for_token(
     last = api_token.last_used_at
     stale = last is None or (now - last).total_seconds() > touch_after_s
     return user, api_token.id, stale
+
+
+async def touch_token(session: AsyncSession, *, token_id: uuid.UUID, now: datetime) -> None:
+    """Record when an API token was last used."""
+    await session.execute(
+        update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
+    )
+
+
+async def list_users(session: AsyncSession) -> list[StaffUser]:
+    """Every staff user, by email."""
+    return list((await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all())
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> StaffUser:
+    """One staff user (NotFound if there is none)."""
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("staff user", user_id)
+    return user

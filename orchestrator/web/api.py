@@ -22,12 +22,11 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from orchestrator import staff
 from orchestrator.events import EventBus
-from orchestrator.models import ApiToken, StaffRole, StaffUser
+from orchestrator.models import StaffRole, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
 from orchestrator.web import audit
@@ -250,9 +249,7 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
         token_id = request.get(REQUEST_TOKEN_ID)
         if token_id is not None and request.get(REQUEST_TOKEN_STALE):
             async with db.write() as session:
-                await session.execute(
-                    update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
-                )
+                await staff.touch_token(session, token_id=token_id, now=now)
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:

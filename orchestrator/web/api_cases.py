@@ -171,6 +171,14 @@ async def remove_party(ctx: ApiContext) -> None:
     await cases.remove_party(ctx.session, party=party, now=ctx.now, bus=ctx.bus, actor=ctx.actor)
 
 
+@router.post("/cases/{case_id}/parties/{party_id}/revoke-links", status=204, roles=SCHEDULING)
+async def revoke_party_links(ctx: ApiContext) -> None:
+    """Withdraw every link a party holds (a lost phone, a forwarded email); resend gives new."""
+    case = await load_case(ctx)
+    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    await cases.revoke_party_links(ctx.session, party=party, now=ctx.now, actor=ctx.actor)
+
+
 class PartyResent(BaseModel):
     """What was sent again to one person: invitations (one per live meeting) and poll links."""
 

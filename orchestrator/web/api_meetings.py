@@ -17,7 +17,6 @@ from orchestrator.models import (
     MeetingMode,
     MeetingStatus,
     ParticipantStatus,
-    Party,
     Room,
     StaffRole,
 )
@@ -395,12 +394,13 @@ async def join_links(ctx: ApiContext) -> JoinLinks:
         inv.party_id: inv.phone_pin for inv in await booking.invitations(ctx.session, meeting.id)
     }
     secret = ctx.settings.secret_key.get_secret_value()
+    parties = {p.id: p for p in await cases.list_parties(ctx.session, case_id=meeting.case_id)}
     out = []
     for link in current:
         role = "mediator"
         if link.party_id is not None:
-            party = await ctx.session.get(Party, link.party_id)
-            if party is None or party.removed_at is not None:
+            party = parties.get(link.party_id)
+            if party is None:  # removed from the case
                 continue
             role = party.role.value
         out.append(

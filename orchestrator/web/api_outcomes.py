@@ -8,12 +8,12 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel
 
-from orchestrator import cases, certificates, outcomes
+from orchestrator import cases, certificates, outcomes, records
 from orchestrator.certificates import CertificateList, CertificatePublic, CertificateRequest
 from orchestrator.errors import NotFound
-from orchestrator.models import AuditEvent, Case, Meeting, StaffRole, StaffUser, TimelineEntry
+from orchestrator.models import Case, Meeting, StaffRole
 from orchestrator.outcomes import OutcomeCreate, OutcomePublic
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.api_cases import load_case
@@ -171,11 +171,7 @@ async def certificate_pdf(ctx: ApiContext) -> web.Response:
 async def case_timeline(ctx: ApiContext) -> Timeline:
     """The case's one record of everything that happened, oldest first."""
     case = await load_case(ctx)
-    entries = await ctx.session.scalars(
-        select(TimelineEntry)
-        .where(col(TimelineEntry.case_id) == case.id)
-        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
-    )
+    entries = await records.list_timeline(ctx.session, case_id=case.id)
     return Timeline(
         case_id=case.id,
         entries=[TimelineItem.model_validate(e, from_attributes=True) for e in entries],
@@ -186,26 +182,21 @@ async def case_timeline(ctx: ApiContext) -> Timeline:
 async def case_audit(ctx: ApiContext, query: AuditQuery) -> AuditTrail:
     """Who on the staff read or changed the case, and how; newest first, admins only."""
     case = await load_case(ctx)
-    found = (
-        select(AuditEvent, StaffUser.role)
-        .outerjoin(StaffUser, col(StaffUser.id) == col(AuditEvent.actor_id))
-        .where(col(AuditEvent.case_id) == case.id)
+    rows = await records.audit_trail(
+        ctx.session, case_id=case.id, before=query.before, limit=query.limit
     )
-    if query.before is not None:
-        found = found.where(col(AuditEvent.at) < query.before)
-    rows = await ctx.session.execute(found.order_by(col(AuditEvent.at).desc()).limit(query.limit))
     return AuditTrail(
         case_id=case.id,
         entries=[
             AuditItem(
                 at=event.at,
                 actor_id=event.actor_id,
-                actor_role=StaffRole(role).value if role is not None else None,
+                actor_role=role.value if role is not None else None,
                 action=event.action,
                 target_type=event.target_type,
                 target_id=event.target_id,
                 details=event.details,
             )
-            for event, role in rows.all()
+            for event, role in rows
         ],
     )

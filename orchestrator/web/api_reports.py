@@ -33,13 +33,14 @@ class ReportQuery(BaseModel):
 
 
 async def figures(ctx: ApiContext, query: ReportQuery) -> ReportSummary:
-    service = await cases.default_service(ctx.session)
     return await reports.summary(
         ctx.session,
         group_by=query.group_by,
         date_from=query.date_from,
         date_to=query.date_to,
-        default_target_days=service.target_days if service else ctx.settings.target_days,
+        default_target_days=await cases.service_target_days(
+            ctx.session, fallback=ctx.settings.target_days
+        ),
         now=ctx.now,
     )
 

@@ -10,15 +10,14 @@ from datetime import datetime
 
 import aiohttp
 from aiohttp import web
-from sqlmodel import col, select
 
 from calendars.workdays import WorkingDays
-from orchestrator import wiring
+from orchestrator import cases, wiring
 from orchestrator.db import connect
 from orchestrator.mail import build_mail_backend
 from orchestrator.metrics import Metrics
 from orchestrator.migrate import upgrade
-from orchestrator.models import Service, utcnow
+from orchestrator.models import utcnow
 from orchestrator.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.settings import Settings
 from orchestrator.staff import PasswordWorkers
@@ -177,17 +176,8 @@ def _database_ctx(migrate_on_start: bool) -> Callable[[web.Application], AsyncIt
 
 async def ensure_default_service(app: web.Application) -> None:
     """Keep the default service row in step with the settings (name, help line, zone)."""
-    settings = app[SETTINGS]
     async with app[DB].write() as session:
-        service = await session.scalar(select(Service).where(col(Service.is_default).is_(True)))
-        if service is None:
-            service = Service(is_default=True, name=settings.service_name)
-            session.add(service)
-        service.name = settings.service_name
-        service.help_line = settings.help_line
-        service.timezone = settings.timezone
-        service.target_days = settings.target_days
-        service.mail_from = settings.mail_from
+        await cases.sync_default_service(session, settings=app[SETTINGS])
 
 
 async def _passwords_ctx(app: web.Application) -> AsyncIterator[None]:

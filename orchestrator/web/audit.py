@@ -18,8 +18,8 @@ from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
+from orchestrator import records
 from orchestrator.db import Database
 from orchestrator.errors import DomainError
 from orchestrator.models import Certificate, Document, Meeting, Party
@@ -63,10 +63,7 @@ async def case_of(session: AsyncSession, path: Mapping[str, str]) -> uuid.UUID |
     for name, table in CASE_PARTS.items():
         found = _uuid(path[name]) if name in path else None
         if found is not None:
-            case_id: uuid.UUID | None = await session.scalar(
-                select(table.case_id).where(col(table.id) == found)
-            )
-            return case_id
+            return await records.case_id_of(session, table, found)
     return None
 
 

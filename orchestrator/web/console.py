@@ -19,9 +19,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from orchestrator import attendance, booking, cases, outcomes, rooms
 from orchestrator.errors import DomainError, NotFound
@@ -30,7 +28,6 @@ from orchestrator.models import (
     Meeting,
     MeetingStatus,
     OutcomeResult,
-    ParticipantEvent,
     ParticipantStatus,
     Party,
     Room,
@@ -97,14 +94,10 @@ async def _my_meeting(
 async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """This mediator's meetings: today's first, then the coming ones, then the recent past."""
     async with request.app[DB].read() as session:
-        query = select(Meeting, Case).join(Case, col(Case.id) == col(Meeting.case_id))
+        mine = None
         if staff.user.role is not StaffRole.admin:
             mine = await cases.mediator_ids_for_user(session, staff.user.id)
-            query = query.where(col(Meeting.mediator_id).in_(mine or {uuid.uuid4()}))
-        query = query.where(col(Meeting.status) != MeetingStatus.cancelled).order_by(
-            col(Meeting.start_at)
-        )
-        rows = (await session.execute(query)).all()
+        rows = await booking.meetings_of_mediators(session, mediator_ids=mine)
     zone = ZoneInfo(staff.settings.timezone)
     today = staff.now.astimezone(zone).date()
     today_rows = [(m, c) for m, c in rows if m.start_at.astimezone(zone).date() == today]
@@ -202,7 +195,7 @@ async def console(request: web.Request, staff: StaffContext) -> web.StreamRespon
     async with request.app[DB].read() as session:
         meeting, case = await _my_meeting(session, staff, request.match_info["meeting_id"])
         context = await console_context(session, staff, meeting, case)
-        context["state_token"] = await _state_token(session, meeting.id)
+        context["state_token"] = await rooms.state_fingerprint(session, meeting.id)
     await staff.audit(
         "page.console", case_id=case.id, target_type="meeting", target_id=str(meeting.id)
     )
@@ -219,25 +212,6 @@ async def console_panel(request: web.Request, staff: StaffContext) -> web.Stream
         meeting, case = await _my_meeting(session, staff, request.match_info["meeting_id"])
         context = await console_context(session, staff, meeting, case)
     return pages.render("staff/_console_panel.html", request, context)
-
-
-async def _state_token(session: AsyncSession, meeting_id: uuid.UUID) -> str:
-    """A cheap summary that changes whenever anything on the console would."""
-    meeting = await session.get(Meeting, meeting_id)
-    events = await session.execute(
-        select(func.count(), func.max(col(ParticipantEvent.at))).where(
-            col(ParticipantEvent.meeting_id) == meeting_id
-        )
-    )
-    count, last = events.one()
-    room_rows = await session.execute(
-        select(func.count(), func.count(col(Room.closed_at))).where(
-            col(Room.meeting_id) == meeting_id
-        )
-    )
-    opened, closed = room_rows.one()
-    status = meeting.status.value if meeting else "gone"
-    return f"{status}:{count}:{last}:{opened}:{closed}"
 
 
 @routes.get("/staff/meetings/{meeting_id}/console/events")
@@ -266,7 +240,7 @@ async def console_events(request: web.Request, staff: StaffContext) -> web.Strea
         await response.write(b"retry: 2000\n\n")
         while not stopping.is_set() and clock() - started < STREAM_MAX:
             async with request.app[DB].read() as session:
-                token = await _state_token(session, meeting.id)
+                token = await rooms.state_fingerprint(session, meeting.id)
             if token != last:
                 last = token
                 await response.write(f"event: change\ndata: {token}\n\n".encode())

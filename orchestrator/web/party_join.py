@@ -15,12 +15,11 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlmodel import col, select
 
 from integrations.base import JoinIdentity
 from orchestrator import attendance, booking, linkcache, links
 from orchestrator.errors import InvalidState, LinkInvalid
-from orchestrator.models import Case, Invitation, LinkScope, Mediator, MeetingMode, MeetingStatus
+from orchestrator.models import LinkScope, MeetingMode, MeetingStatus
 from orchestrator.providers import room_from_dict
 from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS, STATE
 from orchestrator.web.pages import render
@@ -62,16 +61,9 @@ async def join_page(request: web.Request) -> web.Response:
         )
         meeting, party = resolved.meeting, resolved.party
         assert meeting is not None
-        case = await session.get(Case, meeting.case_id)
-        mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
-        invitation = None
-        if party is not None:
-            invitation = await session.scalar(
-                select(Invitation).where(
-                    col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
-                )
-            )
-    assert case is not None
+        case, mediator, invitation = await booking.join_details(
+            session, meeting=meeting, party=party
+        )
     zone = ZoneInfo(case.timezone)
     start, end = meeting.start_at.astimezone(zone), meeting.end_at.astimezone(zone)
     opens = booking.join_opens_at(meeting, settings).astimezone(zone)

@@ -13,9 +13,8 @@ from typing import NoReturn, TypeVar
 
 from aiohttp import web
 
-from orchestrator import notices, replies
+from orchestrator import cases, notices, replies
 from orchestrator.invitations import MEETING_LABELS, meeting_when
-from orchestrator.models import Case
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
@@ -65,8 +64,7 @@ async def _save_answer(request: web.Request, save: AnswerSaver, door: str) -> No
 
 async def _rsvp_context(request: web.Request, view: replies.RsvpView) -> dict[str, object]:
     async with request.app[DB].read() as session:
-        case = await session.get(Case, view.meeting.case_id)
-    assert case is not None
+        case = await cases.get_case(session, view.meeting.case_id)
     return {
         "party_name": view.party.name,
         "meeting_label": MEETING_LABELS.get(case.kind, "mediation meeting"),

@@ -133,8 +133,6 @@ async def _party_context(
     session: AsyncSession, request: web.Request, party: Party
 ) -> dict[str, Any]:
     token = request.match_info["token"]
-    case = await session.get(Case, party.case_id)
-    assert case is not None
     papers = await documents.papers_for_party(session, party=party)
     parties = {p.id: p for p in await cases.list_parties(session, case_id=party.case_id)}
 

@@ -196,13 +196,14 @@ async def load_figures(request: web.Request) -> ReportSummary:
         raise ApiError(400, "bad_query", "those report dates or groupings are not valid") from None
     app = request.app
     async with app[DB].read() as session:
-        service = await cases.default_service(session)
         return await reports.summary(
             session,
             group_by=query.group_by,
             date_from=query.date_from,
             date_to=query.date_to,
-            default_target_days=service.target_days if service else app[SETTINGS].target_days,
+            default_target_days=await cases.service_target_days(
+                session, fallback=app[SETTINGS].target_days
+            ),
             now=app[CLOCK](),
         )
 

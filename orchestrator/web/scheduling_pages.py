@@ -8,6 +8,7 @@ moving and cancelling each go through a confirmation page before anything is sen
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from orchestrator.errors import (
     RulesBroken,
     ValidationFailed,
 )
-from orchestrator.models import Case, MeetingMode, MeetingStatus, Party, StaffRole
+from orchestrator.models import Case, Meeting, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.records import add_audit
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
@@ -108,18 +109,7 @@ async def scheduling_section(
         )
         if matrix.poll is not None and "duration" not in request.query:
             duration = matrix.poll.duration_minutes
-        if case.mediator_id is not None:
-            found = await availability.find_case_slots(
-                session,
-                case=case,
-                duration=timedelta(minutes=duration),
-                now=staff.now,
-                settings=staff.settings,
-                calendar=app[WORKDAYS],
-                reader=app[BUSY_READER],
-                http=app[HTTP],
-                limit=5,
-            )
+        found = await _best_times(session, request, staff, case, duration)
     names = {str(p.id): p.name for p in parties}
     blockers = []
     if found is not None:
@@ -139,6 +129,26 @@ async def scheduling_section(
 
 
 CASE_PAGE_SECTIONS.append(("staff/_scheduling.html", scheduling_section))
+
+
+async def _best_times(
+    session: AsyncSession, request: web.Request, staff: StaffContext, case: Case, duration: int
+) -> availability.CaseSlots | None:
+    """The five best times for the case's people and mediator (none without a mediator)."""
+    if case.mediator_id is None:
+        return None
+    app = request.app
+    return await availability.find_case_slots(
+        session,
+        case=case,
+        duration=timedelta(minutes=duration),
+        now=staff.now,
+        settings=staff.settings,
+        calendar=app[WORKDAYS],
+        reader=app[BUSY_READER],
+        http=app[HTTP],
+        limit=5,
+    )
 
 
 @routes.post("/staff/cases/{case_id}/availability")
@@ -314,8 +324,21 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
         waive=False,
         waiver_reason="",
         waiver_error=None,
+        slots=None if start else await _times_to_move_to(request, staff, meeting, case, duration),
     )
     return pages.render("staff/reschedule.html", request, context)
+
+
+async def _times_to_move_to(
+    request: web.Request, staff: StaffContext, meeting: Meeting, case: Case, duration: int
+) -> availability.CaseSlots | None:
+    """The best times to move to, ranked as the case page ranks them for booking."""
+    async with request.app[DB_KEY].read() as session:
+        found = await _best_times(session, request, staff, case, duration)
+    if found is None:
+        return None
+    # The case's own meetings do not block its times, so the one being moved may come back.
+    return replace(found, slots=[s for s in found.slots if s.start != meeting.start_at])
 
 
 async def _rules_broken(
@@ -339,6 +362,7 @@ async def _rules_broken(
 @routes.post("/staff/meetings/{meeting_id}/reschedule")
 @staff_page(roles=SCHEDULERS)
 async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    meeting_id = parse_uuid(request.match_info["meeting_id"], "meeting")
     form = staff.form
     duration = _duration(str(form.get("duration", "")))
     raw = str(form.get("start", ""))
@@ -373,7 +397,8 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
             _audit(session, staff, "meeting.reschedule", case.id)
     except _NeedsConfirmation as ask:
         raise see_other(
-            f"/staff/meetings/{meeting.id}/reschedule?start={ask.start.isoformat()}"
+            # The rolled-back session has let go of the meeting: only its id is safe here.
+            f"/staff/meetings/{meeting_id}/reschedule?start={ask.start.isoformat()}"
             f"&duration={duration}".replace("+", "%2B")
         ) from None
     except DomainError as exc:
@@ -397,6 +422,9 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
         waive=waive,
         waiver_reason=reason,
         waiver_error=waiver_error,
+        slots=await _times_to_move_to(request, staff, meeting, case, duration)
+        if proposed is None
+        else None,
     )
     status = 422 if proposed is not None else 409
     return pages.render("staff/reschedule.html", request, context, status=status)

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
-from orchestrator import cases
+from orchestrator import cases, records
+from orchestrator import staff as staff_users
 from orchestrator.errors import Conflict, DomainError, NotFound, ValidationFailed
 from orchestrator.models import (
     OPEN_CASE_STATUSES,
@@ -37,11 +37,17 @@ from orchestrator.models import (
     PartyUpdate,
     StaffRole,
     StaffUser,
-    TimelineEntry,
 )
 from orchestrator.signin import TooManyAttempts
 from orchestrator.signin import sign_in as check_sign_in
-from orchestrator.staff import add_user
+from orchestrator.staff_sessions import (
+    close_session,
+    invite_staff,
+    open_session,
+    reset_password,
+    set_password,
+    user_for_set_password_token,
+)
 from orchestrator.web import pages, ratelimit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import (
@@ -56,18 +62,13 @@ from orchestrator.web.keys import (
 from orchestrator.web.sessions import (
     StaffContext,
     clear_session_cookie,
-    close_session,
     cookie_name,
     load_staff,
-    open_session,
     password_problem,
     require_csrf,
     safe_next,
-    set_password,
-    set_password_token,
     set_session_cookie,
     staff_page,
-    user_for_set_password_token,
 )
 
 routes = web.RouteTableDef()
@@ -494,16 +495,7 @@ async def case_context(
     parties = await cases.list_parties(session, case_id=case.id)
     mediators = await cases.list_mediators(session)
     mediator = next((m for m in mediators if m.id == case.mediator_id), None)
-    timeline = list(
-        (
-            await session.scalars(
-                select(TimelineEntry)
-                .where(col(TimelineEntry.case_id) == case.id)
-                .order_by(col(TimelineEntry.at).desc())
-                .limit(200)
-            )
-        ).all()
-    )
+    timeline = await records.list_timeline(session, case_id=case.id, newest_first=True, limit=200)
     sections = []
     for template, contributor in CASE_PAGE_SECTIONS:
         found = await contributor(session, request, staff, case, parties)
@@ -550,7 +542,7 @@ async def assign_mediator(request: web.Request, staff: StaffContext) -> web.Stre
         case = await cases.get_case(session, case_id)
         mediator = await cases.get_mediator(session, parse_uuid(raw, "mediator"))
         await cases.assign_mediator(
-            session, case=case, mediator=mediator, now=staff.now, actor=staff.actor
+            session, case=case, mediator=mediator, now=staff.now, actor=staff.actor, bus=staff.bus
         )
         _audit_write(session, staff, "case.mediator", case.id)
     raise see_other(f"/staff/cases/{case_id}?notice=mediator")
@@ -704,9 +696,7 @@ async def remove_party(request: web.Request, staff: StaffContext) -> web.StreamR
 @staff_page(roles=ADMINS)
 async def users_page(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].read() as session:
-        users = list(
-            (await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all()
-        )
+        users = await staff_users.list_users(session)
     await staff.audit("page.admin.users")
     context = staff.page(
         users=users, values={}, errors={}, invite_link=None, staff_roles=list(StaffRole)
@@ -718,8 +708,6 @@ async def users_page(request: web.Request, staff: StaffContext) -> web.StreamRes
 @staff_page(roles=ADMINS)
 async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Add a staff user and show a one-time link for them to set their password."""
-    from orchestrator.models import MediatorCreate
-
     values = form_data(staff.form, ("email", "name", "role"))
     errors: dict[str, str] = {}
     email = values.get("email", "").lower()
@@ -732,36 +720,21 @@ async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamRe
         role = StaffRole(values["role"])
         try:
             async with request.app[DB].write() as session:
-                user = await add_user(session, email=email, role=role, name=values.get("name", ""))
-                if role is StaffRole.mediator:
-                    await cases.create_mediator(
-                        session,
-                        data=MediatorCreate(
-                            name=values.get("name") or email, email=email, user_id=user.id
-                        ),
-                        now=staff.now,
-                    )
-                from orchestrator.records import add_audit
-
-                add_audit(
+                token = await invite_staff(
                     session,
-                    actor_id=staff.user.id,
-                    action="staff.invited",
-                    at=staff.now,
-                    target_type="staff_user",
-                    target_id=str(user.id),
-                )
-                token = set_password_token(
-                    user, secret=staff.settings.secret_key.get_secret_value(), now=staff.now
+                    email=email,
+                    role=role,
+                    name=values.get("name", ""),
+                    by=staff.user.id,
+                    secret=staff.settings.secret_key.get_secret_value(),
+                    now=staff.now,
                 )
             invite_link = f"{staff.settings.base_url}/set-password/{token}"
             values = {}
         except (Conflict, DomainError, ValidationError):
             errors["email"] = "There is already a staff user with this email address"
     async with request.app[DB].read() as session:
-        users = list(
-            (await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all()
-        )
+        users = await staff_users.list_users(session)
     context = staff.page(
         users=users,
         values=values,
@@ -778,19 +751,11 @@ async def reset_user(request: web.Request, staff: StaffContext) -> web.StreamRes
     """A fresh set-password link for someone who forgot theirs (the old password stops)."""
     user_id = parse_uuid(request.match_info["user_id"], "staff user")
     async with request.app[DB].write() as session:
-        user = await session.get(StaffUser, user_id)
-        if user is None:
-            raise NotFound("staff user", user_id)
-        user.password_hash = None
-        from orchestrator.web.sessions import end_sessions_of
-
-        await end_sessions_of(session, user_id=user.id)
-        token = set_password_token(
-            user, secret=staff.settings.secret_key.get_secret_value(), now=staff.now
+        user = await staff_users.get_user(session, user_id)
+        token = await reset_password(
+            session, user=user, secret=staff.settings.secret_key.get_secret_value(), now=staff.now
         )
-        users = list(
-            (await session.scalars(select(StaffUser).order_by(col(StaffUser.email)))).all()
-        )
+        users = await staff_users.list_users(session)
     context = staff.page(
         users=users,
         values={},

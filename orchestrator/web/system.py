@@ -9,7 +9,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
-from sqlalchemy import text
 
 from orchestrator import __version__
 from orchestrator.migrate import is_current
@@ -32,8 +31,7 @@ async def readyz(request: web.Request) -> web.Response:
     db = request.app[DB]
     checks: dict[str, str] = {}
     try:
-        async with db.read() as session:
-            await session.execute(text("SELECT 1"))
+        await db.ping()
         checks["database"] = "ok"
         checks["migrations"] = "ok" if await is_current(db.writer_engine) else "behind"
     except Exception as exc:  # any failure to reach the database means not ready

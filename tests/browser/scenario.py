@@ -66,7 +66,9 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             now=now,
             bus=app[BUS],
         )
-        await cases.assign_mediator(session, case=case, mediator=mediator, now=now, actor=None)
+        await cases.assign_mediator(
+            session, case=case, mediator=mediator, now=now, actor=None, bus=app[BUS]
+        )
         parent = await cases.add_party(
             session,
             case=case,

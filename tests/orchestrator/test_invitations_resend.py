@@ -212,3 +212,38 @@ async def test_nothing_to_send_or_nowhere_to_send_it_is_said_plainly(
     text = await page.text()
     assert "There is a problem" in text and f'href="#party-{pat}"' in text
     assert "There is nothing to send again yet: no meeting is booked" in text
+
+
+async def test_links_are_withdrawn_through_the_api_like_the_page(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings
+) -> None:
+    booked = await book(staff, await make_case(staff), START)
+    await deliver_mail(client)
+    old = next(m for m in with_method(read_folder(settings.mail_dir), "REQUEST") if ZOE in m["To"])
+    old_join = link_in(old, "/j/").removeprefix("http://testserver.local")
+    assert (await client.get(old_join)).status == 200
+    zoe = booked.party_ids[ZOE]
+    revoke = f"/api/v1/cases/{booked.case_id}/parties/{zoe}/revoke-links"
+
+    # A mediator may not; a party of another case is not found.
+    await staff.call("POST", revoke, role="mediator", expect=403)
+    other = await make_case(staff, mediator_email="other@service.example")
+    await staff.call(
+        "POST", f"/api/v1/cases/{other.case_id}/parties/{zoe}/revoke-links", expect=404
+    )
+    assert (await client.get(old_join)).status == 200
+
+    await staff.call("POST", revoke, expect=204)
+    assert (await client.get(old_join)).status == 404
+    timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
+    assert "Withdrew every link of a party (parent)" in [e["summary"] for e in timeline["entries"]]
+    trail = await staff.call(
+        "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
+    )
+    actions = [e["action"] for e in trail["entries"]]
+    assert "POST /cases/{case_id}/parties/{party_id}/revoke-links" in actions
+    # Send links again gives her new ones, as after the page's "Withdraw links".
+    answer = await staff.call("POST", f"/api/v1/cases/{booked.case_id}/parties/{zoe}/resend")
+    assert answer["new_links"] is True
+    openapi = await (await client.get("/openapi.json")).json()
+    assert "post" in openapi["paths"]["/api/v1/cases/{case_id}/parties/{party_id}/revoke-links"]

@@ -144,3 +144,47 @@ async def test_a_no_to_disagreement_resolution_moves_the_case_on(
     )
     _, board = await browser.get("/staff")
     assert "Certificate due" not in board
+
+
+async def test_assigning_the_mediator_from_the_case_page_introduces_them(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings
+) -> None:
+    case = await staff.call(
+        "POST",
+        "/api/v1/cases",
+        json={
+            "reference": "PAGE-1",
+            "kind": "mediation",
+            "local_authority": "Kent",
+            "referral_date": "2026-02-20",
+        },
+        expect=201,
+    )
+    for person in (PARENT, LA):
+        await staff.call("POST", f"/api/v1/cases/{case['id']}/parties", json=person, expect=201)
+    await make_user(client, "sam@staff.example", StaffRole.scheduler, name="Sam")
+    await make_user(client, "mo@staff.example", StaffRole.mediator, name="Mo Ahmed")
+    browser = Browser(client)
+    await browser.sign_in("sam@staff.example")
+    _, page = await browser.get(f"/staff/cases/{case['id']}")
+    mediator_id = re.search(r'<option value="([0-9a-f-]{36})"[^>]*>Mo Ahmed', page)
+    assert mediator_id
+    await deliver_mail(client)
+    before = {str(m["Subject"]) + str(m["To"]) for m in read_folder(settings.mail_dir)}
+
+    assigned = await browser.post(
+        f"/staff/cases/{case['id']}/mediator", {"mediator_id": mediator_id.group(1)}
+    )
+    assert assigned.status == 303
+    await deliver_mail(client)
+    intros = [
+        m
+        for m in read_folder(settings.mail_dir)
+        if "mediator" in str(m["Subject"]).lower()
+        and str(m["Subject"]) + str(m["To"]) not in before
+    ]
+    assert sorted(str(m["To"]) for m in intros) == [
+        "Bob Smith <bob.smith@council.example.gov.uk>",
+        "Zoë Carter <zoe.carter@family.example>",
+    ]
+    assert "Mo Ahmed will be the mediator" in text_of(mail_to(intros, "zoe.carter@")[0])

@@ -70,7 +70,9 @@ async def prepared_case(
             now=now,
             bus=app[BUS],
         )
-        await cases.assign_mediator(session, case=case, mediator=chosen, now=now, actor=None)
+        await cases.assign_mediator(
+            session, case=case, mediator=chosen, now=now, actor=None, bus=app[BUS]
+        )
         parent = await cases.add_party(
             session,
             case=case,

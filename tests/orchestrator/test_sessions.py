@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from orchestrator.models import StaffRole, StaffSession, StaffUser
 from orchestrator.signin import ACCOUNT_BACKOFF
+from orchestrator.staff_sessions import set_password_token
 from orchestrator.web.keys import DB, SETTINGS
-from orchestrator.web.sessions import safe_next, set_password_token
+from orchestrator.web.sessions import safe_next
 from tests.conftest import MutableClock
 from tests.orchestrator.web_support import PASSWORD, Browser, make_user
 

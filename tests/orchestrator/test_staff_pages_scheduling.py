@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -18,7 +20,15 @@ from orchestrator.models import (
     StaffRole,
     TimelineEntry,
 )
+from orchestrator.settings import Settings
 from orchestrator.web.keys import DB
+from tests.orchestrator.invites_support import (
+    deliver_mail,
+    mail_to,
+    read_folder,
+    text_of,
+    with_method,
+)
 from tests.orchestrator.web_support import Browser, make_user
 
 
@@ -150,14 +160,20 @@ async def test_booking_page_names_the_rule_a_time_breaks_and_offers_the_waiver(
     assert "Family agreed to shorter notice" in html.unescape(page)  # on the case timeline
 
 
-async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
-    client: TestClient[Any, Any],
-) -> None:
+async def booked_meeting(client: TestClient[Any, Any]) -> tuple[Browser, Meeting]:
+    """A ready case with a video meeting booked from its page for Wednesday 11 March, 10:00."""
     browser, case_path = await ready_case(client)
     form = {"start": "2026-03-11T10:00:00+00:00", "duration": "180", "mode": "video"}
     assert (await browser.post(f"{case_path}/book", form)).status == 303
     async with client.app[DB].read() as session:
         meeting = (await session.scalars(select(Meeting))).one()
+    return browser, meeting
+
+
+async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
+    client: TestClient[Any, Any],
+) -> None:
+    browser, meeting = await booked_meeting(client)
     path = f"/staff/meetings/{meeting.id}/reschedule"
     sunday = "2026-03-15T10:00:00+00:00"
 
@@ -176,3 +192,78 @@ async def test_moving_a_meeting_from_its_page_offers_the_same_waiver(
     async with client.app[DB].read() as session:
         again = await session.get(Meeting, meeting.id)
     assert again is not None and again.sequence == 1
+
+
+async def test_moving_a_meeting_from_the_case_page_sends_new_invites(
+    client: TestClient[Any, Any], settings: Settings
+) -> None:
+    browser, meeting = await booked_meeting(client)
+    case_path = f"/staff/cases/{meeting.case_id}"
+    await deliver_mail(client)
+    before = {m["Message-ID"] for m in read_folder(settings.mail_dir)}
+
+    _, page = await browser.get(case_path)
+    move = re.search(r'href="(/staff/meetings/[0-9a-f-]{36}/reschedule)"', page)
+    assert move, "the case page offers no way to move the meeting"
+    status, form_page = await browser.get(move.group(1))
+    assert status == 200 and "Move the meeting" in form_page
+    assert "Wednesday 11 March 2026" in form_page
+    # The scheduler types a local time into the form; the next step asks to confirm it.
+    asked = await browser.post(move.group(1), {"start": "2026-03-18T10:00", "duration": "180"})
+    assert asked.status == 303, await asked.text()
+    status, confirm = await browser.get(asked.headers["Location"])
+    assert status == 200
+    assert "New time: <strong>Wednesday 18 March 2026" in confirm
+    start = re.search(r'name="start" value="([^"]+)"', confirm)
+    assert start
+    moved = await browser.post(
+        move.group(1), {"start": start.group(1), "duration": "180", "confirmed": "yes"}
+    )
+    assert moved.status == 303, await moved.text()
+    status, page = await browser.get(moved.headers["Location"])
+    assert "Meeting moved; new invites are on their way" in page
+    assert "Wednesday 18 March 2026" in page and "Wednesday 11 March 2026" not in page
+
+    await deliver_mail(client)
+    new = [m for m in read_folder(settings.mail_dir) if m["Message-ID"] not in before]
+    updates = with_method(new, "REQUEST")
+    pat = mail_to(updates, "pat@family.example")
+    assert len(pat) == 1 and str(pat[0]["Subject"]).startswith("Updated:")
+    assert "Wednesday 18 March 2026, 10:00 to 13:00 GMT" in text_of(pat[0])
+
+
+async def test_the_move_page_offers_the_best_times_like_the_booking_page(
+    client: TestClient[Any, Any],
+) -> None:
+    browser, case_path = await ready_case(client)
+    _, case_page = await browser.get(case_path)
+    best = re.search(r'href="/staff/cases/[^"]+/book\?start=([^"&]+)', case_page)
+    assert best, "the case page offers no times"
+    form = {"start": unquote(best.group(1)), "duration": "180", "mode": "video"}
+    assert (await browser.post(f"{case_path}/book", form)).status == 303  # the best time
+    async with client.app[DB].read() as session:
+        meeting = (await session.scalars(select(Meeting))).one()
+    path = f"/staff/meetings/{meeting.id}/reschedule"
+
+    status, page = await browser.get(path)
+    assert status == 200 and 'id="best-times"' in page
+    offered = re.findall(rf'href="({re.escape(path)}\?start=[^"]+)">([^<]+)</a>', page)
+    assert offered, "the move page offers no times"
+    now = re.search(r"Now: ([^<]+)\.</p>", page)
+    assert now and now.group(1) not in [text for _, text in offered]  # no "move" to itself
+    link, shown = offered[0]
+    status, confirm = await browser.get(html.unescape(link))
+    assert status == 200
+    assert f"New time: <strong>{shown}" in confirm
+    start = re.search(r'name="start" value="([^"]+)"', confirm)
+    assert start
+    moved = await browser.post(
+        path, {"start": start.group(1), "duration": "180", "confirmed": "yes"}
+    )
+    assert moved.status == 303, await moved.text()
+    _, case_page = await browser.get(moved.headers["Location"])
+    assert shown in case_page
+    async with client.app[DB].read() as session:
+        again = await session.get(Meeting, meeting.id)
+    assert again is not None and again.sequence == 1
+    assert again.start_at.isoformat() == datetime.fromisoformat(start.group(1)).isoformat()
