@@ -3,13 +3,15 @@
 The slot search offers only times that break none of them, and booking refuses a time that
 breaks one unless the scheduler waives the rules with a reason. Both ask this module, so
 the two can never disagree: working days (weekends, bank holidays, the service's closures),
-the mediator's days and hours, the family's notice, and each required party's own limits.
-Capacity and clashes with other bookings are the booking's conflict check, not rules.
+the mediator's days and hours, the family's notice, each required party's own limits, and
+the times a required party answered "no" to in a poll. Capacity and clashes with other
+bookings are the booking's conflict check, not rules; calendar busy time is read from remote
+feeds, which a booking does not wait on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Literal, Protocol
@@ -19,7 +21,14 @@ from calendars.clocks import latest_notice_date
 from calendars.rules import PartyRules, SchedulingRules, WorkingHours
 
 RuleCode = Literal[
-    "bank_holiday", "closure", "weekend", "mediator_day_off", "outside_hours", "notice", "party"
+    "bank_holiday",
+    "closure",
+    "weekend",
+    "mediator_day_off",
+    "outside_hours",
+    "notice",
+    "party",
+    "party_answer",
 ]
 
 RULE_TITLES: dict[str, str] = {
@@ -30,6 +39,7 @@ RULE_TITLES: dict[str, str] = {
     "outside_hours": "outside the mediator's working hours",
     "notice": "too little notice for the family",
     "party": "a party's own limits",
+    "party_answer": "a time a required party said they cannot do",
 }
 
 
@@ -48,7 +58,8 @@ class RuleBreak:
 
 
 class Limited(Protocol):
-    """A party as the rules see them: who, whether they must attend, and their limits."""
+    """A party as the rules see them: who, whether they must attend, their limits, and their
+    poll answers by polled start (each applies to that exact start only)."""
 
     @property
     def party_id(self) -> str: ...
@@ -58,6 +69,8 @@ class Limited(Protocol):
     def required(self) -> bool: ...
     @property
     def rules(self) -> PartyRules: ...
+    @property
+    def answers(self) -> Mapping[datetime, str] | None: ...
 
 
 def day_label(day: date) -> str:
@@ -128,8 +141,17 @@ def rule_breaks(
     for party in parties:
         if not party.required:
             continue  # the slot search lets optional parties miss a time, and so does booking
+        who = party.name or "a required party"
         limit = party.rules.broken(local_start, local_end)
         if limit is not None:
-            who = party.name or "a required party"
             breaks.append(RuleBreak("party", f"{who} {limit}", party_id=party.party_id))
+        if (party.answers or {}).get(start) == "no":
+            breaks.append(
+                RuleBreak(
+                    "party_answer",
+                    f"{who} answered the poll that they cannot do {local_start:%H:%M} on "
+                    f"{day_label(day)}",
+                    party_id=party.party_id,
+                )
+            )
     return breaks

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from calendars.allowed import RuleBreak, rule_breaks
 from calendars.intervals import Interval
 from calendars.invites import uid_for_meeting
 from calendars.rules import MediatorRules
-from calendars.slots import candidate_starts
+from calendars.slots import Answer, candidate_starts
 from calendars.workdays import WorkingDays
 from orchestrator import availability, case_status, links, rooms
 from orchestrator.errors import Conflict, InvalidState, NotFound, RulesBroken, ValidationFailed
@@ -481,14 +481,20 @@ def broken_rules(
     end: datetime,
     now: datetime,
     workdays: WorkingDays,
+    answers: Mapping[uuid.UUID, Mapping[datetime, Answer]] | None = None,
 ) -> list[RuleBreak]:
-    """The rules ``/slots`` applies that this time breaks for the case (empty if none)."""
+    """The rules ``/slots`` applies that this time breaks for the case (empty if none),
+    a required party's poll "no" to this very start among them."""
+    answers = answers or {}
     return rule_breaks(
         start,
         end,
         rules=availability.scheduling_rules(case.timezone, workdays),
         hours=availability.working_hours(mediator.working_hours if mediator else None),
-        parties=[availability.party_availability(party) for party in parties],
+        parties=[
+            availability.party_availability(party, answers=answers.get(party.id))
+            for party in parties
+        ],
         now=now,
     )
 
@@ -504,10 +510,12 @@ async def breaks_for(
 ) -> list[RuleBreak]:
     """The rules booking this case at ``start`` would break, e.g. to show before booking."""
     mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
+    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
     return broken_rules(
         case=case,
         mediator=mediator,
-        parties=await _current_parties(session, case.id),
+        parties=parties,
+        answers=answers,
         start=start,
         end=start + timedelta(minutes=duration_minutes),
         now=now,
@@ -577,15 +585,6 @@ def _record_waiver(
 
 
 # ---------------------------------------------------------------------------- booking
-
-
-async def _current_parties(session: AsyncSession, case_id: uuid.UUID) -> list[Party]:
-    query = (
-        select(Party)
-        .where(col(Party.case_id) == case_id, col(Party.removed_at).is_(None))
-        .order_by(col(Party.created_at))
-    )
-    return list((await session.scalars(query)).all())
 
 
 async def _issue_join_links(
@@ -698,11 +697,12 @@ async def book(
     if mediator is None or not mediator.active:
         raise ValidationFailed("the case's mediator is no longer active")
     end = start + timedelta(minutes=duration_minutes)
-    parties = await _current_parties(session, case.id)
+    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
     breaks = broken_rules(
         case=case,
         mediator=mediator,
         parties=parties,
+        answers=answers,
         start=start,
         end=end,
         now=now,
@@ -823,11 +823,12 @@ async def reschedule(
     assert case is not None
     end = start + timedelta(minutes=duration_minutes)
     mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
-    parties = await _current_parties(session, meeting.case_id)
+    parties, answers = await availability.parties_and_answers(session, case_id=meeting.case_id)
     breaks = broken_rules(
         case=case,
         mediator=mediator,
         parties=parties,
+        answers=answers,
         start=start,
         end=end,
         now=now,

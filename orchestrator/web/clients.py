@@ -4,6 +4,10 @@ Behind a reverse proxy, keying limits on the peer would put every party and ever
 of staff in one bucket, and one person's mistyped links would lock out all. So when the
 peer is one of the service's own proxies (``ORCH_TRUSTED_PROXIES``), the caller is the
 nearest address in ``X-Forwarded-For`` that is not one of them.
+
+An IPv6 caller is counted as its /64, the network one home or one server is given: the
+addresses inside it cost nothing to change, so keying on each would give a guesser a
+fresh budget with every request.
 """
 
 from __future__ import annotations
@@ -14,6 +18,22 @@ from collections.abc import Sequence
 from aiohttp import web
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# The network an IPv6 caller is counted as: one subscriber's (RFC 6177 gives each a /64 or more).
+IPV6_SOURCE_PREFIX = 64
+
+
+def source_of(address: str) -> str:
+    """The source an address is counted as: an IPv4 address itself, an IPv6 one's /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_SOURCE_PREFIX}", strict=False))
+    return str(ip)
 
 
 class ClientAddress:
@@ -32,6 +52,10 @@ class ClientAddress:
         return any(ip in network for network in self.trusted)
 
     def __call__(self, request: web.Request) -> str:
+        """The caller's source, as limits count it (``source_of`` the caller's address)."""
+        return source_of(self._address(request))
+
+    def _address(self, request: web.Request) -> str:
         peer = request.remote or "unknown"
         if not self.trusted or not self._is_proxy(peer):
             return peer

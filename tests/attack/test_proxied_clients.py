@@ -90,6 +90,26 @@ async def test_a_stranger_who_knows_a_staff_email_cannot_lock_its_owner_out(
     assert await sign_in_from(staff, GUESSER, "sam@staff.example", "one more") == 429
 
 
+async def test_a_guesser_changing_address_inside_one_ipv6_network_is_slowed_all_the_same(
+    staff: Staff,
+) -> None:
+    """Every address of a /64 is one subscriber's: a new one for each guess buys nothing."""
+    await make_user(staff.client, "sam@staff.example", StaffRole.scheduler)
+    statuses = [
+        await sign_in_from(staff, f"2001:db8:5:7::{n:x}", "sam@staff.example", f"guess-{n}")
+        for n in range(1, 3 * ACCOUNT_BACKOFF.free)
+    ]
+    assert statuses[: ACCOUNT_BACKOFF.free] == [400] * ACCOUNT_BACKOFF.free
+    assert set(statuses[ACCOUNT_BACKOFF.free :]) == {429}
+    # Link guesses from the same network share one budget too; another network's owner and
+    # a parent elsewhere are not held up.
+    assert await exhaust(staff, [f"2001:db8:5:7:{n:x}::1" for n in range(1, 99)]) == 429
+    assert await sign_in_from(staff, "2001:db8:9:1::20", "sam@staff.example", PASSWORD) == 303
+    good = await good_link(staff)
+    parent = await staff.client.get(good, headers={"X-Forwarded-For": "2001:db8:9:2::7"})
+    assert parent.status == 200
+
+
 def test_a_trusted_proxy_must_be_an_address_or_network() -> None:
     with pytest.raises(ValidationError, match="not an address or network"):
         Settings(trusted_proxies=["caddy"])

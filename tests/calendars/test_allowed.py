@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ class Person:
     name: str
     required: bool
     rules: PartyRules
+    answers: Mapping[datetime, str] | None = None
 
 
 def test_every_time_the_grid_offers_keeps_the_rules_and_no_other_does() -> None:
@@ -74,3 +76,12 @@ def test_each_broken_rule_is_said_in_plain_words() -> None:
     helper = Person("h1", "Ash Helper", False, PartyRules(not_before=time(13, 0)))
     tuesday = datetime(2026, 4, 14, 10, tzinfo=LONDON)
     assert words(tuesday, parties=[school, helper]) == ["Pat Teacher cannot meet on Tuesdays"]
+    # A poll "no" from a required party rules out that very start, as the slot search does.
+    parent = Person("p1", "Zoë Carter", True, PartyRules(), answers={tuesday: "no"})
+    assert words(tuesday, parties=[parent]) == [
+        "Zoë Carter answered the poll that they cannot do 10:00 on Tuesday 14 April 2026"
+    ]
+    assert words(tuesday + timedelta(hours=1), parties=[parent]) == []
+    unsure = Person("p2", "Sam Carter", True, PartyRules(), answers={tuesday: "if_need_be"})
+    optional = Person("h2", "Ash Helper", False, PartyRules(), answers={tuesday: "no"})
+    assert words(tuesday, parties=[unsure, optional]) == []

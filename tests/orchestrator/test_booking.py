@@ -21,6 +21,7 @@ from orchestrator.models import (
 )
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
+from tests.orchestrator.availability_support import field
 from tests.orchestrator.meetings_support import (
     START,
     book,
@@ -28,6 +29,7 @@ from tests.orchestrator.meetings_support import (
     join_links,
     ready_case,
 )
+from tests.orchestrator.test_poll_pages import polled_case
 
 
 async def rows(client: TestClient[Any, Any], model: Any, **where: Any) -> list[Any]:
@@ -266,6 +268,41 @@ async def test_a_partys_own_limits_are_named_when_booking_breaks_them(staff: Sta
     answer = await book(staff, ready.case_id, start=wednesday, expect=422)
     assert "Pat Teacher cannot meet on Wednesdays" in answer["error"]["message"]
     await book(staff, ready.case_id, start=wednesday + timedelta(days=1))  # Thursday is fine
+
+
+async def test_a_time_a_required_party_said_no_to_is_refused_as_the_slots_leave_it_out(
+    staff: Staff,
+) -> None:
+    case, poll, link = await polled_case(staff)
+    said_no, said_yes = poll["candidates"][:2]
+    answered = await staff.client.post(
+        link, data={field(said_no): "no", field(said_yes): "yes"}, allow_redirects=False
+    )
+    assert answered.status == 303
+    slots = await staff.call("GET", f"/api/v1/cases/{case['id']}/slots?duration_minutes=180")
+    assert said_no not in {slot["start"] for slot in slots["slots"]}
+
+    refused = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/meetings",
+        json={"start": said_no, "duration_minutes": 180, "mode": "video"},
+        expect=422,
+    )
+    assert refused["error"]["code"] == "scheduling_rules_broken"
+    assert "Pat Parent answered the poll that they cannot do" in refused["error"]["message"]
+    meeting = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/meetings",
+        json={"start": said_yes, "duration_minutes": 180, "mode": "video"},
+        expect=201,
+    )
+    # Moving it onto the refused time is refused too, unless waived with a reason.
+    move = {"start": said_no, "duration_minutes": 180}
+    path = f"/api/v1/meetings/{meeting['id']}/reschedule"
+    await staff.call("POST", path, json=move, expect=422)
+    reason = "Pat rang: the morning is free after all"
+    waived = {**move, "waive_rules": True, "waiver_reason": reason}
+    assert (await staff.call("POST", path, json=waived, expect=200))["start"] == said_no
 
 
 async def test_a_waiver_with_a_reason_books_outside_the_rules_on_the_record(
