@@ -31,6 +31,7 @@ from orchestrator.models import ApiToken, StaffRole, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
 from orchestrator.web import audit
+from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import (
     BUS,
@@ -171,11 +172,7 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", "request body is too large")
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", "request body is too large")
+    raw = await read_body(request, limit=MAX_JSON_BYTES)
     if not raw.strip():
         data: Any = {}
     else:

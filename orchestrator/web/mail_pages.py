@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator import invitations, notices, reminders, replies
 from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
+from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS
 from orchestrator.web.pages import render
@@ -48,15 +49,6 @@ def _authorised(request: web.Request, settings: Settings) -> bool:
     return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
 
 
-async def _read_capped(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "too_large", "message is too large")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise ApiError(413, "too_large", "message is too large")
-    return body
-
-
 @routes.post("/hooks/mail/inbound")
 async def inbound_mail(request: web.Request) -> web.Response:
     """Take one raw MIME message sent to the organiser address; apply it if it is a reply."""
@@ -64,7 +56,7 @@ async def inbound_mail(request: web.Request) -> web.Response:
     settings = app[SETTINGS]
     if not _authorised(request, settings):
         raise ApiError(401, "unauthorized", "a valid inbound mail token is required")
-    raw = await _read_capped(request, settings.inbound_mail_max_bytes)
+    raw = await read_body(request, limit=settings.inbound_mail_max_bytes, what="message")
     if not raw.strip():
         raise ApiError(400, "empty", "no message was sent")
     async with app[DB].write() as session:
