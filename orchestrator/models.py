@@ -7,6 +7,7 @@ display, invites and working-day maths.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
@@ -15,7 +16,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import EmailStr, StringConstraints, field_validator
+from pydantic import AfterValidator, EmailStr, StringConstraints, field_validator
+from pydantic import Field as SchemaField
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
@@ -45,6 +48,46 @@ PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+() \-]{5,40}$")]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 # A reminder offset: minutes before a meeting, up to 60 days.
 ReminderOffset = Annotated[int, Field(ge=1, le=60 * 24 * 60)]
+
+# A person's name goes into mail headers, calendar parameters and pages exactly as typed, so
+# it is refused when it could not be: line breaks and other control characters, bidi
+# overrides, spaces at either end, and ``=?`` (a mail reader decodes it as RFC 2047 text).
+# The same expression is the OpenAPI ``pattern``, so what the schema allows is what we take.
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff"
+_SPACES = " \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
+_NAME_TOKEN = f"(?:[^{_CONTROLS}{_SPACES}=]|=+[^{_CONTROLS}{_SPACES}=?])"
+PERSON_NAME_PATTERN = f"^{_NAME_TOKEN}(?:[{_SPACES}]*{_NAME_TOKEN})*=*$"
+_PERSON_NAME = re.compile(PERSON_NAME_PATTERN)
+
+
+def is_person_name(value: str) -> bool:
+    """Whether ``value`` can be shown, mailed and put in a calendar exactly as typed."""
+    return 0 < len(value) <= 200 and _PERSON_NAME.fullmatch(value) is not None
+
+
+def check_person_name(value: str) -> str:
+    """Return ``value`` if it can be shown, mailed and put in a calendar as typed."""
+    if not is_person_name(value):
+        raise ValueError(
+            "must be one line of text, without control characters, spaces at either end "
+            'or the characters "=?"'
+        )
+    return value
+
+
+PersonName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(check_person_name),
+    SchemaField(json_schema_extra={"pattern": PERSON_NAME_PATTERN}),
+]
+
+
+def not_null(value: Any) -> Any:
+    """For update bodies: a field that may be left out, but never set to null."""
+    if value is None:
+        raise ValueError("may be left out, but not set to null")
+    return value
 
 
 def utcnow() -> datetime:
@@ -318,7 +361,7 @@ class CalendarConfig(SQLModel):
 
 
 class MediatorBase(SQLModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName = Field(max_length=200)
     email: EmailStr = Field(max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     max_sessions_per_day: int = Field(default=1, ge=1, le=6)
@@ -398,10 +441,14 @@ class CaseUpdate(SQLModel):
     model_config = SQLModelConfig(extra="forbid")
 
     decision_date: date | None = None
-    local_authority: str | None = Field(default=None, min_length=1, max_length=200)
+    local_authority: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200)] | SkipJsonSchema[None]
+    ) = None
     region: str | None = Field(default=None, max_length=100)
     target_days: int | None = Field(default=None, ge=1, le=365)
-    status: CaseStatus | None = None
+    status: CaseStatus | SkipJsonSchema[None] = None
+
+    _not_null = field_validator("local_authority", "status")(not_null)
 
 
 class Case(CaseBase, table=True):
@@ -465,7 +512,7 @@ class PartyRules(SQLModel):
 
 class PartyBase(SQLModel):
     role: PartyRole = enum_field(PartyRole)
-    name: str = Field(min_length=1, max_length=200)
+    name: PersonName = Field(max_length=200)
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
     organisation: str | None = Field(default=None, max_length=200)
@@ -484,7 +531,7 @@ class PartyCreate(PartyBase):
     # This person's own reminder times (minutes before the start); else the service's.
     reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
-    @field_validator("name", "organisation")
+    @field_validator("organisation")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         if value is not None and any(ch in value for ch in "\r\n"):
@@ -495,20 +542,22 @@ class PartyCreate(PartyBase):
 class PartyUpdate(SQLModel):
     model_config = SQLModelConfig(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: PersonName | SkipJsonSchema[None] = None
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
     organisation: str | None = Field(default=None, max_length=200)
-    required: bool | None = None
-    channel: Channel | None = None
+    required: bool | SkipJsonSchema[None] = None
+    channel: Channel | SkipJsonSchema[None] = None
     language: str | None = Field(default=None, max_length=35)
     needs: str | None = Field(default=None, max_length=2000)
-    easy_read: bool | None = None
+    easy_read: bool | SkipJsonSchema[None] = None
     calendar: CalendarConfig | None = None
     rules: PartyRules | None = None
     reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
-    @field_validator("name", "organisation")
+    _not_null = field_validator("name", "required", "channel", "easy_read")(not_null)
+
+    @field_validator("organisation")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         if value is not None and any(ch in value for ch in "\r\n"):

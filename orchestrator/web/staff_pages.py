@@ -38,6 +38,7 @@ from orchestrator.models import (
     StaffRole,
     StaffUser,
     TimelineEntry,
+    is_person_name,
 )
 from orchestrator.staff import add_user
 from orchestrator.web import pages
@@ -687,6 +688,8 @@ async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamRe
         errors["email"] = "Enter an email address like name@example.org"
     if values.get("role") not in {r.value for r in StaffRole}:
         errors["role"] = "Choose a role"
+    if values.get("name") and not is_person_name(values["name"]):
+        errors["name"] = 'Enter their name on one line, without "=?"'
     invite_link = None
     if not errors:
         role = StaffRole(values["role"])

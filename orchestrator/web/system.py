@@ -70,6 +70,19 @@ async def openapi(request: web.Request) -> web.Response:
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
+def _allows_null(schema: dict[str, Any]) -> bool:
+    if schema.get("type") == "null":
+        return True
+    return any(_allows_null(one) for one in schema.get("anyOf", []) + schema.get("oneOf", []))
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    """An update field that may be left out but not set to null has no ``null`` default."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and not _allows_null(prop):
+            del prop["default"]
+
+
 def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
     """OpenAPI 3.1 from the declared routes; schemas come from the pydantic models."""
     models: set[type[BaseModel]] = set()
@@ -81,6 +94,8 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
     keyed += [(m, "serialization") for m in models if any(r.response is m for r in table)]
     refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     components: dict[str, Any] = dict(defs.get("$defs", {}))
+    for schema in components.values():
+        _drop_null_defaults(schema)
     components["Error"] = {
         "type": "object",
         "required": ["error"],
@@ -133,7 +148,8 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
             for name in _PARAM.findall(route.path)
         ]
         if route.query is not None:
-            schema = route.query.model_json_schema()
+            schema = route.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(schema.get("$defs", {}))
             required = set(schema.get("required", []))
             for name, prop in schema.get("properties", {}).items():
                 params.append(

@@ -159,3 +159,46 @@ async def test_a_huge_call_back_is_refused(client: TestClient[Any, Any]) -> None
         headers={"Content-Type": "application/json"},
     )
     assert response.status in (401, 413)
+
+
+# ---------------------------------------------------------------------------- explicit nulls
+
+
+@pytest.mark.parametrize(
+    ("target", "body"),
+    [
+        ("case", {"local_authority": None}),
+        ("case", {"status": None}),
+        ("party", {"name": None}),
+        ("party", {"channel": None}),
+        ("party", {"required": None}),
+        ("party", {"easy_read": None}),
+    ],
+)
+async def test_null_for_a_field_that_must_have_a_value_is_a_422(
+    staff: Staff, target: str, body: dict[str, Any]
+) -> None:
+    case = await staff.call("POST", "/api/v1/cases", json=CASE, expect=201)
+    path = f"/api/v1/cases/{case['id']}"
+    party = await staff.call(
+        "POST", f"{path}/parties", json={"role": "parent", "name": "Sam"}, expect=201
+    )
+    if target == "party":
+        path = f"{path}/parties/{party['id']}"
+    refused = await staff.call("PATCH", path, json=body, expect=422)
+    (field,) = body
+    assert refused["error"]["details"][0]["loc"] == [field]
+    assert "not set to null" in refused["error"]["details"][0]["msg"]
+    shown = await staff.call("GET", path, expect=200) if target == "case" else None
+    if shown is not None:
+        assert shown["local_authority"] == "Kent" and shown["status"] == "referred"
+
+
+async def test_null_clears_a_field_that_may_be_empty(staff: Staff) -> None:
+    case = await staff.call(
+        "POST", "/api/v1/cases", json={**CASE, "region": "South East"}, expect=201
+    )
+    cleared = await staff.call(
+        "PATCH", f"/api/v1/cases/{case['id']}", json={"region": None}, expect=200
+    )
+    assert cleared["region"] is None
