@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -210,6 +211,7 @@ async def add_party(
     actor: str | None,
 ) -> Party:
     """Add a person to the case; required unless a supporter (and not said otherwise)."""
+    await _refuse_shared_email(session, case_id=case.id, email=data.email)
     required = data.required if data.required is not None else data.role not in OPTIONAL_BY_DEFAULT
     party = Party(
         **data.model_dump(exclude={"required", "calendar", "rules"}),
@@ -234,6 +236,28 @@ async def add_party(
     return party
 
 
+async def _refuse_shared_email(
+    session: AsyncSession,
+    *,
+    case_id: uuid.UUID,
+    email: str | None,
+    other_than: uuid.UUID | None = None,
+) -> None:
+    """One email address is one person on a case: a second party with it would get every
+    invitation twice (a retried request is the usual way this happens)."""
+    if not email:
+        return
+    query = select(Party.id).where(
+        col(Party.case_id) == case_id,
+        col(Party.removed_at).is_(None),
+        func.lower(col(Party.email)) == email.lower(),
+    )
+    if other_than is not None:
+        query = query.where(col(Party.id) != other_than)
+    if await session.scalar(query.limit(1)) is not None:
+        raise Conflict("another party on this case already has this email address")
+
+
 async def get_party(session: AsyncSession, *, case_id: uuid.UUID, party_id: uuid.UUID) -> Party:
     party = await session.get(Party, party_id)
     if party is None or party.case_id != case_id or party.removed_at is not None:
@@ -254,6 +278,10 @@ async def update_party(
     session: AsyncSession, *, party: Party, data: PartyUpdate, now: datetime, actor: str | None
 ) -> Party:
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("email"):
+        await _refuse_shared_email(
+            session, case_id=party.case_id, email=changes["email"], other_than=party.id
+        )
     for key, value in changes.items():
         if key == "calendar":
             value = data.calendar.model_dump(exclude_none=True) if data.calendar else None
