@@ -45,6 +45,12 @@ class ValidationFailed(DomainError):
     code = "validation_failed"
 
 
+class IdempotencyKeyReused(ValidationFailed):
+    """An ``Idempotency-Key`` already used for a different request."""
+
+    code = "idempotency_key_reused"
+
+
 class PermissionDenied(DomainError):
     """The caller is known but may not do this."""
 

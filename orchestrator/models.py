@@ -297,6 +297,22 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = ts_field(nullable=True)
 
 
+class IdempotencyKey(SQLModel, table=True):
+    """A create request made with an ``Idempotency-Key``: what it was and what it answered."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_key_user_key"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="staff_user.id", index=True)
+    key: str = Field(max_length=255)
+    # sha256 of the method, path and validated body: the same key must mean the same request.
+    fingerprint: str = Field(max_length=64)
+    status: int
+    response_body: str = Field(sa_type=sa.Text)
+    created_at: datetime = ts_field(default_now=True)
+
+
 class StaffSession(SQLModel, table=True):
     """A signed-in browser: the cookie holds the id, the row holds the rest."""
 

@@ -23,9 +23,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from orchestrator import idempotency
 from orchestrator.events import EventBus
 from orchestrator.models import ApiToken, StaffRole, StaffUser
 from orchestrator.records import add_audit
@@ -104,6 +106,11 @@ class ApiRoute:
     response_content_type: str = "application/json"
     # Other media types the same route may answer with (e.g. ``text/csv`` on ``format=csv``).
     alternate_content_types: tuple[str, ...] = ()
+
+    @property
+    def creates(self) -> bool:
+        """A create: it takes an ``Idempotency-Key`` so that a retry makes nothing twice."""
+        return self.method == "POST" and self.status == 201
 
 
 class ApiRouter:
@@ -218,12 +225,45 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
         app = request.app
         db = app[DB]
         now = app[CLOCK]()
+        key = request.headers.get(idempotency.HEADER) if route.creates else None
+        if key is not None:
+            idempotency.check_key(key)
+            body = kwargs.get("body")
+            request_print = idempotency.fingerprint(
+                route.method, request.path, body.model_dump_json() if body is not None else ""
+            )
         opened = db.write() if route.writes else db.read()
-        async with opened as session:
-            ctx = ApiContext(request=request, session=session, user=user, now=now)
-            result = await route.handler(ctx, **kwargs)
-            if route.writes:
-                await _audit(ctx, route, session, now)
+        try:
+            async with opened as session:
+                if key is not None:
+                    stored = await idempotency.recall(
+                        session, user_id=user.id, key=key, request=request_print
+                    )
+                    if stored is not None:
+                        return _replayed(stored.status, stored.response_body)
+                ctx = ApiContext(request=request, session=session, user=user, now=now)
+                result = await route.handler(ctx, **kwargs)
+                if route.writes:
+                    await _audit(ctx, route, session, now)
+                if key is not None and isinstance(result, BaseModel):
+                    idempotency.remember(
+                        session,
+                        user_id=user.id,
+                        key=key,
+                        request=request_print,
+                        status=route.status,
+                        response_body=result.model_dump_json(),
+                        now=now,
+                    )
+        except IntegrityError as exc:
+            if key is None or "idempotency_key" not in str(exc):
+                raise
+            # A twin request with the same key committed first: its answer is the answer.
+            raise ApiError(
+                409,
+                "idempotency_key_in_use",
+                f"a request with this {idempotency.HEADER} was being handled; send it again",
+            ) from None
         if not route.writes:
             async with db.write() as session:
                 await _audit(ctx, route, session, now)
@@ -246,6 +286,16 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
         return web.json_response(result, status=route.status)
 
     return view
+
+
+def _replayed(status: int, body: str) -> web.Response:
+    """The answer first given to a keyed request, given again; nothing was done twice."""
+    return web.Response(
+        body=body.encode(),
+        status=status,
+        content_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 async def _audit(ctx: ApiContext, route: ApiRoute, session: AsyncSession, now: datetime) -> None:

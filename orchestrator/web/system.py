@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from sqlalchemy import text
 
-from orchestrator import __version__
+from orchestrator import __version__, idempotency
 from orchestrator.migrate import is_current
 from orchestrator.outbox import pending_counts
 from orchestrator.web.api import ApiRoute
@@ -155,6 +155,18 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
                 params.append(
                     {"name": name, "in": "query", "required": name in required, "schema": prop}
                 )
+        if route.creates:
+            params.append(
+                {
+                    "name": idempotency.HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "a string unique to this request: a retry with the same "
+                    "key and body answers as the first did and creates nothing; the same key "
+                    "with a different body is refused (422 idempotency_key_reused)",
+                    "schema": {"type": "string", "pattern": idempotency.KEY_PATTERN},
+                }
+            )
         if params:
             op["parameters"] = params
             op["responses"]["404"] = error("unknown id")
