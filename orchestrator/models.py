@@ -14,9 +14,10 @@ import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, EmailStr, StringConstraints, field_validator
+from pydantic import AfterValidator, EmailStr, StringConstraints, WithJsonSchema, field_validator
 from pydantic import Field as SchemaField
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.types import TypeDecorator
@@ -46,6 +47,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+() \-]{5,40}$")]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Weekday = Annotated[int, Field(ge=1, le=7)]  # ISO: 1 is Monday
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" for c in word)
+
+
+def _any_scheme(*schemes: str) -> str:
+    """A URL of one of ``schemes`` (any case), or empty: what ``str.lower().startswith`` takes."""
+    return "^(?:(?:" + "|".join(_any_case(s) for s in schemes) + ")://[\\s\\S]*)?$"
+
+
+# One line of free text (an organisation): no line breaks, as the schema says.
+OneLineText = Annotated[str, SchemaField(json_schema_extra={"pattern": "^[^\\r\\n]*$"})]
+# Python's whitespace (``str.strip``), spelled out so the schema's regex means the same.
+_WHITESPACE = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0"
+    "\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+# A case reference: one line with something in it besides spaces; trimmed when stored.
+REFERENCE_PATTERN = f"^[^\\r\\n\\t]*[^{_WHITESPACE}][^\\r\\n\\t]*$"
 # A reminder offset: minutes before a meeting, up to 60 days.
 ReminderOffset = Annotated[int, Field(ge=1, le=60 * 24 * 60)]
 
@@ -80,6 +102,22 @@ PersonName = Annotated[
     StringConstraints(min_length=1, max_length=200),
     AfterValidator(check_person_name),
     SchemaField(json_schema_extra={"pattern": PERSON_NAME_PATTERN}),
+]
+
+
+# email-validator refuses special-use domains (RFC 6761), which ``format: email`` allows;
+# the schema says so too, so that what it promises is what the API takes.
+_SPECIAL_USE = "|".join(_any_case(d) for d in ("arpa", "invalid", "local", "localhost", "onion"))
+EmailAddress = Annotated[
+    EmailStr,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "maxLength": 320,
+            "pattern": f"^(?!.*[@.](?:{_SPECIAL_USE}|{_any_case('test')})$)",
+        }
+    ),
 ]
 
 
@@ -365,7 +403,11 @@ class CaldavDetails(SQLModel):
 class CalendarConfig(SQLModel):
     """Where to read someone's busy time: an ICS feed URL or CalDAV details."""
 
-    ics_url: str | None = Field(default=None, max_length=2000)
+    ics_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        schema_extra={"json_schema_extra": {"pattern": _any_scheme("http", "https", "webcal")}},
+    )
     caldav: CaldavDetails | None = None
 
     @field_validator("ics_url")
@@ -378,7 +420,7 @@ class CalendarConfig(SQLModel):
 
 class MediatorBase(SQLModel):
     name: PersonName = Field(max_length=200)
-    email: EmailStr = Field(max_length=320)
+    email: EmailAddress = Field(max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     max_sessions_per_day: int = Field(default=1, ge=1, le=6)
     buffer_minutes: int = Field(default=30, ge=0, le=240)
@@ -388,7 +430,12 @@ class MediatorCreate(MediatorBase):
     model_config = SQLModelConfig(extra="forbid")
 
     calendar: CalendarConfig | None = None
-    working_hours: dict[int, tuple[str, str]] | None = None
+    working_hours: dict[Weekday, tuple[ClockTime, ClockTime]] | None = Field(
+        default=None,
+        schema_extra={
+            "json_schema_extra": {"propertyNames": {"enum": [str(d) for d in range(1, 8)]}}
+        },
+    )
     user_id: uuid.UUID | None = None
 
 
@@ -430,27 +477,36 @@ class CaseBase(SQLModel):
     target_days: int | None = Field(default=None, ge=1, le=365)
 
 
+def _known_zone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"unknown time zone {value!r}")
+    return value
+
+
+TimeZoneName = Annotated[
+    str,
+    AfterValidator(_known_zone),
+    WithJsonSchema({"type": "string", "enum": sorted(available_timezones())}),
+]
+
+
 class CaseCreate(CaseBase):
     model_config = SQLModelConfig(extra="forbid")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    timezone: TimeZoneName = "Europe/London"
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    reference: str = Field(
+        min_length=1,
+        max_length=64,
+        schema_extra={"json_schema_extra": {"pattern": REFERENCE_PATTERN}},
+    )
 
     @field_validator("reference")
     @classmethod
     def _plain_reference(cls, value: str) -> str:
-        value = value.strip()
-        if not value or any(ch in value for ch in "\r\n\t"):
+        if not re.fullmatch(REFERENCE_PATTERN, value):
             raise ValueError("reference must be a single line of text")
-        return value
+        return value.strip()
 
 
 class CaseUpdate(SQLModel):
@@ -529,9 +585,9 @@ class PartyRules(SQLModel):
 class PartyBase(SQLModel):
     role: PartyRole = enum_field(PartyRole)
     name: PersonName = Field(max_length=200)
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
-    organisation: str | None = Field(default=None, max_length=200)
+    organisation: OneLineText | None = Field(default=None, max_length=200)
     required: bool | None = None
     channel: Channel = enum_field(Channel, Channel.video)
     language: str | None = Field(default=None, max_length=35)
@@ -559,9 +615,9 @@ class PartyUpdate(SQLModel):
     model_config = SQLModelConfig(extra="forbid")
 
     name: PersonName | SkipJsonSchema[None] = None
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
-    organisation: str | None = Field(default=None, max_length=200)
+    organisation: OneLineText | None = Field(default=None, max_length=200)
     required: bool | SkipJsonSchema[None] = None
     channel: Channel | SkipJsonSchema[None] = None
     language: str | None = Field(default=None, max_length=35)

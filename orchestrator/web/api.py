@@ -12,13 +12,15 @@ validates it (422 with the field errors), opens one transaction for the whole re
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -193,6 +195,7 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
             raise ApiError(400, "malformed_json", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(422, "validation_failed", "request body must be a JSON object")
+    _refuse_timestamps(model, data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -201,9 +204,37 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         ) from None
 
 
+_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@functools.cache
+def _temporal_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The names (as sent) of the model's top-level date and date-time fields."""
+    names = set()
+    for name, info in model.model_fields.items():
+        if any(t in (date, datetime) for t in (info.annotation, *get_args(info.annotation))):
+            names.add(info.alias or name)
+    return frozenset(names)
+
+
+def _refuse_timestamps(model: type[BaseModel], data: dict[str, Any]) -> None:
+    """Dates and times are ISO 8601 strings, as the schema says; pydantic alone would also
+    read a number (or a numeric string) as a Unix timestamp."""
+    errors = [
+        {"loc": [name], "msg": "must be an ISO 8601 date or date-time", "type": "iso_8601"}
+        for name in sorted(_temporal_fields(model) & data.keys())
+        if data[name] is not None
+        and not (isinstance(data[name], str) and _ISO_DATE_START.match(data[name]))
+    ]
+    if errors:
+        raise ApiError(422, "validation_failed", "request is invalid", errors)
+
+
 def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    query = dict(request.query)
+    _refuse_timestamps(model, query)
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(query)
     except ValidationError as exc:
         raise ApiError(
             422, "validation_failed", "query parameters are invalid", validation_details(exc)

@@ -171,6 +171,9 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
             op["parameters"] = params
             op["responses"]["404"] = error("unknown id")
             op["responses"]["422"] = error("invalid parameters")
+        if route.writes:
+            op["responses"]["409"] = error("conflicts with the current state")
+            op["responses"]["422"] = error("breaks a rule (fields, or the state of things)")
         if route.body is not None:
             op["requestBody"] = {
                 "required": True,

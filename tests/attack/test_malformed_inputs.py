@@ -202,3 +202,16 @@ async def test_null_clears_a_field_that_may_be_empty(staff: Staff) -> None:
         "PATCH", f"/api/v1/cases/{case['id']}", json={"region": None}, expect=200
     )
     assert cleared["region"] is None
+
+
+async def test_a_number_is_not_taken_for_a_date(staff: Staff) -> None:
+    for raw in (0, 1.5, "0.0"):
+        refused = await staff.call(
+            "POST", "/api/v1/cases", json={**CASE, "referral_date": raw}, expect=422
+        )
+        assert refused["error"]["details"][0]["loc"] == ["referral_date"]
+    status = await staff.client.get(
+        "/api/v1/reports/summary?from=0.0&to=0.0", headers=staff.headers("scheduler")
+    )
+    assert status.status == 422
+    assert (await staff.call("GET", "/api/v1/cases", expect=200))["cases"] == []

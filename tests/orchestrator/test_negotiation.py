@@ -203,3 +203,20 @@ async def test_only_schedulers_ask_and_bad_requests_are_refused(staff: Staff) ->
     assert "no time" in nothing["error"]["message"]
     async with staff.client.app[DB].read() as session:
         assert (await session.scalars(select(Poll).where(col(Poll.id).is_not(None)))).all() == []
+
+
+async def test_a_window_of_centuries_is_refused_at_once(staff: Staff) -> None:
+    case = await make_case(staff)
+    await make_mediator(staff, case["id"])
+    await add_party(staff, case["id"], role="parent", name="Sam", email="sam@family.example")
+    refused = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/availability-requests",
+        json={
+            "duration_minutes": 132,
+            "window_start": "0541-12-07T14:40:30Z",
+            "window_end": "7390-11-29T12:21:26Z",
+        },
+        expect=422,
+    )
+    assert "at most 180 days" in refused["error"]["message"]
