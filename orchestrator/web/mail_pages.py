@@ -80,6 +80,15 @@ def _read_message(path: Path) -> EmailMessage:
     return parsed
 
 
+def _header(message: EmailMessage, name: str, default: str = "") -> str:
+    """A header as text; one that decodes to a line break is shown raw, not a 500."""
+    try:
+        return str(message.get(name, default))
+    except ValueError:  # e.g. an encoded word holding CR/LF in an address
+        raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), default)
+        return " ".join(str(raw).split())
+
+
 def _calendar_method(message: EmailMessage) -> str | None:
     for part in message.walk():
         if part.get_content_type() == "text/calendar":
@@ -103,8 +112,8 @@ async def dev_mail(request: web.Request) -> web.Response:
         shown.append(
             {
                 "name": path.name,
-                "to": str(message.get("To", "")),
-                "subject": str(message.get("Subject", "(no subject)")),
+                "to": _header(message, "To"),
+                "subject": _header(message, "Subject", "(no subject)"),
                 "written": f"{written:%Y-%m-%d %H:%M:%S} UTC",
                 "method": _calendar_method(message),
             }
@@ -153,9 +162,9 @@ async def dev_message(request: web.Request) -> web.Response:
         request,
         {
             "name": path.name,
-            "subject": str(message.get("Subject", "(no subject)")),
-            "sender": str(message.get("From", "")),
-            "to": str(message.get("To", "")),
+            "subject": _header(message, "Subject", "(no subject)"),
+            "sender": _header(message, "From"),
+            "to": _header(message, "To"),
             "method": _calendar_method(message),
             "pieces": _pieces(str(text)),
             "calendar": calendar,

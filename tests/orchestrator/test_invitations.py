@@ -280,6 +280,15 @@ async def test_the_dev_mailbox_lists_and_shows_the_mail(
     page = await (await client.get("/dev/mail/invite-1.eml")).text()
     assert '<a class="govuk-link" href="http://testserver.local/j/abc">' in page
     assert (await client.get("/dev/mail/..%2Fsecret.eml")).status == 404
+    # Mail written before names were checked: an address that decodes to a line break.
+    (folder / "certificate-1.eml").write_bytes(
+        b'From: s@x.example\r\nTo: "LA officer =?utf-8?q?=0D=0ABcc:_evil@evil.example?="'
+        b" <lee@kent.example>\r\nSubject: Certificate\r\n\r\nAttached.\r\n"
+    )
+    listing = await client.get("/dev/mail")
+    assert listing.status == 200 and "Certificate" in await listing.text()
+    shown = await client.get("/dev/mail/certificate-1.eml")
+    assert shown.status == 200 and "lee@kent.example" in await shown.text()
     # Outside development the page does not exist.
     test_client = await aiohttp_client(create_app(settings, clock=clock, migrate_on_start=False))
     assert (await test_client.get("/dev/mail")).status == 404
