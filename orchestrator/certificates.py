@@ -522,7 +522,10 @@ async def _send(
         message["From"] = formataddr(
             (settings.mail_from_name or settings.service_name, settings.mail_from)
         )
-        message["To"] = formataddr((party.name, party.email))
+        try:
+            message["To"] = formataddr((party.name, party.email))
+        except ValueError:  # a name stored before names were checked, decoding to CR/LF
+            message["To"] = party.email
         message["Subject"] = f"{text.title} {certificate.number} (case {case.reference})"
         domain = settings.mail_from.rsplit("@", 1)[-1] or "localhost"
         message["Message-ID"] = make_msgid(idstring=f"cert-{certificate.id.hex}", domain=domain)
