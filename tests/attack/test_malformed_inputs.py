@@ -215,3 +215,12 @@ async def test_a_number_is_not_taken_for_a_date(staff: Staff) -> None:
     )
     assert status.status == 422
     assert (await staff.call("GET", "/api/v1/cases", expect=200))["cases"] == []
+
+
+async def test_an_undeclared_method_is_a_405_naming_the_allowed_ones(staff: Staff) -> None:
+    response = await staff.client.put(
+        "/api/v1/cases", json=CASE, headers=staff.headers("scheduler")
+    )
+    assert response.status == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= {"GET", "POST"}
+    assert (await response.json())["error"]["code"] == "method_not_allowed"
