@@ -450,6 +450,9 @@ class Mediator(MediatorBase, table=True):
 
 
 class MediatorPublic(MediatorBase):
+    # As stored: a name kept before names were checked must still be shown, not a 500.
+    name: str
+    email: str
     id: uuid.UUID
     user_id: uuid.UUID | None
     has_calendar: bool
@@ -654,6 +657,10 @@ class Party(PartyBase, table=True):
 
 
 class PartyPublic(PartyBase):
+    # As stored: a name kept before names were checked must still be shown, not a 500.
+    name: str
+    email: str | None
+    organisation: str | None
     id: uuid.UUID
     case_id: uuid.UUID
     required: bool

@@ -91,3 +91,23 @@ async def test_quotes_and_backslashes_reach_to_and_cn_as_typed(
             for a in (attendees if isinstance(attendees, list) else [attendees])
         }
         assert names[address] == typed
+
+
+async def test_a_name_stored_before_names_were_checked_is_still_shown(
+    client: TestClient[Any, Any], staff: Staff
+) -> None:
+    import uuid
+
+    from orchestrator.models import Mediator, Party
+    from orchestrator.web.keys import DB
+
+    booked = await make_case(staff, people=[{"role": "la_officer", "name": "Lee"}])
+    async with client.app[DB].write() as session:
+        party = await session.get(Party, uuid.UUID(booked.party_ids["Lee"]))
+        mediator = await session.get(Mediator, uuid.UUID(booked.mediator_id))
+        assert party is not None and mediator is not None
+        party.name = mediator.name = HEADER_TRICK
+    parties = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/parties", expect=200)
+    assert [p["name"] for p in parties["parties"]] == [HEADER_TRICK]
+    shown = await staff.call("GET", f"/api/v1/mediators/{booked.mediator_id}", expect=200)
+    assert shown["name"] == HEADER_TRICK
