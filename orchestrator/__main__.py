@@ -98,7 +98,7 @@ def _run_with_db(work: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 def cmd_users_add(args: argparse.Namespace) -> None:
-    from orchestrator.errors import Conflict
+    from orchestrator.errors import Conflict, ValidationFailed
     from orchestrator.models import StaffRole
     from orchestrator.staff import add_user, issue_token
 
@@ -115,7 +115,7 @@ def cmd_users_add(args: argparse.Namespace) -> None:
 
     try:
         token = _run_with_db(work)
-    except Conflict as exc:
+    except (Conflict, ValidationFailed) as exc:
         sys.exit(str(exc))
     print(f"Added {args.role} {args.email}. API token (shown once, keep it safe):")
     print(token)
