@@ -111,3 +111,26 @@ async def test_a_name_stored_before_names_were_checked_is_still_shown(
     assert [p["name"] for p in parties["parties"]] == [HEADER_TRICK]
     shown = await staff.call("GET", f"/api/v1/mediators/{booked.mediator_id}", expect=200)
     assert shown["name"] == HEADER_TRICK
+
+
+async def test_a_staff_name_that_cannot_be_mailed_is_refused_on_the_invite_form(
+    client: TestClient[Any, Any],
+) -> None:
+    from sqlmodel import select
+
+    from orchestrator.models import StaffRole, StaffUser
+    from orchestrator.web.keys import DB
+    from tests.orchestrator.web_support import Browser, make_user
+
+    await make_user(client, "ada@staff.example", StaffRole.admin)
+    admin = Browser(client)
+    await admin.sign_in("ada@staff.example")
+    response = await admin.post(
+        "/staff/admin/users",
+        {"email": "new@staff.example", "name": "Nia =?utf-8?q?=0A?=", "role": "mediator"},
+    )
+    assert response.status == 422
+    assert "Enter their name on one line" in await response.text()
+    async with client.app[DB].read() as session:
+        emails = (await session.scalars(select(StaffUser.email))).all()
+    assert list(emails) == ["ada@staff.example"]
