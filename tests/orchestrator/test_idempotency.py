@@ -60,3 +60,18 @@ async def test_without_a_key_a_create_is_carried_out_each_time(staff: Staff) -> 
     await staff.call("POST", "/api/v1/cases", json=CASE, expect=201)
     again = await staff.call("POST", "/api/v1/cases", json=CASE, expect=409)
     assert again["error"]["code"] == "conflict"
+
+
+async def test_twin_requests_with_one_key_make_one_case(staff: Staff) -> None:
+    import asyncio
+
+    answers = await asyncio.gather(
+        *(post(staff, "/api/v1/cases", CASE, "key-twins") for _ in range(4))
+    )
+    statuses = sorted(status for status, _, _ in answers)
+    # One is carried out; each twin replays its answer or is told to send again.
+    assert statuses[0] == 201 and set(statuses) <= {201, 409}, answers
+    made = {body["id"] for status, body, _ in answers if status == 201}
+    assert len(made) == 1
+    listed = await staff.call("GET", "/api/v1/cases", expect=200)
+    assert [c["id"] for c in listed["cases"]] == list(made)
