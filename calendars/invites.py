@@ -56,13 +56,24 @@ def check_email(address: str) -> str:
     return address
 
 
+# Joiners that some scripts need inside a word: kept, unlike other format characters.
+_JOINERS = frozenset("\u200c\u200d")
+
+
 def clean_name(name: str) -> str:
-    """Make a display name single-line and quote-free, for parameters and mail headers."""
-    chars = [
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") or c.isspace() else c
-        for c in name
-    ]
-    return " ".join("".join(chars).replace('"', "'").split())
+    """Make a display name single-line, for parameters and mail headers.
+
+    A name as typed (quotes, backslashes, carets, runs of spaces) is kept: icalendar quotes
+    and RFC 6868-escapes parameter values and ``formataddr`` quotes display names. Only line
+    breaks, control and format characters become a space, and the ends are trimmed.
+    """
+    kept: list[str] = []
+    for c in name:
+        if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") or c in _JOINERS:
+            kept.append(c)
+        elif not kept or kept[-1] != "\x00":
+            kept.append("\x00")  # a run of breaks becomes one space
+    return "".join(kept).replace("\x00", " ").strip()
 
 
 def _clean_text(text: str) -> str:

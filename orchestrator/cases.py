@@ -367,6 +367,7 @@ async def add_party(
     actor: str | None,
 ) -> Party:
     """Add a person to the case; required unless a supporter (and not said otherwise)."""
+    await _refuse_shared_email(session, case_id=case.id, email=data.email)
     required = data.required if data.required is not None else data.role not in OPTIONAL_BY_DEFAULT
     _check_reachable(data.role, required, data.email, data.phone)
     party = Party(
@@ -390,6 +391,28 @@ async def add_party(
     )
     await bus.emit(session, PartyAdded(case_id=case.id, at=now, party_id=party.id))
     return party
+
+
+async def _refuse_shared_email(
+    session: AsyncSession,
+    *,
+    case_id: uuid.UUID,
+    email: str | None,
+    other_than: uuid.UUID | None = None,
+) -> None:
+    """One email address is one person on a case: a second party with it would get every
+    invitation twice (a retried request is the usual way this happens)."""
+    if not email:
+        return
+    query = select(Party.id).where(
+        col(Party.case_id) == case_id,
+        col(Party.removed_at).is_(None),
+        func.lower(col(Party.email)) == email.lower(),
+    )
+    if other_than is not None:
+        query = query.where(col(Party.id) != other_than)
+    if await session.scalar(query.limit(1)) is not None:
+        raise Conflict("another party on this case already has this email address")
 
 
 async def get_party(session: AsyncSession, *, case_id: uuid.UUID, party_id: uuid.UUID) -> Party:
@@ -418,6 +441,10 @@ async def update_party(
             changes.get("required", party.required),
             changes.get("email", party.email),
             changes.get("phone", party.phone),
+        )
+    if changes.get("email"):
+        await _refuse_shared_email(
+            session, case_id=party.case_id, email=changes["email"], other_than=party.id
         )
     for key, value in changes.items():
         if key == "calendar":

@@ -51,6 +51,12 @@ class RulesBroken(ValidationFailed):
     code = "scheduling_rules_broken"
 
 
+class IdempotencyKeyReused(ValidationFailed):
+    """An ``Idempotency-Key`` already used for a different request."""
+
+    code = "idempotency_key_reused"
+
+
 class PermissionDenied(DomainError):
     """The caller is known but may not do this."""
 

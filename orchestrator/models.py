@@ -7,15 +7,19 @@ display, invites and working-day maths.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 import sqlalchemy as sa
-from pydantic import EmailStr, StringConstraints, field_validator
+from pydantic import AfterValidator, EmailStr, StringConstraints, WithJsonSchema, field_validator
+from pydantic import Field as SchemaField
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
@@ -43,8 +47,85 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+() \-]{5,40}$")]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Weekday = Annotated[int, Field(ge=1, le=7)]  # ISO: 1 is Monday
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" for c in word)
+
+
+def _any_scheme(*schemes: str) -> str:
+    """A URL of one of ``schemes`` (any case), or empty: what ``str.lower().startswith`` takes."""
+    return "^(?:(?:" + "|".join(_any_case(s) for s in schemes) + ")://[\\s\\S]*)?$"
+
+
+# One line of free text (an organisation): no line breaks, as the schema says.
+OneLineText = Annotated[str, SchemaField(json_schema_extra={"pattern": "^[^\\r\\n]*$"})]
+# Python's whitespace (``str.strip``), spelled out so the schema's regex means the same.
+_WHITESPACE = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0"
+    "\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+# A case reference: one line with something in it besides spaces; trimmed when stored.
+REFERENCE_PATTERN = f"^[^\\r\\n\\t]*[^{_WHITESPACE}][^\\r\\n\\t]*$"
 # A reminder offset: minutes before a meeting, up to 60 days.
 ReminderOffset = Annotated[int, Field(ge=1, le=60 * 24 * 60)]
+
+# A person's name goes into mail headers, calendar parameters and pages exactly as typed, so
+# it is refused when it could not be: line breaks and other control characters, bidi
+# overrides, spaces at either end, and ``=?`` (a mail reader decodes it as RFC 2047 text).
+# The same expression is the OpenAPI ``pattern``, so what the schema allows is what we take.
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff"
+_SPACES = " \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
+_NAME_TOKEN = f"(?:[^{_CONTROLS}{_SPACES}=]|=+[^{_CONTROLS}{_SPACES}=?])"
+PERSON_NAME_PATTERN = f"^{_NAME_TOKEN}(?:[{_SPACES}]*{_NAME_TOKEN})*=*$"
+_PERSON_NAME = re.compile(PERSON_NAME_PATTERN)
+
+
+def is_person_name(value: str) -> bool:
+    """Whether ``value`` can be shown, mailed and put in a calendar exactly as typed."""
+    return 0 < len(value) <= 200 and _PERSON_NAME.fullmatch(value) is not None
+
+
+def check_person_name(value: str) -> str:
+    """Return ``value`` if it can be shown, mailed and put in a calendar as typed."""
+    if not is_person_name(value):
+        raise ValueError(
+            "must be one line of text, without control characters, spaces at either end "
+            'or the characters "=?"'
+        )
+    return value
+
+
+PersonName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(check_person_name),
+    SchemaField(json_schema_extra={"pattern": PERSON_NAME_PATTERN}),
+]
+
+
+# email-validator refuses special-use domains (RFC 6761), which ``format: email`` allows;
+# the schema says so too, so that what it promises is what the API takes.
+_SPECIAL_USE = "|".join(_any_case(d) for d in ("arpa", "invalid", "local", "localhost", "onion"))
+EmailAddress = Annotated[
+    EmailStr,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "maxLength": 320,
+            "pattern": f"^(?!.*[@.](?:{_SPECIAL_USE}|{_any_case('test')})$)",
+        }
+    ),
+]
+
+
+def not_null(value: Any) -> Any:
+    """For update bodies: a field that may be left out, but never set to null."""
+    if value is None:
+        raise ValueError("may be left out, but not set to null")
+    return value
 
 
 def utcnow() -> datetime:
@@ -269,6 +350,22 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = ts_field(nullable=True)
 
 
+class IdempotencyKey(SQLModel, table=True):
+    """A create request made with an ``Idempotency-Key``: what it was and what it answered."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_key_user_key"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="staff_user.id", index=True)
+    key: str = Field(max_length=255)
+    # sha256 of the method, path and validated body: the same key must mean the same request.
+    fingerprint: str = Field(max_length=64)
+    status: int
+    response_body: str = Field(sa_type=sa.Text)
+    created_at: datetime = ts_field(default_now=True)
+
+
 class StaffSession(SQLModel, table=True):
     """A signed-in browser: the cookie holds the id, the row holds the rest."""
 
@@ -337,7 +434,11 @@ class CaldavDetails(SQLModel):
 class CalendarConfig(SQLModel):
     """Where to read someone's busy time: an ICS feed URL or CalDAV details."""
 
-    ics_url: str | None = Field(default=None, max_length=2000)
+    ics_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        schema_extra={"json_schema_extra": {"pattern": _any_scheme("http", "https", "webcal")}},
+    )
     caldav: CaldavDetails | None = None
 
     @field_validator("ics_url")
@@ -349,8 +450,8 @@ class CalendarConfig(SQLModel):
 
 
 class MediatorBase(SQLModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr = Field(max_length=320)
+    name: PersonName = Field(max_length=200)
+    email: EmailAddress = Field(max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     max_sessions_per_day: int = Field(default=1, ge=1, le=6)
     buffer_minutes: int = Field(default=30, ge=0, le=240)
@@ -360,7 +461,12 @@ class MediatorCreate(MediatorBase):
     model_config = SQLModelConfig(extra="forbid")
 
     calendar: CalendarConfig | None = None
-    working_hours: dict[int, tuple[str, str]] | None = None
+    working_hours: dict[Weekday, tuple[ClockTime, ClockTime]] | None = Field(
+        default=None,
+        schema_extra={
+            "json_schema_extra": {"propertyNames": {"enum": [str(d) for d in range(1, 8)]}}
+        },
+    )
     user_id: uuid.UUID | None = None
 
 
@@ -375,6 +481,9 @@ class Mediator(MediatorBase, table=True):
 
 
 class MediatorPublic(MediatorBase):
+    # As stored: a name kept before names were checked must still be shown, not a 500.
+    name: str
+    email: str
     id: uuid.UUID
     user_id: uuid.UUID | None
     has_calendar: bool
@@ -405,38 +514,51 @@ class CaseBase(SQLModel):
     health_in_issue: bool = False
 
 
+def _known_zone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"unknown time zone {value!r}")
+    return value
+
+
+TimeZoneName = Annotated[
+    str,
+    AfterValidator(_known_zone),
+    WithJsonSchema({"type": "string", "enum": sorted(available_timezones())}),
+]
+
+
 class CaseCreate(CaseBase):
     model_config = SQLModelConfig(extra="forbid")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    timezone: TimeZoneName = "Europe/London"
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    reference: str = Field(
+        min_length=1,
+        max_length=64,
+        schema_extra={"json_schema_extra": {"pattern": REFERENCE_PATTERN}},
+    )
 
     @field_validator("reference")
     @classmethod
     def _plain_reference(cls, value: str) -> str:
-        value = value.strip()
-        if not value or any(ch in value for ch in "\r\n\t"):
+        if not re.fullmatch(REFERENCE_PATTERN, value):
             raise ValueError("reference must be a single line of text")
-        return value
+        return value.strip()
 
 
 class CaseUpdate(SQLModel):
     model_config = SQLModelConfig(extra="forbid")
 
     decision_date: date | None = None
-    local_authority: str | None = Field(default=None, min_length=1, max_length=200)
+    local_authority: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200)] | SkipJsonSchema[None]
+    ) = None
     region: str | None = Field(default=None, max_length=100)
     target_days: int | None = Field(default=None, ge=1, le=365)
-    health_in_issue: bool | None = None
-    status: CaseStatus | None = None
+    health_in_issue: bool | SkipJsonSchema[None] = None
+    status: CaseStatus | SkipJsonSchema[None] = None
+
+    _not_null = field_validator("local_authority", "status", "health_in_issue")(not_null)
 
 
 class Case(CaseBase, table=True):
@@ -530,10 +652,10 @@ class PartyRules(SQLModel):
 
 class PartyBase(SQLModel):
     role: PartyRole = enum_field(PartyRole)
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr | None = Field(default=None, max_length=320)
+    name: PersonName = Field(max_length=200)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
-    organisation: str | None = Field(default=None, max_length=200)
+    organisation: OneLineText | None = Field(default=None, max_length=200)
     required: bool | None = None
     channel: Channel = enum_field(Channel, Channel.video)
     language: str | None = Field(default=None, max_length=35)
@@ -549,7 +671,7 @@ class PartyCreate(PartyBase):
     # This person's own reminder times (minutes before the start); else the service's.
     reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
-    @field_validator("name", "organisation")
+    @field_validator("organisation")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         if value is not None and any(ch in value for ch in "\r\n"):
@@ -560,20 +682,22 @@ class PartyCreate(PartyBase):
 class PartyUpdate(SQLModel):
     model_config = SQLModelConfig(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: EmailStr | None = Field(default=None, max_length=320)
+    name: PersonName | SkipJsonSchema[None] = None
+    email: EmailAddress | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
-    organisation: str | None = Field(default=None, max_length=200)
-    required: bool | None = None
-    channel: Channel | None = None
+    organisation: OneLineText | None = Field(default=None, max_length=200)
+    required: bool | SkipJsonSchema[None] = None
+    channel: Channel | SkipJsonSchema[None] = None
     language: str | None = Field(default=None, max_length=35)
     needs: str | None = Field(default=None, max_length=2000)
-    easy_read: bool | None = None
+    easy_read: bool | SkipJsonSchema[None] = None
     calendar: CalendarConfig | None = None
     rules: PartyRules | None = None
     reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
-    @field_validator("name", "organisation")
+    _not_null = field_validator("name", "required", "channel", "easy_read")(not_null)
+
+    @field_validator("organisation")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         if value is not None and any(ch in value for ch in "\r\n"):
@@ -598,6 +722,10 @@ class Party(PartyBase, table=True):
 
 
 class PartyPublic(PartyBase):
+    # As stored: a name kept before names were checked must still be shown, not a 500.
+    name: str
+    email: str | None
+    organisation: str | None
     id: uuid.UUID
     case_id: uuid.UUID
     required: bool

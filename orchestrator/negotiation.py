@@ -123,6 +123,10 @@ async def propose_candidates(
     return sorted(slot.start for slot in found.slots)[:max_candidates]
 
 
+# Longer than any statutory clock: a poll is for the weeks ahead, not the years.
+MAX_WINDOW = timedelta(days=180)
+
+
 async def request_availability(
     session: AsyncSession,
     *,
@@ -152,6 +156,12 @@ async def request_availability(
     end = window_end or target
     if window_start and window_end and window_end <= window_start:
         raise ValidationFailed("window_end must be after window_start")
+    if end - start > MAX_WINDOW:
+        # Every working day in the window is searched: centuries would never answer.
+        raise ValidationFailed(
+            f"the window may span at most {MAX_WINDOW.days} days",
+            details={"window_start": start.isoformat(), "window_end": end.isoformat()},
+        )
     candidates = await propose_candidates(
         session,
         case=case,

@@ -17,8 +17,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.errors import Conflict, NotFound
-from orchestrator.models import ApiToken, StaffRole, StaffUser
+from orchestrator.errors import Conflict, NotFound, ValidationFailed
+from orchestrator.models import ApiToken, StaffRole, StaffUser, check_person_name
 
 TOKEN_PREFIX = "mo_"
 _hasher = PasswordHasher()
@@ -97,8 +97,13 @@ async def add_user(
     name: str = "",
     password: str | None = None,
 ) -> StaffUser:
-    """Create a staff user; the email must be new."""
+    """Create a staff user; the email must be new and the name (if any) a valid name."""
     email = email.strip().lower()
+    if name:
+        try:
+            check_person_name(name)
+        except ValueError as exc:
+            raise ValidationFailed(f"name {exc}") from None
     existing = await session.scalar(select(StaffUser).where(col(StaffUser.email) == email))
     if existing is not None:
         raise Conflict(f"a staff user with email {email} already exists")

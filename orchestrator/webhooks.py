@@ -14,10 +14,10 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import aiohttp
-from pydantic import field_validator
+from pydantic import WithJsonSchema, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel._compat import SQLModelConfig
@@ -72,11 +72,15 @@ def known_events(value: list[str]) -> list[str]:
     return sorted(set(value), key=EVENT_TYPES.index)
 
 
+# One event type by name; the schema lists them so a client (and a fuzzer) knows.
+EventName = Annotated[str, WithJsonSchema({"type": "string", "enum": list(EVENT_TYPES)})]
+
+
 class WebhookEndpointCreate(SQLModel):
     model_config = SQLModelConfig(extra="forbid")
 
     url: str = Field(min_length=8, max_length=2000)
-    events: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    events: list[EventName] = Field(min_length=1, max_length=len(EVENT_TYPES))
     description: str = Field(default="", max_length=200)
     # Leave out to have one generated (it is shown once, in the answer).
     secret: str | None = Field(default=None, min_length=16, max_length=200)
@@ -91,7 +95,7 @@ class WebhookEndpointUpdate(SQLModel):
     model_config = SQLModelConfig(extra="forbid")
 
     url: str | None = Field(default=None, min_length=8, max_length=2000)
-    events: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    events: list[EventName] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
     description: str | None = Field(default=None, max_length=200)
     active: bool | None = None
 

@@ -25,7 +25,7 @@ def add_command(sub: Any) -> None:
 
 
 def cmd_users_add(args: argparse.Namespace) -> None:
-    from orchestrator.errors import Conflict
+    from orchestrator.errors import Conflict, ValidationFailed
     from orchestrator.models import StaffRole
     from orchestrator.staff import add_user, issue_token
 
@@ -42,7 +42,7 @@ def cmd_users_add(args: argparse.Namespace) -> None:
 
     try:
         token = run_with_database(work, settings=load_settings())
-    except Conflict as exc:
+    except (Conflict, ValidationFailed) as exc:
         sys.exit(str(exc))
     print(f"Added {args.role} {args.email}. API token (shown once, keep it safe):")
     print(token)

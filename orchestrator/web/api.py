@@ -12,24 +12,28 @@ validates it (422 with the field errors), opens one transaction for the whole re
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import staff
+from orchestrator import idempotency, staff
 from orchestrator.events import EventBus
 from orchestrator.models import StaffRole, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
 from orchestrator.web import audit
+from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import (
     BUS,
@@ -103,6 +107,11 @@ class ApiRoute:
     # Other media types the same route may answer with (e.g. ``text/csv`` on ``format=csv``).
     alternate_content_types: tuple[str, ...] = ()
 
+    @property
+    def creates(self) -> bool:
+        """A create: it takes an ``Idempotency-Key`` so that a retry makes nothing twice."""
+        return self.method == "POST" and self.status == 201
+
 
 class ApiRouter:
     """Collects routes of one area; ``install`` adds them to an app under ``/api/v1``."""
@@ -170,11 +179,7 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", "request body is too large")
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, "too_large", "request body is too large")
+    raw = await read_body(request, limit=MAX_JSON_BYTES)
     if not raw.strip():
         data: Any = {}
     else:
@@ -188,6 +193,7 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
             raise ApiError(400, "malformed_json", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(422, "validation_failed", "request body must be a JSON object")
+    _refuse_timestamps(model, data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -196,9 +202,37 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         ) from None
 
 
+_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@functools.cache
+def _temporal_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The names (as sent) of the model's top-level date and date-time fields."""
+    names = set()
+    for name, info in model.model_fields.items():
+        if any(t in (date, datetime) for t in (info.annotation, *get_args(info.annotation))):
+            names.add(info.alias or name)
+    return frozenset(names)
+
+
+def _refuse_timestamps(model: type[BaseModel], data: dict[str, Any]) -> None:
+    """Dates and times are ISO 8601 strings, as the schema says; pydantic alone would also
+    read a number (or a numeric string) as a Unix timestamp."""
+    errors = [
+        {"loc": [name], "msg": "must be an ISO 8601 date or date-time", "type": "iso_8601"}
+        for name in sorted(_temporal_fields(model) & data.keys())
+        if data[name] is not None
+        and not (isinstance(data[name], str) and _ISO_DATE_START.match(data[name]))
+    ]
+    if errors:
+        raise ApiError(422, "validation_failed", "request is invalid", errors)
+
+
 def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    query = dict(request.query)
+    _refuse_timestamps(model, query)
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(query)
     except ValidationError as exc:
         raise ApiError(
             422, "validation_failed", "query parameters are invalid", validation_details(exc)
@@ -224,12 +258,46 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
                 kwargs["body"] = await parse_body(request, route.body)
             if route.query is not None:
                 kwargs["query"] = parse_query(request, route.query)
+            key = request.headers.get(idempotency.HEADER) if route.creates else None
+            request_print = ""
+            if key is not None:
+                idempotency.check_key(key)
+                body = kwargs.get("body")
+                request_print = idempotency.fingerprint(
+                    route.method, request.path, body.model_dump_json() if body is not None else ""
+                )
             opened = db.write() if route.writes else db.read()
-            async with opened as session:
-                ctx = ApiContext(request=request, session=session, user=user, now=now)
-                result = await route.handler(ctx, **kwargs)
-                if route.writes:
-                    await _audit(ctx, route, session, now)
+            try:
+                async with opened as session:
+                    if key is not None:
+                        stored = await idempotency.recall(
+                            session, user_id=user.id, key=key, request=request_print
+                        )
+                        if stored is not None:
+                            return _replayed(stored.status, stored.response_body)
+                    ctx = ApiContext(request=request, session=session, user=user, now=now)
+                    result = await route.handler(ctx, **kwargs)
+                    if route.writes:
+                        await _audit(ctx, route, session, now)
+                    if key is not None and isinstance(result, BaseModel):
+                        idempotency.remember(
+                            session,
+                            user_id=user.id,
+                            key=key,
+                            request=request_print,
+                            status=route.status,
+                            response_body=result.model_dump_json(),
+                            now=now,
+                        )
+            except IntegrityError as exc:
+                if key is None or "idempotency_key" not in str(exc):
+                    raise
+                # A twin request with the same key committed first: its answer is the answer.
+                raise ApiError(
+                    409,
+                    "idempotency_key_in_use",
+                    f"a request with this {idempotency.HEADER} was being handled; send it again",
+                ) from None
         except Exception as exc:
             status = audit.refusal_status(exc)
             if status is not None:
@@ -263,6 +331,16 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
         return web.json_response(result, status=route.status)
 
     return view
+
+
+def _replayed(status: int, body: str) -> web.Response:
+    """The answer first given to a keyed request, given again; nothing was done twice."""
+    return web.Response(
+        body=body.encode(),
+        status=status,
+        content_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 async def _audit(ctx: ApiContext, route: ApiRoute, session: AsyncSession, now: datetime) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from orchestrator import attendance, booking, cases, clicks, links, rooms
 from orchestrator.errors import NotFound
@@ -30,6 +31,10 @@ READERS = {StaffRole.scheduler, StaffRole.mediator}
 ROOM_CONTROL = {StaffRole.mediator}  # admins pass every role check
 
 
+# What ``_single_line`` refuses, said in the schema.
+ONE_LINE: JsonDict = {"pattern": "^[^\\r\\n\\t]*$"}
+
+
 def _single_line(value: str | None) -> str | None:
     if value is not None and any(ch in value for ch in "\r\n\t"):
         raise ValueError("must be a single line of text")
@@ -42,7 +47,7 @@ def _single_line(value: str | None) -> str | None:
 class VenueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200, json_schema_extra=ONE_LINE)
     address: str = Field(min_length=1, max_length=500)
     access_notes: str | None = Field(default=None, max_length=2000)
 
@@ -146,7 +151,7 @@ class PartyRef(BaseModel):
 class CaucusCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=100, json_schema_extra=ONE_LINE)
     party_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
 
     _lines = field_validator("label")(_single_line)

@@ -29,6 +29,10 @@ class ApiError(Exception):
         self.details = details
 
 
+class ClientDisconnected(Exception):
+    """The client went away before its request was complete: nobody is left to answer."""
+
+
 # A database restart takes seconds: callers are told to come back after this many.
 DATABASE_RETRY_AFTER_S = 5
 DATABASE_UNAVAILABLE = ApiError(

@@ -28,6 +28,7 @@ from orchestrator import attendance, booking, room_access, rooms
 from orchestrator.attendance_signals import record_signals
 from orchestrator.models import Channel, ParticipantStatus
 from orchestrator.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
+from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError, json_error
 from orchestrator.web.keys import CLIENT_ADDRESS, CLOCK, DB, PROVIDERS, SETTINGS, THROTTLE
 
@@ -45,11 +46,7 @@ def _public_url(request: web.Request) -> str:
 
 
 async def _callback_request(request: web.Request) -> CallbackRequest:
-    if request.content_length is not None and request.content_length > MAX_HOOK_BYTES:
-        raise ApiError(413, "too_large", "call-back body is too large")
-    body = await request.content.read(MAX_HOOK_BYTES + 1)
-    if len(body) > MAX_HOOK_BYTES:
-        raise ApiError(413, "too_large", "call-back body is too large")
+    body = await read_body(request, limit=MAX_HOOK_BYTES, what="call-back body")
     form: dict[str, list[str]] = {}
     if request.content_type == "application/x-www-form-urlencoded":
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)

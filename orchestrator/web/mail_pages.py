@@ -31,6 +31,7 @@ from orchestrator.models import StaffRole
 from orchestrator.reminders import ChangeHook
 from orchestrator.scheduler import ReminderScheduler
 from orchestrator.settings import Settings
+from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS
 from orchestrator.web.pages import render
@@ -55,15 +56,6 @@ def _authorised(request: web.Request, settings: Settings) -> bool:
     return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
 
 
-async def _read_capped(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "too_large", "message is too large")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise ApiError(413, "too_large", "message is too large")
-    return body
-
-
 @routes.post("/hooks/mail/inbound")
 async def inbound_mail(request: web.Request) -> web.Response:
     """Take one raw MIME message sent to the organiser address; apply it if it is a reply."""
@@ -71,7 +63,7 @@ async def inbound_mail(request: web.Request) -> web.Response:
     settings = app[SETTINGS]
     if not _authorised(request, settings):
         raise ApiError(401, "unauthorized", "a valid inbound mail token is required")
-    raw = await _read_capped(request, settings.inbound_mail_max_bytes)
+    raw = await read_body(request, limit=settings.inbound_mail_max_bytes, what="message")
     if not raw.strip():
         raise ApiError(400, "empty", "no message was sent")
     async with app[DB].write() as session:
@@ -110,6 +102,15 @@ def _read_message(path: Path) -> EmailMessage:
     return parsed
 
 
+def _header(message: EmailMessage, name: str, default: str = "") -> str:
+    """A header as text; one that decodes to a line break is shown raw, not a 500."""
+    try:
+        return str(message.get(name, default))
+    except ValueError:  # e.g. an encoded word holding CR/LF in an address
+        raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), default)
+        return " ".join(str(raw).split())
+
+
 def _calendar_method(message: EmailMessage) -> str | None:
     for part in message.walk():
         if part.get_content_type() == "text/calendar":
@@ -134,8 +135,8 @@ async def dev_mail(request: web.Request, _staff: StaffContext) -> web.StreamResp
         shown.append(
             {
                 "name": path.name,
-                "to": str(message.get("To", "")),
-                "subject": str(message.get("Subject", "(no subject)")),
+                "to": _header(message, "To"),
+                "subject": _header(message, "Subject", "(no subject)"),
                 "written": f"{written:%Y-%m-%d %H:%M:%S} UTC",
                 "method": _calendar_method(message),
             }
@@ -185,9 +186,9 @@ async def dev_message(request: web.Request, _staff: StaffContext) -> web.StreamR
         request,
         {
             "name": path.name,
-            "subject": str(message.get("Subject", "(no subject)")),
-            "sender": str(message.get("From", "")),
-            "to": str(message.get("To", "")),
+            "subject": _header(message, "Subject", "(no subject)"),
+            "sender": _header(message, "From"),
+            "to": _header(message, "To"),
             "method": _calendar_method(message),
             "pieces": _pieces(str(text)),
             "calendar": calendar,

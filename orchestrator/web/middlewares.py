@@ -15,6 +15,7 @@ from orchestrator.web.errors import (
     DATABASE_RETRY_AFTER_S,
     DATABASE_UNAVAILABLE,
     ApiError,
+    ClientDisconnected,
     from_domain,
     json_error,
 )
@@ -77,10 +78,25 @@ async def error_middleware(request: web.Request, handler: HandlerT) -> web.Strea
             exc.status, "http_error"
         )
         response = await _render_error(request, ApiError(exc.status, code, exc.reason))
+        if "Allow" in exc.headers:  # a 405 names the methods the resource does take
+            response.headers["Allow"] = exc.headers["Allow"]
+    except ClientDisconnected:
+        response = _client_gone(request)
+    except ConnectionResetError as exc:
+        if request.transport is not None and not request.transport.is_closing():
+            response = await _render_unexpected(request, exc)
+        else:
+            response = _client_gone(request)
     except Exception as exc:
         response = await _render_unexpected(request, exc)
     request.app[METRICS].count_request(_route_label(request), response.status)
     return response
+
+
+def _client_gone(request: web.Request) -> web.StreamResponse:
+    """Nobody is left to read an answer; note it and move on (not an error of ours)."""
+    log.info("client went away during %s %s", request.method, _route_label(request))
+    return web.Response(status=400, text="client disconnected", content_type="text/plain")
 
 
 async def _render_unexpected(request: web.Request, exc: Exception) -> web.StreamResponse:

@@ -37,6 +37,7 @@ from orchestrator.models import (
     PartyUpdate,
     StaffRole,
     StaffUser,
+    is_person_name,
 )
 from orchestrator.signin import TooManyAttempts
 from orchestrator.signin import sign_in as check_sign_in
@@ -715,6 +716,8 @@ async def invite_user(request: web.Request, staff: StaffContext) -> web.StreamRe
         errors["email"] = "Enter an email address like name@example.org"
     if values.get("role") not in {r.value for r in StaffRole}:
         errors["role"] = "Choose a role"
+    if values.get("name") and not is_person_name(values["name"]):
+        errors["name"] = 'Enter their name on one line, without "=?"'
     invite_link = None
     if not errors:
         role = StaffRole(values["role"])

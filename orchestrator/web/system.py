@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from orchestrator import __version__
+from orchestrator import __version__, idempotency
 from orchestrator.migrate import is_current
 from orchestrator.outbox import pending_counts
 from orchestrator.web.api import ApiRoute
@@ -68,6 +68,19 @@ async def openapi(request: web.Request) -> web.Response:
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
+def _allows_null(schema: dict[str, Any]) -> bool:
+    if schema.get("type") == "null":
+        return True
+    return any(_allows_null(one) for one in schema.get("anyOf", []) + schema.get("oneOf", []))
+
+
+def _drop_null_defaults(schema: dict[str, Any]) -> None:
+    """An update field that may be left out but not set to null has no ``null`` default."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and not _allows_null(prop):
+            del prop["default"]
+
+
 def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
     """OpenAPI 3.1 from the declared routes; schemas come from the pydantic models."""
     models: set[type[BaseModel]] = set()
@@ -79,6 +92,8 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
     keyed += [(m, "serialization") for m in models if any(r.response is m for r in table)]
     refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     components: dict[str, Any] = dict(defs.get("$defs", {}))
+    for schema in components.values():
+        _drop_null_defaults(schema)
     components["Error"] = {
         "type": "object",
         "required": ["error"],
@@ -131,18 +146,32 @@ def build_openapi(table: list[ApiRoute], *, base_url: str) -> dict[str, Any]:
             for name in _PARAM.findall(route.path)
         ]
         if route.query is not None:
-            schema = route.query.model_json_schema()
+            schema = route.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(schema.get("$defs", {}))
             required = set(schema.get("required", []))
             for name, prop in schema.get("properties", {}).items():
                 params.append(
                     {"name": name, "in": "query", "required": name in required, "schema": prop}
                 )
+        if route.creates:
+            params.append(
+                {
+                    "name": idempotency.HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "a string unique to this request: a retry with the same "
+                    "key and body answers as the first did and creates nothing; the same key "
+                    "with a different body is refused (422 idempotency_key_reused)",
+                    "schema": {"type": "string", "pattern": idempotency.KEY_PATTERN},
+                }
+            )
         if params:
             op["parameters"] = params
             op["responses"]["404"] = error("unknown id")
             op["responses"]["422"] = error("invalid parameters")
         if route.writes:
             op["responses"]["409"] = error("conflicts with the current state")
+            op["responses"]["422"] = error("breaks a rule (fields, or the state of things)")
         if route.body is not None:
             op["requestBody"] = {
                 "required": True,

@@ -159,3 +159,68 @@ async def test_a_huge_call_back_is_refused(client: TestClient[Any, Any]) -> None
         headers={"Content-Type": "application/json"},
     )
     assert response.status in (401, 413)
+
+
+# ---------------------------------------------------------------------------- explicit nulls
+
+
+@pytest.mark.parametrize(
+    ("target", "body"),
+    [
+        ("case", {"local_authority": None}),
+        ("case", {"status": None}),
+        ("party", {"name": None}),
+        ("party", {"channel": None}),
+        ("party", {"required": None}),
+        ("party", {"easy_read": None}),
+    ],
+)
+async def test_null_for_a_field_that_must_have_a_value_is_a_422(
+    staff: Staff, target: str, body: dict[str, Any]
+) -> None:
+    case = await staff.call("POST", "/api/v1/cases", json=CASE, expect=201)
+    path = f"/api/v1/cases/{case['id']}"
+    party = await staff.call(
+        "POST", f"{path}/parties", json={"role": "parent", "name": "Sam"}, expect=201
+    )
+    if target == "party":
+        path = f"{path}/parties/{party['id']}"
+    refused = await staff.call("PATCH", path, json=body, expect=422)
+    (field,) = body
+    assert refused["error"]["details"][0]["loc"] == [field]
+    assert "not set to null" in refused["error"]["details"][0]["msg"]
+    shown = await staff.call("GET", path, expect=200) if target == "case" else None
+    if shown is not None:
+        assert shown["local_authority"] == "Kent" and shown["status"] == "referred"
+
+
+async def test_null_clears_a_field_that_may_be_empty(staff: Staff) -> None:
+    case = await staff.call(
+        "POST", "/api/v1/cases", json={**CASE, "region": "South East"}, expect=201
+    )
+    cleared = await staff.call(
+        "PATCH", f"/api/v1/cases/{case['id']}", json={"region": None}, expect=200
+    )
+    assert cleared["region"] is None
+
+
+async def test_a_number_is_not_taken_for_a_date(staff: Staff) -> None:
+    for raw in (0, 1.5, "0.0"):
+        refused = await staff.call(
+            "POST", "/api/v1/cases", json={**CASE, "referral_date": raw}, expect=422
+        )
+        assert refused["error"]["details"][0]["loc"] == ["referral_date"]
+    status = await staff.client.get(
+        "/api/v1/reports/summary?from=0.0&to=0.0", headers=staff.headers("scheduler")
+    )
+    assert status.status == 422
+    assert (await staff.call("GET", "/api/v1/cases", expect=200))["cases"] == []
+
+
+async def test_an_undeclared_method_is_a_405_naming_the_allowed_ones(staff: Staff) -> None:
+    response = await staff.client.put(
+        "/api/v1/cases", json=CASE, headers=staff.headers("scheduler")
+    )
+    assert response.status == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= {"GET", "POST"}
+    assert (await response.json())["error"]["code"] == "method_not_allowed"

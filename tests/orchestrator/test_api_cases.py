@@ -346,3 +346,39 @@ async def test_responses_carry_security_headers(staff: Staff) -> None:
 
 def test_roles_are_the_documented_three() -> None:
     assert {r.value for r in StaffRole} == {"scheduler", "mediator", "admin"}
+
+
+async def test_the_same_email_twice_on_one_case_is_refused(staff: Staff) -> None:
+    case = await staff.call(
+        "POST",
+        "/api/v1/cases",
+        json={
+            "reference": "DUP-1",
+            "kind": "mediation",
+            "local_authority": "Kent",
+            "referral_date": "2026-02-20",
+        },
+        expect=201,
+    )
+    parties = f"/api/v1/cases/{case['id']}/parties"
+    sam = {"role": "parent", "name": "Sam", "email": "sam@family.example"}
+    first = await staff.call("POST", parties, json=sam, expect=201)
+    again = await staff.call(
+        "POST", parties, json={**sam, "email": "SAM@family.example"}, expect=409
+    )
+    assert "already has this email address" in again["error"]["message"]
+    lee = await staff.call(
+        "POST",
+        parties,
+        json={"role": "la_officer", "name": "Lee", "email": "lee@kent.example"},
+        expect=201,
+    )
+    await staff.call(
+        "PATCH", f"{parties}/{lee['id']}", json={"email": "sam@family.example"}, expect=409
+    )
+    await staff.call("PATCH", f"{parties}/{first['id']}", json={"email": sam["email"]}, expect=200)
+    shown = await staff.call("GET", parties, expect=200)
+    assert sorted(p["email"] for p in shown["parties"]) == ["lee@kent.example", sam["email"]]
+    # Once removed, the address is free for someone new.
+    await staff.call("DELETE", f"{parties}/{first['id']}", expect=204)
+    await staff.call("POST", parties, json=sam, expect=201)

@@ -383,3 +383,32 @@ async def test_ending_a_mias_call_starts_its_certificate_clock(
     assert certificate["on_time"] is True
     shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
     assert shown["deadlines"]["certificate_due"] is None
+
+
+async def test_a_name_stored_before_names_were_checked_does_not_block_the_certificate(
+    staff: Staff, clock: MutableClock
+) -> None:
+    from orchestrator.models import Party
+
+    mediator_id = await mediator_for(staff)
+    case, ids = await open_case(staff, clock, mediator_id=mediator_id)
+    async with staff.client.app[DB].write() as session:
+        officer = await session.get(Party, uuid.UUID(ids["la_officer"]))
+        assert officer is not None
+        officer.name = "LA officer =?utf-8?q?=0D=0ABcc:_evil@evil.example?="
+    meeting_id = await held_meeting(staff, case["id"], start=utc(2026, 4, 2, 9))
+    clock.set(utc(2026, 4, 2, 14))
+    await record(staff, meeting_id, result="agreement")
+    clock.set(utc(2026, 4, 8, 10))
+    await staff.call(
+        "POST", f"/api/v1/cases/{case['id']}/certificates", json={"kind": "mediation"}, expect=201
+    )
+    await staff.client.app[DISPATCHER].run_once()
+    folder = staff.client.app[SETTINGS].mail_dir
+    headers = [
+        message_from_bytes(eml.read_bytes(), policy=policy.default)
+        for eml in folder.glob("certificate-*.eml")
+    ]
+    to = {m["To"].addresses[0].addr_spec for m in headers}
+    assert LA_OFFICER["email"] in to
+    assert not any("evil" in str(m.get("Bcc", "")) for m in headers)

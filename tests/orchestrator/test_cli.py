@@ -47,6 +47,12 @@ def test_users_add_prints_the_token_alone_on_the_last_line(tmp_path: Path) -> No
     )
     assert again.returncode != 0
     assert "already exists" in again.stderr
+    named = run_cli(
+        "users", "add", "--email", "you@example.org", "--role", "admin",
+        "--name", "Ann =?utf-8?q?=0D=0ABcc:_x@evil.example?=", data_dir=tmp_path,
+    )  # fmt: skip
+    assert named.returncode != 0 and "Traceback" not in named.stderr
+    assert "one line of text" in named.stderr
 
 
 def test_migrate_and_demo_are_repeatable(tmp_path: Path) -> None:

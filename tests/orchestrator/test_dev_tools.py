@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from orchestrator.models import StaffRole
 from orchestrator.settings import Settings
 from orchestrator.web.app import create_app
+from orchestrator.web.keys import SETTINGS as SETTINGS_KEY
 from tests.conftest import MutableClock
 from tests.orchestrator.web_support import Browser, make_user
 
@@ -75,6 +76,23 @@ async def test_signed_in_staff_in_development_read_the_mailbox(
     _, page = await browser.get(f"/dev/mail/{MESSAGE}")
     assert f'<a class="govuk-link" href="{PARTY_LINK}">' in page
     assert (await browser.get("/dev/mail/..%2Fsecret.eml"))[0] == 404
+
+
+async def test_mail_written_before_names_were_checked_still_shows(
+    aiohttp_client: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client = await mailbox_app(aiohttp_client, settings, clock, "dev")
+    # An address that decodes to a line break, as stored names once could.
+    (client.app[SETTINGS_KEY].mail_dir / "certificate-1.eml").write_bytes(
+        b'From: s@x.example\r\nTo: "LA officer =?utf-8?q?=0D=0ABcc:_evil@evil.example?="'
+        b" <lee@kent.example>\r\nSubject: Certificate\r\n\r\nAttached.\r\n"
+    )
+    browser = Browser(client)
+    assert (await browser.sign_in("scheduler@staff.example")).status == 303
+    status, listing = await browser.get("/dev/mail")
+    assert status == 200 and "Certificate" in listing
+    status, shown = await browser.get("/dev/mail/certificate-1.eml")
+    assert status == 200 and "lee@kent.example" in shown
 
 
 @pytest.mark.parametrize("env", ["production", "test"])

@@ -236,3 +236,20 @@ async def test_candidates_respect_the_mediators_calendar_and_the_parties_rules(
     assert not [d for d in days if d.weekday() == 2], "a Wednesday was offered to the school"
     assert datetime(2026, 3, 10).date() not in days  # the mediator is away all day
     assert datetime(2026, 3, 9).date() in days
+
+
+async def test_a_window_of_centuries_is_refused_at_once(staff: Staff) -> None:
+    case = await make_case(staff)
+    await make_mediator(staff, case["id"])
+    await add_party(staff, case["id"], role="parent", name="Sam", email="sam@family.example")
+    refused = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/availability-requests",
+        json={
+            "duration_minutes": 132,
+            "window_start": "0541-12-07T14:40:30Z",
+            "window_end": "7390-11-29T12:21:26Z",
+        },
+        expect=422,
+    )
+    assert "at most 180 days" in refused["error"]["message"]
