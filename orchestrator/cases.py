@@ -282,12 +282,6 @@ async def update_case(
     only what the case's transition table lets staff do (409 otherwise)."""
     changes = data.model_dump(exclude_unset=True)
     _refuse_future_dates(None, changes.get("decision_date"), zone=case.timezone, now=now)
-    if "health_in_issue" in changes and changes["health_in_issue"] is None:
-        raise ValidationFailed(
-            "health_in_issue is true or false", details={"field": "health_in_issue"}
-        )
-    if "status" in changes and changes["status"] is None:
-        raise ValidationFailed("status cannot be null", details={"field": "status"})
     if "status" in changes:  # first: a refused move changes nothing else either
         await case_status.move_case(
             session,

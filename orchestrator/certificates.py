@@ -47,6 +47,7 @@ from orchestrator.models import (
     Outcome,
     Party,
     PartyRole,
+    is_person_name,
 )
 from orchestrator.outbox import email_payload, enqueue
 from orchestrator.outcomes import MEDIATION_HELD, session_date
@@ -585,7 +586,8 @@ async def _send(
             subject=f"{text.title} {certificate.number} (case {case.reference})",
             from_name=settings.mail_from_name or settings.service_name,
             from_addr=settings.mail_from,
-            to_name=party.name,
+            # A name stored before names were checked may not go in a header: the bare address.
+            to_name=party.name if is_person_name(party.name) else "",
             to_addr=party.email,
             text_body="\n".join(lines),
             html_body=None,

@@ -13,6 +13,7 @@ import re
 import uuid
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -80,3 +81,8 @@ def remember(
             created_at=now,
         )
     )
+
+
+def is_twin_request(exc: BaseException) -> bool:
+    """Whether ``exc`` is a twin request with the same key committing first."""
+    return isinstance(exc, IntegrityError) and "idempotency_key" in str(exc)

@@ -24,7 +24,6 @@ from typing import Any, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import idempotency, staff
@@ -289,8 +288,8 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
                             response_body=result.model_dump_json(),
                             now=now,
                         )
-            except IntegrityError as exc:
-                if key is None or "idempotency_key" not in str(exc):
+            except Exception as exc:
+                if key is None or not idempotency.is_twin_request(exc):
                     raise
                 # A twin request with the same key committed first: its answer is the answer.
                 raise ApiError(

@@ -181,7 +181,10 @@ async def test_null_for_a_field_that_must_have_a_value_is_a_422(
     case = await staff.call("POST", "/api/v1/cases", json=CASE, expect=201)
     path = f"/api/v1/cases/{case['id']}"
     party = await staff.call(
-        "POST", f"{path}/parties", json={"role": "parent", "name": "Sam"}, expect=201
+        "POST",
+        f"{path}/parties",
+        json={"role": "parent", "name": "Sam", "phone": "07700 900123"},
+        expect=201,
     )
     if target == "party":
         path = f"{path}/parties/{party['id']}"

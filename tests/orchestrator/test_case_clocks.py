@@ -119,7 +119,8 @@ async def test_health_in_issue_puts_the_icb_notice_clock_on_the_case(
     refused = await staff.call(
         "PATCH", f"/api/v1/cases/{other['id']}", json={"health_in_issue": None}, expect=422
     )
-    assert "health_in_issue" in refused["error"]["message"]
+    (error,) = refused["error"]["details"]
+    assert error["loc"][-1] == "health_in_issue" and "not set to null" in error["msg"]
 
 
 async def test_future_decision_and_referral_dates_are_refused(

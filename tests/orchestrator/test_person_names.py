@@ -101,7 +101,9 @@ async def test_a_name_stored_before_names_were_checked_is_still_shown(
     from orchestrator.models import Mediator, Party
     from orchestrator.web.keys import DB
 
-    booked = await make_case(staff, people=[{"role": "la_officer", "name": "Lee"}])
+    booked = await make_case(
+        staff, people=[{"role": "la_officer", "name": "Lee", "phone": "07700 900123"}]
+    )
     async with client.app[DB].write() as session:
         party = await session.get(Party, uuid.UUID(booked.party_ids["Lee"]))
         mediator = await session.get(Mediator, uuid.UUID(booked.mediator_id))
