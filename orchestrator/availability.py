@@ -34,6 +34,7 @@ from integrations.caldav_source import CalDavSource
 from integrations.errors import CalendarSourceError
 from integrations.ics_feed import FeedCache, IcsFeedSource, normalise_feed_url
 from orchestrator import cases
+from orchestrator.errors import Conflict
 from orchestrator.models import (
     Case,
     Mediator,
@@ -266,6 +267,142 @@ class BusyTimes:
         return next((e.message for e in self.errors if e.party_id == party_id), None)
 
 
+# Whose calendar: a party's or the mediator's, their id, and the zone its floating times are in.
+CalendarOwner = tuple[Who, uuid.UUID, str]
+
+
+def readable_calendars(
+    parties: Sequence[Party], mediator: Mediator | None, *, default_tz: str
+) -> dict[CalendarOwner, Mapping[str, Any]]:
+    """The calendars we can read among these parties and the mediator, keyed by whose."""
+    found: dict[CalendarOwner, Mapping[str, Any]] = {
+        ("party", p.id, default_tz): p.calendar or {} for p in parties if has_calendar(p.calendar)
+    }
+    if mediator is not None and has_calendar(mediator.calendar):
+        found["mediator", mediator.id, default_tz] = mediator.calendar or {}
+    return found
+
+
+async def case_calendars(
+    session: AsyncSession, *, case: Case
+) -> dict[CalendarOwner, Mapping[str, Any]]:
+    """The calendars we can read of the case's current parties and its mediator."""
+    parties = await cases.list_parties(session, case_id=case.id)
+    mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
+    return readable_calendars(parties, mediator, default_tz=case.timezone)
+
+
+@dataclass(frozen=True)
+class CalendarReading:
+    """What some calendars said over a window (busy time, or why they could not be read).
+
+    Reading a feed can take seconds, so a request that writes reads the calendars first,
+    outside its transaction, then hands this in; ``busy`` refuses it if the calendars it
+    needs are not the ones that were read (someone changed them meanwhile).
+    """
+
+    window: Interval
+    outcomes: dict[CalendarOwner, tuple[Mapping[str, Any], list[Interval] | str]] = field(
+        default_factory=dict
+    )
+
+    async def busy(
+        self,
+        *,
+        parties: Sequence[Party],
+        mediator: Mediator | None,
+        window: Interval,
+        default_tz: str,
+    ) -> BusyTimes:
+        """Busy per party with a calendar and the mediator's; Conflict if one was not read."""
+        wanted = readable_calendars(parties, mediator, default_tz=default_tz)
+        stale = window.start < self.window.start or window.end > self.window.end
+        if stale or any(self.outcomes.get(k, (None,))[0] != v for k, v in wanted.items()):
+            raise Conflict(
+                "the case's calendars or times changed while they were being read; try again"
+            )
+        busy = BusyTimes()
+        for owner in wanted:
+            who, owner_id, _ = owner
+            outcome = self.outcomes[owner][1]
+            if isinstance(outcome, str):
+                busy.errors.append(
+                    CalendarError(who="party", message=outcome, party_id=owner_id)
+                    if who == "party"
+                    else CalendarError(who="mediator", message=outcome, mediator_id=owner_id)
+                )
+            elif who == "party":
+                busy.parties[owner_id] = outcome
+            else:
+                busy.mediator.extend(outcome)
+        return busy
+
+
+@dataclass(frozen=True)
+class LiveCalendars:
+    """Calendars read when the search asks: only for work outside a write transaction."""
+
+    reader: BusyReader
+    http: aiohttp.ClientSession
+
+    async def busy(
+        self,
+        *,
+        parties: Sequence[Party],
+        mediator: Mediator | None,
+        window: Interval,
+        default_tz: str,
+    ) -> BusyTimes:
+        wanted = readable_calendars(parties, mediator, default_tz=default_tz)
+        reading = await read_calendars(self.reader, wanted, window=window, http=self.http)
+        return await reading.busy(
+            parties=parties, mediator=mediator, window=window, default_tz=default_tz
+        )
+
+
+# Where a search gets busy time from: calendars read beforehand, or read as it goes.
+Calendars = CalendarReading | LiveCalendars
+
+
+async def read_calendars(
+    reader: BusyReader,
+    calendars: Mapping[CalendarOwner, Mapping[str, Any]],
+    *,
+    window: Interval,
+    http: aiohttp.ClientSession,
+) -> CalendarReading:
+    """Read every calendar at once; one that fails is reported and the others still count."""
+
+    async def read(owner: CalendarOwner, config: Mapping[str, Any]) -> list[Interval] | str:
+        try:
+            return await reader.busy(config, window, http=http, default_tz=owner[2])
+        except CalendarSourceError as exc:
+            return str(exc)
+
+    def cached(owner: CalendarOwner, config: Mapping[str, Any]) -> list[Interval] | str | None:
+        try:
+            return reader.cached(config, window, default_tz=owner[2])
+        except CalendarSourceError as exc:
+            return str(exc)
+
+    owners = list(calendars)
+    # What is cached is answered at once; only the rest is read, all at the same time.
+    results = [cached(owner, calendars[owner]) for owner in owners]
+    missing = [n for n, result in enumerate(results) if result is None]
+    if missing:
+        fetched = await asyncio.gather(*(read(owners[n], calendars[owners[n]]) for n in missing))
+        for n, result in zip(missing, fetched, strict=True):
+            results[n] = result
+    return CalendarReading(
+        window=window,
+        outcomes={
+            owner: (dict(calendars[owner]), outcome)
+            for owner, outcome in zip(owners, results, strict=True)
+            if outcome is not None
+        },
+    )
+
+
 async def gather_busy(
     reader: BusyReader,
     *,
@@ -276,46 +413,9 @@ async def gather_busy(
     default_tz: str,
 ) -> BusyTimes:
     """Read every calendar at once; one that fails is reported and the others still count."""
-
-    async def read(config: Mapping[str, Any]) -> list[Interval] | str:
-        try:
-            return await reader.busy(config, window, http=http, default_tz=default_tz)
-        except CalendarSourceError as exc:
-            return str(exc)
-
-    def cached(config: Mapping[str, Any]) -> list[Interval] | str | None:
-        try:
-            return reader.cached(config, window, default_tz=default_tz)
-        except CalendarSourceError as exc:
-            return str(exc)
-
-    readable = [p for p in parties if has_calendar(p.calendar)]
-    configs = [p.calendar or {} for p in readable]
-    if mediator is not None and has_calendar(mediator.calendar):
-        configs.append(mediator.calendar or {})
-    # What is cached is answered at once; only the rest is read, all at the same time.
-    results = [cached(config) for config in configs]
-    missing = [n for n, result in enumerate(results) if result is None]
-    if missing:
-        fetched = await asyncio.gather(*(read(configs[n]) for n in missing))
-        for n, result in zip(missing, fetched, strict=True):
-            results[n] = result
-    busy = BusyTimes()
-    for n, outcome in enumerate(results):
-        party = readable[n] if n < len(readable) else None
-        if isinstance(outcome, str):
-            busy.errors.append(
-                CalendarError(who="party", message=outcome, party_id=party.id)
-                if party is not None
-                else CalendarError(
-                    who="mediator", message=outcome, mediator_id=mediator.id if mediator else None
-                )
-            )
-        elif outcome is not None and party is not None:
-            busy.parties[party.id] = outcome
-        elif outcome is not None:
-            busy.mediator.extend(outcome)
-    return busy
+    return await LiveCalendars(reader, http).busy(
+        parties=parties, mediator=mediator, window=window, default_tz=default_tz
+    )
 
 
 # ---------------------------------------------------------------------------- rules
@@ -520,8 +620,7 @@ async def search_inputs(
     case: Case,
     window: Interval,
     calendar: WorkingDays,
-    reader: BusyReader,
-    http: aiohttp.ClientSession,
+    calendars: Calendars,
     notice_working_days: int | None = None,
 ) -> SearchInputs:
     """Everyone's rules, answers and calendar busy time, the mediator's too, over ``window``.
@@ -533,13 +632,8 @@ async def search_inputs(
     mediator, bookings = await mediator_and_bookings(
         session, mediator_id=case.mediator_id, window=window, exclude_case_id=case.id
     )
-    busy = await gather_busy(
-        reader,
-        parties=parties,
-        mediator=mediator,
-        window=window,
-        http=http,
-        default_tz=case.timezone,
+    busy = await calendars.busy(
+        parties=parties, mediator=mediator, window=window, default_tz=case.timezone
     )
     people = [
         party_availability(
@@ -579,6 +673,11 @@ class CaseSlots:
     calendar_errors: list[CalendarError]
 
 
+def slots_window(target: datetime, *, now: datetime) -> Interval:
+    """Where ``find_case_slots`` looks: from now to four weeks past the target."""
+    return Interval(now, max(target, now) + SEARCH_AFTER_TARGET)
+
+
 async def find_case_slots(
     session: AsyncSession,
     *,
@@ -591,22 +690,23 @@ async def find_case_slots(
     http: aiohttp.ClientSession,
     limit: int = 10,
     notice_working_days: int | None = None,
+    read: CalendarReading | None = None,
 ) -> CaseSlots:
     """Rank the times everyone required can make, best first, inside the target if possible.
 
     When nothing fits before the target, say who blocks most and offer the earliest times
-    after it (up to four weeks on).
+    after it (up to four weeks on). Calendars are read as the search goes unless ``read``
+    holds them (see ``slots_window``), as a write transaction needs.
     """
     target = await target_end(session, case=case, settings=settings, calendar=calendar)
-    start = now
-    search_end = max(target, now) + SEARCH_AFTER_TARGET
+    window = slots_window(target, now=now)
+    start, search_end = window.start, window.end
     inputs = await search_inputs(
         session,
         case=case,
-        window=Interval(start, search_end),
+        window=window,
         calendar=calendar,
-        reader=reader,
-        http=http,
+        calendars=read or LiveCalendars(reader, http),
         notice_working_days=notice_working_days,
     )
     parties, availability, rules = inputs.parties, inputs.people, inputs.rules

@@ -28,6 +28,7 @@ from calendars.intervals import Interval
 from calendars.slots import find_slots
 from calendars.workdays import WorkingDays
 from orchestrator import availability, case_status, cases, links, outbox
+from orchestrator.db import Database
 from orchestrator.errors import InvalidState, LinkInvalid, ValidationFailed
 from orchestrator.events import EventBus, PartyReplied
 from orchestrator.models import (
@@ -90,8 +91,7 @@ async def propose_candidates(
     window: Interval,
     now: datetime,
     calendar: WorkingDays,
-    reader: availability.BusyReader,
-    http: aiohttp.ClientSession,
+    calendars: availability.Calendars,
     max_candidates: int,
     notice_working_days: int | None = None,
 ) -> list[datetime]:
@@ -105,8 +105,7 @@ async def propose_candidates(
         case=case,
         window=window,
         calendar=calendar,
-        reader=reader,
-        http=http,
+        calendars=calendars,
         notice_working_days=notice_working_days,
     )
     found = find_slots(
@@ -127,6 +126,80 @@ async def propose_candidates(
 MAX_WINDOW = timedelta(days=180)
 
 
+@dataclass(frozen=True)
+class _PollWindow:
+    """Where a poll looks, and how far it stretches if that holds no time (None: it does not)."""
+
+    start: datetime
+    end: datetime
+    stretched_end: datetime | None
+
+    @property
+    def widest(self) -> Interval:
+        return Interval(self.start, max(self.start, self.end, self.stretched_end or self.start))
+
+
+async def _poll_window(
+    session: AsyncSession,
+    *,
+    case: Case,
+    now: datetime,
+    settings: Settings,
+    calendar: WorkingDays,
+    window_start: datetime | None,
+    window_end: datetime | None,
+) -> _PollWindow:
+    """The default runs from now to the case's target; a given end is never stretched."""
+    if case.status not in OPEN_CASE_STATUSES:
+        raise InvalidState(f"the case is {case.status.value}; availability cannot be asked")
+    if window_start and window_end and window_end <= window_start:
+        raise ValidationFailed("window_end must be after window_start")
+    target = await availability.target_end(session, case=case, settings=settings, calendar=calendar)
+    start = max(window_start or now, now)
+    end = window_end or target
+    if end - start > MAX_WINDOW:
+        # Every working day in the window is searched: centuries would never answer.
+        raise ValidationFailed(
+            f"the window may span at most {MAX_WINDOW.days} days",
+            details={"window_start": start.isoformat(), "window_end": end.isoformat()},
+        )
+    stretched = max(target, start) + STRETCH_PAST_TARGET if window_end is None else None
+    return _PollWindow(start=start, end=end, stretched_end=stretched)
+
+
+async def read_poll_calendars(
+    db: Database,
+    *,
+    case_id: uuid.UUID,
+    now: datetime,
+    settings: Settings,
+    calendar: WorkingDays,
+    reader: availability.BusyReader,
+    http: aiohttp.ClientSession,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+) -> availability.CalendarReading:
+    """Read the calendars a poll of the case must respect, before its write transaction.
+
+    A feed may take seconds to answer; on SQLite a write transaction held meanwhile would
+    stall every other write in the service. This reads the case in a read session, closes
+    it, then reads the calendars; ``request_availability`` takes the result.
+    """
+    async with db.read() as session:
+        case = await cases.get_case(session, case_id)
+        window = await _poll_window(
+            session,
+            case=case,
+            now=now,
+            settings=settings,
+            calendar=calendar,
+            window_start=window_start,
+            window_end=window_end,
+        )
+        wanted = await availability.case_calendars(session, case=case)
+    return await availability.read_calendars(reader, wanted, window=window.widest, http=http)
+
+
 async def request_availability(
     session: AsyncSession,
     *,
@@ -135,8 +208,7 @@ async def request_availability(
     now: datetime,
     settings: Settings,
     calendar: WorkingDays,
-    reader: availability.BusyReader,
-    http: aiohttp.ClientSession,
+    calendars: availability.CalendarReading,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
     notice_working_days: int | None = None,
@@ -146,22 +218,20 @@ async def request_availability(
 
     The default window runs from now to the case's target (the notice rule keeps the first
     days out); if it holds no time at all it stretches three weeks past the target. A newer
-    poll replaces the case's older ones, whose links stop working.
+    poll replaces the case's older ones, whose links stop working. ``calendars`` is what
+    ``read_poll_calendars`` read for the same case and window (Conflict if they changed).
     """
-    if case.status not in OPEN_CASE_STATUSES:
-        raise InvalidState(f"the case is {case.status.value}; availability cannot be asked")
+    window = await _poll_window(
+        session,
+        case=case,
+        now=now,
+        settings=settings,
+        calendar=calendar,
+        window_start=window_start,
+        window_end=window_end,
+    )
     duration = timedelta(minutes=duration_minutes)
-    target = await availability.target_end(session, case=case, settings=settings, calendar=calendar)
-    start = max(window_start or now, now)
-    end = window_end or target
-    if window_start and window_end and window_end <= window_start:
-        raise ValidationFailed("window_end must be after window_start")
-    if end - start > MAX_WINDOW:
-        # Every working day in the window is searched: centuries would never answer.
-        raise ValidationFailed(
-            f"the window may span at most {MAX_WINDOW.days} days",
-            details={"window_start": start.isoformat(), "window_end": end.isoformat()},
-        )
+    start, end = window.start, window.end
     candidates = await propose_candidates(
         session,
         case=case,
@@ -169,13 +239,12 @@ async def request_availability(
         window=Interval(start, max(start, end)),
         now=now,
         calendar=calendar,
-        reader=reader,
-        http=http,
+        calendars=calendars,
         max_candidates=settings.poll_max_candidates,
         notice_working_days=notice_working_days,
     )
-    if not candidates and window_end is None:
-        end = max(target, start) + STRETCH_PAST_TARGET
+    if not candidates and window.stretched_end is not None:
+        end = window.stretched_end
         candidates = await propose_candidates(
             session,
             case=case,
@@ -183,8 +252,7 @@ async def request_availability(
             window=Interval(start, end),
             now=now,
             calendar=calendar,
-            reader=reader,
-            http=http,
+            calendars=calendars,
             max_candidates=settings.poll_max_candidates,
             notice_working_days=notice_working_days,
         )

@@ -15,7 +15,7 @@ from orchestrator.availability import CalendarError
 from orchestrator.models import StaffRole
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.api_cases import load_case
-from orchestrator.web.keys import BUSY_READER, HTTP, SETTINGS, WORKDAYS
+from orchestrator.web.keys import BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
 
 router = ApiRouter("availability")
 SCHEDULING = {StaffRole.scheduler}
@@ -175,6 +175,18 @@ async def request_availability(
     ctx: ApiContext, body: AvailabilityRequestCreate
 ) -> AvailabilityRequestPublic:
     """Poll every party without a readable calendar, by email, with their own link."""
+    # Calendars first, before this request's write transaction takes its first lock.
+    read = await negotiation.read_poll_calendars(
+        ctx.app[DB],
+        case_id=ctx.path_id("case_id"),
+        now=ctx.now,
+        settings=ctx.settings,
+        calendar=ctx.app[WORKDAYS],
+        reader=ctx.app[BUSY_READER],
+        http=ctx.app[HTTP],
+        window_start=body.window_start,
+        window_end=body.window_end,
+    )
     case = await load_case(ctx)
     result = await negotiation.request_availability(
         ctx.session,
@@ -183,8 +195,7 @@ async def request_availability(
         now=ctx.now,
         settings=ctx.settings,
         calendar=ctx.app[WORKDAYS],
-        reader=ctx.app[BUSY_READER],
-        http=ctx.app[HTTP],
+        calendars=read,
         window_start=body.window_start,
         window_end=body.window_end,
         notice_working_days=body.notice_working_days,

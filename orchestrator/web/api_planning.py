@@ -11,7 +11,7 @@ from orchestrator import planning
 from orchestrator.models import MeetingMode, StaffRole
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.api_meetings import MeetingPublic, present
-from orchestrator.web.keys import BUSY_READER, HTTP, WORKDAYS
+from orchestrator.web.keys import BUSY_READER, DB, HTTP, WORKDAYS
 
 router = ApiRouter("planning")
 SCHEDULING = {StaffRole.scheduler}
@@ -69,16 +69,19 @@ class AcceptedOut(BaseModel):
 @router.post("/plans", body=PlanRequest, response=PlanOut, roles=SCHEDULING)
 async def propose_plan(ctx: ApiContext, body: PlanRequest) -> PlanOut:
     """Propose bookings across all open cases that book the most families within target."""
-    proposal = await planning.propose(
-        ctx.session,
-        now=ctx.now,
-        settings=ctx.settings,
-        calendar=ctx.app[WORKDAYS],
-        reader=ctx.app[BUSY_READER],
-        http=ctx.app[HTTP],
-        duration=timedelta(minutes=body.duration_minutes),
-        case_ids=body.case_ids,
-    )
+    # A proposal only reads, and reads calendars: a read session, so that a slow feed
+    # never holds the write lock (the request's own transaction only files the audit).
+    async with ctx.app[DB].read() as session:
+        proposal = await planning.propose(
+            session,
+            now=ctx.now,
+            settings=ctx.settings,
+            calendar=ctx.app[WORKDAYS],
+            reader=ctx.app[BUSY_READER],
+            http=ctx.app[HTTP],
+            duration=timedelta(minutes=body.duration_minutes),
+            case_ids=body.case_ids,
+        )
     return PlanOut(
         bookings=[ProposedBookingOut(**vars(b)) for b in proposal.bookings],
         unplaced=[UnplacedOut(**vars(u)) for u in proposal.unplaced],

@@ -156,6 +156,16 @@ async def _best_times(
 async def ask_availability(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     case_id = parse_uuid(request.match_info["case_id"], "case")
     duration = _duration(str(staff.form.get("duration_minutes", "")))
+    # Calendars first: a slow feed must not hold the write lock.
+    read = await negotiation.read_poll_calendars(
+        request.app[DB_KEY],
+        case_id=case_id,
+        now=staff.now,
+        settings=staff.settings,
+        calendar=request.app[WORKDAYS],
+        reader=request.app[BUSY_READER],
+        http=request.app[HTTP],
+    )
     async with request.app[DB_KEY].write() as session:
         case = await cases.get_case(session, case_id)
         await negotiation.request_availability(
@@ -165,8 +175,7 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
             now=staff.now,
             settings=staff.settings,
             calendar=request.app[WORKDAYS],
-            reader=request.app[BUSY_READER],
-            http=request.app[HTTP],
+            calendars=read,
             actor=staff.actor,
         )
         _audit(session, staff, "availability.request", case.id)

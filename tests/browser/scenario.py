@@ -86,16 +86,25 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             actor=None,
         )
         found = Scenario(case_id=case.id, parent_id=parent.id, officer_id=officer.id)
-        if poll:
+    if poll:
+        read = await negotiation.read_poll_calendars(
+            app[DB],
+            case_id=case.id,
+            now=now,
+            settings=app[SETTINGS],
+            calendar=app[WORKDAYS],
+            reader=app[BUSY_READER],
+            http=app[HTTP],
+        )
+        async with app[DB].write() as session:
             result = await negotiation.request_availability(
                 session,
-                case=case,
+                case=await cases.get_case(session, case.id),
                 duration_minutes=180,
                 now=now,
                 settings=app[SETTINGS],
                 calendar=app[WORKDAYS],
-                reader=app[BUSY_READER],
-                http=app[HTTP],
+                calendars=read,
             )
             found.poll_url = await negotiation.poll_link_url(
                 session, result.poll, parent, app[SETTINGS]
