@@ -8,7 +8,9 @@ counted one by one:
 - an ``Allowance`` is a token bucket (kept as its theoretical arrival time, GCRA):
   ``burst`` failures at once, then one more every ``refill_seconds``;
 - a ``Backoff`` is a run of failures with growing delays: a few free tries, then each
-  further try must wait twice as long as the one before, up to a ceiling.
+  further try must wait twice as long as the one before, up to a ceiling. One try may
+  count in several runs at once (its address's, its account's), all or none; a trusted
+  credential's run (a known device) also stops trusting it after too many failures.
 
 A bucket is named by an HMAC of its door and who is knocking (an address, an email), so
 the table holds no address and no email. Times are Unix seconds from the app's clock.
@@ -155,29 +157,61 @@ class Throttle:
 
     # ------------------------------------------------------------------ growing delays
 
-    async def begin_attempt(self, key: str, backoff: Backoff) -> int:
-        """Count a try as failed until ``succeeded``; seconds to wait instead, if it must.
+    async def begin_attempt(self, *runs: tuple[str, Backoff]) -> int:
+        """Count a try as failed in each run until ``succeeded``; seconds to wait instead.
 
         Counting before the check (rather than after) is what keeps concurrent tries
-        honest: however many arrive at once, only ``backoff.free`` get through.
+        honest: however many arrive at once, only ``backoff.free`` get through. The runs
+        are locked together (in one order, so two tries cannot deadlock) and a try one run
+        refuses is counted in none.
+        """
+        now = self.now()
+        async with self.db.write() as session:
+            buckets = [
+                (await _locked(session, key), backoff)
+                for key, backoff in sorted(runs, key=lambda run: run[0])
+            ]
+            for bucket, _ in buckets:
+                if bucket.at < now - FORGET_AFTER_S:
+                    bucket.failures = 0
+            wait = max(bucket.until - now for bucket, _ in buckets)
+            if wait > 0:
+                return _wait(wait)
+            for bucket, backoff in buckets:
+                bucket.failures += 1
+                bucket.at = now
+                bucket.until = now + backoff.wait_after(bucket.failures)
+        await self._sweep(now)
+        return 0
+
+    async def begin_trusted_attempt(
+        self, key: str, backoff: Backoff, *, trusted_failures: int, kept_until: float
+    ) -> int | None:
+        """Like ``begin_attempt`` for a credential trusted until it fails too often in a row.
+
+        None once ``key`` has failed ``trusted_failures`` times in a row: it is no longer
+        trusted, and the try is not counted here. Such a run is never forgotten while the
+        credential lives: its row keeps ``until`` = ``kept_until`` (so no sweep takes it)
+        and its wait is reckoned from ``at``, the latest failure.
         """
         now = self.now()
         async with self.db.write() as session:
             bucket = await _locked(session, key)
-            if bucket.at < now - FORGET_AFTER_S:
-                bucket.failures = 0
-            if bucket.until > now:
-                return _wait(bucket.until - now)
+            if bucket.failures >= trusted_failures:
+                return None
+            wait = bucket.at + backoff.wait_after(bucket.failures) - now
+            if bucket.failures and wait > 0:
+                return _wait(wait)
             bucket.failures += 1
             bucket.at = now
-            bucket.until = now + backoff.wait_after(bucket.failures)
+            bucket.until = max(bucket.until, kept_until)
         await self._sweep(now)
         return 0
 
-    async def succeeded(self, key: str) -> None:
-        """The try was right: its run of failures ends."""
+    async def succeeded(self, *keys: str) -> None:
+        """The try was right: its runs of failures end."""
         async with self.db.write() as session:
-            await session.execute(delete(ThrottleBucket).where(col(ThrottleBucket.key) == key))
+            await session.execute(delete(ThrottleBucket).where(col(ThrottleBucket.key).in_(keys)))
 
     # ------------------------------------------------------------------ housekeeping
 

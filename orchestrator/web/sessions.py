@@ -5,7 +5,9 @@ are ``orchestrator.staff_sessions``. Every form a signed-in person posts carries
 session's CSRF token (hidden field ``csrf_token`` or header ``X-CSRF-Token``), compared in
 constant time.
 
-Checking the password, and slowing guessers, is ``orchestrator.signin``.
+Checking the password, and slowing guessers, is ``orchestrator.signin``. A browser that
+signs in also keeps a long-lived known-device cookie (``device_cookie_name``), flagged like
+the session cookie; signing out leaves it, since it speaks for the browser, not the session.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from orchestrator.events import EventBus
 from orchestrator.models import StaffRole, StaffSession, StaffUser
 from orchestrator.records import add_audit
 from orchestrator.settings import Settings
+from orchestrator.signin import KNOWN_DEVICE_TTL
 from orchestrator.staff_sessions import SESSION_TTL, session_for_cookie
 from orchestrator.web import audit
 from orchestrator.web.errors import ApiError
@@ -40,6 +43,11 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def cookie_name(settings: Settings) -> str:
     """``__Host-`` cookies must be Secure, host-only and Path=/; only possible over https."""
     return "__Host-orch_staff" if _is_https(settings) else "orch_staff"
+
+
+def device_cookie_name(settings: Settings) -> str:
+    """The known-device cookie, ``__Host-`` over https like the session cookie."""
+    return "__Host-orch_device" if _is_https(settings) else "orch_device"
 
 
 def _is_https(settings: Settings) -> bool:
@@ -58,6 +66,18 @@ def set_session_cookie(response: web.StreamResponse, settings: Settings, value: 
         secure=_is_https(settings),
         samesite="Lax",
         max_age=int(SESSION_TTL.total_seconds()),
+    )
+
+
+def set_device_cookie(response: web.StreamResponse, settings: Settings, value: str) -> None:
+    response.set_cookie(
+        device_cookie_name(settings),
+        value,
+        path="/",
+        httponly=True,
+        secure=_is_https(settings),
+        samesite="Lax",
+        max_age=int(KNOWN_DEVICE_TTL.total_seconds()),
     )
 
 

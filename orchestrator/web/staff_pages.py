@@ -64,10 +64,12 @@ from orchestrator.web.sessions import (
     StaffContext,
     clear_session_cookie,
     cookie_name,
+    device_cookie_name,
     load_staff,
     password_problem,
     require_csrf,
     safe_next,
+    set_device_cookie,
     set_session_cookie,
     staff_page,
 )
@@ -274,29 +276,34 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[:1000]
     target = safe_next(str(form.get("next", "")))
     app = request.app
-    user = None
+    settings = app[SETTINGS]
+    signed_in = None
     if email and password:
         try:
-            user = await check_sign_in(
+            signed_in = await check_sign_in(
                 app[DB],
                 app[THROTTLE],
                 app[PASSWORDS],
                 email=email,
                 password=password,
                 source=app[CLIENT_ADDRESS](request),
+                known_device=request.cookies.get(device_cookie_name(settings)),
+                secret=settings.secret_key.get_secret_value(),
             )
         except TooManyAttempts as exc:
             return await ratelimit.too_many(request, exc.retry_after)
-    if user is None:
+    if signed_in is None:
         context = {"next": target, "email": email, "error": SIGN_IN_FAILED, "notice": ""}
         return pages.render("staff/sign_in.html", request, context, status=400)
+    user = signed_in.user
     async with app[DB].write() as session:
         cookie = await open_session(session, user=user, now=app[CLOCK]())
     # A mediator's home is their sessions; everyone else starts at the board.
     if target == "/staff" and user.role is StaffRole.mediator:
         target = "/staff/sessions"
     response = web.HTTPSeeOther(target)
-    set_session_cookie(response, app[SETTINGS], cookie)
+    set_session_cookie(response, settings, cookie)
+    set_device_cookie(response, settings, signed_in.known_device)
     raise response
 
 

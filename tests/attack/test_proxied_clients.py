@@ -69,6 +69,8 @@ async def test_a_chain_of_our_own_proxies_is_read_past(staff: Staff) -> None:
 
 
 async def sign_in_from(staff: Staff, address: str, email: str, password: str) -> int:
+    """One sign-in from a browser of its own at ``address`` (no cookies from earlier ones)."""
+    staff.client.session.cookie_jar.clear()
     response = await staff.client.post(
         "/sign-in",
         data={"email": email, "password": password},

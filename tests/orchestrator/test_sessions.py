@@ -93,7 +93,9 @@ async def test_five_failures_slow_that_address_down_with_growing_waits(
     assert int(longer.headers["Retry-After"]) == 2 * first_wait
     clock.advance(seconds=2 * first_wait)
     assert (await browser.sign_in("sam@staff.example")).status == 303
-    # The right password ended the run: the next mistake is a plain mistake again.
+    # The right password ended the run: the next mistake is a plain mistake again, even
+    # from a browser without the known-device cookie that sign-in gave.
+    client.session.cookie_jar.clear()
     assert (await Browser(client).sign_in("sam@staff.example", "typo")).status == 400
 
 
