@@ -142,6 +142,7 @@ def domain_of(base_url: str) -> str:
 
 
 async def get_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting:
+    """The meeting with this id; NotFound when there is none."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise NotFound("meeting", meeting_id)
