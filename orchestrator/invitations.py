@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars import wording
 from calendars.imip import build_invite_message, build_plain_message
 from calendars.invites import (
     Attendee,
@@ -390,7 +391,11 @@ def meeting_context(
         "dial_in_pin": join.dial_in_pin,
         "venue": join.venue,
         "venue_notes": join.venue_notes,
-        "join_opens_minutes": settings.join_opens_minutes,
+        "join_opens_at": wording.clock_on(
+            booking.join_opens_at(facts.meeting, settings),
+            meeting_start=facts.meeting.start_at,
+            zone=facts.case.timezone,
+        ),
         "people": facts.people(),
         "what_to_expect": WHAT_TO_EXPECT,
         "rsvp": None,
@@ -400,20 +405,8 @@ def meeting_context(
 
 
 def meeting_when(meeting: Meeting, tzid: str) -> str:
-    """The meeting's time as every mail and page words it (``when_text`` of the ICS times)."""
-    spec = EventSpec(
-        uid=meeting.ical_uid,
-        sequence=meeting.calendar_sequence,
-        start=meeting.start_at,
-        end=meeting.end_at,
-        tzid=tzid,
-        summary="",
-        description="",
-        organizer=Organizer("-", "organiser@localhost"),
-        attendees=[],
-        dtstamp=meeting.updated_at,
-    )
-    return when_text(spec)
+    """The meeting's time as every mail, page and invite words it (``wording.when``)."""
+    return wording.when(meeting.start_at, meeting.end_at, zone=tzid)
 
 
 def invite_key(
