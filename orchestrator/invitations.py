@@ -308,32 +308,19 @@ async def join_details(
             mediator_id=recipient.mediator.id if recipient.mediator else None,
         )
         url = link_url(link, settings) if link is not None else None
-    number, pin = dial_in(facts, recipient, settings)
+    phone = booking.dial_in_for(
+        meeting, settings, invitation=recipient.invitation, mediator=recipient.mediator is not None
+    )
     venue, notes = (None, None)
     if meeting.mode in (MeetingMode.in_person, MeetingMode.hybrid):
         venue, notes = venue_text(meeting.venue)
     return JoinDetails(
         url=url,
-        dial_in_number=number,
-        dial_in_pin=pin if number else None,
+        dial_in_number=phone.number if phone else None,
+        dial_in_pin=phone.pin if phone else None,
         venue=venue,
         venue_notes=notes,
     )
-
-
-def dial_in(
-    facts: MeetingFacts, recipient: Recipient, settings: Settings
-) -> tuple[str | None, str | None]:
-    """The number to call and this person's PIN: their own where they have one, else the
-    room's."""
-    meeting = facts.meeting
-    own = (
-        recipient.invitation.phone_pin
-        if recipient.invitation is not None
-        else (meeting.mediator_pin if recipient.mediator is not None else None)
-    )
-    found = booking.dial_in(meeting, settings, own_pin=own)
-    return (found.number, found.pin) if found is not None else (None, None)
 
 
 def event_spec(

@@ -53,9 +53,8 @@ async def join_page(request: web.Request) -> web.Response:
     opens = booking.join_opens_at(meeting, settings)
     video = meeting.mode in (MeetingMode.video, MeetingMode.hybrid)
     is_mediator = party is None
-    pin = meeting.mediator_pin if is_mediator else (invitation.phone_pin if invitation else None)
     dial_in: dict[str, Any] | None = None
-    found = booking.dial_in(meeting, settings, own_pin=pin)
+    found = booking.dial_in_for(meeting, settings, invitation=invitation, mediator=is_mediator)
     if found is not None:
         dial_in = {"number": found.number, "pin": _group_pin(found.pin), "own": found.own}
     call_back = None
