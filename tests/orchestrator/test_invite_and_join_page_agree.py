@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from icalendar import Calendar
-from pydantic import SecretStr
 from sqlmodel import col, select
 
 from orchestrator.models import Invitation, Meeting
@@ -35,7 +34,7 @@ from tests.orchestrator.invites_support import (
     text_of,
     with_method,
 )
-from tests.orchestrator.meetings_support import app_with, get, path_of
+from tests.orchestrator.meetings_support import app_with, get, jitsi_settings, path_of
 
 DIAL_IN = "+44 20 7946 0000"
 ZOE = "zoe.carter@family.example"
@@ -49,15 +48,8 @@ WHEN = "Tuesday 9 June 2026, 9:30am to 11:30am (UK time)"
 async def jitsi_dial_in(
     aiohttp_client: Any, settings: Settings, clock: MutableClock
 ) -> tuple[TestClient[Any, Any], Staff]:
-    return await app_with(
-        aiohttp_client,
-        settings,
-        clock,
-        jitsi_base_url="https://meet.example.test",
-        jitsi_app_id="mediation",
-        jitsi_app_secret=SecretStr("jitsi-app-secret-for-tests-0123456789"),
-        jitsi_dial_in_number=DIAL_IN,
-    )
+    changes = jitsi_settings(jitsi_dial_in_number=DIAL_IN)
+    return await app_with(aiohttp_client, settings, clock, **changes)
 
 
 def the_invite(settings: Settings, address: str) -> EmailMessage:

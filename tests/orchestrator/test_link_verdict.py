@@ -25,13 +25,12 @@ from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import (
     START,
-    book,
+    booked_with_links,
     deliver_outbox,
     get,
     iso,
     join_links,
     path_of,
-    ready_case,
 )
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -161,11 +160,8 @@ def assert_same_refusal(answers: list[tuple[int, str]], message: str) -> None:
 async def test_both_doors_refuse_a_dead_link_alike(
     client: TestClient[Any, Any], staff: Staff, clock: MutableClock
 ) -> None:
-    ready = await ready_case(staff)
-    meeting = await book(staff, ready.case_id)
-    await deliver_outbox(client)
+    ready, meeting, found = await booked_with_links(client, staff)
     clock.set(START)
-    found = await join_links(staff, meeting["id"])
     parent, officer = found[ready.parties["parent"]], found[ready.parties["la_officer"]]
     # Live: both doors open (the page, and the 303 into the room).
     assert (await get(client, path_of(parent["url"])))[0] == 200
