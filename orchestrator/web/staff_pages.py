@@ -150,7 +150,7 @@ def install(app: web.Application) -> None:
 
 
 def format_when(value: datetime | None, zone: str = "Europe/London") -> str:
-    """'Monday 2 March 2026, 9:00am GMT' in the case's zone."""
+    """'Monday 2 March 2026, 9am GMT' in the case's zone (``wording.stamp``)."""
     if value is None:
         return ""
     return wording.stamp(value, zone=zone)
