@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from calendars import wording
 from calendars.clocks import latest_notice_date
 from calendars.rules import PartyRules, SchedulingRules, WorkingHours
 
@@ -73,11 +74,6 @@ class Limited(Protocol):
     def answers(self) -> Mapping[datetime, str] | None: ...
 
 
-def day_label(day: date) -> str:
-    """E.g. "Friday 25 December 2026"."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
 def working_span(day: date, hours: tuple[time, time], zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The start and end of the mediator's working hours on ``day``, as aware local times."""
     return datetime.combine(day, hours[0], tzinfo=zone), datetime.combine(
@@ -93,13 +89,21 @@ def day_breaks(
     breaks: list[RuleBreak] = []
     holiday = calendar.holiday_name(day)
     if holiday == "Service closure":
-        breaks.append(RuleBreak("closure", f"the service is closed on {day_label(day)}"))
+        breaks.append(RuleBreak("closure", f"the service is closed on {wording.day(day)}"))
     elif holiday is not None:
-        breaks.append(RuleBreak("bank_holiday", f"{day_label(day)} is a bank holiday ({holiday})"))
+        breaks.append(
+            RuleBreak("bank_holiday", f"{wording.day(day)} is a bank holiday ({holiday})")
+        )
     elif not calendar.is_working_day(day):
-        breaks.append(RuleBreak("weekend", f"{day_label(day)} is a {day:%A}, not a working day"))
+        breaks.append(
+            RuleBreak(
+                "weekend", f"{wording.day(day)} is a {wording.weekday(day)}, not a working day"
+            )
+        )
     if not breaks and hours.hours_on(day.weekday()) is None:
-        breaks.append(RuleBreak("mediator_day_off", f"the mediator does not work on {day:%A}s"))
+        breaks.append(
+            RuleBreak("mediator_day_off", f"the mediator does not work on {wording.weekday(day)}s")
+        )
     notice = rules.min_notice_working_days
     latest = latest_notice_date(day, calendar, notice)
     if latest < today:
@@ -107,7 +111,7 @@ def day_breaks(
             RuleBreak(
                 "notice",
                 f"the family must be told the date at least {notice} working days before; "
-                f"for {day_label(day)} that was by {day_label(latest)}",
+                f"for {wording.day(day)} that was by {wording.day(latest)}",
             )
         )
     return breaks
@@ -134,8 +138,8 @@ def rule_breaks(
             breaks.append(
                 RuleBreak(
                     "outside_hours",
-                    f"{local_start:%H:%M} to {local_end:%H:%M} is outside the mediator's "
-                    f"working hours ({worked[0]:%H:%M} to {worked[1]:%H:%M})",
+                    f"{wording.clock_range(local_start, local_end)} is outside the mediator's "
+                    f"working hours ({wording.clock_range(worked[0], worked[1])})",
                 )
             )
     for party in parties:
@@ -149,8 +153,8 @@ def rule_breaks(
             breaks.append(
                 RuleBreak(
                     "party_answer",
-                    f"{who} answered the poll that they cannot do {local_start:%H:%M} on "
-                    f"{day_label(day)}",
+                    f"{who} answered the poll that they cannot do "
+                    f"{wording.clock_on_day(local_start)}",
                     party_id=party.party_id,
                 )
             )

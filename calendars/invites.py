@@ -32,6 +32,8 @@ from icalendar import (
     vText,
 )
 
+from calendars import wording
+
 PRODID = "-//Mediation Orchestrator//Invites 1.0//EN"
 
 Role = Literal["CHAIR", "REQ-PARTICIPANT", "OPT-PARTICIPANT"]
@@ -183,15 +185,9 @@ def uid_for_meeting(meeting_id: str, domain: str) -> str:
 # ------------------------------------------------------------------ text shared by body and ICS
 
 
-def when_text(spec: EventSpec) -> str:
-    """Say when the meeting is in its own zone: 'Sunday 29 March 2026, 10:00 to 12:00 BST'."""
-    start, end = spec.local_start, spec.local_end
-    day = f"{start:%A} {start.day} {start:%B %Y}"
-    if start.date() == end.date():
-        return f"{day}, {start:%H:%M} to {end:%H:%M} {end.tzname()}"
-    return f"{day}, {start:%H:%M} {start.tzname()} to {end:%A} {end.day} {end:%B %Y}, " + (
-        f"{end:%H:%M} {end.tzname()}"
-    )
+def when_text(spec: EventSpec, *, locale: str = wording.LOCALE) -> str:
+    """Say when the meeting is in its own zone: 'Sunday 29 March 2026, 10am to midday (UK time)'."""
+    return wording.when(spec.start, spec.end, zone=spec.tzid, locale=locale)
 
 
 def join_lines(join: JoinDetails) -> list[str]:

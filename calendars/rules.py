@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from calendars import wording
 from calendars.intervals import Interval
 from calendars.workdays import WorkingDays
 
@@ -22,7 +23,7 @@ def _office_week() -> Mapping[int, tuple[time, time]]:
 
 
 def _clock(moment: time | None) -> str:
-    return "" if moment is None else moment.strftime("%H:%M")
+    return "" if moment is None else wording.clock(moment)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class PartyRules:
             "overnight": "cannot meet across midnight",
             "not_before": f"cannot meet before {_clock(self.not_before)}",
             "not_after": f"cannot stay after {_clock(self.not_after)}",
-            "weekday": f"cannot meet on {local_start:%A}s",
+            "weekday": f"cannot meet on {wording.weekday(local_start)}s",
             "school_day": (
                 "can meet only during the school day "
                 f"({_clock(self.school_hours[0])} to {_clock(self.school_hours[1])})"

@@ -15,6 +15,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, Literal
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 from calendars.intervals import Interval
 from integrations.errors import SignatureInvalid
 
@@ -88,9 +90,13 @@ class CallbackRequest:
 
     method: str
     url: str  # full URL as the provider called it, including the query string
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # read case-insensitively, whatever was passed in
     body: bytes
     form: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Header names are case-insensitive (RFC 9110): one rule here, not one per adapter.
+        object.__setattr__(self, "headers", CIMultiDictProxy(CIMultiDict(self.headers)))
 
 
 @dataclass(frozen=True)

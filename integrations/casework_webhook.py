@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from integrations.base import CaseworkSink, WebhookDelivery
@@ -104,9 +105,9 @@ def verify(
     tolerance_s: int = DEFAULT_TOLERANCE_S,
 ) -> None:
     """Check a delivery's signature, then its freshness. Raises SignatureInvalid."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    timestamp_text = lowered.get(TIMESTAMP_HEADER.lower())
-    signature = lowered.get(SIGNATURE_HEADER.lower())
+    found = CIMultiDict(headers)
+    timestamp_text = found.get(TIMESTAMP_HEADER)
+    signature = found.get(SIGNATURE_HEADER)
     if timestamp_text is None or signature is None:
         raise SignatureInvalid("missing signature or timestamp header", provider=PROVIDER)
     try:

@@ -211,7 +211,7 @@ class JitsiProvider(VideoProvider):
         expected = self.config.event_sync_header_value
         if not expected:
             raise SignatureInvalid("event_sync header is not configured", provider=self.name)
-        received = _header(headers, self.config.event_sync_header_name)
+        received = headers.get(self.config.event_sync_header_name)
         if received is None or not hmac.compare_digest(received.encode(), expected.encode()):
             raise SignatureInvalid("event_sync header did not match", provider=self.name)
 
@@ -249,14 +249,6 @@ def _pin_value(pin: str) -> int | str:
     # The Jitsi client accepts either; a number is what jitsi.net answers, but a
     # leading zero would be lost, so such PINs stay strings.
     return int(pin) if pin.isdigit() and not pin.startswith("0") else pin
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 def _signals_from_event(event: Mapping[str, Any]) -> Iterable[AttendanceSignal]:

@@ -109,7 +109,7 @@ class TwilioBridge(PhoneBridge):
 
     def verify_request(self, request: CallbackRequest) -> None:
         """Check ``X-Twilio-Signature`` on a webhook. Raises SignatureInvalid."""
-        given = _header(request.headers, SIGNATURE_HEADER)
+        given = request.headers.get(SIGNATURE_HEADER)
         if not given:
             raise SignatureInvalid("request has no X-Twilio-Signature", provider=PROVIDER)
         query = dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
@@ -319,7 +319,7 @@ def _multi(params: FormParams) -> dict[str, list[str]]:
 
 
 def _form_from_body(request: CallbackRequest) -> dict[str, list[str]]:
-    content_type = _header(request.headers, "Content-Type") or ""
+    content_type = request.headers.get("Content-Type") or ""
     if "application/x-www-form-urlencoded" not in content_type:
         return {}
     return parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
@@ -338,14 +338,6 @@ def _url_variants(url: str) -> Iterable[str]:
         yield url
         port = 443 if parts.scheme == "https" else 80
         yield urlunsplit(parts._replace(netloc=f"{userinfo}{host}:{port}"))
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == lowered), None)
 
 
 def _error_code(body: bytes) -> int | None:

@@ -22,7 +22,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.errors import InvalidState, LinkInvalid, NotFound, ValidationFailed
+from orchestrator import links
+from orchestrator.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.models import (
     Channel,
     Link,
@@ -359,27 +360,21 @@ class JoinFacts:
     """What the database says about one join link, before any time-dependent check.
 
     Read by ``load_join_facts`` with one indexed query (plus the open caucus rooms while a
-    session runs); ``JoinFacts.target`` then applies the checks in the same order as
-    ``links.resolve``. Kept by the click path's short-lived cache (orchestrator.linkcache):
-    nothing here depends on ``now``.
+    session runs); ``JoinFacts.target`` then asks ``links.verdict``, the rule
+    ``links.resolve`` applies too. Kept by the click path's short-lived cache
+    (orchestrator.linkcache): nothing here depends on ``now``.
     """
 
-    link_case: uuid.UUID
+    link: links.LinkState
+    party: links.PartyState | None
+    meeting: links.MeetingState
     party_id: uuid.UUID | None
     mediator_id: uuid.UUID | None
-    link_sequence: int | None
-    expires_at: datetime
-    revoked: bool
     meeting_id: uuid.UUID
-    meeting_case: uuid.UUID
-    status: MeetingStatus
-    sequence: int
     start_at: datetime
     end_at: datetime
     mode: MeetingMode
     provider_room: dict[str, Any] | None  # the caucus room when the party is in one
-    party_case: uuid.UUID | None
-    party_removed: bool
     participant_ref: str
     display_name: str
 
@@ -390,26 +385,12 @@ class JoinFacts:
     def target(self, *, now: datetime, opens_before: timedelta) -> JoinTarget:
         """The room this click goes to, or LinkInvalid / InvalidState / RoomNotReady."""
         party_id = self.party_id
-        if self.revoked:
-            raise LinkInvalid("this link has been withdrawn", details={"reason": "revoked"})
-        if self.expires_at <= now:
-            raise LinkInvalid("this link has expired", details={"reason": "expired"})
-        if party_id is not None and (self.party_removed or self.party_case != self.link_case):
-            raise LinkInvalid("this link has been withdrawn", details={"reason": "party_removed"})
-        if self.meeting_case != self.link_case:
-            raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
-        if self.status == MeetingStatus.cancelled:
-            raise LinkInvalid("this meeting has been cancelled", details={"reason": "cancelled"})
-        if self.link_sequence is not None and self.link_sequence != self.sequence:
-            raise LinkInvalid(
-                "this meeting has been moved; please use the newest email",
-                details={"reason": "superseded"},
-            )
+        links.ensure_live(links.verdict(self.link, party=self.party, meeting=self.meeting, now=now))
         if self.mode not in (MeetingMode.video, MeetingMode.hybrid):
             raise InvalidState("this meeting has no video room")
         if now < self.start_at - opens_before:
             raise InvalidState("the video room is not open yet")
-        if self.status == MeetingStatus.closed and party_id is not None:
+        if self.meeting.status is MeetingStatus.closed and party_id is not None:
             raise InvalidState("this meeting has ended")
         if not self.provider_room:
             raise RoomNotReady("the video room is being prepared; please try again in a minute")
@@ -436,12 +417,13 @@ class JoinFacts:
 async def load_join_facts(connection: AsyncConnection, *, link_id: str) -> JoinFacts:
     """One indexed read (Core only) of a join link, its meeting, party and caucus room.
 
-    Mirrors ``links.resolve`` without the ORM, because this is the busiest path of the
-    service. Raises LinkInvalid only when the link does not exist (or is of another scope).
+    Reads what ``links.resolve`` reads without the ORM, because this is the busiest path of
+    the service. Raises LinkInvalid only when the link does not exist (or is of another
+    scope).
     """
     row = (await connection.execute(_CLICK_QUERY, {"link_id": link_id})).first()
     if row is None or row[0] != LinkScope.join_room:
-        raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
+        raise links.refusal(links.Verdict.unknown)
     (
         _scope,
         link_case,
@@ -477,24 +459,32 @@ async def load_join_facts(connection: AsyncConnection, *, link_id: str) -> JoinF
         ref = mediator_ref(mediator_id)
         name = display_name(mediator_name or "Mediator", "mediator")
     else:
-        raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
+        raise links.refusal(links.Verdict.unknown)
     return JoinFacts(
-        link_case=link_case,
+        link=links.LinkState(
+            case_id=link_case,
+            revoked=revoked_at is not None,
+            expires_at=expires_at,
+            party_id=party_id,
+            meeting_id=meeting_id,
+            meeting_sequence=link_sequence,
+        ),
+        # The outer join gives no case when the party's row is gone.
+        party=(
+            links.PartyState(case_id=party_case, removed=party_removed is not None)
+            if party_case is not None
+            else None
+        ),
+        meeting=links.MeetingState(
+            case_id=meeting_case, status=MeetingStatus(status), sequence=sequence
+        ),
         party_id=party_id,
         mediator_id=mediator_id,
-        link_sequence=link_sequence,
-        expires_at=expires_at,
-        revoked=revoked_at is not None,
         meeting_id=meeting_id,
-        meeting_case=meeting_case,
-        status=MeetingStatus(status),
-        sequence=sequence,
         start_at=start_at,
         end_at=end_at,
         mode=MeetingMode(mode),
         provider_room=provider_room,
-        party_case=party_case,
-        party_removed=party_removed is not None,
         participant_ref=ref,
         display_name=name,
     )

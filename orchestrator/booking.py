@@ -134,6 +134,16 @@ def dial_in(meeting: Meeting, settings: Settings, *, own_pin: str | None) -> Dia
     return None
 
 
+def dial_in_for(
+    meeting: Meeting, settings: Settings, *, invitation: Invitation | None, mediator: bool
+) -> DialIn | None:
+    """How one person joins by phone: the one rule for their invite, its calendar event and
+    their join page. The mediator keys the meeting's mediator PIN, a party the PIN of their
+    invitation; ``dial_in`` then picks the number (and the room's PIN where they have none)."""
+    own_pin = meeting.mediator_pin if mediator else invitation.phone_pin if invitation else None
+    return dial_in(meeting, settings, own_pin=own_pin)
+
+
 def domain_of(base_url: str) -> str:
     return urlsplit(base_url).hostname or "localhost"
 
@@ -142,6 +152,7 @@ def domain_of(base_url: str) -> str:
 
 
 async def get_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting:
+    """The meeting with this id; NotFound when there is none."""
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise NotFound("meeting", meeting_id)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 from sqlmodel._compat import SQLModelConfig
 
+from calendars import wording
 from calendars.clocks import appeal_deadline, certificate_due
 from calendars.imip import build_plain_message
 from calendars.workdays import WorkingDays
@@ -156,10 +157,6 @@ class CertificateText:
     help_line: str
 
 
-def long_date(d: date) -> str:
-    return f"{d.day} {d:%B %Y}"
-
-
 FONTS = Path(__file__).parent / "fonts"
 FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 
@@ -232,7 +229,7 @@ def render_pdf(text: CertificateText) -> bytes:
 
     facts = [
         ["Certificate number", text.number],
-        ["Date of issue", long_date(text.issued_on)],
+        ["Date of issue", wording.date_only(text.issued_on)],
         ["Case reference", text.reference],
         ["Local authority", text.local_authority],
         ["Type of case", text.case_kind],
@@ -295,7 +292,7 @@ def _title(kind: CertificateKind, case: Case) -> str:
 def _statement(
     kind: CertificateKind, event_date: date, outcome: Outcome | None, case_kind: CaseKind
 ) -> str:
-    day = long_date(event_date)
+    day = wording.date_only(event_date)
     if kind is CertificateKind.declined and case_kind is CaseKind.disagreement_resolution:
         return (
             f"Disagreement resolution was requested, and on {day} a party said it would not "
@@ -327,12 +324,12 @@ def _appeal_words(deadline: date | None, issued: date) -> str:
     if deadline is not None:
         return (
             f"An appeal to the First-tier Tribunal (Special Educational Needs and Disability) "
-            f"must be made by {long_date(deadline)}."
+            f"must be made by {wording.date_only(deadline)}."
         )
     return (
         "An appeal to the First-tier Tribunal (Special Educational Needs and Disability) must "
         "be made by the later of two months from the local authority's decision and one "
-        f"month from the date of this certificate ({long_date(issued)})."
+        f"month from the date of this certificate ({wording.date_only(issued)})."
     )
 
 
@@ -398,7 +395,7 @@ async def _refuse_while_booked(session: AsyncSession, case: Case) -> None:
     )
     if meeting is None:
         return
-    day = long_date(meeting.start_at.astimezone(ZoneInfo(case.timezone)).date())
+    day = wording.date_only(meeting.start_at.astimezone(ZoneInfo(case.timezone)).date())
     raise InvalidState(
         f"a meeting is still booked for {day}: cancel it (everyone is told) before "
         "issuing the certificate that says the family declined mediation",

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars import wording
 from calendars.imip import build_invite_message, build_plain_message
 from calendars.invites import (
     Attendee,
@@ -307,32 +308,19 @@ async def join_details(
             mediator_id=recipient.mediator.id if recipient.mediator else None,
         )
         url = link_url(link, settings) if link is not None else None
-    number, pin = dial_in(facts, recipient, settings)
+    phone = booking.dial_in_for(
+        meeting, settings, invitation=recipient.invitation, mediator=recipient.mediator is not None
+    )
     venue, notes = (None, None)
     if meeting.mode in (MeetingMode.in_person, MeetingMode.hybrid):
         venue, notes = venue_text(meeting.venue)
     return JoinDetails(
         url=url,
-        dial_in_number=number,
-        dial_in_pin=pin if number else None,
+        dial_in_number=phone.number if phone else None,
+        dial_in_pin=phone.pin if phone else None,
         venue=venue,
         venue_notes=notes,
     )
-
-
-def dial_in(
-    facts: MeetingFacts, recipient: Recipient, settings: Settings
-) -> tuple[str | None, str | None]:
-    """The number to call and this person's PIN: their own where they have one, else the
-    room's."""
-    meeting = facts.meeting
-    own = (
-        recipient.invitation.phone_pin
-        if recipient.invitation is not None
-        else (meeting.mediator_pin if recipient.mediator is not None else None)
-    )
-    found = booking.dial_in(meeting, settings, own_pin=own)
-    return (found.number, found.pin) if found is not None else (None, None)
 
 
 def event_spec(
@@ -390,7 +378,11 @@ def meeting_context(
         "dial_in_pin": join.dial_in_pin,
         "venue": join.venue,
         "venue_notes": join.venue_notes,
-        "join_opens_minutes": settings.join_opens_minutes,
+        "join_opens_at": wording.clock_on(
+            booking.join_opens_at(facts.meeting, settings),
+            meeting_start=facts.meeting.start_at,
+            zone=facts.case.timezone,
+        ),
         "people": facts.people(),
         "what_to_expect": WHAT_TO_EXPECT,
         "rsvp": None,
@@ -400,20 +392,8 @@ def meeting_context(
 
 
 def meeting_when(meeting: Meeting, tzid: str) -> str:
-    """The meeting's time as every mail and page words it (``when_text`` of the ICS times)."""
-    spec = EventSpec(
-        uid=meeting.ical_uid,
-        sequence=meeting.calendar_sequence,
-        start=meeting.start_at,
-        end=meeting.end_at,
-        tzid=tzid,
-        summary="",
-        description="",
-        organizer=Organizer("-", "organiser@localhost"),
-        attendees=[],
-        dtstamp=meeting.updated_at,
-    )
-    return when_text(spec)
+    """The meeting's time as every mail, page and invite words it (``wording.when``)."""
+    return wording.when(meeting.start_at, meeting.end_at, zone=tzid)
 
 
 def invite_key(

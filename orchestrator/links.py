@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -35,6 +36,114 @@ PATH_FOR_SCOPE = {
     LinkScope.consent: "/c/",
     LinkScope.feed: "/feeds/mediators/",
 }
+
+
+class Verdict(StrEnum):
+    """Whether a link still works and, when it does not, why (the reason an error carries)."""
+
+    live = "live"
+    unknown = "unknown"
+    revoked = "revoked"
+    expired = "expired"
+    party_removed = "party_removed"
+    cancelled = "cancelled"
+    superseded = "superseded"  # the meeting was moved after the link was sent
+
+
+# What a person is told when a link is dead, by verdict.
+DEAD_LINK_MESSAGES = {
+    Verdict.unknown: "this link is not valid",
+    Verdict.revoked: "this link has been withdrawn",
+    Verdict.expired: "this link has expired",
+    Verdict.party_removed: "this link has been withdrawn",
+    Verdict.cancelled: "this meeting has been cancelled",
+    Verdict.superseded: "this meeting has been moved; please use the newest email",
+}
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """The facts of a link's row that decide whether it still works."""
+
+    case_id: uuid.UUID
+    revoked: bool
+    expires_at: datetime
+    party_id: uuid.UUID | None
+    meeting_id: uuid.UUID | None
+    meeting_sequence: int | None  # the meeting's sequence when the link was issued
+
+    @classmethod
+    def of(cls, link: Link) -> LinkState:
+        return cls(
+            case_id=link.case_id,
+            revoked=link.revoked_at is not None,
+            expires_at=link.expires_at,
+            party_id=link.party_id,
+            meeting_id=link.meeting_id,
+            meeting_sequence=link.meeting_sequence,
+        )
+
+
+@dataclass(frozen=True)
+class PartyState:
+    """The facts of the link's party that decide whether the link still works."""
+
+    case_id: uuid.UUID
+    removed: bool
+
+    @classmethod
+    def of(cls, party: Party) -> PartyState:
+        return cls(case_id=party.case_id, removed=party.removed_at is not None)
+
+
+@dataclass(frozen=True)
+class MeetingState:
+    """The facts of the link's meeting that decide whether the link still works."""
+
+    case_id: uuid.UUID
+    status: MeetingStatus
+    sequence: int
+
+    @classmethod
+    def of(cls, meeting: Meeting) -> MeetingState:
+        return cls(case_id=meeting.case_id, status=meeting.status, sequence=meeting.sequence)
+
+
+def verdict(
+    link: LinkState, *, party: PartyState | None, meeting: MeetingState | None, now: datetime
+) -> Verdict:
+    """Whether the link works at ``now``; ``party`` and ``meeting`` are None when not found.
+
+    The one rule for every door that takes a link: the ORM one (``resolve``) and the join
+    click's Core read (``attendance.JoinFacts.target``). The first reason found wins.
+    """
+    if link.revoked:
+        return Verdict.revoked
+    if link.expires_at <= now:
+        return Verdict.expired
+    if link.party_id is not None and (
+        party is None or party.removed or party.case_id != link.case_id
+    ):
+        return Verdict.party_removed
+    if link.meeting_id is not None:
+        if meeting is None or meeting.case_id != link.case_id:
+            return Verdict.unknown
+        if meeting.status is MeetingStatus.cancelled:
+            return Verdict.cancelled
+        if link.meeting_sequence is not None and link.meeting_sequence != meeting.sequence:
+            return Verdict.superseded
+    return Verdict.live
+
+
+def refusal(found: Verdict) -> LinkInvalid:
+    """The error a dead link answers, with its verdict as the reason."""
+    return LinkInvalid(DEAD_LINK_MESSAGES[found], details={"reason": found.value})
+
+
+def ensure_live(found: Verdict) -> None:
+    """Raise LinkInvalid (``refusal``) unless the link is live."""
+    if found is not Verdict.live:
+        raise refusal(found)
 
 
 @dataclass(frozen=True)
@@ -142,28 +251,17 @@ async def resolve(
     link_id = decode(token, secret=secret, scope=scope, now=now)
     link = await session.get(Link, link_id)
     if link is None or link.scope is not scope:
-        raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
-    if link.revoked_at is not None:
-        raise LinkInvalid("this link has been withdrawn", details={"reason": "revoked"})
-    if link.expires_at <= now:
-        raise LinkInvalid("this link has expired", details={"reason": "expired"})
-    party = None
-    if link.party_id is not None:
-        party = await session.get(Party, link.party_id)
-        if party is None or party.removed_at is not None or party.case_id != link.case_id:
-            raise LinkInvalid("this link has been withdrawn", details={"reason": "party_removed"})
-    meeting = None
-    if link.meeting_id is not None:
-        meeting = await session.get(Meeting, link.meeting_id)
-        if meeting is None or meeting.case_id != link.case_id:
-            raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
-        if meeting.status is MeetingStatus.cancelled:
-            raise LinkInvalid("this meeting has been cancelled", details={"reason": "cancelled"})
-        if link.meeting_sequence is not None and link.meeting_sequence != meeting.sequence:
-            raise LinkInvalid(
-                "this meeting has been moved; please use the newest email",
-                details={"reason": "superseded"},
-            )
+        raise refusal(Verdict.unknown)
+    party = await session.get(Party, link.party_id) if link.party_id is not None else None
+    meeting = await session.get(Meeting, link.meeting_id) if link.meeting_id is not None else None
+    ensure_live(
+        verdict(
+            LinkState.of(link),
+            party=PartyState.of(party) if party is not None else None,
+            meeting=MeetingState.of(meeting) if meeting is not None else None,
+            now=now,
+        )
+    )
     return Resolved(link=link, party=party, meeting=meeting)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars import wording
 from calendars.imip import build_plain_message
 from calendars.intervals import Interval
 from calendars.slots import find_slots
@@ -446,25 +447,8 @@ def _mail_domain(settings: Settings) -> str:
 def _day_range(candidates: list[datetime], zone: ZoneInfo) -> str:
     first, last = candidates[0].astimezone(zone), candidates[-1].astimezone(zone)
     if first.date() == last.date():
-        return f"on {day_label(first)}"
-    return f"between {day_label(first)} and {day_label(last)}"
-
-
-def day_label(moment: datetime) -> str:
-    """E.g. "Monday 9 March 2026" (no leading zero, in the moment's own zone)."""
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"
-
-
-def clock_label(moment: datetime) -> str:
-    """E.g. "9:30am", "1pm"."""
-    hour = moment.hour % 12 or 12
-    suffix = "am" if moment.hour < 12 else "pm"
-    return f"{hour}{suffix}" if moment.minute == 0 else f"{hour}:{moment.minute:02d}{suffix}"
-
-
-def zone_label(zone_name: str) -> str:
-    """How a page names the case's time zone."""
-    return "UK time" if zone_name == "Europe/London" else zone_name.replace("_", " ")
+        return f"on {wording.day(first)}"
+    return f"between {wording.day(first)} and {wording.day(last)}"
 
 
 async def _queue_poll_email(

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars import wording
 from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
 from orchestrator import case_status, links
@@ -93,7 +94,7 @@ async def send_referral_notice(
             "recipient_name": officer.name,
             "reference": case.reference,
             "local_authority": case.local_authority,
-            "sent_on": f"{sent_on:%A} {sent_on.day} {sent_on:%B %Y}",
+            "sent_on": wording.day(sent_on),
         },
         settings=settings,
         now=now,

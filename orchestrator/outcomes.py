@@ -194,13 +194,6 @@ def _check_consistent(data: OutcomeCreate) -> None:
         raise ValidationFailed("no agreement means no issue was agreed")
 
 
-async def get_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting:
-    meeting = await session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise NotFound("meeting", meeting_id)
-    return meeting
-
-
 async def get_outcome(session: AsyncSession, *, meeting_id: uuid.UUID) -> Outcome:
     outcome = await session.scalar(select(Outcome).where(col(Outcome.meeting_id) == meeting_id))
     if outcome is None:

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
+from calendars import wording
 from orchestrator.models import (
     Case,
     CaseKind,
@@ -216,7 +217,7 @@ async def summary(
 
     def group_of(case: Case, day: date, mediator_id: uuid.UUID | None) -> tuple[str, str]:
         if group_by == "month":
-            return f"{day:%Y-%m}", f"{day:%B %Y}"
+            return f"{day:%Y-%m}", wording.month(day)
         if group_by == "local_authority":
             return case.local_authority, case.local_authority
         chosen = mediator_id or case.mediator_id

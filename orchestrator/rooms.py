@@ -21,6 +21,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars import wording
 from orchestrator import case_status
 from orchestrator.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.models import (
@@ -545,9 +546,9 @@ async def start(
         case = await session.get(Case, meeting.case_id)
         local = opens.astimezone(ZoneInfo(case.timezone if case else "Europe/London"))
         raise InvalidState(
-            f"the session can be started from {local:%H:%M} on {local:%A} {local.day} "
-            f"{local:%B}, when joining opens ({settings.join_opens_minutes} minutes "
-            "before the meeting)",
+            f"the session can be started from {wording.clock(local)} on "
+            f"{wording.day_and_month(local)}, when joining opens "
+            f"({settings.join_opens_minutes} minutes before the meeting)",
             details={"opens_at": opens.isoformat()},
         )
     await transition(

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel
 
-from orchestrator import cases, certificates, outcomes, records
+from orchestrator import booking, cases, certificates, outcomes, records
 from orchestrator.certificates import CertificateList, CertificatePublic, CertificateRequest
 from orchestrator.errors import NotFound
 from orchestrator.models import Case, Meeting, StaffRole
@@ -73,7 +73,7 @@ async def _may_see(ctx: ApiContext, case: Case, meeting: Meeting | None = None) 
 async def load_meeting(ctx: ApiContext) -> tuple[Meeting, Case]:
     """The meeting in the path and its case, if the caller may see them."""
     meeting_id = ctx.path_id("meeting_id")
-    meeting = await outcomes.get_meeting(ctx.session, meeting_id)
+    meeting = await booking.get_meeting(ctx.session, meeting_id)
     case = await cases.get_case(ctx.session, meeting.case_id)
     ctx.audit_case_id = case.id
     if not await _may_see(ctx, case, meeting):

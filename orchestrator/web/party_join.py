@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from calendars import wording
 from integrations.base import JoinIdentity
 from orchestrator import attendance, booking, linkcache, links
 from orchestrator.errors import InvalidState, LinkInvalid
@@ -25,20 +25,6 @@ from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS, STATE
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
-
-
-def day_label(moment: datetime) -> str:
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"
-
-
-def clock_label(moment: datetime) -> str:
-    hour = moment.hour % 12 or 12
-    suffix = "am" if moment.hour < 12 else "pm"
-    return f"{hour}{suffix}" if moment.minute == 0 else f"{hour}:{moment.minute:02d}{suffix}"
-
-
-def zone_label(zone_name: str) -> str:
-    return "UK time" if zone_name == "Europe/London" else zone_name.replace("_", " ")
 
 
 def _group_pin(pin: str) -> str:
@@ -64,14 +50,11 @@ async def join_page(request: web.Request) -> web.Response:
         case, mediator, invitation = await booking.join_details(
             session, meeting=meeting, party=party
         )
-    zone = ZoneInfo(case.timezone)
-    start, end = meeting.start_at.astimezone(zone), meeting.end_at.astimezone(zone)
-    opens = booking.join_opens_at(meeting, settings).astimezone(zone)
+    opens = booking.join_opens_at(meeting, settings)
     video = meeting.mode in (MeetingMode.video, MeetingMode.hybrid)
     is_mediator = party is None
-    pin = meeting.mediator_pin if is_mediator else (invitation.phone_pin if invitation else None)
     dial_in: dict[str, Any] | None = None
-    found = booking.dial_in(meeting, settings, own_pin=pin)
+    found = booking.dial_in_for(meeting, settings, invitation=invitation, mediator=is_mediator)
     if found is not None:
         dial_in = {"number": found.number, "pin": _group_pin(found.pin), "own": found.own}
     call_back = None
@@ -81,14 +64,12 @@ async def join_page(request: web.Request) -> web.Response:
         "name": (party.name if party else mediator.name if mediator else "").split(" ")[0],
         "is_mediator": is_mediator,
         "mediator_name": mediator.name if mediator else None,
-        "day": day_label(start),
-        "time": f"{clock_label(start)} to {clock_label(end)}",
-        "zone": zone_label(case.timezone),
+        "when": wording.when(meeting.start_at, meeting.end_at, zone=case.timezone),
         "mode": meeting.mode.value,
         "video": video,
         "video_open": video and now >= opens and meeting.status is not MeetingStatus.closed,
         "room_ready": meeting.provider_room is not None,
-        "opens_at": f"{clock_label(opens)} on {day_label(opens)}",
+        "opens_at": wording.clock_on_day(opens, zone=case.timezone),
         "ended": meeting.status is MeetingStatus.closed,
         "dial_in": dial_in,
         "call_back": call_back,

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from calendars import wording
 from orchestrator import negotiation
 from orchestrator.errors import ValidationFailed
 from orchestrator.models import PollAnswerValue
@@ -73,10 +74,10 @@ def group_by_day(
     for start in candidates:
         local = start.astimezone(zone)
         end = (start + duration).astimezone(zone)
-        label = f"{negotiation.clock_label(local)} to {negotiation.clock_label(end)}"
+        label = wording.clock_range(local, end)
         given = answers.get(start)
         choice = TimeChoice(field_name(start), label, given.value if given else None)
-        day = negotiation.day_label(local)
+        day = wording.day(local)
         if days and days[-1].label == day:
             days[-1].times.append(choice)
         else:
@@ -100,7 +101,7 @@ async def _page_context(
         ),
         "choices": [(value.value, label) for value, label in CHOICES],
         "length": f"{hours:g} hour" + ("" if hours == 1 else "s"),
-        "zone_label": negotiation.zone_label(case.timezone),
+        "zone_label": wording.zone_label(case.timezone),
         "note": access.response.note if access.response else None,
         "answered": bool(access.response and access.response.answered_at),
         "closed": poll.closed_at is not None,

@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendars import wording
 from orchestrator import cases, records
 from orchestrator import staff as staff_users
 from orchestrator.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -151,23 +152,16 @@ def install(app: web.Application) -> None:
 
 
 def format_when(value: datetime | None, zone: str = "Europe/London") -> str:
-    """'Monday 2 March 2026, 9:00am GMT' in the case's zone."""
+    """'Monday 2 March 2026, 9am GMT' in the case's zone (``wording.stamp``)."""
     if value is None:
         return ""
-    local = value.astimezone(ZoneInfo(zone))
-    hour = local.strftime("%I").lstrip("0") or "12"
-    return (
-        f"{local:%A} {local.day} {local:%B %Y}, {hour}:{local:%M}{local:%p}".replace(
-            "AM", "am"
-        ).replace("PM", "pm")
-        + f" {local.tzname()}"
-    )
+    return wording.stamp(value, zone=zone)
 
 
 def format_day(value: date | None) -> str:
     if value is None:
         return ""
-    return f"{value:%a} {value.day} {value:%b %Y}"
+    return wording.short_day(value)
 
 
 def form_data(form: Any, fields: tuple[str, ...]) -> dict[str, str]:

@@ -66,7 +66,7 @@ def test_each_broken_rule_is_said_in_plain_words() -> None:
         "the mediator does not work on Fridays"
     ]
     assert words(datetime(2026, 4, 14, 15, tzinfo=LONDON)) == [
-        "15:00 to 17:00 is outside the mediator's working hours (09:30 to 16:00)"
+        "3pm to 5pm is outside the mediator's working hours (9:30am to 4pm)"
     ]
     assert words(datetime(2026, 4, 1, 10, tzinfo=LONDON)) == [
         "the family must be told the date at least 5 working days before; "
@@ -79,7 +79,7 @@ def test_each_broken_rule_is_said_in_plain_words() -> None:
     # A poll "no" from a required party rules out that very start, as the slot search does.
     parent = Person("p1", "Zoë Carter", True, PartyRules(), answers={tuesday: "no"})
     assert words(tuesday, parties=[parent]) == [
-        "Zoë Carter answered the poll that they cannot do 10:00 on Tuesday 14 April 2026"
+        "Zoë Carter answered the poll that they cannot do 10am on Tuesday 14 April 2026"
     ]
     assert words(tuesday + timedelta(hours=1), parties=[parent]) == []
     unsure = Person("p2", "Sam Carter", True, PartyRules(), answers={tuesday: "if_need_be"})

@@ -514,3 +514,16 @@ async def test_unreachable_api_is_retryable(session, unused_tcp_port) -> None:
     )
     with pytest.raises(ProviderUnavailable):
         await bridge.move_call("CA1", "caucus-1")
+
+
+@pytest.mark.parametrize("name", ["X-Twilio-Signature", "x-twilio-signature", "X-TWILIO-SIGNATURE"])
+def test_the_signature_header_is_found_whatever_its_case(name: str) -> None:
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    signed = CallbackRequest(
+        method="POST",
+        url=url,
+        headers={name: "RSOYDt4T1cUTdK1PDd93/VVr8B8="},
+        body=b"",
+        form={key: [value] for key, value in DOCS_PARAMS.items()},
+    )
+    bridge_for("12345").verify_request(signed)

@@ -19,6 +19,18 @@ from tests.conftest import Staff
 START = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 
 
+def jitsi_settings(**more: Any) -> dict[str, Any]:
+    """The settings of a Jitsi deployment with room tokens, as the tests' fake expects."""
+    from pydantic import SecretStr
+
+    return {
+        "jitsi_base_url": "https://meet.example.test",
+        "jitsi_app_id": "mediation",
+        "jitsi_app_secret": SecretStr("jitsi-app-secret-for-tests-0123456789"),
+        **more,
+    }
+
+
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -111,6 +123,16 @@ async def join_links(staff: Staff, meeting_id: str) -> dict[str, dict[str, Any]]
     """The meeting's current links keyed by party id ("mediator" for the mediator's)."""
     body = await staff.call("GET", f"/api/v1/meetings/{meeting_id}/links", expect=200)
     return {link["party_id"] or "mediator": link for link in body["links"]}
+
+
+async def booked_with_links(
+    client: TestClient[Any, Any], staff: Staff
+) -> tuple[ReadyCase, Any, dict[str, dict[str, Any]]]:
+    """A case booked at START with its rooms made, and the meeting's join links."""
+    ready = await ready_case(staff)
+    meeting = await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    return ready, meeting, await join_links(staff, meeting["id"])
 
 
 def path_of(url: str) -> str:

@@ -229,7 +229,7 @@ async def test_booking_refuses_times_the_slot_search_never_offers(
         "bank holiday (Easter Monday)": datetime(2026, 4, 6, 9, 0, tzinfo=UTC),
         "bank holiday (Christmas Day)": datetime(2026, 12, 25, 10, 0, tzinfo=UTC),
         "Sunday 15 March 2026 is a Sunday": datetime(2026, 3, 15, 10, 0, tzinfo=UTC),
-        "19:00 to 22:00 is outside the mediator's working hours (09:00 to 17:00)": datetime(
+        "7pm to 10pm is outside the mediator's working hours (9am to 5pm)": datetime(
             2026, 3, 11, 19, 0, tzinfo=UTC
         ),
         "the family must be told the date at least 5 working days before": datetime(

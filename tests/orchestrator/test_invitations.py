@@ -139,7 +139,7 @@ async def test_reschedule_replaces_the_event_with_new_links(
     assert int(event["SEQUENCE"]) == 1
     assert event.decoded("DTSTART").astimezone(UTC) == moved
     assert str(event["URL"]) != str(old_event["URL"])  # the old join link died with the move
-    assert "Thursday 12 March 2026, 13:00 to 15:00 GMT" in text_of(zoe)
+    assert "Thursday 12 March 2026, 1pm to 3pm (UK time)" in text_of(zoe)
 
 
 async def test_cancel_sends_a_real_cancel_to_everyone(

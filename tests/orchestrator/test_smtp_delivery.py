@@ -211,7 +211,7 @@ async def test_what_is_sent_is_read_alike_stored_and_on_time_across_dst(
             assert local.strftime("%H:%M") == "10:00" and local.tzname() == zone_name
             body = message.get_body(preferencelist=("plain",))
             assert body is not None
-            day = f"{local:%A} {local.day} {local:%B %Y}, 10:00 to 12:00 {zone_name}"
+            day = f"{local:%A} {local.day} {local:%B %Y}, 10am to midday (UK time)"
             assert day in str(body.get_content())
             assert when.astimezone(UTC) in (start.astimezone(UTC), moved.astimezone(UTC))
         stored = Calendar.from_ical(data)

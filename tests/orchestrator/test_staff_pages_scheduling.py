@@ -229,7 +229,7 @@ async def test_moving_a_meeting_from_the_case_page_sends_new_invites(
     updates = with_method(new, "REQUEST")
     pat = mail_to(updates, "pat@family.example")
     assert len(pat) == 1 and str(pat[0]["Subject"]).startswith("Updated:")
-    assert "Wednesday 18 March 2026, 10:00 to 13:00 GMT" in text_of(pat[0])
+    assert "Wednesday 18 March 2026, 10am to 1pm (UK time)" in text_of(pat[0])
 
 
 async def test_the_move_page_offers_the_best_times_like_the_booking_page(
