@@ -27,6 +27,8 @@ from orchestrator.web.keys import CONSOLE_STOPPING, JOIN_CLICKS, OPENAPI, REMIND
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import START, get
 from tests.orchestrator.test_join_click_path import booked, click
+from tests.orchestrator.test_staff_pages_console import booked_meeting
+from tests.orchestrator.web_support import Browser
 
 
 @pytest.fixture
@@ -106,3 +108,19 @@ async def test_a_click_being_answered_as_the_service_stops_is_recorded(
             )
         )
         assert len(rows.all()) == 1
+
+
+async def test_an_open_console_stream_ends_as_the_service_stops(
+    client: TestClient[Any, Any], clock: MutableClock
+) -> None:
+    _, meeting = await booked_meeting(client)
+    client.session.cookie_jar.clear()
+    clock.set(meeting.start_at)
+    mo = Browser(client)
+    await mo.sign_in("mo@staff.example")
+    stream = await client.get(f"/staff/meetings/{meeting.id}/console/events")
+    assert stream.status == 200
+    assert await stream.content.readline() == b"retry: 2000\n"
+    # Not aiohttp's 60 s wait for running handlers: the stream hears "stop" before it.
+    await asyncio.wait_for(client.server.close(), timeout=10)
+    assert b"event: change" in await stream.content.read()  # it ended, nothing cut short
