@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from orchestrator.models import (
 )
 from orchestrator.providers import Providers
 from orchestrator.web.api import ApiContext, ApiRouter
-from orchestrator.web.keys import DB, HTTP, PROVIDERS, SETTINGS, STATE, WORKDAYS
+from orchestrator.web.keys import DB, HTTP, JOIN_CLICKS, PROVIDERS, SETTINGS, WORKDAYS
 
 router = ApiRouter("meetings")
 SCHEDULING = {StaffRole.scheduler}
@@ -562,18 +563,17 @@ async def mark_attendance(ctx: ApiContext, body: AttendanceMarkIn) -> Attendance
 # ---------------------------------------------------------------------------- wiring
 
 
-async def _start_click_recorder(app: web.Application) -> None:
-    # on_startup runs after the cleanup contexts opened the database; on_shutdown runs
-    # before they close it.
-    app[STATE]["join_clicks"] = clicks.ClickRecorder.for_database(app[DB])
-
-
-async def _stop_click_recorder(app: web.Application) -> None:
-    await app[STATE]["join_clicks"].close()
+async def click_recorder_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Record join clicks in group commits; on closing, commit the clicks still queued."""
+    # Registered after the database's context, so it opens after the database and closes
+    # before it; and cleanup contexts unwind only once the running handlers have finished,
+    # so a click still being answered when the service stops is committed, not refused.
+    recorder = clicks.ClickRecorder.for_database(app[DB])
+    app[JOIN_CLICKS] = recorder
+    yield
+    await recorder.close()
 
 
 def install(app: web.Application) -> None:
     """Build the providers lazily (``orchestrator.wiring`` hands them to the dispatcher)."""
     app[PROVIDERS] = Providers(app[SETTINGS], lambda: app[HTTP])
-    app.on_startup.append(_start_click_recorder)
-    app.on_shutdown.append(_stop_click_recorder)

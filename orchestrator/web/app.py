@@ -62,7 +62,6 @@ from orchestrator.web.keys import (
     PASSWORDS,
     PROVIDERS,
     SETTINGS,
-    STATE,
     THROTTLE,
     WORKDAYS,
 )
@@ -99,14 +98,15 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     api_feeds.routes,
     prepare_pages.routes,
 ]
-# Modules with ``install(app)`` that add app state, template globals and background jobs.
+# Modules with ``install(app)`` that add app state and template globals (their long-lived
+# work is a cleanup context, registered in ``create_app``).
 # Who reacts to which event, and who delivers which outbox row, is ``orchestrator.wiring``.
 CAPABILITIES: list[Callable[[web.Application], None]] = [
     staff_pages.install,
     console.install,
     api_meetings.install,
+    party_join.install,
     api_availability.install,
-    mail_pages.install,
     prepare_pages.install,
     health_watch.install,
 ]
@@ -133,7 +133,6 @@ def create_app(
     app[CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
     app[METRICS] = Metrics()
     app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
-    app[STATE] = {}
     app[BUS] = wiring.build_bus(settings, on_reminder_change=mail_pages.wake_scheduler(app))
     pages.setup(app)
     app[API_ROUTES] = api.install(app, API_ROUTERS)
@@ -149,6 +148,12 @@ def create_app(
     app.cleanup_ctx.append(_http_client_ctx)
     app.cleanup_ctx.append(_mail_ctx)
     app.cleanup_ctx.append(_dispatcher_ctx)
+    # Long-lived work runs after every resource above opened and stops before any closes
+    # (cleanup contexts unwind in reverse, once the running handlers have finished).
+    app.cleanup_ctx.append(api_meetings.click_recorder_ctx)
+    app.cleanup_ctx.append(mail_pages.reminder_scheduler_ctx)
+    app.cleanup_ctx.append(health_watch.health_watch_ctx)
+    app.cleanup_ctx.append(console.console_stopping_ctx)
     return app
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from orchestrator.models import (
 )
 from orchestrator.records import add_audit
 from orchestrator.web import pages
-from orchestrator.web.keys import CLOCK, DB, STATE
+from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
 from orchestrator.web.sessions import StaffContext, staff_page
 from orchestrator.web.staff_pages import parse_uuid, see_other
 
@@ -64,12 +65,23 @@ RESULT_WORDS = {
 
 def install(app: web.Application) -> None:
     """Let open event streams end promptly when the service stops."""
-    app[STATE]["console_stopping"] = asyncio.Event()
+    # This one must stay an on_shutdown hook: on stopping, aiohttp runs on_shutdown, then
+    # waits (up to its shutdown timeout) for the handlers still running, and only then
+    # unwinds the cleanup contexts. An event stream stays open for hours, so it has to
+    # hear "stop" before that wait, or every shutdown would hang on it.
+    app.on_shutdown.append(_tell_streams_to_stop)
 
-    async def stopping(app: web.Application) -> None:
-        app[STATE]["console_stopping"].set()
 
-    app.on_shutdown.append(stopping)
+async def console_stopping_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Make the event open event streams watch, unset for each start of the app."""
+    stopping = asyncio.Event()
+    app[CONSOLE_STOPPING] = stopping
+    yield
+    stopping.set()
+
+
+async def _tell_streams_to_stop(app: web.Application) -> None:
+    app[CONSOLE_STOPPING].set()
 
 
 async def _my_meeting(
@@ -232,7 +244,7 @@ async def console_events(request: web.Request, staff: StaffContext) -> web.Strea
         }
     )
     await response.prepare(request)
-    stopping: asyncio.Event = request.app[STATE]["console_stopping"]
+    stopping = request.app[CONSOLE_STOPPING]
     clock = request.app[CLOCK]
     started = clock()
     last = ""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -18,21 +19,26 @@ from prometheus_client import Gauge
 
 from orchestrator import health
 from orchestrator.models import OutboxKind
-from orchestrator.web.keys import CLOCK, DB, METRICS, SETTINGS, STATE
+from orchestrator.web.keys import CLOCK, DB, HEALTH_WATCH, METRICS, SETTINGS
 
 log = logging.getLogger(__name__)
 
-_KEY = "health"
+
+@dataclass(slots=True)
+class HealthWatch:
+    """What this replica's check last found, and the gauge that says a banner is shown."""
+
+    gauge: Gauge
+    last: health.Health | None = None
 
 
 def current(app: web.Application) -> health.Health | None:
     """The last result of this replica's check (None before the first)."""
-    value = app[STATE].get(_KEY)
-    return value if isinstance(value, health.Health) else None
+    return app[HEALTH_WATCH].last
 
 
 def install(app: web.Application) -> None:
-    """Give staff pages ``service_degraded()`` and run the check while background jobs run."""
+    """Give staff pages ``service_degraded()``; ``health_watch_ctx`` runs the check."""
     env = aiohttp_jinja2.get_env(app)
 
     def service_degraded() -> str | None:
@@ -44,23 +50,21 @@ def install(app: web.Application) -> None:
         "1 when staff pages show the degraded banner",
         registry=app[METRICS].registry,
     )
-    app[STATE]["health_gauge"] = degraded
-    app.on_startup.append(_start)
-    app.on_shutdown.append(_stop)
+    app[HEALTH_WATCH] = HealthWatch(gauge=degraded)
 
 
 async def refresh(app: web.Application) -> health.Health:
     """Check now, remember the result and publish it as metrics."""
     result = await health.check(app[DB], now=app[CLOCK]())
-    app[STATE][_KEY] = result
+    watch = app[HEALTH_WATCH]
+    watch.last = result
     metrics = app[METRICS]
     metrics.dependency_up.labels("database").set(int(result.database_up))
     if result.database_up:
         metrics.dependency_up.labels("mail").set(int(OutboxKind.email.value not in result.failing))
         for kind in OutboxKind:
             metrics.outbox_pending.labels(kind.value).set(result.pending.get(kind.value, 0))
-    gauge: Gauge = app[STATE]["health_gauge"]
-    gauge.set(int(health.banner(result, app[SETTINGS]) is not None))
+    watch.gauge.set(int(health.banner(result, app[SETTINGS]) is not None))
     return result
 
 
@@ -73,18 +77,16 @@ async def _watch(app: web.Application, every: Callable[[], float]) -> None:
         await asyncio.sleep(every())
 
 
-async def _start(app: web.Application) -> None:
+async def health_watch_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the check every ``health_check_seconds`` while background jobs run."""
+    # Registered after the database's context: it starts once the database is open, and
+    # its task is cancelled, then awaited, before the database closes.
     settings = app[SETTINGS]
     if not settings.run_background_jobs:
+        yield
         return
-    app[STATE]["health_task"] = asyncio.create_task(
-        _watch(app, lambda: settings.health_check_seconds)
-    )
-
-
-async def _stop(app: web.Application) -> None:
-    task = app[STATE].pop("health_task", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    task = asyncio.create_task(_watch(app, lambda: settings.health_check_seconds))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

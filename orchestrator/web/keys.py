@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -13,8 +14,10 @@ from aiohttp import web
 from calendars.workdays import WorkingDays
 from integrations.base import MailBackend
 from orchestrator.availability import BusyReader
+from orchestrator.clicks import ClickRecorder
 from orchestrator.db import Database
 from orchestrator.events import EventBus
+from orchestrator.linkcache import JoinLinkCache
 from orchestrator.metrics import Metrics
 from orchestrator.models import StaffUser
 from orchestrator.outbox import Dispatcher
@@ -24,6 +27,9 @@ from orchestrator.settings import Settings
 from orchestrator.staff import PasswordWorkers
 from orchestrator.throttle import Throttle
 from orchestrator.web.clients import ClientAddress
+
+if TYPE_CHECKING:
+    from orchestrator.web.health_watch import HealthWatch
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
@@ -47,8 +53,14 @@ PROVIDERS = web.AppKey("providers", Providers)
 API_ROUTES = web.AppKey("api_routes", list[Any])
 # Wakes this replica when a reminder falls due (only when background jobs run).
 REMINDER_SCHEDULER = web.AppKey("reminder_scheduler", ReminderScheduler)
-# Extra outbox handlers other capabilities register before start-up (kind -> factory).
-STATE: web.AppKey[dict[str, Any]] = web.AppKey("state", dict)
+# The join click's group commit: each click answers once its row is committed.
+JOIN_CLICKS = web.AppKey("join_clicks", ClickRecorder)
+# Verified join links kept for a few seconds, so a burst of clicks costs one read per link.
+JOIN_LINK_CACHE = web.AppKey("join_link_cache", JoinLinkCache)
+# This replica's last health check and the gauge it publishes (staff pages' banner).
+HEALTH_WATCH: web.AppKey[HealthWatch] = web.AppKey("health_watch")
+# Set when the service starts to stop: open console event streams end at once.
+CONSOLE_STOPPING = web.AppKey("console_stopping", asyncio.Event)
 
 # Renders a friendly HTML error page for people (set by the pages module).
 ERROR_PAGE: web.AppKey[Callable[..., Any]] = web.AppKey("error_page")

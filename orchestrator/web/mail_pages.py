@@ -8,8 +8,8 @@
   service wrote, readable and clickable, so a newcomer can walk the whole flow locally.
   It shows every party's links, so only signed-in staff see it, and nowhere but in
   development does it exist (404, signed in or not).
-- ``install(app)``: runs the reminder scheduler with the app; ``wake_scheduler(app)`` is the
-  hook ``orchestrator.wiring`` gives the reminders, so a change wakes it sooner.
+- ``reminder_scheduler_ctx``: runs the reminder scheduler with the app; ``wake_scheduler(app)``
+  is the hook ``orchestrator.wiring`` gives the reminders, so a change wakes it sooner.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hmac
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -221,24 +221,15 @@ def wake_scheduler(app: web.Application) -> ChangeHook:
     return wake_sooner
 
 
-def install(app: web.Application) -> None:
-    """Run the reminder scheduler with the app."""
-    # Started after every cleanup_ctx resource (the database above all) and stopped before
-    # any of them closes: on_startup runs after cleanup contexts start, on_shutdown before.
-    app.on_startup.append(_start_scheduler)
-    app.on_shutdown.append(_stop_scheduler)
-
-
-async def _start_scheduler(app: web.Application) -> None:
+async def reminder_scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the reminder scheduler while background jobs run; stop it as the app closes."""
+    # Registered after the database's context: the first sweep finds the database open,
+    # and a pass in progress finishes its transaction before the database closes.
     if not app[SETTINGS].run_background_jobs:
+        yield
         return
-
     scheduler = ReminderScheduler(app[DB], app[SETTINGS], clock=app[CLOCK])
     app[REMINDER_SCHEDULER] = scheduler
     await scheduler.start()
-
-
-async def _stop_scheduler(app: web.Application) -> None:
-    scheduler = app.get(REMINDER_SCHEDULER)
-    if scheduler is not None:
-        await scheduler.stop()
+    yield
+    await scheduler.stop()

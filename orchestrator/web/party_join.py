@@ -21,7 +21,7 @@ from orchestrator import attendance, booking, linkcache, links
 from orchestrator.errors import InvalidState, LinkInvalid
 from orchestrator.models import LinkScope, MeetingMode, MeetingStatus
 from orchestrator.providers import room_from_dict
-from orchestrator.web.keys import CLOCK, DB, PROVIDERS, SETTINGS, STATE
+from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
@@ -80,11 +80,9 @@ async def join_page(request: web.Request) -> web.Response:
     return render("party/join.html", request, context)
 
 
-def _click_cache(app: web.Application) -> linkcache.JoinLinkCache:
-    cache = app[STATE].get("join_link_cache")
-    if cache is None:
-        cache = app[STATE]["join_link_cache"] = linkcache.JoinLinkCache()
-    return cast(linkcache.JoinLinkCache, cache)
+def install(app: web.Application) -> None:
+    """Keep verified join links in memory for the click path."""
+    app[JOIN_LINK_CACHE] = linkcache.JoinLinkCache()
 
 
 @dataclass(slots=True)
@@ -120,7 +118,7 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verif
     A cached URL was built at most the cache's few seconds ago; a provider token in it
     (Jitsi's JWT) is valid until the join window closes, so it is as good as a fresh one.
     """
-    cache = _click_cache(app)
+    cache = app[JOIN_LINK_CACHE]
     entry = cache.get(token)
     if entry is None:
         return cast(
@@ -182,7 +180,7 @@ async def join_video(request: web.Request) -> web.StreamResponse:
             {"message": exc.message, "page_href": f"/j/{token}"},
             status=409,
         )
-    await app[STATE]["join_clicks"].record(target.click)  # durable before the 303
+    await app[JOIN_CLICKS].record(target.click)  # durable before the 303
     if verified.location is None:
         verified.location = _location(app, verified.facts, now)
     return web.Response(

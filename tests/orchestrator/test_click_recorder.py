@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from orchestrator.clicks import ClickRecorder, PostgresCopyWriter
-from orchestrator.web.keys import DB, STATE
+from orchestrator.web.keys import DB, JOIN_CLICKS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import START, events, get
 from tests.orchestrator.test_join_click_path import booked, click
@@ -72,7 +72,7 @@ async def test_a_kept_connection_lost_to_a_database_restart_is_replaced(
     clock.set(START - timedelta(minutes=5))
     parent = found[ready.parties["parent"]]
     assert (await click(client, parent))[0] == 303
-    writer = client.app[STATE]["join_clicks"]._write
+    writer = client.app[JOIN_CLICKS]._write
     assert isinstance(writer, PostgresCopyWriter)
     server_pids = [driver.get_server_pid() for _connection, driver in writer._kept]
     assert server_pids

@@ -15,13 +15,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlmodel import col
 
 from orchestrator import attendance, linkcache, links
 from orchestrator.models import Link, Meeting
-from orchestrator.web.keys import DB, STATE
+from orchestrator.web.keys import DB, JOIN_LINK_CACHE
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import (
     START,
@@ -57,9 +58,7 @@ async def click(client: TestClient[Any, Any], link: dict[str, Any]) -> tuple[int
 
 
 def cache_of(client: TestClient[Any, Any]) -> linkcache.JoinLinkCache:
-    cache = client.app[STATE]["join_link_cache"]
-    assert isinstance(cache, linkcache.JoinLinkCache)
-    return cache
+    return client.app[JOIN_LINK_CACHE]
 
 
 async def test_repeat_clicks_come_from_memory_and_every_one_is_recorded(
@@ -171,12 +170,14 @@ async def test_expiry_is_checked_on_every_click_even_from_memory(
 
 
 async def test_a_change_from_another_replica_is_seen_within_the_ttl(
-    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ready, _meeting, found = await booked(client, staff)
     clock.set(START)
     ticking = FakeMonotonic()
-    client.app[STATE]["join_link_cache"] = linkcache.JoinLinkCache(ttl=5.0, monotonic=ticking)
+    cache = cache_of(client)
+    assert cache.ttl == 5.0
+    monkeypatch.setattr(cache, "_monotonic", ticking)  # the started app's own cache
     parent = found[ready.parties["parent"]]
     assert (await click(client, parent))[0] == 303
     # Another replica revokes the link: a write that never passes through this process's
