@@ -148,6 +148,20 @@ class PartyRole(StrEnum):
 
 
 FAMILY_ROLES = frozenset({PartyRole.parent, PartyRole.young_person})
+# Each role as the service names it in what it writes (certificates, the timeline).
+ROLE_WORDS: dict[PartyRole, str] = {
+    PartyRole.parent: "Parent or carer",
+    PartyRole.young_person: "Young person",
+    PartyRole.school: "School",
+    PartyRole.college: "College",
+    PartyRole.la_officer: "Local authority",
+    PartyRole.health: "Health",
+    PartyRole.social_care: "Social care",
+    PartyRole.sendiass: "SENDIASS",
+    PartyRole.advocate: "Advocate",
+    PartyRole.interpreter: "Interpreter",
+    PartyRole.observer: "Observer",
+}
 
 
 class Channel(StrEnum):
