@@ -450,6 +450,8 @@ class CaseUpdate(SQLModel):
     region: str | None = Field(default=None, max_length=100)
     target_days: int | None = Field(default=None, ge=1, le=365)
     health_in_issue: bool | None = None
+    # The day the health commissioners (ICB) were told; null: not recorded (a mistake undone).
+    icb_notified_on: date | None = None
     status: CaseStatus | None = None
 
 
@@ -462,6 +464,8 @@ class Case(CaseBase, table=True):
     referral_sent_at: datetime | None = ts_field(nullable=True)
     declined_on: date | None = None
     la_cannot_meet_30_days_on: date | None = None
+    # Health in issue: the day the LA told the health commissioners (ICB), as staff record it.
+    icb_notified_on: date | None = None
     created_at: datetime = ts_field(default_now=True)
     updated_at: datetime = ts_field(default_now=True)
     # Set when the case reaches closed or withdrawn (case_status.move_case), the retention clock.
@@ -497,7 +501,14 @@ class CaseStatusChangePublic(SQLModel):
 class ClockPublic(SQLModel):
     date: date
     days_left: int
-    level: str  # ok | amber | red | overdue
+    level: str  # ok | amber | red | overdue; a duty clock once done: met | late
+
+
+class DutyClockPublic(ClockPublic):
+    """A clock for something someone must do: once recorded done (``done_on``), it is met
+    or late, and ``days_left`` is the days it had to spare (negative: days late)."""
+
+    done_on: date | None = None
 
 
 class DeadlinesPublic(SQLModel):
@@ -506,7 +517,7 @@ class DeadlinesPublic(SQLModel):
     contact_window: ClockPublic | None = None
     appeal: ClockPublic | None = None
     certificate_due: ClockPublic | None = None
-    health_notice: ClockPublic | None = None
+    health_notice: DutyClockPublic | None = None
 
 
 class CasePublic(CaseBase):
@@ -519,6 +530,8 @@ class CasePublic(CaseBase):
     # (None: not yet), so many days later: the statutory 30 days run from that notice.
     la_notified_on: date | None = None
     la_notice_delay_days: int | None = None
+    # Health in issue: the day the ICB was told (None: not recorded yet).
+    icb_notified_on: date | None = None
     closed_at: datetime | None = None
     deadlines: DeadlinesPublic
     # Every change of status, oldest first (on a single case's read; None in lists).
