@@ -20,7 +20,8 @@ CERTIFICATE_WORKING_DAYS = 3
 NOTICE_WORKING_DAYS = 5
 HEALTH_NOTICE_WORKING_DAYS = 3
 
-ClockLevel = Literal["ok", "amber", "red", "overdue"]
+# A running clock is ok, amber, red or overdue; a duty clock once done is met or late.
+ClockLevel = Literal["ok", "amber", "red", "overdue", "met", "late"]
 
 
 @dataclass(frozen=True)
@@ -165,3 +166,10 @@ def clock_state(
     else:
         level = "ok"
     return ClockState(days_left=days_left, level=level)
+
+
+def done_state(deadline: date, done_on: date) -> ClockState:
+    """Say whether a duty done on ``done_on`` met its deadline; ``days_left`` is the days it
+    had to spare then (negative: how many days late)."""
+    days_left = (deadline - done_on).days
+    return ClockState(days_left=days_left, level="met" if days_left >= 0 else "late")

@@ -919,8 +919,13 @@ async def cancel(
     bus: EventBus,
     actor: str | None = None,
     actor_id: uuid.UUID | None = None,
+    reason_on_timeline: bool = False,
 ) -> Meeting:
-    """Cancel the meeting: its links die at once; emit MeetingCancelled."""
+    """Cancel the meeting: its links die at once; emit MeetingCancelled.
+
+    ``reason_on_timeline`` is for a reason in the service's own words ("School will not
+    take part"): staff's free text stays on the meeting only, where retention clears it.
+    """
     await rooms.transition(
         session,
         meeting=meeting,
@@ -950,12 +955,15 @@ async def cancel(
             actor=actor,
             now=now,
         )
+    summary = "Meeting cancelled"
+    if reason_on_timeline:
+        summary += f": {meeting.cancel_reason}"
     add_timeline(
         session,
         case_id=meeting.case_id,
         meeting_id=meeting.id,
         kind="meeting.cancelled",
-        summary="Meeting cancelled",
+        summary=summary,
         at=now,
         actor=actor,
     )

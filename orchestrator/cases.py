@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from calendars.clocks import Deadlines, case_deadlines, clock_state
+from calendars.clocks import Deadlines, case_deadlines, clock_state, done_state
 from calendars.workdays import WorkingDays
 from orchestrator import case_status, links, room_access
 from orchestrator.errors import Conflict, NotFound, ValidationFailed
@@ -25,6 +25,7 @@ from orchestrator.events import (
 from orchestrator.models import (
     Case,
     CaseCreate,
+    CaseKind,
     CasePublic,
     CaseStatus,
     CaseStatusCause,
@@ -34,6 +35,7 @@ from orchestrator.models import (
     Certificate,
     ClockPublic,
     DeadlinesPublic,
+    DutyClockPublic,
     Mediator,
     MediatorCreate,
     MediatorPublic,
@@ -113,6 +115,16 @@ def _clock(deadline: date | None, today: date) -> ClockPublic | None:
     return ClockPublic(date=deadline, days_left=state.days_left, level=state.level)
 
 
+def _duty_clock(deadline: date | None, today: date, done_on: date | None) -> DutyClockPublic | None:
+    """A clock that stops when its duty is recorded done: met, or late by some days."""
+    if deadline is None:
+        return None
+    state = clock_state(deadline, today) if done_on is None else done_state(deadline, done_on)
+    return DutyClockPublic(
+        date=deadline, days_left=state.days_left, level=state.level, done_on=done_on
+    )
+
+
 def case_public(
     case: Case,
     *,
@@ -144,7 +156,7 @@ def case_public(
             contact_window=_clock(d.contact_window, today),
             appeal=_clock(d.appeal, today),
             certificate_due=_clock(d.certificate_due, today),
-            health_notice=_clock(d.health_notice, today),
+            health_notice=_duty_clock(d.health_notice, today, case.icb_notified_on),
         ),
         status_history=(
             None
@@ -275,6 +287,24 @@ def _refuse_future_dates(
         )
 
 
+def _check_icb_notice(
+    case: Case, told_on: date, changes: dict[str, object], *, now: datetime
+) -> None:
+    """The ICB is told of a mediation case with health in issue, on a day already come."""
+    today = now.astimezone(ZoneInfo(case.timezone)).date()
+    if told_on > today:
+        raise ValidationFailed(
+            "icb_notified_on cannot be in the future: it is the day the ICB was told",
+            details={"field": "icb_notified_on"},
+        )
+    health = changes.get("health_in_issue", case.health_in_issue)
+    if case.kind is not CaseKind.mediation or not health:
+        raise ValidationFailed(
+            "icb_notified_on is for a mediation case with health care provision in issue",
+            details={"field": "icb_notified_on"},
+        )
+
+
 async def update_case(
     session: AsyncSession, *, case: Case, data: CaseUpdate, now: datetime, actor: str | None
 ) -> Case:
@@ -282,6 +312,8 @@ async def update_case(
     only what the case's transition table lets staff do (409 otherwise)."""
     changes = data.model_dump(exclude_unset=True)
     _refuse_future_dates(None, changes.get("decision_date"), zone=case.timezone, now=now)
+    if changes.get("icb_notified_on") is not None:
+        _check_icb_notice(case, changes["icb_notified_on"], changes, now=now)
     if "status" in changes:  # first: a refused move changes nothing else either
         await case_status.move_case(
             session,

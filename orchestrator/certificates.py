@@ -29,12 +29,13 @@ from calendars import wording
 from calendars.clocks import appeal_deadline, certificate_due
 from calendars.imip import build_plain_message
 from calendars.workdays import WorkingDays
-from orchestrator import case_status
+from orchestrator import case_status, notices
 from orchestrator.db import after_transaction
 from orchestrator.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from orchestrator.events import CertificateIssued, EventBus
 from orchestrator.models import (
     FAMILY_ROLES,
+    ROLE_WORDS,
     Case,
     CaseKind,
     CaseStatus,
@@ -65,19 +66,6 @@ CASE_KIND_WORDS = {
     CaseKind.mediation: "SEND mediation",
     CaseKind.disagreement_resolution: "Disagreement resolution",
     CaseKind.mias: "Mediation information and advice",
-}
-ROLE_WORDS = {
-    PartyRole.parent: "Parent or carer",
-    PartyRole.young_person: "Young person",
-    PartyRole.school: "School",
-    PartyRole.college: "College",
-    PartyRole.la_officer: "Local authority",
-    PartyRole.health: "Health",
-    PartyRole.social_care: "Social care",
-    PartyRole.sendiass: "SENDIASS",
-    PartyRole.advocate: "Advocate",
-    PartyRole.interpreter: "Interpreter",
-    PartyRole.observer: "Observer",
 }
 # Who receives the certificate: the family (the appellant) and the LA.
 RECIPIENT_ROLES = FAMILY_ROLES | {PartyRole.la_officer}
@@ -290,12 +278,22 @@ def _title(kind: CertificateKind, case: Case) -> str:
 
 
 def _statement(
-    kind: CertificateKind, event_date: date, outcome: Outcome | None, case_kind: CaseKind
+    kind: CertificateKind,
+    event_date: date,
+    outcome: Outcome | None,
+    case_kind: CaseKind,
+    declined_by: Party | None = None,
 ) -> str:
     day = wording.date_only(event_date)
     if kind is CertificateKind.declined and case_kind is CaseKind.disagreement_resolution:
+        # Voluntary for everyone: here it is the other side, not the family, that said no.
+        who = (
+            f"the other party ({ROLE_WORDS[declined_by.role]})"
+            if declined_by is not None
+            else "the other party"
+        )
         return (
-            f"Disagreement resolution was requested, and on {day} a party said it would not "
+            f"Disagreement resolution was requested, and on {day} {who} said it would not "
             "take part, so it did not take place."
         )
     if kind is CertificateKind.mediation:
@@ -372,7 +370,7 @@ async def _event_for(
     if kind is CertificateKind.declined:
         event_date = request.event_date or case.declined_on
         if event_date is None:
-            raise ValidationFailed("give the event_date on which the family declined mediation")
+            raise ValidationFailed(f"give the event_date on which {_declined_words(case)}")
         await _refuse_while_booked(session, case)
         case.declined_on = event_date
         return event_date, None, None
@@ -385,8 +383,16 @@ async def _event_for(
     return event_date, None, None
 
 
+def _declined_words(case: Case) -> str:
+    """Who said no, for a declined certificate: the family, or in disagreement resolution
+    (voluntary for everyone) the other party."""
+    if case.kind is CaseKind.disagreement_resolution:
+        return "the other party said it would not take part"
+    return "the family declined mediation"
+
+
 async def _refuse_while_booked(session: AsyncSession, case: Case) -> None:
-    """A family that declined mediation cannot also have one booked: cancel it first."""
+    """A case that was declined cannot also have a meeting booked: cancel it first."""
     meeting = await session.scalar(
         select(Meeting)
         .where(col(Meeting.case_id) == case.id, col(Meeting.status).in_(_LIVE_MEETING))
@@ -398,7 +404,7 @@ async def _refuse_while_booked(session: AsyncSession, case: Case) -> None:
     day = wording.date_only(meeting.start_at.astimezone(ZoneInfo(case.timezone)).date())
     raise InvalidState(
         f"a meeting is still booked for {day}: cancel it (everyone is told) before "
-        "issuing the certificate that says the family declined mediation",
+        f"issuing the certificate that says {_declined_words(case)}",
         details={"meeting_id": str(meeting.id)},
     )
 
@@ -474,7 +480,15 @@ async def issue_certificate(
         reference=case.reference,
         local_authority=case.local_authority,
         case_kind=CASE_KIND_WORDS[case.kind],
-        statement=_statement(request.kind, event_date, outcome, case.kind),
+        statement=_statement(
+            request.kind,
+            event_date,
+            outcome,
+            case.kind,
+            await notices.declined_by(session, case)
+            if request.kind is CertificateKind.declined
+            else None,
+        ),
         parties=[(ROLE_WORDS[p.role], p.name, p.organisation or "") for p in parties],
         mediator=mediator.name if mediator else None,
         appeal=_appeal_words(appeal, today),

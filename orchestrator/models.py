@@ -229,6 +229,20 @@ class PartyRole(StrEnum):
 
 
 FAMILY_ROLES = frozenset({PartyRole.parent, PartyRole.young_person})
+# Each role as the service names it in what it writes (certificates, the timeline).
+ROLE_WORDS: dict[PartyRole, str] = {
+    PartyRole.parent: "Parent or carer",
+    PartyRole.young_person: "Young person",
+    PartyRole.school: "School",
+    PartyRole.college: "College",
+    PartyRole.la_officer: "Local authority",
+    PartyRole.health: "Health",
+    PartyRole.social_care: "Social care",
+    PartyRole.sendiass: "SENDIASS",
+    PartyRole.advocate: "Advocate",
+    PartyRole.interpreter: "Interpreter",
+    PartyRole.observer: "Observer",
+}
 
 
 class Channel(StrEnum):
@@ -556,6 +570,8 @@ class CaseUpdate(SQLModel):
     region: str | None = Field(default=None, max_length=100)
     target_days: int | None = Field(default=None, ge=1, le=365)
     health_in_issue: bool | SkipJsonSchema[None] = None
+    # The day the health commissioners (ICB) were told; null: not recorded (a mistake undone).
+    icb_notified_on: date | None = None
     status: CaseStatus | SkipJsonSchema[None] = None
 
     _not_null = field_validator("local_authority", "status", "health_in_issue")(not_null)
@@ -570,6 +586,8 @@ class Case(CaseBase, table=True):
     referral_sent_at: datetime | None = ts_field(nullable=True)
     declined_on: date | None = None
     la_cannot_meet_30_days_on: date | None = None
+    # Health in issue: the day the LA told the health commissioners (ICB), as staff record it.
+    icb_notified_on: date | None = None
     created_at: datetime = ts_field(default_now=True)
     updated_at: datetime = ts_field(default_now=True)
     # Set when the case reaches closed or withdrawn (case_status.move_case), the retention clock.
@@ -605,7 +623,14 @@ class CaseStatusChangePublic(SQLModel):
 class ClockPublic(SQLModel):
     date: date
     days_left: int
-    level: str  # ok | amber | red | overdue
+    level: str  # ok | amber | red | overdue; a duty clock once done: met | late
+
+
+class DutyClockPublic(ClockPublic):
+    """A clock for something someone must do: once recorded done (``done_on``), it is met
+    or late, and ``days_left`` is the days it had to spare (negative: days late)."""
+
+    done_on: date | None = None
 
 
 class DeadlinesPublic(SQLModel):
@@ -614,7 +639,7 @@ class DeadlinesPublic(SQLModel):
     contact_window: ClockPublic | None = None
     appeal: ClockPublic | None = None
     certificate_due: ClockPublic | None = None
-    health_notice: ClockPublic | None = None
+    health_notice: DutyClockPublic | None = None
 
 
 class CasePublic(CaseBase):
@@ -627,6 +652,8 @@ class CasePublic(CaseBase):
     # (None: not yet), so many days later: the statutory 30 days run from that notice.
     la_notified_on: date | None = None
     la_notice_delay_days: int | None = None
+    # Health in issue: the day the ICB was told (None: not recorded yet).
+    icb_notified_on: date | None = None
     closed_at: datetime | None = None
     deadlines: DeadlinesPublic
     # Every change of status, oldest first (on a single case's read; None in lists).

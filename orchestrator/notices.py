@@ -5,8 +5,11 @@
   recorded as ``Case.referral_sent_at``, the start of the statutory 30 days.
 - Disagreement resolution: each other party (not the family, not a supporter) is asked
   whether they will take part, and answers by a ``consent`` link (``/c/{token}``). A "no"
-  means the meeting cannot go ahead: the case moves on to its certificate, due 3 working
-  days after the answer, and the scheduler sees it on the deadline board.
+  from a required party means the meeting cannot go ahead: a meeting already booked is
+  cancelled for everyone, the case moves on to its certificate, due 3 working days after
+  the answer, and the scheduler sees it on the deadline board. That "no" is final: the
+  case's transition table has no edge back from a recorded outcome (decision record 013),
+  so the consent page says so and gives the help line.
 - When a mediator is assigned, each party is told a mediator will contact them (and
   anyone who joins the case later is told too).
 
@@ -26,8 +29,8 @@ from sqlmodel import col, select
 from calendars import wording
 from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator import case_status, links
-from orchestrator.errors import ValidationFailed
+from orchestrator import booking, case_status, links
+from orchestrator.errors import InvalidState, ValidationFailed
 from orchestrator.events import (
     CaseCreated,
     EventBus,
@@ -40,12 +43,15 @@ from orchestrator.invitations import MEETING_LABELS, already_queued, link_url, s
 from orchestrator.models import (
     FAMILY_ROLES,
     OPEN_CASE_STATUSES,
+    ROLE_WORDS,
     Case,
     CaseKind,
     CaseStatus,
     CaseStatusCause,
     LinkScope,
     Mediator,
+    Meeting,
+    MeetingStatus,
     Party,
     PartyRole,
     TimelineEntry,
@@ -216,6 +222,38 @@ async def consent_answer(session: AsyncSession, party: Party) -> str | None:
     return str(answer) if answer else None
 
 
+def answer_is_final(view: ConsentView) -> bool:
+    """A "no" stands once the case has moved on: nothing in the case's table leads back."""
+    return view.answer == "no" and view.case.status not in OPEN_CASE_STATUSES
+
+
+def final_answer_words(settings: Settings) -> str:
+    """What a party is told when they try to change a "no" that has ended the case."""
+    who = settings.service_name + (f" on {settings.help_line}" if settings.help_line else "")
+    return (
+        "your answer was no, and the case has moved on without a meeting, so the answer is "
+        f"final and cannot be changed here; to talk about it, call {who}"
+    )
+
+
+def will_not_take_part(role: PartyRole) -> str:
+    """The reason a "no" gives, in the service's words: "School will not take part"."""
+    return f"{ROLE_WORDS[role]} will not take part"
+
+
+async def declined_by(session: AsyncSession, case: Case) -> Party | None:
+    """The party whose "no" ended a disagreement resolution case, if one did."""
+    entry = await session.scalar(
+        select(TimelineEntry)
+        .where(col(TimelineEntry.case_id) == case.id, col(TimelineEntry.kind) == "case.declined")
+        .order_by(col(TimelineEntry.at).desc())
+        .limit(1)
+    )
+    if entry is None or entry.party_id is None:
+        return None
+    return await session.get(Party, entry.party_id)
+
+
 async def answer_consent(
     session: AsyncSession,
     token: str,
@@ -225,12 +263,15 @@ async def answer_consent(
     now: datetime,
     bus: EventBus,
 ) -> ConsentView:
-    """Record yes or no; the same answer again changes nothing. A "no" moves the case on."""
+    """Record yes or no; the same answer again changes nothing. A "no" moves the case on,
+    and is final once it has (409)."""
     if answer not in CONSENT_ANSWERS:
         raise ValidationFailed("choose yes or no")
     view = await open_consent(session, token, settings=settings, now=now)
     if view.answer == answer:
         return view
+    if answer_is_final(view):
+        raise InvalidState(final_answer_words(settings), details={"answer": view.answer})
     add_timeline(
         session,
         case_id=view.case.id,
@@ -245,7 +286,7 @@ async def answer_consent(
     )
     if answer == "no":
         calendar = WorkingDays(settings.bank_holiday_region)
-        await _will_not_take_part(session, view, now=now, calendar=calendar)
+        await _will_not_take_part(session, view, now=now, calendar=calendar, bus=bus)
     await session.flush()
     await bus.emit(
         session,
@@ -257,35 +298,64 @@ async def answer_consent(
 
 
 async def _will_not_take_part(
-    session: AsyncSession, view: ConsentView, *, now: datetime, calendar: WorkingDays
+    session: AsyncSession,
+    view: ConsentView,
+    *,
+    now: datetime,
+    calendar: WorkingDays,
+    bus: EventBus,
 ) -> None:
-    """Disagreement resolution is voluntary for everyone: one side saying no ends it.
+    """Disagreement resolution is voluntary for everyone: a required side saying no ends it.
 
     The case leaves the scheduling stages, and its certificate clock starts from the day
     of the answer (``declined_on``), which keeps it on the scheduler's deadline board
-    until the certificate is issued.
+    until the certificate is issued. A meeting already booked is cancelled as staff would
+    cancel it: everyone gets the CANCEL, reminders stop, write-back hears of it. An
+    optional party's "no" leaves the meeting to go ahead without them.
     """
-    case = view.case
-    if case.kind is not CaseKind.disagreement_resolution or case.status not in OPEN_CASE_STATUSES:
+    case, party = view.case, view.party
+    if (
+        case.kind is not CaseKind.disagreement_resolution
+        or case.status not in OPEN_CASE_STATUSES
+        or not party.required
+    ):
         return
     today = now.astimezone(ZoneInfo(case.timezone)).date()
     case.declined_on = today
+    actor = f"party:{party.id}"
+    # First, so that cancelling the meetings does not send the case back to finding a time.
     await case_status.move_case(
         session,
         case=case,
         to=CaseStatus.outcome_recorded,
         cause=CaseStatusCause.consent_declined,
-        actor=f"party:{view.party.id}",
+        actor=actor,
         now=now,
     )
+    reason = will_not_take_part(party.role)
+    booked = await session.scalars(
+        select(Meeting)
+        .where(col(Meeting.case_id) == case.id, col(Meeting.status) == MeetingStatus.scheduled)
+        .order_by(col(Meeting.start_at))
+    )
+    for meeting in list(booked.all()):
+        await booking.cancel(
+            session,
+            meeting=meeting,
+            reason=reason,
+            now=now,
+            bus=bus,
+            actor=actor,
+            reason_on_timeline=True,
+        )
     due = certificate_due(today, calendar)
     add_timeline(
         session,
         case_id=case.id,
-        party_id=view.party.id,
+        party_id=party.id,
         kind="case.declined",
         summary=(
-            f"Disagreement resolution cannot go ahead: a party ({view.party.role.value}) "
+            f"Disagreement resolution cannot go ahead: a party ({party.role.value}) "
             f"will not take part. Certificate due by {due.isoformat()}"
         ),
         at=now,

@@ -103,6 +103,7 @@ def _consent_context(request: web.Request, view: notices.ConsentView) -> dict[st
         "party_name": view.party.name,
         "reference": view.case.reference,
         "current": view.answer,
+        "final": notices.answer_is_final(view),
         "choices": CONSENT_CHOICES,
         "answer_text": CONSENT_TEXT,
         "token": request.match_info["token"],

@@ -29,6 +29,7 @@ from orchestrator.models import (
     CaseKind,
     CasePublic,
     CaseStatus,
+    CaseUpdate,
     Channel,
     ClockPublic,
     Mediator,
@@ -127,6 +128,8 @@ LEVEL_TAGS = {
     "amber": ("Due soon", "govuk-tag--yellow"),
     "red": ("Urgent", "govuk-tag--red"),
     "overdue": ("Overdue", "govuk-tag--red"),
+    "met": ("Done", "govuk-tag--green"),
+    "late": ("Done late", "govuk-tag--orange"),
 }
 LEVEL_RANK = {"overdue": 0, "red": 1, "amber": 2, "ok": 3}
 
@@ -492,8 +495,11 @@ async def case_context(
     *,
     party_values: dict[str, str] | None = None,
     party_errors: dict[str, str] | None = None,
+    icb_values: dict[str, str] | None = None,
+    icb_errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     public = await present(session, request, case)
+    today = staff.now.astimezone(ZoneInfo(case.timezone)).date()
     parties = await cases.list_parties(session, case_id=case.id)
     mediators = await cases.list_mediators(session)
     mediator = next((m for m in mediators if m.id == case.mediator_id), None)
@@ -518,6 +524,8 @@ async def case_context(
         channels=list(Channel),
         party_values=party_values or {"channel": "video"},
         party_errors=party_errors or {},
+        icb_values=icb_values or {"icb_notified_on": today.isoformat()},
+        icb_errors=icb_errors or {},
         created=request.query.get("created") == "1",
         notice=request.query.get("notice", "")[:200],
         can_schedule=staff.has_role(StaffRole.scheduler),
@@ -548,6 +556,35 @@ async def assign_mediator(request: web.Request, staff: StaffContext) -> web.Stre
         )
         _audit_write(session, staff, "case.mediator", case.id)
     raise see_other(f"/staff/cases/{case_id}?notice=mediator")
+
+
+@routes.post("/staff/cases/{case_id}/icb-notice")
+@staff_page(roles=SCHEDULERS)
+async def record_icb_notice(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """Record the day the health commissioners (ICB) were told: its clock stops."""
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    values = form_data(staff.form, ("icb_notified_on",))
+    data, errors = validate(CaseUpdate, values)
+    if not values:
+        errors = {"icb_notified_on": "Enter the day the ICB was told"}
+    if data is not None and not errors:
+        try:
+            async with request.app[DB].write() as session:
+                case = await cases.get_case(session, case_id)
+                await cases.update_case(
+                    session, case=case, data=data, now=staff.now, actor=staff.actor
+                )
+                _audit_write(session, staff, "case.icb_notice", case.id)
+        except ValidationFailed as exc:  # refused before anything changed
+            errors = {"icb_notified_on": pages.as_sentence(exc.message)}
+        else:
+            raise see_other(f"/staff/cases/{case_id}?notice=icb#clocks")
+    async with request.app[DB].read() as session:
+        case = await cases.get_case(session, case_id)
+        context = await case_context(
+            session, request, staff, case, icb_values=values, icb_errors=errors
+        )
+    return pages.render("staff/case.html", request, context, status=422)
 
 
 def _audit_write(session: AsyncSession, staff: StaffContext, action: str, case_id: Any) -> None:

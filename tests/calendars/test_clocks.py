@@ -14,6 +14,7 @@ from calendars.clocks import (
     case_deadlines,
     certificate_due,
     clock_state,
+    done_state,
     latest_notice_date,
 )
 from calendars.workdays import WorkingDays
@@ -344,3 +345,18 @@ def test_clock_state_thresholds_are_configurable() -> None:
     assert state == ClockState(14, "amber")
     state = clock_state(date(2025, 9, 24), date(2025, 9, 14), amber_days=14, red_days=10)
     assert state == ClockState(10, "red")
+
+
+@pytest.mark.parametrize(
+    ("done_on", "expected"),
+    [
+        (date(2025, 9, 19), ClockState(days_left=5, level="met")),
+        (date(2025, 9, 24), ClockState(days_left=0, level="met")),  # on the day: in time
+        (date(2025, 9, 25), ClockState(days_left=-1, level="late")),
+        (date(2025, 10, 1), ClockState(days_left=-7, level="late")),
+    ],
+)
+def test_a_duty_done_is_met_or_late_whatever_the_day_now(
+    done_on: date, expected: ClockState
+) -> None:
+    assert done_state(date(2025, 9, 24), done_on) == expected

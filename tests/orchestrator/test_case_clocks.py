@@ -108,6 +108,7 @@ async def test_health_in_issue_puts_the_icb_notice_clock_on_the_case(
         "date": "2026-12-09",
         "days_left": 5,
         "level": "amber",
+        "done_on": None,
     }
     # Health provision not in issue: no such clock; and it can be said later.
     other = await refer(staff, reference="KIDS-2026-0451")
@@ -121,6 +122,97 @@ async def test_health_in_issue_puts_the_icb_notice_clock_on_the_case(
     )
     (error,) = refused["error"]["details"]
     assert error["loc"][-1] == "health_in_issue" and "not set to null" in error["msg"]
+
+
+async def test_recording_that_the_icb_was_told_stops_its_clock(
+    staff: Staff, clock: MutableClock
+) -> None:
+    clock.set(utc(2026, 12, 4, 10))
+    case = await refer(staff, health_in_issue=True)
+    await staff.call("POST", f"/api/v1/cases/{case['id']}/parties", json=LA_OFFICER, expect=201)
+    path = f"/api/v1/cases/{case['id']}"
+
+    refused = await staff.call("PATCH", path, json={"icb_notified_on": "2026-12-05"}, expect=422)
+    assert refused["error"]["message"] == (
+        "icb_notified_on cannot be in the future: it is the day the ICB was told"
+    )
+    assert refused["error"]["details"] == {"field": "icb_notified_on"}
+    refused = await staff.call("PATCH", path, json={"local_authority": None}, expect=422)
+    assert [error["loc"] for error in refused["error"]["details"]] == [["local_authority"]]
+    shown = await staff.call("GET", path, expect=200)
+    assert shown["icb_notified_on"] is None and shown["local_authority"] == "Kent"
+
+    told = await staff.call("PATCH", path, json={"icb_notified_on": "2026-12-04"}, expect=200)
+    assert told["icb_notified_on"] == "2026-12-04"
+    assert told["deadlines"]["health_notice"] == {
+        "date": "2026-12-09",
+        "days_left": 5,
+        "level": "met",
+        "done_on": "2026-12-04",
+    }
+    clock.set(utc(2026, 12, 21, 10))  # long after the deadline: met, not overdue
+    shown = await staff.call("GET", path, expect=200)
+    assert shown["deadlines"]["health_notice"]["level"] == "met"
+
+    # Told two working days late; then the record taken back (a mistake): overdue again.
+    late = await staff.call("PATCH", path, json={"icb_notified_on": "2026-12-11"}, expect=200)
+    assert late["deadlines"]["health_notice"] == {
+        "date": "2026-12-09",
+        "days_left": -2,
+        "level": "late",
+        "done_on": "2026-12-11",
+    }
+    undone = await staff.call("PATCH", path, json={"icb_notified_on": None}, expect=200)
+    assert undone["icb_notified_on"] is None
+    assert undone["deadlines"]["health_notice"]["level"] == "overdue"
+    timeline = await staff.call("GET", f"{path}/timeline", expect=200)
+    assert "Case details changed: icb_notified_on" in [e["summary"] for e in timeline["entries"]]
+
+    # No health in issue, no ICB to tell.
+    other = await refer(staff, reference="KIDS-2026-0452")
+    refused = await staff.call(
+        "PATCH", f"/api/v1/cases/{other['id']}", json={"icb_notified_on": "2026-12-04"}, expect=422
+    )
+    assert "health care provision in issue" in refused["error"]["message"]
+
+
+async def test_the_case_page_records_that_the_icb_was_told(
+    client: TestClient[Any, Any], staff: Staff, clock: MutableClock
+) -> None:
+    clock.set(utc(2026, 12, 4, 10))
+    case = await refer(staff, health_in_issue=True)
+    await staff.call("POST", f"/api/v1/cases/{case['id']}/parties", json=LA_OFFICER, expect=201)
+    clock.set(utc(2026, 12, 10, 10))  # Thursday 10 December: a day past the deadline
+    await make_user(client, "sam@staff.example", StaffRole.scheduler, name="Sam")
+    browser = Browser(client)
+    await browser.sign_in("sam@staff.example")
+    page_url = f"/staff/cases/{case['id']}"
+    _, page = await browser.get(page_url)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "LA tells health (ICB) Wed 9 Dec 2026 Overdue 1 day overdue" in text
+    assert "Health commissioners (ICB) told Not recorded yet" in text
+    assert 'name="icb_notified_on" type="date" value="2026-12-10"' in page
+
+    form = f"{page_url}/icb-notice"
+    for value, message in (
+        ("2026-12-11", "Icb_notified_on cannot be in the future"),
+        ("", "Enter the day the ICB was told"),
+        ("10 December", "Input should be a valid date"),
+    ):
+        response = await browser.post(form, {"icb_notified_on": value})
+        assert response.status == 422, value
+        answer = await response.text()
+        assert 'id="icb_notified_on-error"' in answer and message in answer, value
+    shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
+    assert shown["icb_notified_on"] is None
+
+    response = await browser.post(form, {"icb_notified_on": "2026-12-10"})
+    assert response.status == 303
+    _, page = await browser.get(response.headers["Location"].split("#")[0])
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "LA tells health (ICB) Wed 9 Dec 2026 Done late Thu 10 Dec 2026, 1 day late" in text
+    assert "Health commissioners (ICB) told Thu 10 Dec 2026" in text
+    assert "LA tells health (ICB) Wed 9 Dec 2026 Overdue" not in text
 
 
 async def test_future_decision_and_referral_dates_are_refused(

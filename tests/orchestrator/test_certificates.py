@@ -303,6 +303,39 @@ async def test_a_declined_certificate_is_refused_while_a_meeting_is_booked(
     assert issued["event_date"] == "2026-03-02"
 
 
+async def test_a_declined_disagreement_resolution_certificate_speaks_of_the_other_party(
+    staff: Staff, clock: MutableClock
+) -> None:
+    case, _ = await open_case(staff, clock, kind="disagreement_resolution")
+    meeting_id = await held_meeting(
+        staff, case["id"], start=utc(2026, 3, 12, 10), status=MeetingStatus.scheduled
+    )
+    path = f"/api/v1/cases/{case['id']}/certificates"
+    missing = await staff.call("POST", path, json={"kind": "declined"}, expect=422)
+    assert missing["error"]["message"] == (
+        "give the event_date on which the other party said it would not take part"
+    )
+    refused = await staff.call(
+        "POST", path, json={"kind": "declined", "event_date": "2026-03-02"}, expect=409
+    )
+    assert refused["error"]["message"] == (
+        "a meeting is still booked for 12 March 2026: cancel it (everyone is told) before "
+        "issuing the certificate that says the other party said it would not take part"
+    )
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting_id}/cancel",
+        json={"reason": "The school will not take part"},
+        expect=200,
+    )
+    issued = await staff.call(
+        "POST", path, json={"kind": "declined", "event_date": "2026-03-02"}, expect=201
+    )
+    text = pdf_text(await pdf_of(staff, issued))
+    assert "on 2 March 2026 the other party said it would not take part" in text
+    assert "decided not to go to mediation" not in text
+
+
 async def test_a_certificate_never_brings_the_appeal_deadline_forward(
     staff: Staff, clock: MutableClock
 ) -> None:

@@ -2,26 +2,62 @@
 
 from __future__ import annotations
 
+import io
 import re
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from pypdf import PdfReader
+from sqlmodel import col, select
 
-from orchestrator.models import StaffRole
+from orchestrator.models import Reminder, StaffRole
 from orchestrator.settings import Settings
+from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (
+    book,
     deliver_mail,
     mail_to,
     make_case,
     read_folder,
     text_of,
+    with_method,
 )
 from tests.orchestrator.web_support import Browser, make_user
 
 LA = {"role": "la_officer", "name": "Bob Smith", "email": "bob.smith@council.example.gov.uk"}
 PARENT = {"role": "parent", "name": "Zoë Carter", "email": "zoe.carter@family.example"}
 SCHOOL = {"role": "school", "name": "Ms Patel", "email": "head@school.example"}
+HEALTH = {
+    "role": "health",
+    "name": "Dr Osei",
+    "email": "osei@icb.example.nhs.uk",
+    "required": False,
+}
+START = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)  # Thursday 12 March, ten days ahead
+
+
+def consent_path(settings: Settings, address: str) -> str:
+    """The "will you take part?" link this person was sent."""
+    asks = [m for m in read_folder(settings.mail_dir) if "Will you take part" in str(m["Subject"])]
+    (ask,) = mail_to(asks, address)
+    found = re.search(r"http://testserver\.local(/c/\S+)", text_of(ask))
+    assert found is not None
+    return found.group(1)
+
+
+async def pending_reminders(client: TestClient[Any, Any], meeting_id: str) -> int:
+    async with client.app[DB].read() as session:
+        rows = await session.scalars(
+            select(Reminder.id).where(
+                col(Reminder.meeting_id) == uuid.UUID(meeting_id),
+                col(Reminder.sent_at).is_(None),
+                col(Reminder.cancelled_at).is_(None),
+            )
+        )
+        return len(rows.all())
 
 
 async def test_referral_notice_goes_once_and_starts_the_30_days(
@@ -188,3 +224,109 @@ async def test_assigning_the_mediator_from_the_case_page_introduces_them(
         "Zoë Carter <zoe.carter@family.example>",
     ]
     assert "Mo Ahmed will be the mediator" in text_of(mail_to(intros, "zoe.carter@")[0])
+
+
+async def test_a_no_after_a_meeting_is_booked_cancels_it_for_everyone_and_is_final(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings, clock: MutableClock
+) -> None:
+    booked = await make_case(staff, people=[PARENT, SCHOOL], kind="disagreement_resolution")
+    await deliver_mail(client)
+    path = consent_path(settings, "head@school.example")
+    assert (await client.post(path, data={"answer": "yes"}, allow_redirects=False)).status == 303
+    await book(staff, booked, START)
+    await deliver_mail(client)
+    requested = {str(m["To"]) for m in with_method(read_folder(settings.mail_dir), "REQUEST")}
+    assert len(requested) == 3  # the parent, the school and the mediator
+    assert await pending_reminders(client, booked.meeting_id) > 0
+
+    # The school changes its mind, on the same link, later that morning.
+    clock.advance(hours=2)
+    saved = await client.post(path, data={"answer": "no"}, allow_redirects=False)
+    assert saved.status == 303
+    thanks = await (await client.get(saved.headers["Location"])).text()
+    assert "No, we will not take part" in thanks
+    assert "This answer is final" in thanks and "0333 006 2835" in thanks
+    assert "Change your answer" not in thanks
+
+    # Cancelled for everyone who was invited, as when staff cancel: a CANCEL each, no
+    # reminders left, the reason on the meeting and on the timeline.
+    await deliver_mail(client)
+    cancelled = {str(m["To"]) for m in with_method(read_folder(settings.mail_dir), "CANCEL")}
+    assert cancelled == requested
+    assert await pending_reminders(client, booked.meeting_id) == 0
+    meeting = await staff.call("GET", f"/api/v1/meetings/{booked.meeting_id}", expect=200)
+    assert meeting["status"] == "cancelled"
+    assert meeting["cancel_reason"] == "School will not take part"
+    timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
+    summaries = [e["summary"] for e in timeline["entries"]]
+    assert "Meeting cancelled: School will not take part" in summaries
+
+    # The case moves straight on to its certificate (not back to finding a time).
+    case = await staff.call("GET", f"/api/v1/cases/{booked.case_id}", expect=200)
+    assert case["status"] == "outcome_recorded"
+    assert [(h["from_status"], h["to_status"], h["cause"]) for h in case["status_history"]][-1] == (
+        "booked",
+        "outcome_recorded",
+        "consent_declined",
+    )
+    assert case["deadlines"]["certificate_due"]["date"] == "2026-03-05"
+
+    # What the scheduler sees: the board has the certificate due, the case page the
+    # cancelled meeting and why.
+    await make_user(client, "sam@staff.example", StaffRole.scheduler, name="Sam")
+    browser = Browser(client)
+    await browser.sign_in("sam@staff.example")
+    _, board = await browser.get("/staff")
+    assert "Certificate due Thu 5 Mar 2026" in board
+    _, page = await browser.get(f"/staff/cases/{booked.case_id}")
+    assert "Cancelled: School will not take part" in page
+    assert "Meeting cancelled: School will not take part" in page
+
+    # A later "yes" on the same link does not bring the case back: the page says the
+    # answer is final and whom to call, and a stale form's "yes" is refused.
+    again = await (await client.get(path)).text()
+    assert "This answer is final" in again and "0333 006 2835" in again
+    assert 'name="answer"' not in again
+    clock.advance(hours=1)
+    refused = await client.post(path, data={"answer": "yes"}, allow_redirects=False)
+    assert refused.status == 409
+    assert "the answer is final" in await refused.text()
+    case = await staff.call("GET", f"/api/v1/cases/{booked.case_id}", expect=200)
+    assert case["status"] == "outcome_recorded"
+
+    # The declined certificate can be issued, and says who would not take part.
+    certificate = await staff.call(
+        "POST",
+        f"/api/v1/cases/{booked.case_id}/certificates",
+        json={"kind": "declined"},
+        expect=201,
+    )
+    response = await client.get(certificate["pdf_url"], headers=staff.headers("scheduler"))
+    reader = PdfReader(io.BytesIO(await response.read()))
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)
+    assert "on 2 March 2026 the other party (School) said it would not take part" in text
+    assert "decided not to go to mediation" not in text
+
+
+async def test_an_optional_partys_no_leaves_the_meeting_booked(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings, clock: MutableClock
+) -> None:
+    booked = await make_case(staff, people=[PARENT, SCHOOL, HEALTH], kind="disagreement_resolution")
+    await book(staff, booked, START)
+    await deliver_mail(client)
+    path = consent_path(settings, "osei@icb.example.nhs.uk")
+    saved = await client.post(path, data={"answer": "no"}, allow_redirects=False)
+    assert saved.status == 303
+    thanks = await (await client.get(saved.headers["Location"])).text()
+    assert "This answer is final" not in thanks and "Change your answer" in thanks
+
+    case = await staff.call("GET", f"/api/v1/cases/{booked.case_id}", expect=200)
+    assert case["status"] == "booked"
+    assert case["deadlines"]["certificate_due"] is None
+    meeting = await staff.call("GET", f"/api/v1/meetings/{booked.meeting_id}", expect=200)
+    assert meeting["status"] == "scheduled"
+    # They may still change their mind.
+    clock.advance(hours=1)
+    changed = await client.post(path, data={"answer": "yes"}, allow_redirects=False)
+    assert changed.status == 303
+    assert "Yes, we will take part" in await (await client.get(changed.headers["Location"])).text()

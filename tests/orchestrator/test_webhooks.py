@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from orchestrator.web.keys import DISPATCHER
+from orchestrator.web.keys import DISPATCHER, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator import availability_support as availability
 from tests.orchestrator import invites_support as invites
@@ -384,3 +384,31 @@ async def test_a_cancellation_after_a_move_is_not_stale_news_by_its_sequence(
         cancelled["data"]["meeting"]["sequence"]
         == (await staff.call("GET", meeting_url))["sequence"]
     )
+
+
+async def test_a_no_to_disagreement_resolution_writes_back_the_cancelled_meeting(
+    staff: Staff, case_system: tuple[CaseSystem, str]
+) -> None:
+    system, url = case_system
+    await register(staff, system, url, events=["meeting.cancelled", "party.replied"])
+    school = {**SCHOOL, "email": "head@oakfield.example"}
+    booked = await invites.make_case(staff, people=[PARENT, school], kind="disagreement_resolution")
+    await invites.book(staff, booked, utc(2026, 3, 12, 10))
+    await invites.deliver_mail(staff.client)
+    settings = staff.client.app[SETTINGS]
+    asks = [
+        m
+        for m in invites.mail_to(invites.read_folder(settings.mail_dir), school["email"])
+        if "Will you take part" in str(m["Subject"])
+    ]
+    found = re.search(r"http://testserver\.local(/c/\S+)", invites.text_of(asks[0]))
+    assert found is not None
+    answered = await staff.client.post(found.group(1), data={"answer": "no"}, allow_redirects=False)
+    assert answered.status == 303
+    await deliver(staff)
+
+    (cancelled,) = system.of_type("meeting.cancelled")
+    assert cancelled["data"]["meeting"]["id"] == booked.meeting_id
+    assert cancelled["data"]["meeting"]["status"] == "cancelled"
+    (replied,) = system.of_type("party.replied")
+    assert replied["data"]["answer"] == "will_not_take_part"
