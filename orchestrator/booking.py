@@ -521,17 +521,41 @@ async def breaks_for(
 ) -> list[RuleBreak]:
     """The rules booking this case at ``start`` would break, e.g. to show before booking."""
     mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
-    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
-    return broken_rules(
+    _, breaks = await _parties_and_breaks(
+        session,
         case=case,
         mediator=mediator,
-        parties=parties,
-        answers=answers,
         start=start,
         end=start + timedelta(minutes=duration_minutes),
         now=now,
         workdays=workdays,
     )
+    return breaks
+
+
+async def _parties_and_breaks(
+    session: AsyncSession,
+    *,
+    case: Case,
+    mediator: Mediator | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    workdays: WorkingDays,
+) -> tuple[list[Party], list[RuleBreak]]:
+    """The case's parties, and the rules a meeting from ``start`` to ``end`` breaks for them."""
+    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
+    breaks = broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=parties,
+        answers=answers,
+        start=start,
+        end=end,
+        now=now,
+        workdays=workdays,
+    )
+    return parties, breaks
 
 
 def _sentence(breaks: Sequence[RuleBreak]) -> str:
@@ -708,16 +732,8 @@ async def book(
     if mediator is None or not mediator.active:
         raise ValidationFailed("the case's mediator is no longer active")
     end = start + timedelta(minutes=duration_minutes)
-    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
-    breaks = broken_rules(
-        case=case,
-        mediator=mediator,
-        parties=parties,
-        answers=answers,
-        start=start,
-        end=end,
-        now=now,
-        workdays=workdays,
+    parties, breaks = await _parties_and_breaks(
+        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
     )
     waived = _enforce_rules(breaks, waiver)
     venue_key = venue.key if venue is not None else None
@@ -834,16 +850,8 @@ async def reschedule(
     assert case is not None
     end = start + timedelta(minutes=duration_minutes)
     mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
-    parties, answers = await availability.parties_and_answers(session, case_id=meeting.case_id)
-    breaks = broken_rules(
-        case=case,
-        mediator=mediator,
-        parties=parties,
-        answers=answers,
-        start=start,
-        end=end,
-        now=now,
-        workdays=workdays,
+    parties, breaks = await _parties_and_breaks(
+        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
     )
     waived = _enforce_rules(breaks, waiver)
     if mediator is not None:
