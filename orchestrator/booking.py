@@ -619,6 +619,40 @@ def _record_waiver(
     )
 
 
+async def _claim_time(
+    session: AsyncSession,
+    *,
+    case: Case,
+    mediator: Mediator,
+    start: datetime,
+    end: datetime,
+    venue_key: str | None,
+    now: datetime,
+    workdays: WorkingDays,
+    waived: str | None,
+    exclude: uuid.UUID | None = None,
+) -> None:
+    """Lock the mediator's (and venue's) calendar, then refuse the time if it is taken.
+
+    Under a waiver, the free times offered instead may fall inside the notice period.
+    """
+    await _lock_calendars(
+        session, f"mediator:{mediator.id}", *([f"venue:{venue_key}"] if venue_key else [])
+    )
+    await check_free(
+        session,
+        mediator=mediator,
+        start=start,
+        end=end,
+        zone=ZoneInfo(case.timezone),
+        venue_key=venue_key,
+        now=now,
+        workdays=workdays,
+        exclude=exclude,
+        notice_working_days=0 if waived else None,
+    )
+
+
 # ---------------------------------------------------------------------------- booking
 
 
@@ -737,19 +771,16 @@ async def book(
     )
     waived = _enforce_rules(breaks, waiver)
     venue_key = venue.key if venue is not None else None
-    await _lock_calendars(
-        session, f"mediator:{mediator.id}", *([f"venue:{venue_key}"] if venue_key else [])
-    )
-    await check_free(
+    await _claim_time(
         session,
+        case=case,
         mediator=mediator,
         start=start,
         end=end,
-        zone=ZoneInfo(case.timezone),
         venue_key=venue_key,
         now=now,
         workdays=workdays,
-        notice_working_days=0 if waived else None,
+        waived=waived,
     )
     video = mode in (MeetingMode.video, MeetingMode.hybrid)
     bridge = mode in (MeetingMode.phone, MeetingMode.hybrid) and bool(settings.phone_bridge)
@@ -855,22 +886,17 @@ async def reschedule(
     )
     waived = _enforce_rules(breaks, waiver)
     if mediator is not None:
-        await _lock_calendars(
+        await _claim_time(
             session,
-            f"mediator:{mediator.id}",
-            *([f"venue:{meeting.venue_key}"] if meeting.venue_key else []),
-        )
-        await check_free(
-            session,
+            case=case,
             mediator=mediator,
             start=start,
             end=end,
-            zone=ZoneInfo(case.timezone),
             venue_key=meeting.venue_key,
             now=now,
             workdays=workdays,
+            waived=waived,
             exclude=meeting.id,
-            notice_working_days=0 if waived else None,
         )
     previous = meeting.start_at
     meeting.start_at = start
