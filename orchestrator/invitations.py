@@ -769,17 +769,7 @@ async def invite_added_party(
     sent = 0
     for meeting in await live_meetings(session, party.case_id, now):
         invitation = await _ensure_invitation(session, meeting, party, now)
-        link = await current_join_link(session, meeting, party_id=party.id)
-        if link is None:
-            await links.issue(
-                session,
-                case_id=meeting.case_id,
-                scope=LinkScope.join_room,
-                now=now,
-                expires_at=booking.join_closes_at(meeting, settings),
-                party_id=party.id,
-                meeting=meeting,
-            )
+        await _ensure_join_link(session, meeting, party, settings=settings, now=now)
         if not party.email or invitation.last_sequence_sent is not None:
             continue
         # Above anything this address may hold already (a CANCEL, if they were here before).
@@ -796,6 +786,24 @@ async def invite_added_party(
             update=False,
         )
     return sent
+
+
+async def _ensure_join_link(
+    session: AsyncSession, meeting: Meeting, party: Party, *, settings: Settings, now: datetime
+) -> bool:
+    """Issue the party a join link for the meeting unless they hold one; True if issued."""
+    if await current_join_link(session, meeting, party_id=party.id) is not None:
+        return False
+    await links.issue(
+        session,
+        case_id=meeting.case_id,
+        scope=LinkScope.join_room,
+        now=now,
+        expires_at=booking.join_closes_at(meeting, settings),
+        party_id=party.id,
+        meeting=meeting,
+    )
+    return True
 
 
 @dataclass
@@ -836,19 +844,9 @@ async def resend_to_party(
         invitation = await _ensure_invitation(session, meeting, party, now)
         if invitation.cancelled_at is not None:
             continue
-        if (
-            meeting.mode is not MeetingMode.in_person
-            and await current_join_link(session, meeting, party_id=party.id) is None
+        if meeting.mode is not MeetingMode.in_person and await _ensure_join_link(
+            session, meeting, party, settings=settings, now=now
         ):
-            await links.issue(
-                session,
-                case_id=meeting.case_id,
-                scope=LinkScope.join_room,
-                now=now,
-                expires_at=booking.join_closes_at(meeting, settings),
-                party_id=party.id,
-                meeting=meeting,
-            )
             result.new_links = True
         facts = await load_meeting(session, meeting.id)
         assert facts is not None
