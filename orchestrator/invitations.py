@@ -774,16 +774,8 @@ async def invite_added_party(
             continue
         # Above anything this address may hold already (a CANCEL, if they were here before).
         next_sequence(meeting)
-        facts = await load_meeting(session, meeting.id)
-        assert facts is not None
-        sent += await send_request(
-            session,
-            facts,
-            party_recipient(party, invitation),
-            settings,
-            now=now,
-            cause="added",
-            update=False,
+        sent += await _send_request_to_party(
+            session, meeting, party, invitation, settings=settings, now=now, cause="added"
         )
     return sent
 
@@ -804,6 +796,30 @@ async def _ensure_join_link(
         meeting=meeting,
     )
     return True
+
+
+async def _send_request_to_party(
+    session: AsyncSession,
+    meeting: Meeting,
+    party: Party,
+    invitation: Invitation,
+    *,
+    settings: Settings,
+    now: datetime,
+    cause: str,
+) -> bool:
+    """Queue one party the meeting's REQUEST as it stands now; False if queued before."""
+    facts = await load_meeting(session, meeting.id)
+    assert facts is not None
+    return await send_request(
+        session,
+        facts,
+        party_recipient(party, invitation),
+        settings,
+        now=now,
+        cause=cause,
+        update=False,
+    )
 
 
 @dataclass
@@ -848,16 +864,8 @@ async def resend_to_party(
             session, meeting, party, settings=settings, now=now
         ):
             result.new_links = True
-        facts = await load_meeting(session, meeting.id)
-        assert facts is not None
-        result.invites += await send_request(
-            session,
-            facts,
-            party_recipient(party, invitation),
-            settings,
-            now=now,
-            cause=cause,
-            update=False,
+        result.invites += await _send_request_to_party(
+            session, meeting, party, invitation, settings=settings, now=now, cause=cause
         )
     if not meetings:
         result.polls += await negotiation.resend_poll_link(
