@@ -197,6 +197,17 @@ async def invitations(session: AsyncSession, meeting_id: uuid.UUID) -> list[Invi
     return list((await session.scalars(query)).all())
 
 
+async def party_invitation(
+    session: AsyncSession, *, meeting_id: uuid.UUID, party_id: uuid.UUID
+) -> Invitation | None:
+    """The party's invitation to the meeting, if they have one."""
+    return await session.scalar(
+        select(Invitation).where(
+            col(Invitation.meeting_id) == meeting_id, col(Invitation.party_id) == party_id
+        )
+    )
+
+
 async def join_details(
     session: AsyncSession, *, meeting: Meeting, party: Party | None
 ) -> tuple[Case, Mediator | None, Invitation | None]:
@@ -207,11 +218,7 @@ async def join_details(
     mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
     invitation = None
     if party is not None:
-        invitation = await session.scalar(
-            select(Invitation).where(
-                col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
-            )
-        )
+        invitation = await party_invitation(session, meeting_id=meeting.id, party_id=party.id)
     return case, mediator, invitation
 
 

@@ -720,10 +720,8 @@ async def uninvite_party(
         return 0
     sent = 0
     for meeting in await live_meetings(session, party.case_id, now):
-        invitation = await session.scalar(
-            select(Invitation).where(
-                col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
-            )
+        invitation = await booking.party_invitation(
+            session, meeting_id=meeting.id, party_id=party.id
         )
         if invitation is None or invitation.cancelled_at is not None:
             continue  # not invited, or told already
@@ -895,10 +893,7 @@ async def _ensure_invitation(
     session: AsyncSession, meeting: Meeting, party: Party, now: datetime
 ) -> Invitation:
     """The party's invitation to a booked meeting, made as booking makes them (PIN included)."""
-    query = select(Invitation).where(
-        col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
-    )
-    existing = await session.scalar(query)
+    existing = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
     if existing is not None:
         return existing
     pin = None
@@ -909,7 +904,7 @@ async def _ensure_invitation(
         async with session.begin_nested():
             session.add(invitation)
     except IntegrityError:
-        found = await session.scalar(query)
+        found = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
         assert found is not None
         return found
     return invitation
