@@ -33,7 +33,7 @@ from orchestrator.web.keys import DB as DB_KEY
 from orchestrator.web.sessions import StaffContext, staff_page
 from orchestrator.web.staff_pages import (
     CASE_PAGE_SECTIONS,
-    case_context,
+    case_page_with_errors,
     parse_uuid,
     see_other,
 )
@@ -517,15 +517,11 @@ async def resend_to_party(request: web.Request, staff: StaffContext) -> web.Stre
             )
             _audit(session, staff, "party.resend", case.id)
     except (InvalidState, ValidationFailed) as exc:
-        async with request.app[DB_KEY].read() as session:
-            case = await cases.get_case(session, case_id)
-            context = await case_context(
-                session,
-                request,
-                staff,
-                case,
-                party_errors={f"party-{party_id}": pages.as_sentence(exc.message)},
-            )
-        status = 422 if isinstance(exc, ValidationFailed) else 409
-        return pages.render("staff/case.html", request, context, status=status)
+        return await case_page_with_errors(
+            request,
+            staff,
+            case_id,
+            status=422 if isinstance(exc, ValidationFailed) else 409,
+            party_errors={f"party-{party_id}": pages.as_sentence(exc.message)},
+        )
     raise see_other(f"/staff/cases/{case_id}?notice=resent#parties")
