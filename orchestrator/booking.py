@@ -197,6 +197,17 @@ async def invitations(session: AsyncSession, meeting_id: uuid.UUID) -> list[Invi
     return list((await session.scalars(query)).all())
 
 
+async def party_invitation(
+    session: AsyncSession, *, meeting_id: uuid.UUID, party_id: uuid.UUID
+) -> Invitation | None:
+    """The party's invitation to the meeting, if they have one."""
+    return await session.scalar(
+        select(Invitation).where(
+            col(Invitation.meeting_id) == meeting_id, col(Invitation.party_id) == party_id
+        )
+    )
+
+
 async def join_details(
     session: AsyncSession, *, meeting: Meeting, party: Party | None
 ) -> tuple[Case, Mediator | None, Invitation | None]:
@@ -207,11 +218,7 @@ async def join_details(
     mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
     invitation = None
     if party is not None:
-        invitation = await session.scalar(
-            select(Invitation).where(
-                col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
-            )
-        )
+        invitation = await party_invitation(session, meeting_id=meeting.id, party_id=party.id)
     return case, mediator, invitation
 
 
@@ -521,17 +528,41 @@ async def breaks_for(
 ) -> list[RuleBreak]:
     """The rules booking this case at ``start`` would break, e.g. to show before booking."""
     mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
-    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
-    return broken_rules(
+    _, breaks = await _parties_and_breaks(
+        session,
         case=case,
         mediator=mediator,
-        parties=parties,
-        answers=answers,
         start=start,
         end=start + timedelta(minutes=duration_minutes),
         now=now,
         workdays=workdays,
     )
+    return breaks
+
+
+async def _parties_and_breaks(
+    session: AsyncSession,
+    *,
+    case: Case,
+    mediator: Mediator | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    workdays: WorkingDays,
+) -> tuple[list[Party], list[RuleBreak]]:
+    """The case's parties, and the rules a meeting from ``start`` to ``end`` breaks for them."""
+    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
+    breaks = broken_rules(
+        case=case,
+        mediator=mediator,
+        parties=parties,
+        answers=answers,
+        start=start,
+        end=end,
+        now=now,
+        workdays=workdays,
+    )
+    return parties, breaks
 
 
 def _sentence(breaks: Sequence[RuleBreak]) -> str:
@@ -592,6 +623,40 @@ def _record_waiver(
         target_id=str(meeting.id),
         case_id=meeting.case_id,
         details=details,
+    )
+
+
+async def _claim_time(
+    session: AsyncSession,
+    *,
+    case: Case,
+    mediator: Mediator,
+    start: datetime,
+    end: datetime,
+    venue_key: str | None,
+    now: datetime,
+    workdays: WorkingDays,
+    waived: str | None,
+    exclude: uuid.UUID | None = None,
+) -> None:
+    """Lock the mediator's (and venue's) calendar, then refuse the time if it is taken.
+
+    Under a waiver, the free times offered instead may fall inside the notice period.
+    """
+    await _lock_calendars(
+        session, f"mediator:{mediator.id}", *([f"venue:{venue_key}"] if venue_key else [])
+    )
+    await check_free(
+        session,
+        mediator=mediator,
+        start=start,
+        end=end,
+        zone=ZoneInfo(case.timezone),
+        venue_key=venue_key,
+        now=now,
+        workdays=workdays,
+        exclude=exclude,
+        notice_working_days=0 if waived else None,
     )
 
 
@@ -708,32 +773,21 @@ async def book(
     if mediator is None or not mediator.active:
         raise ValidationFailed("the case's mediator is no longer active")
     end = start + timedelta(minutes=duration_minutes)
-    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
-    breaks = broken_rules(
-        case=case,
-        mediator=mediator,
-        parties=parties,
-        answers=answers,
-        start=start,
-        end=end,
-        now=now,
-        workdays=workdays,
+    parties, breaks = await _parties_and_breaks(
+        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
     )
     waived = _enforce_rules(breaks, waiver)
     venue_key = venue.key if venue is not None else None
-    await _lock_calendars(
-        session, f"mediator:{mediator.id}", *([f"venue:{venue_key}"] if venue_key else [])
-    )
-    await check_free(
+    await _claim_time(
         session,
+        case=case,
         mediator=mediator,
         start=start,
         end=end,
-        zone=ZoneInfo(case.timezone),
         venue_key=venue_key,
         now=now,
         workdays=workdays,
-        notice_working_days=0 if waived else None,
+        waived=waived,
     )
     video = mode in (MeetingMode.video, MeetingMode.hybrid)
     bridge = mode in (MeetingMode.phone, MeetingMode.hybrid) and bool(settings.phone_bridge)
@@ -834,35 +888,22 @@ async def reschedule(
     assert case is not None
     end = start + timedelta(minutes=duration_minutes)
     mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
-    parties, answers = await availability.parties_and_answers(session, case_id=meeting.case_id)
-    breaks = broken_rules(
-        case=case,
-        mediator=mediator,
-        parties=parties,
-        answers=answers,
-        start=start,
-        end=end,
-        now=now,
-        workdays=workdays,
+    parties, breaks = await _parties_and_breaks(
+        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
     )
     waived = _enforce_rules(breaks, waiver)
     if mediator is not None:
-        await _lock_calendars(
+        await _claim_time(
             session,
-            f"mediator:{mediator.id}",
-            *([f"venue:{meeting.venue_key}"] if meeting.venue_key else []),
-        )
-        await check_free(
-            session,
+            case=case,
             mediator=mediator,
             start=start,
             end=end,
-            zone=ZoneInfo(case.timezone),
             venue_key=meeting.venue_key,
             now=now,
             workdays=workdays,
+            waived=waived,
             exclude=meeting.id,
-            notice_working_days=0 if waived else None,
         )
     previous = meeting.start_at
     meeting.start_at = start

@@ -498,18 +498,14 @@ async def remove_party(
     """Take a person off the case; every link they hold dies with it, and every room they
     may hold a URL for moves."""
     party.removed_at = now
-    await links.revoke_for(session, party_id=party.id, now=now)
-    await room_access.withdraw(session, party=party, now=now)
-    add_timeline(
+    await _withdraw_access(
         session,
-        case_id=party.case_id,
-        party_id=party.id,
+        party=party,
+        now=now,
+        actor=actor,
         kind="party.removed",
         summary=f"Removed a party ({party.role.value})",
-        at=now,
-        actor=actor,
     )
-    await session.flush()
     await bus.emit(session, PartyRemoved(case_id=party.case_id, at=now, party_id=party.id))
 
 
@@ -518,14 +514,34 @@ async def revoke_party_links(
 ) -> None:
     """Withdraw every link a party holds (a lost phone, a forwarded email), and what they
     let in: the rooms they may hold a URL for move."""
+    await _withdraw_access(
+        session,
+        party=party,
+        now=now,
+        actor=actor,
+        kind="links.revoked",
+        summary=f"Withdrew every link of a party ({party.role.value})",
+    )
+
+
+async def _withdraw_access(
+    session: AsyncSession,
+    *,
+    party: Party,
+    now: datetime,
+    actor: str | None,
+    kind: str,
+    summary: str,
+) -> None:
+    """Kill every link the party holds, move the rooms they may hold a URL for, and say so."""
     await links.revoke_for(session, party_id=party.id, now=now)
     await room_access.withdraw(session, party=party, now=now)
     add_timeline(
         session,
         case_id=party.case_id,
         party_id=party.id,
-        kind="links.revoked",
-        summary=f"Withdrew every link of a party ({party.role.value})",
+        kind=kind,
+        summary=summary,
         at=now,
         actor=actor,
     )

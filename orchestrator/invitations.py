@@ -720,10 +720,8 @@ async def uninvite_party(
         return 0
     sent = 0
     for meeting in await live_meetings(session, party.case_id, now):
-        invitation = await session.scalar(
-            select(Invitation).where(
-                col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
-            )
+        invitation = await booking.party_invitation(
+            session, meeting_id=meeting.id, party_id=party.id
         )
         if invitation is None or invitation.cancelled_at is not None:
             continue  # not invited, or told already
@@ -769,33 +767,57 @@ async def invite_added_party(
     sent = 0
     for meeting in await live_meetings(session, party.case_id, now):
         invitation = await _ensure_invitation(session, meeting, party, now)
-        link = await current_join_link(session, meeting, party_id=party.id)
-        if link is None:
-            await links.issue(
-                session,
-                case_id=meeting.case_id,
-                scope=LinkScope.join_room,
-                now=now,
-                expires_at=booking.join_closes_at(meeting, settings),
-                party_id=party.id,
-                meeting=meeting,
-            )
+        await _ensure_join_link(session, meeting, party, settings=settings, now=now)
         if not party.email or invitation.last_sequence_sent is not None:
             continue
         # Above anything this address may hold already (a CANCEL, if they were here before).
         next_sequence(meeting)
-        facts = await load_meeting(session, meeting.id)
-        assert facts is not None
-        sent += await send_request(
-            session,
-            facts,
-            party_recipient(party, invitation),
-            settings,
-            now=now,
-            cause="added",
-            update=False,
+        sent += await _send_request_to_party(
+            session, meeting, party, invitation, settings=settings, now=now, cause="added"
         )
     return sent
+
+
+async def _ensure_join_link(
+    session: AsyncSession, meeting: Meeting, party: Party, *, settings: Settings, now: datetime
+) -> bool:
+    """Issue the party a join link for the meeting unless they hold one; True if issued."""
+    if await current_join_link(session, meeting, party_id=party.id) is not None:
+        return False
+    await links.issue(
+        session,
+        case_id=meeting.case_id,
+        scope=LinkScope.join_room,
+        now=now,
+        expires_at=booking.join_closes_at(meeting, settings),
+        party_id=party.id,
+        meeting=meeting,
+    )
+    return True
+
+
+async def _send_request_to_party(
+    session: AsyncSession,
+    meeting: Meeting,
+    party: Party,
+    invitation: Invitation,
+    *,
+    settings: Settings,
+    now: datetime,
+    cause: str,
+) -> bool:
+    """Queue one party the meeting's REQUEST as it stands now; False if queued before."""
+    facts = await load_meeting(session, meeting.id)
+    assert facts is not None
+    return await send_request(
+        session,
+        facts,
+        party_recipient(party, invitation),
+        settings,
+        now=now,
+        cause=cause,
+        update=False,
+    )
 
 
 @dataclass
@@ -836,30 +858,12 @@ async def resend_to_party(
         invitation = await _ensure_invitation(session, meeting, party, now)
         if invitation.cancelled_at is not None:
             continue
-        if (
-            meeting.mode is not MeetingMode.in_person
-            and await current_join_link(session, meeting, party_id=party.id) is None
+        if meeting.mode is not MeetingMode.in_person and await _ensure_join_link(
+            session, meeting, party, settings=settings, now=now
         ):
-            await links.issue(
-                session,
-                case_id=meeting.case_id,
-                scope=LinkScope.join_room,
-                now=now,
-                expires_at=booking.join_closes_at(meeting, settings),
-                party_id=party.id,
-                meeting=meeting,
-            )
             result.new_links = True
-        facts = await load_meeting(session, meeting.id)
-        assert facts is not None
-        result.invites += await send_request(
-            session,
-            facts,
-            party_recipient(party, invitation),
-            settings,
-            now=now,
-            cause=cause,
-            update=False,
+        result.invites += await _send_request_to_party(
+            session, meeting, party, invitation, settings=settings, now=now, cause=cause
         )
     if not meetings:
         result.polls += await negotiation.resend_poll_link(
@@ -889,10 +893,7 @@ async def _ensure_invitation(
     session: AsyncSession, meeting: Meeting, party: Party, now: datetime
 ) -> Invitation:
     """The party's invitation to a booked meeting, made as booking makes them (PIN included)."""
-    query = select(Invitation).where(
-        col(Invitation.meeting_id) == meeting.id, col(Invitation.party_id) == party.id
-    )
-    existing = await session.scalar(query)
+    existing = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
     if existing is not None:
         return existing
     pin = None
@@ -903,7 +904,7 @@ async def _ensure_invitation(
         async with session.begin_nested():
             session.add(invitation)
     except IntegrityError:
-        found = await session.scalar(query)
+        found = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
         assert found is not None
         return found
     return invitation

@@ -360,6 +360,29 @@ async def _queue_provider_call(
     )
 
 
+async def _move_party(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    party: Party,
+    state: ParticipantState,
+    present_as: ParticipantStatus,
+    room: Room,
+    note: str,
+    now: datetime,
+) -> None:
+    """Put the party in ``room``, their phone call (if any) with them.
+
+    Someone present there takes ``present_as``; someone not present keeps their status.
+    """
+    to = present_as if state.status in PRESENT else state.status
+    check_move(state.status, to)
+    session.add(
+        _event(meeting, party.id, to, now=now, room_id=room.id, channel=state.channel, note=note)
+    )
+    await _move_phone_call(session, meeting=meeting, party=party, state=state, room=room, now=now)
+
+
 async def _move_phone_call(
     session: AsyncSession,
     *,
@@ -706,21 +729,15 @@ async def open_caucus(
     for party in parties:
         state = states[party.id]
         # Those present go in; someone still waiting (or not yet come) is sent there later.
-        to = PS.in_caucus if state.status in PRESENT else state.status
-        check_move(state.status, to)
-        session.add(
-            _event(
-                meeting,
-                party.id,
-                to,
-                now=now,
-                room_id=room.id,
-                channel=state.channel,
-                note="moved to caucus",
-            )
-        )
-        await _move_phone_call(
-            session, meeting=meeting, party=party, state=state, room=room, now=now
+        await _move_party(
+            session,
+            meeting=meeting,
+            party=party,
+            state=state,
+            present_as=PS.in_caucus,
+            room=room,
+            note="moved to caucus",
+            now=now,
         )
     if meeting.provider_room:
         await _queue_provider_call(
@@ -767,21 +784,15 @@ async def close_caucus(
         state = states[party.id]
         if state.room_id != room.id:
             continue
-        to = PS.in_session if state.status in PRESENT else state.status
-        check_move(state.status, to)
-        session.add(
-            _event(
-                meeting,
-                party.id,
-                to,
-                now=now,
-                room_id=main.id,
-                channel=state.channel,
-                note="back to joint room",
-            )
-        )
-        await _move_phone_call(
-            session, meeting=meeting, party=party, state=state, room=main, now=now
+        await _move_party(
+            session,
+            meeting=meeting,
+            party=party,
+            state=state,
+            present_as=PS.in_session,
+            room=main,
+            note="back to joint room",
+            now=now,
         )
     await session.flush()
     return room

@@ -33,7 +33,7 @@ from orchestrator.web.keys import DB as DB_KEY
 from orchestrator.web.sessions import StaffContext, staff_page
 from orchestrator.web.staff_pages import (
     CASE_PAGE_SECTIONS,
-    case_context,
+    case_page_with_errors,
     parse_uuid,
     see_other,
 )
@@ -231,6 +231,16 @@ async def confirm_booking(request: web.Request, staff: StaffContext) -> web.Stre
     return pages.render("staff/book_confirm.html", request, context)
 
 
+_NO_WAIVER_REASON = "Say why the rules are waived for this meeting"
+
+
+def _booking_error(exc: DomainError) -> str:
+    """The sentence a booking or move page shows for a refusal."""
+    if isinstance(exc, RulesBroken):  # the page lists each rule beside the waiver
+        return "That time breaks the scheduling rules shown below"
+    return pages.as_sentence(exc.message)
+
+
 @routes.post("/staff/cases/{case_id}/book")
 @staff_page(roles=SCHEDULERS)
 async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
@@ -252,7 +262,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
             if mode is None:
                 raise Conflict("choose how people will meet")
             if waive and not reason:
-                waiver_error = "Say why the rules are waived for this meeting"
+                waiver_error = _NO_WAIVER_REASON
                 raise ValidationFailed(waiver_error)
             if mode in (MeetingMode.video, MeetingMode.hybrid):
                 request.app[PROVIDERS].check_video(staff.settings.video_provider)
@@ -272,9 +282,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
             )
             _audit(session, staff, "meeting.book", case.id)
     except DomainError as exc:
-        error = pages.as_sentence(exc.message)
-        if isinstance(exc, RulesBroken):  # the page lists each rule beside the waiver
-            error = "That time breaks the scheduling rules shown below"
+        error = _booking_error(exc)
         status = 422 if isinstance(exc, ValidationFailed) else 409
         details = exc.details if isinstance(exc.details, dict) else {}
         for item in details.get("alternatives", []) or []:
@@ -388,7 +396,7 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
                 raise _NeedsConfirmation(start)
             proposed = start
             if waive and not reason:
-                waiver_error = "Say why the rules are waived for this meeting"
+                waiver_error = _NO_WAIVER_REASON
                 raise ValidationFailed(waiver_error)
             await booking.reschedule(
                 session,
@@ -411,10 +419,8 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
             f"&duration={duration}".replace("+", "%2B")
         ) from None
     except DomainError as exc:
-        error = pages.as_sentence(exc.message)
-        if isinstance(exc, RulesBroken):  # the page lists each rule beside the waiver
-            error = "That time breaks the scheduling rules shown below"
-        else:
+        error = _booking_error(exc)
+        if not isinstance(exc, RulesBroken):
             proposed = proposed if waiver_error else None
     else:
         raise see_other(f"/staff/cases/{case.id}?notice=moved#meetings")
@@ -511,15 +517,11 @@ async def resend_to_party(request: web.Request, staff: StaffContext) -> web.Stre
             )
             _audit(session, staff, "party.resend", case.id)
     except (InvalidState, ValidationFailed) as exc:
-        async with request.app[DB_KEY].read() as session:
-            case = await cases.get_case(session, case_id)
-            context = await case_context(
-                session,
-                request,
-                staff,
-                case,
-                party_errors={f"party-{party_id}": pages.as_sentence(exc.message)},
-            )
-        status = 422 if isinstance(exc, ValidationFailed) else 409
-        return pages.render("staff/case.html", request, context, status=status)
+        return await case_page_with_errors(
+            request,
+            staff,
+            case_id,
+            status=422 if isinstance(exc, ValidationFailed) else 409,
+            party_errors={f"party-{party_id}": pages.as_sentence(exc.message)},
+        )
     raise see_other(f"/staff/cases/{case_id}?notice=resent#parties")

@@ -17,7 +17,7 @@ import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -58,26 +58,25 @@ def _is_https(settings: Settings) -> bool:
 
 
 def set_session_cookie(response: web.StreamResponse, settings: Settings, value: str) -> None:
-    response.set_cookie(
-        cookie_name(settings),
-        value,
-        path="/",
-        httponly=True,
-        secure=_is_https(settings),
-        samesite="Lax",
-        max_age=int(SESSION_TTL.total_seconds()),
-    )
+    _set_staff_cookie(response, settings, cookie_name(settings), value, SESSION_TTL)
 
 
 def set_device_cookie(response: web.StreamResponse, settings: Settings, value: str) -> None:
+    _set_staff_cookie(response, settings, device_cookie_name(settings), value, KNOWN_DEVICE_TTL)
+
+
+def _set_staff_cookie(
+    response: web.StreamResponse, settings: Settings, name: str, value: str, ttl: timedelta
+) -> None:
+    """Set a host-wide, script-proof cookie that lives ``ttl`` (Secure over https)."""
     response.set_cookie(
-        device_cookie_name(settings),
+        name,
         value,
         path="/",
         httponly=True,
         secure=_is_https(settings),
         samesite="Lax",
-        max_age=int(KNOWN_DEVICE_TTL.total_seconds()),
+        max_age=int(ttl.total_seconds()),
     )
 
 

@@ -487,6 +487,21 @@ async def case_page(request: web.Request, staff: StaffContext) -> web.StreamResp
     return pages.render("staff/case.html", request, context)
 
 
+async def case_page_with_errors(
+    request: web.Request,
+    staff: StaffContext,
+    case_id: uuid.UUID,
+    *,
+    status: int = 422,
+    **form: dict[str, str] | None,
+) -> web.StreamResponse:
+    """The case page again, with what a form on it refused and the values typed there."""
+    async with request.app[DB].read() as session:
+        case = await cases.get_case(session, case_id)
+        context = await case_context(session, request, staff, case, **form)
+    return pages.render("staff/case.html", request, context, status=status)
+
+
 async def case_context(
     session: AsyncSession,
     request: web.Request,
@@ -579,12 +594,9 @@ async def record_icb_notice(request: web.Request, staff: StaffContext) -> web.St
             errors = {"icb_notified_on": pages.as_sentence(exc.message)}
         else:
             raise see_other(f"/staff/cases/{case_id}?notice=icb#clocks")
-    async with request.app[DB].read() as session:
-        case = await cases.get_case(session, case_id)
-        context = await case_context(
-            session, request, staff, case, icb_values=values, icb_errors=errors
-        )
-    return pages.render("staff/case.html", request, context, status=422)
+    return await case_page_with_errors(
+        request, staff, case_id, icb_values=values, icb_errors=errors
+    )
 
 
 def _audit_write(session: AsyncSession, staff: StaffContext, action: str, case_id: Any) -> None:
@@ -640,12 +652,9 @@ async def add_party(request: web.Request, staff: StaffContext) -> web.StreamResp
             errors = {"email": pages.as_sentence(exc.message)}
         else:
             raise see_other(f"/staff/cases/{case_id}?notice=party-added#parties")
-    async with request.app[DB].read() as session:
-        case = await cases.get_case(session, case_id)
-        context = await case_context(
-            session, request, staff, case, party_values=values, party_errors=errors
-        )
-    return pages.render("staff/case.html", request, context, status=422)
+    return await case_page_with_errors(
+        request, staff, case_id, party_values=values, party_errors=errors
+    )
 
 
 async def _party(session: AsyncSession, request: web.Request) -> tuple[Case, Party]:
