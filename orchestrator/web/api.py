@@ -265,15 +265,18 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
                 request_print = idempotency.fingerprint(
                     route.method, request.path, body.model_dump_json() if body is not None else ""
                 )
+            if key is not None:
+                # Looked up in a read of its own: a view that reads calendars before its first
+                # write must not find the write lock already taken (SQLite) by this lookup.
+                async with db.read() as session:
+                    stored = await idempotency.recall(
+                        session, user_id=user.id, key=key, request=request_print
+                    )
+                if stored is not None:
+                    return _replayed(stored.status, stored.response_body)
             opened = db.write() if route.writes else db.read()
             try:
                 async with opened as session:
-                    if key is not None:
-                        stored = await idempotency.recall(
-                            session, user_id=user.id, key=key, request=request_print
-                        )
-                        if stored is not None:
-                            return _replayed(stored.status, stored.response_body)
                     ctx = ApiContext(request=request, session=session, user=user, now=now)
                     result = await route.handler(ctx, **kwargs)
                     if route.writes:
