@@ -157,6 +157,11 @@ async def _poll_window(
         raise ValidationFailed("window_end must be after window_start")
     target = await availability.target_end(session, case=case, settings=settings, calendar=calendar)
     start = max(window_start or now, now)
+    if start - now > MAX_WINDOW:
+        raise ValidationFailed(
+            f"window_start may be at most {MAX_WINDOW.days} days ahead",
+            details={"window_start": start.isoformat()},
+        )
     # The default window is ours to choose: a target further off than the cap (target_days
     # may be up to 365) looks as far as the cap allows rather than refusing every poll.
     end = window_end or min(target, start + MAX_WINDOW)

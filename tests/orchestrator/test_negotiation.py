@@ -306,3 +306,21 @@ async def test_the_staff_page_polls_a_case_whose_target_is_further_off_than_the_
     assert asked.status == 303, await asked.text()
     assert "notice=asked" in asked.headers["Location"]
     assert [to for to, _ in await poll_emails(staff)] == [["sam@family.example"]]
+
+
+async def test_a_window_starting_years_ahead_is_refused_at_once(staff: Staff) -> None:
+    case = await make_case(staff)
+    await make_mediator(staff, case["id"])
+    await add_party(staff, case["id"], role="parent", name="Sam", email="sam@family.example")
+    path = f"/api/v1/cases/{case['id']}/availability-requests"
+
+    for window in (
+        {"window_start": "9999-12-31T23:00:00Z"},
+        {"window_start": "9999-12-01T00:00:00Z", "window_end": "9999-12-31T23:59:59Z"},
+        {"window_start": "2126-03-10T09:00:00Z"},
+    ):
+        refused = await staff.call(
+            "POST", path, json={"duration_minutes": 180, **window}, expect=422
+        )
+        assert "at most 180 days ahead" in refused["error"]["message"]
+    assert await poll_emails(staff) == []
