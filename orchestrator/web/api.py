@@ -192,6 +192,7 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
             raise ApiError(400, "malformed_json", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(422, "validation_failed", "request body must be a JSON object")
+    _refuse_nul(data)
     _refuse_timestamps(model, data)
     try:
         return model.model_validate(data)
@@ -199,6 +200,21 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise ApiError(
             422, "validation_failed", "request body is invalid", validation_details(exc)
         ) from None
+
+
+def _refuse_nul(data: Any, loc: tuple[str, ...] = ()) -> None:
+    """No text holds U+0000: PostgreSQL cannot store it, and no name or note needs it."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            error = {"loc": list(loc), "msg": "must not contain U+0000 (NUL)", "type": "nul_char"}
+            raise ApiError(422, "validation_failed", "request body is invalid", [error])
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            _refuse_nul(key, loc)
+            _refuse_nul(value, (*loc, str(key)))
+    elif isinstance(data, list):
+        for n, value in enumerate(data):
+            _refuse_nul(value, (*loc, str(n)))
 
 
 _ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
