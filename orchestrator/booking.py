@@ -761,6 +761,9 @@ async def book(
     A time that breaks the rules the slot search applies is refused (RulesBroken) unless
     ``waiver`` says why they are waived; the waiver goes on the timeline and the audit trail.
     """
+    if case.status in case_status.CLOSED_STATUSES:
+        # Final (case_status): a family that comes back is a new referral, a new case.
+        raise InvalidState(f"the case is {case.status.value}; a meeting cannot be booked")
     if case.mediator_id is None:
         raise ValidationFailed("assign a mediator to the case before booking")
     if start.tzinfo is None:

@@ -157,14 +157,25 @@ async def _poll_window(
         raise ValidationFailed("window_end must be after window_start")
     target = await availability.target_end(session, case=case, settings=settings, calendar=calendar)
     start = max(window_start or now, now)
-    end = window_end or target
+    if start - now > MAX_WINDOW:
+        raise ValidationFailed(
+            f"window_start may be at most {MAX_WINDOW.days} days ahead",
+            details={"window_start": start.isoformat()},
+        )
+    # The default window is ours to choose: a target further off than the cap (target_days
+    # may be up to 365) looks as far as the cap allows rather than refusing every poll.
+    end = window_end or min(target, start + MAX_WINDOW)
     if end - start > MAX_WINDOW:
         # Every working day in the window is searched: centuries would never answer.
         raise ValidationFailed(
             f"the window may span at most {MAX_WINDOW.days} days",
             details={"window_start": start.isoformat(), "window_end": end.isoformat()},
         )
-    stretched = max(target, start) + STRETCH_PAST_TARGET if window_end is None else None
+    stretched = (
+        min(max(target, start) + STRETCH_PAST_TARGET, start + MAX_WINDOW)
+        if window_end is None
+        else None
+    )
     return _PollWindow(start=start, end=end, stretched_end=stretched)
 
 

@@ -192,6 +192,7 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
             raise ApiError(400, "malformed_json", "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(422, "validation_failed", "request body must be a JSON object")
+    _refuse_nul(data)
     _refuse_timestamps(model, data)
     try:
         return model.model_validate(data)
@@ -199,6 +200,21 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise ApiError(
             422, "validation_failed", "request body is invalid", validation_details(exc)
         ) from None
+
+
+def _refuse_nul(data: Any, loc: tuple[str, ...] = ()) -> None:
+    """No text holds U+0000: PostgreSQL cannot store it, and no name or note needs it."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            error = {"loc": list(loc), "msg": "must not contain U+0000 (NUL)", "type": "nul_char"}
+            raise ApiError(422, "validation_failed", "request body is invalid", [error])
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            _refuse_nul(key, loc)
+            _refuse_nul(value, (*loc, str(key)))
+    elif isinstance(data, list):
+        for n, value in enumerate(data):
+            _refuse_nul(value, (*loc, str(n)))
 
 
 _ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -265,15 +281,18 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
                 request_print = idempotency.fingerprint(
                     route.method, request.path, body.model_dump_json() if body is not None else ""
                 )
+            if key is not None:
+                # Looked up in a read of its own: a view that reads calendars before its first
+                # write must not find the write lock already taken (SQLite) by this lookup.
+                async with db.read() as session:
+                    stored = await idempotency.recall(
+                        session, user_id=user.id, key=key, request=request_print
+                    )
+                if stored is not None:
+                    return _replayed(stored.status, stored.response_body)
             opened = db.write() if route.writes else db.read()
             try:
                 async with opened as session:
-                    if key is not None:
-                        stored = await idempotency.recall(
-                            session, user_id=user.id, key=key, request=request_print
-                        )
-                        if stored is not None:
-                            return _replayed(stored.status, stored.response_body)
                     ctx = ApiContext(request=request, session=session, user=user, now=now)
                     result = await route.handler(ctx, **kwargs)
                     if route.writes:

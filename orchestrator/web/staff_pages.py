@@ -188,6 +188,14 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def validate(model: type[BaseModel], data: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    # PostgreSQL cannot store U+0000; no name or note needs it (the API refuses it too).
+    hidden = {
+        name: "Remove the hidden control character (U+0000) from this field"
+        for name, value in data.items()
+        if isinstance(value, str) and "\x00" in value
+    }
+    if hidden:
+        return None, hidden
     try:
         return model.model_validate(data), {}
     except ValidationError as exc:

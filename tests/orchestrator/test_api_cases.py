@@ -382,3 +382,27 @@ async def test_the_same_email_twice_on_one_case_is_refused(staff: Staff) -> None
     # Once removed, the address is free for someone new.
     await staff.call("DELETE", f"{parties}/{first['id']}", expect=204)
     await staff.call("POST", parties, json=sam, expect=201)
+
+
+async def test_text_with_a_nul_character_is_refused_and_changes_nothing(staff: Staff) -> None:
+    # PostgreSQL cannot store U+0000 in text: it was a 500 there (SQLite kept it).
+    case = await make_case(staff)
+    party = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/parties",
+        json={"role": "parent", "name": "Sam", "email": "sam@family.example"},
+        expect=201,
+    )
+    for method, path, body in (
+        ("POST", "/api/v1/cases", {**CASE, "reference": "NUL-1", "local_authority": "Kent\x00"}),
+        ("PATCH", f"/api/v1/cases/{case['id']}", {"region": "South\x00East"}),
+        ("PATCH", f"/api/v1/cases/{case['id']}/parties/{party['id']}", {"needs": "ramp\x00"}),
+        ("PATCH", f"/api/v1/cases/{case['id']}/parties/{party['id']}", {"language": "\x00"}),
+    ):
+        refused = await staff.call(method, path, json=body, expect=422)
+        assert refused["error"]["details"][0]["msg"] == "must not contain U+0000 (NUL)"
+    shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
+    assert shown["region"] is None
+    parties = await staff.call("GET", f"/api/v1/cases/{case['id']}/parties", expect=200)
+    assert [(p["needs"], p["language"]) for p in parties["parties"]] == [(None, None)]
+    assert await count(staff, Case) == 1

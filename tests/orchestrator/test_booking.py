@@ -14,6 +14,7 @@ from orchestrator.models import (
     Invitation,
     Link,
     LinkScope,
+    Meeting,
     MeetingTransition,
     OutboxKind,
     OutboxMessage,
@@ -356,3 +357,24 @@ async def test_moving_a_meeting_keeps_the_same_rules(staff: Staff) -> None:
         expect=200,
     )
     assert moved["sequence"] == 1
+
+
+async def test_a_closed_or_withdrawn_case_cannot_be_booked(
+    client: TestClient[Any, Any], staff: Staff
+) -> None:
+    # Closed and withdrawn are final: a family that comes back is a new case.
+    for status in ("closed", "withdrawn"):
+        ready = await ready_case(
+            staff,
+            reference=f"KIDS-2026-{status.upper()}",
+            mediator_email=f"{status}@staff.example",
+            own_mediator=False,
+        )
+        await staff.call(
+            "PATCH", f"/api/v1/cases/{ready.case_id}", json={"status": status}, expect=200
+        )
+        refused = await book(staff, ready.case_id, expect=409)
+        assert refused["error"]["message"] == f"the case is {status}; a meeting cannot be booked"
+        shown = await staff.call("GET", f"/api/v1/cases/{ready.case_id}", expect=200)
+        assert shown["status"] == status
+        assert await rows(client, Meeting, case_id=uuid.UUID(ready.case_id)) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
@@ -120,6 +120,29 @@ async def test_a_case_opens_while_a_poll_waits_for_the_mediators_feed(
     # The poll still respects what the feed said: nothing on the days the mediator is away.
     assert poll["candidates"], poll
     assert not not_while_away(poll["candidates"])
+
+
+async def test_a_case_opens_while_a_poll_sent_with_an_idempotency_key_waits_for_the_feed(
+    staff: Staff, slow_feed: SlowFeed
+) -> None:
+    case = await make_case(staff)
+    await make_mediator(staff, case["id"], calendar={"ics_url": slow_feed.url()})
+    await add_party(staff, case["id"])
+    path = f"/api/v1/cases/{case['id']}/availability-requests"
+    headers = {**staff.headers("scheduler"), "Idempotency-Key": "poll-while-feed-waits"}
+
+    async def ask() -> tuple[int, dict[str, Any]]:
+        response = await staff.client.post(path, json={"duration_minutes": 180}, headers=headers)
+        return response.status, await response.json()
+
+    status, poll = await while_the_feed_waits(slow_feed, staff, ask())
+
+    assert status == 201, poll
+    assert poll["candidates"] and not not_while_away(poll["candidates"])
+    # Sent again, the key answers the same poll and opens no other.
+    again = await staff.client.post(path, json={"duration_minutes": 180}, headers=headers)
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["poll_id"] == poll["poll_id"]
 
 
 async def test_a_case_opens_while_the_staff_page_polls_and_waits_for_the_feed(

@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from orchestrator import negotiation
-from orchestrator.models import Case, CaseStatus, Party, Poll, PollResponse, TimelineEntry
+from orchestrator.models import (
+    Case,
+    CaseStatus,
+    Party,
+    Poll,
+    PollResponse,
+    StaffRole,
+    TimelineEntry,
+)
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.availability_support import (
@@ -24,6 +32,7 @@ from tests.orchestrator.availability_support import (
     request_poll,
     text_of,
 )
+from tests.orchestrator.web_support import Browser, make_user
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -253,3 +262,65 @@ async def test_a_window_of_centuries_is_refused_at_once(staff: Staff) -> None:
         expect=422,
     )
     assert "at most 180 days" in refused["error"]["message"]
+
+
+async def test_a_case_whose_target_is_further_off_than_the_cap_can_still_be_polled(
+    staff: Staff,
+) -> None:
+    # A target of 365 days (the most a case may have) lies beyond the 180-day cap: the
+    # default window looks as far as the cap, it does not refuse the poll outright.
+    case = await make_case(staff, target_days=365)
+    await make_mediator(staff, case["id"])
+    await add_party(staff, case["id"], role="parent", name="Sam", email="sam@family.example")
+
+    answer = await request_poll(staff, case["id"])
+
+    assert answer["candidates"]
+    start = datetime.fromisoformat(answer["window_start"])
+    end = datetime.fromisoformat(answer["window_end"])
+    assert (end - start).days <= 180
+    # A window the caller chose is never trimmed: one longer than the cap is refused.
+    refused = await staff.call(
+        "POST",
+        f"/api/v1/cases/{case['id']}/availability-requests",
+        json={"duration_minutes": 180, "window_end": "2027-03-01T00:00:00Z"},
+        expect=422,
+    )
+    assert "at most 180 days" in refused["error"]["message"]
+
+
+async def test_the_staff_page_polls_a_case_whose_target_is_further_off_than_the_cap(
+    staff: Staff,
+) -> None:
+    case = await make_case(staff, target_days=365)
+    await make_mediator(staff, case["id"])
+    await add_party(staff, case["id"], role="parent", name="Sam", email="sam@family.example")
+    await make_user(staff.client, "sam@staff.example", StaffRole.scheduler, name="Sam")
+    browser = Browser(staff.client)
+    await browser.sign_in("sam@staff.example")
+
+    asked = await browser.post(
+        f"/staff/cases/{case['id']}/availability", {"duration_minutes": "180"}
+    )
+
+    assert asked.status == 303, await asked.text()
+    assert "notice=asked" in asked.headers["Location"]
+    assert [to for to, _ in await poll_emails(staff)] == [["sam@family.example"]]
+
+
+async def test_a_window_starting_years_ahead_is_refused_at_once(staff: Staff) -> None:
+    case = await make_case(staff)
+    await make_mediator(staff, case["id"])
+    await add_party(staff, case["id"], role="parent", name="Sam", email="sam@family.example")
+    path = f"/api/v1/cases/{case['id']}/availability-requests"
+
+    for window in (
+        {"window_start": "9999-12-31T23:00:00Z"},
+        {"window_start": "9999-12-01T00:00:00Z", "window_end": "9999-12-31T23:59:59Z"},
+        {"window_start": "2126-03-10T09:00:00Z"},
+    ):
+        refused = await staff.call(
+            "POST", path, json={"duration_minutes": 180, **window}, expect=422
+        )
+        assert "at most 180 days ahead" in refused["error"]["message"]
+    assert await poll_emails(staff) == []

@@ -186,3 +186,23 @@ async def test_mediator_sees_only_their_own_cases(client: TestClient[Any, Any]) 
     assert status == 404 and "KIDS-THEIRS" not in text
     # Nor may a mediator change who is on a case.
     assert (await mo.post(f"{mine}/parties", {"role": "parent", "name": "X"})).status == 403
+
+
+async def test_a_form_field_holding_a_nul_character_is_shown_as_an_error(
+    client: TestClient[Any, Any],
+) -> None:
+    # PostgreSQL cannot store U+0000: the new-case form answered 500 there.
+    browser = await scheduler(client)
+    form = {
+        "reference": "KIDS-NUL",
+        "kind": "mediation",
+        "local_authority": "Kent\x00",
+        "referral_date": "2026-02-27",
+    }
+    response = await browser.post("/staff/cases/new", form)
+    assert response.status == 422
+    text = await response.text()
+    assert "There is a problem" in text and 'href="#local_authority"' in text
+    assert "hidden control character" in text
+    _, board = await browser.get("/staff")
+    assert "KIDS-NUL" not in board
