@@ -739,6 +739,23 @@ def _describe(start: datetime, mode: MeetingMode) -> str:
     return f"{start.strftime('%Y-%m-%d %H:%M')} UTC ({mode.value.replace('_', ' ')})"
 
 
+# A mediation is held within weeks of the go-ahead; a start further off than this is a
+# typing mistake (and years ahead would overflow the calendar arithmetic).
+MAX_BOOKING_AHEAD = timedelta(days=366)
+
+
+def _check_start(start: datetime, now: datetime) -> None:
+    """Refuse a start without an offset, in the past, or more than a year ahead."""
+    if start.tzinfo is None:
+        raise ValidationFailed("start must carry a time zone offset")
+    if start < now:
+        raise ValidationFailed("start is in the past")
+    if start - now > MAX_BOOKING_AHEAD:
+        raise ValidationFailed(
+            "start is more than a year ahead; check the date", details={"field": "start"}
+        )
+
+
 async def book(
     session: AsyncSession,
     *,
@@ -766,10 +783,7 @@ async def book(
         raise InvalidState(f"the case is {case.status.value}; a meeting cannot be booked")
     if case.mediator_id is None:
         raise ValidationFailed("assign a mediator to the case before booking")
-    if start.tzinfo is None:
-        raise ValidationFailed("start must carry a time zone offset")
-    if start < now:
-        raise ValidationFailed("start is in the past")
+    _check_start(start, now)
     if mode is MeetingMode.in_person and venue is None:
         raise ValidationFailed("an in-person meeting needs a venue")
     mediator = await session.get(Mediator, case.mediator_id)
@@ -883,10 +897,7 @@ async def reschedule(
     """
     if meeting.status is not MeetingStatus.scheduled:
         raise InvalidState(f"a meeting that is {meeting.status.value} cannot be moved")
-    if start.tzinfo is None:
-        raise ValidationFailed("start must carry a time zone offset")
-    if start < now:
-        raise ValidationFailed("start is in the past")
+    _check_start(start, now)
     case = await session.get(Case, meeting.case_id)
     assert case is not None
     end = start + timedelta(minutes=duration_minutes)

@@ -378,3 +378,26 @@ async def test_a_closed_or_withdrawn_case_cannot_be_booked(
         shown = await staff.call("GET", f"/api/v1/cases/{ready.case_id}", expect=200)
         assert shown["status"] == status
         assert await rows(client, Meeting, case_id=uuid.UUID(ready.case_id)) == []
+
+
+async def test_a_start_years_ahead_is_refused_not_a_500(
+    client: TestClient[Any, Any], staff: Staff
+) -> None:
+    ready = await ready_case(staff)
+    for start in ("9999-12-31T23:00:00Z", "2031-03-10T10:00:00Z"):
+        refused = await staff.call(
+            "POST",
+            f"/api/v1/cases/{ready.case_id}/meetings",
+            json={"start": start, "duration_minutes": 180, "mode": "video"},
+            expect=422,
+        )
+        assert refused["error"]["message"] == "start is more than a year ahead; check the date"
+    assert await rows(client, Meeting, case_id=uuid.UUID(ready.case_id)) == []
+    meeting = await book(staff, ready.case_id)
+    refused = await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting['id']}/reschedule",
+        json={"start": "9999-12-31T23:00:00Z", "duration_minutes": 180},
+        expect=422,
+    )
+    assert refused["error"]["details"] == {"field": "start"}
