@@ -111,7 +111,7 @@ async def run_backend(port: int, bookings: int) -> tuple[float, list[tuple[str, 
     outbox form (``outbox.email_payload``), and delivers those bytes as they are
     (``send_raw``): that is the path timed here, rendering included.
     """
-    from orchestrator.outbox import email_bytes, email_payload
+    from orchestrator.messaging.outbox import email_bytes, email_payload
 
     backend = SmtpMailBackend(SmtpConfig(host="127.0.0.1", port=port))
     sent: list[tuple[str, str, bytes]] = []
@@ -153,10 +153,10 @@ async def run_outbox(port: int, rendered: list[tuple[str, str, bytes]]) -> tuple
 
     from sqlalchemy import insert
 
-    from orchestrator.db import connect
-    from orchestrator.migrate import upgrade_sync
-    from orchestrator.models import OutboxKind, OutboxMessage
-    from orchestrator.outbox import DeliveryPolicy, Dispatcher, mail_handler
+    from orchestrator.core.db import connect
+    from orchestrator.core.migrate import upgrade_sync
+    from orchestrator.core.models import OutboxKind, OutboxMessage
+    from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher, mail_handler
 
     with tempfile.TemporaryDirectory(prefix="bench-invites-") as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'outbox.db'}"

@@ -52,7 +52,7 @@ def rss_kib(pid: int) -> int:
 
 
 def settings_for(database_url: str, data_dir: Path, port: int):  # type: ignore[no-untyped-def]
-    from orchestrator.settings import Settings
+    from orchestrator.core.settings import Settings
 
     return Settings(
         env="test",
@@ -73,7 +73,7 @@ def serve_app(database_url: str, data_dir: str, port: int) -> None:
     """Run the real service (child process)."""
     from aiohttp import web
 
-    from orchestrator.loop import new_event_loop
+    from orchestrator.core.loop import new_event_loop
     from orchestrator.web.app import create_app
 
     settings = settings_for(database_url, Path(data_dir), port)
@@ -87,8 +87,8 @@ def serve_bare(port: int) -> None:
     of event loop as the service, so the ratio compares the service's work, not two loops."""
     from aiohttp import web
 
-    from orchestrator.loop import new_event_loop
-    from orchestrator.settings import Settings
+    from orchestrator.core.loop import new_event_loop
+    from orchestrator.core.settings import Settings
 
     async def redirect(request: web.Request) -> web.Response:
         return web.Response(status=303, headers={"Location": "https://meet.jit.si/room"})
@@ -120,19 +120,20 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
     import aiohttp as client_lib
 
     from calendars.workdays import WorkingDays
-    from orchestrator import booking, cases, links
-    from orchestrator.db import connect
-    from orchestrator.events import EventBus
-    from orchestrator.migrate import upgrade
-    from orchestrator.models import (
+    from orchestrator.cases import intake, links
+    from orchestrator.core.db import connect
+    from orchestrator.core.events import EventBus
+    from orchestrator.core.migrate import upgrade
+    from orchestrator.core.models import (
         CaseCreate,
         MediatorCreate,
         MeetingMode,
         OutboxKind,
         PartyCreate,
     )
-    from orchestrator.outbox import Dispatcher
-    from orchestrator.providers import ProviderCalls, Providers
+    from orchestrator.meeting.providers import ProviderCalls, Providers
+    from orchestrator.messaging.outbox import Dispatcher
+    from orchestrator.scheduling import booking
 
     settings = settings_for(database_url, data_dir, 8080)
     await upgrade(database_url)
@@ -140,7 +141,7 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
     now = datetime.now(UTC)
     bus = EventBus(settings)
     async with db.write() as session:
-        case = await cases.create_case(
+        case = await intake.create_case(
             session,
             data=CaseCreate(
                 reference=f"BENCH-{uuid.uuid4().hex[:8]}",
@@ -151,14 +152,14 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
             now=now,
             bus=bus,
         )
-        mediator = await cases.create_mediator(
+        mediator = await intake.create_mediator(
             session,
             data=MediatorCreate(name="Bench Mediator", email="bench@example.org"),
             now=now,
         )
         case.mediator_id = mediator.id
         for n in range(PARTIES):
-            await cases.add_party(
+            await intake.add_party(
                 session,
                 case=case,
                 data=PartyCreate(role="parent", name=f"Party {n}"),  # type: ignore[arg-type]
@@ -196,8 +197,8 @@ async def count_clicks(database_url: str) -> int:
     from sqlalchemy import func
     from sqlmodel import select
 
-    from orchestrator.db import connect
-    from orchestrator.models import ParticipantEvent
+    from orchestrator.core.db import connect
+    from orchestrator.core.models import ParticipantEvent
 
     db = connect(database_url)
     async with db.read() as session:
@@ -243,7 +244,7 @@ async def load(port: int, paths: list[str], total: int, concurrency: int = CONCU
 def pg_database(base_url: str) -> tuple[str, str, str]:
     from sqlalchemy.engine import make_url
 
-    from orchestrator.settings import normalise_database_url
+    from orchestrator.core.settings import normalise_database_url
 
     base = make_url(normalise_database_url(base_url))
     name = f"orch_bench_{os.getpid()}"

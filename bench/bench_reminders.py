@@ -45,7 +45,7 @@ def rss_kb() -> int:
 async def child(db_url: str, data_dir: str, seconds: float, settle: float) -> None:
     from aiohttp import web
 
-    from orchestrator.settings import Settings
+    from orchestrator.core.settings import Settings
     from orchestrator.web.app import create_app
     from orchestrator.web.keys import REMINDER_SCHEDULER
 
@@ -80,8 +80,8 @@ async def seed(
     from sqlalchemy import insert
 
     from calendars.invites import uid_for_meeting
-    from orchestrator.db import connect
-    from orchestrator.models import (
+    from orchestrator.core.db import connect
+    from orchestrator.core.models import (
         Case,
         CaseKind,
         Invitation,
@@ -192,8 +192,8 @@ async def results(db_url: str, until: datetime) -> dict[str, Any]:
     from sqlalchemy import func
     from sqlmodel import col, select
 
-    from orchestrator.db import connect
-    from orchestrator.models import OutboxMessage, Reminder
+    from orchestrator.core.db import connect
+    from orchestrator.core.models import OutboxMessage, Reminder
 
     db = connect(db_url)
     async with db.read() as session:
@@ -255,7 +255,7 @@ def read_line(process: subprocess.Popen[str], prefix: str) -> str:
 
 
 def fresh_database(work: Path, name: str) -> str:
-    from orchestrator.migrate import upgrade_sync
+    from orchestrator.core.migrate import upgrade_sync
 
     base = os.environ.get("ORCH_BENCH_DATABASE_URL")
     if base:

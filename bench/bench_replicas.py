@@ -140,8 +140,8 @@ def serve_replica(config: dict[str, Any]) -> None:
 
     from aiohttp import web
 
-    from orchestrator.loop import new_event_loop
-    from orchestrator.models import utcnow
+    from orchestrator.core.loop import new_event_loop
+    from orchestrator.core.models import utcnow
     from orchestrator.web.app import create_app
 
     began = time.perf_counter()  # imported: from here on it is the app's own start-up
@@ -324,7 +324,7 @@ async def fresh_database(base_url: str, tag: str) -> AsyncIterator[str]:
     """A new, migrated database for one benchmark, dropped when it ends."""
     from sqlalchemy.engine import make_url
 
-    from orchestrator.migrate import upgrade
+    from orchestrator.core.migrate import upgrade
 
     url, admin, name = pg_database(base_url)
     name = f"{name}_{tag}"
@@ -351,9 +351,9 @@ async def fetch(url: str, sql: str, *args: Any) -> list[Any]:
 
 async def staff_headers(url: str) -> dict[str, str]:
     """A scheduler's bearer token, made in the database."""
-    from orchestrator.db import connect
-    from orchestrator.models import StaffRole
-    from orchestrator.staff import add_user, issue_token
+    from orchestrator.core.db import connect
+    from orchestrator.core.models import StaffRole
+    from orchestrator.staff.accounts import add_user, issue_token
 
     db = connect(url)
     async with db.write() as session:

@@ -41,8 +41,8 @@ def serve(database_url: str, data_dir: str, port: int) -> None:
     """Run the real service (child process), trusting loopback as its proxy."""
     from aiohttp import web
 
-    from orchestrator.loop import new_event_loop
-    from orchestrator.settings import Settings
+    from orchestrator.core.loop import new_event_loop
+    from orchestrator.core.settings import Settings
     from orchestrator.web.app import create_app
 
     settings = Settings(
@@ -100,7 +100,7 @@ async def during_burst(http: aiohttp.ClientSession, base: str, round_: int) -> l
 
 
 async def run(rounds: int) -> None:
-    from orchestrator.migrate import upgrade
+    from orchestrator.core.migrate import upgrade
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-signin-"))
     try:

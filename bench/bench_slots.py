@@ -34,11 +34,11 @@ from calendars.intervals import Interval
 from calendars.slots import PartyAvailability, find_slots
 from calendars.workdays import WorkingDays
 from integrations import ics_feed
-from orchestrator import availability
-from orchestrator.availability import BusyReader
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
-from orchestrator.staff import add_user, issue_token
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.scheduling import availability
+from orchestrator.scheduling.availability import BusyReader
+from orchestrator.staff.accounts import add_user, issue_token
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import BUSY_READER, DB
 

@@ -22,15 +22,15 @@ from datetime import datetime
 import aiohttp
 
 from integrations.base import MailBackend
-from orchestrator import invitations, notices, reminders, webhooks
-from orchestrator.db import Database
-from orchestrator.events import EventBus
-from orchestrator.metrics import Metrics
-from orchestrator.models import OutboxKind
-from orchestrator.outbox import Handler, mail_handler
-from orchestrator.providers import ProviderCalls, Providers
-from orchestrator.reminders import ChangeHook
-from orchestrator.settings import Settings
+from orchestrator.core.db import Database
+from orchestrator.core.events import EventBus
+from orchestrator.core.metrics import Metrics
+from orchestrator.core.models import OutboxKind
+from orchestrator.core.settings import Settings
+from orchestrator.meeting.providers import ProviderCalls, Providers
+from orchestrator.messaging import invitations, notices, reminders, webhooks
+from orchestrator.messaging.outbox import Handler, mail_handler
+from orchestrator.messaging.reminders import ChangeHook
 
 
 def build_bus(settings: Settings, *, on_reminder_change: ChangeHook | None = None) -> EventBus:

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from orchestrator.db import Database, connect
-from orchestrator.loop import new_event_loop
-from orchestrator.migrate import upgrade_sync
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings, normalise_database_url
-from orchestrator.staff import add_user, issue_token
+from orchestrator.core.db import Database, connect
+from orchestrator.core.loop import new_event_loop
+from orchestrator.core.migrate import upgrade_sync
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings, normalise_database_url
+from orchestrator.staff.accounts import add_user, issue_token
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB
 

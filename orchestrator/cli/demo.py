@@ -14,7 +14,7 @@ def add_command(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from orchestrator.demo import load_demo
+    from orchestrator.cases.demo import load_demo
 
     settings = load_settings()
     summary = run_with_database(lambda db: load_demo(db, settings=settings), settings=settings)

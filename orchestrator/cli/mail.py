@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.cli.runner import load_settings, run_with_database
-from orchestrator.db import Database
+from orchestrator.core.db import Database
 
 
 def add_command(sub: Any) -> None:
@@ -26,7 +26,7 @@ def add_command(sub: Any) -> None:
 
 def cmd_mail_ingest(args: argparse.Namespace) -> None:
     """Read one raw message from stdin (a mail server's pipe) and apply it if it is a reply."""
-    from orchestrator.replies import ReplyResult, ingest_mail
+    from orchestrator.messaging.replies import ReplyResult, ingest_mail
     from orchestrator.wiring import build_bus
 
     settings = load_settings()

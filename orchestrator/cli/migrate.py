@@ -14,7 +14,7 @@ def add_command(sub: Any) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    from orchestrator.migrate import upgrade_sync
+    from orchestrator.core.migrate import upgrade_sync
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,8 @@ def add_command(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from orchestrator.models import utcnow
-    from orchestrator.retention import run
+    from orchestrator.cases.retention import run
+    from orchestrator.core.models import utcnow
 
     settings = load_settings()
     report = run_with_database(

@@ -15,9 +15,9 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from orchestrator.db import Database, connect, prepare_sqlite_folder
-from orchestrator.migrate import schema_state, upgrade
-from orchestrator.settings import Settings
+from orchestrator.core.db import Database, connect, prepare_sqlite_folder
+from orchestrator.core.migrate import schema_state, upgrade
+from orchestrator.core.settings import Settings
 
 T = TypeVar("T")
 

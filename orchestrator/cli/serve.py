@@ -18,7 +18,7 @@ def add_command(sub: Any) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
-    from orchestrator.loop import new_event_loop
+    from orchestrator.core.loop import new_event_loop
     from orchestrator.web.app import create_app
 
     settings = load_settings()

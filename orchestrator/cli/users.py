@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from orchestrator.cli.runner import load_settings, run_with_database
-from orchestrator.db import Database
+from orchestrator.core.db import Database
 
 
 def add_command(sub: Any) -> None:
@@ -25,9 +25,9 @@ def add_command(sub: Any) -> None:
 
 
 def cmd_users_add(args: argparse.Namespace) -> None:
-    from orchestrator.errors import Conflict, ValidationFailed
-    from orchestrator.models import StaffRole
-    from orchestrator.staff import add_user, issue_token
+    from orchestrator.core.errors import Conflict, ValidationFailed
+    from orchestrator.core.models import StaffRole
+    from orchestrator.staff.accounts import add_user, issue_token
 
     async def work(db: Database) -> str:
         async with db.write() as session:
@@ -51,8 +51,8 @@ def cmd_users_add(args: argparse.Namespace) -> None:
 def cmd_users_token(args: argparse.Namespace) -> None:
     from sqlmodel import col, select
 
-    from orchestrator.models import StaffUser
-    from orchestrator.staff import issue_token
+    from orchestrator.core.models import StaffUser
+    from orchestrator.staff.accounts import issue_token
 
     async def work(db: Database) -> str | None:
         async with db.write() as session:

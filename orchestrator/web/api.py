@@ -26,11 +26,12 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import idempotency, staff
-from orchestrator.events import EventBus
-from orchestrator.models import StaffRole, StaffUser
-from orchestrator.records import add_audit
-from orchestrator.settings import Settings
+from orchestrator.core import idempotency
+from orchestrator.core.events import EventBus
+from orchestrator.core.models import StaffRole, StaffUser
+from orchestrator.core.records import add_audit
+from orchestrator.core.settings import Settings
+from orchestrator.staff import accounts
 from orchestrator.web import audit
 from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
@@ -335,7 +336,7 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
         token_id = request.get(REQUEST_TOKEN_ID)
         if token_id is not None and request.get(REQUEST_TOKEN_STALE):
             async with db.write() as session:
-                await staff.touch_token(session, token_id=token_id, now=now)
+                await accounts.touch_token(session, token_id=token_id, now=now)
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:

@@ -10,9 +10,9 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from calendars.slots import Slot
-from orchestrator import availability, negotiation
-from orchestrator.availability import CalendarError
-from orchestrator.models import StaffRole
+from orchestrator.core.models import StaffRole
+from orchestrator.scheduling import availability, polls
+from orchestrator.scheduling.availability import CalendarError
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.api_cases import load_case
 from orchestrator.web.keys import BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
@@ -49,7 +49,7 @@ class PolledParty(BaseModel):
 
 class NotPolledParty(BaseModel):
     party_id: uuid.UUID
-    reason: negotiation.NotPolledReason
+    reason: polls.NotPolledReason
 
 
 class AvailabilityRequestPublic(BaseModel):
@@ -176,7 +176,7 @@ async def request_availability(
 ) -> AvailabilityRequestPublic:
     """Poll every party without a readable calendar, by email, with their own link."""
     # Calendars first, before this request's write transaction takes its first lock.
-    read = await negotiation.read_poll_calendars(
+    read = await polls.read_poll_calendars(
         ctx.app[DB],
         case_id=ctx.path_id("case_id"),
         now=ctx.now,
@@ -188,7 +188,7 @@ async def request_availability(
         window_end=body.window_end,
     )
     case = await load_case(ctx)
-    result = await negotiation.request_availability(
+    result = await polls.request_availability(
         ctx.session,
         case=case,
         duration_minutes=body.duration_minutes,
@@ -208,7 +208,7 @@ async def request_availability(
         window_start=poll.window_start,
         window_end=poll.window_end,
         timezone=case.timezone,
-        candidates=negotiation.poll_candidates(poll),
+        candidates=polls.poll_candidates(poll),
         polled=[PolledParty(party_id=p.id, role=p.role.value) for p in result.polled],
         not_polled=[NotPolledParty(party_id=k, reason=v) for k, v in result.not_polled.items()],
     )

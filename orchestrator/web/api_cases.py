@@ -7,9 +7,9 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator import cases, invitations
-from orchestrator.errors import NotFound
-from orchestrator.models import (
+from orchestrator.cases import intake
+from orchestrator.core.errors import NotFound
+from orchestrator.core.models import (
     AssignMediator,
     Case,
     CaseCreate,
@@ -25,6 +25,7 @@ from orchestrator.models import (
     PartyUpdate,
     StaffRole,
 )
+from orchestrator.messaging import invitations
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.keys import WORKDAYS
 
@@ -46,7 +47,7 @@ class MediatorList(BaseModel):
 
 
 async def present_case(ctx: ApiContext, case: Case, *, with_history: bool = False) -> CasePublic:
-    return await cases.present_case(
+    return await intake.present_case(
         ctx.session,
         case,
         default_target_days=ctx.settings.target_days,
@@ -59,10 +60,10 @@ async def present_case(ctx: ApiContext, case: Case, *, with_history: bool = Fals
 async def load_case(ctx: ApiContext) -> Case:
     """The case named in the path, if the caller may see it (mediators: their own cases)."""
     case_id = ctx.path_id("case_id")
-    case = await cases.get_case(ctx.session, case_id)
+    case = await intake.get_case(ctx.session, case_id)
     ctx.audit_case_id = case.id
     if ctx.user.role is StaffRole.mediator:
-        mine = await cases.mediator_ids_for_user(ctx.session, ctx.user.id)
+        mine = await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
         if case.mediator_id not in mine:
             # Not theirs: indistinguishable from a case that does not exist.
             raise NotFound("case", case_id)
@@ -72,7 +73,7 @@ async def load_case(ctx: ApiContext) -> Case:
 @router.post("/cases", body=CaseCreate, response=CasePublic, status=201, roles=SCHEDULING)
 async def create_case(ctx: ApiContext, body: CaseCreate) -> CasePublic:
     """Open a case from a referral; answers with its clocks."""
-    case = await cases.create_case(
+    case = await intake.create_case(
         ctx.session, data=body, now=ctx.now, bus=ctx.bus, actor=ctx.actor
     )
     ctx.audit_case_id = case.id
@@ -84,8 +85,8 @@ async def list_cases(ctx: ApiContext, query: CaseQuery) -> CaseList:
     """List cases, most urgent target first (filters: status, due before, mediator)."""
     mediator_ids: set[uuid.UUID] | None = None
     if ctx.user.role is StaffRole.mediator:
-        mediator_ids = await cases.mediator_ids_for_user(ctx.session, ctx.user.id)
-    found = await cases.list_cases(ctx.session, status=query.status, mediator_id=query.mediator)
+        mediator_ids = await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
+    found = await intake.list_cases(ctx.session, status=query.status, mediator_id=query.mediator)
     shown = []
     for case in found:
         if mediator_ids is not None and case.mediator_id not in mediator_ids:
@@ -113,7 +114,7 @@ async def update_case(ctx: ApiContext, body: CaseUpdate) -> CasePublic:
     certificate); asking for one answers 409 with the case's status and the one asked.
     """
     case = await load_case(ctx)
-    case = await cases.update_case(ctx.session, case=case, data=body, now=ctx.now, actor=ctx.actor)
+    case = await intake.update_case(ctx.session, case=case, data=body, now=ctx.now, actor=ctx.actor)
     return await present_case(ctx, case)
 
 
@@ -123,8 +124,8 @@ async def update_case(ctx: ApiContext, body: CaseUpdate) -> CasePublic:
 async def assign_mediator(ctx: ApiContext, body: AssignMediator) -> CasePublic:
     """Assign the case's mediator."""
     case = await load_case(ctx)
-    mediator = await cases.get_mediator(ctx.session, body.mediator_id)
-    await cases.assign_mediator(
+    mediator = await intake.get_mediator(ctx.session, body.mediator_id)
+    await intake.assign_mediator(
         ctx.session, case=case, mediator=mediator, now=ctx.now, actor=ctx.actor, bus=ctx.bus
     )
     return await present_case(ctx, case)
@@ -136,18 +137,18 @@ async def assign_mediator(ctx: ApiContext, body: AssignMediator) -> CasePublic:
 async def add_party(ctx: ApiContext, body: PartyCreate) -> PartyPublic:
     """Add a person to the case."""
     case = await load_case(ctx)
-    party = await cases.add_party(
+    party = await intake.add_party(
         ctx.session, case=case, data=body, now=ctx.now, bus=ctx.bus, actor=ctx.actor
     )
-    return cases.party_public(party)
+    return intake.party_public(party)
 
 
 @router.get("/cases/{case_id}/parties", response=PartyList, roles=CASE_READERS)
 async def list_parties(ctx: ApiContext) -> PartyList:
     """List the case's current parties."""
     case = await load_case(ctx)
-    parties = await cases.list_parties(ctx.session, case_id=case.id)
-    return PartyList(parties=[cases.party_public(p) for p in parties])
+    parties = await intake.list_parties(ctx.session, case_id=case.id)
+    return PartyList(parties=[intake.party_public(p) for p in parties])
 
 
 @router.patch(
@@ -156,27 +157,27 @@ async def list_parties(ctx: ApiContext) -> PartyList:
 async def update_party(ctx: ApiContext, body: PartyUpdate) -> PartyPublic:
     """Change a party's details."""
     case = await load_case(ctx)
-    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    party = await cases.update_party(
+    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    party = await intake.update_party(
         ctx.session, party=party, data=body, now=ctx.now, actor=ctx.actor
     )
-    return cases.party_public(party)
+    return intake.party_public(party)
 
 
 @router.delete("/cases/{case_id}/parties/{party_id}", status=204, roles=SCHEDULING)
 async def remove_party(ctx: ApiContext) -> None:
     """Remove a party; their links stop working at once."""
     case = await load_case(ctx)
-    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    await cases.remove_party(ctx.session, party=party, now=ctx.now, bus=ctx.bus, actor=ctx.actor)
+    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    await intake.remove_party(ctx.session, party=party, now=ctx.now, bus=ctx.bus, actor=ctx.actor)
 
 
 @router.post("/cases/{case_id}/parties/{party_id}/revoke-links", status=204, roles=SCHEDULING)
 async def revoke_party_links(ctx: ApiContext) -> None:
     """Withdraw every link a party holds (a lost phone, a forwarded email); resend gives new."""
     case = await load_case(ctx)
-    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    await cases.revoke_party_links(ctx.session, party=party, now=ctx.now, actor=ctx.actor)
+    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    await intake.revoke_party_links(ctx.session, party=party, now=ctx.now, actor=ctx.actor)
 
 
 class PartyResent(BaseModel):
@@ -192,7 +193,7 @@ class PartyResent(BaseModel):
 async def resend_to_party(ctx: ApiContext) -> PartyResent:
     """Send one person their current invitation or poll link again (new links if withdrawn)."""
     case = await load_case(ctx)
-    party = await cases.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
     sent = await invitations.resend_to_party(
         ctx.session, case=case, party=party, settings=ctx.settings, now=ctx.now, actor=ctx.actor
     )
@@ -209,19 +210,21 @@ async def resend_to_party(ctx: ApiContext) -> PartyResent:
 )
 async def create_mediator(ctx: ApiContext, body: MediatorCreate) -> MediatorPublic:
     """Register a mediator with working hours, capacity and (optionally) a calendar."""
-    mediator = await cases.create_mediator(ctx.session, data=body, now=ctx.now)
-    return cases.mediator_public(mediator)
+    mediator = await intake.create_mediator(ctx.session, data=body, now=ctx.now)
+    return intake.mediator_public(mediator)
 
 
 @router.get("/mediators", response=MediatorList, roles=CASE_READERS)
 async def list_mediators(ctx: ApiContext) -> MediatorList:
     """List active mediators."""
     return MediatorList(
-        mediators=[cases.mediator_public(m) for m in await cases.list_mediators(ctx.session)]
+        mediators=[intake.mediator_public(m) for m in await intake.list_mediators(ctx.session)]
     )
 
 
 @router.get("/mediators/{mediator_id}", response=MediatorPublic, roles=CASE_READERS)
 async def get_mediator(ctx: ApiContext) -> MediatorPublic:
     """Read one mediator."""
-    return cases.mediator_public(await cases.get_mediator(ctx.session, ctx.path_id("mediator_id")))
+    return intake.mediator_public(
+        await intake.get_mediator(ctx.session, ctx.path_id("mediator_id"))
+    )

@@ -12,9 +12,10 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from orchestrator import cases, feeds
-from orchestrator.errors import NotFound
-from orchestrator.models import Link, Mediator, StaffRole
+from orchestrator.cases import intake
+from orchestrator.closing import mediator_feeds
+from orchestrator.core.errors import NotFound
+from orchestrator.core.models import Link, Mediator, StaffRole
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 
@@ -30,9 +31,9 @@ class FeedPublic(BaseModel):
 
 async def _mediator(ctx: ApiContext) -> Mediator:
     mediator_id = ctx.path_id("mediator_id")
-    mediator = await cases.get_mediator(ctx.session, mediator_id)
+    mediator = await intake.get_mediator(ctx.session, mediator_id)
     if ctx.user.role is StaffRole.mediator:
-        mine = await cases.mediator_ids_for_user(ctx.session, ctx.user.id)
+        mine = await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
         if mediator.id not in mine:
             raise NotFound("mediator", mediator_id)
     return mediator
@@ -41,7 +42,7 @@ async def _mediator(ctx: ApiContext) -> Mediator:
 def _public(ctx: ApiContext, mediator: Mediator, link: Link) -> FeedPublic:
     return FeedPublic(
         mediator_id=str(mediator.id),
-        url=feeds.feed_url(link, ctx.settings),
+        url=mediator_feeds.feed_url(link, ctx.settings),
         created_at=link.created_at.isoformat(),
     )
 
@@ -55,7 +56,7 @@ def _public(ctx: ApiContext, mediator: Mediator, link: Link) -> FeedPublic:
 async def get_feed(ctx: ApiContext) -> FeedPublic:
     """The mediator's private calendar feed URL (made on first use)."""
     mediator = await _mediator(ctx)
-    link = await feeds.feed_link(ctx.session, mediator=mediator, now=ctx.now)
+    link = await mediator_feeds.feed_link(ctx.session, mediator=mediator, now=ctx.now)
     return _public(ctx, mediator, link)
 
 
@@ -67,7 +68,7 @@ async def get_feed(ctx: ApiContext) -> FeedPublic:
 async def rotate_feed(ctx: ApiContext) -> FeedPublic:
     """Replace the feed URL; the old one stops working at once."""
     mediator = await _mediator(ctx)
-    link = await feeds.feed_link(ctx.session, mediator=mediator, now=ctx.now, rotate=True)
+    link = await mediator_feeds.feed_link(ctx.session, mediator=mediator, now=ctx.now, rotate=True)
     return _public(ctx, mediator, link)
 
 
@@ -76,7 +77,7 @@ async def mediator_feed(request: web.Request) -> web.Response:
     """The mediator's sessions as iCalendar, for calendar apps to subscribe to."""
     app = request.app
     async with app[DB].read() as session:
-        body = await feeds.mediator_feed(
+        body = await mediator_feeds.mediator_feed(
             session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
         )
     return web.Response(

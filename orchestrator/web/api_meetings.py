@@ -11,9 +11,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
-from orchestrator import attendance, booking, cases, clicks, links, rooms
-from orchestrator.errors import NotFound
-from orchestrator.models import (
+from orchestrator.cases import intake, links
+from orchestrator.core.errors import NotFound
+from orchestrator.core.models import (
     Channel,
     Meeting,
     MeetingMode,
@@ -22,7 +22,9 @@ from orchestrator.models import (
     Room,
     StaffRole,
 )
-from orchestrator.providers import Providers
+from orchestrator.meeting import attendance, clicks, rooms
+from orchestrator.meeting.providers import Providers
+from orchestrator.scheduling import booking
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.keys import DB, HTTP, JOIN_CLICKS, PROVIDERS, SETTINGS, WORKDAYS
 
@@ -248,7 +250,7 @@ def present(meeting: Meeting, ctx: ApiContext) -> MeetingPublic:
 async def _mine(ctx: ApiContext, mediator_id: uuid.UUID | None) -> bool:
     if ctx.user.role is not StaffRole.mediator:
         return True
-    return mediator_id in await cases.mediator_ids_for_user(ctx.session, ctx.user.id)
+    return mediator_id in await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
 
 
 async def load_meeting(ctx: ApiContext) -> Meeting:
@@ -303,7 +305,7 @@ async def state_public(ctx: ApiContext, meeting: Meeting) -> RoomStatePublic:
 )
 async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
     """Book a meeting; 422 naming the rule a time breaks, 409 when the mediator is taken."""
-    case = await cases.get_case(ctx.session, ctx.path_id("case_id"))
+    case = await intake.get_case(ctx.session, ctx.path_id("case_id"))
     ctx.audit_case_id = case.id
     if body.mode in (MeetingMode.video, MeetingMode.hybrid):
         ctx.app[PROVIDERS].check_video(body.provider or ctx.settings.video_provider)
@@ -337,7 +339,7 @@ async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
 @router.get("/cases/{case_id}/meetings", response=MeetingList, roles=READERS)
 async def list_meetings(ctx: ApiContext) -> MeetingList:
     """List a case's meetings, earliest first."""
-    case = await cases.get_case(ctx.session, ctx.path_id("case_id"))
+    case = await intake.get_case(ctx.session, ctx.path_id("case_id"))
     ctx.audit_case_id = case.id
     if not await _mine(ctx, case.mediator_id):
         raise NotFound("case", case.id)
@@ -400,7 +402,7 @@ async def join_links(ctx: ApiContext) -> JoinLinks:
         inv.party_id: inv.phone_pin for inv in await booking.invitations(ctx.session, meeting.id)
     }
     secret = ctx.settings.secret_key.get_secret_value()
-    parties = {p.id: p for p in await cases.list_parties(ctx.session, case_id=meeting.case_id)}
+    parties = {p.id: p for p in await intake.list_parties(ctx.session, case_id=meeting.case_id)}
     out = []
     for link in current:
         role = "mediator"

@@ -10,11 +10,14 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel
 
-from orchestrator import booking, cases, certificates, outcomes, records
-from orchestrator.certificates import CertificateList, CertificatePublic, CertificateRequest
-from orchestrator.errors import NotFound
-from orchestrator.models import Case, Meeting, StaffRole
-from orchestrator.outcomes import OutcomeCreate, OutcomePublic
+from orchestrator.cases import intake
+from orchestrator.closing import certificates, outcomes
+from orchestrator.closing.certificates import CertificateList, CertificatePublic, CertificateRequest
+from orchestrator.closing.outcomes import OutcomeCreate, OutcomePublic
+from orchestrator.core import records
+from orchestrator.core.errors import NotFound
+from orchestrator.core.models import Case, Meeting, StaffRole
+from orchestrator.scheduling import booking
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.api_cases import load_case
 from orchestrator.web.keys import WORKDAYS
@@ -66,7 +69,7 @@ async def _may_see(ctx: ApiContext, case: Case, meeting: Meeting | None = None) 
     """Staff other than mediators see every case; a mediator sees the ones they run."""
     if ctx.user.role is not StaffRole.mediator:
         return True
-    mine = await cases.mediator_ids_for_user(ctx.session, ctx.user.id)
+    mine = await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
     return case.mediator_id in mine or (meeting is not None and meeting.mediator_id in mine)
 
 
@@ -74,7 +77,7 @@ async def load_meeting(ctx: ApiContext) -> tuple[Meeting, Case]:
     """The meeting in the path and its case, if the caller may see them."""
     meeting_id = ctx.path_id("meeting_id")
     meeting = await booking.get_meeting(ctx.session, meeting_id)
-    case = await cases.get_case(ctx.session, meeting.case_id)
+    case = await intake.get_case(ctx.session, meeting.case_id)
     ctx.audit_case_id = case.id
     if not await _may_see(ctx, case, meeting):
         raise NotFound("meeting", meeting_id)  # not theirs: as if it did not exist
@@ -152,7 +155,7 @@ async def certificate_pdf(ctx: ApiContext) -> web.Response:
     """Download a certificate's PDF."""
     certificate_id = ctx.path_id("certificate_id")
     certificate = await certificates.get_certificate(ctx.session, certificate_id)
-    case = await cases.get_case(ctx.session, certificate.case_id)
+    case = await intake.get_case(ctx.session, certificate.case_id)
     ctx.audit_case_id = case.id
     ctx.audit_details = {"certificate": certificate.number}
     if not await _may_see(ctx, case):

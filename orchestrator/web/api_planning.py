@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import planning
-from orchestrator.models import MeetingMode, StaffRole
+from orchestrator.core.models import MeetingMode, StaffRole
+from orchestrator.scheduling import planning
 from orchestrator.web.api import ApiContext, ApiRouter
 from orchestrator.web.api_meetings import MeetingPublic, present
 from orchestrator.web.keys import BUSY_READER, DB, HTTP, WORKDAYS

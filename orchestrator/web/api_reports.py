@@ -8,9 +8,10 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator import cases, reports
-from orchestrator.models import StaffRole
-from orchestrator.reports import GroupBy, ReportSummary
+from orchestrator.cases import intake
+from orchestrator.closing import reports
+from orchestrator.closing.reports import GroupBy, ReportSummary
+from orchestrator.core.models import StaffRole
 from orchestrator.web.api import ApiContext, ApiRouter
 
 router = ApiRouter("reports")
@@ -38,7 +39,7 @@ async def figures(ctx: ApiContext, query: ReportQuery) -> ReportSummary:
         group_by=query.group_by,
         date_from=query.date_from,
         date_to=query.date_to,
-        default_target_days=await cases.service_target_days(
+        default_target_days=await intake.service_target_days(
             ctx.session, fallback=ctx.settings.target_days
         ),
         now=ctx.now,

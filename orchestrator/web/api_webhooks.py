@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator import webhooks
-from orchestrator.errors import NotFound
-from orchestrator.models import StaffRole
-from orchestrator.web.api import ApiContext, ApiRouter
-from orchestrator.webhooks import (
+from orchestrator.core.errors import NotFound
+from orchestrator.core.models import StaffRole
+from orchestrator.messaging import webhooks
+from orchestrator.messaging.webhooks import (
     WebhookDeliveryList,
     WebhookDeliveryPublic,
     WebhookEndpointCreate,
@@ -15,6 +14,7 @@ from orchestrator.webhooks import (
     WebhookEndpointPublic,
     WebhookEndpointUpdate,
 )
+from orchestrator.web.api import ApiContext, ApiRouter
 
 router = ApiRouter("webhooks")
 ADMINS = {StaffRole.admin}

@@ -12,16 +12,17 @@ import aiohttp
 from aiohttp import web
 
 from calendars.workdays import WorkingDays
-from orchestrator import cases, wiring
-from orchestrator.db import connect
-from orchestrator.mail import build_mail_backend
-from orchestrator.metrics import Metrics
-from orchestrator.migrate import upgrade
-from orchestrator.models import utcnow
-from orchestrator.outbox import DeliveryPolicy, Dispatcher
-from orchestrator.settings import Settings
-from orchestrator.staff import PasswordWorkers
-from orchestrator.throttle import Throttle
+from orchestrator import wiring
+from orchestrator.cases import intake
+from orchestrator.core.db import connect
+from orchestrator.core.metrics import Metrics
+from orchestrator.core.migrate import upgrade
+from orchestrator.core.models import utcnow
+from orchestrator.core.settings import Settings
+from orchestrator.core.throttle import Throttle
+from orchestrator.messaging.mail_backend import build_mail_backend
+from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher
+from orchestrator.staff.accounts import PasswordWorkers
 from orchestrator.web import (
     api,
     api_availability,
@@ -182,7 +183,7 @@ def _database_ctx(migrate_on_start: bool) -> Callable[[web.Application], AsyncIt
 async def ensure_default_service(app: web.Application) -> None:
     """Keep the default service row in step with the settings (name, help line, zone)."""
     async with app[DB].write() as session:
-        await cases.sync_default_service(session, settings=app[SETTINGS])
+        await intake.sync_default_service(session, settings=app[SETTINGS])
 
 
 async def _passwords_ctx(app: web.Application) -> AsyncIterator[None]:

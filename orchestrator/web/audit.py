@@ -19,11 +19,11 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import records
-from orchestrator.db import Database
-from orchestrator.errors import DomainError
-from orchestrator.models import Certificate, Document, Meeting, Party
-from orchestrator.records import add_audit
+from orchestrator.core import records
+from orchestrator.core.db import Database
+from orchestrator.core.errors import DomainError
+from orchestrator.core.models import Certificate, Document, Meeting, Party
+from orchestrator.core.records import add_audit
 from orchestrator.web.errors import ApiError, from_domain
 
 REFUSALS = frozenset({403, 404})

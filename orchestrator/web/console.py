@@ -22,9 +22,10 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import attendance, booking, cases, outcomes, rooms
-from orchestrator.errors import DomainError, NotFound
-from orchestrator.models import (
+from orchestrator.cases import intake
+from orchestrator.closing import outcomes
+from orchestrator.core.errors import DomainError, NotFound
+from orchestrator.core.models import (
     Case,
     Meeting,
     MeetingStatus,
@@ -34,7 +35,9 @@ from orchestrator.models import (
     Room,
     StaffRole,
 )
-from orchestrator.records import add_audit
+from orchestrator.core.records import add_audit
+from orchestrator.meeting import attendance, rooms
+from orchestrator.scheduling import booking
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
 from orchestrator.web.sessions import StaffContext, staff_page
@@ -91,10 +94,10 @@ async def _my_meeting(
     meeting_id = parse_uuid(raw_id, "meeting")
     meeting = await booking.get_meeting(session, meeting_id)
     if staff.user.role is not StaffRole.admin:
-        mine = await cases.mediator_ids_for_user(session, staff.user.id)
+        mine = await intake.mediator_ids_for_user(session, staff.user.id)
         if meeting.mediator_id not in mine:
             raise NotFound("meeting", meeting_id)
-    case = await cases.get_case(session, meeting.case_id)
+    case = await intake.get_case(session, meeting.case_id)
     return meeting, case
 
 
@@ -108,7 +111,7 @@ async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamRe
     async with request.app[DB].read() as session:
         mine = None
         if staff.user.role is not StaffRole.admin:
-            mine = await cases.mediator_ids_for_user(session, staff.user.id)
+            mine = await intake.mediator_ids_for_user(session, staff.user.id)
         rows = await booking.meetings_of_mediators(session, mediator_ids=mine)
     zone = ZoneInfo(staff.settings.timezone)
     today = staff.now.astimezone(zone).date()
@@ -137,7 +140,7 @@ async def console_context(
     session: AsyncSession, staff: StaffContext, meeting: Meeting, case: Case
 ) -> dict[str, Any]:
     state = await rooms.room_state(session, meeting)
-    parties = {p.id: p for p in await cases.list_parties(session, case_id=case.id)}
+    parties = {p.id: p for p in await intake.list_parties(session, case_id=case.id)}
     people: list[Person] = []
     for p in state.participants:
         party = parties.get(p.party_id) if p.party_id else None
@@ -356,7 +359,7 @@ async def _apply(
 async def outcome_form(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].read() as session:
         meeting, case = await _my_meeting(session, staff, request.match_info["meeting_id"])
-        parties = await cases.list_parties(session, case_id=case.id)
+        parties = await intake.list_parties(session, case_id=case.id)
     context = staff.page(
         meeting=meeting,
         case=case,
@@ -423,7 +426,7 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
             raise see_other(f"/staff/meetings/{meeting.id}/outcome?saved=1")
     async with request.app[DB].read() as session:
         meeting, case = await _my_meeting(session, staff, request.match_info["meeting_id"])
-        parties = await cases.list_parties(session, case_id=case.id)
+        parties = await intake.list_parties(session, case_id=case.id)
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     context = staff.page(
         meeting=meeting,

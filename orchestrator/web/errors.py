@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator import errors
+from orchestrator.core import errors
 
 STATUS_FOR_DOMAIN_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,

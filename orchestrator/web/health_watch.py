@@ -1,6 +1,6 @@
 """The service's health check as the app runs it: every replica, in the background.
 
-``orchestrator.health`` looks at the database and the outbox; this module runs that look
+``orchestrator.core.health`` looks at the database and the outbox; this module runs that look
 every ``health_check_seconds`` while background jobs run, keeps the last result, publishes
 it as metrics and gives staff pages the Jinja global ``service_degraded()``.
 """
@@ -17,8 +17,8 @@ import aiohttp_jinja2
 from aiohttp import web
 from prometheus_client import Gauge
 
-from orchestrator import health
-from orchestrator.models import OutboxKind
+from orchestrator.core import health
+from orchestrator.core.models import OutboxKind
 from orchestrator.web.keys import CLOCK, DB, HEALTH_WATCH, METRICS, SETTINGS
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from orchestrator.models import StaffRole
+from orchestrator.core.models import StaffRole
 from orchestrator.web import pages
 from orchestrator.web.sessions import load_staff
 

@@ -10,7 +10,7 @@ Also here: Jitsi's dial-in conference mapper (PIN look-ups for the gateway only,
 bearer token and a per-address limit) and numbers list, and the Twilio voice flow
 (``/voice`` asks for a PIN, ``/pin`` puts its holder into their meeting's current room,
 ``/status`` turns conference events into attendance and keeps each room's live conference).
-Turning verified signals into events is ``orchestrator.attendance_signals``.
+Turning verified signals into events is ``orchestrator.meeting.attendance_signals``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from aiohttp import web
 
 from integrations.base import CallbackRequest
 from integrations.errors import IntegrationError, PluginLoadError, SignatureInvalid
-from orchestrator import attendance, booking, room_access, rooms
-from orchestrator.attendance_signals import record_signals
-from orchestrator.models import Channel, ParticipantStatus
-from orchestrator.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
+from orchestrator.core.models import Channel, ParticipantStatus
+from orchestrator.meeting import attendance, room_access, rooms
+from orchestrator.meeting.attendance_signals import record_signals
+from orchestrator.meeting.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
+from orchestrator.scheduling import booking
 from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError, json_error
 from orchestrator.web.keys import CLIENT_ADDRESS, CLOCK, DB, PROVIDERS, SETTINGS, THROTTLE

@@ -13,19 +13,19 @@ from aiohttp import web
 
 from calendars.workdays import WorkingDays
 from integrations.base import MailBackend
-from orchestrator.availability import BusyReader
-from orchestrator.clicks import ClickRecorder
-from orchestrator.db import Database
-from orchestrator.events import EventBus
-from orchestrator.linkcache import JoinLinkCache
-from orchestrator.metrics import Metrics
-from orchestrator.models import StaffUser
-from orchestrator.outbox import Dispatcher
-from orchestrator.providers import Providers
-from orchestrator.scheduler import ReminderScheduler
-from orchestrator.settings import Settings
-from orchestrator.staff import PasswordWorkers
-from orchestrator.throttle import Throttle
+from orchestrator.core.db import Database
+from orchestrator.core.events import EventBus
+from orchestrator.core.metrics import Metrics
+from orchestrator.core.models import StaffUser
+from orchestrator.core.settings import Settings
+from orchestrator.core.throttle import Throttle
+from orchestrator.meeting.clicks import ClickRecorder
+from orchestrator.meeting.link_cache import JoinLinkCache
+from orchestrator.meeting.providers import Providers
+from orchestrator.messaging.outbox import Dispatcher
+from orchestrator.messaging.reminder_scheduler import ReminderScheduler
+from orchestrator.scheduling.availability import BusyReader
+from orchestrator.staff.accounts import PasswordWorkers
 from orchestrator.web.clients import ClientAddress
 
 if TYPE_CHECKING:

@@ -26,11 +26,11 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import replies
-from orchestrator.models import StaffRole
-from orchestrator.reminders import ChangeHook
-from orchestrator.scheduler import ReminderScheduler
-from orchestrator.settings import Settings
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.messaging import replies
+from orchestrator.messaging.reminder_scheduler import ReminderScheduler
+from orchestrator.messaging.reminders import ChangeHook
 from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS

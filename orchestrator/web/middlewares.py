@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from orchestrator import errors as domain
-from orchestrator.db import is_unavailable
-from orchestrator.staff import user_for_token
+from orchestrator.core import errors as domain
+from orchestrator.core.db import is_unavailable
+from orchestrator.staff.accounts import user_for_token
 from orchestrator.web.errors import (
     DATABASE_RETRY_AFTER_S,
     DATABASE_UNAVAILABLE,

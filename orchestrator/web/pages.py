@@ -9,7 +9,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from orchestrator import health
+from orchestrator.core import health
 from orchestrator.web.errors import DATABASE_UNAVAILABLE, ApiError
 from orchestrator.web.keys import ERROR_PAGE, SETTINGS
 

@@ -17,10 +17,12 @@ from aiohttp import web
 
 from calendars import wording
 from integrations.base import JoinIdentity
-from orchestrator import attendance, booking, linkcache, links
-from orchestrator.errors import InvalidState, LinkInvalid
-from orchestrator.models import LinkScope, MeetingMode, MeetingStatus
-from orchestrator.providers import room_from_dict
+from orchestrator.cases import links
+from orchestrator.core.errors import InvalidState, LinkInvalid
+from orchestrator.core.models import LinkScope, MeetingMode, MeetingStatus
+from orchestrator.meeting import attendance, link_cache
+from orchestrator.meeting.providers import room_from_dict
+from orchestrator.scheduling import booking
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
 from orchestrator.web.pages import render
 
@@ -82,7 +84,7 @@ async def join_page(request: web.Request) -> web.Response:
 
 def install(app: web.Application) -> None:
     """Keep verified join links in memory for the click path."""
-    app[JOIN_LINK_CACHE] = linkcache.JoinLinkCache()
+    app[JOIN_LINK_CACHE] = link_cache.JoinLinkCache()
 
 
 @dataclass(slots=True)
@@ -134,10 +136,10 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verif
 
 
 async def _verify(
-    app: web.Application, cache: linkcache.JoinLinkCache, token: str, now: datetime
+    app: web.Application, cache: link_cache.JoinLinkCache, token: str, now: datetime
 ) -> _Verified:
     """Check the token's signature and times, read its facts, and keep them in ``cache``."""
-    seen = linkcache.generation()  # taken before the read: a change during it wins
+    seen = link_cache.generation()  # taken before the read: a change during it wins
     claims = links.verified_claims(
         token,
         secret=app[SETTINGS].secret_key.get_secret_value(),

@@ -13,8 +13,9 @@ from typing import NoReturn, TypeVar
 
 from aiohttp import web
 
-from orchestrator import cases, notices, replies
-from orchestrator.invitations import MEETING_LABELS, meeting_when
+from orchestrator.cases import intake
+from orchestrator.messaging import notices, replies
+from orchestrator.messaging.invitations import MEETING_LABELS, meeting_when
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
@@ -64,7 +65,7 @@ async def _save_answer(request: web.Request, save: AnswerSaver, door: str) -> No
 
 async def _rsvp_context(request: web.Request, view: replies.RsvpView) -> dict[str, object]:
     async with request.app[DB].read() as session:
-        case = await cases.get_case(session, view.meeting.case_id)
+        case = await intake.get_case(session, view.meeting.case_id)
     return {
         "party_name": view.party.name,
         "meeting_label": MEETING_LABELS.get(case.kind, "mediation meeting"),

@@ -14,9 +14,10 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import cases, documents, links
-from orchestrator.errors import LinkInvalid, ValidationFailed
-from orchestrator.models import Case, Document, LinkScope, Party
+from orchestrator.cases import intake, links
+from orchestrator.closing import preparation
+from orchestrator.core.errors import LinkInvalid, ValidationFailed
+from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.pages import as_sentence, render
 from orchestrator.web.sessions import StaffContext, staff_page
@@ -30,7 +31,7 @@ from orchestrator.web.staff_pages import (
 
 routes = web.RouteTableDef()
 
-TEXT_FIELDS = ("form", "summary", *(key for key, _ in documents.CHILDS_VIEW_QUESTIONS))
+TEXT_FIELDS = ("form", "summary", *(key for key, _ in preparation.CHILDS_VIEW_QUESTIONS))
 MAX_FIELD_BYTES = 64 * 1024
 
 
@@ -82,7 +83,7 @@ async def read_form(request: web.Request) -> PostedForm:
             size = 0
             while chunk := await part.read_chunk(256 * 1024):
                 size += len(chunk)
-                if size > documents.MAX_UPLOAD_BYTES:
+                if size > preparation.MAX_UPLOAD_BYTES:
                     posted.too_large = True
                     break
                 chunks.append(chunk)
@@ -99,7 +100,7 @@ async def read_form(request: web.Request) -> PostedForm:
 
 def download(document: Document, data: bytes) -> web.Response:
     """The file as an attachment under a name of our making, never sniffed as a page."""
-    suffix = documents.FILE_TYPES.get(document.content_type or "", (".bin",))[0]
+    suffix = preparation.FILE_TYPES.get(document.content_type or "", (".bin",))[0]
     name = document.kind.replace("_", "-") + suffix
     return web.Response(
         body=data,
@@ -117,7 +118,7 @@ def paper_view(document: Document, href: str) -> dict[str, Any]:
     return {
         "id": str(document.id),
         "kind": document.kind,
-        "label": documents.KIND_LABELS.get(document.kind, "Paper"),
+        "label": preparation.KIND_LABELS.get(document.kind, "Paper"),
         "text": document.text,
         "filename": document.filename,
         "size_kb": max(1, (document.size_bytes or 0) // 1024),
@@ -133,8 +134,8 @@ async def _party_context(
     session: AsyncSession, request: web.Request, party: Party
 ) -> dict[str, Any]:
     token = request.match_info["token"]
-    papers = await documents.papers_for_party(session, party=party)
-    parties = {p.id: p for p in await cases.list_parties(session, case_id=party.case_id)}
+    papers = await preparation.papers_for_party(session, party=party)
+    parties = {p.id: p for p in await intake.list_parties(session, case_id=party.case_id)}
 
     def view(document: Document) -> dict[str, Any]:
         found = paper_view(document, f"/prepare/{token}/documents/{document.id}")
@@ -144,15 +145,15 @@ async def _party_context(
 
     return {
         "party_name": party.name.split(" ")[0],
-        "family": party.role in documents.FAMILY_ROLES,
+        "family": party.role in preparation.FAMILY_ROLES,
         "own": [view(d) for d in papers.own],
         "shared": [view(d) for d in papers.shared],
-        "questions": documents.CHILDS_VIEW_QUESTIONS,
+        "questions": preparation.CHILDS_VIEW_QUESTIONS,
         "values": {},
         "errors": {},
-        "saved": request.query.get("saved", "") in documents.KINDS,
+        "saved": request.query.get("saved", "") in preparation.KINDS,
         "action": f"/prepare/{token}",
-        "max_mb": documents.MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_mb": preparation.MAX_UPLOAD_BYTES // (1024 * 1024),
     }
 
 
@@ -174,8 +175,8 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
         await _party_for(session, request)  # a dead link is refused before reading any file
     posted = await read_form(request)
     kind = posted.fields.get("form", "")
-    if kind not in documents.KINDS:
-        kind = documents.CASE_SUMMARY
+    if kind not in preparation.KINDS:
+        kind = preparation.CASE_SUMMARY
     errors: dict[str, str] = {}
     status = 422
     if posted.too_large:
@@ -186,7 +187,7 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
             party = await _party_for(session, request)
             try:
                 if posted.filename:
-                    await documents.save_upload(
+                    await preparation.save_upload(
                         session,
                         party=party,
                         kind=kind,
@@ -197,11 +198,11 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
                     )
                 else:
                     text = (
-                        documents.childs_view_text(posted.fields)
-                        if kind == documents.CHILDS_VIEW
+                        preparation.childs_view_text(posted.fields)
+                        if kind == preparation.CHILDS_VIEW
                         else posted.fields.get("summary", "")
                     )
-                    await documents.save_text(session, party=party, kind=kind, text=text, now=now)
+                    await preparation.save_text(session, party=party, kind=kind, text=text, now=now)
             except ValidationFailed as exc:
                 field = f"{kind}-upload" if posted.filename else kind
                 errors[field] = as_sentence(exc.message) + "."
@@ -221,8 +222,10 @@ async def prepare_download(request: web.Request) -> web.StreamResponse:
     document_id = parse_uuid(request.match_info["document_id"], "document")
     async with request.app[DB].read() as session:
         party = await _party_for(session, request)
-        document = await documents.document_for_party(session, party=party, document_id=document_id)
-    return download(document, documents.file_bytes(document, request.app[SETTINGS]))
+        document = await preparation.document_for_party(
+            session, party=party, document_id=document_id
+        )
+    return download(document, preparation.file_bytes(document, request.app[SETTINGS]))
 
 
 # ---------------------------------------------------------------------------- staff
@@ -238,7 +241,7 @@ async def preparation_section(
     """Everyone's papers on the case page, with who each is shared with."""
     if not parties:
         return None
-    papers = await documents.case_documents(session, case_id=case.id)
+    papers = await preparation.case_documents(session, case_id=case.id)
     rows = []
     for party in parties:
         own = [
@@ -270,8 +273,8 @@ async def send_prepare_link(request: web.Request, staff: StaffContext) -> web.St
     party_id = parse_uuid(request.match_info["party_id"], "party")
     async with request.app[DB].write() as session:
         case = await visible_case(session, staff, case_id)
-        party = await cases.get_party(session, case_id=case.id, party_id=party_id)
-        await documents.send_prepare_link(
+        party = await intake.get_party(session, case_id=case.id, party_id=party_id)
+        await preparation.send_prepare_link(
             session,
             case=case,
             party=party,
@@ -296,10 +299,10 @@ async def share_document(request: web.Request, staff: StaffContext) -> web.Strea
             continue
     async with request.app[DB].write() as session:
         case = await visible_case(session, staff, case_id)
-        document = await documents.document_of_case(
+        document = await preparation.document_of_case(
             session, case_id=case.id, document_id=document_id
         )
-        await documents.set_sharing(
+        await preparation.set_sharing(
             session, document=document, party_ids=chosen, now=staff.now, actor=staff.actor
         )
     raise see_other(f"/staff/cases/{case_id}?notice=shared#preparation")
@@ -312,10 +315,10 @@ async def staff_download(request: web.Request, staff: StaffContext) -> web.Strea
     document_id = parse_uuid(request.match_info["document_id"], "document")
     async with request.app[DB].read() as session:
         case = await visible_case(session, staff, case_id)
-        document = await documents.document_of_case(
+        document = await preparation.document_of_case(
             session, case_id=case.id, document_id=document_id
         )
     await staff.audit(
         "document.read", case_id=case.id, target_type="document", target_id=str(document.id)
     )
-    return download(document, documents.file_bytes(document, staff.settings))
+    return download(document, preparation.file_bytes(document, staff.settings))

@@ -3,13 +3,13 @@
 A party link that does not verify (404/403/410 on ``/p``, ``/j``, ``/r``, ``/c``,
 ``/prepare``), a calendar feed URL that is not one (``/feeds/…``) or a dead set-password
 link (``/set-password/…``) is counted against the caller's budget
-(``orchestrator.throttle.DOOR_ALLOWANCES``), in the database so every replica shares it.
+(``orchestrator.core.throttle.DOOR_ALLOWANCES``), in the database so every replica shares it.
 Once the budget is spent, further *failures* get a friendly 429 page with ``Retry-After``
 instead of their 404 or 410; a valid link is always served, however many failures its
 address has had, so one guesser behind a school's or council's address locks nobody out.
 The success path costs nothing: no lookup, no write.
 
-Staff sign-in is limited by ``orchestrator.signin`` itself, before the password is checked.
+Staff sign-in is limited by ``orchestrator.staff.signin`` itself, before the password is checked.
 The caller's address is ``orchestrator.web.clients.ClientAddress``.
 """
 

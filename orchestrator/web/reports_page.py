@@ -15,8 +15,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from orchestrator import cases, reports
-from orchestrator.reports import ReportSummary
+from orchestrator.cases import intake
+from orchestrator.closing import reports
+from orchestrator.closing.reports import ReportSummary
 from orchestrator.web import pages
 from orchestrator.web.api_reports import ReportQuery
 from orchestrator.web.errors import ApiError
@@ -201,7 +202,7 @@ async def load_figures(request: web.Request) -> ReportSummary:
             group_by=query.group_by,
             date_from=query.date_from,
             date_to=query.date_to,
-            default_target_days=await cases.service_target_days(
+            default_target_days=await intake.service_target_days(
                 session, fallback=app[SETTINGS].target_days
             ),
             now=app[CLOCK](),

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import availability, booking, cases, invitations, negotiation
-from orchestrator.errors import (
+from orchestrator.cases import intake
+from orchestrator.core.errors import (
     Conflict,
     DomainError,
     InvalidState,
@@ -25,8 +25,10 @@ from orchestrator.errors import (
     RulesBroken,
     ValidationFailed,
 )
-from orchestrator.models import Case, Meeting, MeetingMode, MeetingStatus, Party, StaffRole
-from orchestrator.records import add_audit
+from orchestrator.core.models import Case, Meeting, MeetingMode, MeetingStatus, Party, StaffRole
+from orchestrator.core.records import add_audit
+from orchestrator.messaging import invitations
+from orchestrator.scheduling import availability, booking, polls
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
 from orchestrator.web.keys import DB as DB_KEY
@@ -157,7 +159,7 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
     case_id = parse_uuid(request.match_info["case_id"], "case")
     duration = _duration(str(staff.form.get("duration_minutes", "")))
     # Calendars first: a slow feed must not hold the write lock.
-    read = await negotiation.read_poll_calendars(
+    read = await polls.read_poll_calendars(
         request.app[DB_KEY],
         case_id=case_id,
         now=staff.now,
@@ -167,8 +169,8 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
         http=request.app[HTTP],
     )
     async with request.app[DB_KEY].write() as session:
-        case = await cases.get_case(session, case_id)
-        await negotiation.request_availability(
+        case = await intake.get_case(session, case_id)
+        await polls.request_availability(
             session,
             case=case,
             duration_minutes=duration,
@@ -187,8 +189,8 @@ async def _booking_form(
 ) -> dict[str, Any]:
     """What the confirmation page shows: the case, who is invited, and the rules broken."""
     async with request.app[DB_KEY].read() as session:
-        case = await cases.get_case(session, case_id)
-        parties = await cases.list_parties(session, case_id=case.id)
+        case = await intake.get_case(session, case_id)
+        parties = await intake.list_parties(session, case_id=case.id)
         breaks = await booking.breaks_for(
             session,
             case=case,
@@ -215,7 +217,7 @@ async def confirm_booking(request: web.Request, staff: StaffContext) -> web.Stre
     """The confirmation step: when, who, how, which rules the time breaks; nothing is sent yet."""
     case_id = parse_uuid(request.match_info["case_id"], "case")
     async with request.app[DB_KEY].read() as session:
-        case = await cases.get_case(session, case_id)
+        case = await intake.get_case(session, case_id)
     start = _start(request.query.get("start"), case.timezone)
     duration = _duration(request.query.get("duration"))
     form = await _booking_form(request, staff, case_id, start, duration)
@@ -257,7 +259,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     alternatives: list[Any] = []
     try:
         async with request.app[DB_KEY].write() as session:
-            case = await cases.get_case(session, case_id)
+            case = await intake.get_case(session, case_id)
             start = _start(str(form.get("start", "")), case.timezone)
             if mode is None:
                 raise Conflict("choose how people will meet")
@@ -293,7 +295,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     else:
         raise see_other(f"/staff/cases/{case_id}?notice=booked#meetings")
     async with request.app[DB_KEY].read() as session:
-        case = await cases.get_case(session, case_id)
+        case = await intake.get_case(session, case_id)
     try:
         start = _start(str(form.get("start", "")), case.timezone)
     except NotFound:
@@ -315,7 +317,7 @@ async def _meeting_and_case(session: AsyncSession, request: web.Request) -> tupl
     meeting = await booking.get_meeting(
         session, parse_uuid(request.match_info["meeting_id"], "meeting")
     )
-    case = await cases.get_case(session, meeting.case_id)
+    case = await intake.get_case(session, meeting.case_id)
     return meeting, case
 
 
@@ -491,8 +493,8 @@ async def revoke_links(request: web.Request, staff: StaffContext) -> web.StreamR
     case_id = parse_uuid(request.match_info["case_id"], "case")
     party_id = parse_uuid(request.match_info["party_id"], "party")
     async with request.app[DB_KEY].write() as session:
-        party = await cases.get_party(session, case_id=case_id, party_id=party_id)
-        await cases.revoke_party_links(session, party=party, now=staff.now, actor=staff.actor)
+        party = await intake.get_party(session, case_id=case_id, party_id=party_id)
+        await intake.revoke_party_links(session, party=party, now=staff.now, actor=staff.actor)
         _audit(session, staff, "links.revoke", case_id)
     raise see_other(f"/staff/cases/{case_id}?notice=revoked#parties")
 
@@ -505,8 +507,8 @@ async def resend_to_party(request: web.Request, staff: StaffContext) -> web.Stre
     party_id = parse_uuid(request.match_info["party_id"], "party")
     try:
         async with request.app[DB_KEY].write() as session:
-            case = await cases.get_case(session, case_id)
-            party = await cases.get_party(session, case_id=case.id, party_id=party_id)
+            case = await intake.get_case(session, case_id)
+            party = await intake.get_party(session, case_id=case.id, party_id=party_id)
             await invitations.resend_to_party(
                 session,
                 case=case,

@@ -1,11 +1,11 @@
 """Staff sign-in for the web pages: the session cookie, CSRF tokens and the page guard.
 
 The sessions themselves (kept server-side, only hashed) and the one-time set-password links
-are ``orchestrator.staff_sessions``. Every form a signed-in person posts carries the
+are ``orchestrator.staff.sessions``. Every form a signed-in person posts carries the
 session's CSRF token (hidden field ``csrf_token`` or header ``X-CSRF-Token``), compared in
 constant time.
 
-Checking the password, and slowing guessers, is ``orchestrator.signin``. A browser that
+Checking the password, and slowing guessers, is ``orchestrator.staff.signin``. A browser that
 signs in also keeps a long-lived known-device cookie (``device_cookie_name``), flagged like
 the session cookie; signing out leaves it, since it speaks for the browser, not the session.
 """
@@ -23,12 +23,12 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from orchestrator.events import EventBus
-from orchestrator.models import StaffRole, StaffSession, StaffUser
-from orchestrator.records import add_audit
-from orchestrator.settings import Settings
-from orchestrator.signin import KNOWN_DEVICE_TTL
-from orchestrator.staff_sessions import SESSION_TTL, session_for_cookie
+from orchestrator.core.events import EventBus
+from orchestrator.core.models import StaffRole, StaffSession, StaffUser
+from orchestrator.core.records import add_audit
+from orchestrator.core.settings import Settings
+from orchestrator.staff.sessions import SESSION_TTL, session_for_cookie
+from orchestrator.staff.signin import KNOWN_DEVICE_TTL
 from orchestrator.web import audit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS

@@ -19,10 +19,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
-from orchestrator import cases, records
-from orchestrator import staff as staff_users
-from orchestrator.errors import Conflict, DomainError, NotFound, ValidationFailed
-from orchestrator.models import (
+from orchestrator.cases import intake
+from orchestrator.core import records
+from orchestrator.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from orchestrator.core.models import (
     OPEN_CASE_STATUSES,
     Case,
     CaseCreate,
@@ -41,9 +41,8 @@ from orchestrator.models import (
     StaffUser,
     is_person_name,
 )
-from orchestrator.signin import TooManyAttempts
-from orchestrator.signin import sign_in as check_sign_in
-from orchestrator.staff_sessions import (
+from orchestrator.staff import accounts as staff_users
+from orchestrator.staff.sessions import (
     close_session,
     invite_staff,
     open_session,
@@ -51,6 +50,8 @@ from orchestrator.staff_sessions import (
     set_password,
     user_for_set_password_token,
 )
+from orchestrator.staff.signin import TooManyAttempts
+from orchestrator.staff.signin import sign_in as check_sign_in
 from orchestrator.web import pages, ratelimit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import (
@@ -214,7 +215,7 @@ def parse_uuid(raw: str, kind: str) -> uuid.UUID:
 
 
 async def present(session: AsyncSession, request: web.Request, case: Case) -> CasePublic:
-    return await cases.present_case(
+    return await intake.present_case(
         session,
         case,
         default_target_days=request.app[SETTINGS].target_days,
@@ -247,9 +248,9 @@ def risk_key(public: CasePublic) -> tuple[int, int, str]:
 
 async def visible_case(session: AsyncSession, staff: StaffContext, case_id: uuid.UUID) -> Case:
     """The case if this person may see it; a mediator sees only their own (others: 404)."""
-    case = await cases.get_case(session, case_id)
+    case = await intake.get_case(session, case_id)
     if staff.user.role is StaffRole.mediator:
-        mine = await cases.mediator_ids_for_user(session, staff.user.id)
+        mine = await intake.mediator_ids_for_user(session, staff.user.id)
         if case.mediator_id not in mine:
             raise NotFound("case", case_id)
     return case
@@ -389,15 +390,15 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
     want_la = query.get("la", "").strip()
     want_stage = query.get("stage", "")
     async with request.app[DB].read() as session:
-        mediators = await cases.list_mediators(session)
+        mediators = await intake.list_mediators(session)
         names = {m.id: m.name for m in mediators}
         mine: set[uuid.UUID] | None = None
         if staff.user.role is StaffRole.mediator:
-            mine = await cases.mediator_ids_for_user(session, staff.user.id)
+            mine = await intake.mediator_ids_for_user(session, staff.user.id)
         rows: list[BoardRow] = []
         authorities: set[str] = set()
-        unreachable = await cases.unreachable_parties(session)
-        for case in await cases.list_cases(session, limit=2000):
+        unreachable = await intake.unreachable_parties(session)
+        for case in await intake.list_cases(session, limit=2000):
             # Open cases, and any whose certificate is still due: that clock is work too.
             public: CasePublic | None = None
             if case.status not in OPEN_CASE_STATUSES:
@@ -469,7 +470,7 @@ async def create_case(request: web.Request, staff: StaffContext) -> web.StreamRe
     if data is not None:
         try:
             async with request.app[DB].write() as session:
-                case = await cases.create_case(
+                case = await intake.create_case(
                     session, data=data, now=staff.now, bus=staff.bus, actor=staff.actor
                 )
                 case_id = case.id
@@ -505,7 +506,7 @@ async def case_page_with_errors(
 ) -> web.StreamResponse:
     """The case page again, with what a form on it refused and the values typed there."""
     async with request.app[DB].read() as session:
-        case = await cases.get_case(session, case_id)
+        case = await intake.get_case(session, case_id)
         context = await case_context(session, request, staff, case, **form)
     return pages.render("staff/case.html", request, context, status=status)
 
@@ -523,8 +524,8 @@ async def case_context(
 ) -> dict[str, Any]:
     public = await present(session, request, case)
     today = staff.now.astimezone(ZoneInfo(case.timezone)).date()
-    parties = await cases.list_parties(session, case_id=case.id)
-    mediators = await cases.list_mediators(session)
+    parties = await intake.list_parties(session, case_id=case.id)
+    mediators = await intake.list_mediators(session)
     mediator = next((m for m in mediators if m.id == case.mediator_id), None)
     timeline = await records.list_timeline(session, case_id=case.id, newest_first=True, limit=200)
     sections = []
@@ -537,7 +538,7 @@ async def case_context(
         case_row=case,
         clocks=clocks_of(public),
         parties=parties,
-        cannot_reach=[p for p in parties if cases.cannot_reach(p)]
+        cannot_reach=[p for p in parties if intake.cannot_reach(p)]
         if case.status in OPEN_CASE_STATUSES
         else [],
         mediators=mediators,
@@ -572,9 +573,9 @@ async def assign_mediator(request: web.Request, staff: StaffContext) -> web.Stre
     case_id = parse_uuid(request.match_info["case_id"], "case")
     raw = str(staff.form.get("mediator_id", ""))
     async with request.app[DB].write() as session:
-        case = await cases.get_case(session, case_id)
-        mediator = await cases.get_mediator(session, parse_uuid(raw, "mediator"))
-        await cases.assign_mediator(
+        case = await intake.get_case(session, case_id)
+        mediator = await intake.get_mediator(session, parse_uuid(raw, "mediator"))
+        await intake.assign_mediator(
             session, case=case, mediator=mediator, now=staff.now, actor=staff.actor, bus=staff.bus
         )
         _audit_write(session, staff, "case.mediator", case.id)
@@ -593,8 +594,8 @@ async def record_icb_notice(request: web.Request, staff: StaffContext) -> web.St
     if data is not None and not errors:
         try:
             async with request.app[DB].write() as session:
-                case = await cases.get_case(session, case_id)
-                await cases.update_case(
+                case = await intake.get_case(session, case_id)
+                await intake.update_case(
                     session, case=case, data=data, now=staff.now, actor=staff.actor
                 )
                 _audit_write(session, staff, "case.icb_notice", case.id)
@@ -608,7 +609,7 @@ async def record_icb_notice(request: web.Request, staff: StaffContext) -> web.St
 
 
 def _audit_write(session: AsyncSession, staff: StaffContext, action: str, case_id: Any) -> None:
-    from orchestrator.records import add_audit
+    from orchestrator.core.records import add_audit
 
     add_audit(
         session,
@@ -651,8 +652,8 @@ async def add_party(request: web.Request, staff: StaffContext) -> web.StreamResp
     if data is not None:
         try:
             async with request.app[DB].write() as session:
-                case = await cases.get_case(session, case_id)
-                await cases.add_party(
+                case = await intake.get_case(session, case_id)
+                await intake.add_party(
                     session, case=case, data=data, now=staff.now, bus=staff.bus, actor=staff.actor
                 )
                 _audit_write(session, staff, "party.add", case.id)
@@ -668,8 +669,8 @@ async def add_party(request: web.Request, staff: StaffContext) -> web.StreamResp
 async def _party(session: AsyncSession, request: web.Request) -> tuple[Case, Party]:
     case_id = parse_uuid(request.match_info["case_id"], "case")
     party_id = parse_uuid(request.match_info["party_id"], "party")
-    case = await cases.get_case(session, case_id)
-    party = await cases.get_party(session, case_id=case.id, party_id=party_id)
+    case = await intake.get_case(session, case_id)
+    party = await intake.get_party(session, case_id=case.id, party_id=party_id)
     return case, party
 
 
@@ -708,7 +709,7 @@ async def edit_party(request: web.Request, staff: StaffContext) -> web.StreamRes
         case, party = await _party(session, request)
         if data is not None and not errors:
             try:
-                await cases.update_party(
+                await intake.update_party(
                     session, party=party, data=data, now=staff.now, actor=staff.actor
                 )
             except ValidationFailed as exc:  # refused before anything changed
@@ -738,7 +739,7 @@ async def remove_party_confirm(request: web.Request, staff: StaffContext) -> web
 async def remove_party(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].write() as session:
         case, party = await _party(session, request)
-        await cases.remove_party(
+        await intake.remove_party(
             session, party=party, now=staff.now, bus=staff.bus, actor=staff.actor
         )
         _audit_write(session, staff, "party.remove", case.id)

@@ -10,9 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from orchestrator import __version__, idempotency
-from orchestrator.migrate import is_current
-from orchestrator.outbox import pending_counts
+from orchestrator import __version__
+from orchestrator.core import idempotency
+from orchestrator.core.migrate import is_current
+from orchestrator.messaging.outbox import pending_counts
 from orchestrator.web.api import ApiRoute
 from orchestrator.web.keys import DB, METRICS, OPENAPI
 

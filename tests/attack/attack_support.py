@@ -14,10 +14,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from orchestrator.migrate import upgrade_sync
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
-from orchestrator.staff import add_user, issue_token
+from orchestrator.core.migrate import upgrade_sync
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.staff.accounts import add_user, issue_token
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB
 

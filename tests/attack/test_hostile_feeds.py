@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
 from tests.conftest import Staff
 from tests.orchestrator.availability_support import (
     SECRET,

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
-from orchestrator.signin import (
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.staff.signin import (
     ACCOUNT_WIDE_BACKOFF,
     DEVICE_BACKOFF,
     DEVICE_TRUSTED_FAILURES,

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
 
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
-from orchestrator.signin import ACCOUNT_BACKOFF, SOURCE_ALLOWANCE
-from orchestrator.throttle import LINK_ALLOWANCE, SET_PASSWORD_ALLOWANCE
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.core.throttle import LINK_ALLOWANCE, SET_PASSWORD_ALLOWANCE
+from orchestrator.staff.signin import ACCOUNT_BACKOFF, SOURCE_ALLOWANCE
 from orchestrator.web.app import create_app
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import book as book_at

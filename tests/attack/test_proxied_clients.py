@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
-from orchestrator.signin import ACCOUNT_BACKOFF
-from orchestrator.throttle import LINK_ALLOWANCE
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.core.throttle import LINK_ALLOWANCE
+from orchestrator.staff.signin import ACCOUNT_BACKOFF
 from tests.conftest import Staff
 from tests.orchestrator.meetings_support import book, join_links, path_of, ready_case
 from tests.orchestrator.web_support import PASSWORD, make_user

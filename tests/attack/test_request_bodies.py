@@ -14,7 +14,7 @@ import requests
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
 from orchestrator.web.api import MAX_JSON_BYTES
 from orchestrator.web.keys import SETTINGS
 from tests.attack.attack_support import attack_settings, live_app

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from orchestrator.models import StaffRole
+from orchestrator.core.models import StaffRole
 from orchestrator.web.keys import SETTINGS
 from tests.conftest import Staff
 from tests.orchestrator.meetings_support import (

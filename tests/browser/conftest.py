@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
 from orchestrator.web.app import create_app
 from tests.conftest import MutableClock
 

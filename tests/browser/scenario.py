@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from orchestrator import availability, booking, cases, negotiation
-from orchestrator.models import (
+from orchestrator.cases import intake
+from orchestrator.core.models import (
     CaseCreate,
     CaseKind,
     MediatorCreate,
@@ -16,7 +16,8 @@ from orchestrator.models import (
     PartyRole,
     StaffRole,
 )
-from orchestrator.staff import add_user
+from orchestrator.scheduling import availability, booking, polls
+from orchestrator.staff.accounts import add_user
 from orchestrator.web.keys import BUS, BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
 from tests.browser.conftest import LiveApp
 
@@ -50,12 +51,12 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             name="Mo Ahmed",
             password=PASSWORD,
         )
-        mediator = await cases.create_mediator(
+        mediator = await intake.create_mediator(
             session,
             data=MediatorCreate(name="Mo Ahmed", email="mo@staff.example", user_id=mo.id),
             now=now,
         )
-        case = await cases.create_case(
+        case = await intake.create_case(
             session,
             data=CaseCreate(
                 reference="KIDS-2026-021",
@@ -66,10 +67,10 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             now=now,
             bus=app[BUS],
         )
-        await cases.assign_mediator(
+        await intake.assign_mediator(
             session, case=case, mediator=mediator, now=now, actor=None, bus=app[BUS]
         )
-        parent = await cases.add_party(
+        parent = await intake.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
@@ -77,7 +78,7 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             bus=app[BUS],
             actor=None,
         )
-        officer = await cases.add_party(
+        officer = await intake.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.la_officer, name="Lee Grant", email="lee@kent.example"),
@@ -87,7 +88,7 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
         )
         found = Scenario(case_id=case.id, parent_id=parent.id, officer_id=officer.id)
     if poll:
-        read = await negotiation.read_poll_calendars(
+        read = await polls.read_poll_calendars(
             app[DB],
             case_id=case.id,
             now=now,
@@ -97,18 +98,16 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             http=app[HTTP],
         )
         async with app[DB].write() as session:
-            result = await negotiation.request_availability(
+            result = await polls.request_availability(
                 session,
-                case=await cases.get_case(session, case.id),
+                case=await intake.get_case(session, case.id),
                 duration_minutes=180,
                 now=now,
                 settings=app[SETTINGS],
                 calendar=app[WORKDAYS],
                 calendars=read,
             )
-            found.poll_url = await negotiation.poll_link_url(
-                session, result.poll, parent, app[SETTINGS]
-            )
+            found.poll_url = await polls.poll_link_url(session, result.poll, parent, app[SETTINGS])
     return found
 
 
@@ -116,7 +115,7 @@ async def book_best_slot(live: LiveApp, scenario: Scenario) -> uuid.UUID:
     app = live.app
     now = live.clock()
     async with app[DB].write() as session:
-        case = await cases.get_case(session, scenario.case_id)
+        case = await intake.get_case(session, scenario.case_id)
         found = await availability.find_case_slots(
             session,
             case=case,

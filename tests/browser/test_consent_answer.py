@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from orchestrator import booking, cases
-from orchestrator.models import (
+from orchestrator.cases import intake
+from orchestrator.core.models import (
     CaseCreate,
     CaseKind,
     MediatorCreate,
@@ -20,7 +20,8 @@ from orchestrator.models import (
     PartyCreate,
     PartyRole,
 )
-from orchestrator.outbox import email_from_payload
+from orchestrator.messaging.outbox import email_from_payload
+from orchestrator.scheduling import booking
 from orchestrator.web.keys import BUS, DB, SETTINGS, WORKDAYS
 from tests.browser.conftest import LiveApp, assert_accessible, new_page
 
@@ -32,7 +33,7 @@ async def test_the_school_says_no_and_is_told_the_answer_is_final(
 ) -> None:
     app, now = live_app.app, live_app.clock()
     async with app[DB].write() as session:
-        mediator = await cases.create_mediator(
+        mediator = await intake.create_mediator(
             session,
             data=MediatorCreate(
                 name="Mo Ahmed",
@@ -41,7 +42,7 @@ async def test_the_school_says_no_and_is_told_the_answer_is_final(
             ),
             now=now,
         )
-        case = await cases.create_case(
+        case = await intake.create_case(
             session,
             data=CaseCreate(
                 reference="KIDS-2026-077",
@@ -52,14 +53,14 @@ async def test_the_school_says_no_and_is_told_the_answer_is_final(
             now=now,
             bus=app[BUS],
         )
-        await cases.assign_mediator(
+        await intake.assign_mediator(
             session, case=case, mediator=mediator, now=now, actor=None, bus=app[BUS]
         )
         for role, name, email in (
             (PartyRole.parent, "Pat Jordan", "pat@family.example"),
             (PartyRole.school, "Ms Patel", "head@school.example"),
         ):
-            await cases.add_party(
+            await intake.add_party(
                 session,
                 case=case,
                 data=PartyCreate(role=role, name=name, email=email),

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator import cases
-from orchestrator.models import CaseUpdate
+from orchestrator.cases import intake
+from orchestrator.core.models import CaseUpdate
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page
 from tests.browser.scenario import PASSWORD, case_with_people
@@ -20,8 +20,8 @@ async def test_scheduler_records_that_the_icb_was_told(live_app: LiveApp, browse
     # The LA officer joined (so was told) on Monday 2 March: the ICB is due by Thursday 5.
     scenario = await case_with_people(live_app, poll=False)
     async with live_app.app[DB].write() as session:
-        case = await cases.get_case(session, scenario.case_id)
-        await cases.update_case(
+        case = await intake.get_case(session, scenario.case_id)
+        await intake.update_case(
             session,
             case=case,
             data=CaseUpdate(health_in_issue=True),

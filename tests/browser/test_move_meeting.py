@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import booking
+from orchestrator.scheduling import booking
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page
 from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people

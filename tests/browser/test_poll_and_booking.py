@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orchestrator.models import Meeting, PollAnswer
+from orchestrator.core.models import Meeting, PollAnswer
 from orchestrator.web.keys import DB
 from tests.browser.conftest import PHONE, LiveApp, assert_accessible, new_page, screenshot
 from tests.browser.keyboard import tab_to

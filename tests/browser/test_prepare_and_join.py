@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orchestrator import cases, documents, links
-from orchestrator.models import Document, LinkScope, Meeting
+from orchestrator.cases import intake, links
+from orchestrator.closing import preparation
+from orchestrator.core.models import Document, LinkScope, Meeting
 from orchestrator.web.keys import DB, SETTINGS
 from tests.browser.conftest import PHONE, LiveApp, assert_accessible, new_page, screenshot
 from tests.browser.scenario import book_best_slot, case_with_people
@@ -24,9 +25,9 @@ async def test_parent_writes_the_childs_view_then_checks_devices_before_joining(
     app, now = live_app.app, live_app.clock()
     settings = app[SETTINGS]
     async with app[DB].write() as session:
-        case = await cases.get_case(session, scenario.case_id)
-        parent = await cases.get_party(session, case_id=case.id, party_id=scenario.parent_id)
-        prepare_url = await documents.send_prepare_link(
+        case = await intake.get_case(session, scenario.case_id)
+        parent = await intake.get_party(session, case_id=case.id, party_id=scenario.parent_id)
+        prepare_url = await preparation.send_prepare_link(
             session, case=case, party=parent, settings=settings, now=now, actor=None
         )
         meeting = await session.get(Meeting, meeting_id)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orchestrator import attendance
-from orchestrator.models import Channel, Meeting, Outcome, ParticipantStatus
+from orchestrator.core.models import Channel, Meeting, Outcome, ParticipantStatus
+from orchestrator.meeting import attendance
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page, screenshot
 from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orchestrator.models import Meeting
+from orchestrator.core.models import Meeting
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page, screenshot
 from tests.browser.scenario import PASSWORD, case_with_people

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.models import StaffRole
-from orchestrator.staff import add_user
+from orchestrator.core.models import StaffRole
+from orchestrator.staff.accounts import add_user
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page, screenshot
 

@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlmodel import col, select
 
-from orchestrator.models import Meeting, MeetingMode, OutboxKind, OutboxMessage
-from orchestrator.outbox import email_from_payload
+from orchestrator.core.models import Meeting, MeetingMode, OutboxKind, OutboxMessage
+from orchestrator.messaging.outbox import email_from_payload
 from orchestrator.web.keys import DB
 from tests.conftest import Staff
 

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator.models import Link, LinkScope, OutboxKind, OutboxMessage, OutboxStatus
-from orchestrator.outbox import Dispatcher, mail_handler
+from orchestrator.core.models import Link, LinkScope, OutboxKind, OutboxMessage, OutboxStatus
+from orchestrator.messaging.outbox import Dispatcher, mail_handler
 from orchestrator.web.keys import CLOCK, DB, MAIL
 from tests.conftest import Staff
 

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator.models import OutboxKind, OutboxMessage, ParticipantEvent, TimelineEntry
-from orchestrator.settings import Settings
+from orchestrator.core.models import OutboxKind, OutboxMessage, ParticipantEvent, TimelineEntry
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB, DISPATCHER
 from tests.conftest import Staff
 
@@ -179,8 +179,8 @@ async def events(client: TestClient[Any, Any], meeting_id: str) -> list[Particip
 
 async def make_staff(client: TestClient[Any, Any]) -> Staff:
     """The conftest ``staff`` helper, for a client built with its own settings."""
-    from orchestrator.models import StaffRole
-    from orchestrator.staff import add_user, issue_token
+    from orchestrator.core.models import StaffRole
+    from orchestrator.staff.accounts import add_user, issue_token
 
     tokens: dict[str, str] = {}
     ids: dict[str, uuid.UUID] = {}

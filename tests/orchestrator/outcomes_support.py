@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orchestrator.models import (
+from orchestrator.core.models import (
     Case,
     CaseStatus,
     Channel,

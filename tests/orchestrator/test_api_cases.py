@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator.models import AuditEvent, Case, Party, StaffRole, TimelineEntry
+from orchestrator.core.models import AuditEvent, Case, Party, StaffRole, TimelineEntry
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 

@@ -17,10 +17,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator import attendance
-from orchestrator.db import Database
-from orchestrator.models import ParticipantEvent
-from orchestrator.settings import Settings
+from orchestrator.core.db import Database
+from orchestrator.core.models import ParticipantEvent
+from orchestrator.core.settings import Settings
+from orchestrator.meeting import attendance
 from orchestrator.web import keys
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import CONSOLE_STOPPING, JOIN_CLICKS, OPENAPI, REMINDER_SCHEDULER

@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from orchestrator import documents
-from orchestrator.models import AuditEvent, Party, StaffRole
-from orchestrator.staff import issue_token
+from orchestrator.closing import preparation
+from orchestrator.core.models import AuditEvent, Party, StaffRole
+from orchestrator.staff.accounts import issue_token
 from orchestrator.web import audit
 from orchestrator.web.keys import API_ROUTES, CLOCK, DB, SETTINGS
 from tests.conftest import MutableClock, Staff
@@ -67,10 +67,10 @@ async def world(staff: Staff, clock: MutableClock) -> World:
     async with staff.client.app[DB].write() as session:
         parent = await session.get(Party, uuid.UUID(parties["parent"]))
         assert parent is not None
-        paper = await documents.save_upload(
+        paper = await preparation.save_upload(
             session,
             party=parent,
-            kind=documents.CASE_SUMMARY,
+            kind=preparation.CASE_SUMMARY,
             filename="summary.pdf",
             data=b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n",
             settings=staff.client.app[SETTINGS],

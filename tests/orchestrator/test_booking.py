@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator.models import (
+from orchestrator.core.models import (
     AuditEvent,
     Invitation,
     Link,

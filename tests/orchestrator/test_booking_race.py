@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from orchestrator import booking
-from orchestrator.models import Link, LinkScope, Meeting, OutboxKind, OutboxMessage
-from orchestrator.settings import Settings
+from orchestrator.core.models import Link, LinkScope, Meeting, OutboxKind, OutboxMessage
+from orchestrator.core.settings import Settings
+from orchestrator.scheduling import booking
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff

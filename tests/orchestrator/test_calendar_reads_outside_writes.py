@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
 from tests.conftest import Staff
 from tests.orchestrator.availability_support import (
     add_party,

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from orchestrator.models import StaffRole
+from orchestrator.core.models import StaffRole
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import (
     LA_OFFICER,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator import retention
-from orchestrator.case_status import CASE_TRANSITIONS, allows
-from orchestrator.models import CaseStatus, CaseStatusCause
+from orchestrator.cases import retention
+from orchestrator.cases.lifecycle import CASE_TRANSITIONS, allows
+from orchestrator.core.models import CaseStatus, CaseStatusCause
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import START, book, iso, ready_case

@@ -13,8 +13,12 @@ from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.certificates import CertificateRequest, certificates_dir, issue_certificate
-from orchestrator.models import (
+from orchestrator.closing.certificates import (
+    CertificateRequest,
+    certificates_dir,
+    issue_certificate,
+)
+from orchestrator.core.models import (
     Case,
     CertificateKind,
     MeetingStatus,
@@ -421,7 +425,7 @@ async def test_ending_a_mias_call_starts_its_certificate_clock(
 async def test_a_name_stored_before_names_were_checked_does_not_block_the_certificate(
     staff: Staff, clock: MutableClock
 ) -> None:
-    from orchestrator.models import Party
+    from orchestrator.core.models import Party
 
     mediator_id = await mediator_for(staff)
     case, ids = await open_case(staff, clock, mediator_id=mediator_id)

@@ -13,8 +13,8 @@ from alembic import command
 from pydantic import ValidationError
 
 from orchestrator.__main__ import main
-from orchestrator.migrate import alembic_config
-from orchestrator.settings import PLACEHOLDER_SECRET, Settings
+from orchestrator.core.migrate import alembic_config
+from orchestrator.core.settings import PLACEHOLDER_SECRET, Settings
 
 SAMPLES = Path(__file__).parent.parent / "calendars" / "samples"
 NOT_CURRENT = "the database schema is not current: run `orchestrator migrate`"

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from orchestrator.clicks import ClickRecorder, PostgresCopyWriter
+from orchestrator.meeting.clicks import ClickRecorder, PostgresCopyWriter
 from orchestrator.web.keys import DB, JOIN_CLICKS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import START, events, get

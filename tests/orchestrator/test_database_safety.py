@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.attendance import EVENT_TABLE, event_row
-from orchestrator.db import Database, DatabaseUnavailable, connect, is_unavailable, log_failure
-from orchestrator.models import ParticipantStatus
-from orchestrator.scheduler import ReminderScheduler
-from orchestrator.settings import Settings
+from orchestrator.core.db import Database, DatabaseUnavailable, connect, is_unavailable, log_failure
+from orchestrator.core.models import ParticipantStatus
+from orchestrator.core.settings import Settings
+from orchestrator.meeting.attendance import EVENT_TABLE, event_row
+from orchestrator.messaging.reminder_scheduler import ReminderScheduler
 
 SECRET_NOTE = "Amelia Hart (aged 9) is autistic and must not be named in logs"
 
@@ -97,7 +97,7 @@ async def test_a_sweep_during_an_outage_logs_one_line_and_a_bug_logs_its_trace(
             await sweeps.sweep()
     finally:
         await down.dispose()
-    lines = [r for r in caplog.records if r.name == "orchestrator.scheduler"]
+    lines = [r for r in caplog.records if r.name == "orchestrator.messaging.reminder_scheduler"]
     assert len(lines) == 3
     assert all(r.levelno == logging.WARNING and r.exc_info is None for r in lines)
     assert "unreachable" in lines[0].getMessage()
@@ -106,6 +106,10 @@ async def test_a_sweep_during_an_outage_logs_one_line_and_a_bug_logs_its_trace(
     try:
         raise ValueError("a bug")
     except ValueError as exc:
-        log_failure(logging.getLogger("orchestrator.scheduler"), exc, "reminder sweep failed")
+        log_failure(
+            logging.getLogger("orchestrator.messaging.reminder_scheduler"),
+            exc,
+            "reminder sweep failed",
+        )
     (bug,) = caplog.records
     assert bug.levelno == logging.ERROR and bug.exc_info is not None

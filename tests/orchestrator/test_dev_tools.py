@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import SETTINGS as SETTINGS_KEY
 from tests.conftest import MutableClock

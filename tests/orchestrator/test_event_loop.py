@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from orchestrator.loop import new_event_loop
-from orchestrator.settings import Settings
+from orchestrator.core.loop import new_event_loop
+from orchestrator.core.settings import Settings
 
 
 def test_the_default_loop_is_uvloop() -> None:

@@ -11,8 +11,8 @@ import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
-from orchestrator.models import Party
-from orchestrator.settings import Settings
+from orchestrator.core.models import Party
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock
 from tests.fakes.bbb import API_PATH, BbbFake, post_webhook
@@ -60,7 +60,7 @@ async def test_jitsi_event_sync_is_recorded_once_and_forgeries_refused(
     room = (await staff.call("GET", f"/api/v1/meetings/{meeting['id']}", expect=200))["id"]
     assert room
     async with client.app[DB].read() as session:
-        from orchestrator.rooms import main_room
+        from orchestrator.meeting.rooms import main_room
 
         main = await main_room(session, __import__("uuid").UUID(meeting["id"]))
     ref = await participant_ref(client, ready.parties["parent"])
@@ -234,7 +234,7 @@ async def test_a_provider_clock_far_off_cannot_stretch_attendance(
     meeting = await book(staff, ready.case_id)
     await deliver_outbox(client)
     async with client.app[DB].read() as session:
-        from orchestrator.rooms import main_room
+        from orchestrator.meeting.rooms import main_room
 
         main = await main_room(session, __import__("uuid").UUID(meeting["id"]))
     ref = await participant_ref(client, ready.parties["parent"])
@@ -253,7 +253,7 @@ async def test_a_provider_clock_far_off_cannot_stretch_attendance(
     wrong = int((START - timedelta(days=400)).timestamp())
     right = int((START + timedelta(hours=1)).timestamp())
     prefix = str(client.make_url("/hooks/jitsi"))
-    with caplog.at_level("WARNING", logger="orchestrator.attendance_signals"):
+    with caplog.at_level("WARNING", logger="orchestrator.meeting.attendance_signals"):
         async with aiohttp.ClientSession() as http:
             good = {"Authorization": f"Bearer {EVENT_SYNC_TOKEN}"}
             assert (

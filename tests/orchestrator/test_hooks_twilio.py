@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from orchestrator.models import OutboxMessage, OutboxStatus, Room
-from orchestrator.settings import Settings
+from orchestrator.core.models import OutboxMessage, OutboxStatus, Room
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB, DISPATCHER
 from tests.conftest import MutableClock, Staff
 from tests.fakes.twilio import Call, Conference, FakeTwilio
@@ -311,7 +311,7 @@ async def test_without_a_phone_bridge_ending_a_session_queues_no_conference_endi
 async def test_a_withdrawn_partys_pin_no_longer_opens_the_meeting_and_nobody_elses_changes(
     aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
 ) -> None:
-    from orchestrator.models import Invitation, StaffRole
+    from orchestrator.core.models import Invitation, StaffRole
     from tests.orchestrator.web_support import Browser, make_user
 
     client, staff, fake = await phone_app(aiohttp_client, aiohttp_server, settings, clock)

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from icalendar import Calendar
 
-from orchestrator.models import LinkScope, OutboxStatus
-from orchestrator.settings import Settings
+from orchestrator.core.models import LinkScope, OutboxStatus
+from orchestrator.core.settings import Settings
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (
     PEOPLE,

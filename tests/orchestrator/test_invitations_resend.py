@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from icalendar import Calendar
 
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
 from tests.conftest import Staff
 from tests.orchestrator.invites_support import (
     book,

@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestClient
 from icalendar import Calendar
 from sqlmodel import col, select
 
-from orchestrator.models import Invitation, Meeting
-from orchestrator.settings import Settings
+from orchestrator.core.models import Invitation, Meeting
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (

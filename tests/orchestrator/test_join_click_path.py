@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlmodel import col
 
-from orchestrator import attendance, linkcache, links
-from orchestrator.models import Link, Meeting
+from orchestrator.cases import links
+from orchestrator.core.models import Link, Meeting
+from orchestrator.meeting import attendance, link_cache
 from orchestrator.web.keys import DB, JOIN_LINK_CACHE
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import (
@@ -57,7 +58,7 @@ async def click(client: TestClient[Any, Any], link: dict[str, Any]) -> tuple[int
     return status, location
 
 
-def cache_of(client: TestClient[Any, Any]) -> linkcache.JoinLinkCache:
+def cache_of(client: TestClient[Any, Any]) -> link_cache.JoinLinkCache:
     return client.app[JOIN_LINK_CACHE]
 
 
@@ -198,10 +199,10 @@ async def test_generation_moves_only_on_committed_link_changes(
     client: TestClient[Any, Any], staff: Staff, clock: MutableClock
 ) -> None:
     ready = await ready_case(staff)
-    before = linkcache.generation()
+    before = link_cache.generation()
     async with client.app[DB].read() as session:
         await session.get(Link, "nothing")
-    assert linkcache.generation() == before  # reads never drop the cache
+    assert link_cache.generation() == before  # reads never drop the cache
     try:
         async with client.app[DB].write() as session:
             await links.revoke_for(
@@ -210,26 +211,26 @@ async def test_generation_moves_only_on_committed_link_changes(
             raise RuntimeError("rolled back")
     except RuntimeError:
         pass
-    assert linkcache.generation() == before  # nothing committed, nothing dropped
+    assert link_cache.generation() == before  # nothing committed, nothing dropped
     async with client.app[DB].write() as session:
         await links.revoke_for(session, party_id=uuid.UUID(ready.parties["parent"]), now=clock())
         async with session.begin_nested():  # a savepoint released: nothing committed yet
             await session.get(Link, "nothing")
-        assert linkcache.generation() == before
+        assert link_cache.generation() == before
         with contextlib.suppress(RuntimeError):  # a savepoint rolled back: the change stands
             async with session.begin_nested():
                 raise RuntimeError("rolled back to the savepoint")
-    assert linkcache.generation() > before
+    assert link_cache.generation() > before
 
 
 def test_cache_is_bounded_and_ignores_reads_that_raced_a_change() -> None:
     ticking = FakeMonotonic()
-    cache = linkcache.JoinLinkCache(ttl=5.0, max_entries=3, monotonic=ticking)
-    seen = linkcache.generation()
+    cache = link_cache.JoinLinkCache(ttl=5.0, max_entries=3, monotonic=ticking)
+    seen = link_cache.generation()
     for n in range(5):
         cache.put(f"t{n}", link_id=f"l{n}", not_before=0, expires=1, facts=n, seen=seen)
     assert len(cache) == 3 and cache.get("t0") is None and cache.get("t4") is not None
-    linkcache.bump()  # a change committed while a click was reading
+    link_cache.bump()  # a change committed while a click was reading
     cache.put("late", link_id="l", not_before=0, expires=1, facts=0, seen=seen)
     assert cache.get("late") is None and len(cache) == 0
 

@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from orchestrator import links
-from orchestrator.models import LinkScope
-from orchestrator.settings import Settings
+from orchestrator.cases import links
+from orchestrator.core.models import LinkScope
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 from tests.fakes.jitsi import JitsiFake

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlmodel import col
 
-from orchestrator import linkcache, links
-from orchestrator.errors import LinkInvalid
-from orchestrator.links import LinkState, MeetingState, PartyState, Verdict
-from orchestrator.models import Link, LinkScope, MeetingStatus
+from orchestrator.cases import links
+from orchestrator.cases.links import LinkState, MeetingState, PartyState, Verdict
+from orchestrator.core.errors import LinkInvalid
+from orchestrator.core.models import Link, LinkScope, MeetingStatus
+from orchestrator.meeting import link_cache
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import (
@@ -215,5 +216,5 @@ async def test_both_doors_refuse_a_dead_link_alike(
             .where(col(Link.meeting_id) == uuid.UUID(meeting["id"]))
             .values(revoked_at=None)
         )
-    linkcache.bump()
+    link_cache.bump()
     assert_same_refusal(await both_doors(client, mediator), "This meeting has been cancelled.")

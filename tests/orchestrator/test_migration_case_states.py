@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from calendars.workdays import WorkingDays
-from orchestrator import cases, rooms
-from orchestrator.migrate import MIGRATIONS_DIR
-from orchestrator.models import (
+from orchestrator.cases import intake
+from orchestrator.core.migrate import MIGRATIONS_DIR
+from orchestrator.core.models import (
     Case,
     CaseKind,
     CaseStatus,
@@ -26,6 +26,7 @@ from orchestrator.models import (
     MeetingMode,
     Room,
 )
+from orchestrator.meeting import rooms
 
 # 23:30 UTC on the 4th is the 5th in Tokyo: the case's own day, as it was stored.
 ISSUED_AT = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)
@@ -149,9 +150,9 @@ async def test_the_data_stored_twice_survives_in_its_one_place(database_url: str
             done = await session.get(Case, ids["done"])
             gone = await session.get(Case, ids["gone"])
             assert done is not None and gone is not None
-            issued_on = await cases.certificate_issued_on(session, done)
+            issued_on = await intake.certificate_issued_on(session, done)
             assert issued_on == date(2026, 3, 5)
-            public = cases.case_public(
+            public = intake.case_public(
                 done,
                 target_days=33,
                 calendar=WorkingDays("ENG"),

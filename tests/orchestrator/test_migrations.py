@@ -12,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import orchestrator.models  # noqa: F401 - registers the tables
-from orchestrator.migrate import alembic_config, head_revisions, schema_state, upgrade
+import orchestrator.core.models  # noqa: F401 - registers the tables
+from orchestrator.core.migrate import alembic_config, head_revisions, schema_state, upgrade
 
 
 async def test_models_and_migrations_agree(database_url: str) -> None:

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from pypdf import PdfReader
 from sqlmodel import col, select
 
-from orchestrator.models import Reminder, StaffRole
-from orchestrator.settings import Settings
+from orchestrator.core.models import Reminder, StaffRole
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (

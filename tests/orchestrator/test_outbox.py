@@ -12,9 +12,15 @@ from sqlalchemy import select
 
 from integrations.errors import ProviderRejected, ProviderUnavailable
 from integrations.mail_file import FileMailBackend
-from orchestrator.db import Database
-from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
-from orchestrator.outbox import DeliveryPolicy, Dispatcher, email_payload, enqueue, mail_handler
+from orchestrator.core.db import Database
+from orchestrator.core.models import OutboxKind, OutboxMessage, OutboxStatus
+from orchestrator.messaging.outbox import (
+    DeliveryPolicy,
+    Dispatcher,
+    email_payload,
+    enqueue,
+    mail_handler,
+)
 from tests.conftest import MutableClock
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator import outbox
-from orchestrator.db import Database
-from orchestrator.models import OutboxKind
+from orchestrator.core.db import Database
+from orchestrator.core.models import OutboxKind
+from orchestrator.messaging import outbox
 
 
 class CountingDispatcher:

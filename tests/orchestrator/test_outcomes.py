@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from orchestrator.models import MeetingStatus, TimelineEntry
+from orchestrator.core.models import MeetingStatus, TimelineEntry
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import (

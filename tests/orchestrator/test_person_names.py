@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from icalendar import Calendar
 
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
 from tests.conftest import Staff
 from tests.orchestrator.invites_support import (
     calendar_part,
@@ -98,7 +98,7 @@ async def test_a_name_stored_before_names_were_checked_is_still_shown(
 ) -> None:
     import uuid
 
-    from orchestrator.models import Mediator, Party
+    from orchestrator.core.models import Mediator, Party
     from orchestrator.web.keys import DB
 
     booked = await make_case(
@@ -120,7 +120,7 @@ async def test_a_staff_name_that_cannot_be_mailed_is_refused_on_the_invite_form(
 ) -> None:
     from sqlmodel import select
 
-    from orchestrator.models import StaffRole, StaffUser
+    from orchestrator.core.models import StaffRole, StaffUser
     from orchestrator.web.keys import DB
     from tests.orchestrator.web_support import Browser, make_user
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import func, select
 
-from orchestrator.models import Meeting
+from orchestrator.core.models import Meeting
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 

@@ -14,8 +14,9 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator import cases, documents
-from orchestrator.models import (
+from orchestrator.cases import intake
+from orchestrator.closing import preparation
+from orchestrator.core.models import (
     CaseCreate,
     CaseKind,
     Document,
@@ -57,9 +58,9 @@ async def prepared_case(
     now = app[CLOCK]()
     await make_user(client, f"{mediator}@staff.example", StaffRole.mediator, name=mediator)
     async with app[DB].write() as session:
-        found = await cases.list_mediators(session)
+        found = await intake.list_mediators(session)
         chosen = next(m for m in found if m.email == f"{mediator}@staff.example")
-        case = await cases.create_case(
+        case = await intake.create_case(
             session,
             data=CaseCreate(
                 reference=reference,
@@ -70,10 +71,10 @@ async def prepared_case(
             now=now,
             bus=app[BUS],
         )
-        await cases.assign_mediator(
+        await intake.assign_mediator(
             session, case=case, mediator=chosen, now=now, actor=None, bus=app[BUS]
         )
-        parent = await cases.add_party(
+        parent = await intake.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
@@ -81,7 +82,7 @@ async def prepared_case(
             bus=app[BUS],
             actor=None,
         )
-        school = await cases.add_party(
+        school = await intake.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.school, name="Hill School", email="head@hill.example"),
@@ -90,7 +91,7 @@ async def prepared_case(
             actor=None,
         )
         urls = [
-            await documents.send_prepare_link(
+            await preparation.send_prepare_link(
                 session, case=case, party=p, settings=app[SETTINGS], now=now, actor=None
             )
             for p in (parent, school)
@@ -171,7 +172,7 @@ async def test_upload_is_stored_under_a_random_name_and_comes_back_as_attachment
 
 async def test_oversize_upload_is_refused_with_413(client: TestClient[Any, Any]) -> None:
     setup = await prepared_case(client)
-    big = PDF + b"0" * (documents.MAX_UPLOAD_BYTES + 1 - len(PDF))
+    big = PDF + b"0" * (preparation.MAX_UPLOAD_BYTES + 1 - len(PDF))
     response = await upload(client, setup.parent_path, big, "big.pdf")
     assert response.status == 413
     assert "larger than 10 MB" in await response.text()

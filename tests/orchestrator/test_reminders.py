@@ -12,9 +12,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator import reminders
-from orchestrator.db import Database, connect
-from orchestrator.models import (
+from orchestrator.core.db import Database, connect
+from orchestrator.core.models import (
     Invitation,
     OutboxMessage,
     PartStat,
@@ -22,8 +21,9 @@ from orchestrator.models import (
     PollResponse,
     Reminder,
 )
-from orchestrator.scheduler import ReminderScheduler
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
+from orchestrator.messaging import reminders
+from orchestrator.messaging.reminder_scheduler import ReminderScheduler
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (
@@ -43,7 +43,7 @@ ZOE = "zoe.carter@family.example"
 
 async def pending(db: Database, meeting_id: str | None = None) -> dict[tuple[str, str], datetime]:
     """Pending reminders as {(party email, kind): due}."""
-    from orchestrator.models import Party
+    from orchestrator.core.models import Party
 
     async with db.read() as session:
         query = (

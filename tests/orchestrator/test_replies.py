@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from sqlmodel import col, select
 
 from orchestrator.__main__ import main
-from orchestrator.models import Invitation, Meeting, PartStat
-from orchestrator.settings import Settings
+from orchestrator.core.models import Invitation, Meeting, PartStat
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (
@@ -199,7 +199,7 @@ async def test_an_unknown_uid_is_logged_and_dropped(
     client: TestClient[Any, Any], staff: Staff, inbound: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     await book(staff, await make_case(staff), START)
-    with caplog.at_level(logging.WARNING, logger="orchestrator.replies"):
+    with caplog.at_level(logging.WARNING, logger="orchestrator.messaging.replies"):
         response = await post_mail(client, (SAMPLES / "gmail_reply.eml").read_bytes())
     assert response.status == 200
     assert (await response.json())["result"] == "unknown_uid"
@@ -297,7 +297,7 @@ async def test_one_party_cannot_answer_for_another(
     ]
     ids = await sample_meeting(client, staff, sequence=0, people=people)
 
-    with caplog.at_level(logging.INFO, logger="orchestrator.replies"):
+    with caplog.at_level(logging.INFO, logger="orchestrator.messaging.replies"):
         response = await post_mail(
             client, outlook_com_mail(sender="Bob Smith <Bob.Smith@council.example.gov.uk>")
         )

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from orchestrator.db import Database
-from orchestrator.models import (
+from orchestrator.core.db import Database
+from orchestrator.core.models import (
     Case,
     CaseKind,
     CaseStatus,
@@ -29,7 +29,7 @@ from orchestrator.models import (
     Party,
     PartyRole,
 )
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
 from orchestrator.web import reports_page
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB

@@ -13,9 +13,9 @@ from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from orchestrator import retention
 from orchestrator.__main__ import main
-from orchestrator.models import Case, CaseStatus
+from orchestrator.cases import retention
+from orchestrator.core.models import Case, CaseStatus
 from orchestrator.web.keys import DB, DISPATCHER, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import (

@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
 from tests.conftest import MutableClock, Staff
 from tests.fakes.jitsi import JitsiFake, TokenRejected
 from tests.orchestrator.meetings_support import (

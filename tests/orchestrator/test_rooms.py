@@ -12,13 +12,13 @@ from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from orchestrator.models import (
+from orchestrator.core.models import (
     MeetingTransition,
     OutboxKind,
     OutboxMessage,
     OutboxStatus,
 )
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB, METRICS
 from tests.conftest import MutableClock, Staff
 from tests.fakes.bbb import API_PATH, BbbFake

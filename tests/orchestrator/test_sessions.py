@@ -10,9 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from orchestrator.models import StaffRole, StaffSession, StaffUser
-from orchestrator.signin import ACCOUNT_BACKOFF
-from orchestrator.staff_sessions import set_password_token
+from orchestrator.core.models import StaffRole, StaffSession, StaffUser
+from orchestrator.staff.sessions import set_password_token
+from orchestrator.staff.signin import ACCOUNT_BACKOFF
 from orchestrator.web.keys import DB, SETTINGS
 from orchestrator.web.sessions import safe_next
 from tests.conftest import MutableClock

@@ -17,10 +17,10 @@ from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 
-from orchestrator import staff as staff_module
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings
-from orchestrator.staff import ARGON2_AT_ONCE
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.staff import accounts as staff_module
+from orchestrator.staff.accounts import ARGON2_AT_ONCE
 from tests.orchestrator.web_support import make_user
 
 BURST = 40

@@ -17,9 +17,9 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from orchestrator.models import OutboxStatus, StaffRole
-from orchestrator.settings import Settings
-from orchestrator.staff import add_user, issue_token
+from orchestrator.core.models import OutboxStatus, StaffRole
+from orchestrator.core.settings import Settings
+from orchestrator.staff.accounts import add_user, issue_token
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff

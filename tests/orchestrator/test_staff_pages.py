@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlmodel import col
 
-from orchestrator.models import AuditEvent, Party, StaffRole
+from orchestrator.core.models import AuditEvent, Party, StaffRole
 from orchestrator.web.keys import DB
 from tests.orchestrator.web_support import Browser, case_id_by_reference, make_user
 

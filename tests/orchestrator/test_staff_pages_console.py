@@ -10,8 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from orchestrator import attendance
-from orchestrator.models import (
+from orchestrator.core.models import (
     Channel,
     Meeting,
     MeetingStatus,
@@ -21,6 +20,7 @@ from orchestrator.models import (
     PartyRole,
     StaffRole,
 )
+from orchestrator.meeting import attendance
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock
 from tests.orchestrator.test_staff_pages_scheduling import ready_case

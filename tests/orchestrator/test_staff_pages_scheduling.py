@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from orchestrator.models import (
+from orchestrator.core.models import (
     AuditEvent,
     Link,
     LinkScope,
@@ -20,7 +20,7 @@ from orchestrator.models import (
     StaffRole,
     TimelineEntry,
 )
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB
 from tests.orchestrator.invites_support import (
     deliver_mail,

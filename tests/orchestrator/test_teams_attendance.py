@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from orchestrator import health
-from orchestrator.models import OutboxMessage, OutboxStatus
-from orchestrator.rooms import ATTENDANCE_REPORT_WAITS
-from orchestrator.settings import Settings
+from orchestrator.core import health
+from orchestrator.core.models import OutboxMessage, OutboxStatus
+from orchestrator.core.settings import Settings
+from orchestrator.meeting.rooms import ATTENDANCE_REPORT_WAITS
 from orchestrator.web.keys import DB, DISPATCHER, METRICS
 from tests.conftest import MutableClock, Staff
 from tests.fakes.graph import Attendee, FakeGraph

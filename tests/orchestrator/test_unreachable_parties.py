@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from orchestrator.models import Party, PartyRole, StaffRole
+from orchestrator.core.models import Party, PartyRole, StaffRole
 from orchestrator.web.keys import CLOCK, DB
 from tests.conftest import Staff
 from tests.orchestrator.web_support import Browser, make_user

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from orchestrator.models import MediatorCreate, StaffRole
-from orchestrator.staff import add_user
+from orchestrator.core.models import MediatorCreate, StaffRole
+from orchestrator.staff.accounts import add_user
 from orchestrator.web.keys import CLOCK, DB
 
 PASSWORD = "correct horse battery staple"
@@ -27,12 +27,12 @@ async def make_user(
     client: TestClient[Any, Any], email: str, role: StaffRole, *, name: str = ""
 ) -> uuid.UUID:
     """A staff user with PASSWORD; mediators get their mediator record too."""
-    from orchestrator import cases
+    from orchestrator.cases import intake
 
     async with client.app[DB].write() as session:
         user = await add_user(session, email=email, role=role, name=name, password=PASSWORD)
         if role is StaffRole.mediator:
-            await cases.create_mediator(
+            await intake.create_mediator(
                 session,
                 data=MediatorCreate(name=name or email, email=email, user_id=user.id),
                 now=client.app[CLOCK](),
@@ -73,7 +73,7 @@ class Browser:
 async def case_id_by_reference(client: TestClient[Any, Any], reference: str) -> uuid.UUID:
     from sqlmodel import col, select
 
-    from orchestrator.models import Case
+    from orchestrator.core.models import Case
 
     async with client.app[DB].read() as session:
         found = await session.scalar(select(Case.id).where(col(Case.reference) == reference))

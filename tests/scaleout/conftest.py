@@ -28,8 +28,8 @@ import aiohttp
 import pytest
 from aiosmtpd.smtp import Envelope, Session
 
-from orchestrator.migrate import upgrade_sync
-from orchestrator.settings import normalise_database_url
+from orchestrator.core.migrate import upgrade_sync
+from orchestrator.core.settings import normalise_database_url
 from tests.conftest import PG_SKIP_REASON, PG_URL, run_blocking
 from tests.integrations.test_mail_smtp import EphemeralController
 

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
-from orchestrator.settings import normalise_database_url
+from orchestrator.core.settings import normalise_database_url
 from tests.conftest import PG_SKIP_REASON, PG_URL
 from tests.scaleout.conftest import (
     Cluster,

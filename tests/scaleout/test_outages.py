@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from orchestrator import health
-from orchestrator.models import OutboxKind, OutboxMessage, OutboxStatus
-from orchestrator.settings import Settings
+from orchestrator.core import health
+from orchestrator.core.models import OutboxKind, OutboxMessage, OutboxStatus
+from orchestrator.core.settings import Settings
 from orchestrator.web import health_watch
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock

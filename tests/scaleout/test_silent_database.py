@@ -24,10 +24,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from orchestrator.db import connect, is_unavailable
-from orchestrator.models import StaffRole
-from orchestrator.settings import Settings, normalise_database_url
-from orchestrator.staff import add_user, issue_token
+from orchestrator.core.db import connect, is_unavailable
+from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings, normalise_database_url
+from orchestrator.staff.accounts import add_user, issue_token
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB
 from tests.conftest import PG_SKIP_REASON, PG_URL

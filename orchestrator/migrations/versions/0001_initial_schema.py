@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import orchestrator.models
+import orchestrator.core.models
 
 
 revision: str = '0001'
@@ -30,16 +30,16 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=True),
     sa.Column('status', sa.Enum('pending', 'sent', 'failed', 'dead', 'cancelled', name='outboxstatus', native_enum=False, length=40), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('claimed_until', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_until', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('case_id', sa.Uuid(), nullable=True),
     sa.Column('meeting_id', sa.Uuid(), nullable=True),
     sa.Column('endpoint_id', sa.Uuid(), nullable=True),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('idempotency_key')
     )
@@ -73,8 +73,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
@@ -87,7 +87,7 @@ def upgrade() -> None:
     sa.Column('events', sa.JSON(), nullable=True),
     sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('api_token',
@@ -95,9 +95,9 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -113,7 +113,7 @@ def upgrade() -> None:
     sa.Column('target_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('case_id', sa.Uuid(), nullable=True),
     sa.Column('details', sa.JSON(), nullable=True),
-    sa.Column('at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['staff_user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -134,7 +134,7 @@ def upgrade() -> None:
     sa.Column('calendar', sa.JSON(), nullable=True),
     sa.Column('working_hours', sa.JSON(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -146,8 +146,8 @@ def upgrade() -> None:
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('csrf_token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -167,13 +167,13 @@ def upgrade() -> None:
     sa.Column('service_id', sa.Uuid(), nullable=True),
     sa.Column('status', sa.Enum('referred', 'negotiating', 'booked', 'held', 'outcome_recorded', 'certificate_issued', 'closed', 'withdrawn', name='casestatus', native_enum=False, length=40), nullable=False),
     sa.Column('mediator_id', sa.Uuid(), nullable=True),
-    sa.Column('referral_sent_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('referral_sent_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('declined_on', sa.Date(), nullable=True),
     sa.Column('la_cannot_meet_30_days_on', sa.Date(), nullable=True),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('anonymised_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('anonymised_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['mediator_id'], ['mediator.id'], ),
     sa.ForeignKeyConstraint(['service_id'], ['service.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -188,8 +188,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('case_id', sa.Uuid(), nullable=False),
     sa.Column('mediator_id', sa.Uuid(), nullable=True),
-    sa.Column('start_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('end_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('start_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('mode', sa.Enum('video', 'phone', 'hybrid', 'in_person', name='meetingmode', native_enum=False, length=40), nullable=False),
     sa.Column('status', sa.Enum('scheduled', 'in_session', 'paused', 'closed', 'cancelled', name='meetingstatus', native_enum=False, length=40), nullable=False),
     sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
@@ -201,8 +201,8 @@ def upgrade() -> None:
     sa.Column('ical_uid', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=False),
     sa.Column('cancel_reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
     sa.ForeignKeyConstraint(['mediator_id'], ['mediator.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -231,8 +231,8 @@ def upgrade() -> None:
     sa.Column('calendar', sa.JSON(), nullable=True),
     sa.Column('rules', sa.JSON(), nullable=True),
     sa.Column('participant_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('removed_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('removed_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -244,11 +244,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('case_id', sa.Uuid(), nullable=False),
     sa.Column('duration_minutes', sa.Integer(), nullable=False),
-    sa.Column('window_start', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('window_end', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_start', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_end', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('candidates', sa.JSON(), nullable=True),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -263,7 +263,7 @@ def upgrade() -> None:
     sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('event_date', sa.Date(), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=False),
-    sa.Column('issued_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('appeal_deadline', sa.Date(), nullable=True),
     sa.Column('document_path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
@@ -286,7 +286,7 @@ def upgrade() -> None:
     sa.Column('size_bytes', sa.Integer(), nullable=True),
     sa.Column('storage_path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('shared_with', sa.JSON(), nullable=True),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -301,8 +301,8 @@ def upgrade() -> None:
     sa.Column('party_id', sa.Uuid(), nullable=False),
     sa.Column('partstat', sa.Enum('NEEDS-ACTION', 'ACCEPTED', 'TENTATIVE', 'DECLINED', name='partstat', native_enum=False, length=40), nullable=False),
     sa.Column('last_sequence_sent', sa.Integer(), nullable=True),
-    sa.Column('responded_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('cancelled_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('responded_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -320,10 +320,10 @@ def upgrade() -> None:
     sa.Column('meeting_id', sa.Uuid(), nullable=True),
     sa.Column('scope', sa.Enum('poll', 'rsvp', 'join', 'prepare', 'consent', 'feed', name='linkscope', native_enum=False, length=40), nullable=False),
     sa.Column('meeting_sequence', sa.Integer(), nullable=True),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
     sa.ForeignKeyConstraint(['mediator_id'], ['mediator.id'], ),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
@@ -342,7 +342,7 @@ def upgrade() -> None:
     sa.Column('to_status', sa.Enum('scheduled', 'in_session', 'paused', 'closed', 'cancelled', name='meetingstatus', native_enum=False, length=40), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('actor_id', sa.Uuid(), nullable=True),
-    sa.Column('at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -359,7 +359,7 @@ def upgrade() -> None:
     sa.Column('next_steps', sa.JSON(), nullable=True),
     sa.Column('notes', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('recorded_by', sa.Uuid(), nullable=True),
-    sa.Column('recorded_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
     sa.ForeignKeyConstraint(['recorded_by'], ['staff_user.id'], ),
@@ -373,9 +373,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('poll_id', sa.Uuid(), nullable=False),
     sa.Column('party_id', sa.Uuid(), nullable=False),
-    sa.Column('candidate_start', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('candidate_start', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('answer', sa.Enum('yes', 'if_need_be', 'no', name='pollanswervalue', native_enum=False, length=40), nullable=False),
-    sa.Column('updated_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], ),
     sa.ForeignKeyConstraint(['poll_id'], ['poll.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -390,8 +390,8 @@ def upgrade() -> None:
     sa.Column('poll_id', sa.Uuid(), nullable=False),
     sa.Column('party_id', sa.Uuid(), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
-    sa.Column('answered_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('chased_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('answered_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('chased_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('chase_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], ),
     sa.ForeignKeyConstraint(['poll_id'], ['poll.id'], ),
@@ -408,11 +408,11 @@ def upgrade() -> None:
     sa.Column('poll_id', sa.Uuid(), nullable=True),
     sa.Column('party_id', sa.Uuid(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('due_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('claimed_until', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('cancelled_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_until', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], ),
     sa.ForeignKeyConstraint(['poll_id'], ['poll.id'], ),
@@ -432,8 +432,8 @@ def upgrade() -> None:
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('provider_room', sa.JSON(), nullable=True),
     sa.Column('room_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', orchestrator.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -449,7 +449,7 @@ def upgrade() -> None:
     sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('details', sa.JSON(), nullable=True),
-    sa.Column('at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], ),
@@ -470,7 +470,7 @@ def upgrade() -> None:
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('dedup_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
-    sa.Column('at', orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['mediator_id'], ['mediator.id'], ),
     sa.ForeignKeyConstraint(['meeting_id'], ['meeting.id'], ),
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], ),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import orchestrator.models
+import orchestrator.core.models
 
 revision: str = "0005"
 down_revision: str | None = "0001"
@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("message_id", sa.Uuid(), nullable=False),
         sa.Column("endpoint_id", sa.Uuid(), nullable=False),
-        sa.Column("at", orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.Column("delivered", sa.Boolean(), nullable=False),

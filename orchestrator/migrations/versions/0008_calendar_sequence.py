@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import orchestrator.models
+import orchestrator.core.models
 
 revision: str = "0008_calendar_sequence"
 down_revision: str | None = "0001"
@@ -31,7 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table("invitation", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
-                "last_request_at", orchestrator.models.UTCDateTime(timezone=True), nullable=True
+                "last_request_at", orchestrator.core.models.UTCDateTime(timezone=True), nullable=True
             )
         )
     op.execute("UPDATE meeting SET calendar_sequence = sequence")

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import orchestrator.models
+import orchestrator.core.models
 
 revision: str = "0008_case_states"
 down_revision: str | None = "0005"
@@ -62,8 +62,8 @@ case = sa.table(
     sa.column("id", sa.Uuid()),
     sa.column("status", sa.String()),
     sa.column("timezone", sa.String()),
-    sa.column("updated_at", orchestrator.models.UTCDateTime(timezone=True)),
-    sa.column("closed_at", orchestrator.models.UTCDateTime(timezone=True)),
+    sa.column("updated_at", orchestrator.core.models.UTCDateTime(timezone=True)),
+    sa.column("closed_at", orchestrator.core.models.UTCDateTime(timezone=True)),
     sa.column("certificate_issued_on", sa.Date()),
 )
 meeting = sa.table(
@@ -82,7 +82,7 @@ room = sa.table(
 certificate = sa.table(
     "certificate",
     sa.column("case_id", sa.Uuid()),
-    sa.column("issued_at", orchestrator.models.UTCDateTime(timezone=True)),
+    sa.column("issued_at", orchestrator.core.models.UTCDateTime(timezone=True)),
 )
 
 
@@ -95,7 +95,7 @@ def upgrade() -> None:
         sa.Column("to_status", CASE_STATUS, nullable=False),
         sa.Column("cause", CAUSE, nullable=False),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-        sa.Column("at", orchestrator.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", orchestrator.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"]),
         sa.PrimaryKeyConstraint("id"),
     )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from orchestrator.models import UTCDateTime
+from orchestrator.core.models import UTCDateTime
 
 revision: str = "0008_idempotency_keys"
 down_revision: str | None = "0001"

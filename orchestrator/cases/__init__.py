@@ -1,0 +1,1 @@
+"""Cases: intake, parties and mediators, the case's clocks and states, party links, retention."""

@@ -1,0 +1,1 @@
+"""Closing a case: outcomes, certificates, preparation papers, reports, mediator feeds."""

@@ -1,0 +1,377 @@
+"""The figures the service is judged by, by month, by local authority or by mediator.
+
+- **Meetings held within the target / within 30 days**: for each mediation or
+  disagreement-resolution case, its first meeting that took place, counted in the month
+  of the meeting. Days run from the family's go-ahead (the referral date) to the
+  meeting's day in the case's zone; within target means on or before the case's target
+  day. Within 30 days applies to mediation cases (the statutory duty) and counts from
+  when the LA was told, once it was.
+- **Days from referral to meeting**: from the go-ahead; the median and a distribution
+  in bands.
+- **Attendance by role**: of the people expected at each held meeting, how many attended
+  (as confirmed with the outcome, else from the participant events).
+- **Agreement rate**: agreements and partial agreements over the mediations that took
+  place (every recorded outcome except "a party did not attend").
+- **Certificates on time**: issued on or before their due day (3 working days after the
+  event), counted in the month of issue.
+
+MIAS information calls are not mediation meetings: only their certificates count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col, select
+
+from calendars import wording
+from orchestrator.closing.outcomes import attendance_for_meeting
+from orchestrator.core.models import (
+    Case,
+    CaseKind,
+    Certificate,
+    Mediator,
+    Meeting,
+    MeetingStatus,
+    Outcome,
+    OutcomeResult,
+    PartyRole,
+)
+
+GroupBy = Literal["month", "local_authority", "mediator"]
+STATUTORY_DAYS = 30
+# Bands of days from referral to meeting: (lowest, highest or None for open-ended).
+DAY_BANDS: tuple[tuple[int, int | None], ...] = (
+    (0, 7),
+    (8, 14),
+    (15, 21),
+    (22, 30),
+    (31, 33),
+    (34, 45),
+    (46, None),
+)
+NO_MEDIATOR = "unassigned"
+
+
+def band_label(low: int, high: int | None) -> str:
+    return f"{low}+" if high is None else f"{low}-{high}"
+
+
+# ---------------------------------------------------------------------------- schemas
+
+
+class Band(SQLModel):
+    label: str
+    count: int
+
+
+class RoleAttendance(SQLModel):
+    role: PartyRole
+    expected: int
+    attended: int
+    share: float | None
+
+
+class GroupFigures(SQLModel):
+    key: str
+    label: str
+    meetings_held: int
+    within_target: int
+    within_target_share: float | None
+    statutory_meetings: int
+    within_30_days: int
+    within_30_days_share: float | None
+    median_days_to_meeting: float | None
+    days_to_meeting: list[Band]
+    attendance: list[RoleAttendance]
+    outcomes: int
+    agreement: int
+    partial_agreement: int
+    no_agreement: int
+    withdrawn: int
+    not_attended: int
+    agreement_rate: float | None
+    certificates_issued: int
+    certificates_on_time: int
+    certificates_on_time_share: float | None
+
+
+class ReportSummary(SQLModel):
+    group_by: GroupBy
+    date_from: date | None
+    date_to: date | None
+    groups: list[GroupFigures]
+    total: GroupFigures
+
+
+# ---------------------------------------------------------------------------- counting
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass
+class _Tally:
+    label: str
+    days: list[int] = field(default_factory=list)
+    within_target: int = 0
+    statutory: int = 0
+    within_30: int = 0
+    expected: Counter[PartyRole] = field(default_factory=Counter)
+    attended: Counter[PartyRole] = field(default_factory=Counter)
+    results: Counter[OutcomeResult] = field(default_factory=Counter)
+    certificates: int = 0
+    on_time: int = 0
+
+    def figures(self, key: str) -> GroupFigures:
+        bands = [
+            Band(
+                label=band_label(low, high),
+                count=sum(1 for d in self.days if d >= low and (high is None or d <= high)),
+            )
+            for low, high in DAY_BANDS
+        ]
+        held = len(self.days)
+        took_place = sum(n for r, n in self.results.items() if r is not OutcomeResult.not_attended)
+        agreed = (
+            self.results[OutcomeResult.agreement] + self.results[OutcomeResult.partial_agreement]
+        )
+        return GroupFigures(
+            key=key,
+            label=self.label,
+            meetings_held=held,
+            within_target=self.within_target,
+            within_target_share=share(self.within_target, held),
+            statutory_meetings=self.statutory,
+            within_30_days=self.within_30,
+            within_30_days_share=share(self.within_30, self.statutory),
+            median_days_to_meeting=float(statistics.median(self.days)) if self.days else None,
+            days_to_meeting=bands,
+            attendance=[
+                RoleAttendance(
+                    role=role,
+                    expected=self.expected[role],
+                    attended=self.attended[role],
+                    share=share(self.attended[role], self.expected[role]),
+                )
+                for role in PartyRole
+                if self.expected[role]
+            ],
+            outcomes=sum(self.results.values()),
+            agreement=self.results[OutcomeResult.agreement],
+            partial_agreement=self.results[OutcomeResult.partial_agreement],
+            no_agreement=self.results[OutcomeResult.no_agreement],
+            withdrawn=self.results[OutcomeResult.withdrawn],
+            not_attended=self.results[OutcomeResult.not_attended],
+            agreement_rate=share(agreed, took_place),
+            certificates_issued=self.certificates,
+            certificates_on_time=self.on_time,
+            certificates_on_time_share=share(self.on_time, self.certificates),
+        )
+
+
+def _local_day(case: Case, when: datetime) -> date:
+    return when.astimezone(ZoneInfo(case.timezone)).date()
+
+
+def _statutory_start(case: Case) -> date:
+    """Where the statutory 30 days start, as ``cases.deadlines_for`` has it."""
+    if case.referral_sent_at is not None:
+        return _local_day(case, case.referral_sent_at)
+    return case.referral_date
+
+
+async def summary(
+    session: AsyncSession,
+    *,
+    group_by: GroupBy = "month",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    default_target_days: int = 33,
+    now: datetime,
+) -> ReportSummary:
+    """Count every figure for each group and in total over [date_from, date_to]."""
+    cases = {c.id: c for c in (await session.scalars(select(Case))).all()}
+    mediators = {m.id: m.name for m in (await session.scalars(select(Mediator))).all()}
+    outcomes = {o.meeting_id: o for o in (await session.scalars(select(Outcome))).all()}
+    meetings = (
+        await session.scalars(
+            select(Meeting)
+            .where(col(Meeting.status) != MeetingStatus.cancelled)
+            .order_by(col(Meeting.start_at))
+        )
+    ).all()
+
+    def in_range(day: date) -> bool:
+        return (date_from is None or day >= date_from) and (date_to is None or day <= date_to)
+
+    def group_of(case: Case, day: date, mediator_id: uuid.UUID | None) -> tuple[str, str]:
+        if group_by == "month":
+            return f"{day:%Y-%m}", wording.month(day)
+        if group_by == "local_authority":
+            return case.local_authority, case.local_authority
+        chosen = mediator_id or case.mediator_id
+        if chosen is None:
+            return NO_MEDIATOR, "No mediator"
+        return str(chosen), mediators.get(chosen, "Unknown mediator")
+
+    groups: dict[str, _Tally] = {}
+    total = _Tally(label="All")
+
+    def tallies(key: str, label: str) -> tuple[_Tally, _Tally]:
+        return groups.setdefault(key, _Tally(label=label)), total
+
+    first_counted: set[uuid.UUID] = set()
+    for meeting in meetings:
+        case = cases.get(meeting.case_id)
+        if case is None or case.kind is CaseKind.mias:
+            continue
+        day = _local_day(case, meeting.start_at)
+        if not in_range(day):
+            continue
+        outcome = outcomes.get(meeting.id)
+        held = (
+            outcome.result is not OutcomeResult.not_attended
+            if outcome is not None
+            else meeting.status is MeetingStatus.closed
+        )
+        if outcome is None and not held:
+            continue
+        key, label = group_of(case, day, meeting.mediator_id)
+        if held and case.id not in first_counted:
+            first_counted.add(case.id)
+            days = (day - case.referral_date).days
+            target = case.target_days or default_target_days
+            for tally in tallies(key, label):
+                tally.days.append(days)
+                tally.within_target += days <= target
+                if case.kind is CaseKind.mediation:
+                    tally.statutory += 1
+                    tally.within_30 += (day - _statutory_start(case)).days <= STATUTORY_DAYS
+        if outcome is not None:
+            for tally in tallies(key, label):
+                tally.results[outcome.result] += 1
+        if held:
+            rows = (
+                outcome.attendance
+                if outcome is not None and outcome.attendance
+                else [
+                    a.model_dump(mode="json")
+                    for a in await attendance_for_meeting(session, meeting, now=now)
+                ]
+            )
+            for row in rows:
+                role = PartyRole(row["role"])
+                for tally in tallies(key, label):
+                    tally.expected[role] += 1
+                    tally.attended[role] += bool(row["attended"])
+
+    meeting_mediator = {m.id: m.mediator_id for m in meetings}
+    for certificate in (await session.scalars(select(Certificate))).all():
+        case = cases.get(certificate.case_id)
+        if case is None:
+            continue
+        day = _local_day(case, certificate.issued_at)
+        if not in_range(day):
+            continue
+        mediator_id = (
+            meeting_mediator.get(certificate.meeting_id) if certificate.meeting_id else None
+        )
+        key, label = group_of(case, day, mediator_id)
+        for tally in tallies(key, label):
+            tally.certificates += 1
+            tally.on_time += day <= certificate.due_date
+
+    ordered = sorted(groups.items(), key=lambda kv: kv[0] if group_by == "month" else kv[1].label)
+    return ReportSummary(
+        group_by=group_by,
+        date_from=date_from,
+        date_to=date_to,
+        groups=[tally.figures(key) for key, tally in ordered],
+        total=total.figures("total"),
+    )
+
+
+# ---------------------------------------------------------------------------- CSV
+
+
+def summary_csv(report: ReportSummary) -> str:
+    """One row per group and a last row of totals; shares as fractions (0.75)."""
+    roles = [a.role for a in report.total.attendance]
+    header = [
+        report.group_by,
+        "label",
+        "meetings_held",
+        "within_target",
+        "within_target_share",
+        "statutory_meetings",
+        "within_30_days",
+        "within_30_days_share",
+        "median_days_to_meeting",
+        *[f"days_{band_label(low, high)}" for low, high in DAY_BANDS],
+        *[f"{kind}_{role.value}" for role in roles for kind in ("expected", "attended")],
+        "outcomes",
+        "agreement",
+        "partial_agreement",
+        "no_agreement",
+        "withdrawn",
+        "not_attended",
+        "agreement_rate",
+        "certificates_issued",
+        "certificates_on_time",
+        "certificates_on_time_share",
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+
+    def blank(value: float | None) -> str | float:
+        return "" if value is None else value
+
+    for figures in [*report.groups, report.total]:
+        by_role = {a.role: a for a in figures.attendance}
+        writer.writerow(
+            [
+                _csv_safe(figures.key),
+                _csv_safe(figures.label),
+                figures.meetings_held,
+                figures.within_target,
+                blank(figures.within_target_share),
+                figures.statutory_meetings,
+                figures.within_30_days,
+                blank(figures.within_30_days_share),
+                blank(figures.median_days_to_meeting),
+                *[band.count for band in figures.days_to_meeting],
+                *[
+                    getattr(by_role[role], kind) if role in by_role else 0
+                    for role in roles
+                    for kind in ("expected", "attended")
+                ],
+                figures.outcomes,
+                figures.agreement,
+                figures.partial_agreement,
+                figures.no_agreement,
+                figures.withdrawn,
+                figures.not_attended,
+                blank(figures.agreement_rate),
+                figures.certificates_issued,
+                figures.certificates_on_time,
+                blank(figures.certificates_on_time_share),
+            ]
+        )
+    return out.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Keep a spreadsheet from reading a label as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,1 @@
+"""The ground every capability stands on: settings, database, errors, events, records, metrics."""

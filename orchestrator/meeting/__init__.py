@@ -1,0 +1,1 @@
+"""The meeting itself: the join click path, rooms, attendance, video and phone providers."""

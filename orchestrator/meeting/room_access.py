@@ -1,0 +1,140 @@
+"""Who a dialled PIN lets in, and withdrawing a person's ways into their meetings' rooms.
+
+Each person has their own PIN for a meeting people dial into (the phone bridge, Jitsi's
+dial-in): ``find_pin`` tells the bridge or the dial-in gateway whose it is, so attendance
+is theirs and one person's PIN can be revoked without touching anyone else's.
+
+Revoking a person's links (or removing them from the case) kills the links at once, but
+not what those links already handed out: a room URL from a click carries a provider
+token valid until the join window closes. So ``withdraw`` also revokes their PINs and
+moves every live meeting of theirs whose room they may hold a URL for to a new provider
+room (``rooms.move_room``; a shared room PIN changes with it); the others' links follow
+it at their next click.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from orchestrator.core.models import (
+    Invitation,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    ParticipantEvent,
+    Party,
+)
+from orchestrator.core.settings import Settings
+from orchestrator.meeting import rooms
+from orchestrator.scheduling import booking
+
+_LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
+Door = Literal["bridge", "jitsi"]
+
+
+@dataclass(frozen=True)
+class PinHolder:
+    """Whose PIN was dialled: the meeting, and the party (None: the mediator, or the room's
+    shared PIN when ``shared``)."""
+
+    meeting: Meeting
+    party: Party | None
+    shared: bool = False
+
+
+def _open(meeting: Meeting, settings: Settings, now: datetime) -> bool:
+    """True inside the meeting's join window (as for the join links)."""
+    return (
+        booking.join_opens_at(meeting, settings) <= now <= booking.join_closes_at(meeting, settings)
+    )
+
+
+def _behind(meeting: Meeting, door: Door) -> bool:
+    """True when ``door`` is how people dial into this meeting."""
+    if door == "bridge":
+        return meeting.mode in (MeetingMode.phone, MeetingMode.hybrid)
+    return meeting.provider == "jitsi"
+
+
+async def find_pin(
+    session: AsyncSession, pin: str, *, door: Door, settings: Settings, now: datetime
+) -> PinHolder | None:
+    """The live meeting (and person) this PIN opens at ``door`` right now, if any.
+
+    A party's PIN dies with their invitation, their removal or the revocation of their
+    links (which gives them a new one); the Jitsi door also knows a room's shared PIN, of a
+    room that fell back to Jitsi from a provider that had one.
+    """
+    if not pin.isdigit():
+        return None
+    rows = (
+        await session.execute(
+            select(Invitation, Meeting)
+            .join(Meeting, col(Meeting.id) == col(Invitation.meeting_id))
+            .where(
+                col(Invitation.phone_pin) == pin,
+                col(Invitation.cancelled_at).is_(None),
+                col(Meeting.status).in_(_LIVE),
+            )
+        )
+    ).all()
+    for invitation, meeting in rows:
+        if _behind(meeting, door) and _open(meeting, settings, now):
+            party = await session.get(Party, invitation.party_id)
+            if party is not None and party.removed_at is None:
+                return PinHolder(meeting, party)
+    live = col(Meeting.status).in_(_LIVE)
+    mediated = await session.scalars(select(Meeting).where(col(Meeting.mediator_pin) == pin, live))
+    candidates = [(meeting, False) for meeting in mediated.all()]
+    if door == "jitsi":
+        shared = await session.scalars(select(Meeting).where(col(Meeting.dial_in_pin) == pin, live))
+        candidates += [(meeting, True) for meeting in shared.all()]
+    for meeting, is_shared in candidates:
+        if _behind(meeting, door) and _open(meeting, settings, now):
+            return PinHolder(meeting, None, shared=is_shared)
+    return None
+
+
+async def dial_in_room_name(session: AsyncSession, holder: PinHolder) -> str | None:
+    """The provider name of the room the PIN's holder belongs in now (their caucus room,
+    else the joint room); None while the room is being made or moved."""
+    meeting = holder.meeting
+    if holder.party is not None:
+        caucus = await rooms.room_of_party(session, meeting.id, holder.party.id)
+        if caucus is not None and caucus.provider_room:
+            return str(caucus.provider_room.get("room_id") or "") or None
+    if not meeting.provider_room:
+        return None
+    return str(meeting.provider_room.get("room_id") or "") or None
+
+
+async def _clicked_meetings(session: AsyncSession, party_id: uuid.UUID) -> list[Meeting]:
+    """The live meetings with a room whose URL this party was handed by a join click."""
+    clicked = (
+        select(ParticipantEvent.meeting_id)
+        .where(col(ParticipantEvent.party_id) == party_id, col(ParticipantEvent.source) == "link")
+        .distinct()
+    )
+    query = select(Meeting).where(col(Meeting.id).in_(clicked), col(Meeting.status).in_(_LIVE))
+    return [m for m in (await session.scalars(query)).all() if m.provider_room]
+
+
+async def withdraw(session: AsyncSession, *, party: Party, now: datetime) -> int:
+    """After a party's links are revoked: revoke their PINs (a new one each while they stay
+    on the case) and move the rooms they may hold a URL for. Returns how many rooms moved.
+    """
+    await booking.replace_pins(
+        session, party_id=party.id, now=now, removed=party.removed_at is not None
+    )
+    moved = 0
+    for meeting in await _clicked_meetings(session, party.id):
+        if await rooms.move_room(session, meeting=meeting, now=now):
+            await booking.replace_room_pin(session, meeting=meeting, now=now)
+            moved += 1
+    return moved

@@ -1,0 +1,1 @@
+"""Messaging: the outbox and the mail, invitations, notices, reminders, replies, webhooks."""

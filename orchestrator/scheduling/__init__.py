@@ -1,0 +1,1 @@
+"""Scheduling: busy time and slots, availability polls, caseload planning, booking."""

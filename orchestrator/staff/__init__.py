@@ -1,0 +1,1 @@
+"""Staff: accounts and API tokens, sign-in, server-side sessions."""
