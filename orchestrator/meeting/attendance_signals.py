@@ -1,7 +1,7 @@
 """Provider attendance signals into the attendance record, whichever way they arrive.
 
 Join and leave facts reach us from providers in two ways: call-backs while the meeting
-runs (Jitsi, BigBlueButton, Zoom, the phone bridge; see ``orchestrator.web.hooks``) and
+runs (Jitsi, BigBlueButton, Zoom, the phone bridge; see ``orchestrator.web.hooks.providers``) and
 reports read after it (Teams, through the outbox; see ``orchestrator.meeting.providers``). Both
 end here as ``ParticipantEvent`` rows keyed by the provider's dedup key, so the same fact
 delivered or read twice is counted once.

@@ -23,32 +23,19 @@ from orchestrator.core.throttle import Throttle
 from orchestrator.messaging.mail_backend import build_mail_backend
 from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.staff.accounts import PasswordWorkers
-from orchestrator.web import (
-    api,
-    api_availability,
-    api_cases,
-    api_feeds,
-    api_meetings,
-    api_outcomes,
-    api_planning,
-    api_reports,
-    api_webhooks,
-    console,
-    health_watch,
-    home,
-    hooks,
-    mail_pages,
-    pages,
-    party_join,
-    party_poll,
-    party_reply,
-    prepare_pages,
-    ratelimit,
-    scheduling_pages,
-    staff_pages,
-    system,
-)
+from orchestrator.web import health_watch, home, pages, ratelimit, system
+from orchestrator.web.api import availability as api_availability
+from orchestrator.web.api import cases as api_cases
+from orchestrator.web.api import feeds as api_feeds
+from orchestrator.web.api import meetings as api_meetings
+from orchestrator.web.api import outcomes as api_outcomes
+from orchestrator.web.api import planning as api_planning
+from orchestrator.web.api import reports as api_reports
+from orchestrator.web.api import routes as api
+from orchestrator.web.api import webhooks as api_webhooks
 from orchestrator.web.clients import ClientAddress
+from orchestrator.web.hooks import mail as mail_pages
+from orchestrator.web.hooks import providers as hooks
 from orchestrator.web.keys import (
     API_ROUTES,
     BUS,
@@ -71,6 +58,13 @@ from orchestrator.web.middlewares import (
     error_middleware,
     security_headers_middleware,
 )
+from orchestrator.web.party import join as party_join
+from orchestrator.web.party import poll as party_poll
+from orchestrator.web.party import prepare as prepare_pages
+from orchestrator.web.party import reply as party_reply
+from orchestrator.web.staff import console
+from orchestrator.web.staff import pages as staff_pages
+from orchestrator.web.staff import scheduling as scheduling_pages
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from orchestrator.core.models import StaffRole
 from orchestrator.web import pages
-from orchestrator.web.sessions import load_staff
+from orchestrator.web.staff.sessions import load_staff
 
 routes = web.RouteTableDef()
 

@@ -14,7 +14,7 @@ from orchestrator import __version__
 from orchestrator.core import idempotency
 from orchestrator.core.migrate import is_current
 from orchestrator.messaging.outbox import pending_counts
-from orchestrator.web.api import ApiRoute
+from orchestrator.web.api.routes import ApiRoute
 from orchestrator.web.keys import DB, METRICS, OPENAPI
 
 routes = web.RouteTableDef()

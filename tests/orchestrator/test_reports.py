@@ -30,9 +30,9 @@ from orchestrator.core.models import (
     PartyRole,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.web import reports_page
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB
+from orchestrator.web.staff import reports as reports_page
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import utc
 

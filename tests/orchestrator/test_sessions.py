@@ -14,7 +14,7 @@ from orchestrator.core.models import StaffRole, StaffSession, StaffUser
 from orchestrator.staff.sessions import set_password_token
 from orchestrator.staff.signin import ACCOUNT_BACKOFF
 from orchestrator.web.keys import DB, SETTINGS
-from orchestrator.web.sessions import safe_next
+from orchestrator.web.staff.sessions import safe_next
 from tests.conftest import MutableClock
 from tests.orchestrator.web_support import PASSWORD, Browser, make_user
 

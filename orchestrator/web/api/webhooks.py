@@ -14,7 +14,7 @@ from orchestrator.messaging.webhooks import (
     WebhookEndpointPublic,
     WebhookEndpointUpdate,
 )
-from orchestrator.web.api import ApiContext, ApiRouter
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 
 router = ApiRouter("webhooks")
 ADMINS = {StaffRole.admin}

@@ -18,8 +18,8 @@ from orchestrator.core import records
 from orchestrator.core.errors import NotFound
 from orchestrator.core.models import Case, Meeting, StaffRole
 from orchestrator.scheduling import booking
-from orchestrator.web.api import ApiContext, ApiRouter
-from orchestrator.web.api_cases import load_case
+from orchestrator.web.api.cases import load_case
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import WORKDAYS
 
 router = ApiRouter("outcomes")

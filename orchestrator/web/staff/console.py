@@ -40,8 +40,8 @@ from orchestrator.meeting import attendance, rooms
 from orchestrator.scheduling import booking
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
-from orchestrator.web.sessions import StaffContext, staff_page
-from orchestrator.web.staff_pages import parse_uuid, see_other
+from orchestrator.web.staff.pages import parse_uuid, see_other
+from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()
 ROOM_STAFF = (StaffRole.mediator,)

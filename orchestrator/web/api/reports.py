@@ -12,7 +12,7 @@ from orchestrator.cases import intake
 from orchestrator.closing import reports
 from orchestrator.closing.reports import GroupBy, ReportSummary
 from orchestrator.core.models import StaffRole
-from orchestrator.web.api import ApiContext, ApiRouter
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 
 router = ApiRouter("reports")
 REPORT_READERS = {StaffRole.scheduler}

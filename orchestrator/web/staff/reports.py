@@ -19,7 +19,7 @@ from orchestrator.cases import intake
 from orchestrator.closing import reports
 from orchestrator.closing.reports import ReportSummary
 from orchestrator.web import pages
-from orchestrator.web.api_reports import ReportQuery
+from orchestrator.web.api.reports import ReportQuery
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 

@@ -16,7 +16,7 @@ from orchestrator.cases import intake
 from orchestrator.closing import mediator_feeds
 from orchestrator.core.errors import NotFound
 from orchestrator.core.models import Link, Mediator, StaffRole
-from orchestrator.web.api import ApiContext, ApiRouter
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 
 router = ApiRouter("feeds")

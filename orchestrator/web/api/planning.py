@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.core.models import MeetingMode, StaffRole
 from orchestrator.scheduling import planning
-from orchestrator.web.api import ApiContext, ApiRouter
-from orchestrator.web.api_meetings import MeetingPublic, present
+from orchestrator.web.api.meetings import MeetingPublic, present
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import BUSY_READER, DB, HTTP, WORKDAYS
 
 router = ApiRouter("planning")

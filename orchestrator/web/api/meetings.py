@@ -25,7 +25,7 @@ from orchestrator.core.models import (
 from orchestrator.meeting import attendance, clicks, rooms
 from orchestrator.meeting.providers import Providers
 from orchestrator.scheduling import booking
-from orchestrator.web.api import ApiContext, ApiRouter
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import DB, HTTP, JOIN_CLICKS, PROVIDERS, SETTINGS, WORKDAYS
 
 router = ApiRouter("meetings")

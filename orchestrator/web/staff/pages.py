@@ -63,7 +63,7 @@ from orchestrator.web.keys import (
     THROTTLE,
     WORKDAYS,
 )
-from orchestrator.web.sessions import (
+from orchestrator.web.staff.sessions import (
     StaffContext,
     clear_session_cookie,
     cookie_name,

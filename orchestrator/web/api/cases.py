@@ -26,7 +26,7 @@ from orchestrator.core.models import (
     StaffRole,
 )
 from orchestrator.messaging import invitations
-from orchestrator.web.api import ApiContext, ApiRouter
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import WORKDAYS
 
 router = ApiRouter("cases")

@@ -13,8 +13,8 @@ from calendars.slots import Slot
 from orchestrator.core.models import StaffRole
 from orchestrator.scheduling import availability, polls
 from orchestrator.scheduling.availability import CalendarError
-from orchestrator.web.api import ApiContext, ApiRouter
-from orchestrator.web.api_cases import load_case
+from orchestrator.web.api.cases import load_case
+from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
 
 router = ApiRouter("availability")

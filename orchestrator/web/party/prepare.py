@@ -20,14 +20,14 @@ from orchestrator.core.errors import LinkInvalid, ValidationFailed
 from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.pages import as_sentence, render
-from orchestrator.web.sessions import StaffContext, staff_page
-from orchestrator.web.staff_pages import (
+from orchestrator.web.staff.pages import (
     CASE_PAGE_SECTIONS,
     CASE_READERS,
     parse_uuid,
     see_other,
     visible_case,
 )
+from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()
 

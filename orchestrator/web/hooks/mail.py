@@ -35,7 +35,7 @@ from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS
 from orchestrator.web.pages import render
-from orchestrator.web.sessions import StaffContext, StaffHandler, staff_page
+from orchestrator.web.staff.sessions import StaffContext, StaffHandler, staff_page
 
 routes = web.RouteTableDef()
 

@@ -1,0 +1,1 @@
+"""What other systems call: provider call-backs and inbound mail."""

@@ -1,0 +1,1 @@
+"""What a party opens from their email: the join page, the poll, the replies, preparation."""
