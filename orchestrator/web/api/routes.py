@@ -282,7 +282,6 @@ def make_view(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
                 request_print = idempotency.fingerprint(
                     route.method, request.path, body.model_dump_json() if body is not None else ""
                 )
-            if key is not None:
                 # Looked up in a read of its own: a view that reads calendars before its first
                 # write must not find the write lock already taken (SQLite) by this lookup.
                 async with db.read() as session:
