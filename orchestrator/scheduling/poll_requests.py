@@ -140,17 +140,14 @@ async def request_availability(
         )
 
     candidates, end = await _candidates_in(window, propose)
-    await _close_open_polls(session, case_id=case.id, now=now)
-    poll = Poll(
-        case_id=case.id,
+    poll = await _replace_polls(
+        session,
+        case=case,
         duration_minutes=duration_minutes,
-        window_start=window.start,
-        window_end=end,
-        candidates=[c.astimezone(UTC).isoformat() for c in candidates],
-        created_at=now,
+        window=Interval(window.start, end),
+        candidates=candidates,
+        now=now,
     )
-    session.add(poll)
-    await session.flush()
     result = await _ask_parties(session, case=case, poll=poll, now=now, settings=settings)
     await _note_request(
         session, case=case, result=result, offered=len(candidates), now=now, actor=actor
@@ -175,6 +172,30 @@ async def _candidates_in(
             details={"window_start": window.start.isoformat(), "window_end": end.isoformat()},
         )
     return candidates, max(window.start, end)
+
+
+async def _replace_polls(
+    session: AsyncSession,
+    *,
+    case: Case,
+    duration_minutes: int,
+    window: Interval,
+    candidates: list[datetime],
+    now: datetime,
+) -> Poll:
+    """Close the case's open polls and open a new one offering ``candidates``."""
+    await _close_open_polls(session, case_id=case.id, now=now)
+    poll = Poll(
+        case_id=case.id,
+        duration_minutes=duration_minutes,
+        window_start=window.start,
+        window_end=window.end,
+        candidates=[c.astimezone(UTC).isoformat() for c in candidates],
+        created_at=now,
+    )
+    session.add(poll)
+    await session.flush()
+    return poll
 
 
 async def _ask_parties(

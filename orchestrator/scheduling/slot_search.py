@@ -24,7 +24,7 @@ from orchestrator.core.models import Case, Party
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling.busy_reader import BusyReader
 from orchestrator.scheduling.busy_times import CalendarError, CalendarReading, LiveCalendars
-from orchestrator.scheduling.search_inputs import search_inputs, target_end
+from orchestrator.scheduling.search_inputs import SearchInputs, search_inputs, target_end
 
 # After the target, how far the search looks for the earliest times when nothing fits before it.
 SEARCH_AFTER_TARGET = timedelta(days=28)
@@ -85,15 +85,7 @@ async def find_case_slots(
         calendars=read or LiveCalendars(reader, http),
         notice_working_days=notice_working_days,
     )
-    search = _CaseSearch(
-        people=inputs.people,
-        mediator=inputs.mediator,
-        rules=inputs.rules,
-        duration=duration,
-        target=target,
-        now=now,
-        limit=limit,
-    )
+    search = _CaseSearch(inputs, duration=duration, target=target, now=now, limit=limit)
     result = _search_with_blockers(search, window, reader)
     return CaseSlots(
         slots=result.slots,
@@ -110,13 +102,23 @@ async def find_case_slots(
 class _CaseSearch:
     """One case's call of the solver, over whichever window is asked."""
 
-    people: list[PartyAvailability]
-    mediator: solver_rules.MediatorRules
-    rules: solver_rules.SchedulingRules
+    inputs: SearchInputs
     duration: timedelta
     target: datetime
     now: datetime
     limit: int
+
+    @property
+    def people(self) -> list[PartyAvailability]:
+        return self.inputs.people
+
+    @property
+    def mediator(self) -> solver_rules.MediatorRules:
+        return self.inputs.mediator
+
+    @property
+    def rules(self) -> solver_rules.SchedulingRules:
+        return self.inputs.rules
 
     @cached_property
     def required(self) -> list[PartyAvailability]:
