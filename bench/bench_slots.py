@@ -36,8 +36,8 @@ from calendars.workdays import WorkingDays
 from integrations import ics_feed
 from orchestrator.core.models import StaffRole
 from orchestrator.core.settings import Settings
-from orchestrator.scheduling import availability
-from orchestrator.scheduling.availability import BusyReader
+from orchestrator.scheduling import search_inputs
+from orchestrator.scheduling.busy_reader import BusyReader
 from orchestrator.staff.accounts import add_user, issue_token
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import BUSY_READER, DB
@@ -183,8 +183,8 @@ def measure_solver(bodies: list[bytes], repeat: int) -> tuple[float, float, int]
     busy = [busy_from_ics(body, window.start, window.end) for body in bodies]
     parse_s = time.perf_counter() - began
     calendar = WorkingDays()
-    rules = availability.scheduling_rules("Europe/London", calendar, notice_working_days=0)
-    mediator = availability.mediator_rules(None)
+    rules = search_inputs.scheduling_rules("Europe/London", calendar, notice_working_days=0)
+    mediator = search_inputs.mediator_rules(None)
     parties = [
         PartyAvailability(party_id=f"party-{n}", required=n < 5, busy=busy[n])
         for n in range(len(bodies))

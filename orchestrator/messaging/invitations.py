@@ -72,7 +72,7 @@ from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.mail_templates import render_mail
 from orchestrator.messaging import outbox
-from orchestrator.scheduling import booking, polls
+from orchestrator.scheduling import booking, poll_requests
 
 log = logging.getLogger(__name__)
 
@@ -868,7 +868,7 @@ async def resend_to_party(
             session, meeting, party, invitation, settings=settings, now=now, cause=cause
         )
     if not meetings:
-        result.polls += await polls.resend_poll_link(
+        result.polls += await poll_requests.resend_poll_link(
             session, case=case, party=party, settings=settings, now=now, cause=cause
         )
     if not meetings and not result.polls:

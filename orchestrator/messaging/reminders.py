@@ -401,7 +401,7 @@ async def _send_poll_chaser(
     settings: Settings,
     now: datetime,
 ) -> bool:
-    from orchestrator.scheduling import polls
+    from orchestrator.scheduling import poll_requests
 
     poll = await session.get(Poll, reminder.poll_id) if reminder.poll_id else None
     response = None
@@ -431,7 +431,7 @@ async def _send_poll_chaser(
         context={
             "recipient_name": party.name,
             "meeting_label": invitations.MEETING_LABELS.get(case.kind, "mediation meeting"),
-            "poll_url": await polls.poll_link_url(session, poll, party, settings, now=now),
+            "poll_url": await poll_requests.poll_link_url(session, poll, party, settings, now=now),
         },
         settings=settings,
         now=now,

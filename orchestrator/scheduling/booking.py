@@ -54,7 +54,7 @@ from orchestrator.core.records import add_audit, add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.meeting import rooms
 from orchestrator.messaging.outbox import enqueue
-from orchestrator.scheduling import availability
+from orchestrator.scheduling import search_inputs
 
 # Meetings whose PINs and times are still in play.
 LIVE_STATUSES = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
@@ -380,9 +380,9 @@ async def next_free_slots(
     starts = candidate_starts(
         Interval(after, window_end),
         duration,
-        availability.scheduling_rules(zone.key, workdays, notice_working_days=notice_working_days),
+        search_inputs.scheduling_rules(zone.key, workdays, notice_working_days=notice_working_days),
         MediatorRules(
-            working_hours=availability.working_hours(mediator.working_hours),
+            working_hours=search_inputs.working_hours(mediator.working_hours),
             max_sessions_per_day=mediator.max_sessions_per_day,
             buffer_minutes=mediator.buffer_minutes,
             bookings=bookings,
@@ -509,10 +509,10 @@ def broken_rules(
     return rule_breaks(
         start,
         end,
-        rules=availability.scheduling_rules(case.timezone, workdays),
-        hours=availability.working_hours(mediator.working_hours if mediator else None),
+        rules=search_inputs.scheduling_rules(case.timezone, workdays),
+        hours=search_inputs.working_hours(mediator.working_hours if mediator else None),
         parties=[
-            availability.party_availability(party, answers=answers.get(party.id))
+            search_inputs.party_availability(party, answers=answers.get(party.id))
             for party in parties
         ],
         now=now,
@@ -553,7 +553,7 @@ async def _parties_and_breaks(
     workdays: WorkingDays,
 ) -> tuple[list[Party], list[RuleBreak]]:
     """The case's parties, and the rules a meeting from ``start`` to ``end`` breaks for them."""
-    parties, answers = await availability.parties_and_answers(session, case_id=case.id)
+    parties, answers = await search_inputs.parties_and_answers(session, case_id=case.id)
     breaks = broken_rules(
         case=case,
         mediator=mediator,

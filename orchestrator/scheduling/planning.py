@@ -31,7 +31,7 @@ from orchestrator.core.errors import Conflict, NotFound, RulesBroken, Validation
 from orchestrator.core.events import EventBus
 from orchestrator.core.models import Case, CaseStatus, Mediator, Meeting, MeetingMode, MeetingStatus
 from orchestrator.core.settings import Settings
-from orchestrator.scheduling import availability, booking
+from orchestrator.scheduling import booking, busy_reader, slot_search
 
 PLANNABLE = (CaseStatus.referred, CaseStatus.negotiating)
 NO_MEDIATOR = "no mediator is assigned to the case yet; assign one to plan it"
@@ -159,7 +159,7 @@ async def propose(
     now: datetime,
     settings: Settings,
     calendar: WorkingDays,
-    reader: availability.BusyReader,
+    reader: busy_reader.BusyReader,
     http: aiohttp.ClientSession,
     duration: timedelta,
     case_ids: Sequence[uuid.UUID] | None = None,
@@ -171,7 +171,7 @@ async def propose(
     demands: list[Demand] = []
     references = {c.id: c.reference for c in cases}
     for case in cases:
-        found = await availability.find_case_slots(
+        found = await slot_search.find_case_slots(
             session,
             case=case,
             duration=duration,

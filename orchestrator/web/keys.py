@@ -24,7 +24,7 @@ from orchestrator.meeting.link_cache import JoinLinkCache
 from orchestrator.meeting.providers import Providers
 from orchestrator.messaging.outbox import Dispatcher
 from orchestrator.messaging.reminder_scheduler import ReminderScheduler
-from orchestrator.scheduling.availability import BusyReader
+from orchestrator.scheduling.busy_reader import BusyReader
 from orchestrator.staff.accounts import PasswordWorkers
 from orchestrator.web.clients import ClientAddress
 

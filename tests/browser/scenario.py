@@ -16,7 +16,7 @@ from orchestrator.core.models import (
     PartyRole,
     StaffRole,
 )
-from orchestrator.scheduling import availability, booking, polls
+from orchestrator.scheduling import booking, poll_requests, slot_search
 from orchestrator.staff.accounts import add_user
 from orchestrator.web.keys import BUS, BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
 from tests.browser.conftest import LiveApp
@@ -88,7 +88,7 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
         )
         found = Scenario(case_id=case.id, parent_id=parent.id, officer_id=officer.id)
     if poll:
-        read = await polls.read_poll_calendars(
+        read = await poll_requests.read_poll_calendars(
             app[DB],
             case_id=case.id,
             now=now,
@@ -98,7 +98,7 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             http=app[HTTP],
         )
         async with app[DB].write() as session:
-            result = await polls.request_availability(
+            result = await poll_requests.request_availability(
                 session,
                 case=await intake.get_case(session, case.id),
                 duration_minutes=180,
@@ -107,7 +107,9 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
                 calendar=app[WORKDAYS],
                 calendars=read,
             )
-            found.poll_url = await polls.poll_link_url(session, result.poll, parent, app[SETTINGS])
+            found.poll_url = await poll_requests.poll_link_url(
+                session, result.poll, parent, app[SETTINGS]
+            )
     return found
 
 
@@ -116,7 +118,7 @@ async def book_best_slot(live: LiveApp, scenario: Scenario) -> uuid.UUID:
     now = live.clock()
     async with app[DB].write() as session:
         case = await intake.get_case(session, scenario.case_id)
-        found = await availability.find_case_slots(
+        found = await slot_search.find_case_slots(
             session,
             case=case,
             duration=timedelta(minutes=180),

@@ -17,7 +17,7 @@ from orchestrator.core.models import (
     StaffRole,
     TimelineEntry,
 )
-from orchestrator.scheduling import polls
+from orchestrator.scheduling import poll_requests
 from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.availability_support import (
@@ -188,7 +188,7 @@ async def test_poll_link_url_gives_reminders_the_same_link(staff: Staff) -> None
         poll = await session.get(Poll, uuid.UUID(answer["poll_id"]))
         person = await session.get(Party, uuid.UUID(party["id"]))
         assert poll is not None and person is not None
-        url = await polls.poll_link_url(session, poll, person, app[SETTINGS])
+        url = await poll_requests.poll_link_url(session, poll, person, app[SETTINGS])
 
     assert url == "http://testserver.local" + emailed
 

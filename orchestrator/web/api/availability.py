@@ -11,8 +11,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from calendars.slots import Slot
 from orchestrator.core.models import StaffRole
-from orchestrator.scheduling import availability, polls
-from orchestrator.scheduling.availability import CalendarError
+from orchestrator.scheduling import (
+    availability_matrix,
+    busy_reader,
+    poll_requests,
+    poll_times,
+    slot_search,
+)
+from orchestrator.scheduling.busy_times import CalendarError
 from orchestrator.web.api.cases import load_case
 from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
@@ -26,7 +32,7 @@ PartyStatus = Literal["free", "yes", "if_need_be", "no", "busy", "unknown"]
 
 def install(app: web.Application) -> None:
     """Give the app its calendar reader: one feed cache and parsed-busy cache per app."""
-    app[BUSY_READER] = availability.reader_for(app[SETTINGS])
+    app[BUSY_READER] = busy_reader.reader_for(app[SETTINGS])
 
 
 # ---------------------------------------------------------------------------- schemas
@@ -49,7 +55,7 @@ class PolledParty(BaseModel):
 
 class NotPolledParty(BaseModel):
     party_id: uuid.UUID
-    reason: polls.NotPolledReason
+    reason: poll_requests.NotPolledReason
 
 
 class AvailabilityRequestPublic(BaseModel):
@@ -176,7 +182,7 @@ async def request_availability(
 ) -> AvailabilityRequestPublic:
     """Poll every party without a readable calendar, by email, with their own link."""
     # Calendars first, before this request's write transaction takes its first lock.
-    read = await polls.read_poll_calendars(
+    read = await poll_requests.read_poll_calendars(
         ctx.app[DB],
         case_id=ctx.path_id("case_id"),
         now=ctx.now,
@@ -188,7 +194,7 @@ async def request_availability(
         window_end=body.window_end,
     )
     case = await load_case(ctx)
-    result = await polls.request_availability(
+    result = await poll_requests.request_availability(
         ctx.session,
         case=case,
         duration_minutes=body.duration_minutes,
@@ -208,7 +214,7 @@ async def request_availability(
         window_start=poll.window_start,
         window_end=poll.window_end,
         timezone=case.timezone,
-        candidates=polls.poll_candidates(poll),
+        candidates=poll_times.poll_candidates(poll),
         polled=[PolledParty(party_id=p.id, role=p.role.value) for p in result.polled],
         not_polled=[NotPolledParty(party_id=k, reason=v) for k, v in result.not_polled.items()],
     )
@@ -218,7 +224,7 @@ async def request_availability(
 async def list_slots(ctx: ApiContext, query: SlotsQuery) -> SlotsPublic:
     """Rank meeting times best first, with each party's status and whether within target."""
     case = await load_case(ctx)
-    found = await availability.find_case_slots(
+    found = await slot_search.find_case_slots(
         ctx.session,
         case=case,
         duration=timedelta(minutes=query.duration_minutes),
@@ -248,7 +254,7 @@ async def list_slots(ctx: ApiContext, query: SlotsQuery) -> SlotsPublic:
 async def show_availability(ctx: ApiContext) -> AvailabilityPublic:
     """Who has answered the newest poll, their answers and notes, and calendar errors."""
     case = await load_case(ctx)
-    matrix = await availability.availability_matrix(
+    matrix = await availability_matrix.availability_matrix(
         ctx.session, case=case, reader=ctx.app[BUSY_READER], http=ctx.app[HTTP]
     )
     poll = matrix.poll

@@ -16,7 +16,7 @@ from aiohttp import web
 from calendars import wording
 from orchestrator.core.errors import ValidationFailed
 from orchestrator.core.models import PollAnswerValue
-from orchestrator.scheduling import polls
+from orchestrator.scheduling import poll_answers, poll_times
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
@@ -86,7 +86,7 @@ def group_by_day(
 
 
 async def _page_context(
-    access: polls.PollAccess, answers: dict[datetime, PollAnswerValue]
+    access: poll_answers.PollAccess, answers: dict[datetime, PollAnswerValue]
 ) -> dict[str, object]:
     poll, case = access.poll, access.case
     duration = timedelta(minutes=poll.duration_minutes)
@@ -94,7 +94,7 @@ async def _page_context(
     return {
         "party_name": access.party.name,
         "days": group_by_day(
-            polls.poll_candidates(poll),
+            poll_times.poll_candidates(poll),
             answers,
             zone=ZoneInfo(case.timezone),
             duration=duration,
@@ -113,10 +113,12 @@ async def show_poll(request: web.Request) -> web.Response:
     """The party's poll: every offered time, grouped by day, with their answers so far."""
     app = request.app
     async with app[DB].read() as session:
-        access = await polls.open_poll(
+        access = await poll_answers.open_poll(
             session, request.match_info["token"], settings=app[SETTINGS], now=app[CLOCK]()
         )
-        answers = await polls.answers_of(session, poll_id=access.poll.id, party_id=access.party.id)
+        answers = await poll_answers.answers_of(
+            session, poll_id=access.poll.id, party_id=access.party.id
+        )
         context = await _page_context(access, answers)
     return render("party/poll.html", request, {**context, "errors": []})
 
@@ -142,14 +144,14 @@ async def answer_poll(request: web.Request) -> web.StreamResponse:
     now = app[CLOCK]()
     try:
         async with app[DB].write() as session:
-            access = await polls.open_poll(session, token, settings=app[SETTINGS], now=now)
-            await polls.record_answers(
+            access = await poll_answers.open_poll(session, token, settings=app[SETTINGS], now=now)
+            await poll_answers.record_answers(
                 session, access=access, answers=answers, note=note, now=now, bus=app[BUS]
             )
-    except polls.NothingAnswered as exc:
+    except poll_answers.NothingAnswered as exc:
         # Nothing chosen and nothing written: show the form again with the problem named.
         async with app[DB].read() as session:
-            access = await polls.open_poll(session, token, settings=app[SETTINGS], now=now)
+            access = await poll_answers.open_poll(session, token, settings=app[SETTINGS], now=now)
             context = await _page_context(access, answers)
         return render("party/poll.html", request, {**context, "errors": [exc.message]}, status=400)
     raise web.HTTPSeeOther(location=f"/p/{token}/thanks")
@@ -161,8 +163,12 @@ async def poll_saved(request: web.Request) -> web.Response:
     app = request.app
     token = request.match_info["token"]
     async with app[DB].read() as session:
-        access = await polls.open_poll(session, token, settings=app[SETTINGS], now=app[CLOCK]())
-        answers = await polls.answers_of(session, poll_id=access.poll.id, party_id=access.party.id)
+        access = await poll_answers.open_poll(
+            session, token, settings=app[SETTINGS], now=app[CLOCK]()
+        )
+        answers = await poll_answers.answers_of(
+            session, poll_id=access.poll.id, party_id=access.party.id
+        )
         context = await _page_context(access, answers)
     return render(
         "party/poll_saved.html",

@@ -28,7 +28,7 @@ from orchestrator.core.errors import (
 from orchestrator.core.models import Case, Meeting, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.core.records import add_audit
 from orchestrator.messaging import invitations
-from orchestrator.scheduling import availability, booking, polls
+from orchestrator.scheduling import availability_matrix, booking, poll_requests, slot_search
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
 from orchestrator.web.keys import DB as DB_KEY
@@ -106,7 +106,7 @@ async def scheduling_section(
     found = None
     duration = _duration(request.query.get("duration"))
     if parties:
-        matrix = await availability.availability_matrix(
+        matrix = await availability_matrix.availability_matrix(
             session, case=case, reader=app[BUSY_READER], http=app[HTTP]
         )
         if matrix.poll is not None and "duration" not in request.query:
@@ -135,12 +135,12 @@ CASE_PAGE_SECTIONS.append(("staff/_scheduling.html", scheduling_section))
 
 async def _best_times(
     session: AsyncSession, request: web.Request, staff: StaffContext, case: Case, duration: int
-) -> availability.CaseSlots | None:
+) -> slot_search.CaseSlots | None:
     """The five best times for the case's people and mediator (none without a mediator)."""
     if case.mediator_id is None:
         return None
     app = request.app
-    return await availability.find_case_slots(
+    return await slot_search.find_case_slots(
         session,
         case=case,
         duration=timedelta(minutes=duration),
@@ -159,7 +159,7 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
     case_id = parse_uuid(request.match_info["case_id"], "case")
     duration = _duration(str(staff.form.get("duration_minutes", "")))
     # Calendars first: a slow feed must not hold the write lock.
-    read = await polls.read_poll_calendars(
+    read = await poll_requests.read_poll_calendars(
         request.app[DB_KEY],
         case_id=case_id,
         now=staff.now,
@@ -170,7 +170,7 @@ async def ask_availability(request: web.Request, staff: StaffContext) -> web.Str
     )
     async with request.app[DB_KEY].write() as session:
         case = await intake.get_case(session, case_id)
-        await polls.request_availability(
+        await poll_requests.request_availability(
             session,
             case=case,
             duration_minutes=duration,
@@ -350,7 +350,7 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
 
 async def _times_to_move_to(
     request: web.Request, staff: StaffContext, meeting: Meeting, case: Case, duration: int
-) -> availability.CaseSlots | None:
+) -> slot_search.CaseSlots | None:
     """The best times to move to, ranked as the case page ranks them for booking."""
     async with request.app[DB_KEY].read() as session:
         found = await _best_times(session, request, staff, case, duration)
