@@ -57,7 +57,9 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.invitations import MEETING_LABELS, already_queued, link_url, send_plain
+from orchestrator.messaging.invitees import MEETING_LABELS
+from orchestrator.messaging.outgoing_mail import already_queued, send_plain
+from orchestrator.messaging.ways_in import link_url
 from orchestrator.scheduling import booking
 
 SUPPORTER_ROLES = frozenset(

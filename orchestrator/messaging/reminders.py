@@ -46,7 +46,7 @@ from orchestrator.core.models import (
     Service,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import invitations
+from orchestrator.messaging import invite_content, invitees, outgoing_mail
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Wanted:
 
 async def wanted_for_meeting(
     session: AsyncSession,
-    facts: invitations.MeetingFacts,
+    facts: invitees.MeetingFacts,
     settings: Settings,
     *,
     now: datetime,
@@ -129,7 +129,7 @@ async def derive_for_meeting(
     moved: bool = False,
 ) -> datetime | None:
     """Bring the meeting's reminder rows in line with it; return the earliest pending due time."""
-    facts = await invitations.load_meeting(session, meeting_id)
+    facts = await invitees.load_meeting(session, meeting_id)
     existing = {
         (row.party_id, row.kind): row
         for row in (
@@ -203,7 +203,7 @@ async def derive_for_party(
     if party is None:
         return None
     earliest: datetime | None = None
-    for meeting in await invitations.live_meetings(session, party.case_id, now):
+    for meeting in await invitees.live_meetings(session, party.case_id, now):
         due = await derive_for_meeting(session, meeting_id=meeting.id, settings=settings, now=now)
         if due is not None:
             earliest = due if earliest is None else min(earliest, due)
@@ -350,14 +350,14 @@ async def _send_one(
         return await _send_poll_chaser(session, reminder, party, number, settings=settings, now=now)
     if reminder.meeting_id is None:
         return _drop(reminder, now)
-    facts = await invitations.load_meeting(session, reminder.meeting_id)
+    facts = await invitees.load_meeting(session, reminder.meeting_id)
     if facts is None or facts.meeting.status is not MeetingStatus.scheduled:
         return _drop(reminder, now)
     invitation = next((inv for p, inv in facts.parties if p.id == party.id), None)
     if invitation is None or invitation.partstat is PartStat.declined:
         return _drop(reminder, now)
     meeting = facts.meeting
-    recipient = invitations.party_recipient(party, invitation)
+    recipient = invitees.party_recipient(party, invitation)
     if name == BEFORE:
         expected = meeting.start_at - timedelta(minutes=number)
         if expected != reminder.due_at:  # derived from an older version of the meeting
@@ -374,8 +374,10 @@ async def _send_one(
         kind = "chase_invite"
     else:
         return _drop(reminder, now)
-    _spec, context = await invitations.invite_context(session, facts, recipient, settings, now=now)
-    await invitations.send_plain(
+    _spec, context = await invite_content.invite_context(
+        session, facts, recipient, settings, now=now
+    )
+    await outgoing_mail.send_plain(
         session,
         kind=kind,
         key=f"reminder:{reminder.id}:{meeting.sequence}",
@@ -422,7 +424,7 @@ async def _send_poll_chaser(
         return _drop(reminder, now)
     case = await session.get(Case, poll.case_id)
     assert case is not None
-    await invitations.send_plain(
+    await outgoing_mail.send_plain(
         session,
         kind="chase_poll",
         key=f"reminder:{reminder.id}",
@@ -430,7 +432,7 @@ async def _send_poll_chaser(
         to_addr=party.email or "",
         context={
             "recipient_name": party.name,
-            "meeting_label": invitations.MEETING_LABELS.get(case.kind, "mediation meeting"),
+            "meeting_label": invitees.MEETING_LABELS.get(case.kind, "mediation meeting"),
             "poll_url": await polls.poll_link_url(session, poll, party, settings, now=now),
         },
         settings=settings,

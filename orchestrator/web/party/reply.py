@@ -15,7 +15,8 @@ from aiohttp import web
 
 from orchestrator.cases import intake
 from orchestrator.messaging import notices, replies
-from orchestrator.messaging.invitations import MEETING_LABELS, meeting_when
+from orchestrator.messaging.invite_content import meeting_when
+from orchestrator.messaging.invitees import MEETING_LABELS
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
