@@ -10,7 +10,7 @@ cause; the invitation row notes the SEQUENCE it was last sent.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,10 @@ _METHODS: dict[ImipMethod, tuple[str, Callable[[EventSpec], bytes]]] = {
 }
 
 
+# What a message says, built only once it is known not to be queued yet.
+Content = Callable[[], Awaitable[tuple[EventSpec, dict[str, Any]]]]
+
+
 async def send_request(
     session: AsyncSession,
     facts: MeetingFacts,
@@ -52,14 +56,15 @@ async def send_request(
     update: bool,
 ) -> bool:
     """Queue one recipient's METHOD:REQUEST; False when this exact one was queued before."""
-    meeting = facts.meeting
-    key = invite_key(meeting, recipient, meeting.calendar_sequence, "REQUEST", cause)
-    if await already_queued(session, key):
-        return False
-    spec, context = await invite_context(session, facts, recipient, settings, now=now)
-    context["update"] = update
-    await _queue_itip(session, facts, recipient, settings, "REQUEST", spec, context, key, now)
-    return True
+
+    async def content() -> tuple[EventSpec, dict[str, Any]]:
+        spec, context = await invite_context(session, facts, recipient, settings, now=now)
+        context["update"] = update
+        return spec, context
+
+    sequence = facts.meeting.calendar_sequence
+    key = invite_key(facts.meeting, recipient, sequence, "REQUEST", cause)
+    return await _queue_itip(session, "REQUEST", content, facts, recipient, settings, key, now)
 
 
 async def send_cancel(
@@ -73,29 +78,33 @@ async def send_cancel(
     sequence: int,
 ) -> bool:
     """Queue one recipient's METHOD:CANCEL with ``sequence`` (above anything they were sent)."""
-    meeting = facts.meeting
-    key = invite_key(meeting, recipient, sequence, "CANCEL", "removed" if removed else "cancelled")
-    if await already_queued(session, key):
-        return False
-    spec = event_spec(facts, recipient, JoinDetails(), settings, now=now, sequence=sequence)
-    context = meeting_context(facts, recipient, spec, settings)
-    context["removed"] = removed
-    await _queue_itip(session, facts, recipient, settings, "CANCEL", spec, context, key, now)
-    return True
+
+    async def content() -> tuple[EventSpec, dict[str, Any]]:
+        spec = event_spec(facts, recipient, JoinDetails(), settings, now=now, sequence=sequence)
+        context = meeting_context(facts, recipient, spec, settings)
+        context["removed"] = removed
+        return spec, context
+
+    cause = "removed" if removed else "cancelled"
+    key = invite_key(facts.meeting, recipient, sequence, "CANCEL", cause)
+    return await _queue_itip(session, "CANCEL", content, facts, recipient, settings, key, now)
 
 
 async def _queue_itip(
     session: AsyncSession,
+    method: ImipMethod,
+    content: Content,
     facts: MeetingFacts,
     recipient: Recipient,
     settings: Settings,
-    method: ImipMethod,
-    spec: EventSpec,
-    context: dict[str, Any],
     key: str,
     now: datetime,
-) -> None:
-    """Render one iTIP message for ``recipient``, queue it, and note the SEQUENCE sent."""
+) -> bool:
+    """Render one iTIP message for ``recipient`` unless ``key`` was queued before; queue it,
+    and note the SEQUENCE sent. False when it was queued before."""
+    if await already_queued(session, key):
+        return False
+    spec, context = await content()
     template, build_calendar = _METHODS[method]
     body = render_mail(
         template, context, easy_read=recipient.easy_read, language=recipient.language
@@ -121,6 +130,7 @@ async def _queue_itip(
         recipient.invitation.last_sequence_sent = spec.sequence
         if method == "REQUEST":
             recipient.invitation.last_request_at = now
+    return True
 
 
 def next_sequence(meeting: Meeting) -> int:
