@@ -28,7 +28,13 @@ from orchestrator.core.metrics import Metrics
 from orchestrator.core.models import OutboxKind
 from orchestrator.core.settings import Settings
 from orchestrator.meeting.providers import ProviderCalls, Providers
-from orchestrator.messaging import invitations, notices, reminders, webhooks
+from orchestrator.messaging import (
+    invitations,
+    notices,
+    reminders,
+    webhook_deliveries,
+    webhook_events,
+)
 from orchestrator.messaging.outbox import Handler, mail_handler
 from orchestrator.messaging.reminders import ChangeHook
 
@@ -39,7 +45,7 @@ def build_bus(settings: Settings, *, on_reminder_change: ChangeHook | None = Non
     invitations.install(bus)
     notices.install(bus)
     reminders.install(bus, on_change=on_reminder_change)
-    bus.subscribe_all(webhooks.on_event)
+    bus.subscribe_all(webhook_events.on_event)
     return bus
 
 
@@ -56,7 +62,7 @@ def outbox_handlers(
     """Who delivers each kind of outbox row."""
     return {
         OutboxKind.email: mail_handler(mail),
-        OutboxKind.webhook: webhooks.delivery_handler(db=db, http=http, clock=clock),
+        OutboxKind.webhook: webhook_deliveries.delivery_handler(db=db, http=http, clock=clock),
         OutboxKind.provider_call: ProviderCalls(
             db=db, providers=providers, settings=settings, clock=clock, metrics=metrics
         ),

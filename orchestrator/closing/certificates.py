@@ -54,7 +54,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import notices
+from orchestrator.messaging import consent
 from orchestrator.messaging.outbox import email_payload, enqueue
 
 TITLES = {
@@ -486,7 +486,7 @@ async def issue_certificate(
             event_date,
             outcome,
             case.kind,
-            await notices.declined_by(session, case)
+            await consent.declined_by(session, case)
             if request.kind is CertificateKind.declined
             else None,
         ),

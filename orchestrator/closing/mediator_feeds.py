@@ -19,12 +19,9 @@ from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import Case, Link, LinkScope, Mediator, Meeting, MeetingStatus
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.invitations import (
-    join_details,
-    load_meeting,
-    mediator_recipient,
-    organizer_name,
-)
+from orchestrator.messaging.invitees import load_meeting, mediator_recipient
+from orchestrator.messaging.outgoing_mail import organizer_name
+from orchestrator.messaging.ways_in import join_details
 
 FEED_TTL = timedelta(days=5 * 365)
 FEED_PAST = timedelta(days=31)

@@ -1,17 +1,12 @@
-"""The other mail of a case: the referral notice, the consent request, the mediator's introduction.
+"""The other mail of a case: the referral notice and the mediator's introduction.
 
 - Mediation: when the first local-authority officer with an email address joins the case,
   they are told the family has asked for mediation; the moment that notice is queued is
   recorded as ``Case.referral_sent_at``, the start of the statutory 30 days.
-- Disagreement resolution: each other party (not the family, not a supporter) is asked
-  whether they will take part, and answers by a ``consent`` link (``/c/{token}``). A "no"
-  from a required party means the meeting cannot go ahead: a meeting already booked is
-  cancelled for everyone, the case moves on to its certificate, due 3 working days after
-  the answer, and the scheduler sees it on the deadline board. That "no" is final: the
-  case's transition table has no edge back from a recorded outcome (decision record 013),
-  so the consent page says so and gives the help line.
 - When a mediator is assigned, each party is told a mediator will contact them (and
   anyone who joins the case later is told too).
+- Disagreement resolution's "will you take part?" is ``consent``; it is asked from here
+  as each party joins.
 
 Everything goes through the outbox under one idempotency key per notice and person.
 """
@@ -19,51 +14,26 @@ Everything goes through the outbox under one idempotency key per notice and pers
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars import wording
-from calendars.clocks import certificate_due
-from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle, links
-from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import (
     CaseCreated,
     EventBus,
     EventContext,
     MediatorAssigned,
     PartyAdded,
-    PartyReplied,
 )
-from orchestrator.core.models import (
-    FAMILY_ROLES,
-    OPEN_CASE_STATUSES,
-    ROLE_WORDS,
-    Case,
-    CaseKind,
-    CaseStatus,
-    CaseStatusCause,
-    LinkScope,
-    Mediator,
-    Meeting,
-    MeetingStatus,
-    Party,
-    PartyRole,
-    TimelineEntry,
-)
+from orchestrator.core.models import Case, CaseKind, Mediator, Party, PartyRole
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.invitations import MEETING_LABELS, already_queued, link_url, send_plain
-from orchestrator.scheduling import booking
-
-SUPPORTER_ROLES = frozenset(
-    {PartyRole.sendiass, PartyRole.advocate, PartyRole.interpreter, PartyRole.observer}
-)
-CONSENT_ANSWERS = {"yes": "will_take_part", "no": "will_not_take_part"}
+from orchestrator.messaging import consent
+from orchestrator.messaging.invitees import MEETING_LABELS
+from orchestrator.messaging.outgoing_mail import send_plain
 
 
 async def _parties(session: AsyncSession, case_id: uuid.UUID) -> list[Party]:
@@ -120,248 +90,6 @@ async def send_referral_notice(
         at=now,
     )
     return True
-
-
-# ---------------------------------------------------------------------------- consent (DR)
-
-
-def needs_consent(case: Case, party: Party) -> bool:
-    """Disagreement resolution asks every other side whether it will take part."""
-    return (
-        case.kind is CaseKind.disagreement_resolution
-        and party.role not in FAMILY_ROLES
-        and party.role not in SUPPORTER_ROLES
-        and bool(party.email)
-    )
-
-
-async def send_consent_request(
-    session: AsyncSession, *, case: Case, party: Party, settings: Settings, now: datetime
-) -> bool:
-    """Ask one other party whether they will take part, with their own yes/no link."""
-    if not needs_consent(case, party) or party.email is None:
-        return False
-    key = f"notice:consent:{case.id}:{party.id}"
-    if await already_queued(session, key):
-        return False
-    link = await links.issue(
-        session,
-        case_id=case.id,
-        scope=LinkScope.consent,
-        now=now,
-        ttl=timedelta(days=settings.link_ttl_days),
-        party_id=party.id,
-    )
-    await send_plain(
-        session,
-        kind="consent_request",
-        key=key,
-        to_name=party.name,
-        to_addr=party.email,
-        context={
-            "recipient_name": party.name,
-            "reference": case.reference,
-            "consent_url": link_url(link, settings),
-        },
-        settings=settings,
-        now=now,
-        case_id=case.id,
-        easy_read=party.easy_read,
-        language=party.language,
-    )
-    add_timeline(
-        session,
-        case_id=case.id,
-        party_id=party.id,
-        kind="consent.requested",
-        summary=f"Asked a party ({party.role.value}) whether they will take part",
-        at=now,
-    )
-    return True
-
-
-@dataclass(frozen=True)
-class ConsentView:
-    case: Case
-    party: Party
-    answer: str | None  # "yes", "no" or None
-
-
-async def open_consent(
-    session: AsyncSession, token: str, *, settings: Settings, now: datetime
-) -> ConsentView:
-    """Check a consent link; raise LinkInvalid when it does not work."""
-    resolved = await links.resolve(
-        session,
-        token,
-        scope=LinkScope.consent,
-        secret=settings.secret_key.get_secret_value(),
-        now=now,
-    )
-    if resolved.party is None:
-        raise ValidationFailed("this link is not for a person")
-    case = await session.get(Case, resolved.link.case_id)
-    assert case is not None
-    return ConsentView(
-        case=case, party=resolved.party, answer=await consent_answer(session, resolved.party)
-    )
-
-
-async def consent_answer(session: AsyncSession, party: Party) -> str | None:
-    """The party's latest answer to "will you take part?", if any."""
-    entry = await session.scalar(
-        select(TimelineEntry)
-        .where(
-            col(TimelineEntry.party_id) == party.id, col(TimelineEntry.kind) == "consent.answered"
-        )
-        .order_by(col(TimelineEntry.at).desc())
-        .limit(1)
-    )
-    if entry is None or not entry.details:
-        return None
-    answer = entry.details.get("answer")
-    return str(answer) if answer else None
-
-
-def answer_is_final(view: ConsentView) -> bool:
-    """A "no" stands once the case has moved on: nothing in the case's table leads back."""
-    return view.answer == "no" and view.case.status not in OPEN_CASE_STATUSES
-
-
-def final_answer_words(settings: Settings) -> str:
-    """What a party is told when they try to change a "no" that has ended the case."""
-    who = settings.service_name + (f" on {settings.help_line}" if settings.help_line else "")
-    return (
-        "your answer was no, and the case has moved on without a meeting, so the answer is "
-        f"final and cannot be changed here; to talk about it, call {who}"
-    )
-
-
-def will_not_take_part(role: PartyRole) -> str:
-    """The reason a "no" gives, in the service's words: "School will not take part"."""
-    return f"{ROLE_WORDS[role]} will not take part"
-
-
-async def declined_by(session: AsyncSession, case: Case) -> Party | None:
-    """The party whose "no" ended a disagreement resolution case, if one did."""
-    entry = await session.scalar(
-        select(TimelineEntry)
-        .where(col(TimelineEntry.case_id) == case.id, col(TimelineEntry.kind) == "case.declined")
-        .order_by(col(TimelineEntry.at).desc())
-        .limit(1)
-    )
-    if entry is None or entry.party_id is None:
-        return None
-    return await session.get(Party, entry.party_id)
-
-
-async def answer_consent(
-    session: AsyncSession,
-    token: str,
-    *,
-    answer: str,
-    settings: Settings,
-    now: datetime,
-    bus: EventBus,
-) -> ConsentView:
-    """Record yes or no; the same answer again changes nothing. A "no" moves the case on,
-    and is final once it has (409)."""
-    if answer not in CONSENT_ANSWERS:
-        raise ValidationFailed("choose yes or no")
-    view = await open_consent(session, token, settings=settings, now=now)
-    if view.answer == answer:
-        return view
-    if answer_is_final(view):
-        raise InvalidState(final_answer_words(settings), details={"answer": view.answer})
-    add_timeline(
-        session,
-        case_id=view.case.id,
-        party_id=view.party.id,
-        kind="consent.answered",
-        summary=(
-            f"A party ({view.party.role.value}) "
-            + ("will take part" if answer == "yes" else "will not take part")
-        ),
-        at=now,
-        details={"answer": answer},
-    )
-    if answer == "no":
-        calendar = WorkingDays(settings.bank_holiday_region)
-        await _will_not_take_part(session, view, now=now, calendar=calendar, bus=bus)
-    await session.flush()
-    await bus.emit(
-        session,
-        PartyReplied(
-            case_id=view.case.id, at=now, party_id=view.party.id, answer=CONSENT_ANSWERS[answer]
-        ),
-    )
-    return ConsentView(case=view.case, party=view.party, answer=answer)
-
-
-async def _will_not_take_part(
-    session: AsyncSession,
-    view: ConsentView,
-    *,
-    now: datetime,
-    calendar: WorkingDays,
-    bus: EventBus,
-) -> None:
-    """Disagreement resolution is voluntary for everyone: a required side saying no ends it.
-
-    The case leaves the scheduling stages, and its certificate clock starts from the day
-    of the answer (``declined_on``), which keeps it on the scheduler's deadline board
-    until the certificate is issued. A meeting already booked is cancelled as staff would
-    cancel it: everyone gets the CANCEL, reminders stop, write-back hears of it. An
-    optional party's "no" leaves the meeting to go ahead without them.
-    """
-    case, party = view.case, view.party
-    if (
-        case.kind is not CaseKind.disagreement_resolution
-        or case.status not in OPEN_CASE_STATUSES
-        or not party.required
-    ):
-        return
-    today = now.astimezone(ZoneInfo(case.timezone)).date()
-    case.declined_on = today
-    actor = f"party:{party.id}"
-    # First, so that cancelling the meetings does not send the case back to finding a time.
-    await lifecycle.move_case(
-        session,
-        case=case,
-        to=CaseStatus.outcome_recorded,
-        cause=CaseStatusCause.consent_declined,
-        actor=actor,
-        now=now,
-    )
-    reason = will_not_take_part(party.role)
-    booked = await session.scalars(
-        select(Meeting)
-        .where(col(Meeting.case_id) == case.id, col(Meeting.status) == MeetingStatus.scheduled)
-        .order_by(col(Meeting.start_at))
-    )
-    for meeting in list(booked.all()):
-        await booking.cancel(
-            session,
-            meeting=meeting,
-            reason=reason,
-            now=now,
-            bus=bus,
-            actor=actor,
-            reason_on_timeline=True,
-        )
-    due = certificate_due(today, calendar)
-    add_timeline(
-        session,
-        case_id=case.id,
-        party_id=party.id,
-        kind="case.declined",
-        summary=(
-            f"Disagreement resolution cannot go ahead: a party ({party.role.value}) "
-            f"will not take part. Certificate due by {due.isoformat()}"
-        ),
-        at=now,
-        details={"certificate_due": due.isoformat()},
-    )
 
 
 # ---------------------------------------------------------------------------- introduction
@@ -440,7 +168,7 @@ def install(bus: EventBus) -> None:
         if case is None or party is None:
             return
         await send_referral_notice(session, case=case, settings=ctx.settings, now=ctx.now)
-        await send_consent_request(
+        await consent.send_consent_request(
             session, case=case, party=party, settings=ctx.settings, now=ctx.now
         )
         if case.mediator_id is not None:

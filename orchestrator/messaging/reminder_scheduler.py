@@ -3,7 +3,7 @@
 The process holds exactly two jobs, whatever the number of pending reminders: a one-off
 *wake* at the earliest ``due_at`` (moved earlier when a change commits a sooner one) and a
 periodic *sweep* that derives poll chasers and catches up after downtime. Both call
-``reminders.send_due``, whose atomic claim decides which replica sends; the scheduler only
+``reminder_sending.send_due``, whose atomic claim decides which replica sends; the scheduler only
 decides when to look. A restart loses nothing: the first sweep runs at start-up.
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.db import Database, log_failure
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import reminders
+from orchestrator.messaging import reminder_sending, reminders
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class ReminderScheduler:
     async def run_once(self) -> int:
         """Send what is due now; one pass at a time in this process."""
         async with self._lock:
-            sent = await reminders.send_due(
+            sent = await reminder_sending.send_due(
                 self.db,
                 settings=self.settings,
                 now=self.clock(),
@@ -125,7 +125,7 @@ class ReminderScheduler:
         """Point the wake-up at the earliest pending reminder."""
         now = self.clock()
         async with self.db.read() as session:
-            due = await reminders.next_due(session, now)
+            due = await reminder_sending.next_due(session, now)
         self._wake_due = None
         if due is not None:
             # Something due but not sendable yet (another replica's open transaction holds

@@ -1,30 +1,23 @@
-"""Reminders and chasers: rows in the database, derived from the meeting, sent exactly once.
+"""Reminders and chasers: rows in the database, derived from the meeting, so each is sent once.
 
 A meeting's reminder rows (``before:<minutes>`` per party, and ``chase_invite:<n>`` for
 people who have not answered their invitation) are re-derived on every change: a
 reschedule moves them, a cancellation or a removed party cancels them. Poll chasers
-(``chase_poll:<n>``) are derived by the sweep from unanswered poll responses.
-
-``send_due`` claims due rows with a conditional UPDATE that only one replica can win
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), re-checks each one
-against the current meeting and party, queues its mail in the outbox and marks it sent,
-all in one transaction: a crash rolls everything back, so nothing is lost or doubled.
+(``chase_poll:<n>``) are derived by the sweep from unanswered poll responses. Sending the
+rows that fall due is ``reminder_sending``.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.core.db import Database, log_failure
 from orchestrator.core.events import (
     EventBus,
     EventContext,
@@ -46,14 +39,11 @@ from orchestrator.core.models import (
     Service,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import invitations
-
-log = logging.getLogger(__name__)
+from orchestrator.messaging import invitees
 
 BEFORE = "before"
 CHASE_INVITE = "chase_invite"
 CHASE_POLL = "chase_poll"
-LEASE = timedelta(minutes=5)
 _NAMESPACE = uuid.UUID("6f1c6d1e-35a4-4d8e-9a57-2b0c9a1f4e11")
 
 # Told (in the changing transaction) the earliest due time it produced, e.g. to wake sooner.
@@ -63,11 +53,6 @@ ChangeHook = Callable[[AsyncSession, datetime], None]
 def reminder_id(*parts: object) -> uuid.UUID:
     """The same reminder always gets the same id, so racing derivations collide, not double."""
     return uuid.uuid5(_NAMESPACE, ":".join(str(p) for p in parts))
-
-
-def parse_kind(kind: str) -> tuple[str, int]:
-    name, _, number = kind.partition(":")
-    return name, int(number or 0)
 
 
 async def offsets_for(
@@ -95,7 +80,7 @@ class Wanted:
 
 async def wanted_for_meeting(
     session: AsyncSession,
-    facts: invitations.MeetingFacts,
+    facts: invitees.MeetingFacts,
     settings: Settings,
     *,
     now: datetime,
@@ -129,7 +114,7 @@ async def derive_for_meeting(
     moved: bool = False,
 ) -> datetime | None:
     """Bring the meeting's reminder rows in line with it; return the earliest pending due time."""
-    facts = await invitations.load_meeting(session, meeting_id)
+    facts = await invitees.load_meeting(session, meeting_id)
     existing = {
         (row.party_id, row.kind): row
         for row in (
@@ -203,7 +188,7 @@ async def derive_for_party(
     if party is None:
         return None
     earliest: datetime | None = None
-    for meeting in await invitations.live_meetings(session, party.case_id, now):
+    for meeting in await invitees.live_meetings(session, party.case_id, now):
         due = await derive_for_meeting(session, meeting_id=meeting.id, settings=settings, now=now)
         if due is not None:
             earliest = due if earliest is None else min(earliest, due)
@@ -246,214 +231,6 @@ async def derive_poll_chasers(session: AsyncSession, *, settings: Settings, now:
         )
         made += 1
     return made
-
-
-async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
-    """When the earliest pending reminder nobody holds falls due (one indexed read)."""
-    due: datetime | None = await session.scalar(
-        select(func.min(Reminder.due_at)).where(
-            col(Reminder.sent_at).is_(None),
-            col(Reminder.cancelled_at).is_(None),
-            or_(col(Reminder.claimed_until).is_(None), col(Reminder.claimed_until) < now),
-        )
-    )
-    if due is not None and due.tzinfo is None:  # in case an aggregate loses the column type
-        due = due.replace(tzinfo=UTC)
-    return due
-
-
-# ---------------------------------------------------------------------------- sending
-
-
-def _due_now(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        col(Reminder.sent_at).is_(None),
-        col(Reminder.cancelled_at).is_(None),
-        col(Reminder.due_at) <= now,
-        or_(col(Reminder.claimed_until).is_(None), col(Reminder.claimed_until) < now),
-    )
-
-
-async def send_due(
-    db: Database,
-    *,
-    settings: Settings,
-    now: datetime,
-    worker_id: str,
-    limit: int | None = None,
-) -> int:
-    """Send every reminder due by ``now``, a batch per transaction; return how many were sent.
-
-    Each committed batch that queued mail wakes the outbox dispatcher (outbox.enqueue).
-    """
-    total = 0
-    batch = limit or settings.reminder_batch_size
-    while True:
-        claimed, sent = await _send_batch(
-            db, settings=settings, now=now, worker_id=worker_id, batch=batch
-        )
-        total += sent
-        if claimed < batch:
-            return total
-
-
-async def _send_batch(
-    db: Database, *, settings: Settings, now: datetime, worker_id: str, batch: int
-) -> tuple[int, int]:
-    due = _due_now(now)
-    sent = 0
-    async with db.write() as session:
-        query = select(Reminder.id).where(due).order_by(col(Reminder.due_at)).limit(batch)
-        if db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = (await session.scalars(query)).all()
-        if not ids:
-            return 0, 0
-        lease = now + LEASE
-        # One conditional UPDATE claims the batch: a row another replica took meanwhile no
-        # longer matches ``due``.
-        await session.execute(
-            update(Reminder)
-            .where(col(Reminder.id).in_(ids), due)
-            .values(claimed_by=worker_id, claimed_until=lease)
-        )
-        claimed = (
-            await session.scalars(
-                select(Reminder)
-                .where(
-                    col(Reminder.id).in_(ids),
-                    col(Reminder.claimed_by) == worker_id,
-                    col(Reminder.claimed_until) == lease,
-                )
-                .order_by(col(Reminder.due_at))
-            )
-        ).all()
-        for reminder in claimed:
-            try:
-                async with session.begin_nested():
-                    if await _send_one(session, reminder, settings=settings, now=now):
-                        sent += 1
-            except Exception as exc:  # one bad row must not hold up the others: retried later
-                log_failure(log, exc, "reminder %s could not be sent", reminder.id)
-    return len(ids), sent
-
-
-async def _send_one(
-    session: AsyncSession, reminder: Reminder, *, settings: Settings, now: datetime
-) -> bool:
-    """Re-check the reminder against the world as it is now; queue its mail if it still holds."""
-    name, number = parse_kind(reminder.kind)
-    party = await session.get(Party, reminder.party_id)
-    if party is None or party.removed_at is not None or not party.email:
-        return _drop(reminder, now)
-    if name == CHASE_POLL:
-        return await _send_poll_chaser(session, reminder, party, number, settings=settings, now=now)
-    if reminder.meeting_id is None:
-        return _drop(reminder, now)
-    facts = await invitations.load_meeting(session, reminder.meeting_id)
-    if facts is None or facts.meeting.status is not MeetingStatus.scheduled:
-        return _drop(reminder, now)
-    invitation = next((inv for p, inv in facts.parties if p.id == party.id), None)
-    if invitation is None or invitation.partstat is PartStat.declined:
-        return _drop(reminder, now)
-    meeting = facts.meeting
-    recipient = invitations.party_recipient(party, invitation)
-    if name == BEFORE:
-        expected = meeting.start_at - timedelta(minutes=number)
-        if expected != reminder.due_at:  # derived from an older version of the meeting
-            reminder.due_at = expected
-            reminder.claimed_by = reminder.claimed_until = None
-            if expected > now:
-                return False
-        if meeting.start_at <= now:
-            return _drop(reminder, now)
-        kind = "reminder"
-    elif name == CHASE_INVITE:
-        if invitation.partstat is not PartStat.needs_action or meeting.start_at <= now:
-            return _drop(reminder, now)
-        kind = "chase_invite"
-    else:
-        return _drop(reminder, now)
-    _spec, context = await invitations.invite_context(session, facts, recipient, settings, now=now)
-    await invitations.send_plain(
-        session,
-        kind=kind,
-        key=f"reminder:{reminder.id}:{meeting.sequence}",
-        to_name=party.name,
-        to_addr=party.email,
-        context=context,
-        settings=settings,
-        now=now,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
-        easy_read=party.easy_read,
-        language=party.language,
-    )
-    return _mark_sent(reminder, now)
-
-
-async def _send_poll_chaser(
-    session: AsyncSession,
-    reminder: Reminder,
-    party: Party,
-    number: int,
-    *,
-    settings: Settings,
-    now: datetime,
-) -> bool:
-    from orchestrator.scheduling import poll_requests
-
-    poll = await session.get(Poll, reminder.poll_id) if reminder.poll_id else None
-    response = None
-    if poll is not None:
-        response = await session.scalar(
-            select(PollResponse).where(
-                col(PollResponse.poll_id) == poll.id, col(PollResponse.party_id) == party.id
-            )
-        )
-    if (
-        poll is None
-        or response is None
-        or response.answered_at is not None
-        or poll.closed_at is not None
-        or poll.window_end <= now
-        or response.chase_count >= number
-    ):
-        return _drop(reminder, now)
-    case = await session.get(Case, poll.case_id)
-    assert case is not None
-    await invitations.send_plain(
-        session,
-        kind="chase_poll",
-        key=f"reminder:{reminder.id}",
-        to_name=party.name,
-        to_addr=party.email or "",
-        context={
-            "recipient_name": party.name,
-            "meeting_label": invitations.MEETING_LABELS.get(case.kind, "mediation meeting"),
-            "poll_url": await poll_requests.poll_link_url(session, poll, party, settings, now=now),
-        },
-        settings=settings,
-        now=now,
-        case_id=case.id,
-        easy_read=party.easy_read,
-        language=party.language,
-    )
-    response.chased_at = now
-    response.chase_count = number
-    return _mark_sent(reminder, now)
-
-
-def _drop(reminder: Reminder, now: datetime) -> bool:
-    reminder.cancelled_at = now
-    reminder.claimed_by = reminder.claimed_until = None
-    return False
-
-
-def _mark_sent(reminder: Reminder, now: datetime) -> bool:
-    reminder.sent_at = now
-    reminder.claimed_by = reminder.claimed_until = None
-    return True
 
 
 # ---------------------------------------------------------------------------- subscriptions

@@ -22,7 +22,7 @@ from orchestrator.core.models import (
     Reminder,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import reminders
+from orchestrator.messaging import reminder_sending, reminders
 from orchestrator.messaging.reminder_scheduler import ReminderScheduler
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
@@ -66,7 +66,7 @@ async def reminder_mail(db: Database) -> list[OutboxMessage]:
 
 
 async def send_all(db: Database, settings: Settings, now: datetime, worker: str = "w1") -> int:
-    return await reminders.send_due(db, settings=settings, now=now, worker_id=worker)
+    return await reminder_sending.send_due(db, settings=settings, now=now, worker_id=worker)
 
 
 async def test_booking_derives_reminders_and_chasers(
@@ -161,8 +161,8 @@ async def test_two_replicas_send_each_reminder_once(
     a, b = connect(settings.database_url), connect(settings.database_url)
     try:
         counts = await asyncio.gather(
-            reminders.send_due(a, settings=settings, now=clock(), worker_id="a", limit=5),
-            reminders.send_due(b, settings=settings, now=clock(), worker_id="b", limit=5),
+            reminder_sending.send_due(a, settings=settings, now=clock(), worker_id="a", limit=5),
+            reminder_sending.send_due(b, settings=settings, now=clock(), worker_id="b", limit=5),
         )
     finally:
         await a.dispose()

@@ -25,7 +25,7 @@ from orchestrator.core.models import (
     PartyUpdate,
     StaffRole,
 )
-from orchestrator.messaging import invitations
+from orchestrator.messaging import party_invitations
 from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import WORKDAYS
 
@@ -194,7 +194,7 @@ async def resend_to_party(ctx: ApiContext) -> PartyResent:
     """Send one person their current invitation or poll link again (new links if withdrawn)."""
     case = await load_case(ctx)
     party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    sent = await invitations.resend_to_party(
+    sent = await party_invitations.resend_to_party(
         ctx.session, case=case, party=party, settings=ctx.settings, now=ctx.now, actor=ctx.actor
     )
     return PartyResent(

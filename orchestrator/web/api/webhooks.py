@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from orchestrator.core.errors import NotFound
 from orchestrator.core.models import StaffRole
-from orchestrator.messaging import webhooks
-from orchestrator.messaging.webhooks import (
-    WebhookDeliveryList,
-    WebhookDeliveryPublic,
+from orchestrator.messaging import webhook_deliveries, webhook_endpoints
+from orchestrator.messaging.webhook_deliveries import WebhookDeliveryList, WebhookDeliveryPublic
+from orchestrator.messaging.webhook_endpoints import (
     WebhookEndpointCreate,
     WebhookEndpointCreated,
     WebhookEndpointList,
@@ -29,20 +28,20 @@ ADMINS = {StaffRole.admin}
 )
 async def register_endpoint(ctx: ApiContext, body: WebhookEndpointCreate) -> WebhookEndpointCreated:
     """Register a case system's endpoint; the answer shows its signing secret once."""
-    endpoint = await webhooks.register_endpoint(
+    endpoint = await webhook_endpoints.register_endpoint(
         ctx.session, data=body, now=ctx.now, settings=ctx.settings
     )
     ctx.audit_details = {"endpoint": str(endpoint.id), "events": endpoint.events}
     return WebhookEndpointCreated(
-        **webhooks.endpoint_public(endpoint).model_dump(), secret=endpoint.secret
+        **webhook_endpoints.endpoint_public(endpoint).model_dump(), secret=endpoint.secret
     )
 
 
 @router.get("/webhooks", response=WebhookEndpointList, roles=ADMINS)
 async def list_endpoints(ctx: ApiContext) -> WebhookEndpointList:
     """List the registered endpoints (secrets are never shown again)."""
-    found = await webhooks.list_endpoints(ctx.session)
-    return WebhookEndpointList(endpoints=[webhooks.endpoint_public(e) for e in found])
+    found = await webhook_endpoints.list_endpoints(ctx.session)
+    return WebhookEndpointList(endpoints=[webhook_endpoints.endpoint_public(e) for e in found])
 
 
 @router.patch(
@@ -53,18 +52,18 @@ async def list_endpoints(ctx: ApiContext) -> WebhookEndpointList:
 )
 async def update_endpoint(ctx: ApiContext, body: WebhookEndpointUpdate) -> WebhookEndpointPublic:
     """Change an endpoint's URL, events or description, or switch it off and on."""
-    endpoint = await webhooks.get_endpoint(ctx.session, ctx.path_id("endpoint_id"))
-    endpoint = await webhooks.update_endpoint(
+    endpoint = await webhook_endpoints.get_endpoint(ctx.session, ctx.path_id("endpoint_id"))
+    endpoint = await webhook_endpoints.update_endpoint(
         ctx.session, endpoint=endpoint, data=body, settings=ctx.settings
     )
-    return webhooks.endpoint_public(endpoint)
+    return webhook_endpoints.endpoint_public(endpoint)
 
 
 @router.get("/webhooks/{endpoint_id}/deliveries", response=WebhookDeliveryList, roles=ADMINS)
 async def list_deliveries(ctx: ApiContext) -> WebhookDeliveryList:
     """The endpoint's delivery log: each event, its status and every attempt."""
-    endpoint = await webhooks.get_endpoint(ctx.session, ctx.path_id("endpoint_id"))
-    shown = await webhooks.deliveries(ctx.session, endpoint_id=endpoint.id)
+    endpoint = await webhook_endpoints.get_endpoint(ctx.session, ctx.path_id("endpoint_id"))
+    shown = await webhook_deliveries.deliveries(ctx.session, endpoint_id=endpoint.id)
     cases = dict.fromkeys(str(d.case_id) for d in shown if d.case_id is not None)
     ctx.audit_details = {"case_ids": list(cases)}
     return WebhookDeliveryList(deliveries=shown)
@@ -75,13 +74,13 @@ async def list_deliveries(ctx: ApiContext) -> WebhookDeliveryList:
 )
 async def redeliver(ctx: ApiContext) -> WebhookDeliveryPublic:
     """Send a delivery again: same event id and body, a new timestamp and signature."""
-    message = await webhooks.redeliver(
+    message = await webhook_deliveries.redeliver(
         ctx.session, message_id=ctx.path_id("message_id"), now=ctx.now
     )
     assert message.endpoint_id is not None
     found = [
         d
-        for d in await webhooks.deliveries(ctx.session, endpoint_id=message.endpoint_id)
+        for d in await webhook_deliveries.deliveries(ctx.session, endpoint_id=message.endpoint_id)
         if d.message_id == message.id
     ]
     if not found:

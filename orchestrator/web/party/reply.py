@@ -14,8 +14,9 @@ from typing import NoReturn, TypeVar
 from aiohttp import web
 
 from orchestrator.cases import intake
-from orchestrator.messaging import notices, replies
-from orchestrator.messaging.invitations import MEETING_LABELS, meeting_when
+from orchestrator.messaging import consent, replies
+from orchestrator.messaging.invite_content import meeting_when
+from orchestrator.messaging.invitees import MEETING_LABELS
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
@@ -99,12 +100,12 @@ async def rsvp_saved(request: web.Request) -> web.Response:
     return render("party/rsvp_saved.html", request, await _rsvp_context(request, view))
 
 
-def _consent_context(request: web.Request, view: notices.ConsentView) -> dict[str, object]:
+def _consent_context(request: web.Request, view: consent.ConsentView) -> dict[str, object]:
     return {
         "party_name": view.party.name,
         "reference": view.case.reference,
         "current": view.answer,
-        "final": notices.answer_is_final(view),
+        "final": consent.answer_is_final(view),
         "choices": CONSENT_CHOICES,
         "answer_text": CONSENT_TEXT,
         "token": request.match_info["token"],
@@ -114,18 +115,18 @@ def _consent_context(request: web.Request, view: notices.ConsentView) -> dict[st
 @routes.get("/c/{token}")
 async def show_consent(request: web.Request) -> web.Response:
     """Ask the other party whether they will take part (nothing saved on a GET)."""
-    view = await _open(request, notices.open_consent)
+    view = await _open(request, consent.open_consent)
     return render("party/consent.html", request, _consent_context(request, view))
 
 
 @routes.post("/c/{token}")
 async def save_consent(request: web.Request) -> web.StreamResponse:
-    await _save_answer(request, notices.answer_consent, "c")
+    await _save_answer(request, consent.answer_consent, "c")
 
 
 @routes.get("/c/{token}/thanks")
 async def consent_saved(request: web.Request) -> web.Response:
-    view = await _open(request, notices.open_consent)
+    view = await _open(request, consent.open_consent)
     if view.answer is None:
         raise web.HTTPSeeOther(location=f"/c/{request.match_info['token']}")
     return render("party/consent_saved.html", request, _consent_context(request, view))

@@ -27,7 +27,7 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.models import Case, Meeting, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.core.records import add_audit
-from orchestrator.messaging import invitations
+from orchestrator.messaging import party_invitations
 from orchestrator.scheduling import availability_matrix, booking, poll_requests, slot_search
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
@@ -509,7 +509,7 @@ async def resend_to_party(request: web.Request, staff: StaffContext) -> web.Stre
         async with request.app[DB_KEY].write() as session:
             case = await intake.get_case(session, case_id)
             party = await intake.get_party(session, case_id=case.id, party_id=party_id)
-            await invitations.resend_to_party(
+            await party_invitations.resend_to_party(
                 session,
                 case=case,
                 party=party,

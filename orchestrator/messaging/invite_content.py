@@ -1,0 +1,121 @@
+"""What one recipient's invitation says: the calendar event and the mail's words, from one clock.
+
+The calendar part (``event_spec``) and the mail body (``meeting_context``) are built from
+the same datetimes, so the time in the calendar and the time in the words never differ.
+Each event names only the mediator (CHAIR) and the recipient as ATTENDEEs: parties see who
+else is coming by role in the body, never each other's addresses or links.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendars import wording
+from calendars.invites import Attendee, EventSpec, JoinDetails, Organizer, when_text
+from orchestrator.core.models import Meeting
+from orchestrator.core.settings import Settings
+from orchestrator.messaging.invitees import MeetingFacts, Recipient
+from orchestrator.messaging.outgoing_mail import organizer_name
+from orchestrator.messaging.ways_in import ANSWERS, join_details, link_url, rsvp_link
+from orchestrator.scheduling import booking
+
+WHAT_TO_EXPECT = (
+    "The meeting usually takes two to four hours. The mediator is independent and chairs "
+    "it: they will talk with everyone together and may also speak with each side "
+    "privately. You can ask for a break at any time. Nothing is recorded."
+)
+
+
+def event_spec(
+    facts: MeetingFacts,
+    recipient: Recipient,
+    join: JoinDetails,
+    settings: Settings,
+    *,
+    now: datetime,
+    sequence: int,
+) -> EventSpec:
+    """The calendar event as this recipient sees it: the mediator and themselves."""
+    attendees: list[Attendee] = []
+    mediator = facts.mediator
+    if mediator is not None and mediator.email and recipient.mediator is None:
+        attendees.append(Attendee(mediator.name, mediator.email, "CHAIR", rsvp=False))
+    partstat = recipient.invitation.partstat.value if recipient.invitation else "ACCEPTED"
+    attendees.append(
+        Attendee(
+            recipient.name,
+            recipient.email,
+            recipient.role,
+            partstat,  # type: ignore[arg-type]
+            rsvp=recipient.mediator is None,
+        )
+    )
+    return EventSpec(
+        uid=facts.meeting.ical_uid,
+        sequence=sequence,
+        start=facts.meeting.start_at,
+        end=facts.meeting.end_at,
+        tzid=facts.case.timezone,
+        summary=f"{facts.label[:1].upper()}{facts.label[1:]} – {settings.service_name}",
+        description=f"{WHAT_TO_EXPECT}\n\nNeed help? Call {settings.help_line}.",
+        organizer=Organizer(organizer_name(settings), settings.mail_from),
+        attendees=attendees,
+        join=join,
+        dtstamp=now,
+    )
+
+
+def meeting_context(
+    facts: MeetingFacts, recipient: Recipient, spec: EventSpec, settings: Settings
+) -> dict[str, Any]:
+    """What every meeting mail says, from the same datetimes as the calendar part."""
+    join = spec.join
+    return {
+        "service_name": settings.service_name,
+        "help_line": settings.help_line,
+        "recipient_name": recipient.name,
+        "meeting_label": facts.label,
+        "when": when_text(spec),
+        "video_url": join.url,
+        "dial_in_number": join.dial_in_number,
+        "dial_in_pin": join.dial_in_pin,
+        "venue": join.venue,
+        "venue_notes": join.venue_notes,
+        "join_opens_at": wording.clock_on(
+            booking.join_opens_at(facts.meeting, settings),
+            meeting_start=facts.meeting.start_at,
+            zone=facts.case.timezone,
+        ),
+        "people": facts.people(),
+        "what_to_expect": WHAT_TO_EXPECT,
+        "rsvp": None,
+        "update": False,
+        "removed": False,
+    }
+
+
+def meeting_when(meeting: Meeting, tzid: str) -> str:
+    """The meeting's time as every mail, page and invite words it (``wording.when``)."""
+    return wording.when(meeting.start_at, meeting.end_at, zone=tzid)
+
+
+async def invite_context(
+    session: AsyncSession,
+    facts: MeetingFacts,
+    recipient: Recipient,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> tuple[EventSpec, dict[str, Any]]:
+    """The meeting as this recipient is told it: how they join, and their answer links."""
+    meeting = facts.meeting
+    join = await join_details(session, facts, recipient, settings)
+    spec = event_spec(facts, recipient, join, settings, now=now, sequence=meeting.calendar_sequence)
+    context = meeting_context(facts, recipient, spec, settings)
+    if recipient.party is not None:
+        base = link_url(await rsvp_link(session, meeting, recipient.party, now), settings)
+        context["rsvp"] = {answer: f"{base}?answer={answer}" for answer in ANSWERS}
+    return spec, context

@@ -1,0 +1,163 @@
+"""Who a meeting's invitations go to: the meeting read once, and the people in it with an address.
+
+``load_meeting`` reads a meeting with its case, its mediator and the live invitations of
+the parties still on the case; ``recipients`` turns that into the people an invitation is
+sent to (the mediator, when the service invites them, and every party with an email
+address), each with the iTIP role the calendar shows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from calendars.invites import Role
+from orchestrator.core.models import (
+    Case,
+    CaseKind,
+    Invitation,
+    Mediator,
+    Meeting,
+    MeetingStatus,
+    Party,
+    PartyRole,
+)
+from orchestrator.core.settings import Settings
+
+MEETING_LABELS = {
+    CaseKind.mediation: "SEND mediation meeting",
+    CaseKind.disagreement_resolution: "disagreement resolution meeting",
+    CaseKind.mias: "mediation information call",
+}
+
+ROLE_LABELS = {
+    PartyRole.parent: "Parent or carer",
+    PartyRole.young_person: "Young person",
+    PartyRole.school: "School",
+    PartyRole.college: "College",
+    PartyRole.la_officer: "Local authority officer",
+    PartyRole.health: "Health service",
+    PartyRole.social_care: "Social care",
+    PartyRole.sendiass: "SENDIASS supporter",
+    PartyRole.advocate: "Advocate",
+    PartyRole.interpreter: "Interpreter",
+    PartyRole.observer: "Observer",
+}
+
+
+def itip_role(party: Party) -> Role:
+    """LA decision-maker and other required parties REQ, supporters OPT (DOMAIN.md)."""
+    if party.role is PartyRole.la_officer:
+        return "REQ-PARTICIPANT"
+    return "REQ-PARTICIPANT" if party.required else "OPT-PARTICIPANT"
+
+
+@dataclass
+class Recipient:
+    """Someone an invitation goes to: a party (with their invitation) or the mediator."""
+
+    ident: str  # party id, or "mediator-<id>"
+    name: str
+    email: str
+    role: Role
+    party: Party | None = None
+    invitation: Invitation | None = None
+    mediator: Mediator | None = None
+
+    @property
+    def easy_read(self) -> bool:
+        return bool(self.party and self.party.easy_read)
+
+    @property
+    def language(self) -> str | None:
+        return self.party.language if self.party else None
+
+
+@dataclass
+class MeetingFacts:
+    """A meeting with its case, mediator and live invitations, loaded in one place."""
+
+    meeting: Meeting
+    case: Case
+    mediator: Mediator | None
+    parties: list[tuple[Party, Invitation]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return MEETING_LABELS.get(self.case.kind, "mediation meeting")
+
+    def people(self) -> list[str]:
+        """Who will be there, by role only (no names or contacts of other parties)."""
+        shown = ["Mediator (chairs the meeting)"] if self.mediator else []
+        shown += [ROLE_LABELS.get(p.role, p.role.value) for p, _ in self.parties]
+        return shown
+
+
+async def load_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> MeetingFacts | None:
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None:
+        return None
+    case = await session.get(Case, meeting.case_id)
+    assert case is not None
+    mediator_id = meeting.mediator_id or case.mediator_id
+    mediator = await session.get(Mediator, mediator_id) if mediator_id else None
+    rows = await session.execute(
+        select(Party, Invitation)
+        .join(Invitation, col(Invitation.party_id) == col(Party.id))
+        .where(
+            col(Invitation.meeting_id) == meeting.id,
+            col(Invitation.cancelled_at).is_(None),
+            col(Party.removed_at).is_(None),
+        )
+        .order_by(col(Party.created_at))
+    )
+    parties = [(party, invitation) for party, invitation in rows.all()]
+    return MeetingFacts(meeting=meeting, case=case, mediator=mediator, parties=parties)
+
+
+def recipients(facts: MeetingFacts, settings: Settings) -> list[Recipient]:
+    """Everyone with an email address who gets this meeting's invitations."""
+    found: list[Recipient] = []
+    if facts.mediator is not None and settings.invite_mediator and facts.mediator.email:
+        found.append(mediator_recipient(facts.mediator))
+    for party, invitation in facts.parties:
+        if party.email:
+            found.append(party_recipient(party, invitation))
+    return found
+
+
+def mediator_recipient(mediator: Mediator) -> Recipient:
+    return Recipient(
+        ident=f"mediator-{mediator.id}",
+        name=mediator.name,
+        email=mediator.email,
+        role="CHAIR",
+        mediator=mediator,
+    )
+
+
+def party_recipient(party: Party, invitation: Invitation | None) -> Recipient:
+    assert party.email
+    return Recipient(
+        ident=str(party.id),
+        name=party.name,
+        email=party.email,
+        role=itip_role(party),
+        party=party,
+        invitation=invitation,
+    )
+
+
+async def live_meetings(session: AsyncSession, case_id: uuid.UUID, now: datetime) -> list[Meeting]:
+    rows = await session.scalars(
+        select(Meeting).where(
+            col(Meeting.case_id) == case_id,
+            col(Meeting.status) == MeetingStatus.scheduled,
+            col(Meeting.end_at) > now,
+        )
+    )
+    return list(rows.all())

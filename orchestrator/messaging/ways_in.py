@@ -1,0 +1,126 @@
+"""How one person joins a meeting and answers it: their join link, PIN or venue, RSVP.
+
+Each person gets their own ``/j/`` link (never another's), the dial-in PIN of their
+invitation, and the venue with its directions when the meeting is in a room. RSVP links
+belong to one version of the meeting: a moved meeting needs new answers, so new links.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from calendars.invites import JoinDetails
+from orchestrator.cases import links
+from orchestrator.core.models import Link, LinkScope, Meeting, MeetingMode, PartStat, Party
+from orchestrator.core.settings import Settings
+from orchestrator.messaging.invitees import MeetingFacts, Recipient
+from orchestrator.scheduling import booking
+
+ANSWERS = {
+    "accepted": PartStat.accepted,
+    "tentative": PartStat.tentative,
+    "declined": PartStat.declined,
+}
+
+
+def venue_text(venue: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """The venue on one line, and its directions, from the meeting's venue record."""
+    if not venue:
+        return None, None
+    parts = [
+        str(venue[key]).strip()
+        for key in ("name", "address")
+        if venue.get(key) and str(venue[key]).strip()
+    ]
+    notes = venue.get("access_notes") or venue.get("directions") or venue.get("notes")
+    return (", ".join(parts) or None), (str(notes).strip() if notes else None)
+
+
+async def current_join_link(
+    session: AsyncSession,
+    meeting: Meeting,
+    *,
+    party_id: uuid.UUID | None = None,
+    mediator_id: uuid.UUID | None = None,
+) -> Link | None:
+    """The newest live join link of this person for this meeting's current sequence."""
+    query = select(Link).where(
+        col(Link.meeting_id) == meeting.id,
+        col(Link.scope) == LinkScope.join_room,
+        col(Link.revoked_at).is_(None),
+    )
+    if party_id is not None:
+        query = query.where(col(Link.party_id) == party_id)
+    else:
+        query = query.where(col(Link.mediator_id) == mediator_id, col(Link.party_id).is_(None))
+    for link in (await session.scalars(query.order_by(col(Link.created_at).desc()))).all():
+        if link.meeting_sequence is None or link.meeting_sequence == meeting.sequence:
+            return link
+    return None
+
+
+async def rsvp_link(session: AsyncSession, meeting: Meeting, party: Party, now: datetime) -> Link:
+    """This party's RSVP link for the meeting as it is now (moved meetings need new answers)."""
+    existing = await session.scalar(
+        select(Link)
+        .where(
+            col(Link.meeting_id) == meeting.id,
+            col(Link.party_id) == party.id,
+            col(Link.scope) == LinkScope.rsvp,
+            col(Link.meeting_sequence) == meeting.sequence,
+            col(Link.revoked_at).is_(None),
+        )
+        .order_by(col(Link.created_at).desc())
+        .limit(1)
+    )
+    if existing is not None:
+        return existing
+    return await links.issue(
+        session,
+        case_id=meeting.case_id,
+        scope=LinkScope.rsvp,
+        now=now,
+        expires_at=max(meeting.end_at, now + timedelta(days=1)),
+        party_id=party.id,
+        meeting=meeting,
+    )
+
+
+def link_url(link: Link, settings: Settings) -> str:
+    return links.url_for(
+        link, base_url=settings.base_url, secret=settings.secret_key.get_secret_value()
+    )
+
+
+async def join_details(
+    session: AsyncSession, facts: MeetingFacts, recipient: Recipient, settings: Settings
+) -> JoinDetails:
+    """How this one person joins: their own /j/ link, their PIN, or the venue."""
+    meeting = facts.meeting
+    url = None
+    if meeting.mode is not MeetingMode.in_person:
+        link = await current_join_link(
+            session,
+            meeting,
+            party_id=recipient.party.id if recipient.party else None,
+            mediator_id=recipient.mediator.id if recipient.mediator else None,
+        )
+        url = link_url(link, settings) if link is not None else None
+    phone = booking.dial_in_for(
+        meeting, settings, invitation=recipient.invitation, mediator=recipient.mediator is not None
+    )
+    venue, notes = (None, None)
+    if meeting.mode in (MeetingMode.in_person, MeetingMode.hybrid):
+        venue, notes = venue_text(meeting.venue)
+    return JoinDetails(
+        url=url,
+        dial_in_number=phone.number if phone else None,
+        dial_in_pin=phone.pin if phone else None,
+        venue=venue,
+        venue_notes=notes,
+    )
