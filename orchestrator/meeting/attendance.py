@@ -40,7 +40,8 @@ from orchestrator.core.models import (
     Room,
     time_ordered_id,
 )
-from orchestrator.meeting.rooms import PRESENT, check_move, current_states, events_of
+from orchestrator.meeting.rooms import current_states, events_of
+from orchestrator.meeting.transitions import PRESENT, check_move
 
 EVENT_TABLE = ParticipantEvent.__table__  # type: ignore[attr-defined]
 
@@ -124,7 +125,9 @@ async def mark(
         raise NotFound("party", party_id)
     if status is not ParticipantStatus.not_signed_in:  # "did not attend" corrects the record
         current = current_states(await events_of(session, meeting.id), [party])[party.id]
-        check_move(current.status, status)  # the person's table (rooms.PARTICIPANT_TRANSITIONS)
+        check_move(
+            current.status, status
+        )  # the person's table (transitions.PARTICIPANT_TRANSITIONS)
     event = ParticipantEvent(
         meeting_id=meeting.id,
         party_id=party.id,

@@ -34,7 +34,7 @@ from orchestrator.core.metrics import Metrics
 from orchestrator.core.models import Meeting, MeetingStatus, OutboxMessage, Room
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import rooms
+from orchestrator.meeting import provider_queue
 from orchestrator.meeting.attendance_signals import record_signals, refs_by_email
 
 VIDEO_BUILTINS = {
@@ -390,7 +390,9 @@ class ProviderCalls:
                 fresh_meeting.dial_in_pin = created.dial_in_pin[:12]
             fresh_meeting.updated_at = self.clock()
             if moved_to is not None:  # open caucus rooms follow their new parent
-                await rooms.queue_caucus_rooms(session, meeting=fresh_meeting, now=self.clock())
+                await provider_queue.queue_caucus_rooms(
+                    session, meeting=fresh_meeting, now=self.clock()
+                )
             add_timeline(
                 session,
                 case_id=meeting.case_id,
@@ -400,13 +402,13 @@ class ProviderCalls:
                 at=self.clock(),
                 actor="system",
             )
-            if rooms.reads_attendance_report(fresh_meeting):
+            if provider_queue.reads_attendance_report(fresh_meeting):
                 # For a meeting that simply runs out, with nobody pressing "end" here.
-                await rooms.queue_attendance_read(
+                await provider_queue.queue_attendance_read(
                     session,
                     meeting=fresh_meeting,
                     after="scheduled_end",
-                    due=fresh_meeting.end_at + rooms.ATTENDANCE_REPORT_WAITS[0],
+                    due=fresh_meeting.end_at + provider_queue.ATTENDANCE_REPORT_WAITS[0],
                     now=self.clock(),
                 )
 
@@ -480,7 +482,7 @@ class ProviderCalls:
         """Read the meeting's attendance report into its record, or look again later.
 
         A report that has not appeared yet is looked for again after the next wait of
-        ``rooms.ATTENDANCE_REPORT_WAITS`` (a new row, due then: waiting for Graph to write
+        ``provider_queue.ATTENDANCE_REPORT_WAITS`` (a new row, due then: waiting for Graph to write
         its report is not a failure to retry); after the last wait the case timeline says
         that none came. Errors from the provider go to the dispatcher like any other.
         """
@@ -546,12 +548,12 @@ class ProviderCalls:
         """Queue the next read of a report that has not appeared, or record that none came."""
         now = self.clock()
         look = int(payload.get("look", 0)) + 1
-        if look < len(rooms.ATTENDANCE_REPORT_WAITS):
-            await rooms.queue_attendance_read(
+        if look < len(provider_queue.ATTENDANCE_REPORT_WAITS):
+            await provider_queue.queue_attendance_read(
                 session,
                 meeting=meeting,
                 after=str(payload.get("after", "session_end")),
-                due=now + rooms.ATTENDANCE_REPORT_WAITS[look],
+                due=now + provider_queue.ATTENDANCE_REPORT_WAITS[look],
                 now=now,
                 look=look,
             )
@@ -576,7 +578,9 @@ def _report_wanted(meeting: Meeting, payload: Mapping[str, Any]) -> bool:
     with its room), or, for the rows queued for the scheduled end, the mediator ended the
     session here: the rows queued then read the report.
     """
-    if meeting.status is MeetingStatus.cancelled or not rooms.reads_attendance_report(meeting):
+    if meeting.status is MeetingStatus.cancelled or not provider_queue.reads_attendance_report(
+        meeting
+    ):
         return False
     if int(payload.get("sequence", -1)) != meeting.sequence:
         return False

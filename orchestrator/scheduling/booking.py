@@ -52,7 +52,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_audit, add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import rooms
+from orchestrator.meeting import rooms, transitions
 from orchestrator.messaging.outbox import enqueue
 from orchestrator.scheduling import availability
 
@@ -839,7 +839,7 @@ async def book(
     await _insert_meeting(session, meeting)
     room = Room(meeting_id=meeting.id, kind="main", label="Joint room", room_key=meeting.room_key)
     session.add(room)
-    await rooms.record_transition(
+    await transitions.record_transition(
         session, meeting=meeting, to=MeetingStatus.scheduled, source="booking", now=now
     )
     await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
@@ -983,7 +983,7 @@ async def cancel(
     ``reason_on_timeline`` is for a reason in the service's own words ("School will not
     take part"): staff's free text stays on the meeting only, where retention clears it.
     """
-    await rooms.transition(
+    await transitions.transition(
         session,
         meeting=meeting,
         to=MeetingStatus.cancelled,
