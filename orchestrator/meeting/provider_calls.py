@@ -22,7 +22,6 @@ from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUna
 from orchestrator.core.db import Database
 from orchestrator.core.metrics import Metrics
 from orchestrator.core.models import Meeting, MeetingStatus, OutboxMessage, Room
-from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.meeting import provider_queue
 from orchestrator.meeting.attendance_signals import record_signals, refs_by_email
@@ -33,6 +32,7 @@ from orchestrator.meeting.providers import (
     room_from_dict,
     room_to_dict,
 )
+from orchestrator.meeting.transitions import note_on_timeline
 
 
 class ProviderCalls:
@@ -89,17 +89,30 @@ class ProviderCalls:
         return meeting, room
 
     async def _note(self, meeting: Meeting, kind: str, summary: str, **details: Any) -> None:
+        """Note on the case timeline, in a transaction of its own."""
         async with self.db.write() as session:
-            add_timeline(
-                session,
-                case_id=meeting.case_id,
-                meeting_id=meeting.id,
-                kind=kind,
-                summary=summary,
-                at=self.clock(),
-                actor="system",
-                details=details or None,
-            )
+            self._entry(session, meeting, kind, summary, **details)
+
+    def _entry(
+        self,
+        session: AsyncSession,
+        meeting: Meeting,
+        kind: str,
+        summary: str,
+        *,
+        at: datetime | None = None,
+        **details: Any,
+    ) -> None:
+        """Note on the case timeline in ``session``: the system's entry, made now or ``at``."""
+        note_on_timeline(
+            session,
+            meeting,
+            kind=kind,
+            summary=summary,
+            at=at or self.clock(),
+            actor="system",
+            details=details or None,
+        )
 
     async def create_room(self, message: OutboxMessage) -> None:
         loaded = await self._load(message)
@@ -184,15 +197,7 @@ class ProviderCalls:
                 await provider_queue.queue_caucus_rooms(
                     session, meeting=fresh_meeting, now=self.clock()
                 )
-            add_timeline(
-                session,
-                case_id=meeting.case_id,
-                meeting_id=meeting.id,
-                kind="meeting.room_ready",
-                summary=f"Video room ready on {name}",
-                at=self.clock(),
-                actor="system",
-            )
+            self._entry(session, meeting, "meeting.room_ready", f"Video room ready on {name}")
             if provider_queue.reads_attendance_report(fresh_meeting):
                 # For a meeting that simply runs out, with nobody pressing "end" here.
                 await provider_queue.queue_attendance_read(
@@ -296,15 +301,13 @@ class ProviderCalls:
                     session, people, source=room.provider, settings=self.settings
                 )
                 if added:
-                    add_timeline(
+                    self._entry(
                         session,
-                        case_id=meeting.case_id,
-                        meeting_id=meeting.id,
-                        kind="meeting.attendance_read",
-                        summary=f"Attendance read from {room.provider}: {added} joins and leaves",
-                        at=self.clock(),
-                        actor="system",
-                        details={"provider": room.provider, "events": added},
+                        meeting,
+                        "meeting.attendance_read",
+                        f"Attendance read from {room.provider}: {added} joins and leaves",
+                        provider=room.provider,
+                        events=added,
                     )
                 return
             await self._look_again(session, meeting, provider=room.provider, payload=payload)
@@ -349,16 +352,14 @@ class ProviderCalls:
                 look=look,
             )
             return
-        add_timeline(
+        self._entry(
             session,
-            case_id=meeting.case_id,
-            meeting_id=meeting.id,
-            kind="meeting.attendance_missing",
-            summary=f"The {provider} video provider published no attendance report; "
+            meeting,
+            "meeting.attendance_missing",
+            f"The {provider} video provider published no attendance report; "
             "attendance is as recorded here",
             at=now,
-            actor="system",
-            details={"provider": provider},
+            provider=provider,
         )
 
 

@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.models import Channel, Meeting, MeetingStatus, OutboxKind, Party, Room
-from orchestrator.core.records import add_timeline
 from orchestrator.meeting import rooms
 from orchestrator.meeting.rooms import ParticipantState
-from orchestrator.meeting.transitions import PRESENT
+from orchestrator.meeting.transitions import PRESENT, note_on_timeline
 from orchestrator.messaging.outbox import enqueue
 
 MS = MeetingStatus
@@ -145,10 +144,9 @@ async def move_room(session: AsyncSession, *, meeting: Meeting, now: datetime) -
         sequence=meeting.sequence,
         room_key=meeting.room_key,
     )
-    add_timeline(
+    note_on_timeline(
         session,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
+        meeting,
         kind="meeting.room_moved",
         summary="Video room moved to a new address; the links still in use follow it",
         at=now,

@@ -23,9 +23,14 @@ from orchestrator.core.models import (
     Party,
     Room,
 )
-from orchestrator.core.records import add_timeline
 from orchestrator.meeting import provider_queue, rooms
-from orchestrator.meeting.transitions import PRESENT, check_move, person_event, require_running
+from orchestrator.meeting.transitions import (
+    PRESENT,
+    check_move,
+    note_on_timeline,
+    person_event,
+    require_running,
+)
 
 PS = ParticipantStatus
 
@@ -80,15 +85,7 @@ async def open_caucus(
     session.add(room)
     await session.flush()
     # Those present go in; someone still waiting (or not yet come) is sent there later.
-    await _move_parties(
-        session,
-        meeting=meeting,
-        parties=parties,
-        into=room,
-        present_as=PS.in_caucus,
-        note="moved to caucus",
-        now=now,
-    )
+    await _move_parties(session, meeting=meeting, parties=parties, into=room, now=now)
     if meeting.provider_room:
         await provider_queue.queue_provider_call(
             session,
@@ -98,10 +95,9 @@ async def open_caucus(
             now=now,
             room_id=str(room.id),
         )
-    add_timeline(
+    note_on_timeline(
         session,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
+        meeting,
         kind="meeting.caucus_opened",
         summary=f"Caucus room opened for {len(parties)} part{'y' if len(parties) == 1 else 'ies'}",
         at=now,
@@ -148,14 +144,7 @@ async def close_caucus(
     ids = [uuid.UUID(pid) for pid in room.party_ids]
     parties = [p for p in await rooms.parties_of(session, meeting.case_id) if p.id in ids]
     await _move_parties(
-        session,
-        meeting=meeting,
-        parties=parties,
-        into=main,
-        present_as=PS.in_session,
-        note="back to joint room",
-        now=now,
-        only_from=room,
+        session, meeting=meeting, parties=parties, into=main, now=now, only_from=room
     )
     await session.flush()
     return room
@@ -170,22 +159,30 @@ async def recall(session: AsyncSession, *, meeting: Meeting, now: datetime) -> l
     return closed
 
 
+# Someone present in a room is in caucus there or in the joint session, by the room's kind;
+# the note names the move (the attendance list reads it: ``attendance.event_kind``).
+_MOVES = {
+    "caucus": (PS.in_caucus, "moved to caucus"),
+    "main": (PS.in_session, "back to joint room"),
+}
+
+
 async def _move_parties(
     session: AsyncSession,
     *,
     meeting: Meeting,
     parties: Sequence[Party],
     into: Room,
-    present_as: ParticipantStatus,
-    note: str,
     now: datetime,
     only_from: Room | None = None,
 ) -> None:
     """Put each party in ``into``, their phone call (if any) with them.
 
-    Someone present takes ``present_as``; someone not present keeps their status (and is
-    sent there when they come). With ``only_from``, only those still in that room move.
+    Someone present takes the room's status (``_MOVES``); someone not present keeps theirs
+    (and is sent there when they come). With ``only_from``, only those still in that room
+    move.
     """
+    present_as, note = _MOVES[into.kind]
     states = rooms.current_states(await rooms.events_of(session, meeting.id), parties)
     for party in parties:
         state = states[party.id]
@@ -195,13 +192,7 @@ async def _move_parties(
         check_move(state.status, to)
         session.add(
             person_event(
-                meeting,
-                party.id,
-                to,
-                now=now,
-                room_id=into.id,
-                channel=state.channel,
-                note=note,
+                meeting, party.id, to, now=now, room_id=into.id, channel=state.channel, note=note
             )
         )
         await provider_queue.queue_move_call(

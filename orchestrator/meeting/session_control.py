@@ -27,11 +27,16 @@ from orchestrator.core.models import (
     ParticipantStatus,
     StaffUser,
 )
-from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.meeting import provider_queue, rooms
 from orchestrator.meeting.rooms import RoomState
-from orchestrator.meeting.transitions import PRESENT, check_move, person_event, transition
+from orchestrator.meeting.transitions import (
+    PRESENT,
+    check_move,
+    note_on_timeline,
+    person_event,
+    transition,
+)
 
 MS = MeetingStatus
 PS = ParticipantStatus
@@ -64,14 +69,7 @@ async def start(
     await transition(
         session, meeting=meeting, to=MS.in_session, source="mediator", now=now, actor_id=actor_id
     )
-    add_timeline(
-        session,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
-        kind="meeting.started",
-        summary="Session started",
-        at=now,
-    )
+    note_on_timeline(session, meeting, kind="meeting.started", summary="Session started", at=now)
     return meeting
 
 
@@ -106,14 +104,7 @@ async def end(
             due=now + provider_queue.ATTENDANCE_REPORT_WAITS[0],
             now=now,
         )
-    add_timeline(
-        session,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
-        kind="meeting.ended",
-        summary="Session ended",
-        at=now,
-    )
+    note_on_timeline(session, meeting, kind="meeting.ended", summary="Session ended", at=now)
     await _case_after_session(session, meeting=meeting, actor_id=actor_id, now=now)
     await session.flush()
     return meeting

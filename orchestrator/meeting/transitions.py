@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -25,6 +26,7 @@ from orchestrator.core.models import (
     ParticipantEvent,
     ParticipantStatus,
 )
+from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 
 MS = MeetingStatus
@@ -182,3 +184,26 @@ async def outcome_window_open(
         return False
     ended = await closed_at(session, meeting.id)
     return ended is not None and now <= ended + timedelta(minutes=settings.join_grace_minutes)
+
+
+def note_on_timeline(
+    session: AsyncSession,
+    meeting: Meeting,
+    *,
+    kind: str,
+    summary: str,
+    at: datetime,
+    actor: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append an entry about ``meeting`` to its case's timeline (in the caller's transaction)."""
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind=kind,
+        summary=summary,
+        at=at,
+        actor=actor,
+        details=details,
+    )

@@ -46,14 +46,12 @@ from orchestrator.core.models import (
     Meeting,
     MeetingMode,
     MeetingStatus,
-    OutboxKind,
     Party,
     Room,
 )
 from orchestrator.core.records import add_audit, add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import rooms, transitions
-from orchestrator.messaging.outbox import enqueue
+from orchestrator.meeting import provider_queue, rooms, transitions
 from orchestrator.scheduling import availability
 
 # Meetings whose PINs and times are still in play.
@@ -719,21 +717,15 @@ async def _ensure_invitations(
 async def _queue_room(
     session: AsyncSession, *, meeting: Meeting, room: Room, now: datetime, action: str
 ) -> None:
-    await enqueue(
+    await provider_queue.queue_provider_call(
         session,
-        kind=OutboxKind.provider_call,
-        topic=action,
-        idempotency_key=f"{action}:{room.id}:{meeting.sequence}",
-        payload={
-            "action": action,
-            "meeting_id": str(meeting.id),
-            "room_id": str(room.id),
-            "provider": meeting.provider,
-            "sequence": meeting.sequence,
-        },
+        meeting=meeting,
+        action=action,
+        key=f"{room.id}:{meeting.sequence}",
         now=now,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
+        room_id=str(room.id),
+        provider=meeting.provider,
+        sequence=meeting.sequence,
     )
 
 
