@@ -2,8 +2,8 @@
 
 Join and leave facts reach us from providers in two ways: call-backs while the meeting
 runs (Jitsi, BigBlueButton, Zoom, the phone bridge; see ``orchestrator.web.hooks.providers``) and
-reports read after it (Teams, through the outbox; see ``orchestrator.meeting.providers``). Both
-end here as ``ParticipantEvent`` rows keyed by the provider's dedup key, so the same fact
+reports read after it (Teams, through the outbox; see ``orchestrator.meeting.provider_calls``).
+Both end here as ``ParticipantEvent`` rows keyed by the provider's dedup key, so the same fact
 delivered or read twice is counted once.
 
 A provider's clock is not ours: its times are kept inside the meeting's join window (from
