@@ -131,7 +131,8 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
         OutboxKind,
         PartyCreate,
     )
-    from orchestrator.meeting.providers import ProviderCalls, Providers
+    from orchestrator.meeting.provider_calls import ProviderCalls
+    from orchestrator.meeting.providers import Providers
     from orchestrator.messaging.outbox import Dispatcher
     from orchestrator.scheduling import booking
 

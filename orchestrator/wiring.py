@@ -27,7 +27,8 @@ from orchestrator.core.events import EventBus
 from orchestrator.core.metrics import Metrics
 from orchestrator.core.models import OutboxKind
 from orchestrator.core.settings import Settings
-from orchestrator.meeting.providers import ProviderCalls, Providers
+from orchestrator.meeting.provider_calls import ProviderCalls
+from orchestrator.meeting.providers import Providers
 from orchestrator.messaging import (
     invitations,
     notices,

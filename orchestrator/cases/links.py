@@ -115,7 +115,7 @@ def verdict(
     """Whether the link works at ``now``; ``party`` and ``meeting`` are None when not found.
 
     The one rule for every door that takes a link: the ORM one (``resolve``) and the join
-    click's Core read (``attendance.JoinFacts.target``). The first reason found wins.
+    click's Core read (``join_facts.JoinFacts.target``). The first reason found wins.
     """
     if link.revoked:
         return Verdict.revoked

@@ -363,7 +363,7 @@ async def _event_for(
         if kind is CertificateKind.mediation:
             raise ValidationFailed("record the meeting's outcome before its mediation certificate")
     if kind is CertificateKind.mias:
-        # Ending the call set the day it took place (rooms.end); else the adviser says.
+        # Ending the call set the day it took place (session_control.end); else the adviser says.
         event_date = request.event_date or case.certificate_event_on
         if event_date is None:
             raise ValidationFailed("give the event_date of the information session")

@@ -2,8 +2,8 @@
 
 Join and leave facts reach us from providers in two ways: call-backs while the meeting
 runs (Jitsi, BigBlueButton, Zoom, the phone bridge; see ``orchestrator.web.hooks.providers``) and
-reports read after it (Teams, through the outbox; see ``orchestrator.meeting.providers``). Both
-end here as ``ParticipantEvent`` rows keyed by the provider's dedup key, so the same fact
+reports read after it (Teams, through the outbox; see ``orchestrator.meeting.provider_calls``).
+Both end here as ``ParticipantEvent`` rows keyed by the provider's dedup key, so the same fact
 delivered or read twice is counted once.
 
 A provider's clock is not ours: its times are kept inside the meeting's join window (from
@@ -33,7 +33,7 @@ from orchestrator.core.models import (
     Room,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import attendance
+from orchestrator.meeting import attendance, join_facts
 from orchestrator.scheduling import booking
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ async def record_signals(
         party_id: uuid.UUID | None = None
         mediator_id: uuid.UUID | None = None
         ref = signal.participant_ref
-        if ref and meeting.mediator_id and ref == attendance.mediator_ref(meeting.mediator_id):
+        if ref and meeting.mediator_id and ref == join_facts.mediator_ref(meeting.mediator_id):
             mediator_id = meeting.mediator_id
         elif ref:
             party_id = await session.scalar(
@@ -149,7 +149,7 @@ async def refs_by_email(session: AsyncSession, meeting: Meeting) -> dict[str, st
     if meeting.mediator_id is not None:
         mediator = await session.get(Mediator, meeting.mediator_id)
         if mediator is not None and mediator.email:
-            refs[mediator.email.lower()] = attendance.mediator_ref(mediator.id)
+            refs[mediator.email.lower()] = join_facts.mediator_ref(mediator.id)
     parties = await session.scalars(
         select(Party).where(
             col(Party.case_id) == meeting.case_id,

@@ -105,7 +105,7 @@ class Entry:
     link_id: str
     not_before: int  # the token's own claims (seconds since the epoch)
     expires: int
-    facts: Any  # attendance.JoinFacts
+    facts: Any  # join_facts.JoinFacts
     generation: int
     filled_at: float
 

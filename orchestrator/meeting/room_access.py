@@ -8,8 +8,8 @@ Revoking a person's links (or removing them from the case) kills the links at on
 not what those links already handed out: a room URL from a click carries a provider
 token valid until the join window closes. So ``withdraw`` also revokes their PINs and
 moves every live meeting of theirs whose room they may hold a URL for to a new provider
-room (``rooms.move_room``; a shared room PIN changes with it); the others' links follow
-it at their next click.
+room (``provider_queue.move_room``; a shared room PIN changes with it); the others' links
+follow it at their next click.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from orchestrator.core.models import (
     Party,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import rooms
+from orchestrator.meeting import provider_queue, rooms
 from orchestrator.scheduling import booking
 
 _LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
@@ -134,7 +134,7 @@ async def withdraw(session: AsyncSession, *, party: Party, now: datetime) -> int
     )
     moved = 0
     for meeting in await _clicked_meetings(session, party.id):
-        if await rooms.move_room(session, meeting=meeting, now=now):
+        if await provider_queue.move_room(session, meeting=meeting, now=now):
             await booking.replace_room_pin(session, meeting=meeting, now=now)
             moved += 1
     return moved

@@ -46,14 +46,12 @@ from orchestrator.core.models import (
     Meeting,
     MeetingMode,
     MeetingStatus,
-    OutboxKind,
     Party,
     Room,
 )
 from orchestrator.core.records import add_audit, add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import rooms
-from orchestrator.messaging.outbox import enqueue
+from orchestrator.meeting import provider_queue, rooms, transitions
 from orchestrator.scheduling import search_inputs
 
 # Meetings whose PINs and times are still in play.
@@ -719,21 +717,15 @@ async def _ensure_invitations(
 async def _queue_room(
     session: AsyncSession, *, meeting: Meeting, room: Room, now: datetime, action: str
 ) -> None:
-    await enqueue(
+    await provider_queue.queue_provider_call(
         session,
-        kind=OutboxKind.provider_call,
-        topic=action,
-        idempotency_key=f"{action}:{room.id}:{meeting.sequence}",
-        payload={
-            "action": action,
-            "meeting_id": str(meeting.id),
-            "room_id": str(room.id),
-            "provider": meeting.provider,
-            "sequence": meeting.sequence,
-        },
+        meeting=meeting,
+        action=action,
+        key=f"{room.id}:{meeting.sequence}",
         now=now,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
+        room_id=str(room.id),
+        provider=meeting.provider,
+        sequence=meeting.sequence,
     )
 
 
@@ -839,7 +831,7 @@ async def book(
     await _insert_meeting(session, meeting)
     room = Room(meeting_id=meeting.id, kind="main", label="Joint room", room_key=meeting.room_key)
     session.add(room)
-    await rooms.record_transition(
+    await transitions.record_transition(
         session, meeting=meeting, to=MeetingStatus.scheduled, source="booking", now=now
     )
     await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
@@ -983,7 +975,7 @@ async def cancel(
     ``reason_on_timeline`` is for a reason in the service's own words ("School will not
     take part"): staff's free text stays on the meeting only, where retention clears it.
     """
-    await rooms.transition(
+    await transitions.transition(
         session,
         meeting=meeting,
         to=MeetingStatus.cancelled,

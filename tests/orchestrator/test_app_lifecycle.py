@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from orchestrator.core.db import Database
 from orchestrator.core.models import ParticipantEvent
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import attendance
+from orchestrator.meeting import join_facts
 from orchestrator.web import keys
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import CONSOLE_STOPPING, JOIN_CLICKS, OPENAPI, REMINDER_SCHEDULER
@@ -81,14 +81,14 @@ async def test_a_click_being_answered_as_the_service_stops_is_recorded(
     ready, meeting, found = await booked(client, staff)
     clock.set(START - timedelta(minutes=5))
     reading, go_on = asyncio.Event(), asyncio.Event()
-    read_facts = attendance.load_join_facts
+    read_facts = join_facts.load_join_facts
 
     async def slow_read(*args: Any, **kwargs: Any) -> Any:
         reading.set()
         await go_on.wait()
         return await read_facts(*args, **kwargs)
 
-    monkeypatch.setattr(attendance, "load_join_facts", slow_read)
+    monkeypatch.setattr(join_facts, "load_join_facts", slow_read)
     answer = asyncio.create_task(click(client, found[ready.parties["parent"]]))
     await reading.wait()  # the click is being answered: its link is being read
     stopping = asyncio.create_task(client.server.close())

@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from orchestrator.cases import links
 from orchestrator.core.models import Link, Meeting
-from orchestrator.meeting import attendance, link_cache
+from orchestrator.meeting import join_facts, link_cache
 from orchestrator.web.keys import DB, JOIN_LINK_CACHE
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.meetings_support import (
@@ -242,14 +242,14 @@ async def test_a_burst_of_clicks_on_a_fresh_link_is_one_read(
     ready, meeting, found = await booked(client, staff)
     clock.set(START)
     reads: list[str] = []
-    real_load = attendance.load_join_facts
+    real_load = join_facts.load_join_facts
 
     async def counting_load(connection: Any, *, link_id: str) -> Any:
         reads.append(link_id)
         await asyncio.sleep(0.05)  # a slow database: the rest of the burst arrives meanwhile
         return await real_load(connection, link_id=link_id)
 
-    monkeypatch.setattr(attendance, "load_join_facts", counting_load)
+    monkeypatch.setattr(join_facts, "load_join_facts", counting_load)
     parent = found[ready.parties["parent"]]
     answers = await asyncio.gather(*(click(client, parent) for _ in range(20)))
     assert [status for status, _ in answers] == [303] * 20

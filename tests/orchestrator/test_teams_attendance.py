@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from orchestrator.core import health
 from orchestrator.core.models import OutboxMessage, OutboxStatus
 from orchestrator.core.settings import Settings
-from orchestrator.meeting.rooms import ATTENDANCE_REPORT_WAITS
+from orchestrator.meeting.provider_queue import ATTENDANCE_REPORT_WAITS
 from orchestrator.web.keys import DB, DISPATCHER, METRICS
 from tests.conftest import MutableClock, Staff
 from tests.fakes.graph import Attendee, FakeGraph

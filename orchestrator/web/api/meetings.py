@@ -22,7 +22,7 @@ from orchestrator.core.models import (
     Room,
     StaffRole,
 )
-from orchestrator.meeting import attendance, clicks, rooms
+from orchestrator.meeting import attendance, clicks, room_moves, rooms, session_control
 from orchestrator.meeting.providers import Providers
 from orchestrator.scheduling import booking
 from orchestrator.web.api.routes import ApiContext, ApiRouter
@@ -443,7 +443,7 @@ async def room_state(ctx: ApiContext) -> RoomStatePublic:
 async def start_session(ctx: ApiContext) -> RoomStatePublic:
     """Start (or resume) the session."""
     meeting = await load_meeting(ctx)
-    await rooms.start(
+    await session_control.start(
         ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id, settings=ctx.settings
     )
     return await state_public(ctx, meeting)
@@ -453,7 +453,7 @@ async def start_session(ctx: ApiContext) -> RoomStatePublic:
 async def pause_session(ctx: ApiContext) -> RoomStatePublic:
     """Pause the session (a break); start resumes it."""
     meeting = await load_meeting(ctx)
-    await rooms.pause(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
+    await session_control.pause(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
     return await state_public(ctx, meeting)
 
 
@@ -461,7 +461,7 @@ async def pause_session(ctx: ApiContext) -> RoomStatePublic:
 async def end_session(ctx: ApiContext) -> RoomStatePublic:
     """End the session for everyone."""
     meeting = await load_meeting(ctx)
-    await rooms.end(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
+    await session_control.end(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
     return await state_public(ctx, meeting)
 
 
@@ -471,7 +471,7 @@ async def end_session(ctx: ApiContext) -> RoomStatePublic:
 async def admit(ctx: ApiContext, body: PartyRef) -> RoomStatePublic:
     """Admit a party from the lobby into the joint room."""
     meeting = await load_meeting(ctx)
-    await rooms.admit(ctx.session, meeting=meeting, party_id=body.party_id, now=ctx.now)
+    await room_moves.admit(ctx.session, meeting=meeting, party_id=body.party_id, now=ctx.now)
     return await state_public(ctx, meeting)
 
 
@@ -485,7 +485,7 @@ async def admit(ctx: ApiContext, body: PartyRef) -> RoomStatePublic:
 async def open_caucus(ctx: ApiContext, body: CaucusCreate) -> RoomStatePublic:
     """Open a private caucus room for some parties and move them there."""
     meeting = await load_meeting(ctx)
-    await rooms.open_caucus(
+    await room_moves.open_caucus(
         ctx.session, meeting=meeting, label=body.label, party_ids=body.party_ids, now=ctx.now
     )
     return await state_public(ctx, meeting)
@@ -498,7 +498,7 @@ async def close_caucus(ctx: ApiContext) -> RoomStatePublic:
     """Close a caucus room; its parties return to the joint room."""
     meeting = await load_meeting(ctx)
     room = await rooms.get_room(ctx.session, meeting, ctx.path_id("room_id"))
-    await rooms.close_caucus(ctx.session, meeting=meeting, room=room, now=ctx.now)
+    await room_moves.close_caucus(ctx.session, meeting=meeting, room=room, now=ctx.now)
     return await state_public(ctx, meeting)
 
 
@@ -506,7 +506,7 @@ async def close_caucus(ctx: ApiContext) -> RoomStatePublic:
 async def recall(ctx: ApiContext) -> RoomStatePublic:
     """Bring everyone back to the joint room."""
     meeting = await load_meeting(ctx)
-    await rooms.recall(ctx.session, meeting=meeting, now=ctx.now)
+    await room_moves.recall(ctx.session, meeting=meeting, now=ctx.now)
     return await state_public(ctx, meeting)
 
 

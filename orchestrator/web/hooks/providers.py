@@ -25,7 +25,7 @@ from aiohttp import web
 from integrations.base import CallbackRequest
 from integrations.errors import IntegrationError, PluginLoadError, SignatureInvalid
 from orchestrator.core.models import Channel, ParticipantStatus
-from orchestrator.meeting import attendance, room_access, rooms
+from orchestrator.meeting import attendance, join_facts, room_access, rooms
 from orchestrator.meeting.attendance_signals import record_signals
 from orchestrator.meeting.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
 from orchestrator.scheduling import booking
@@ -233,7 +233,7 @@ async def twilio_pin(request: web.Request) -> web.Response:
             label = party.participant_ref
         else:
             assert meeting.mediator_id is not None
-            label = attendance.mediator_ref(meeting.mediator_id)
+            label = join_facts.mediator_ref(meeting.mediator_id)
         await attendance.append(
             session,
             attendance.event_row(

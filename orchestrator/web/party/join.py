@@ -20,7 +20,7 @@ from integrations.base import JoinIdentity
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import LinkScope, MeetingMode, MeetingStatus
-from orchestrator.meeting import attendance, link_cache
+from orchestrator.meeting import join_facts, link_cache
 from orchestrator.meeting.providers import room_from_dict
 from orchestrator.scheduling import booking
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
@@ -93,11 +93,11 @@ class _Verified:
     into the room they name, built at the first click that is let in (both are dropped
     together when anything about the link, meeting, party or room changes)."""
 
-    facts: attendance.JoinFacts
+    facts: join_facts.JoinFacts
     location: str | None = None
 
 
-def _location(app: web.Application, facts: attendance.JoinFacts, now: datetime) -> str:
+def _location(app: web.Application, facts: join_facts.JoinFacts, now: datetime) -> str:
     """This person's URL into the room the facts name (built from stored data, no call).
 
     A room token in it lasts until the meeting's join window closes, not a fixed time.
@@ -148,7 +148,7 @@ async def _verify(
     )
     link_id = str(claims["jti"])
     async with app[DB].reader_engine.connect() as connection:
-        facts = await attendance.load_join_facts(connection, link_id=link_id)
+        facts = await join_facts.load_join_facts(connection, link_id=link_id)
     verified = _Verified(facts)
     cache.put(
         token,
@@ -173,7 +173,7 @@ async def join_video(request: web.Request) -> web.StreamResponse:
         target = verified.facts.target(
             now=now, opens_before=timedelta(minutes=settings.join_opens_minutes)
         )
-    except attendance.RoomNotReady:
+    except join_facts.RoomNotReady:
         return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)
     except InvalidState as exc:
         return render(

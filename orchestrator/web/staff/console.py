@@ -1,9 +1,10 @@
 """The mediator's pages: "my sessions" and the live room console, then the outcome form.
 
 The console shows who is where (lobby, joint room, each caucus room, left) with their
-channel, and every button drives ``rooms.py``. It stays current without a reload through
-Server-Sent Events (a fingerprint of the meeting's state polled once a second); without
-JavaScript the refresh link does the same. A mediator only ever sees their own meetings.
+channel, and every button drives ``session_control`` or ``room_moves``. It stays current
+without a reload through Server-Sent Events (a fingerprint of the meeting's state polled
+once a second); without JavaScript the refresh link does the same. A mediator only ever
+sees their own meetings.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from orchestrator.core.models import (
     StaffRole,
 )
 from orchestrator.core.records import add_audit
-from orchestrator.meeting import attendance, rooms
+from orchestrator.meeting import attendance, room_moves, rooms, session_control
 from orchestrator.scheduling import booking
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
@@ -272,7 +273,7 @@ ACTIONS = ("start", "pause", "end", "admit", "caucus", "close-room", "recall", "
 @routes.post("/staff/meetings/{meeting_id}/console/{action}")
 @staff_page(roles=ROOM_STAFF)
 async def console_action(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    """Each button: one transaction through rooms.py, then back to the console."""
+    """Each button: one transaction through the meeting use-cases, then back to the console."""
     action = request.match_info["action"]
     if action not in ACTIONS:
         raise NotFound("action", action)
@@ -315,27 +316,29 @@ async def _apply(
 ) -> None:
     now = staff.now
     if action == "start":
-        await rooms.start(
+        await session_control.start(
             session, meeting=meeting, now=now, actor_id=staff.user.id, settings=staff.settings
         )
     elif action == "pause":
-        await rooms.pause(session, meeting=meeting, now=now, actor_id=staff.user.id)
+        await session_control.pause(session, meeting=meeting, now=now, actor_id=staff.user.id)
     elif action == "end":
-        await rooms.end(session, meeting=meeting, now=now, actor_id=staff.user.id)
+        await session_control.end(session, meeting=meeting, now=now, actor_id=staff.user.id)
     elif action == "recall":
-        await rooms.recall(session, meeting=meeting, now=now)
+        await room_moves.recall(session, meeting=meeting, now=now)
     elif action == "admit":
         party_id = parse_uuid(str(form.get("party_id", "")), "party")
-        await rooms.admit(session, meeting=meeting, party_id=party_id, now=now)
+        await room_moves.admit(session, meeting=meeting, party_id=party_id, now=now)
     elif action == "caucus":
         chosen = [parse_uuid(str(v), "party") for v in form.getall("party_ids", [])]
         label = str(form.get("label", "")).strip()[:60] or "Private room"
-        await rooms.open_caucus(session, meeting=meeting, label=label, party_ids=chosen, now=now)
+        await room_moves.open_caucus(
+            session, meeting=meeting, label=label, party_ids=chosen, now=now
+        )
     elif action == "close-room":
         room = await rooms.get_room(
             session, meeting, parse_uuid(str(form.get("room_id", "")), "room")
         )
-        await rooms.close_caucus(session, meeting=meeting, room=room, now=now)
+        await room_moves.close_caucus(session, meeting=meeting, room=room, now=now)
     elif action == "mark":
         party_id = parse_uuid(str(form.get("party_id", "")), "party")
         raw = str(form.get("status", ""))
