@@ -31,16 +31,9 @@ from sqlmodel import col, select
 
 from calendars import wording
 from calendars.imip import build_invite_message, build_plain_message
-from calendars.invites import (
-    Attendee,
-    EventSpec,
-    JoinDetails,
-    Organizer,
-    Role,
-    build_cancel,
-    build_request,
-    when_text,
-)
+from calendars.invite_spec import Attendee, EventSpec, JoinDetails, Organizer, Role
+from calendars.invite_text import when_text
+from calendars.invites import build_cancel, build_request
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.core.events import (
