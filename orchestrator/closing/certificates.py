@@ -44,7 +44,6 @@ from orchestrator.core.models import (
     ROLE_WORDS,
     Case,
     CaseStatus,
-    CaseStatusCause,
     Certificate,
     CertificateKind,
     Mediator,
@@ -140,14 +139,7 @@ async def issue_certificate(
     )
     pdf = render_pdf(text)
     store_pdf(session, certificate, pdf, settings)
-    await move_case_on(
-        session,
-        case=case,
-        to=CaseStatus.certificate_issued,
-        cause=CaseStatusCause.certificate_issued,
-        actor=actor,
-        now=now,
-    )
+    await move_case_on(session, case, CaseStatus.certificate_issued, actor=actor, now=now)
     await _announce(
         session,
         case=case,

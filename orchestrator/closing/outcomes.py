@@ -26,7 +26,6 @@ from orchestrator.core.models import (
     Case,
     CaseKind,
     CaseStatus,
-    CaseStatusCause,
     Certificate,
     CertificateKind,
     Channel,
@@ -235,25 +234,8 @@ async def record_outcome(
 
     case.certificate_event_on = session_date(case, meeting, await _closed_at(session, meeting))
     # A case past this (certificate issued, closed) is not moved back by a correction.
-    await move_case_on(
-        session,
-        case=case,
-        to=CaseStatus.outcome_recorded,
-        cause=CaseStatusCause.outcome_recorded,
-        actor=actor,
-        now=now,
-    )
-    await _note_outcome(
-        session,
-        case=case,
-        meeting=meeting,
-        data=data,
-        confirmed=confirmed,
-        first=existing is None,
-        bus=bus,
-        now=now,
-        actor=actor,
-    )
+    await move_case_on(session, case, CaseStatus.outcome_recorded, actor=actor, now=now)
+    await _announce(session, outcome, data, confirmed, first=existing is None, bus=bus, actor=actor)
     return outcome
 
 
@@ -283,27 +265,26 @@ async def _recordable(
     return case, existing
 
 
-async def _note_outcome(
+async def _announce(
     session: AsyncSession,
-    *,
-    case: Case,
-    meeting: Meeting,
+    outcome: Outcome,
     data: OutcomeCreate,
     confirmed: list[PartyAttendance],
+    *,
     first: bool,
     bus: EventBus,
-    now: datetime,
     actor: str | None,
 ) -> None:
     """Put the outcome (and, the first time, the attendance) on the timeline and announce it."""
+    case_id, meeting_id, now = outcome.case_id, outcome.meeting_id, outcome.recorded_at
     agreed = sum(1 for issue in data.issues if issue.agreed)
     summary = f"Outcome {'recorded' if first else 'corrected'}: {RESULT_WORDS[data.result]}"
     if data.issues:
         summary += f" ({agreed} of {len(data.issues)} issues agreed)"
     add_timeline(
         session,
-        case_id=case.id,
-        meeting_id=meeting.id,
+        case_id=case_id,
+        meeting_id=meeting_id,
         kind="outcome.recorded",
         summary=summary,
         at=now,
@@ -314,17 +295,17 @@ async def _note_outcome(
         present = sum(1 for row in confirmed if row.attended)
         add_timeline(
             session,
-            case_id=case.id,
-            meeting_id=meeting.id,
+            case_id=case_id,
+            meeting_id=meeting_id,
             kind="attendance.final",
             summary=f"Attendance confirmed: {present} of {len(confirmed)} attended",
             at=now,
             actor=actor,
         )
-        await bus.emit(session, AttendanceFinal(case_id=case.id, at=now, meeting_id=meeting.id))
+        await bus.emit(session, AttendanceFinal(case_id=case_id, at=now, meeting_id=meeting_id))
     await bus.emit(
         session,
-        OutcomeRecorded(case_id=case.id, at=now, meeting_id=meeting.id, result=data.result.value),
+        OutcomeRecorded(case_id=case_id, at=now, meeting_id=meeting_id, result=data.result.value),
     )
 
 
