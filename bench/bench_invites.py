@@ -23,15 +23,9 @@ import aiosmtplib
 from aiosmtpd.controller import Controller
 
 from calendars.imip import build_invite_message
-from calendars.invites import (
-    Attendee,
-    EventSpec,
-    JoinDetails,
-    Organizer,
-    build_request,
-    uid_for_meeting,
-    when_text,
-)
+from calendars.invite_spec import Attendee, EventSpec, JoinDetails, Organizer, uid_for_meeting
+from calendars.invite_text import when_text
+from calendars.invites import build_request
 from integrations.mail_smtp import SmtpConfig, SmtpMailBackend
 
 LONDON = ZoneInfo("Europe/London")

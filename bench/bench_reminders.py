@@ -79,7 +79,7 @@ async def seed(
     """``pending`` reminders: ``firing`` fall due over ``spread`` seconds, the rest in weeks."""
     from sqlalchemy import insert
 
-    from calendars.invites import uid_for_meeting
+    from calendars.invite_spec import uid_for_meeting
     from orchestrator.core.db import connect
     from orchestrator.core.models import (
         Case,

@@ -24,7 +24,7 @@ from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 from typing import Any, Literal
 
-from calendars.invites import check_email, clean_name
+from calendars.addresses import check_email, clean_name
 
 ImipMethod = Literal["REQUEST", "CANCEL"]
 

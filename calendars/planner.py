@@ -21,8 +21,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from ortools.sat.python.cp_model import CpModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,10 @@ def _summarise(demands: Sequence[Demand], chosen: dict[str, Option], optimal: bo
     )
 
 
+# The planner's decision variables: (case index, option index) -> cp_model.IntVar.
+_Choices = dict[tuple[int, int], Any]
+
+
 def plan(
     demands: Sequence[Demand],
     capacities: Sequence[Capacity],
@@ -131,7 +138,34 @@ def plan(
 
     caps = {c.mediator_id: c for c in capacities}
     model = cp_model.CpModel()
-    choice: dict[tuple[int, int], Any] = {}  # cp_model.IntVar
+    choice, by_mediator = _choose_at_most_one(model, demands, caps)
+    for mediator_id, entries in by_mediator.items():
+        _keep_mediator_limits(model, choice, entries, caps[mediator_id])
+    model.maximize(_objective(demands, choice))
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit_s
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    status = solver.solve(model)
+    chosen: dict[str, Option] = {}
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        for (ci, oi), var in choice.items():
+            if solver.value(var):
+                chosen[demands[ci].case_id] = demands[ci].options[oi]
+    else:  # no solution in time (should not happen: booking nothing is always feasible)
+        return first_come_greedy(demands, capacities)
+    return _summarise(demands, chosen, optimal=status == cp_model.OPTIMAL)
+
+
+def _choose_at_most_one(
+    model: CpModel, demands: Sequence[Demand], caps: dict[str, Capacity]
+) -> tuple[_Choices, dict[str, list[tuple[int, int, Option]]]]:
+    """One yes/no variable per option of a known mediator, at most one yes per case.
+
+    Also returns each mediator's options, with the indices of their variables.
+    """
+    choice: _Choices = {}
     by_mediator: dict[str, list[tuple[int, int, Option]]] = defaultdict(list)
     for ci, demand in enumerate(demands):
         for oi, option in enumerate(demand.options):
@@ -143,30 +177,39 @@ def plan(
         model.add_at_most_one(
             choice[(ci, oi)] for oi in range(len(demand.options)) if (ci, oi) in choice
         )
+    return choice, by_mediator
 
-    for mediator_id, entries in by_mediator.items():
-        cap = caps[mediator_id]
-        zone = ZoneInfo(cap.timezone)
-        # Clashes: at every option's start, at most one option may be running (with buffers).
-        starts = sorted({o.start for _, _, o in entries})
-        for moment in starts:
-            running = [
-                choice[(ci, oi)]
-                for ci, oi, o in entries
-                if o.start - cap.buffer <= moment < o.end + cap.buffer
-            ]
-            if len(running) > 1:
-                model.add_at_most_one(running)
-        # Sessions per local day, counting what is already booked.
-        per_day: dict[date, list[Any]] = defaultdict(list)  # cp_model.IntVar
-        for ci, oi, o in entries:
-            per_day[_local_day(o.start, zone)].append(choice[(ci, oi)])
-        for day, variables in per_day.items():
-            room = max(cap.max_sessions_per_day - cap.booked_per_day.get(day, 0), 0)
-            if len(variables) > room:
-                model.add(sum(variables) <= room)
 
-    # Lexicographic objective by weights: within target ≫ booked ≫ preference and earliness.
+def _keep_mediator_limits(
+    model: CpModel,
+    choice: _Choices,
+    entries: list[tuple[int, int, Option]],
+    cap: Capacity,
+) -> None:
+    """No two of one mediator's sessions at once (buffers included), none over a day's limit."""
+    zone = ZoneInfo(cap.timezone)
+    # Clashes: at every option's start, at most one option may be running (with buffers).
+    starts = sorted({o.start for _, _, o in entries})
+    for moment in starts:
+        running = [
+            choice[(ci, oi)]
+            for ci, oi, o in entries
+            if o.start - cap.buffer <= moment < o.end + cap.buffer
+        ]
+        if len(running) > 1:
+            model.add_at_most_one(running)
+    # Sessions per local day, counting what is already booked.
+    per_day: dict[date, list[Any]] = defaultdict(list)  # cp_model.IntVar
+    for ci, oi, o in entries:
+        per_day[_local_day(o.start, zone)].append(choice[(ci, oi)])
+    for day, variables in per_day.items():
+        room = max(cap.max_sessions_per_day - cap.booked_per_day.get(day, 0), 0)
+        if len(variables) > room:
+            model.add(sum(variables) <= room)
+
+
+def _objective(demands: Sequence[Demand], choice: _Choices) -> Any:
+    """The sum to maximise, weighted so that within target ≫ booked ≫ preference and earliness."""
     horizon = max((o.start for d in demands for o in d.options), default=datetime(2000, 1, 1))
     earliest = min((o.start for d in demands for o in d.options), default=horizon)
     span = max((horizon - earliest).total_seconds(), 1.0)
@@ -182,21 +225,7 @@ def plan(
         fine = round(fine_scale * (0.7 * liked + 0.3 * earliness))
         weight = booked_weight + fine + (within_weight if _within(demand, option) else 0)
         terms.append(weight * var)
-    model.maximize(sum(terms))
-
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
-    status = solver.solve(model)
-    chosen: dict[str, Option] = {}
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        for (ci, oi), var in choice.items():
-            if solver.value(var):
-                chosen[demands[ci].case_id] = demands[ci].options[oi]
-    else:  # no solution in time (should not happen: booking nothing is always feasible)
-        return first_come_greedy(demands, capacities)
-    return _summarise(demands, chosen, optimal=status == cp_model.OPTIMAL)
+    return sum(terms)
 
 
 def first_come_greedy(demands: Sequence[Demand], capacities: Sequence[Capacity]) -> Plan:

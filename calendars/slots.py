@@ -287,6 +287,41 @@ def _score(
     return round(score, 3), "; ".join(reasons)
 
 
+def _statuses_at(
+    candidate: _Candidate, views: Sequence[_PartyView]
+) -> tuple[dict[str, PartyStatus], list[str]]:
+    """Each party's status at a candidate, and the required parties who block it."""
+    statuses: dict[str, PartyStatus] = {}
+    blocking: list[str] = []
+    for view in views:
+        status = view.status(candidate)
+        statuses[view.party.party_id] = status
+        if view.party.required and status in BLOCKING:
+            blocking.append(view.party.party_id)
+    return statuses, blocking
+
+
+@dataclass
+class _BlockTally:
+    """The candidate times before the target, and how often each required party blocks one."""
+
+    candidates: int = 0
+    sole_blocks: Counter[str] = field(default_factory=Counter)
+    all_blocks: Counter[str] = field(default_factory=Counter)
+
+    def count(self, blocking: list[str]) -> None:
+        """Count one candidate before the target and the parties who block it."""
+        self.candidates += 1
+        if blocking:
+            self.all_blocks.update(blocking)
+            if len(blocking) == 1:
+                self.sole_blocks[blocking[0]] += 1
+
+    def blockers(self) -> list[str]:
+        """Those who alone block the most times first, then those who block the most."""
+        return sorted(self.all_blocks, key=lambda p: (-self.sole_blocks[p], -self.all_blocks[p], p))
+
+
 def find_slots(
     *,
     window: Interval,
@@ -313,25 +348,13 @@ def find_slots(
     grid = _mediator_grid(window, duration, rules, mediator, now, rules.grid_minutes, fixed_starts)
     first_day = now.astimezone(rules.zone).date()
     feasible: list[Slot] = []
-    sole_blocks: Counter[str] = Counter()
-    all_blocks: Counter[str] = Counter()
-    candidates_before_target = 0
+    before_target = _BlockTally()
     for candidate in grid:
-        statuses: dict[str, PartyStatus] = {}
-        blocking: list[str] = []
-        for view in views:
-            status = view.status(candidate)
-            statuses[view.party.party_id] = status
-            if view.party.required and status in BLOCKING:
-                blocking.append(view.party.party_id)
+        statuses, blocking = _statuses_at(candidate, views)
         within_target = candidate.end <= target
         if within_target:
-            candidates_before_target += 1
+            before_target.count(blocking)
         if blocking:
-            if within_target:
-                all_blocks.update(blocking)
-                if len(blocking) == 1:
-                    sole_blocks[blocking[0]] += 1
             continue
         score, explanation = _score(candidate, statuses, views, within_target, first_day)
         feasible.append(
@@ -341,15 +364,18 @@ def find_slots(
     best = feasible if limit is None else feasible[:limit]
     if any(s.within_target for s in feasible):
         return SlotSearch(slots=best, explanation=f"{len(feasible)} feasible times found")
-    blockers = sorted(all_blocks, key=lambda p: (-sole_blocks[p], -all_blocks[p], p))
+    blockers = before_target.blockers()
     after = sorted(feasible, key=lambda s: s.start)
     return SlotSearch(
         slots=best,
         blockers=blockers,
-        blocked_counts={p: all_blocks[p] for p in blockers},
+        blocked_counts={p: before_target.all_blocks[p] for p in blockers},
         earliest_after_target=after if limit is None else after[:limit],
         explanation=_nothing_fits(
-            candidates_before_target, blockers, all_blocks, {p.party_id: _name(p) for p in parties}
+            before_target.candidates,
+            blockers,
+            before_target.all_blocks,
+            {p.party_id: _name(p) for p in parties},
         ),
     )
 

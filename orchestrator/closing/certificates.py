@@ -5,18 +5,17 @@ family declines mediation, and when the LA says it cannot arrange mediation with
 days. Each is due 3 working days after its event, carries the appeal deadline it implies,
 is stored under the data directory, and is emailed to the family and the LA through the
 outbox (so a mail outage delays it but never loses it).
+
+This module numbers and issues them and looks them up. The event a certificate speaks of
+is found in ``certificate_events``, its words in ``certificate_wording``, its page laid
+out in ``certificate_pdf``, its file kept by ``certificate_files`` and its email sent by
+``certificate_mail``.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -25,54 +24,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 from sqlmodel._compat import SQLModelConfig
 
-from calendars import wording
 from calendars.clocks import appeal_deadline, certificate_due
-from calendars.imip import build_plain_message
 from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle
-from orchestrator.closing.outcomes import MEDIATION_HELD, session_date
-from orchestrator.core.db import after_transaction
-from orchestrator.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
+from orchestrator.cases import intake
+from orchestrator.closing.case_progress import move_case_on
+from orchestrator.closing.certificate_events import event_for
+from orchestrator.closing.certificate_files import store_pdf
+from orchestrator.closing.certificate_mail import send_certificate
+from orchestrator.closing.certificate_pdf import CertificateText, render_pdf
+from orchestrator.closing.certificate_wording import (
+    CASE_KIND_WORDS,
+    appeal_words,
+    statement,
+    title,
+)
+from orchestrator.core.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.core.events import CertificateIssued, EventBus
 from orchestrator.core.models import (
-    FAMILY_ROLES,
     ROLE_WORDS,
     Case,
-    CaseKind,
     CaseStatus,
-    CaseStatusCause,
     Certificate,
     CertificateKind,
     Mediator,
     Meeting,
-    MeetingStatus,
-    OutboxKind,
     Outcome,
     Party,
-    PartyRole,
-    is_person_name,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import consent
-from orchestrator.messaging.outbox import email_payload, enqueue
 
-TITLES = {
-    CertificateKind.mediation: "Mediation certificate",
-    CertificateKind.mias: "Mediation information certificate",
-    CertificateKind.declined: "Mediation certificate: mediation declined",
-    CertificateKind.missed_30_days: "Mediation certificate: mediation not arranged in 30 days",
-}
-CASE_KIND_WORDS = {
-    CaseKind.mediation: "SEND mediation",
-    CaseKind.disagreement_resolution: "Disagreement resolution",
-    CaseKind.mias: "Mediation information and advice",
-}
-# Who receives the certificate: the family (the appellant) and the LA.
-RECIPIENT_ROLES = FAMILY_ROLES | {PartyRole.la_officer}
 _NUMBER_ATTEMPTS = 20
-# A meeting in one of these states is still going to happen (or is happening).
-_LIVE_MEETING = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
 
 
 class CertificateRequest(SQLModel):
@@ -104,10 +87,6 @@ class CertificateList(SQLModel):
     certificates: list[CertificatePublic]
 
 
-def certificates_dir(settings: Settings) -> Path:
-    return settings.data_dir / "certificates"
-
-
 def issued_on(certificate: Certificate, case: Case) -> date:
     """The day of issue in the case's own zone."""
     return certificate.issued_at.astimezone(ZoneInfo(case.timezone)).date()
@@ -125,289 +104,7 @@ def certificate_public(certificate: Certificate, *, case: Case) -> CertificatePu
     )
 
 
-# ---------------------------------------------------------------------------- the PDF
-
-
-@dataclass(frozen=True)
-class CertificateText:
-    """Everything printed on a certificate, already worded."""
-
-    title: str
-    number: str
-    issued_on: date
-    reference: str
-    local_authority: str
-    case_kind: str
-    statement: str
-    parties: list[tuple[str, str, str]]  # role, name, organisation
-    mediator: str | None
-    appeal: str
-    service_name: str
-    help_line: str
-
-
-FONTS = Path(__file__).parent.parent / "fonts"
-FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
-
-
-@functools.cache
-def _register_fonts() -> None:
-    """DejaVu Sans (in the package, under its licence in fonts/): every name in Latin,
-    Greek or Cyrillic script, Vietnamese included, prints as written. PDF's built-in
-    Helvetica knows only Latin-1 and silently loses "Łucja" or "Şebnem"."""
-    from reportlab.lib.fonts import addMapping
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    pdfmetrics.registerFont(TTFont(FONT, FONTS / f"{FONT}.ttf"))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, FONTS / f"{FONT_BOLD}.ttf"))
-    addMapping(FONT, 0, 0, FONT)
-    addMapping(FONT, 1, 0, FONT_BOLD)
-
-
-def remove_on_rollback(session: AsyncSession, path: Path) -> None:
-    """Delete ``path`` if the transaction that wrote it rolls back.
-
-    The file is written before the commit that records it, so a crash can never leave a
-    certificate row without its PDF. The price is the other way round: a transaction that
-    fails after the write would leave a PDF that nothing refers to, with names in it that
-    no retention run would ever find. This takes it away again.
-    """
-
-    def settled(committed: bool) -> None:
-        if not committed:
-            path.unlink(missing_ok=True)
-
-    after_transaction(session, ("certificate", path), settled)
-
-
-def render_pdf(text: CertificateText) -> bytes:
-    """Lay the certificate out on one A4 page and return the PDF bytes."""
-    # Imported here: reportlab takes a noticeable part of a second to load, and only
-    # issuing a certificate needs it.
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    _register_fonts()
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
-        # The metadata is visible to anyone with the file: a number, never a name.
-        title=f"{text.title} {text.number}",
-        author=text.service_name,
-        subject="Certificate for an appeal to the First-tier Tribunal (SEND)",
-        lang="en-GB",
-        displayDocTitle=True,
-        invariant=True,
-    )
-    styles = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=FONT, fontSize=11, leading=15)
-    strong = ParagraphStyle("strong", parent=body, fontName=FONT_BOLD)
-    title = ParagraphStyle("title", parent=styles["Title"], fontName=FONT_BOLD)
-
-    def para(value: str, style: ParagraphStyle = body) -> Paragraph:
-        return Paragraph(escape(value), style)
-
-    facts = [
-        ["Certificate number", text.number],
-        ["Date of issue", wording.date_only(text.issued_on)],
-        ["Case reference", text.reference],
-        ["Local authority", text.local_authority],
-        ["Type of case", text.case_kind],
-    ]
-    if text.mediator:
-        facts.append(["Mediator", text.mediator])
-    fact_table = Table(
-        [[para(a, strong), para(b)] for a, b in facts], colWidths=[55 * mm, 115 * mm]
-    )
-    fact_table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story = [
-        Paragraph(escape(text.title), title),
-        para(text.service_name, strong),
-        Spacer(1, 6 * mm),
-        fact_table,
-        Spacer(1, 6 * mm),
-        para(text.statement),
-        Spacer(1, 4 * mm),
-    ]
-    if text.parties:
-        rows = [[para("Role", strong), para("Name", strong), para("Organisation", strong)]]
-        rows += [[para(r), para(n), para(o)] for r, n, o in text.parties]
-        party_table = Table(rows, colWidths=[45 * mm, 65 * mm, 60 * mm], repeatRows=1)
-        party_table.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
-        )
-        story += [para("The parties", strong), party_table, Spacer(1, 6 * mm)]
-    story += [
-        para("Appeal deadline", strong),
-        para(text.appeal),
-        Spacer(1, 8 * mm),
-        para(
-            f"Issued by {text.service_name}. Questions about this certificate: "
-            f"call {text.help_line}."
-            if text.help_line
-            else f"Issued by {text.service_name}."
-        ),
-    ]
-    doc.build(story)
-    return buffer.getvalue()
-
-
 # ---------------------------------------------------------------------------- issuing
-
-
-DR_DECLINED_TITLE = "Certificate: disagreement resolution did not take place"
-
-
-def _title(kind: CertificateKind, case: Case) -> str:
-    if kind is CertificateKind.declined and case.kind is CaseKind.disagreement_resolution:
-        return DR_DECLINED_TITLE
-    return TITLES[kind]
-
-
-def _statement(
-    kind: CertificateKind,
-    event_date: date,
-    outcome: Outcome | None,
-    case_kind: CaseKind,
-    declined_by: Party | None = None,
-) -> str:
-    day = wording.date_only(event_date)
-    if kind is CertificateKind.declined and case_kind is CaseKind.disagreement_resolution:
-        # Voluntary for everyone: here it is the other side, not the family, that said no.
-        who = (
-            f"the other party ({ROLE_WORDS[declined_by.role]})"
-            if declined_by is not None
-            else "the other party"
-        )
-        return (
-            f"Disagreement resolution was requested, and on {day} {who} said it would not "
-            "take part, so it did not take place."
-        )
-    if kind is CertificateKind.mediation:
-        if outcome is not None and outcome.result not in MEDIATION_HELD:
-            return (
-                f"Mediation was arranged for {day} but did not take place: a party did not "
-                "attend or could not be contacted."
-            )
-        return f"Mediation took place on {day}."
-    if kind is CertificateKind.mias:
-        return (
-            f"The parent or young person received information and advice about mediation on {day}."
-        )
-    if kind is CertificateKind.declined:
-        return (
-            f"The parent or young person was given information about mediation and on {day} "
-            "decided not to go to mediation."
-        )
-    return (
-        f"On {day} the local authority said it could not arrange mediation within 30 days "
-        "of being told that the parent or young person wanted it."
-    )
-
-
-def _appeal_words(deadline: date | None, issued: date) -> str:
-    if deadline is not None:
-        return (
-            f"An appeal to the First-tier Tribunal (Special Educational Needs and Disability) "
-            f"must be made by {wording.date_only(deadline)}."
-        )
-    return (
-        "An appeal to the First-tier Tribunal (Special Educational Needs and Disability) must "
-        "be made by the later of two months from the local authority's decision and one "
-        f"month from the date of this certificate ({wording.date_only(issued)})."
-    )
-
-
-async def _next_number(session: AsyncSession, prefix: str, year: int) -> int:
-    stem = f"{prefix}-{year}-"
-    latest = await session.scalar(
-        select(func.max(Certificate.number)).where(col(Certificate.number).startswith(stem))
-    )
-    return int(str(latest).rsplit("-", 1)[1]) + 1 if latest else 1
-
-
-async def _event_for(
-    session: AsyncSession, *, case: Case, request: CertificateRequest
-) -> tuple[date, Meeting | None, Outcome | None]:
-    """The date the certificate speaks of, and the meeting and outcome behind it, if any."""
-    kind = request.kind
-    if kind is CertificateKind.mediation and case.kind is CaseKind.mias:
-        raise ValidationFailed("an information session gets a mias certificate")
-    session_kind = CertificateKind.mias if case.kind is CaseKind.mias else CertificateKind.mediation
-    if kind is session_kind:
-        query = select(Outcome).where(col(Outcome.case_id) == case.id)
-        if request.meeting_id is not None:
-            query = query.where(col(Outcome.meeting_id) == request.meeting_id)
-        outcome = await session.scalar(query.order_by(col(Outcome.recorded_at).desc()).limit(1))
-        if outcome is not None:
-            meeting = await session.get(Meeting, outcome.meeting_id)
-            assert meeting is not None
-            # Recording the latest outcome set the day the session really ended.
-            if request.meeting_id is None and case.certificate_event_on is not None:
-                return case.certificate_event_on, meeting, outcome
-            return session_date(case, meeting), meeting, outcome
-        if kind is CertificateKind.mediation:
-            raise ValidationFailed("record the meeting's outcome before its mediation certificate")
-    if kind is CertificateKind.mias:
-        # Ending the call set the day it took place (session_control.end); else the adviser says.
-        event_date = request.event_date or case.certificate_event_on
-        if event_date is None:
-            raise ValidationFailed("give the event_date of the information session")
-        return event_date, None, None
-    if kind is CertificateKind.declined:
-        event_date = request.event_date or case.declined_on
-        if event_date is None:
-            raise ValidationFailed(f"give the event_date on which {_declined_words(case)}")
-        await _refuse_while_booked(session, case)
-        case.declined_on = event_date
-        return event_date, None, None
-    if case.kind is not CaseKind.mediation:
-        raise ValidationFailed("the 30-day duty applies to mediation cases only")
-    event_date = request.event_date or case.la_cannot_meet_30_days_on
-    if event_date is None:
-        raise ValidationFailed("give the event_date on which the LA said it cannot meet 30 days")
-    case.la_cannot_meet_30_days_on = event_date
-    return event_date, None, None
-
-
-def _declined_words(case: Case) -> str:
-    """Who said no, for a declined certificate: the family, or in disagreement resolution
-    (voluntary for everyone) the other party."""
-    if case.kind is CaseKind.disagreement_resolution:
-        return "the other party said it would not take part"
-    return "the family declined mediation"
-
-
-async def _refuse_while_booked(session: AsyncSession, case: Case) -> None:
-    """A case that was declined cannot also have a meeting booked: cancel it first."""
-    meeting = await session.scalar(
-        select(Meeting)
-        .where(col(Meeting.case_id) == case.id, col(Meeting.status).in_(_LIVE_MEETING))
-        .order_by(col(Meeting.start_at))
-        .limit(1)
-    )
-    if meeting is None:
-        return
-    day = wording.date_only(meeting.start_at.astimezone(ZoneInfo(case.timezone)).date())
-    raise InvalidState(
-        f"a meeting is still booked for {day}: cancel it (everyone is told) before "
-        f"issuing the certificate that says {_declined_words(case)}",
-        details={"meeting_id": str(meeting.id)},
-    )
 
 
 async def issue_certificate(
@@ -422,13 +119,91 @@ async def issue_certificate(
     actor: str | None = None,
 ) -> Certificate:
     """Number, render, store and send a certificate, and move the case's clocks on."""
+    event_date, meeting, outcome = await _checked_event(
+        session, case=case, request=request, now=now
+    )
+    certificate = _draft(
+        case, meeting=meeting, kind=request.kind, event_date=event_date, now=now, calendar=calendar
+    )
+    year = issued_on(certificate, case).year
+    await _take_number(session, certificate, prefix=settings.certificate_prefix, year=year)
+    parties = await intake.list_parties(session, case_id=case.id)
+    text = await _certificate_text(
+        session,
+        case=case,
+        certificate=certificate,
+        meeting=meeting,
+        outcome=outcome,
+        parties=parties,
+        settings=settings,
+    )
+    pdf = render_pdf(text)
+    store_pdf(session, certificate, pdf, settings)
+    await move_case_on(session, case, CaseStatus.certificate_issued, actor=actor, now=now)
+    await _announce(
+        session,
+        case=case,
+        certificate=certificate,
+        text=text,
+        pdf=pdf,
+        parties=parties,
+        settings=settings,
+        bus=bus,
+        now=now,
+        actor=actor,
+    )
+    return certificate
+
+
+async def _checked_event(
+    session: AsyncSession, *, case: Case, request: CertificateRequest, now: datetime
+) -> tuple[date, Meeting | None, Outcome | None]:
+    """The event the request speaks of; refused if it is in the future or already certified."""
     if request.event_date is not None and request.event_date > now.date():
         raise ValidationFailed("event_date cannot be in the future")
-    event_date, meeting, outcome = await _event_for(session, case=case, request=request)
+    event_date, meeting, outcome = await event_for(
+        session,
+        case=case,
+        kind=request.kind,
+        event_date=request.event_date,
+        meeting_id=request.meeting_id,
+    )
+    await _refuse_duplicate(session, case=case, kind=request.kind, event_date=event_date)
+    return event_date, meeting, outcome
+
+
+def _draft(
+    case: Case,
+    *,
+    meeting: Meeting | None,
+    kind: CertificateKind,
+    event_date: date,
+    now: datetime,
+    calendar: WorkingDays,
+) -> Certificate:
+    """The certificate before its number: its event, the day it is due, the appeal deadline."""
+    today = now.astimezone(ZoneInfo(case.timezone)).date()
+    appeal = appeal_deadline(case.decision_date, today, calendar) if case.decision_date else None
+    return Certificate(
+        case_id=case.id,
+        meeting_id=meeting.id if meeting else None,
+        kind=kind,
+        number="",
+        event_date=event_date,
+        due_date=certificate_due(event_date, calendar),
+        issued_at=now,
+        appeal_deadline=appeal,
+    )
+
+
+async def _refuse_duplicate(
+    session: AsyncSession, *, case: Case, kind: CertificateKind, event_date: date
+) -> None:
+    """One certificate of a kind per event: a second request is told the number issued."""
     duplicate = await session.scalar(
         select(Certificate).where(
             col(Certificate.case_id) == case.id,
-            col(Certificate.kind) == request.kind,
+            col(Certificate.kind) == kind,
             col(Certificate.event_date) == event_date,
         )
     )
@@ -437,92 +212,92 @@ async def issue_certificate(
             f"certificate {duplicate.number} was already issued for this",
             details={"certificate_id": str(duplicate.id), "number": duplicate.number},
         )
-    today = now.astimezone(ZoneInfo(case.timezone)).date()
-    appeal = appeal_deadline(case.decision_date, today, calendar) if case.decision_date else None
-    parties = list(
-        (
-            await session.scalars(
-                select(Party)
-                .where(col(Party.case_id) == case.id, col(Party.removed_at).is_(None))
-                .order_by(col(Party.created_at))
-            )
-        ).all()
-    )
-    mediator_id = (meeting.mediator_id if meeting else None) or case.mediator_id
-    mediator = await session.get(Mediator, mediator_id) if mediator_id else None
 
-    certificate = Certificate(
-        case_id=case.id,
-        meeting_id=meeting.id if meeting else None,
-        kind=request.kind,
-        number="",
-        event_date=event_date,
-        due_date=certificate_due(event_date, calendar),
-        issued_at=now,
-        appeal_deadline=appeal,
+
+async def _next_number(session: AsyncSession, prefix: str, year: int) -> int:
+    stem = f"{prefix}-{year}-"
+    latest = await session.scalar(
+        select(func.max(Certificate.number)).where(col(Certificate.number).startswith(stem))
     )
-    sequence = await _next_number(session, settings.certificate_prefix, today.year)
+    return int(str(latest).rsplit("-", 1)[1]) + 1 if latest else 1
+
+
+async def _take_number(
+    session: AsyncSession, certificate: Certificate, *, prefix: str, year: int
+) -> None:
+    """Give the certificate the next number of its year and insert it.
+
+    Numbers are unique: when another replica took the number a moment ago, the next is tried.
+    """
+    sequence = await _next_number(session, prefix, year)
     for _ in range(_NUMBER_ATTEMPTS):
-        certificate.number = f"{settings.certificate_prefix}-{today.year}-{sequence:05d}"
+        certificate.number = f"{prefix}-{year}-{sequence:05d}"
         try:
             async with session.begin_nested():
                 session.add(certificate)
                 await session.flush()
-            break
+            return
         except IntegrityError:  # another replica took the number a moment ago
             sequence += 1
-    else:
-        raise Conflict("could not number the certificate; please try again")
+    raise Conflict("could not number the certificate; please try again")
 
-    text = CertificateText(
-        title=_title(request.kind, case),
+
+async def _certificate_text(
+    session: AsyncSession,
+    *,
+    case: Case,
+    certificate: Certificate,
+    meeting: Meeting | None,
+    outcome: Outcome | None,
+    parties: list[Party],
+    settings: Settings,
+) -> CertificateText:
+    """Word everything the certificate says; a declined one names who declined."""
+    mediator_id = (meeting.mediator_id if meeting else None) or case.mediator_id
+    mediator = await session.get(Mediator, mediator_id) if mediator_id else None
+    declined_by: Party | None = None
+    if certificate.kind is CertificateKind.declined:
+        declined_by = await consent.declined_by(session, case)
+    day = issued_on(certificate, case)
+    return CertificateText(
+        title=title(certificate.kind, case),
         number=certificate.number,
-        issued_on=today,
+        issued_on=day,
         reference=case.reference,
         local_authority=case.local_authority,
         case_kind=CASE_KIND_WORDS[case.kind],
-        statement=_statement(
-            request.kind,
-            event_date,
-            outcome,
-            case.kind,
-            await consent.declined_by(session, case)
-            if request.kind is CertificateKind.declined
-            else None,
+        statement=statement(
+            certificate.kind, certificate.event_date, outcome, case.kind, declined_by
         ),
         parties=[(ROLE_WORDS[p.role], p.name, p.organisation or "") for p in parties],
         mediator=mediator.name if mediator else None,
-        appeal=_appeal_words(appeal, today),
+        appeal=appeal_words(certificate.appeal_deadline, day),
         service_name=settings.service_name,
         help_line=settings.help_line,
     )
-    pdf = render_pdf(text)
-    folder = certificates_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    # Named for this row, not only its number: a transaction that took the number and rolled
-    # back can never remove (or be overwritten by) the file of the one that took it next.
-    path = folder / f"{certificate.number}-{certificate.id.hex}.pdf"
-    path.write_bytes(pdf)
-    remove_on_rollback(session, path)
-    certificate.document_path = str(path)
-    certificate.sha256 = hashlib.sha256(pdf).hexdigest()
 
-    await lifecycle.move_case_if_allowed(
-        session,
-        case=case,
-        to=CaseStatus.certificate_issued,
-        cause=CaseStatusCause.certificate_issued,
-        actor=actor,
-        now=now,
-    )
-    case.updated_at = now
-    await session.flush()
 
-    on_time = today <= certificate.due_date
-    summary = f"{_title(request.kind, case)} {certificate.number} issued"
-    summary += " on time" if on_time else f" late (due {certificate.due_date.isoformat()})"
-    if appeal is not None:
-        summary += f"; appeal deadline {appeal.isoformat()}"
+async def _announce(
+    session: AsyncSession,
+    *,
+    case: Case,
+    certificate: Certificate,
+    text: CertificateText,
+    pdf: bytes,
+    parties: list[Party],
+    settings: Settings,
+    bus: EventBus,
+    now: datetime,
+    actor: str | None,
+) -> None:
+    """Put the issue on the timeline, email the certificate, and announce it."""
+    summary = f"{text.title} {certificate.number} issued"
+    if text.issued_on <= certificate.due_date:
+        summary += " on time"
+    else:
+        summary += f" late (due {certificate.due_date.isoformat()})"
+    if certificate.appeal_deadline is not None:
+        summary += f"; appeal deadline {certificate.appeal_deadline.isoformat()}"
     add_timeline(
         session,
         case_id=case.id,
@@ -533,7 +308,7 @@ async def issue_certificate(
         actor=actor,
         details={"certificate_id": str(certificate.id), "number": certificate.number},
     )
-    sent = await _send(
+    sent = await send_certificate(
         session,
         case=case,
         certificate=certificate,
@@ -555,71 +330,12 @@ async def issue_certificate(
     await bus.emit(
         session,
         CertificateIssued(
-            case_id=case.id, at=now, certificate_id=certificate.id, kind=request.kind.value
+            case_id=case.id, at=now, certificate_id=certificate.id, kind=certificate.kind.value
         ),
     )
-    return certificate
 
 
-async def _send(
-    session: AsyncSession,
-    *,
-    case: Case,
-    certificate: Certificate,
-    text: CertificateText,
-    pdf: bytes,
-    now: datetime,
-    parties: list[Party],
-    settings: Settings,
-) -> int:
-    """Queue one email per recipient, each with the PDF attached; return how many."""
-    sent = 0
-    for party in parties:
-        if party.role not in RECIPIENT_ROLES or not party.email:
-            continue
-        lines = [
-            f"Dear {party.name},",
-            "",
-            f"Please find attached {text.title.lower()} {certificate.number} for case "
-            f"{case.reference}.",
-            "",
-            text.statement,
-            "",
-            text.appeal,
-            "",
-            "Please keep this certificate: the Tribunal will ask for it with an appeal.",
-            "",
-            f"{settings.service_name}" + (f" - {settings.help_line}" if settings.help_line else ""),
-        ]
-        # Built like every other mail of the service (calendars.imip): a Date header, and
-        # headers folded by the classic folder. The modern one moved a subject that just
-        # missed the first line wholly onto the next, so readers saw it start with a space.
-        message = build_plain_message(
-            subject=f"{text.title} {certificate.number} (case {case.reference})",
-            from_name=settings.mail_from_name or settings.service_name,
-            from_addr=settings.mail_from,
-            # A name stored before names were checked may not go in a header: the bare address.
-            to_name=party.name if is_person_name(party.name) else "",
-            to_addr=party.email,
-            text_body="\n".join(lines),
-            html_body=None,
-            message_id_key=f"cert-{certificate.id.hex}-{party.id.hex}",
-            domain=settings.mail_from.rsplit("@", 1)[-1] or "localhost",
-            date=now,
-            attachments=[(f"{certificate.number}.pdf", "pdf", pdf)],
-        )
-        await enqueue(
-            session,
-            kind=OutboxKind.email,
-            topic="certificate",
-            idempotency_key=f"certificate-{certificate.id.hex}-{party.id.hex}",
-            payload=email_payload(message, to=[party.email]),
-            now=now,
-            case_id=case.id,
-            meeting_id=certificate.meeting_id,
-        )
-        sent += 1
-    return sent
+# ---------------------------------------------------------------------------- reading
 
 
 async def get_certificate(session: AsyncSession, certificate_id: uuid.UUID) -> Certificate:
@@ -636,13 +352,3 @@ async def list_certificates(session: AsyncSession, *, case_id: uuid.UUID) -> lis
         .order_by(col(Certificate.issued_at))
     )
     return list((await session.scalars(query)).all())
-
-
-def read_pdf(certificate: Certificate) -> bytes:
-    """The stored PDF; NotFound once retention has removed it."""
-    if not certificate.document_path:
-        raise NotFound("certificate document", certificate.id)
-    try:
-        return Path(certificate.document_path).read_bytes()
-    except FileNotFoundError:
-        raise NotFound("certificate document", certificate.id) from None

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from calendars.invites import EventSpec, Organizer, build_feed
+from calendars.invite_spec import EventSpec, Organizer
+from calendars.invites import build_feed
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import Case, Link, LinkScope, Mediator, Meeting, MeetingStatus

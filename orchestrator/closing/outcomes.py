@@ -19,14 +19,13 @@ from sqlmodel._compat import SQLModelConfig
 
 from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle
+from orchestrator.closing.case_progress import move_case_on
 from orchestrator.core.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.core.events import AttendanceFinal, EventBus, OutcomeRecorded
 from orchestrator.core.models import (
     Case,
     CaseKind,
     CaseStatus,
-    CaseStatusCause,
     Certificate,
     CertificateKind,
     Channel,
@@ -213,21 +212,7 @@ async def record_outcome(
     recorded_by: uuid.UUID | None = None,
 ) -> Outcome:
     """Record (or correct, until a certificate is issued) the outcome of a held meeting."""
-    if meeting.status is MeetingStatus.cancelled:
-        raise InvalidState("this meeting was cancelled; there is no outcome to record")
-    if meeting.status is MeetingStatus.scheduled and now < meeting.start_at:
-        raise InvalidState("this meeting has not started yet")
-    _check_consistent(data)
-    case = await session.get(Case, meeting.case_id)
-    if case is None:
-        raise NotFound("case", meeting.case_id)
-    existing = await session.scalar(select(Outcome).where(col(Outcome.meeting_id) == meeting.id))
-    if existing is not None:
-        issued = await session.scalar(
-            select(Certificate.id).where(col(Certificate.meeting_id) == meeting.id)
-        )
-        if issued is not None:
-            raise InvalidState("a certificate has been issued for this meeting: the outcome stands")
+    case, existing = await _recordable(session, meeting=meeting, data=data, now=now)
     confirmed = await attendance_for_meeting(session, meeting, now=now, marks=data.attendance)
     values: dict[str, Any] = {
         "result": data.result,
@@ -247,51 +232,81 @@ async def record_outcome(
         for key, value in values.items():
             setattr(outcome, key, value)
 
-    ended = session_date(case, meeting, await _closed_at(session, meeting))
-    case.certificate_event_on = ended
+    case.certificate_event_on = session_date(case, meeting, await _closed_at(session, meeting))
     # A case past this (certificate issued, closed) is not moved back by a correction.
-    await lifecycle.move_case_if_allowed(
-        session,
-        case=case,
-        to=CaseStatus.outcome_recorded,
-        cause=CaseStatusCause.outcome_recorded,
-        actor=actor,
-        now=now,
-    )
-    case.updated_at = now
-    await session.flush()
+    await move_case_on(session, case, CaseStatus.outcome_recorded, actor=actor, now=now)
+    await _announce(session, outcome, data, confirmed, first=existing is None, bus=bus, actor=actor)
+    return outcome
 
+
+async def _recordable(
+    session: AsyncSession, *, meeting: Meeting, data: OutcomeCreate, now: datetime
+) -> tuple[Case, Outcome | None]:
+    """The meeting's case and any outcome already recorded, once the outcome may be recorded.
+
+    Refused for a cancelled or future meeting, for results that contradict the issues, and
+    once a certificate stands on the outcome.
+    """
+    if meeting.status is MeetingStatus.cancelled:
+        raise InvalidState("this meeting was cancelled; there is no outcome to record")
+    if meeting.status is MeetingStatus.scheduled and now < meeting.start_at:
+        raise InvalidState("this meeting has not started yet")
+    _check_consistent(data)
+    case = await session.get(Case, meeting.case_id)
+    if case is None:
+        raise NotFound("case", meeting.case_id)
+    existing = await session.scalar(select(Outcome).where(col(Outcome.meeting_id) == meeting.id))
+    if existing is not None:
+        issued = await session.scalar(
+            select(Certificate.id).where(col(Certificate.meeting_id) == meeting.id)
+        )
+        if issued is not None:
+            raise InvalidState("a certificate has been issued for this meeting: the outcome stands")
+    return case, existing
+
+
+async def _announce(
+    session: AsyncSession,
+    outcome: Outcome,
+    data: OutcomeCreate,
+    confirmed: list[PartyAttendance],
+    *,
+    first: bool,
+    bus: EventBus,
+    actor: str | None,
+) -> None:
+    """Put the outcome (and, the first time, the attendance) on the timeline and announce it."""
+    case_id, meeting_id, now = outcome.case_id, outcome.meeting_id, outcome.recorded_at
     agreed = sum(1 for issue in data.issues if issue.agreed)
-    summary = f"Outcome {'corrected' if existing else 'recorded'}: {RESULT_WORDS[data.result]}"
+    summary = f"Outcome {'recorded' if first else 'corrected'}: {RESULT_WORDS[data.result]}"
     if data.issues:
         summary += f" ({agreed} of {len(data.issues)} issues agreed)"
     add_timeline(
         session,
-        case_id=case.id,
-        meeting_id=meeting.id,
+        case_id=case_id,
+        meeting_id=meeting_id,
         kind="outcome.recorded",
         summary=summary,
         at=now,
         actor=actor,
         details={"result": data.result.value, "issues": len(data.issues), "agreed": agreed},
     )
-    if existing is None:
+    if first:
         present = sum(1 for row in confirmed if row.attended)
         add_timeline(
             session,
-            case_id=case.id,
-            meeting_id=meeting.id,
+            case_id=case_id,
+            meeting_id=meeting_id,
             kind="attendance.final",
             summary=f"Attendance confirmed: {present} of {len(confirmed)} attended",
             at=now,
             actor=actor,
         )
-        await bus.emit(session, AttendanceFinal(case_id=case.id, at=now, meeting_id=meeting.id))
+        await bus.emit(session, AttendanceFinal(case_id=case_id, at=now, meeting_id=meeting_id))
     await bus.emit(
         session,
-        OutcomeRecorded(case_id=case.id, at=now, meeting_id=meeting.id, result=data.result.value),
+        OutcomeRecorded(case_id=case_id, at=now, meeting_id=meeting_id, result=data.result.value),
     )
-    return outcome
 
 
 def outcome_public(outcome: Outcome, *, case: Case, calendar: WorkingDays) -> OutcomePublic:

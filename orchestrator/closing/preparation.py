@@ -17,13 +17,14 @@ from datetime import datetime
 from email.utils import parseaddr
 from html import escape
 from pathlib import Path, PurePath
+from typing import Literal
 from urllib.parse import unquote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import build_plain_message
-from orchestrator.cases import links
+from orchestrator.cases import intake, links
 from orchestrator.core.errors import NotFound, ValidationFailed
 from orchestrator.core.models import (
     Case,
@@ -126,6 +127,35 @@ def childs_view_text(answers: dict[str, str]) -> str:
 # ---------------------------------------------------------------------------- writing
 
 
+def _check_kind(party: Party, kind: str) -> None:
+    """Refuse a kind of paper we do not know, and a Child's View from outside the family."""
+    if kind not in KINDS:
+        raise ValidationFailed("unknown kind of paper")
+    if kind == CHILDS_VIEW and party.role not in FAMILY_ROLES:
+        raise ValidationFailed("only the family writes the Child's View")
+
+
+async def _record_paper(
+    session: AsyncSession,
+    *,
+    party: Party,
+    kind: str,
+    done: Literal["written", "uploaded"],
+    now: datetime,
+) -> None:
+    """Save the party's paper and put it on the case's timeline."""
+    await session.flush()
+    add_timeline(
+        session,
+        case_id=party.case_id,
+        party_id=party.id,
+        kind=f"document.{done}",
+        summary=f"{KIND_LABELS[kind]} {done} by {party.name}",
+        at=now,
+        actor=f"party:{party.id}",
+    )
+
+
 async def save_text(
     session: AsyncSession,
     *,
@@ -135,10 +165,7 @@ async def save_text(
     now: datetime,
 ) -> Document:
     """Save (or replace) the party's written paper of this kind."""
-    if kind not in KINDS:
-        raise ValidationFailed("unknown kind of paper")
-    if kind == CHILDS_VIEW and party.role not in FAMILY_ROLES:
-        raise ValidationFailed("only the family writes the Child's View")
+    _check_kind(party, kind)
     text = text.strip()
     if not text:
         raise ValidationFailed("write something first")
@@ -156,16 +183,7 @@ async def save_text(
         session.add(document)
     document.text = text
     document.created_at = now
-    await session.flush()
-    add_timeline(
-        session,
-        case_id=party.case_id,
-        party_id=party.id,
-        kind="document.written",
-        summary=f"{KIND_LABELS[kind]} written by {party.name}",
-        at=now,
-        actor=f"party:{party.id}",
-    )
+    await _record_paper(session, party=party, kind=kind, done="written", now=now)
     return document
 
 
@@ -180,10 +198,7 @@ async def save_upload(
     now: datetime,
 ) -> Document:
     """Check the file, store it under a random name, and record it for the party."""
-    if kind not in KINDS:
-        raise ValidationFailed("unknown kind of paper")
-    if kind == CHILDS_VIEW and party.role not in FAMILY_ROLES:
-        raise ValidationFailed("only the family writes the Child's View")
+    _check_kind(party, kind)
     content_type = check_upload(filename, data)
     folder = uploads_dir(settings)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -201,16 +216,7 @@ async def save_upload(
         created_at=now,
     )
     session.add(document)
-    await session.flush()
-    add_timeline(
-        session,
-        case_id=party.case_id,
-        party_id=party.id,
-        kind="document.uploaded",
-        summary=f"{KIND_LABELS[kind]} uploaded by {party.name}",
-        at=now,
-        actor=f"party:{party.id}",
-    )
+    await _record_paper(session, party=party, kind=kind, done="uploaded", now=now)
     return document
 
 
@@ -223,7 +229,7 @@ async def set_sharing(
     actor: str | None,
 ) -> Document:
     """Choose which other parties of the case may see this paper."""
-    parties = {p.id: p for p in await _case_parties(session, document.case_id)}
+    parties = {p.id: p for p in await intake.list_parties(session, case_id=document.case_id)}
     chosen = [pid for pid in party_ids if pid in parties and pid != document.party_id]
     document.shared_with = sorted({str(pid) for pid in chosen})
     session.add(document)
@@ -242,15 +248,6 @@ async def set_sharing(
 
 
 # ---------------------------------------------------------------------------- reading
-
-
-async def _case_parties(session: AsyncSession, case_id: uuid.UUID) -> list[Party]:
-    found = await session.scalars(
-        select(Party)
-        .where(col(Party.case_id) == case_id, col(Party.removed_at).is_(None))
-        .order_by(col(Party.created_at))
-    )
-    return list(found.all())
 
 
 async def case_documents(session: AsyncSession, *, case_id: uuid.UUID) -> list[Document]:
@@ -337,33 +334,11 @@ async def send_prepare_link(
     )
     secret = settings.secret_key.get_secret_value()
     url = links.url_for(link, base_url=settings.base_url, secret=secret)
-    service, help_line = settings.service_name, settings.help_line
-    family = party.role in FAMILY_ROLES
-    extra = " and the Child's View" if family else ""
-    text = (
-        f"Dear {party.name},\n\n"
-        f"Before your mediation meeting, please tell us about the case in your own words"
-        f"{extra}. You can write it on the page or upload a document:\n\n"
-        f"{url}\n\n"
-        "The mediator reads it first and decides, with you, what is shared.\n"
-        "This link is only for you: please do not forward it.\n\n"
-        + (f"If you need help, call us on {help_line}.\n\n" if help_line else "")
-        + f"{service}\n"
-    )
-    html = (
-        f"<p>Dear {escape(party.name)},</p>"
-        "<p>Before your mediation meeting, please tell us about the case in your own words"
-        f"{escape(extra)}. You can write it on the page or upload a document.</p>"
-        f'<p><a href="{escape(url)}">Prepare for your meeting</a></p>'
-        "<p>The mediator reads it first and decides, with you, what is shared. "
-        "This link is only for you: please do not forward it.</p>"
-        + (f"<p>If you need help, call us on {escape(help_line)}.</p>" if help_line else "")
-        + f"<p>{escape(service)}</p>"
-    )
+    text, html = _invitation(party, url=url, settings=settings)
     key = f"prepare:{link.id}"
     message = build_plain_message(
         subject="Preparing for your mediation meeting",
-        from_name=settings.mail_from_name or service,
+        from_name=settings.mail_from_name or settings.service_name,
         from_addr=settings.mail_from,
         to_name=party.name,
         to_addr=party.email,
@@ -392,3 +367,31 @@ async def send_prepare_link(
         actor=actor,
     )
     return url
+
+
+def _invitation(party: Party, *, url: str, settings: Settings) -> tuple[str, str]:
+    """The email's words, as plain text and as HTML: what to prepare, and the link."""
+    service, help_line = settings.service_name, settings.help_line
+    family = party.role in FAMILY_ROLES
+    extra = " and the Child's View" if family else ""
+    text = (
+        f"Dear {party.name},\n\n"
+        f"Before your mediation meeting, please tell us about the case in your own words"
+        f"{extra}. You can write it on the page or upload a document:\n\n"
+        f"{url}\n\n"
+        "The mediator reads it first and decides, with you, what is shared.\n"
+        "This link is only for you: please do not forward it.\n\n"
+        + (f"If you need help, call us on {help_line}.\n\n" if help_line else "")
+        + f"{service}\n"
+    )
+    html = (
+        f"<p>Dear {escape(party.name)},</p>"
+        "<p>Before your mediation meeting, please tell us about the case in your own words"
+        f"{escape(extra)}. You can write it on the page or upload a document.</p>"
+        f'<p><a href="{escape(url)}">Prepare for your meeting</a></p>'
+        "<p>The mediator reads it first and decides, with you, what is shared. "
+        "This link is only for you: please do not forward it.</p>"
+        + (f"<p>If you need help, call us on {escape(help_line)}.</p>" if help_line else "")
+        + f"<p>{escape(service)}</p>"
+    )
+    return text, html

@@ -20,8 +20,6 @@ MIAS information calls are not mediation meetings: only their certificates count
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 import uuid
 from collections import Counter
@@ -191,6 +189,52 @@ def _statutory_start(case: Case) -> date:
     return case.referral_date
 
 
+@dataclass
+class _Counting:
+    """The tallies being filled, one per group and one in total, over one date range."""
+
+    group_by: GroupBy
+    date_from: date | None
+    date_to: date | None
+    mediators: dict[uuid.UUID, str]
+    groups: dict[str, _Tally] = field(default_factory=dict)
+    total: _Tally = field(default_factory=lambda: _Tally(label="All"))
+    # The cases whose first held meeting has been counted: only that one counts for days.
+    first_counted: set[uuid.UUID] = field(default_factory=set)
+
+    def in_range(self, day: date) -> bool:
+        return (self.date_from is None or day >= self.date_from) and (
+            self.date_to is None or day <= self.date_to
+        )
+
+    def group_of(self, case: Case, day: date, mediator_id: uuid.UUID | None) -> tuple[str, str]:
+        """The key and label of the group a meeting or certificate counts in."""
+        if self.group_by == "month":
+            return f"{day:%Y-%m}", wording.month(day)
+        if self.group_by == "local_authority":
+            return case.local_authority, case.local_authority
+        chosen = mediator_id or case.mediator_id
+        if chosen is None:
+            return NO_MEDIATOR, "No mediator"
+        return str(chosen), self.mediators.get(chosen, "Unknown mediator")
+
+    def tallies(self, key: str, label: str) -> tuple[_Tally, _Tally]:
+        """The group's tally (made when first counted in) and the total's."""
+        return self.groups.setdefault(key, _Tally(label=label)), self.total
+
+    def report(self) -> ReportSummary:
+        ordered = sorted(
+            self.groups.items(), key=lambda kv: kv[0] if self.group_by == "month" else kv[1].label
+        )
+        return ReportSummary(
+            group_by=self.group_by,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            groups=[tally.figures(key) for key, tally in ordered],
+            total=self.total.figures("total"),
+        )
+
+
 async def summary(
     session: AsyncSession,
     *,
@@ -211,167 +255,93 @@ async def summary(
             .order_by(col(Meeting.start_at))
         )
     ).all()
-
-    def in_range(day: date) -> bool:
-        return (date_from is None or day >= date_from) and (date_to is None or day <= date_to)
-
-    def group_of(case: Case, day: date, mediator_id: uuid.UUID | None) -> tuple[str, str]:
-        if group_by == "month":
-            return f"{day:%Y-%m}", wording.month(day)
-        if group_by == "local_authority":
-            return case.local_authority, case.local_authority
-        chosen = mediator_id or case.mediator_id
-        if chosen is None:
-            return NO_MEDIATOR, "No mediator"
-        return str(chosen), mediators.get(chosen, "Unknown mediator")
-
-    groups: dict[str, _Tally] = {}
-    total = _Tally(label="All")
-
-    def tallies(key: str, label: str) -> tuple[_Tally, _Tally]:
-        return groups.setdefault(key, _Tally(label=label)), total
-
-    first_counted: set[uuid.UUID] = set()
+    counting = _Counting(
+        group_by=group_by, date_from=date_from, date_to=date_to, mediators=mediators
+    )
     for meeting in meetings:
         case = cases.get(meeting.case_id)
         if case is None or case.kind is CaseKind.mias:
             continue
-        day = _local_day(case, meeting.start_at)
-        if not in_range(day):
-            continue
-        outcome = outcomes.get(meeting.id)
-        held = (
-            outcome.result is not OutcomeResult.not_attended
-            if outcome is not None
-            else meeting.status is MeetingStatus.closed
+        await _count_meeting(
+            session,
+            counting,
+            case=case,
+            meeting=meeting,
+            outcome=outcomes.get(meeting.id),
+            default_target_days=default_target_days,
+            now=now,
         )
-        if outcome is None and not held:
-            continue
-        key, label = group_of(case, day, meeting.mediator_id)
-        if held and case.id not in first_counted:
-            first_counted.add(case.id)
-            days = (day - case.referral_date).days
-            target = case.target_days or default_target_days
-            for tally in tallies(key, label):
-                tally.days.append(days)
-                tally.within_target += days <= target
-                if case.kind is CaseKind.mediation:
-                    tally.statutory += 1
-                    tally.within_30 += (day - _statutory_start(case)).days <= STATUTORY_DAYS
-        if outcome is not None:
-            for tally in tallies(key, label):
-                tally.results[outcome.result] += 1
-        if held:
-            rows = (
-                outcome.attendance
-                if outcome is not None and outcome.attendance
-                else [
-                    a.model_dump(mode="json")
-                    for a in await attendance_for_meeting(session, meeting, now=now)
-                ]
-            )
-            for row in rows:
-                role = PartyRole(row["role"])
-                for tally in tallies(key, label):
-                    tally.expected[role] += 1
-                    tally.attended[role] += bool(row["attended"])
-
     meeting_mediator = {m.id: m.mediator_id for m in meetings}
     for certificate in (await session.scalars(select(Certificate))).all():
         case = cases.get(certificate.case_id)
         if case is None:
             continue
-        day = _local_day(case, certificate.issued_at)
-        if not in_range(day):
-            continue
         mediator_id = (
             meeting_mediator.get(certificate.meeting_id) if certificate.meeting_id else None
         )
-        key, label = group_of(case, day, mediator_id)
-        for tally in tallies(key, label):
-            tally.certificates += 1
-            tally.on_time += day <= certificate.due_date
+        _count_certificate(counting, case=case, certificate=certificate, mediator_id=mediator_id)
+    return counting.report()
 
-    ordered = sorted(groups.items(), key=lambda kv: kv[0] if group_by == "month" else kv[1].label)
-    return ReportSummary(
-        group_by=group_by,
-        date_from=date_from,
-        date_to=date_to,
-        groups=[tally.figures(key) for key, tally in ordered],
-        total=total.figures("total"),
+
+async def _count_meeting(
+    session: AsyncSession,
+    counting: _Counting,
+    *,
+    case: Case,
+    meeting: Meeting,
+    outcome: Outcome | None,
+    default_target_days: int,
+    now: datetime,
+) -> None:
+    """Count a meeting in its group: days to it (first held), its result, who attended."""
+    day = _local_day(case, meeting.start_at)
+    if not counting.in_range(day):
+        return
+    held = (
+        outcome.result is not OutcomeResult.not_attended
+        if outcome is not None
+        else meeting.status is MeetingStatus.closed
     )
-
-
-# ---------------------------------------------------------------------------- CSV
-
-
-def summary_csv(report: ReportSummary) -> str:
-    """One row per group and a last row of totals; shares as fractions (0.75)."""
-    roles = [a.role for a in report.total.attendance]
-    header = [
-        report.group_by,
-        "label",
-        "meetings_held",
-        "within_target",
-        "within_target_share",
-        "statutory_meetings",
-        "within_30_days",
-        "within_30_days_share",
-        "median_days_to_meeting",
-        *[f"days_{band_label(low, high)}" for low, high in DAY_BANDS],
-        *[f"{kind}_{role.value}" for role in roles for kind in ("expected", "attended")],
-        "outcomes",
-        "agreement",
-        "partial_agreement",
-        "no_agreement",
-        "withdrawn",
-        "not_attended",
-        "agreement_rate",
-        "certificates_issued",
-        "certificates_on_time",
-        "certificates_on_time_share",
-    ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-
-    def blank(value: float | None) -> str | float:
-        return "" if value is None else value
-
-    for figures in [*report.groups, report.total]:
-        by_role = {a.role: a for a in figures.attendance}
-        writer.writerow(
-            [
-                _csv_safe(figures.key),
-                _csv_safe(figures.label),
-                figures.meetings_held,
-                figures.within_target,
-                blank(figures.within_target_share),
-                figures.statutory_meetings,
-                figures.within_30_days,
-                blank(figures.within_30_days_share),
-                blank(figures.median_days_to_meeting),
-                *[band.count for band in figures.days_to_meeting],
-                *[
-                    getattr(by_role[role], kind) if role in by_role else 0
-                    for role in roles
-                    for kind in ("expected", "attended")
-                ],
-                figures.outcomes,
-                figures.agreement,
-                figures.partial_agreement,
-                figures.no_agreement,
-                figures.withdrawn,
-                figures.not_attended,
-                blank(figures.agreement_rate),
-                figures.certificates_issued,
-                figures.certificates_on_time,
-                blank(figures.certificates_on_time_share),
+    if outcome is None and not held:
+        return
+    key, label = counting.group_of(case, day, meeting.mediator_id)
+    if held and case.id not in counting.first_counted:
+        counting.first_counted.add(case.id)
+        days = (day - case.referral_date).days
+        target = case.target_days or default_target_days
+        for tally in counting.tallies(key, label):
+            tally.days.append(days)
+            tally.within_target += days <= target
+            if case.kind is CaseKind.mediation:
+                tally.statutory += 1
+                tally.within_30 += (day - _statutory_start(case)).days <= STATUTORY_DAYS
+    if outcome is not None:
+        for tally in counting.tallies(key, label):
+            tally.results[outcome.result] += 1
+    if held:
+        rows = (
+            outcome.attendance
+            if outcome is not None and outcome.attendance
+            else [
+                a.model_dump(mode="json")
+                for a in await attendance_for_meeting(session, meeting, now=now)
             ]
         )
-    return out.getvalue()
+        for row in rows:
+            role = PartyRole(row["role"])
+            for tally in counting.tallies(key, label):
+                tally.expected[role] += 1
+                tally.attended[role] += bool(row["attended"])
 
 
-def _csv_safe(text: str) -> str:
-    """Keep a spreadsheet from reading a label as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def _count_certificate(
+    counting: _Counting, *, case: Case, certificate: Certificate, mediator_id: uuid.UUID | None
+) -> None:
+    """Count a certificate in the month it was issued, and whether it was on time."""
+    day = _local_day(case, certificate.issued_at)
+    if not counting.in_range(day):
+        return
+    key, label = counting.group_of(case, day, mediator_id)
+    for tally in counting.tallies(key, label):
+        tally.certificates += 1
+        tally.on_time += day <= certificate.due_date

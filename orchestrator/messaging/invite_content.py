@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
-from calendars.invites import Attendee, EventSpec, JoinDetails, Organizer, when_text
+from calendars.invite_spec import Attendee, EventSpec, JoinDetails, Organizer
+from calendars.invite_text import when_text
 from orchestrator.core.models import Meeting
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MeetingFacts, Recipient

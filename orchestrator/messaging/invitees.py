@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from calendars.invites import Role
+from calendars.invite_spec import Role
 from orchestrator.core.models import (
     Case,
     CaseKind,

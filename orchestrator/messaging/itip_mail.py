@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import ImipMethod, build_invite_message
-from calendars.invites import EventSpec, JoinDetails, build_cancel, build_request
+from calendars.invite_spec import EventSpec, JoinDetails
+from calendars.invites import build_cancel, build_request
 from orchestrator.core.models import Invitation, Meeting
 from orchestrator.core.settings import Settings
 from orchestrator.mail_templates import render_mail

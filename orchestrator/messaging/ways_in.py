@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from calendars.invites import JoinDetails
+from calendars.invite_spec import JoinDetails
 from orchestrator.cases import links
 from orchestrator.core.models import Link, LinkScope, Meeting, MeetingMode, PartStat, Party
 from orchestrator.core.settings import Settings

@@ -28,7 +28,7 @@ from sqlmodel import col, select
 
 from calendars.allowed import RuleBreak, rule_breaks
 from calendars.intervals import Interval
-from calendars.invites import uid_for_meeting
+from calendars.invite_spec import uid_for_meeting
 from calendars.rules import MediatorRules
 from calendars.slots import Answer, candidate_starts
 from calendars.workdays import WorkingDays

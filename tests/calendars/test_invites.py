@@ -17,18 +17,10 @@ import vobject
 from dateutil.tz import tzical
 from icalendar import Calendar, Event, Timezone
 
-from calendars.invites import (
-    Attendee,
-    EventSpec,
-    JoinDetails,
-    Organizer,
-    build_cancel,
-    build_feed,
-    build_request,
-    uid_for_meeting,
-    vtimezone,
-    when_text,
-)
+from calendars.invite_spec import Attendee, EventSpec, JoinDetails, Organizer, uid_for_meeting
+from calendars.invite_text import when_text
+from calendars.invites import build_cancel, build_feed, build_request
+from calendars.vtimezone import vtimezone
 from tests.fakes.radicale import RadicaleServer, radicale_server  # noqa: F401
 
 LONDON = ZoneInfo("Europe/London")

@@ -13,11 +13,8 @@ from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.closing.certificates import (
-    CertificateRequest,
-    certificates_dir,
-    issue_certificate,
-)
+from orchestrator.closing.certificate_files import certificates_dir
+from orchestrator.closing.certificates import CertificateRequest, issue_certificate
 from orchestrator.core.models import (
     Case,
     CertificateKind,

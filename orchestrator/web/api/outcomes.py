@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel
 
 from orchestrator.cases import intake
-from orchestrator.closing import certificates, outcomes
+from orchestrator.closing import certificate_files, certificates, outcomes
 from orchestrator.closing.certificates import CertificateList, CertificatePublic, CertificateRequest
 from orchestrator.closing.outcomes import OutcomeCreate, OutcomePublic
 from orchestrator.core import records
@@ -161,7 +161,7 @@ async def certificate_pdf(ctx: ApiContext) -> web.Response:
     if not await _may_see(ctx, case):
         raise NotFound("certificate", certificate_id)
     return web.Response(
-        body=certificates.read_pdf(certificate),
+        body=certificate_files.read_pdf(certificate),
         content_type="application/pdf",
         headers={
             "Content-Disposition": f'attachment; filename="{certificate.number}.pdf"',

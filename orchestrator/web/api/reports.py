@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator.cases import intake
-from orchestrator.closing import reports
+from orchestrator.closing import report_csv, reports
 from orchestrator.closing.reports import GroupBy, ReportSummary
 from orchestrator.core.models import StaffRole
 from orchestrator.web.api.routes import ApiContext, ApiRouter
@@ -49,7 +49,7 @@ async def figures(ctx: ApiContext, query: ReportQuery) -> ReportSummary:
 def csv_response(report: ReportSummary) -> web.Response:
     name = f"mediation-figures-by-{report.group_by}.csv"
     return web.Response(
-        text=reports.summary_csv(report),
+        text=report_csv.summary_csv(report),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},

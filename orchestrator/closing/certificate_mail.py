@@ -1,0 +1,97 @@
+"""Send an issued certificate to the family and the LA: one email each, the PDF attached.
+
+The mail goes through the outbox, so a mail outage delays a certificate but never loses it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendars.imip import build_plain_message
+from orchestrator.closing.certificate_pdf import CertificateText
+from orchestrator.core.models import (
+    FAMILY_ROLES,
+    Case,
+    Certificate,
+    OutboxKind,
+    Party,
+    PartyRole,
+    is_person_name,
+)
+from orchestrator.core.settings import Settings
+from orchestrator.messaging.outbox import email_payload, enqueue
+
+# Who receives the certificate: the family (the appellant) and the LA.
+RECIPIENT_ROLES = FAMILY_ROLES | {PartyRole.la_officer}
+
+
+async def send_certificate(
+    session: AsyncSession,
+    *,
+    case: Case,
+    certificate: Certificate,
+    text: CertificateText,
+    pdf: bytes,
+    now: datetime,
+    parties: list[Party],
+    settings: Settings,
+) -> int:
+    """Queue one email per recipient, each with the PDF attached; return how many."""
+    sent = 0
+    for party in parties:
+        if party.role not in RECIPIENT_ROLES or not party.email:
+            continue
+        # Built like every other mail of the service (calendars.imip): a Date header, and
+        # headers folded by the classic folder. The modern one moved a subject that just
+        # missed the first line wholly onto the next, so readers saw it start with a space.
+        message = build_plain_message(
+            subject=f"{text.title} {certificate.number} (case {case.reference})",
+            from_name=settings.mail_from_name or settings.service_name,
+            from_addr=settings.mail_from,
+            # A name stored before names were checked may not go in a header: the bare address.
+            to_name=party.name if is_person_name(party.name) else "",
+            to_addr=party.email,
+            text_body=_letter(
+                party, case=case, certificate=certificate, text=text, settings=settings
+            ),
+            html_body=None,
+            message_id_key=f"cert-{certificate.id.hex}-{party.id.hex}",
+            domain=settings.mail_from.rsplit("@", 1)[-1] or "localhost",
+            date=now,
+            attachments=[(f"{certificate.number}.pdf", "pdf", pdf)],
+        )
+        await enqueue(
+            session,
+            kind=OutboxKind.email,
+            topic="certificate",
+            idempotency_key=f"certificate-{certificate.id.hex}-{party.id.hex}",
+            payload=email_payload(message, to=[party.email]),
+            now=now,
+            case_id=case.id,
+            meeting_id=certificate.meeting_id,
+        )
+        sent += 1
+    return sent
+
+
+def _letter(
+    party: Party, *, case: Case, certificate: Certificate, text: CertificateText, settings: Settings
+) -> str:
+    """The email's words: what is attached, what it certifies, the appeal deadline."""
+    lines = [
+        f"Dear {party.name},",
+        "",
+        f"Please find attached {text.title.lower()} {certificate.number} for case "
+        f"{case.reference}.",
+        "",
+        text.statement,
+        "",
+        text.appeal,
+        "",
+        "Please keep this certificate: the Tribunal will ask for it with an appeal.",
+        "",
+        f"{settings.service_name}" + (f" - {settings.help_line}" if settings.help_line else ""),
+    ]
+    return "\n".join(lines)
