@@ -72,7 +72,7 @@ from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.mail_templates import render_mail
 from orchestrator.messaging import outbox
-from orchestrator.scheduling import booking, polls
+from orchestrator.scheduling import joining, lookups, pins, polls
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ async def join_details(
             mediator_id=recipient.mediator.id if recipient.mediator else None,
         )
         url = link_url(link, settings) if link is not None else None
-    phone = booking.dial_in_for(
+    phone = joining.dial_in_for(
         meeting, settings, invitation=recipient.invitation, mediator=recipient.mediator is not None
     )
     venue, notes = (None, None)
@@ -381,7 +381,7 @@ def meeting_context(
         "venue": join.venue,
         "venue_notes": join.venue_notes,
         "join_opens_at": wording.clock_on(
-            booking.join_opens_at(facts.meeting, settings),
+            joining.join_opens_at(facts.meeting, settings),
             meeting_start=facts.meeting.start_at,
             zone=facts.case.timezone,
         ),
@@ -661,7 +661,7 @@ async def cancel_invitations(
     facts = await load_meeting(session, meeting_id)
     if facts is None:
         return 0
-    # Cancelling took the next SEQUENCE (booking.cancel), above anything anyone was sent.
+    # Cancelling took the next SEQUENCE (cancelling.cancel), above anything anyone was sent.
     meeting = facts.meeting
     meeting.calendar_sequence = max(
         meeting.calendar_sequence, await highest_sequence_sent(session, meeting_id)
@@ -722,7 +722,7 @@ async def uninvite_party(
         return 0
     sent = 0
     for meeting in await live_meetings(session, party.case_id, now):
-        invitation = await booking.party_invitation(
+        invitation = await lookups.party_invitation(
             session, meeting_id=meeting.id, party_id=party.id
         )
         if invitation is None or invitation.cancelled_at is not None:
@@ -791,7 +791,7 @@ async def _ensure_join_link(
         case_id=meeting.case_id,
         scope=LinkScope.join_room,
         now=now,
-        expires_at=booking.join_closes_at(meeting, settings),
+        expires_at=joining.join_closes_at(meeting, settings),
         party_id=party.id,
         meeting=meeting,
     )
@@ -895,18 +895,18 @@ async def _ensure_invitation(
     session: AsyncSession, meeting: Meeting, party: Party, now: datetime
 ) -> Invitation:
     """The party's invitation to a booked meeting, made as booking makes them (PIN included)."""
-    existing = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
+    existing = await lookups.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
     if existing is not None:
         return existing
     pin = None
-    if booking.has_own_pins(meeting):
-        pin = (await booking.unique_pins(session, 1, now))[0]
+    if joining.has_own_pins(meeting):
+        pin = (await pins.unique_pins(session, 1, now))[0]
     invitation = Invitation(meeting_id=meeting.id, party_id=party.id, phone_pin=pin)
     try:
         async with session.begin_nested():
             session.add(invitation)
     except IntegrityError:
-        found = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
+        found = await lookups.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
         assert found is not None
         return found
     return invitation

@@ -58,7 +58,7 @@ from orchestrator.core.models import (
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitations import MEETING_LABELS, already_queued, link_url, send_plain
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import cancelling
 
 SUPPORTER_ROLES = frozenset(
     {PartyRole.sendiass, PartyRole.advocate, PartyRole.interpreter, PartyRole.observer}
@@ -340,7 +340,7 @@ async def _will_not_take_part(
         .order_by(col(Meeting.start_at))
     )
     for meeting in list(booked.all()):
-        await booking.cancel(
+        await cancelling.cancel(
             session,
             meeting=meeting,
             reason=reason,
