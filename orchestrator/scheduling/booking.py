@@ -144,10 +144,16 @@ async def invite_and_link(
     parties: Sequence[Party],
     settings: Settings,
     now: datetime,
+    room: Room | None = None,
 ) -> None:
-    """Invite each reachable party, and issue everyone's join link for this sequence."""
+    """Invite each reachable party, issue everyone's join link for this sequence, and queue
+    the video room's making (``room``, else the meeting's main room)."""
     await _ensure_invitations(session, meeting=meeting, parties=parties, now=now)
     await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
+    if meeting.mode in VIDEO_MODES:
+        await session.flush()
+        room = room or await rooms.main_room(session, meeting.id)
+        await queue_room(session, meeting=meeting, room=room, now=now, action="create_room")
 
 
 async def queue_room(
@@ -169,6 +175,34 @@ async def queue_room(
         now=now,
         case_id=meeting.case_id,
         meeting_id=meeting.id,
+    )
+
+
+def record_on_timeline(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    kind: str,
+    summary: str,
+    rules: booking_rules.RuleCheck,
+    now: datetime,
+    actor: str | None,
+    actor_id: uuid.UUID | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Put a booking or a move on the case timeline, and any waiver of the rules with it."""
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind=kind,
+        summary=summary,
+        at=now,
+        actor=actor,
+        details=details,
+    )
+    booking_rules.record_waiver(
+        session, meeting=meeting, check=rules, now=now, actor=actor, actor_id=actor_id
     )
 
 
@@ -224,7 +258,7 @@ async def _choose_pins(
         meeting.dial_in_pin = (await pins.unique_pins(session, 1, now, digits=5))[0]
 
 
-async def _new_meeting(
+async def _insert_booking(
     session: AsyncSession,
     *,
     case: Case,
@@ -234,10 +268,12 @@ async def _new_meeting(
     mode: MeetingMode,
     provider: str | None,
     venue: Venue | None,
+    parties: Sequence[Party],
     settings: Settings,
     now: datetime,
 ) -> Meeting:
-    """Insert the scheduled Meeting with its PINs; Conflict if the database sees an overlap."""
+    """Insert the meeting (Conflict if the database sees an overlap) and its joint room,
+    invite and link everyone, and queue the video room."""
     meeting_id = uuid.uuid4()
     meeting = Meeting(
         id=meeting_id,
@@ -258,45 +294,14 @@ async def _new_meeting(
     await _choose_pins(session, meeting=meeting, settings=settings, now=now)
     async with conflicts.exclusion_guard(session):
         session.add(meeting)
-    return meeting
-
-
-async def _insert_booking(
-    session: AsyncSession,
-    *,
-    case: Case,
-    mediator: Mediator,
-    start: datetime,
-    end: datetime,
-    mode: MeetingMode,
-    provider: str | None,
-    venue: Venue | None,
-    parties: Sequence[Party],
-    settings: Settings,
-    now: datetime,
-) -> Meeting:
-    """Insert the meeting and its joint room, invite and link everyone, queue the video room."""
-    meeting = await _new_meeting(
-        session,
-        case=case,
-        mediator=mediator,
-        start=start,
-        end=end,
-        mode=mode,
-        provider=provider,
-        venue=venue,
-        settings=settings,
-        now=now,
-    )
     room = Room(meeting_id=meeting.id, kind="main", label="Joint room", room_key=meeting.room_key)
     session.add(room)
     await rooms.record_transition(
         session, meeting=meeting, to=MeetingStatus.scheduled, source="booking", now=now
     )
-    await invite_and_link(session, meeting=meeting, parties=parties, settings=settings, now=now)
-    if mode in VIDEO_MODES:
-        await session.flush()
-        await queue_room(session, meeting=meeting, room=room, now=now, action="create_room")
+    await invite_and_link(
+        session, meeting=meeting, parties=parties, settings=settings, now=now, room=room
+    )
     return meeting
 
 
@@ -319,17 +324,15 @@ async def _record_booked(
         actor=actor,
         now=now,
     )
-    add_timeline(
+    record_on_timeline(
         session,
-        case_id=case.id,
-        meeting_id=meeting.id,
+        meeting=meeting,
         kind="meeting.booked",
         summary=f"Meeting booked for {describe(meeting.start_at, meeting.mode)}",
-        at=now,
+        rules=rules,
+        now=now,
         actor=actor,
-    )
-    booking_rules.record_waiver(
-        session, meeting=meeting, check=rules, now=now, actor=actor, actor_id=actor_id
+        actor_id=actor_id,
     )
 
 

@@ -131,25 +131,6 @@ def _enforce_rules(breaks: Sequence[RuleBreak], waiver: str | None) -> str | Non
     return reason if breaks else None
 
 
-async def check_rules(
-    session: AsyncSession,
-    *,
-    case: Case,
-    mediator: Mediator | None,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    workdays: WorkingDays,
-    waiver: str | None,
-) -> RuleCheck:
-    """Hold a meeting from ``start`` to ``end`` to the rules: RulesBroken unless ``waiver``
-    says why they are waived (ValidationFailed for a waiver that says nothing)."""
-    parties, breaks = await _parties_and_breaks(
-        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
-    )
-    return RuleCheck(parties=parties, breaks=breaks, waived=_enforce_rules(breaks, waiver))
-
-
 def record_waiver(
     session: AsyncSession,
     *,
@@ -206,17 +187,12 @@ async def clear_time(
     exclude: uuid.UUID | None = None,
 ) -> RuleCheck:
     """The one gate for a booking and a move: the time must keep the rules (RulesBroken
-    unless waived), then is claimed on the mediator's and venue's calendars (Conflict)."""
-    rules = await check_rules(
-        session,
-        case=case,
-        mediator=mediator,
-        start=start,
-        end=end,
-        now=now,
-        workdays=workdays,
-        waiver=waiver,
+    unless ``waiver`` says why not; ValidationFailed for a waiver that says nothing), then
+    is claimed on the mediator's and venue's calendars (Conflict)."""
+    parties, breaks = await _parties_and_breaks(
+        session, case=case, mediator=mediator, start=start, end=end, now=now, workdays=workdays
     )
+    rules = RuleCheck(parties=parties, breaks=breaks, waived=_enforce_rules(breaks, waiver))
     if mediator is not None:
         await conflicts.claim_time(
             session,

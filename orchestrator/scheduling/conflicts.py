@@ -73,17 +73,16 @@ async def _bookings(
     return [Interval(s, e) for s, e in rows]
 
 
-async def _clashes(
+async def _mediator_clashes(
     session: AsyncSession,
-    *,
     mediator: Mediator,
     start: datetime,
     end: datetime,
+    *,
     zone: ZoneInfo,
-    venue_key: str | None,
     exclude: uuid.UUID | None,
 ) -> list[str]:
-    """Why the slot cannot be had (keys of ``CLASHES``, in that order); empty when free."""
+    """Whether the mediator is busy then (allowing their buffer) or full that day."""
     buffer = timedelta(minutes=mediator.buffer_minutes)
     local_day = start.astimezone(zone).date()
     day_start = datetime.combine(local_day, time(0), tzinfo=zone)
@@ -102,16 +101,13 @@ async def _clashes(
     same_day = [b for b in around if b.start.astimezone(zone).date() == local_day]
     if len(same_day) >= mediator.max_sessions_per_day:
         reasons.append("mediator_full")
-    if venue_key is not None:
-        if await _bookings(session, col(Meeting.venue_key) == venue_key, start, end, exclude):
-            reasons.append("venue_busy")
     return reasons
 
 
 def _conflict(
     reasons: Sequence[str], alternatives: Sequence[tuple[datetime, datetime]]
 ) -> Conflict:
-    """The Conflict naming the first clash, with every reason and the free times instead."""
+    """The Conflict naming the first clash (``CLASHES`` order), every reason, and free times."""
     return Conflict(
         CLASHES[reasons[0]],
         details={
@@ -141,15 +137,10 @@ async def check_free(
     notice_working_days: int | None = None,
 ) -> None:
     """Raise Conflict, with the next free times, if the slot clashes or breaks capacity."""
-    reasons = await _clashes(
-        session,
-        mediator=mediator,
-        start=start,
-        end=end,
-        zone=zone,
-        venue_key=venue_key,
-        exclude=exclude,
-    )
+    reasons = await _mediator_clashes(session, mediator, start, end, zone=zone, exclude=exclude)
+    if venue_key is not None:
+        if await _bookings(session, col(Meeting.venue_key) == venue_key, start, end, exclude):
+            reasons.append("venue_busy")
     if not reasons:
         return
     alternatives = await next_free_slots(

@@ -153,31 +153,9 @@ async def _capacities(
     return capacities
 
 
-async def _demand(
-    session: AsyncSession,
-    *,
-    case: Case,
-    duration: timedelta,
-    now: datetime,
-    settings: Settings,
-    calendar: WorkingDays,
-    reader: availability.BusyReader,
-    http: aiohttp.ClientSession,
-    options_per_case: int,
-) -> Demand | Unplaced:
+def _demand(case: Case, found: availability.CaseSlots, *, keep: int) -> Demand | Unplaced:
     """The case's best few times for the planner, each scored against its best; or why none."""
-    found = await availability.find_case_slots(
-        session,
-        case=case,
-        duration=duration,
-        now=now,
-        settings=settings,
-        calendar=calendar,
-        reader=reader,
-        http=http,
-        limit=options_per_case * 10,
-    )
-    slots = _spread(found.slots or found.earliest_after_target, keep=options_per_case)
+    slots = _spread(found.slots or found.earliest_after_target, keep=keep)
     if not slots:
         return Unplaced(case.id, case.reference, found.explanation)
     top = max((s.score for s in slots), default=1.0) or 1.0
@@ -235,7 +213,7 @@ async def propose(
     cases, unplaced = await caseload(session, case_ids=case_ids)
     demands: list[Demand] = []
     for case in cases:
-        demand = await _demand(
+        found = await availability.find_case_slots(
             session,
             case=case,
             duration=duration,
@@ -244,8 +222,9 @@ async def propose(
             calendar=calendar,
             reader=reader,
             http=http,
-            options_per_case=options_per_case,
+            limit=options_per_case * 10,
         )
+        demand = _demand(case, found, keep=options_per_case)
         if isinstance(demand, Unplaced):
             unplaced.append(demand)
         else:

@@ -7,7 +7,6 @@ ones issued, the video room made again, and ``MeetingRescheduled`` so everyone i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,17 +15,16 @@ from calendars.workdays import WorkingDays
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState
 from orchestrator.core.events import EventBus, MeetingRescheduled
-from orchestrator.core.models import Case, LinkScope, Mediator, Meeting, MeetingStatus, Party
-from orchestrator.core.records import add_timeline
+from orchestrator.core.models import Case, LinkScope, Mediator, Meeting, MeetingStatus
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import rooms
 from orchestrator.scheduling import booking, booking_rules, conflicts
 
 
 async def _move(
     session: AsyncSession, *, meeting: Meeting, start: datetime, end: datetime, now: datetime
 ) -> None:
-    """Give the meeting its new times and next sequence; Conflict if the database refuses."""
+    """New times and the next sequence (Conflict if the database sees an overlap); the old
+    sequence's join links die at once."""
     meeting.start_at = start
     meeting.end_at = end
     meeting.sequence += 1
@@ -34,49 +32,42 @@ async def _move(
     meeting.updated_at = now
     async with conflicts.exclusion_guard(session):
         await session.flush()
-
-
-async def _reissue(
-    session: AsyncSession,
-    *,
-    meeting: Meeting,
-    parties: Sequence[Party],
-    settings: Settings,
-    now: datetime,
-) -> None:
-    """Kill the old sequence's join links; invite, link and queue the room for the new one."""
     await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
-    await booking.invite_and_link(
-        session, meeting=meeting, parties=parties, settings=settings, now=now
-    )
-    if meeting.mode in booking.VIDEO_MODES:
-        main = await rooms.main_room(session, meeting.id)
-        await booking.queue_room(session, meeting=meeting, room=main, now=now, action="create_room")
 
 
-def _record_moved(
+async def _announce_moved(
     session: AsyncSession,
     *,
     meeting: Meeting,
     previous: datetime,
     rules: booking_rules.RuleCheck,
+    bus: EventBus,
     now: datetime,
     actor: str | None,
     actor_id: uuid.UUID | None,
 ) -> None:
-    """Say on the case timeline (and for any waiver, the audit trail) where the meeting went."""
-    add_timeline(
+    """Say where the meeting went: on the case timeline, in the audit trail for any waiver,
+    and to the capabilities that tell everyone (MeetingRescheduled)."""
+    booking.record_on_timeline(
         session,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
+        meeting=meeting,
         kind="meeting.rescheduled",
         summary=f"Meeting moved to {booking.describe(meeting.start_at, meeting.mode)}",
-        at=now,
+        rules=rules,
+        now=now,
         actor=actor,
+        actor_id=actor_id,
         details={"previous_start": previous.isoformat()},
     )
-    booking_rules.record_waiver(
-        session, meeting=meeting, check=rules, now=now, actor=actor, actor_id=actor_id
+    await session.flush()
+    await bus.emit(
+        session,
+        MeetingRescheduled(
+            case_id=meeting.case_id,
+            at=now,
+            meeting_id=meeting.id,
+            previous_start=previous.isoformat(),
+        ),
     )
 
 
@@ -119,24 +110,17 @@ async def reschedule(
     )
     previous = meeting.start_at
     await _move(session, meeting=meeting, start=start, end=end, now=now)
-    await _reissue(session, meeting=meeting, parties=rules.parties, settings=settings, now=now)
-    _record_moved(
+    await booking.invite_and_link(
+        session, meeting=meeting, parties=rules.parties, settings=settings, now=now
+    )
+    await _announce_moved(
         session,
         meeting=meeting,
         previous=previous,
         rules=rules,
+        bus=bus,
         now=now,
         actor=actor,
         actor_id=actor_id,
-    )
-    await session.flush()
-    await bus.emit(
-        session,
-        MeetingRescheduled(
-            case_id=meeting.case_id,
-            at=now,
-            meeting_id=meeting.id,
-            previous_start=previous.isoformat(),
-        ),
     )
     return meeting
