@@ -152,11 +152,12 @@ async def invite_and_link(
     await _issue_join_links(session, meeting=meeting, parties=parties, settings=settings, now=now)
     if meeting.mode in VIDEO_MODES:
         await session.flush()
-        room = room or await rooms.main_room(session, meeting.id)
-        await queue_room(session, meeting=meeting, room=room, now=now, action="create_room")
+        if room is None:
+            room = await rooms.main_room(session, meeting.id)
+        await _queue_room(session, meeting=meeting, room=room, now=now, action="create_room")
 
 
-async def queue_room(
+async def _queue_room(
     session: AsyncSession, *, meeting: Meeting, room: Room, now: datetime, action: str
 ) -> None:
     """Queue the provider call that makes the video room after commit (once per sequence)."""

@@ -1,9 +1,10 @@
 """Keep a mediator and a venue from being booked twice, and offer the next free times.
 
-Three layers, each for a case the one above misses: ``claim_time`` locks the mediator's
-(and venue's) calendar and checks the time against live meetings, the mediator's buffer
-and their most sessions a day; ``exclusion_guard`` turns the database's own refusal of an
-overlap (PostgreSQL's exclusion constraints) into the same Conflict.
+Three layers, each catching what the one before may miss: a lock on the mediator's (and
+venue's) calendar, an advisory lock on PostgreSQL and the write lock SQLite already holds;
+the check against live meetings, the mediator's buffer and their most sessions a day
+(``claim_time`` does both); and the database's exclusion constraints, whose refusal
+``exclusion_guard`` turns into the same Conflict.
 """
 
 from __future__ import annotations
