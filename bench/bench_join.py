@@ -134,7 +134,7 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
     from orchestrator.meeting.provider_calls import ProviderCalls
     from orchestrator.meeting.providers import Providers
     from orchestrator.messaging.outbox import Dispatcher
-    from orchestrator.scheduling import booking
+    from orchestrator.scheduling import booking, lookups
 
     settings = settings_for(database_url, data_dir, 8080)
     await upgrade(database_url)
@@ -185,7 +185,7 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
         calls = ProviderCalls(db=db, providers=providers, settings=settings, clock=lambda: now)
         await Dispatcher(db, {OutboxKind.provider_call: calls}, clock=lambda: now).run_once()
     async with db.read() as session:
-        found = await booking.current_join_links(session, meeting)
+        found = await lookups.current_join_links(session, meeting)
     await db.dispose()
     return [
         links.url_for(link, base_url="", secret=SECRET) + "/video"

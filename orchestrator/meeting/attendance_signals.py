@@ -34,7 +34,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.settings import Settings
 from orchestrator.meeting import attendance, join_facts
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import joining
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,8 @@ def within_join_window(
     at: datetime, meeting: Meeting, settings: Settings, *, source: str
 ) -> datetime:
     """A provider's time, kept between when joining opens and when it closes."""
-    opens = booking.join_opens_at(meeting, settings)
-    closes = booking.join_closes_at(meeting, settings)
+    opens = joining.join_opens_at(meeting, settings)
+    closes = joining.join_closes_at(meeting, settings)
     kept = min(max(at, opens), closes)
     if abs(kept - at) > CLOCK_SKEW_LOGGED:
         log.warning(

@@ -32,7 +32,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.settings import Settings
 from orchestrator.meeting import provider_queue, rooms
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import joining, pins
 
 _LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
 Door = Literal["bridge", "jitsi"]
@@ -51,7 +51,7 @@ class PinHolder:
 def _open(meeting: Meeting, settings: Settings, now: datetime) -> bool:
     """True inside the meeting's join window (as for the join links)."""
     return (
-        booking.join_opens_at(meeting, settings) <= now <= booking.join_closes_at(meeting, settings)
+        joining.join_opens_at(meeting, settings) <= now <= joining.join_closes_at(meeting, settings)
     )
 
 
@@ -129,12 +129,12 @@ async def withdraw(session: AsyncSession, *, party: Party, now: datetime) -> int
     """After a party's links are revoked: revoke their PINs (a new one each while they stay
     on the case) and move the rooms they may hold a URL for. Returns how many rooms moved.
     """
-    await booking.replace_pins(
+    await pins.replace_pins(
         session, party_id=party.id, now=now, removed=party.removed_at is not None
     )
     moved = 0
     for meeting in await _clicked_meetings(session, party.id):
         if await provider_queue.move_room(session, meeting=meeting, now=now):
-            await booking.replace_room_pin(session, meeting=meeting, now=now)
+            await pins.replace_room_pin(session, meeting=meeting, now=now)
             moved += 1
     return moved

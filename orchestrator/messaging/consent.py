@@ -44,7 +44,7 @@ from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.outgoing_mail import already_queued, send_plain
 from orchestrator.messaging.ways_in import link_url
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import cancelling
 
 SUPPORTER_ROLES = frozenset(
     {PartyRole.sendiass, PartyRole.advocate, PartyRole.interpreter, PartyRole.observer}
@@ -288,7 +288,7 @@ async def _cancel_booked(
         .order_by(col(Meeting.start_at))
     )
     for meeting in list(booked.all()):
-        await booking.cancel(
+        await cancelling.cancel(
             session,
             meeting=meeting,
             reason=reason,

@@ -81,7 +81,7 @@ async def cancel_invitations(
     facts = await load_meeting(session, meeting_id)
     if facts is None:
         return 0
-    # Cancelling took the next SEQUENCE (booking.cancel), above anything anyone was sent.
+    # Cancelling took the next SEQUENCE (cancelling.cancel), above anything anyone was sent.
     meeting = facts.meeting
     meeting.calendar_sequence = max(
         meeting.calendar_sequence, await highest_sequence_sent(session, meeting_id)

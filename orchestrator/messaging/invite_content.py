@@ -21,7 +21,7 @@ from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MeetingFacts, Recipient
 from orchestrator.messaging.outgoing_mail import organizer_name
 from orchestrator.messaging.ways_in import ANSWERS, join_details, link_url, rsvp_link
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import joining
 
 WHAT_TO_EXPECT = (
     "The meeting usually takes two to four hours. The mediator is independent and chairs "
@@ -86,7 +86,7 @@ def meeting_context(
         "venue": join.venue,
         "venue_notes": join.venue_notes,
         "join_opens_at": wording.clock_on(
-            booking.join_opens_at(facts.meeting, settings),
+            joining.join_opens_at(facts.meeting, settings),
             meeting_start=facts.meeting.start_at,
             zone=facts.case.timezone,
         ),

@@ -22,7 +22,7 @@ from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import live_meetings, load_meeting, party_recipient, recipients
 from orchestrator.messaging.itip_mail import next_sequence, send_cancel, send_request
 from orchestrator.messaging.ways_in import current_join_link
-from orchestrator.scheduling import booking, poll_requests
+from orchestrator.scheduling import joining, lookups, pins, poll_requests
 
 
 async def uninvite_party(
@@ -34,7 +34,7 @@ async def uninvite_party(
         return 0
     sent = 0
     for meeting in await live_meetings(session, party.case_id, now):
-        invitation = await booking.party_invitation(
+        invitation = await lookups.party_invitation(
             session, meeting_id=meeting.id, party_id=party.id
         )
         if invitation is None or invitation.cancelled_at is not None:
@@ -103,7 +103,7 @@ async def _ensure_join_link(
         case_id=meeting.case_id,
         scope=LinkScope.join_room,
         now=now,
-        expires_at=booking.join_closes_at(meeting, settings),
+        expires_at=joining.join_closes_at(meeting, settings),
         party_id=party.id,
         meeting=meeting,
     )
@@ -207,18 +207,18 @@ async def _ensure_invitation(
     session: AsyncSession, meeting: Meeting, party: Party, now: datetime
 ) -> Invitation:
     """The party's invitation to a booked meeting, made as booking makes them (PIN included)."""
-    existing = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
+    existing = await lookups.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
     if existing is not None:
         return existing
     pin = None
-    if booking.has_own_pins(meeting):
-        pin = (await booking.unique_pins(session, 1, now))[0]
+    if joining.has_own_pins(meeting):
+        pin = (await pins.unique_pins(session, 1, now))[0]
     invitation = Invitation(meeting_id=meeting.id, party_id=party.id, phone_pin=pin)
     try:
         async with session.begin_nested():
             session.add(invitation)
     except IntegrityError:
-        found = await booking.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
+        found = await lookups.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
         assert found is not None
         return found
     return invitation

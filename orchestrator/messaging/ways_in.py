@@ -19,7 +19,7 @@ from orchestrator.cases import links
 from orchestrator.core.models import Link, LinkScope, Meeting, MeetingMode, PartStat, Party
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MeetingFacts, Recipient
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import joining
 
 ANSWERS = {
     "accepted": PartStat.accepted,
@@ -111,7 +111,7 @@ async def join_details(
             mediator_id=recipient.mediator.id if recipient.mediator else None,
         )
         url = link_url(link, settings) if link is not None else None
-    phone = booking.dial_in_for(
+    phone = joining.dial_in_for(
         meeting, settings, invitation=recipient.invitation, mediator=recipient.mediator is not None
     )
     venue, notes = (None, None)

@@ -24,7 +24,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from calendars.planner import Capacity, Demand, Option, first_come_greedy, plan
+from calendars.planner import Capacity, Demand, Option, Plan, first_come_greedy, plan
 from calendars.slots import Slot
 from calendars.workdays import WorkingDays
 from orchestrator.core.errors import Conflict, NotFound, RulesBroken, ValidationFailed
@@ -153,6 +153,49 @@ async def _capacities(
     return capacities
 
 
+def _demand(case: Case, found: slot_search.CaseSlots, *, keep: int) -> Demand | Unplaced:
+    """The case's best few times for the planner, each scored against its best; or why none."""
+    slots = _spread(found.slots or found.earliest_after_target, keep=keep)
+    if not slots:
+        return Unplaced(case.id, case.reference, found.explanation)
+    top = max((s.score for s in slots), default=1.0) or 1.0
+    return Demand(
+        case_id=str(case.id),
+        target=found.target_end,
+        received_at=case.created_at,
+        options=tuple(
+            Option(str(case.mediator_id), s.start, s.end, max(s.score, 0.0) / top) for s in slots
+        ),
+    )
+
+
+def _proposed(
+    best: Plan, demands: Sequence[Demand], references: dict[uuid.UUID, str]
+) -> tuple[list[ProposedBooking], list[Unplaced]]:
+    """The plan's bookings, soonest first, and the cases it had to leave out."""
+    targets = {d.case_id: d.target for d in demands}
+    bookings = [
+        ProposedBooking(
+            case_id=uuid.UUID(case_id),
+            reference=references[uuid.UUID(case_id)],
+            mediator_id=uuid.UUID(option.mediator_id),
+            start=option.start,
+            end=option.end,
+            within_target=option.end <= targets[case_id],
+        )
+        for case_id, option in sorted(best.assignments.items(), key=lambda kv: kv[1].start)
+    ]
+    unbooked = [
+        Unplaced(
+            uuid.UUID(case_id),
+            references[uuid.UUID(case_id)],
+            "every time this case can use is needed by cases closer to their target",
+        )
+        for case_id in best.unbooked
+    ]
+    return bookings, unbooked
+
+
 async def propose(
     session: AsyncSession,
     *,
@@ -169,7 +212,6 @@ async def propose(
     """The plan that books the most open cases within target (nothing is booked yet)."""
     cases, unplaced = await caseload(session, case_ids=case_ids)
     demands: list[Demand] = []
-    references = {c.id: c.reference for c in cases}
     for case in cases:
         found = await slot_search.find_case_slots(
             session,
@@ -182,51 +224,21 @@ async def propose(
             http=http,
             limit=options_per_case * 10,
         )
-        slots = _spread(found.slots or found.earliest_after_target, keep=options_per_case)
-        if not slots:
-            unplaced.append(Unplaced(case.id, case.reference, found.explanation))
-            continue
-        top = max((s.score for s in slots), default=1.0) or 1.0
-        demands.append(
-            Demand(
-                case_id=str(case.id),
-                target=found.target_end,
-                received_at=case.created_at,
-                options=tuple(
-                    Option(str(case.mediator_id), s.start, s.end, max(s.score, 0.0) / top)
-                    for s in slots
-                ),
-            )
-        )
+        demand = _demand(case, found, keep=options_per_case)
+        if isinstance(demand, Unplaced):
+            unplaced.append(demand)
+        else:
+            demands.append(demand)
     capacities = await _capacities(
         session, {c.mediator_id for c in cases if c.mediator_id}, since=now
     )
     # CP-SAT is CPU-bound: keep the event loop answering other requests meanwhile.
     best = await asyncio.to_thread(plan, demands, capacities, time_limit_s=time_limit_s)
     baseline = first_come_greedy(demands, capacities)
-    targets = {d.case_id: d.target for d in demands}
-    bookings = [
-        ProposedBooking(
-            case_id=uuid.UUID(case_id),
-            reference=references[uuid.UUID(case_id)],
-            mediator_id=uuid.UUID(option.mediator_id),
-            start=option.start,
-            end=option.end,
-            within_target=option.end <= targets[case_id],
-        )
-        for case_id, option in sorted(best.assignments.items(), key=lambda kv: kv[1].start)
-    ]
-    for case_id in best.unbooked:
-        unplaced.append(
-            Unplaced(
-                uuid.UUID(case_id),
-                references[uuid.UUID(case_id)],
-                "every time this case can use is needed by cases closer to their target",
-            )
-        )
+    bookings, unbooked = _proposed(best, demands, {c.id: c.reference for c in cases})
     return Proposal(
         bookings=bookings,
-        unplaced=unplaced,
+        unplaced=unplaced + unbooked,
         within_target=best.within_target,
         first_come_within_target=baseline.within_target,
         optimal=best.optimal,

@@ -21,7 +21,7 @@ from orchestrator.core.models import (
     PartyRole,
 )
 from orchestrator.messaging.outbox import email_from_payload
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import booking, lookups
 from orchestrator.web.keys import BUS, DB, SETTINGS, WORKDAYS
 from tests.browser.conftest import LiveApp, assert_accessible, new_page
 
@@ -101,6 +101,6 @@ async def test_the_school_says_no_and_is_told_the_answer_is_final(
     await page.get_by_text("This answer is final").wait_for()
     assert await page.get_by_role("button", name="Send my answer").count() == 0
     async with app[DB].read() as session:
-        cancelled = await booking.get_meeting(session, meeting.id)
+        cancelled = await lookups.get_meeting(session, meeting.id)
         assert cancelled.status is MeetingStatus.cancelled
         assert cancelled.cancel_reason == "School will not take part"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import lookups
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page
 from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people
@@ -20,7 +20,7 @@ async def test_scheduler_moves_the_meeting_to_an_offered_time(
     scenario = await case_with_people(live_app, poll=False)
     meeting_id = await book_best_slot(live_app, scenario)
     async with live_app.app[DB].read() as session:
-        before = await booking.get_meeting(session, meeting_id)
+        before = await lookups.get_meeting(session, meeting_id)
     page = await new_page(browser)
     await page.goto(f"{live_app.url}/staff/cases/{scenario.case_id}")
     await page.get_by_label("Email address").fill("sam@staff.example")
@@ -41,5 +41,5 @@ async def test_scheduler_moves_the_meeting_to_an_offered_time(
     meetings = await page.locator("#meetings + table").inner_text()
     assert chosen in meetings
     async with live_app.app[DB].read() as session:
-        after = await booking.get_meeting(session, meeting_id)
+        after = await lookups.get_meeting(session, meeting_id)
     assert after.sequence == before.sequence + 1 and after.start_at != before.start_at

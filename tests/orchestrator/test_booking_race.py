@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 
 from orchestrator.core.models import Link, LinkScope, Meeting, OutboxKind, OutboxMessage
 from orchestrator.core.settings import Settings
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import conflicts
 from orchestrator.web.app import create_app
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
@@ -75,7 +75,7 @@ async def test_the_database_itself_refuses_an_overlap_the_check_missed(
     async def no_check(*args: Any, **kwargs: Any) -> None:
         return None
 
-    monkeypatch.setattr(booking, "check_free", no_check)
+    monkeypatch.setattr(conflicts, "check_free", no_check)
     refused = await book(staff, ready.case_id, start=START + timedelta(hours=1), expect=409)
     assert refused["error"]["details"]["reasons"] == ["overlap"]
 

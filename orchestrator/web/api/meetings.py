@@ -24,7 +24,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.meeting import attendance, clicks, room_moves, rooms, session_control
 from orchestrator.meeting.providers import Providers
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import booking, cancelling, joining, lookups, rescheduling
 from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import DB, HTTP, JOIN_CLICKS, PROVIDERS, SETTINGS, WORKDAYS
 
@@ -224,7 +224,7 @@ class AttendancePublic(BaseModel):
 
 
 def dial_in_number(meeting: Meeting, ctx_settings: Any) -> str | None:
-    found = booking.dial_in(meeting, ctx_settings, own_pin=meeting.mediator_pin)
+    found = joining.dial_in(meeting, ctx_settings, own_pin=meeting.mediator_pin)
     return found.number if found is not None else None
 
 
@@ -256,7 +256,7 @@ async def _mine(ctx: ApiContext, mediator_id: uuid.UUID | None) -> bool:
 async def load_meeting(ctx: ApiContext) -> Meeting:
     """The meeting in the path, if the caller may see it (mediators: their own only)."""
     meeting_id = ctx.path_id("meeting_id")
-    meeting = await booking.get_meeting(ctx.session, meeting_id)
+    meeting = await lookups.get_meeting(ctx.session, meeting_id)
     ctx.audit_case_id = meeting.case_id
     if not await _mine(ctx, meeting.mediator_id):
         raise NotFound("meeting", meeting_id)
@@ -343,7 +343,7 @@ async def list_meetings(ctx: ApiContext) -> MeetingList:
     ctx.audit_case_id = case.id
     if not await _mine(ctx, case.mediator_id):
         raise NotFound("case", case.id)
-    found = await booking.list_meetings(ctx.session, case_id=case.id)
+    found = await lookups.list_meetings(ctx.session, case_id=case.id)
     return MeetingList(meetings=[present(m, ctx) for m in found])
 
 
@@ -359,7 +359,7 @@ async def get_meeting(ctx: ApiContext) -> MeetingPublic:
 async def reschedule_meeting(ctx: ApiContext, body: MeetingMove) -> MeetingPublic:
     """Move a meeting; old join links stop working and new ones are issued."""
     meeting = await load_meeting(ctx)
-    meeting = await booking.reschedule(
+    meeting = await rescheduling.reschedule(
         ctx.session,
         meeting=meeting,
         start=body.start,
@@ -381,7 +381,7 @@ async def reschedule_meeting(ctx: ApiContext, body: MeetingMove) -> MeetingPubli
 async def cancel_meeting(ctx: ApiContext, body: MeetingCancel) -> MeetingPublic:
     """Cancel a meeting; every join link stops working."""
     meeting = await load_meeting(ctx)
-    meeting = await booking.cancel(
+    meeting = await cancelling.cancel(
         ctx.session,
         meeting=meeting,
         reason=body.reason,
@@ -397,9 +397,9 @@ async def cancel_meeting(ctx: ApiContext, body: MeetingCancel) -> MeetingPublic:
 async def join_links(ctx: ApiContext) -> JoinLinks:
     """Each party's (and the mediator's) current personal join link and phone PIN."""
     meeting = await load_meeting(ctx)
-    current = await booking.current_join_links(ctx.session, meeting)
+    current = await lookups.current_join_links(ctx.session, meeting)
     pins = {
-        inv.party_id: inv.phone_pin for inv in await booking.invitations(ctx.session, meeting.id)
+        inv.party_id: inv.phone_pin for inv in await lookups.invitations(ctx.session, meeting.id)
     }
     secret = ctx.settings.secret_key.get_secret_value()
     parties = {p.id: p for p in await intake.list_parties(ctx.session, case_id=meeting.case_id)}
@@ -417,7 +417,7 @@ async def join_links(ctx: ApiContext) -> JoinLinks:
                 mediator_id=link.mediator_id,
                 role=role,
                 url=links.url_for(link, base_url=ctx.settings.base_url, secret=secret),
-                opens_at=booking.join_opens_at(meeting, ctx.settings),
+                opens_at=joining.join_opens_at(meeting, ctx.settings),
                 expires_at=link.expires_at,
                 phone_pin=pins.get(link.party_id) if link.party_id else meeting.mediator_pin,
             )

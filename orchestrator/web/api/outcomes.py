@@ -17,7 +17,7 @@ from orchestrator.closing.outcomes import OutcomeCreate, OutcomePublic
 from orchestrator.core import records
 from orchestrator.core.errors import NotFound
 from orchestrator.core.models import Case, Meeting, StaffRole
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import lookups
 from orchestrator.web.api.cases import load_case
 from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import WORKDAYS
@@ -76,7 +76,7 @@ async def _may_see(ctx: ApiContext, case: Case, meeting: Meeting | None = None) 
 async def load_meeting(ctx: ApiContext) -> tuple[Meeting, Case]:
     """The meeting in the path and its case, if the caller may see them."""
     meeting_id = ctx.path_id("meeting_id")
-    meeting = await booking.get_meeting(ctx.session, meeting_id)
+    meeting = await lookups.get_meeting(ctx.session, meeting_id)
     case = await intake.get_case(ctx.session, meeting.case_id)
     ctx.audit_case_id = case.id
     if not await _may_see(ctx, case, meeting):

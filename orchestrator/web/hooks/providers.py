@@ -28,7 +28,7 @@ from orchestrator.core.models import Channel, ParticipantStatus
 from orchestrator.meeting import attendance, join_facts, room_access, rooms
 from orchestrator.meeting.attendance_signals import record_signals
 from orchestrator.meeting.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import pins
 from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError, json_error
 from orchestrator.web.keys import CLIENT_ADDRESS, CLOCK, DB, PROVIDERS, SETTINGS, THROTTLE
@@ -188,7 +188,7 @@ async def twilio_voice(request: web.Request) -> web.Response:
             settings.base_url + TWILIO_PIN_PATH + "?attempt=1",
             f"Welcome to the {settings.service_name}. "
             "Please key your meeting PIN, then press the hash key.",
-            num_digits=booking.PHONE_PIN_DIGITS,
+            num_digits=pins.PHONE_PIN_DIGITS,
         )
     )
 
@@ -223,7 +223,7 @@ async def twilio_pin(request: web.Request) -> web.Response:
                     f"{settings.base_url}{TWILIO_PIN_PATH}?attempt={attempt + 1}",
                     "Sorry, that PIN did not open a meeting. Please key it again, "
                     "then press the hash key.",
-                    num_digits=booking.PHONE_PIN_DIGITS,
+                    num_digits=pins.PHONE_PIN_DIGITS,
                 )
             )
         meeting, party = found.meeting, found.party

@@ -22,7 +22,7 @@ from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import LinkScope, MeetingMode, MeetingStatus
 from orchestrator.meeting import join_facts, link_cache
 from orchestrator.meeting.providers import room_from_dict
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import joining, lookups
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
 from orchestrator.web.pages import render
 
@@ -49,18 +49,18 @@ async def join_page(request: web.Request) -> web.Response:
         )
         meeting, party = resolved.meeting, resolved.party
         assert meeting is not None
-        case, mediator, invitation = await booking.join_details(
+        case, mediator, invitation = await lookups.join_details(
             session, meeting=meeting, party=party
         )
-    opens = booking.join_opens_at(meeting, settings)
+    opens = joining.join_opens_at(meeting, settings)
     video = meeting.mode in (MeetingMode.video, MeetingMode.hybrid)
     is_mediator = party is None
     dial_in: dict[str, Any] | None = None
-    found = booking.dial_in_for(meeting, settings, invitation=invitation, mediator=is_mediator)
+    found = joining.dial_in_for(meeting, settings, invitation=invitation, mediator=is_mediator)
     if found is not None:
         dial_in = {"number": found.number, "pin": _group_pin(found.pin), "own": found.own}
     call_back = None
-    if meeting.mode is MeetingMode.phone and not booking.uses_phone_bridge(meeting):
+    if meeting.mode is MeetingMode.phone and not joining.uses_phone_bridge(meeting):
         call_back = party.phone if party is not None else None
     context = {
         "name": (party.name if party else mediator.name if mediator else "").split(" ")[0],

@@ -38,7 +38,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_audit
 from orchestrator.meeting import attendance, room_moves, rooms, session_control
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import lookups
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
 from orchestrator.web.staff.pages import parse_uuid, see_other
@@ -93,7 +93,7 @@ async def _my_meeting(
 ) -> tuple[Meeting, Case]:
     """The meeting if it is this mediator's (admins: any); otherwise it does not exist."""
     meeting_id = parse_uuid(raw_id, "meeting")
-    meeting = await booking.get_meeting(session, meeting_id)
+    meeting = await lookups.get_meeting(session, meeting_id)
     if staff.user.role is not StaffRole.admin:
         mine = await intake.mediator_ids_for_user(session, staff.user.id)
         if meeting.mediator_id not in mine:
@@ -113,7 +113,7 @@ async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamRe
         mine = None
         if staff.user.role is not StaffRole.admin:
             mine = await intake.mediator_ids_for_user(session, staff.user.id)
-        rows = await booking.meetings_of_mediators(session, mediator_ids=mine)
+        rows = await lookups.meetings_of_mediators(session, mediator_ids=mine)
     zone = ZoneInfo(staff.settings.timezone)
     today = staff.now.astimezone(zone).date()
     today_rows = [(m, c) for m, c in rows if m.start_at.astimezone(zone).date() == today]

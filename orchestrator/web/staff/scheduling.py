@@ -28,7 +28,16 @@ from orchestrator.core.errors import (
 from orchestrator.core.models import Case, Meeting, MeetingMode, MeetingStatus, Party, StaffRole
 from orchestrator.core.records import add_audit
 from orchestrator.messaging import party_invitations
-from orchestrator.scheduling import availability_matrix, booking, poll_requests, slot_search
+from orchestrator.scheduling import (
+    availability_matrix,
+    booking,
+    booking_rules,
+    cancelling,
+    lookups,
+    poll_requests,
+    rescheduling,
+    slot_search,
+)
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
 from orchestrator.web.keys import DB as DB_KEY
@@ -101,7 +110,7 @@ async def scheduling_section(
 ) -> dict[str, Any] | None:
     """The case page's "Find a time" and "Meetings" sections."""
     app = request.app
-    meetings = await booking.list_meetings(session, case_id=case.id)
+    meetings = await lookups.list_meetings(session, case_id=case.id)
     matrix = None
     found = None
     duration = _duration(request.query.get("duration"))
@@ -191,7 +200,7 @@ async def _booking_form(
     async with request.app[DB_KEY].read() as session:
         case = await intake.get_case(session, case_id)
         parties = await intake.list_parties(session, case_id=case.id)
-        breaks = await booking.breaks_for(
+        breaks = await booking_rules.breaks_for(
             session,
             case=case,
             start=start,
@@ -314,7 +323,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
 
 
 async def _meeting_and_case(session: AsyncSession, request: web.Request) -> tuple[Any, Case]:
-    meeting = await booking.get_meeting(
+    meeting = await lookups.get_meeting(
         session, parse_uuid(request.match_info["meeting_id"], "meeting")
     )
     case = await intake.get_case(session, meeting.case_id)
@@ -367,7 +376,7 @@ async def _rules_broken(
     if start is None:
         return []
     async with request.app[DB_KEY].read() as session:
-        breaks = await booking.breaks_for(
+        breaks = await booking_rules.breaks_for(
             session,
             case=case,
             start=start,
@@ -400,7 +409,7 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
             if waive and not reason:
                 waiver_error = _NO_WAIVER_REASON
                 raise ValidationFailed(waiver_error)
-            await booking.reschedule(
+            await rescheduling.reschedule(
                 session,
                 meeting=meeting,
                 start=start,
@@ -473,7 +482,7 @@ async def cancel(request: web.Request, staff: StaffContext) -> web.StreamRespons
         return pages.render("staff/cancel.html", request, context, status=422)
     async with request.app[DB_KEY].write() as session:
         meeting, case = await _meeting_and_case(session, request)
-        await booking.cancel(
+        await cancelling.cancel(
             session,
             meeting=meeting,
             reason=reason,

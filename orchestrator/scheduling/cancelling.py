@@ -1,0 +1,90 @@
+"""Cancel a booked meeting: its join links die at once and everyone is told.
+
+The case goes back to negotiating when this was its only meeting still in play.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.cases import lifecycle, links
+from orchestrator.core.events import EventBus, MeetingCancelled
+from orchestrator.core.models import (
+    Case,
+    CaseStatus,
+    CaseStatusCause,
+    LinkScope,
+    Meeting,
+    MeetingStatus,
+)
+from orchestrator.core.records import add_timeline
+from orchestrator.meeting import transitions
+from orchestrator.scheduling import lookups
+
+
+async def _reopen_case(
+    session: AsyncSession, *, meeting: Meeting, now: datetime, actor: str | None
+) -> None:
+    """Put a booked case back to negotiating once none of its meetings is still in play."""
+    case = await session.get(Case, meeting.case_id)
+    assert case is not None
+    others = await lookups.has_other_live_meeting(session, meeting)
+    if case.status is CaseStatus.booked and not others:
+        await lifecycle.move_case(
+            session,
+            case=case,
+            to=CaseStatus.negotiating,
+            cause=CaseStatusCause.meeting_cancelled,
+            actor=actor,
+            now=now,
+        )
+
+
+async def cancel(
+    session: AsyncSession,
+    *,
+    meeting: Meeting,
+    reason: str,
+    now: datetime,
+    bus: EventBus,
+    actor: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    reason_on_timeline: bool = False,
+) -> Meeting:
+    """Cancel the meeting: its links die at once; emit MeetingCancelled.
+
+    ``reason_on_timeline`` is for a reason in the service's own words ("School will not
+    take part"): staff's free text stays on the meeting only, where retention clears it.
+    """
+    await transitions.transition(
+        session,
+        meeting=meeting,
+        to=MeetingStatus.cancelled,
+        source="booking",
+        now=now,
+        actor_id=actor_id,
+    )
+    meeting.cancel_reason = reason[:1000]
+    meeting.calendar_sequence += 1  # the CANCEL everyone is sent
+    await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
+    await _reopen_case(session, meeting=meeting, now=now, actor=actor)
+    summary = "Meeting cancelled"
+    if reason_on_timeline:
+        summary += f": {meeting.cancel_reason}"
+    add_timeline(
+        session,
+        case_id=meeting.case_id,
+        meeting_id=meeting.id,
+        kind="meeting.cancelled",
+        summary=summary,
+        at=now,
+        actor=actor,
+    )
+    await session.flush()
+    await bus.emit(
+        session, MeetingCancelled(case_id=meeting.case_id, at=now, meeting_id=meeting.id)
+    )
+    return meeting
