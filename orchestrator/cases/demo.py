@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, panel, roster
 from orchestrator.core.db import Database
 from orchestrator.core.events import EventBus
 from orchestrator.core.models import (
@@ -72,7 +72,7 @@ async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> st
         if await session.scalar(select(Case.id).where(col(Case.reference).startswith("DEMO-"))):
             return "demo caseload already loaded"
         mediators = [
-            await intake.create_mediator(
+            await panel.create_mediator(
                 session,
                 data=MediatorCreate(name=name, email=email, max_sessions_per_day=cap),
                 now=now,
@@ -125,11 +125,11 @@ async def _add_demo_case(
         actor="demo",
     )
     case.status = status  # seed data shown as if it got there; not a transition
-    await intake.assign_mediator(
+    await panel.assign_mediator(
         session, case=case, mediator=mediator, now=now, actor="demo", bus=bus
     )
     for person in _demo_people(n, kind=kind, family=family, la=la):
-        await intake.add_party(session, case=case, data=person, now=now, bus=bus, actor="demo")
+        await roster.add_party(session, case=case, data=person, now=now, bus=bus, actor="demo")
 
 
 def _demo_people(n: int, *, kind: CaseKind, family: str, la: str) -> list[PartyCreate]:

@@ -33,7 +33,7 @@ from calendars.workdays import WorkingDays
 from integrations.caldav_source import CalDavSource
 from integrations.errors import CalendarSourceError
 from integrations.ics_feed import FeedCache, IcsFeedSource, normalise_feed_url
-from orchestrator.cases import intake
+from orchestrator.cases import deadlines, roster, service_record
 from orchestrator.core.errors import Conflict
 from orchestrator.core.models import (
     Case,
@@ -287,7 +287,7 @@ async def case_calendars(
     session: AsyncSession, *, case: Case
 ) -> dict[CalendarOwner, Mapping[str, Any]]:
     """The calendars we can read of the case's current parties and its mediator."""
-    parties = await intake.list_parties(session, case_id=case.id)
+    parties = await roster.list_parties(session, case_id=case.id)
     mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
     return readable_calendars(parties, mediator, default_tz=case.timezone)
 
@@ -552,10 +552,10 @@ async def target_end(
     session: AsyncSession, *, case: Case, settings: Settings, calendar: WorkingDays
 ) -> datetime:
     """The end of the case's target day, in its own zone, as a UTC instant."""
-    service = None if case.target_days else await intake.default_service(session)
-    days = intake.effective_target_days(case, service, settings.target_days)
+    service = None if case.target_days else await service_record.default_service(session)
+    days = deadlines.effective_target_days(case, service, settings.target_days)
     # The target day does not depend on any certificate.
-    target = intake.deadlines_for(
+    target = deadlines.deadlines_for(
         case, target_days=days, calendar=calendar, certificate_issued_on=None
     ).target
     zone = ZoneInfo(case.timezone)
@@ -863,7 +863,7 @@ async def availability_matrix(
     poll = await session.scalar(
         select(Poll).where(col(Poll.case_id) == case.id).order_by(col(Poll.created_at).desc())
     )
-    parties = await intake.list_parties(session, case_id=case.id)
+    parties = await roster.list_parties(session, case_id=case.id)
     candidates = [datetime.fromisoformat(c) for c in poll.candidates] if poll else []
     responses: dict[uuid.UUID, PollResponse] = {}
     answers: dict[uuid.UUID, dict[datetime, Answer]] = {}

@@ -28,7 +28,7 @@ from calendars.imip import build_plain_message
 from calendars.intervals import Interval
 from calendars.slots import find_slots
 from calendars.workdays import WorkingDays
-from orchestrator.cases import intake, lifecycle, links
+from orchestrator.cases import intake, lifecycle, links, roster
 from orchestrator.core.db import Database
 from orchestrator.core.errors import InvalidState, LinkInvalid, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
@@ -290,7 +290,7 @@ async def request_availability(
     await session.flush()
 
     result = AvailabilityRequest(poll=poll)
-    for party in await intake.list_parties(session, case_id=case.id):
+    for party in await roster.list_parties(session, case_id=case.id):
         if availability.has_calendar(party.calendar):
             result.not_polled[party.id] = "calendar"
             continue
