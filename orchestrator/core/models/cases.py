@@ -41,6 +41,8 @@ from orchestrator.core.models.vocabularies import (
     PartyRole,
 )
 
+# ============================================================================ service
+
 
 class Service(SQLModel, table=True):
     """The provider's service: name, help line, zone and target, mail identity."""

@@ -1,6 +1,7 @@
 """A booked meeting, each change of its state, its rooms, and who was in them when.
 
-Attendance is never stored as a verdict: it is derived from the participant events.
+Who attended is worked out from the participant events (link clicks, provider call-backs,
+mediator marks), not stored beside the meeting.
 """
 
 from __future__ import annotations

@@ -16,11 +16,7 @@ from pydantic import Field as SchemaField
 from sqlmodel import Field, SQLModel
 
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+() \-]{5,40}$")]
-
-
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-
-
 Weekday = Annotated[int, Field(ge=1, le=7)]  # ISO: 1 is Monday
 
 
@@ -35,39 +31,24 @@ def _any_scheme(*schemes: str) -> str:
 
 # One line of free text (an organisation): no line breaks, as the schema says.
 OneLineText = Annotated[str, SchemaField(json_schema_extra={"pattern": "^[^\\r\\n]*$"})]
-
-
 # Python's whitespace (``str.strip``), spelled out so the schema's regex means the same.
 _WHITESPACE = (
     "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0"
     "\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 )
-
-
 # A case reference: one line with something in it besides spaces; trimmed when stored.
 REFERENCE_PATTERN = f"^[^\\r\\n\\t]*[^{_WHITESPACE}][^\\r\\n\\t]*$"
-
-
 # A reminder offset: minutes before a meeting, up to 60 days.
 ReminderOffset = Annotated[int, Field(ge=1, le=60 * 24 * 60)]
-
 
 # A person's name goes into mail headers, calendar parameters and pages exactly as typed, so
 # it is refused when it could not be: line breaks and other control characters, bidi
 # overrides, spaces at either end, and ``=?`` (a mail reader decodes it as RFC 2047 text).
 # The same expression is the OpenAPI ``pattern``, so what the schema allows is what we take.
 _CONTROLS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff"
-
-
 _SPACES = " \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
-
-
 _NAME_TOKEN = f"(?:[^{_CONTROLS}{_SPACES}=]|=+[^{_CONTROLS}{_SPACES}=?])"
-
-
 PERSON_NAME_PATTERN = f"^{_NAME_TOKEN}(?:[{_SPACES}]*{_NAME_TOKEN})*=*$"
-
-
 _PERSON_NAME = re.compile(PERSON_NAME_PATTERN)
 
 
@@ -97,8 +78,6 @@ PersonName = Annotated[
 # email-validator refuses special-use domains (RFC 6761), which ``format: email`` allows;
 # the schema says so too, so that what it promises is what the API takes.
 _SPECIAL_USE = "|".join(_any_case(d) for d in ("arpa", "invalid", "local", "localhost", "onion"))
-
-
 EmailAddress = Annotated[
     EmailStr,
     WithJsonSchema(

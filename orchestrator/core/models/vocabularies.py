@@ -59,8 +59,6 @@ class PartyRole(StrEnum):
 
 
 FAMILY_ROLES = frozenset({PartyRole.parent, PartyRole.young_person})
-
-
 # Each role as the service names it in what it writes (certificates, the timeline).
 ROLE_WORDS: dict[PartyRole, str] = {
     PartyRole.parent: "Parent or carer",
