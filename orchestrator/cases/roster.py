@@ -31,7 +31,6 @@ from orchestrator.meeting import room_access
 # Supporters attend as OPT-PARTICIPANT unless the family wants them required (DOMAIN.md).
 OPTIONAL_BY_DEFAULT = frozenset({PartyRole.sendiass, PartyRole.advocate, PartyRole.observer})
 
-
 UNREACHABLE = "a required person needs an email address or a phone number, so they can be invited"
 
 
