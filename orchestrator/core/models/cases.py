@@ -31,6 +31,7 @@ from orchestrator.core.models.values import (
     ReminderOffset,
     TimeZoneName,
     not_null,
+    single_line,
 )
 from orchestrator.core.models.vocabularies import (
     CaseKind,
@@ -231,12 +232,7 @@ class PartyCreate(PartyBase):
     # This person's own reminder times (minutes before the start); else the service's.
     reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
-    @field_validator("organisation")
-    @classmethod
-    def _single_line(cls, value: str | None) -> str | None:
-        if value is not None and any(ch in value for ch in "\r\n"):
-            raise ValueError("must be a single line of text")
-        return value.strip() if value else value
+    _single_line = field_validator("organisation")(single_line)
 
 
 class PartyUpdate(SQLModel):
@@ -257,12 +253,7 @@ class PartyUpdate(SQLModel):
 
     _not_null = field_validator("name", "required", "channel", "easy_read")(not_null)
 
-    @field_validator("organisation")
-    @classmethod
-    def _single_line(cls, value: str | None) -> str | None:
-        if value is not None and any(ch in value for ch in "\r\n"):
-            raise ValueError("must be a single line of text")
-        return value.strip() if value else value
+    _single_line = field_validator("organisation")(single_line)
 
 
 class Party(PartyBase, table=True):

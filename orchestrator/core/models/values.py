@@ -91,6 +91,13 @@ EmailAddress = Annotated[
 ]
 
 
+def single_line(value: str | None) -> str | None:
+    """For free text shown on one line (an organisation): no line breaks; trimmed."""
+    if value is not None and any(ch in value for ch in "\r\n"):
+        raise ValueError("must be a single line of text")
+    return value.strip() if value else value
+
+
 def not_null(value: Any) -> Any:
     """For update bodies: a field that may be left out, but never set to null."""
     if value is None:
