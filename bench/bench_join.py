@@ -120,7 +120,7 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
     import aiohttp as client_lib
 
     from calendars.workdays import WorkingDays
-    from orchestrator.cases import intake, links
+    from orchestrator.cases import intake, links, panel, roster
     from orchestrator.core.db import connect
     from orchestrator.core.events import EventBus
     from orchestrator.core.migrate import upgrade
@@ -153,14 +153,14 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
             now=now,
             bus=bus,
         )
-        mediator = await intake.create_mediator(
+        mediator = await panel.create_mediator(
             session,
             data=MediatorCreate(name="Bench Mediator", email="bench@example.org"),
             now=now,
         )
         case.mediator_id = mediator.id
         for n in range(PARTIES):
-            await intake.add_party(
+            await roster.add_party(
                 session,
                 case=case,
                 data=PartyCreate(role="parent", name=f"Party {n}"),  # type: ignore[arg-type]

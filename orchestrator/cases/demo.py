@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, panel, roster
 from orchestrator.core.db import Database
 from orchestrator.core.events import EventBus
 from orchestrator.core.models import (
@@ -16,6 +17,7 @@ from orchestrator.core.models import (
     CaseKind,
     CaseStatus,
     Channel,
+    Mediator,
     MediatorCreate,
     PartyCreate,
     PartyRole,
@@ -66,12 +68,11 @@ async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> st
     rng = random.Random(seed)
     bus = EventBus(settings)  # the demo sends no mail: nobody subscribes
     now = _utcnow()
-    today = now.date()
     async with db.write() as session:
         if await session.scalar(select(Case.id).where(col(Case.reference).startswith("DEMO-"))):
             return "demo caseload already loaded"
         mediators = [
-            await intake.create_mediator(
+            await panel.create_mediator(
                 session,
                 data=MediatorCreate(name=name, email=email, max_sessions_per_day=cap),
                 now=now,
@@ -79,69 +80,94 @@ async def load_demo(db: Database, *, settings: Settings, seed: int = 2014) -> st
             for name, email, cap in MEDIATORS
         ]
         for n, (kind, age, status) in enumerate(STAGES, start=1):
-            family = FAMILY_NAMES[n - 1]
-            la = AUTHORITIES[n % len(AUTHORITIES)]
-            referral = today - timedelta(days=age)
-            case = await intake.create_case(
+            await _add_demo_case(
                 session,
-                data=CaseCreate(
-                    reference=f"DEMO-{today.year}-{n:03d}",
-                    kind=kind,
-                    local_authority=la,
-                    referral_date=referral,
-                    decision_date=referral - timedelta(days=rng.randint(7, 40)),
-                ),
-                now=now,
-                bus=bus,
-                actor="demo",
-            )
-            case.status = status  # seed data shown as if it got there; not a transition
-            await intake.assign_mediator(
-                session,
-                case=case,
+                n=n,
+                kind=kind,
+                age=age,
+                status=status,
                 mediator=mediators[n % len(mediators)],
+                rng=rng,
                 now=now,
-                actor="demo",
                 bus=bus,
             )
-            people = [
-                PartyCreate(
-                    role=PartyRole.parent,
-                    name=f"Sam {family}",
-                    channel=Channel.video,
-                    email=f"sam.{family.lower()}@family.example",
-                    phone=f"07700 900{n:03d}",
-                ),
-                PartyCreate(
-                    role=PartyRole.la_officer,
-                    name=f"{la} SEN officer",
-                    channel=Channel.video,
-                    email=f"sen.officer@{la.lower()}.gov.example",
-                    organisation=f"{la} Council",
-                ),
-            ]
-            if kind is not CaseKind.mias:
-                people.append(
-                    PartyCreate(
-                        role=PartyRole.school,
-                        name="SENCo",
-                        channel=Channel.phone,
-                        email=f"senco{n}@school.example",
-                        organisation="Hillside Primary",
-                        phone="01632 960000",
-                    )
-                )
-            if n % 3 == 0:
-                people.append(
-                    PartyCreate(
-                        role=PartyRole.sendiass,
-                        name="IASS adviser",
-                        channel=Channel.video,
-                        email=f"adviser{n}@iass.example",
-                    )
-                )
-            for person in people:
-                await intake.add_party(
-                    session, case=case, data=person, now=now, bus=bus, actor="demo"
-                )
     return f"loaded {len(STAGES)} demo cases with {len(MEDIATORS)} mediators"
+
+
+async def _add_demo_case(
+    session: AsyncSession,
+    *,
+    n: int,
+    kind: CaseKind,
+    age: int,
+    status: CaseStatus,
+    mediator: Mediator,
+    rng: random.Random,
+    now: datetime,
+    bus: EventBus,
+) -> None:
+    """Open the ``n``th sample case, ``age`` days after its referral, with its people."""
+    today = now.date()
+    family = FAMILY_NAMES[n - 1]
+    la = AUTHORITIES[n % len(AUTHORITIES)]
+    referral = today - timedelta(days=age)
+    case = await intake.create_case(
+        session,
+        data=CaseCreate(
+            reference=f"DEMO-{today.year}-{n:03d}",
+            kind=kind,
+            local_authority=la,
+            referral_date=referral,
+            decision_date=referral - timedelta(days=rng.randint(7, 40)),
+        ),
+        now=now,
+        bus=bus,
+        actor="demo",
+    )
+    case.status = status  # seed data shown as if it got there; not a transition
+    await panel.assign_mediator(
+        session, case=case, mediator=mediator, now=now, actor="demo", bus=bus
+    )
+    for person in _demo_people(n, kind=kind, family=family, la=la):
+        await roster.add_party(session, case=case, data=person, now=now, bus=bus, actor="demo")
+
+
+def _demo_people(n: int, *, kind: CaseKind, family: str, la: str) -> list[PartyCreate]:
+    """A parent and the LA's officer; a school too unless a MIAS call; every third, an adviser."""
+    people = [
+        PartyCreate(
+            role=PartyRole.parent,
+            name=f"Sam {family}",
+            channel=Channel.video,
+            email=f"sam.{family.lower()}@family.example",
+            phone=f"07700 900{n:03d}",
+        ),
+        PartyCreate(
+            role=PartyRole.la_officer,
+            name=f"{la} SEN officer",
+            channel=Channel.video,
+            email=f"sen.officer@{la.lower()}.gov.example",
+            organisation=f"{la} Council",
+        ),
+    ]
+    if kind is not CaseKind.mias:
+        people.append(
+            PartyCreate(
+                role=PartyRole.school,
+                name="SENCo",
+                channel=Channel.phone,
+                email=f"senco{n}@school.example",
+                organisation="Hillside Primary",
+                phone="01632 960000",
+            )
+        )
+    if n % 3 == 0:
+        people.append(
+            PartyCreate(
+                role=PartyRole.sendiass,
+                name="IASS adviser",
+                channel=Channel.video,
+                email=f"adviser{n}@iass.example",
+            )
+        )
+    return people

@@ -15,22 +15,20 @@ text does not survive in free pages or the write-ahead log.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from integrations.mail_file import eml_name
+from orchestrator.cases import scrubbing
 from orchestrator.cases.lifecycle import CLOSED_STATUSES
 from orchestrator.core.db import Database
 from orchestrator.core.models import (
@@ -50,10 +48,6 @@ from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-REMOVED = "[removed]"
-# Shorter strings are too likely to match ordinary words to be scrubbed everywhere.
-_MIN_SCRUB_LENGTH = 4
 
 
 @dataclass
@@ -86,51 +80,6 @@ class RetentionReport:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------- scrubbing
-
-
-def personal_strings(parties: Iterable[Party]) -> list[str]:
-    """The strings that identify the case's people, longest first."""
-    found: set[str] = set()
-    for party in parties:
-        for value in (party.name, party.email, party.phone, party.organisation):
-            if value and len(value.strip()) >= _MIN_SCRUB_LENGTH:
-                found.add(value.strip())
-        if party.phone:
-            digits = re.sub(r"[^0-9+]", "", party.phone)
-            if len(digits) >= _MIN_SCRUB_LENGTH:
-                found.add(digits)
-        if party.name:
-            found.update(p for p in party.name.split() if len(p) >= _MIN_SCRUB_LENGTH)
-    return sorted(found, key=len, reverse=True)
-
-
-def scrub(value: Any, pattern: re.Pattern[str] | None) -> Any:
-    """Replace every personal string inside ``value`` (text, or JSON of lists and dicts)."""
-    if pattern is None:
-        return value
-    if isinstance(value, str):
-        return pattern.sub(REMOVED, value)
-    if isinstance(value, list):
-        return [scrub(item, pattern) for item in value]
-    if isinstance(value, dict):
-        return {key: scrub(item, pattern) for key, item in value.items()}
-    return value
-
-
-def _pattern(strings: list[str]) -> re.Pattern[str] | None:
-    if not strings:
-        return None
-    return re.compile("|".join(re.escape(s) for s in strings), re.IGNORECASE)
-
-
-def _contains(value: Any, pattern: re.Pattern[str] | None) -> bool:
-    if pattern is None or value is None:
-        return False
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return pattern.search(text) is not None
-
-
 def _remove(path: str | None) -> int:
     if not path:
         return 0
@@ -152,93 +101,22 @@ async def anonymise_case(
     parties = list(
         (await session.scalars(select(Party).where(col(Party.case_id) == case.id))).all()
     )
-    pattern = _pattern(personal_strings(parties))
+    pattern = scrubbing.pattern_for(scrubbing.personal_strings(parties))
     party_ids = [p.id for p in parties]
     meetings = list(
         (await session.scalars(select(Meeting).where(col(Meeting.case_id) == case.id))).all()
     )
     meeting_ids = [m.id for m in meetings]
 
-    for index, party in enumerate(parties, start=1):
-        party.name = f"{party.role.value.replace('_', ' ').capitalize()} {index}"
-        party.email = None
-        party.phone = None
-        party.organisation = None
-        party.needs = None
-        party.language = None
-        party.calendar = None
-        party.rules = None
-    report.parties = len(parties)
-
-    for meeting in meetings:
-        meeting.cancel_reason = None
-        meeting.venue = None
-    for outcome in (
-        await session.scalars(select(Outcome).where(col(Outcome.case_id) == case.id))
-    ).all():
-        outcome.issues = [{"agreed": bool(i.get("agreed"))} for i in outcome.issues]
-        outcome.next_steps = [{"due": s.get("due")} for s in outcome.next_steps]
-        outcome.agreement_text = None
-        outcome.notes = None
-    if meeting_ids:
-        for event in (
-            await session.scalars(
-                select(ParticipantEvent).where(col(ParticipantEvent.meeting_id).in_(meeting_ids))
-            )
-        ).all():
-            event.note = None
-    if party_ids:
-        for response in (
-            await session.scalars(
-                select(PollResponse).where(col(PollResponse.party_id).in_(party_ids))
-            )
-        ).all():
-            response.note = None
-    for document in (
-        await session.scalars(select(Document).where(col(Document.case_id) == case.id))
-    ).all():
-        report.files_removed += _remove(document.storage_path)
-        document.text = None
-        document.filename = None
-        document.storage_path = None
-        report.documents += 1
-    for certificate in (
-        await session.scalars(select(Certificate).where(col(Certificate.case_id) == case.id))
-    ).all():
-        report.files_removed += _remove(certificate.document_path)
-        certificate.document_path = None
-
-    # Messages: mail carries names, addresses and attached certificates; empty it all.
-    messages = list(
-        (
-            await session.scalars(
-                select(OutboxMessage).where(
-                    sa.or_(
-                        col(OutboxMessage.case_id) == case.id,
-                        col(OutboxMessage.case_id).is_(None),
-                    )
-                )
-            )
-        ).all()
+    report.parties = _make_anonymous(parties)
+    await _clear_free_text(session, case_id=case.id, meetings=meetings, party_ids=party_ids)
+    await _remove_stored_files(session, case_id=case.id, report=report)
+    await _empty_messages(
+        session, case_id=case.id, pattern=pattern, settings=settings, report=report
     )
-    for message in messages:
-        if message.case_id is None and not _contains(message.payload, pattern):
-            continue
-        if message.kind is OutboxKind.email:
-            if settings.mail_backend == "file":
-                report.files_removed += _remove(
-                    str(settings.mail_dir / eml_name(message.idempotency_key))
-                )
-            message.payload = {"anonymised": True}
-            if message.status is OutboxStatus.pending:
-                message.status = OutboxStatus.cancelled
-            report.messages_emptied += 1
-        else:
-            message.payload = scrub(message.payload, pattern)
-        message.last_error = scrub(message.last_error, pattern)
     await session.flush()
 
-    report.texts_scrubbed = await _scrub_linked_rows(
+    report.texts_scrubbed = await scrubbing.scrub_linked_rows(
         session, pattern, case_id=case.id, party_ids=party_ids, meeting_ids=meeting_ids
     )
     case.anonymised_at = now
@@ -256,55 +134,116 @@ async def anonymise_case(
     return report
 
 
-async def _scrub_linked_rows(
+def _make_anonymous(parties: list[Party]) -> int:
+    """Name each party by its role and a number, and forget how to reach them."""
+    for index, party in enumerate(parties, start=1):
+        party.name = f"{party.role.value.replace('_', ' ').capitalize()} {index}"
+        party.email = None
+        party.phone = None
+        party.organisation = None
+        party.needs = None
+        party.language = None
+        party.calendar = None
+        party.rules = None
+    return len(parties)
+
+
+async def _clear_free_text(
     session: AsyncSession,
-    pattern: re.Pattern[str] | None,
     *,
     case_id: uuid.UUID,
+    meetings: list[Meeting],
     party_ids: list[uuid.UUID],
-    meeting_ids: list[uuid.UUID],
-) -> int:
-    """Replace the case's personal strings in every text column of every linked table.
+) -> None:
+    """Empty what people wrote: venues, reasons, outcome wording, attendance and poll notes.
 
-    This reaches the timeline, the audit trail and tables other capabilities add, as long
-    as their rows carry a ``case_id``, ``party_id`` or ``meeting_id``.
+    Outcomes keep their result and which issues were agreed, so the reports still count.
     """
-    if pattern is None:
-        return 0
-    keys: dict[str, list[uuid.UUID]] = {
-        "case_id": [case_id],
-        "party_id": party_ids,
-        "meeting_id": meeting_ids,
-    }
-    changed = 0
-    for table in SQLModel.metadata.sorted_tables:
-        links = [table.c[name].in_(ids) for name, ids in keys.items() if name in table.c and ids]
-        if not links or "id" not in table.c:
-            continue
-        texts = [
-            column
-            for column in table.columns
-            if isinstance(column.type, sa.String | sa.JSON)
-            and not isinstance(column.type, sa.Enum)
-            and not column.primary_key
-            and not column.foreign_keys
-        ]
-        if not texts:
-            continue
-        rows = (await session.execute(sa.select(table.c.id, *texts).where(sa.or_(*links)))).all()
-        for row in rows:
-            values = {}
-            for column in texts:
-                original = row._mapping[column.name]
-                cleaned = scrub(original, pattern)
-                if cleaned != original:
-                    values[column.name] = cleaned
-            if values:
-                await session.execute(
-                    sa.update(table).where(table.c.id == row._mapping["id"]).values(**values)
+    for meeting in meetings:
+        meeting.cancel_reason = None
+        meeting.venue = None
+    for outcome in (
+        await session.scalars(select(Outcome).where(col(Outcome.case_id) == case_id))
+    ).all():
+        outcome.issues = [{"agreed": bool(i.get("agreed"))} for i in outcome.issues]
+        outcome.next_steps = [{"due": s.get("due")} for s in outcome.next_steps]
+        outcome.agreement_text = None
+        outcome.notes = None
+    meeting_ids = [m.id for m in meetings]
+    if meeting_ids:
+        for event in (
+            await session.scalars(
+                select(ParticipantEvent).where(col(ParticipantEvent.meeting_id).in_(meeting_ids))
+            )
+        ).all():
+            event.note = None
+    if party_ids:
+        for response in (
+            await session.scalars(
+                select(PollResponse).where(col(PollResponse.party_id).in_(party_ids))
+            )
+        ).all():
+            response.note = None
+
+
+async def _remove_stored_files(
+    session: AsyncSession, *, case_id: uuid.UUID, report: RetentionReport
+) -> None:
+    """Delete the case's uploaded documents and certificate PDFs, and forget where they were."""
+    for document in (
+        await session.scalars(select(Document).where(col(Document.case_id) == case_id))
+    ).all():
+        report.files_removed += _remove(document.storage_path)
+        document.text = None
+        document.filename = None
+        document.storage_path = None
+        report.documents += 1
+    for certificate in (
+        await session.scalars(select(Certificate).where(col(Certificate.case_id) == case_id))
+    ).all():
+        report.files_removed += _remove(certificate.document_path)
+        certificate.document_path = None
+
+
+async def _empty_messages(
+    session: AsyncSession,
+    *,
+    case_id: uuid.UUID,
+    pattern: re.Pattern[str] | None,
+    settings: Settings,
+    report: RetentionReport,
+) -> None:
+    """Empty the case's mail (names, addresses, attached certificates); scrub other messages.
+
+    Messages kept without a case are looked at too, and changed only if they name someone.
+    """
+    messages = list(
+        (
+            await session.scalars(
+                select(OutboxMessage).where(
+                    sa.or_(
+                        col(OutboxMessage.case_id) == case_id,
+                        col(OutboxMessage.case_id).is_(None),
+                    )
                 )
-                changed += 1
-    return changed
+            )
+        ).all()
+    )
+    for message in messages:
+        if message.case_id is None and not scrubbing.mentions(message.payload, pattern):
+            continue
+        if message.kind is OutboxKind.email:
+            if settings.mail_backend == "file":
+                report.files_removed += _remove(
+                    str(settings.mail_dir / eml_name(message.idempotency_key))
+                )
+            message.payload = {"anonymised": True}
+            if message.status is OutboxStatus.pending:
+                message.status = OutboxStatus.cancelled
+            report.messages_emptied += 1
+        else:
+            message.payload = scrubbing.scrub(message.payload, pattern)
+        message.last_error = scrubbing.scrub(message.last_error, pattern)
 
 
 # ---------------------------------------------------------------------------- the run

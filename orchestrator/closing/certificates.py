@@ -26,7 +26,7 @@ from sqlmodel._compat import SQLModelConfig
 
 from calendars.clocks import appeal_deadline, certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator.cases import intake
+from orchestrator.cases import roster
 from orchestrator.closing.case_progress import move_case_on
 from orchestrator.closing.certificate_events import event_for
 from orchestrator.closing.certificate_files import store_pdf
@@ -127,7 +127,7 @@ async def issue_certificate(
     )
     year = issued_on(certificate, case).year
     await _take_number(session, certificate, prefix=settings.certificate_prefix, year=year)
-    parties = await intake.list_parties(session, case_id=case.id)
+    parties = await roster.list_parties(session, case_id=case.id)
     text = await _certificate_text(
         session,
         case=case,

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import build_plain_message
-from orchestrator.cases import intake, links
+from orchestrator.cases import links, roster
 from orchestrator.core.errors import NotFound, ValidationFailed
 from orchestrator.core.models import (
     Case,
@@ -229,7 +229,7 @@ async def set_sharing(
     actor: str | None,
 ) -> Document:
     """Choose which other parties of the case may see this paper."""
-    parties = {p.id: p for p in await intake.list_parties(session, case_id=document.case_id)}
+    parties = {p.id: p for p in await roster.list_parties(session, case_id=document.case_id)}
     chosen = [pid for pid in party_ids if pid in parties and pid != document.party_id]
     document.shared_with = sorted({str(pid) for pid in chosen})
     session.add(document)

@@ -183,6 +183,34 @@ def _postgres_engine(
       rest of the pool: its late answer must never be read as the next statement's;
     - a wait for a free pooled connection longer than ``pool_timeout_s``.
     """
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=pool_timeout_s,
+        connect_args=_postgres_connect_args(connect_timeout_s, statement_timeout_s),
+        hide_parameters=True,
+    )
+    _report_unreachable(engine)
+    _bound_the_ping(engine)
+    return engine
+
+
+def _postgres_connect_args(
+    connect_timeout_s: float, statement_timeout_s: float | None
+) -> dict[str, Any]:
+    """asyncpg's limits: on connecting, on each statement, and the server's own."""
+    connect_args: dict[str, Any] = {"timeout": connect_timeout_s}
+    if statement_timeout_s is not None:
+        connect_args["command_timeout"] = statement_timeout_s
+        milliseconds = str(max(1, round(statement_timeout_s * 1000)))
+        connect_args["server_settings"] = {"statement_timeout": milliseconds}
+    return connect_args
+
+
+def _report_unreachable(engine: AsyncEngine) -> None:
+    """Raise ``DatabaseUnavailable`` for a refused connection or a statement past its time."""
     import asyncpg
 
     unreachable = (
@@ -190,20 +218,6 @@ def _postgres_engine(
         asyncpg.PostgresConnectionError,
         asyncpg.OperatorInterventionError,  # shutting down, starting up
         asyncpg.TooManyConnectionsError,
-    )
-    connect_args: dict[str, Any] = {"timeout": connect_timeout_s}
-    if statement_timeout_s is not None:
-        connect_args["command_timeout"] = statement_timeout_s
-        milliseconds = str(max(1, round(statement_timeout_s * 1000)))
-        connect_args["server_settings"] = {"statement_timeout": milliseconds}
-    engine = create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_timeout=pool_timeout_s,
-        connect_args=connect_args,
-        hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "do_connect")
@@ -223,7 +237,13 @@ def _postgres_engine(
             return DatabaseUnavailable("the statement ran past the database's timeout")
         return None
 
-    # The ping before reuse is not a statement (no handle_error): a silent one is the same.
+
+def _bound_the_ping(engine: AsyncEngine) -> None:
+    """Treat a silent ping like a silent statement.
+
+    The ping before reuse is not a statement (no ``handle_error``), so its timeout is
+    turned into ``DatabaseUnavailable`` here.
+    """
     dialect = engine.sync_engine.dialect
     ping = dialect.do_ping
 
@@ -234,7 +254,6 @@ def _postgres_engine(
             raise DatabaseUnavailable("no answer to the ping within the statement timeout") from exc
 
     setattr(dialect, "do_ping", do_ping)  # noqa: B010  (this engine's dialect only)
-    return engine
 
 
 def prepare_sqlite_folder(url: str) -> None:

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from calendars.intervals import Interval
 from calendars.slots import Answer
-from orchestrator.cases import intake
+from orchestrator.cases import roster
 from orchestrator.core.models import Case, Party, Poll, PollAnswer, PollResponse
 from orchestrator.scheduling.busy_reader import BusyReader, has_calendar
 from orchestrator.scheduling.busy_times import BusyTimes, CalendarError, gather_busy
@@ -65,7 +65,7 @@ async def availability_matrix(
     poll = await session.scalar(
         select(Poll).where(col(Poll.case_id) == case.id).order_by(col(Poll.created_at).desc())
     )
-    parties = await intake.list_parties(session, case_id=case.id)
+    parties = await roster.list_parties(session, case_id=case.id)
     if poll is None:
         rows = [_row(party, response=None, cells={}, calendar_error=None) for party in parties]
         return AvailabilityMatrix(poll=None, candidates=[], rows=rows, calendar_errors=[])

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.intervals import Interval
 from integrations.errors import CalendarSourceError
-from orchestrator.cases import intake
+from orchestrator.cases import roster
 from orchestrator.core.errors import Conflict
 from orchestrator.core.models import Case, Mediator, Party
 from orchestrator.scheduling.busy_reader import BusyReader, has_calendar
@@ -68,7 +68,7 @@ async def case_calendars(
     session: AsyncSession, *, case: Case
 ) -> dict[CalendarOwner, Mapping[str, Any]]:
     """The calendars we can read of the case's current parties and its mediator."""
-    parties = await intake.list_parties(session, case_id=case.id)
+    parties = await roster.list_parties(session, case_id=case.id)
     mediator = await session.get(Mediator, case.mediator_id) if case.mediator_id else None
     return readable_calendars(parties, mediator, default_tz=case.timezone)
 

@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from calendars.intervals import Interval
 from calendars.workdays import WorkingDays
-from orchestrator.cases import intake, lifecycle, links
+from orchestrator.cases import intake, lifecycle, links, roster
 from orchestrator.core.db import Database
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.models import (
@@ -203,7 +203,7 @@ async def _ask_parties(
 ) -> AvailabilityRequest:
     """Email each current party without a readable calendar their own link to ``poll``."""
     result = AvailabilityRequest(poll=poll)
-    for party in await intake.list_parties(session, case_id=case.id):
+    for party in await roster.list_parties(session, case_id=case.id):
         if has_calendar(party.calendar):
             result.not_polled[party.id] = "calendar"
             continue

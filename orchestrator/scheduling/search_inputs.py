@@ -25,7 +25,7 @@ from calendars import rules as solver_rules
 from calendars.intervals import Interval
 from calendars.slots import Answer, PartyAvailability
 from calendars.workdays import WorkingDays
-from orchestrator.cases import intake
+from orchestrator.cases import deadlines, service_record
 from orchestrator.core.models import Case, Mediator, Meeting, MeetingStatus, Party, PollAnswer
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling.busy_times import CalendarError, Calendars
@@ -148,10 +148,10 @@ async def target_end(
     session: AsyncSession, *, case: Case, settings: Settings, calendar: WorkingDays
 ) -> datetime:
     """The end of the case's target day, in its own zone, as a UTC instant."""
-    service = None if case.target_days else await intake.default_service(session)
-    days = intake.effective_target_days(case, service, settings.target_days)
+    service = None if case.target_days else await service_record.default_service(session)
+    days = deadlines.effective_target_days(case, service, settings.target_days)
     # The target day does not depend on any certificate.
-    target = intake.deadlines_for(
+    target = deadlines.deadlines_for(
         case, target_days=days, calendar=calendar, certificate_issued_on=None
     ).target
     zone = ZoneInfo(case.timezone)

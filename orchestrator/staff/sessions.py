@@ -24,7 +24,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import intake
+from orchestrator.cases import panel
 from orchestrator.core.models import MediatorCreate, StaffRole, StaffSession, StaffUser
 from orchestrator.core.records import add_audit
 from orchestrator.staff.accounts import add_user
@@ -196,7 +196,7 @@ async def invite_staff(
     """
     user = await add_user(session, email=email, role=role, name=name)
     if role is StaffRole.mediator:
-        await intake.create_mediator(
+        await panel.create_mediator(
             session,
             data=MediatorCreate(name=name or email, email=email, user_id=user.id),
             now=now,

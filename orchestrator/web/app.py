@@ -13,7 +13,7 @@ from aiohttp import web
 
 from calendars.workdays import WorkingDays
 from orchestrator import wiring
-from orchestrator.cases import intake
+from orchestrator.cases import service_record
 from orchestrator.core.db import connect
 from orchestrator.core.metrics import Metrics
 from orchestrator.core.migrate import upgrade
@@ -177,7 +177,7 @@ def _database_ctx(migrate_on_start: bool) -> Callable[[web.Application], AsyncIt
 async def ensure_default_service(app: web.Application) -> None:
     """Keep the default service row in step with the settings (name, help line, zone)."""
     async with app[DB].write() as session:
-        await intake.sync_default_service(session, settings=app[SETTINGS])
+        await service_record.sync_default_service(session, settings=app[SETTINGS])
 
 
 async def _passwords_ctx(app: web.Application) -> AsyncIterator[None]:

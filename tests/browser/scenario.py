@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, panel, roster
 from orchestrator.core.models import (
     CaseCreate,
     CaseKind,
@@ -51,7 +51,7 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             name="Mo Ahmed",
             password=PASSWORD,
         )
-        mediator = await intake.create_mediator(
+        mediator = await panel.create_mediator(
             session,
             data=MediatorCreate(name="Mo Ahmed", email="mo@staff.example", user_id=mo.id),
             now=now,
@@ -67,10 +67,10 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             now=now,
             bus=app[BUS],
         )
-        await intake.assign_mediator(
+        await panel.assign_mediator(
             session, case=case, mediator=mediator, now=now, actor=None, bus=app[BUS]
         )
-        parent = await intake.add_party(
+        parent = await roster.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
@@ -78,7 +78,7 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             bus=app[BUS],
             actor=None,
         )
-        officer = await intake.add_party(
+        officer = await roster.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.la_officer, name="Lee Grant", email="lee@kent.example"),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, panel, roster
 from orchestrator.core.models import (
     CaseCreate,
     CaseKind,
@@ -33,7 +33,7 @@ async def test_the_school_says_no_and_is_told_the_answer_is_final(
 ) -> None:
     app, now = live_app.app, live_app.clock()
     async with app[DB].write() as session:
-        mediator = await intake.create_mediator(
+        mediator = await panel.create_mediator(
             session,
             data=MediatorCreate(
                 name="Mo Ahmed",
@@ -53,14 +53,14 @@ async def test_the_school_says_no_and_is_told_the_answer_is_final(
             now=now,
             bus=app[BUS],
         )
-        await intake.assign_mediator(
+        await panel.assign_mediator(
             session, case=case, mediator=mediator, now=now, actor=None, bus=app[BUS]
         )
         for role, name, email in (
             (PartyRole.parent, "Pat Jordan", "pat@family.example"),
             (PartyRole.school, "Ms Patel", "head@school.example"),
         ):
-            await intake.add_party(
+            await roster.add_party(
                 session,
                 case=case,
                 data=PartyCreate(role=role, name=name, email=email),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orchestrator.cases import intake, links
+from orchestrator.cases import intake, links, roster
 from orchestrator.closing import preparation
 from orchestrator.core.models import Document, LinkScope, Meeting
 from orchestrator.web.keys import DB, SETTINGS
@@ -26,7 +26,7 @@ async def test_parent_writes_the_childs_view_then_checks_devices_before_joining(
     settings = app[SETTINGS]
     async with app[DB].write() as session:
         case = await intake.get_case(session, scenario.case_id)
-        parent = await intake.get_party(session, case_id=case.id, party_id=scenario.parent_id)
+        parent = await roster.get_party(session, case_id=case.id, party_id=scenario.parent_id)
         prepare_url = await preparation.send_prepare_link(
             session, case=case, party=parent, settings=settings, now=now, actor=None
         )

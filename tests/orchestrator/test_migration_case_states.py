@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from calendars.workdays import WorkingDays
-from orchestrator.cases import intake
+from orchestrator.cases import deadlines
 from orchestrator.core.migrate import MIGRATIONS_DIR
 from orchestrator.core.models import (
     Case,
@@ -150,9 +150,9 @@ async def test_the_data_stored_twice_survives_in_its_one_place(database_url: str
             done = await session.get(Case, ids["done"])
             gone = await session.get(Case, ids["gone"])
             assert done is not None and gone is not None
-            issued_on = await intake.certificate_issued_on(session, done)
+            issued_on = await deadlines.certificate_issued_on(session, done)
             assert issued_on == date(2026, 3, 5)
-            public = intake.case_public(
+            public = deadlines.case_public(
                 done,
                 target_days=33,
                 calendar=WorkingDays("ENG"),

@@ -14,7 +14,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, panel, roster
 from orchestrator.closing import preparation
 from orchestrator.core.models import (
     CaseCreate,
@@ -58,7 +58,7 @@ async def prepared_case(
     now = app[CLOCK]()
     await make_user(client, f"{mediator}@staff.example", StaffRole.mediator, name=mediator)
     async with app[DB].write() as session:
-        found = await intake.list_mediators(session)
+        found = await panel.list_mediators(session)
         chosen = next(m for m in found if m.email == f"{mediator}@staff.example")
         case = await intake.create_case(
             session,
@@ -71,10 +71,10 @@ async def prepared_case(
             now=now,
             bus=app[BUS],
         )
-        await intake.assign_mediator(
+        await panel.assign_mediator(
             session, case=case, mediator=chosen, now=now, actor=None, bus=app[BUS]
         )
-        parent = await intake.add_party(
+        parent = await roster.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
@@ -82,7 +82,7 @@ async def prepared_case(
             bus=app[BUS],
             actor=None,
         )
-        school = await intake.add_party(
+        school = await roster.add_party(
             session,
             case=case,
             data=PartyCreate(role=PartyRole.school, name="Hill School", email="head@hill.example"),

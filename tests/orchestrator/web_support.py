@@ -27,12 +27,12 @@ async def make_user(
     client: TestClient[Any, Any], email: str, role: StaffRole, *, name: str = ""
 ) -> uuid.UUID:
     """A staff user with PASSWORD; mediators get their mediator record too."""
-    from orchestrator.cases import intake
+    from orchestrator.cases import panel
 
     async with client.app[DB].write() as session:
         user = await add_user(session, email=email, role=role, name=name, password=PASSWORD)
         if role is StaffRole.mediator:
-            await intake.create_mediator(
+            await panel.create_mediator(
                 session,
                 data=MediatorCreate(name=name or email, email=email, user_id=user.id),
                 now=client.app[CLOCK](),

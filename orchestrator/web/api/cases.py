@@ -7,7 +7,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.cases import intake
+from orchestrator.cases import deadlines, intake, panel, roster
 from orchestrator.core.errors import NotFound
 from orchestrator.core.models import (
     AssignMediator,
@@ -47,7 +47,7 @@ class MediatorList(BaseModel):
 
 
 async def present_case(ctx: ApiContext, case: Case, *, with_history: bool = False) -> CasePublic:
-    return await intake.present_case(
+    return await deadlines.present_case(
         ctx.session,
         case,
         default_target_days=ctx.settings.target_days,
@@ -63,7 +63,7 @@ async def load_case(ctx: ApiContext) -> Case:
     case = await intake.get_case(ctx.session, case_id)
     ctx.audit_case_id = case.id
     if ctx.user.role is StaffRole.mediator:
-        mine = await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
+        mine = await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
         if case.mediator_id not in mine:
             # Not theirs: indistinguishable from a case that does not exist.
             raise NotFound("case", case_id)
@@ -85,7 +85,7 @@ async def list_cases(ctx: ApiContext, query: CaseQuery) -> CaseList:
     """List cases, most urgent target first (filters: status, due before, mediator)."""
     mediator_ids: set[uuid.UUID] | None = None
     if ctx.user.role is StaffRole.mediator:
-        mediator_ids = await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
+        mediator_ids = await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
     found = await intake.list_cases(ctx.session, status=query.status, mediator_id=query.mediator)
     shown = []
     for case in found:
@@ -124,8 +124,8 @@ async def update_case(ctx: ApiContext, body: CaseUpdate) -> CasePublic:
 async def assign_mediator(ctx: ApiContext, body: AssignMediator) -> CasePublic:
     """Assign the case's mediator."""
     case = await load_case(ctx)
-    mediator = await intake.get_mediator(ctx.session, body.mediator_id)
-    await intake.assign_mediator(
+    mediator = await panel.get_mediator(ctx.session, body.mediator_id)
+    await panel.assign_mediator(
         ctx.session, case=case, mediator=mediator, now=ctx.now, actor=ctx.actor, bus=ctx.bus
     )
     return await present_case(ctx, case)
@@ -137,18 +137,18 @@ async def assign_mediator(ctx: ApiContext, body: AssignMediator) -> CasePublic:
 async def add_party(ctx: ApiContext, body: PartyCreate) -> PartyPublic:
     """Add a person to the case."""
     case = await load_case(ctx)
-    party = await intake.add_party(
+    party = await roster.add_party(
         ctx.session, case=case, data=body, now=ctx.now, bus=ctx.bus, actor=ctx.actor
     )
-    return intake.party_public(party)
+    return roster.party_public(party)
 
 
 @router.get("/cases/{case_id}/parties", response=PartyList, roles=CASE_READERS)
 async def list_parties(ctx: ApiContext) -> PartyList:
     """List the case's current parties."""
     case = await load_case(ctx)
-    parties = await intake.list_parties(ctx.session, case_id=case.id)
-    return PartyList(parties=[intake.party_public(p) for p in parties])
+    parties = await roster.list_parties(ctx.session, case_id=case.id)
+    return PartyList(parties=[roster.party_public(p) for p in parties])
 
 
 @router.patch(
@@ -157,27 +157,27 @@ async def list_parties(ctx: ApiContext) -> PartyList:
 async def update_party(ctx: ApiContext, body: PartyUpdate) -> PartyPublic:
     """Change a party's details."""
     case = await load_case(ctx)
-    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    party = await intake.update_party(
+    party = await roster.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    party = await roster.update_party(
         ctx.session, party=party, data=body, now=ctx.now, actor=ctx.actor
     )
-    return intake.party_public(party)
+    return roster.party_public(party)
 
 
 @router.delete("/cases/{case_id}/parties/{party_id}", status=204, roles=SCHEDULING)
 async def remove_party(ctx: ApiContext) -> None:
     """Remove a party; their links stop working at once."""
     case = await load_case(ctx)
-    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    await intake.remove_party(ctx.session, party=party, now=ctx.now, bus=ctx.bus, actor=ctx.actor)
+    party = await roster.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    await roster.remove_party(ctx.session, party=party, now=ctx.now, bus=ctx.bus, actor=ctx.actor)
 
 
 @router.post("/cases/{case_id}/parties/{party_id}/revoke-links", status=204, roles=SCHEDULING)
 async def revoke_party_links(ctx: ApiContext) -> None:
     """Withdraw every link a party holds (a lost phone, a forwarded email); resend gives new."""
     case = await load_case(ctx)
-    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
-    await intake.revoke_party_links(ctx.session, party=party, now=ctx.now, actor=ctx.actor)
+    party = await roster.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    await roster.revoke_party_links(ctx.session, party=party, now=ctx.now, actor=ctx.actor)
 
 
 class PartyResent(BaseModel):
@@ -193,7 +193,7 @@ class PartyResent(BaseModel):
 async def resend_to_party(ctx: ApiContext) -> PartyResent:
     """Send one person their current invitation or poll link again (new links if withdrawn)."""
     case = await load_case(ctx)
-    party = await intake.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
+    party = await roster.get_party(ctx.session, case_id=case.id, party_id=ctx.path_id("party_id"))
     sent = await party_invitations.resend_to_party(
         ctx.session, case=case, party=party, settings=ctx.settings, now=ctx.now, actor=ctx.actor
     )
@@ -210,21 +210,19 @@ async def resend_to_party(ctx: ApiContext) -> PartyResent:
 )
 async def create_mediator(ctx: ApiContext, body: MediatorCreate) -> MediatorPublic:
     """Register a mediator with working hours, capacity and (optionally) a calendar."""
-    mediator = await intake.create_mediator(ctx.session, data=body, now=ctx.now)
-    return intake.mediator_public(mediator)
+    mediator = await panel.create_mediator(ctx.session, data=body, now=ctx.now)
+    return panel.mediator_public(mediator)
 
 
 @router.get("/mediators", response=MediatorList, roles=CASE_READERS)
 async def list_mediators(ctx: ApiContext) -> MediatorList:
     """List active mediators."""
     return MediatorList(
-        mediators=[intake.mediator_public(m) for m in await intake.list_mediators(ctx.session)]
+        mediators=[panel.mediator_public(m) for m in await panel.list_mediators(ctx.session)]
     )
 
 
 @router.get("/mediators/{mediator_id}", response=MediatorPublic, roles=CASE_READERS)
 async def get_mediator(ctx: ApiContext) -> MediatorPublic:
     """Read one mediator."""
-    return intake.mediator_public(
-        await intake.get_mediator(ctx.session, ctx.path_id("mediator_id"))
-    )
+    return panel.mediator_public(await panel.get_mediator(ctx.session, ctx.path_id("mediator_id")))

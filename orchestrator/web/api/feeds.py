@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from orchestrator.cases import intake
+from orchestrator.cases import panel
 from orchestrator.closing import mediator_feeds
 from orchestrator.core.errors import NotFound
 from orchestrator.core.models import Link, Mediator, StaffRole
@@ -31,9 +31,9 @@ class FeedPublic(BaseModel):
 
 async def _mediator(ctx: ApiContext) -> Mediator:
     mediator_id = ctx.path_id("mediator_id")
-    mediator = await intake.get_mediator(ctx.session, mediator_id)
+    mediator = await panel.get_mediator(ctx.session, mediator_id)
     if ctx.user.role is StaffRole.mediator:
-        mine = await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
+        mine = await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
         if mediator.id not in mine:
             raise NotFound("mediator", mediator_id)
     return mediator

@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
-from orchestrator.cases import intake, links
+from orchestrator.cases import intake, links, panel, roster
 from orchestrator.core.errors import NotFound
 from orchestrator.core.models import (
     Channel,
@@ -250,7 +250,7 @@ def present(meeting: Meeting, ctx: ApiContext) -> MeetingPublic:
 async def _mine(ctx: ApiContext, mediator_id: uuid.UUID | None) -> bool:
     if ctx.user.role is not StaffRole.mediator:
         return True
-    return mediator_id in await intake.mediator_ids_for_user(ctx.session, ctx.user.id)
+    return mediator_id in await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
 
 
 async def load_meeting(ctx: ApiContext) -> Meeting:
@@ -402,7 +402,7 @@ async def join_links(ctx: ApiContext) -> JoinLinks:
         inv.party_id: inv.phone_pin for inv in await lookups.invitations(ctx.session, meeting.id)
     }
     secret = ctx.settings.secret_key.get_secret_value()
-    parties = {p.id: p for p in await intake.list_parties(ctx.session, case_id=meeting.case_id)}
+    parties = {p.id: p for p in await roster.list_parties(ctx.session, case_id=meeting.case_id)}
     out = []
     for link in current:
         role = "mediator"

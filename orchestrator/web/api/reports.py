@@ -8,7 +8,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.cases import intake
+from orchestrator.cases import service_record
 from orchestrator.closing import report_csv, reports
 from orchestrator.closing.reports import GroupBy, ReportSummary
 from orchestrator.core.models import StaffRole
@@ -39,7 +39,7 @@ async def figures(ctx: ApiContext, query: ReportQuery) -> ReportSummary:
         group_by=query.group_by,
         date_from=query.date_from,
         date_to=query.date_to,
-        default_target_days=await intake.service_target_days(
+        default_target_days=await service_record.service_target_days(
             ctx.session, fallback=ctx.settings.target_days
         ),
         now=ctx.now,

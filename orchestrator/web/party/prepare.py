@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import intake, links
+from orchestrator.cases import links, roster
 from orchestrator.closing import preparation
 from orchestrator.core.errors import LinkInvalid, ValidationFailed
 from orchestrator.core.models import Case, Document, LinkScope, Party
@@ -135,7 +135,7 @@ async def _party_context(
 ) -> dict[str, Any]:
     token = request.match_info["token"]
     papers = await preparation.papers_for_party(session, party=party)
-    parties = {p.id: p for p in await intake.list_parties(session, case_id=party.case_id)}
+    parties = {p.id: p for p in await roster.list_parties(session, case_id=party.case_id)}
 
     def view(document: Document) -> dict[str, Any]:
         found = paper_view(document, f"/prepare/{token}/documents/{document.id}")
@@ -273,7 +273,7 @@ async def send_prepare_link(request: web.Request, staff: StaffContext) -> web.St
     party_id = parse_uuid(request.match_info["party_id"], "party")
     async with request.app[DB].write() as session:
         case = await visible_case(session, staff, case_id)
-        party = await intake.get_party(session, case_id=case.id, party_id=party_id)
+        party = await roster.get_party(session, case_id=case.id, party_id=party_id)
         await preparation.send_prepare_link(
             session,
             case=case,

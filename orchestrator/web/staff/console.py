@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, panel, roster
 from orchestrator.closing import outcomes
 from orchestrator.core.errors import DomainError, NotFound
 from orchestrator.core.models import (
@@ -95,7 +95,7 @@ async def _my_meeting(
     meeting_id = parse_uuid(raw_id, "meeting")
     meeting = await lookups.get_meeting(session, meeting_id)
     if staff.user.role is not StaffRole.admin:
-        mine = await intake.mediator_ids_for_user(session, staff.user.id)
+        mine = await panel.mediator_ids_for_user(session, staff.user.id)
         if meeting.mediator_id not in mine:
             raise NotFound("meeting", meeting_id)
     case = await intake.get_case(session, meeting.case_id)
@@ -112,7 +112,7 @@ async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamRe
     async with request.app[DB].read() as session:
         mine = None
         if staff.user.role is not StaffRole.admin:
-            mine = await intake.mediator_ids_for_user(session, staff.user.id)
+            mine = await panel.mediator_ids_for_user(session, staff.user.id)
         rows = await lookups.meetings_of_mediators(session, mediator_ids=mine)
     zone = ZoneInfo(staff.settings.timezone)
     today = staff.now.astimezone(zone).date()
@@ -141,7 +141,7 @@ async def console_context(
     session: AsyncSession, staff: StaffContext, meeting: Meeting, case: Case
 ) -> dict[str, Any]:
     state = await rooms.room_state(session, meeting)
-    parties = {p.id: p for p in await intake.list_parties(session, case_id=case.id)}
+    parties = {p.id: p for p in await roster.list_parties(session, case_id=case.id)}
     people: list[Person] = []
     for p in state.participants:
         party = parties.get(p.party_id) if p.party_id else None
@@ -362,7 +362,7 @@ async def _apply(
 async def outcome_form(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].read() as session:
         meeting, case = await _my_meeting(session, staff, request.match_info["meeting_id"])
-        parties = await intake.list_parties(session, case_id=case.id)
+        parties = await roster.list_parties(session, case_id=case.id)
     context = staff.page(
         meeting=meeting,
         case=case,
@@ -429,7 +429,7 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
             raise see_other(f"/staff/meetings/{meeting.id}/outcome?saved=1")
     async with request.app[DB].read() as session:
         meeting, case = await _my_meeting(session, staff, request.match_info["meeting_id"])
-        parties = await intake.list_parties(session, case_id=case.id)
+        parties = await roster.list_parties(session, case_id=case.id)
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     context = staff.page(
         meeting=meeting,

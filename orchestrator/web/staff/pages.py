@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
-from orchestrator.cases import intake
+from orchestrator.cases import deadlines, intake, panel, roster
 from orchestrator.core import records
 from orchestrator.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from orchestrator.core.models import (
@@ -215,7 +215,7 @@ def parse_uuid(raw: str, kind: str) -> uuid.UUID:
 
 
 async def present(session: AsyncSession, request: web.Request, case: Case) -> CasePublic:
-    return await intake.present_case(
+    return await deadlines.present_case(
         session,
         case,
         default_target_days=request.app[SETTINGS].target_days,
@@ -250,7 +250,7 @@ async def visible_case(session: AsyncSession, staff: StaffContext, case_id: uuid
     """The case if this person may see it; a mediator sees only their own (others: 404)."""
     case = await intake.get_case(session, case_id)
     if staff.user.role is StaffRole.mediator:
-        mine = await intake.mediator_ids_for_user(session, staff.user.id)
+        mine = await panel.mediator_ids_for_user(session, staff.user.id)
         if case.mediator_id not in mine:
             raise NotFound("case", case_id)
     return case
@@ -390,14 +390,14 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
     want_la = query.get("la", "").strip()
     want_stage = query.get("stage", "")
     async with request.app[DB].read() as session:
-        mediators = await intake.list_mediators(session)
+        mediators = await panel.list_mediators(session)
         names = {m.id: m.name for m in mediators}
         mine: set[uuid.UUID] | None = None
         if staff.user.role is StaffRole.mediator:
-            mine = await intake.mediator_ids_for_user(session, staff.user.id)
+            mine = await panel.mediator_ids_for_user(session, staff.user.id)
         rows: list[BoardRow] = []
         authorities: set[str] = set()
-        unreachable = await intake.unreachable_parties(session)
+        unreachable = await roster.unreachable_parties(session)
         for case in await intake.list_cases(session, limit=2000):
             # Open cases, and any whose certificate is still due: that clock is work too.
             public: CasePublic | None = None
@@ -524,8 +524,8 @@ async def case_context(
 ) -> dict[str, Any]:
     public = await present(session, request, case)
     today = staff.now.astimezone(ZoneInfo(case.timezone)).date()
-    parties = await intake.list_parties(session, case_id=case.id)
-    mediators = await intake.list_mediators(session)
+    parties = await roster.list_parties(session, case_id=case.id)
+    mediators = await panel.list_mediators(session)
     mediator = next((m for m in mediators if m.id == case.mediator_id), None)
     timeline = await records.list_timeline(session, case_id=case.id, newest_first=True, limit=200)
     sections = []
@@ -538,7 +538,7 @@ async def case_context(
         case_row=case,
         clocks=clocks_of(public),
         parties=parties,
-        cannot_reach=[p for p in parties if intake.cannot_reach(p)]
+        cannot_reach=[p for p in parties if roster.cannot_reach(p)]
         if case.status in OPEN_CASE_STATUSES
         else [],
         mediators=mediators,
@@ -574,8 +574,8 @@ async def assign_mediator(request: web.Request, staff: StaffContext) -> web.Stre
     raw = str(staff.form.get("mediator_id", ""))
     async with request.app[DB].write() as session:
         case = await intake.get_case(session, case_id)
-        mediator = await intake.get_mediator(session, parse_uuid(raw, "mediator"))
-        await intake.assign_mediator(
+        mediator = await panel.get_mediator(session, parse_uuid(raw, "mediator"))
+        await panel.assign_mediator(
             session, case=case, mediator=mediator, now=staff.now, actor=staff.actor, bus=staff.bus
         )
         _audit_write(session, staff, "case.mediator", case.id)
@@ -653,7 +653,7 @@ async def add_party(request: web.Request, staff: StaffContext) -> web.StreamResp
         try:
             async with request.app[DB].write() as session:
                 case = await intake.get_case(session, case_id)
-                await intake.add_party(
+                await roster.add_party(
                     session, case=case, data=data, now=staff.now, bus=staff.bus, actor=staff.actor
                 )
                 _audit_write(session, staff, "party.add", case.id)
@@ -670,7 +670,7 @@ async def _party(session: AsyncSession, request: web.Request) -> tuple[Case, Par
     case_id = parse_uuid(request.match_info["case_id"], "case")
     party_id = parse_uuid(request.match_info["party_id"], "party")
     case = await intake.get_case(session, case_id)
-    party = await intake.get_party(session, case_id=case.id, party_id=party_id)
+    party = await roster.get_party(session, case_id=case.id, party_id=party_id)
     return case, party
 
 
@@ -709,7 +709,7 @@ async def edit_party(request: web.Request, staff: StaffContext) -> web.StreamRes
         case, party = await _party(session, request)
         if data is not None and not errors:
             try:
-                await intake.update_party(
+                await roster.update_party(
                     session, party=party, data=data, now=staff.now, actor=staff.actor
                 )
             except ValidationFailed as exc:  # refused before anything changed
@@ -739,7 +739,7 @@ async def remove_party_confirm(request: web.Request, staff: StaffContext) -> web
 async def remove_party(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].write() as session:
         case, party = await _party(session, request)
-        await intake.remove_party(
+        await roster.remove_party(
             session, party=party, now=staff.now, bus=staff.bus, actor=staff.actor
         )
         _audit_write(session, staff, "party.remove", case.id)

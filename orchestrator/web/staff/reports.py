@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from orchestrator.cases import intake
+from orchestrator.cases import service_record
 from orchestrator.closing import reports
 from orchestrator.closing.reports import ReportSummary
 from orchestrator.web import pages
@@ -202,7 +202,7 @@ async def load_figures(request: web.Request) -> ReportSummary:
             group_by=query.group_by,
             date_from=query.date_from,
             date_to=query.date_to,
-            default_target_days=await intake.service_target_days(
+            default_target_days=await service_record.service_target_days(
                 session, fallback=app[SETTINGS].target_days
             ),
             now=app[CLOCK](),

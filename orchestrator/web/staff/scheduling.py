@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, roster
 from orchestrator.core.errors import (
     Conflict,
     DomainError,
@@ -199,7 +199,7 @@ async def _booking_form(
     """What the confirmation page shows: the case, who is invited, and the rules broken."""
     async with request.app[DB_KEY].read() as session:
         case = await intake.get_case(session, case_id)
-        parties = await intake.list_parties(session, case_id=case.id)
+        parties = await roster.list_parties(session, case_id=case.id)
         breaks = await booking_rules.breaks_for(
             session,
             case=case,
@@ -502,8 +502,8 @@ async def revoke_links(request: web.Request, staff: StaffContext) -> web.StreamR
     case_id = parse_uuid(request.match_info["case_id"], "case")
     party_id = parse_uuid(request.match_info["party_id"], "party")
     async with request.app[DB_KEY].write() as session:
-        party = await intake.get_party(session, case_id=case_id, party_id=party_id)
-        await intake.revoke_party_links(session, party=party, now=staff.now, actor=staff.actor)
+        party = await roster.get_party(session, case_id=case_id, party_id=party_id)
+        await roster.revoke_party_links(session, party=party, now=staff.now, actor=staff.actor)
         _audit(session, staff, "links.revoke", case_id)
     raise see_other(f"/staff/cases/{case_id}?notice=revoked#parties")
 
@@ -517,7 +517,7 @@ async def resend_to_party(request: web.Request, staff: StaffContext) -> web.Stre
     try:
         async with request.app[DB_KEY].write() as session:
             case = await intake.get_case(session, case_id)
-            party = await intake.get_party(session, case_id=case.id, party_id=party_id)
+            party = await roster.get_party(session, case_id=case.id, party_id=party_id)
             await party_invitations.resend_to_party(
                 session,
                 case=case,
