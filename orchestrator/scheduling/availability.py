@@ -577,7 +577,7 @@ async def parties_and_answers(
     for party, answer in (await session.execute(query)).all():
         parties.setdefault(party.id, party)
         if answer is not None:
-            answers[party.id][answer.candidate_start] = answer.answer.value  # type: ignore[assignment]
+            answers[party.id][answer.candidate_start] = answer.answer.value
     return list(parties.values()), answers
 
 
@@ -877,7 +877,7 @@ async def availability_matrix(
             select(PollAnswer).where(col(PollAnswer.poll_id) == poll.id)
         )
         for answer in answered.all():
-            answers.setdefault(answer.party_id, {})[answer.candidate_start] = answer.answer.value  # type: ignore[assignment]
+            answers.setdefault(answer.party_id, {})[answer.candidate_start] = answer.answer.value
         if candidates:
             duration = timedelta(minutes=poll.duration_minutes)
             busy = await gather_busy(
