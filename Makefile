@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run      start the service on http://127.0.0.1:8080 (SQLite, mail to files, Jitsi)"
 	@echo "make test     run the whole test suite"
-	@echo "make lint     ruff check, ruff format --check, mypy, lint-imports"
+	@echo "make lint     ruff check, ruff format --check, mypy (strict; tests, bench too), lint-imports"
 	@echo "make format   ruff format and fix"
 	@echo "make migrate  bring the database schema up to date"
 	@echo "make demo     load a realistic sample caseload"

@@ -44,7 +44,8 @@ class CountingHandler:
 class EphemeralController(Controller):
     def _trigger_server(self) -> None:
         assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
+        # aiosmtpd types the server as AbstractServer; every loop's server has ``sockets``.
+        self.port = self.server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         super()._trigger_server()
 
 

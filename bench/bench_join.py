@@ -28,8 +28,12 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from orchestrator.core.settings import Settings
 
 CONCURRENCY = 64
 WARM_UP = 1_000
@@ -51,7 +55,7 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def settings_for(database_url: str, data_dir: Path, port: int):  # type: ignore[no-untyped-def]
+def settings_for(database_url: str, data_dir: Path, port: int) -> Settings:
     from orchestrator.core.settings import Settings
 
     return Settings(

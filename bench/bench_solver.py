@@ -50,7 +50,8 @@ def to_ics(busy: list[Interval]) -> bytes:
         event.add("dtend", item.end)
         event.add("summary", "Busy")
         cal.add_component(event)
-    return cal.to_ical()
+    ics: bytes = cal.to_ical()  # icalendar leaves to_ical unannotated
+    return ics
 
 
 def parse_ics(feeds: list[bytes]) -> list[list[Interval]]:

@@ -100,11 +100,12 @@ def _parse(data: bytes | str) -> Component:
     if calendar.name != "VCALENDAR":
         raise CalendarParseError("calendar data does not contain a VCALENDAR")
     try:
-        return x_wr_timezone.to_standard(calendar)
+        standard: Component = x_wr_timezone.to_standard(calendar)  # the library is untyped
     except ZoneInfoNotFoundError as exc:
         raise CalendarParseError("calendar names an unknown X-WR-TIMEZONE") from exc
     except _PARSE_ERRORS as exc:
         raise CalendarParseError("calendar has a malformed date or time") from exc
+    return standard
 
 
 def _occurrences(

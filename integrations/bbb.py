@@ -264,7 +264,7 @@ class BigBlueButtonProvider(VideoProvider):
         if status >= 400:
             raise ProviderRejected(f"BigBlueButton {call} answered {status}", provider=self.name)
         try:
-            root = SafeElementTree.fromstring(body)
+            root: Element = SafeElementTree.fromstring(body)  # defusedxml is untyped
         except SafeElementTree.ParseError as exc:
             raise ProviderUnavailable(
                 f"BigBlueButton {call} answered something other than XML", provider=self.name

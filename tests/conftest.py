@@ -12,15 +12,17 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from orchestrator.core.db import Database, connect
 from orchestrator.core.loop import new_event_loop
@@ -39,7 +41,9 @@ STRICT_MARKERS = ("postgres", "browser")
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     """Under ``ORCH_TEST_STRICT=1`` (CI), a skipped PostgreSQL or browser test fails the run."""
     outcome = yield
     report = outcome.get_result()
@@ -215,7 +219,7 @@ class Staff:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Any, settings: Settings, clock: MutableClock
+    aiohttp_client: AiohttpClient, settings: Settings, clock: MutableClock
 ) -> TestClient[Any, Any]:
     app = create_app(settings, clock=clock, migrate_on_start=False)
     return await aiohttp_client(app)

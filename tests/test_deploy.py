@@ -213,7 +213,7 @@ def test_placeholder_secret_keys_are_refused_in_production():
 
     for placeholder in placeholders:
         with pytest.raises(ValidationError, match="ORCH_SECRET_KEY"):
-            Settings(env="production", secret_key=placeholder)  # type: ignore[arg-type]
+            Settings(env="production", secret_key=placeholder)
 
 
 def deploy_setting_names() -> set[str]:

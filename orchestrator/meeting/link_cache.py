@@ -41,8 +41,9 @@ from orchestrator.core.models import Link, Mediator, Meeting, Party, Room
 # ---------------------------------------------------------------------------- generation
 
 _WATCHED_TYPES = (Link, Meeting, Party, Mediator, Room)
+# SQLAlchemy sets ``__table__`` on each table class; SQLModel's type hints do not declare it.
 _WATCHED_TABLES = frozenset(
-    cls.__table__.name  # type: ignore[attr-defined,union-attr]
+    cls.__table__.name  # type: ignore[union-attr]
     for cls in _WATCHED_TYPES
 )
 _DIRTY = "linkcache.dirty"

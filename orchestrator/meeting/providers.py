@@ -164,7 +164,7 @@ def build_video(name: str, settings: Settings, http: aiohttp.ClientSession) -> V
             return factory(settings, http)
         except ValueError as exc:
             raise PluginLoadError(f"the {name} provider is misconfigured: {exc}") from exc
-    cls: Any = load_plugin("video", name, VIDEO_BUILTINS, VideoProvider)  # type: ignore[type-abstract]
+    cls: Any = load_plugin("video", name, VIDEO_BUILTINS, VideoProvider)
     return cls(settings, http)  # type: ignore[no-any-return]
 
 
@@ -172,7 +172,7 @@ def build_phone(name: str, settings: Settings, http: aiohttp.ClientSession) -> P
     """Build the phone bridge ``name``. Raises PluginLoadError when it cannot be built."""
     if name == "twilio":
         return _twilio(settings, http)
-    cls: Any = load_plugin("phone", name, PHONE_BUILTINS, PhoneBridge)  # type: ignore[type-abstract]
+    cls: Any = load_plugin("phone", name, PHONE_BUILTINS, PhoneBridge)
     return cls(settings, http)  # type: ignore[no-any-return]
 
 

@@ -107,7 +107,7 @@ async def _responses_and_answers(
     answered = await session.scalars(select(PollAnswer).where(col(PollAnswer.poll_id) == poll_id))
     answers: dict[uuid.UUID, dict[datetime, Answer]] = {}
     for answer in answered.all():
-        answers.setdefault(answer.party_id, {})[answer.candidate_start] = answer.answer.value  # type: ignore[assignment]
+        answers.setdefault(answer.party_id, {})[answer.candidate_start] = answer.answer.value
     return responses, answers
 
 

@@ -173,7 +173,7 @@ async def parties_and_answers(
     for party, answer in (await session.execute(query)).all():
         parties.setdefault(party.id, party)
         if answer is not None:
-            answers[party.id][answer.candidate_start] = answer.answer.value  # type: ignore[assignment]
+            answers[party.id][answer.candidate_start] = answer.answer.value
     return list(parties.values()), answers
 
 

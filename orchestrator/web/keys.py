@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from orchestrator.messaging.reminder_scheduler import ReminderScheduler
 from orchestrator.scheduling.busy_reader import BusyReader
 from orchestrator.staff.accounts import PasswordWorkers
 from orchestrator.web.clients import ClientAddress
+from orchestrator.web.errors import ApiError
 
 if TYPE_CHECKING:
     from orchestrator.web.health_watch import HealthWatch
@@ -63,7 +64,8 @@ HEALTH_WATCH: web.AppKey[HealthWatch] = web.AppKey("health_watch")
 CONSOLE_STOPPING = web.AppKey("console_stopping", asyncio.Event)
 
 # Renders a friendly HTML error page for people (set by the pages module).
-ERROR_PAGE: web.AppKey[Callable[..., Any]] = web.AppKey("error_page")
+ErrorPage = Callable[[web.Request, ApiError], Awaitable[web.StreamResponse]]
+ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("error_page")
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 
 # Per-request values.

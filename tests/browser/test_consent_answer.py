@@ -38,7 +38,7 @@ async def test_the_school_says_no_and_is_told_the_answer_is_final(
             data=MediatorCreate(
                 name="Mo Ahmed",
                 email="mo@staff.example",
-                working_hours={str(d): ["07:00", "21:00"] for d in range(1, 8)},
+                working_hours={d: ("07:00", "21:00") for d in range(1, 8)},
             ),
             now=now,
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import email
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -17,10 +18,10 @@ from tests.calendars.test_invites import make_spec
 SENT_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def invite(method: str = "REQUEST", **overrides: object) -> EmailMessage:
+def invite(method: str = "REQUEST", **overrides: object) -> Message:
     spec = make_spec(summary="Mediation – Zoë")
     ics = build_request(spec) if method == "REQUEST" else build_cancel(spec)
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "method": method,
         "ics": ics,
         "subject": "Invitation: SEND mediation meeting",
@@ -35,10 +36,10 @@ def invite(method: str = "REQUEST", **overrides: object) -> EmailMessage:
         "date": SENT_AT,
     }
     fields.update(overrides)
-    return build_invite_message(**fields)  # type: ignore[arg-type]
+    return build_invite_message(**fields)
 
 
-def on_the_wire(message: EmailMessage) -> EmailMessage:
+def on_the_wire(message: Message) -> EmailMessage:
     """Serialise and parse back, as the receiving mail client sees the message."""
     parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
@@ -55,7 +56,9 @@ def test_alternative_with_text_html_then_calendar_last(method: str) -> None:
     assert calendar_part.get_param("method") == method
     assert calendar_part.get_content_charset() == "utf-8"
     assert calendar_part["Content-Disposition"] is None
-    inside = Calendar.from_ical(calendar_part.get_payload(decode=True))
+    ics = calendar_part.get_payload(decode=True)
+    assert isinstance(ics, bytes)
+    inside = Calendar.from_ical(ics)
     assert str(inside["METHOD"]) == method  # MIME method= equals METHOD
     assert "Zoë" in str(inside.walk("VEVENT")[0]["SUMMARY"])
 

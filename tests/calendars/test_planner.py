@@ -99,7 +99,9 @@ option_strategy = st.builds(
     ),
     st.integers(1, 2),
 )
-def test_planner_is_feasible_optimal_and_never_worse_than_greedy(cases: list, per_day: int) -> None:
+def test_planner_is_feasible_optimal_and_never_worse_than_greedy(
+    cases: list[tuple[int, int, list[Option]]], per_day: int
+) -> None:
     demands = [demand(f"c{i}", r, t, *opts) for i, (r, t, opts) in enumerate(cases)]
     caps = [Capacity("m1", max_sessions_per_day=per_day), Capacity("m2", max_sessions_per_day=1)]
     result = plan(demands, caps, time_limit_s=5)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
 import pytest
+from holidays.countries.united_kingdom import UnitedKingdom
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -347,7 +347,7 @@ def test_a_short_event_inside_a_long_one_keeps_the_long_one_busy() -> None:
 
 # --- properties against a brute force -----------------------------------------------------
 
-ENGLAND_HOLIDAYS = holidays.UnitedKingdom(subdiv="ENG")
+ENGLAND_HOLIDAYS = UnitedKingdom(subdiv="ENG")
 GRID = timedelta(minutes=15)
 BASE = datetime(2025, 8, 18, tzinfo=UTC)  # a Monday; the window spans the August bank holiday
 # Starts of busy blocks / bookings are drawn on a 5-minute lattice so they straddle grid points.

@@ -119,7 +119,8 @@ def docs_block(marker: str) -> str:
 def docs_snippet() -> Callable[..., dict[str, Any]]:
     namespace: dict[str, Any] = {}
     exec(compile(docs_block("snippet: verify"), str(DOCS), "exec"), namespace)
-    return namespace["verify_webhook"]
+    verify: Callable[..., dict[str, Any]] = namespace["verify_webhook"]
+    return verify
 
 
 # --------------------------------------------------------------------------- the wire

@@ -33,7 +33,8 @@ class EphemeralController(Controller):
 
     def _trigger_server(self) -> None:
         assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
+        # aiosmtpd types the server as AbstractServer; every loop's server has ``sockets``.
+        self.port = self.server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         super()._trigger_server()
 
 
@@ -91,7 +92,8 @@ def smtp_server(handler: RecordingHandler) -> Iterator[EphemeralController]:
 
 
 def invite(key: str = "outbox-1-invite", to_addr: str = "zoe@example.com") -> EmailMessage:
-    return build_invite_message(
+    """An invite as the outbox hands it to a backend: rendered to bytes, then parsed back."""
+    built = build_invite_message(
         method="REQUEST",
         ics=build_request(make_spec()),
         subject="Invitation: SEND mediation meeting",
@@ -104,6 +106,9 @@ def invite(key: str = "outbox-1-invite", to_addr: str = "zoe@example.com") -> Em
         message_id_key=key,
         domain="mediate.example",
     )
+    parsed = email.message_from_bytes(built.as_bytes(), policy=policy.SMTP)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
 def backend_for(controller: Controller, **options: Any) -> SmtpMailBackend:
@@ -127,7 +132,9 @@ async def test_the_invite_arrives_whole_and_in_shape(
     parts = list(received.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html", "text/calendar"]
     assert parts[-1].get_param("method") == "REQUEST"
-    calendar = Calendar.from_ical(parts[-1].get_payload(decode=True))
+    ics = parts[-1].get_payload(decode=True)
+    assert isinstance(ics, bytes)
+    calendar = Calendar.from_ical(ics)
     assert str(calendar["METHOD"]) == "REQUEST"
 
 

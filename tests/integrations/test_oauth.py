@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from pytest_aiohttp import AiohttpServer
 
 from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from integrations.oauth import ClientCredentials, TokenRequest
@@ -34,7 +35,7 @@ def fake() -> FakeZoom:
 
 
 @pytest.fixture
-async def server(aiohttp_server, fake: FakeZoom) -> TestServer:
+async def server(aiohttp_server: AiohttpServer, fake: FakeZoom) -> TestServer:
     return await aiohttp_server(fake.app)
 
 

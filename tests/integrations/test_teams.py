@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from pytest_aiohttp import AiohttpServer
 
 from integrations.base import JoinIdentity, RoomSpec
 from integrations.errors import ProviderAuthError, ProviderUnavailable
@@ -33,7 +34,7 @@ def fake() -> FakeGraph:
 
 
 @pytest.fixture
-async def server(aiohttp_server, fake: FakeGraph) -> TestServer:
+async def server(aiohttp_server: AiohttpServer, fake: FakeGraph) -> TestServer:
     return await aiohttp_server(fake.app)
 
 

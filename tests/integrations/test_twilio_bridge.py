@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from pytest_aiohttp import AiohttpServer
 
 from integrations.base import AttendanceSignal, CallbackRequest
 from integrations.errors import (
@@ -330,7 +331,7 @@ def network() -> FakeTwilio:
 
 
 @pytest.fixture
-async def twilio_server(aiohttp_server, network: FakeTwilio) -> TestServer:
+async def twilio_server(aiohttp_server: AiohttpServer, network: FakeTwilio) -> TestServer:
     return await aiohttp_server(network.app)
 
 

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from pytest_aiohttp import AiohttpServer
 
 from integrations.base import (
     AttendanceSignal,
@@ -44,7 +45,7 @@ def fake() -> FakeZoom:
 
 
 @pytest.fixture
-async def server(aiohttp_server, fake: FakeZoom) -> TestServer:
+async def server(aiohttp_server: AiohttpServer, fake: FakeZoom) -> TestServer:
     return await aiohttp_server(fake.app)
 
 

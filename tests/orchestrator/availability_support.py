@@ -32,7 +32,10 @@ SECRET = "feed-secret-123"
 
 
 async def make_case(staff: Staff, **overrides: Any) -> dict[str, Any]:
-    return await staff.call("POST", "/api/v1/cases", json={**CASE, **overrides}, expect=201)
+    case: dict[str, Any] = await staff.call(
+        "POST", "/api/v1/cases", json={**CASE, **overrides}, expect=201
+    )
+    return case
 
 
 async def make_mediator(staff: Staff, case_id: str, **overrides: Any) -> dict[str, Any]:
@@ -81,13 +84,13 @@ async def poll_emails(staff: Staff) -> list[tuple[list[str], EmailMessage]]:
 def text_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 def html_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 def link_path(message: EmailMessage) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
@@ -142,7 +143,7 @@ def path_of(url: str) -> str:
     return urlsplit(url).path
 
 
-async def deliver_outbox(client: TestClient[Any, Any]) -> int:
+async def deliver_outbox(client: TestClient[web.Request, web.Application]) -> int:
     return await client.app[DISPATCHER].run_once()
 
 

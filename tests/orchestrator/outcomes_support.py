@@ -46,8 +46,8 @@ SCHOOL = {
 }
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 async def mediator_for(staff: Staff, name: str = "Morwenna Ashdown") -> uuid.UUID:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from orchestrator.core.models import AuditEvent, Case, Party, StaffRole, TimelineEntry
 from orchestrator.web.keys import DB
@@ -28,7 +29,10 @@ async def count(staff: Staff, model: Any) -> int:
 
 
 async def make_case(staff: Staff, **overrides: Any) -> dict[str, Any]:
-    return await staff.call("POST", "/api/v1/cases", json={**CASE, **overrides}, expect=201)
+    case: dict[str, Any] = await staff.call(
+        "POST", "/api/v1/cases", json={**CASE, **overrides}, expect=201
+    )
+    return case
 
 
 async def test_create_case_answers_with_its_clocks(staff: Staff) -> None:
@@ -153,7 +157,9 @@ async def test_parties_and_mediator(staff: Staff) -> None:
     async with staff.client.app[DB].read() as session:
         kinds = (
             await session.scalars(
-                select(TimelineEntry.kind).where(TimelineEntry.case_id == uuid.UUID(case["id"]))
+                select(col(TimelineEntry.kind)).where(
+                    col(TimelineEntry.case_id) == uuid.UUID(case["id"])
+                )
             )
         ).all()
     assert {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -312,7 +313,9 @@ async def test_every_refused_staff_page_on_another_mediators_case_is_on_its_trai
 # ---------------------------------------------------------------------------- list reads
 
 
-async def newest_row(client: TestClient[Any, Any], actor_id: uuid.UUID) -> AuditEvent:
+async def newest_row(
+    client: TestClient[web.Request, web.Application], actor_id: uuid.UUID
+) -> AuditEvent:
     async with client.app[DB].read() as session:
         row = await session.scalar(
             select(AuditEvent)

@@ -7,11 +7,13 @@ import hashlib
 import io
 import uuid
 from email import message_from_bytes, policy
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from orchestrator.closing.certificate_files import certificates_dir
 from orchestrator.closing.certificates import CertificateRequest, issue_certificate
@@ -97,8 +99,9 @@ async def test_mediation_certificate_is_numbered_readable_emailed_and_sets_the_a
     async with staff.client.app[DB].read() as session:
         keys = (
             await session.scalars(
-                select(OutboxMessage.status).where(
-                    OutboxMessage.kind == OutboxKind.email, OutboxMessage.topic == "certificate"
+                select(col(OutboxMessage.status)).where(
+                    col(OutboxMessage.kind) == OutboxKind.email,
+                    col(OutboxMessage.topic) == "certificate",
                 )
             )
         ).all()
@@ -109,7 +112,7 @@ async def test_mediation_certificate_is_numbered_readable_emailed_and_sets_the_a
         message = message_from_bytes(eml.read_bytes(), policy=policy.default)
         recipients.add(message["To"].addresses[0].addr_spec)
         assert "CERT-2026-00001" in message["Subject"]
-        attachments = list(message.iter_attachments())  # type: ignore[attr-defined]
+        attachments = list(message.iter_attachments())
         assert [a.get_filename() for a in attachments] == ["CERT-2026-00001.pdf"]
         assert attachments[0].get_content() == pdf
     assert recipients == {PARENT["email"], LA_OFFICER["email"]}
@@ -208,10 +211,13 @@ async def test_names_in_any_european_script_print_as_written(
         "school": "Ιωάννης Παπαδόπουλος",
     }
     mediator_id = await mediator_for(staff, name="Dr Şebnem Yılmaz")
-    parties = tuple(
-        {**party, "name": names[party["role"]]}
-        for party in (PARENT, {**PARENT, "role": "young_person", "email": None}, LA_OFFICER, SCHOOL)
+    people: tuple[dict[str, Any], ...] = (
+        PARENT,
+        {**PARENT, "role": "young_person", "email": None},
+        LA_OFFICER,
+        SCHOOL,
     )
+    parties = tuple({**party, "name": names[party["role"]]} for party in people)
     case, _ = await open_case(staff, clock, mediator_id=mediator_id, parties=parties)
     meeting_id = await held_meeting(staff, case["id"], start=utc(2026, 4, 2, 9))
     clock.set(utc(2026, 4, 2, 14))
@@ -288,7 +294,9 @@ async def test_a_declined_certificate_is_refused_while_a_meeting_is_booked(
     assert listed["certificates"] == []
     async with staff.client.app[DB].read() as session:
         queued = (
-            await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "certificate"))
+            await session.scalars(
+                select(OutboxMessage).where(col(OutboxMessage.topic) == "certificate")
+            )
         ).all()
     assert queued == []  # nothing emailed
 
@@ -381,7 +389,7 @@ async def test_certificate_emails_carry_a_date_and_a_subject_without_a_leading_s
             "Mediation information certificate CERT-2026-00001 (case KIDS-2026-0100)"
         )
         assert message["Date"].datetime == clock()
-        attachments = list(message.iter_attachments())  # type: ignore[attr-defined]
+        attachments = list(message.iter_attachments())
         assert [a.get_filename() for a in attachments] == ["CERT-2026-00001.pdf"]
         assert attachments[0].get_content().startswith(b"%PDF")
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from yarl import URL
 
@@ -34,7 +37,7 @@ from tests.orchestrator.meetings_support import (
 EVENT_SYNC_TOKEN = "event-sync-shared-token"
 
 
-async def participant_ref(client: Any, party_id: str) -> str:
+async def participant_ref(client: TestClient[web.Request, web.Application], party_id: str) -> str:
     import uuid
 
     async with client.app[DB].read() as session:
@@ -194,27 +197,23 @@ async def test_bbb_room_join_lobby_and_checksummed_webhooks(
     bbb.admit(bbb_meeting.meeting_id, ref)
     joined = bbb.mapped_event("user-joined", bbb_meeting.meeting_id, ref, ts_ms=ts_ms)
     async with aiohttp.ClientSession() as http:
-        kwargs = {"secret": bbb.secret, "domain": bbb.domain}
-        ok = await post_webhook(http, callback, [joined], timestamp_ms=ts_ms, **kwargs)
-        dup = await post_webhook(http, callback, [joined], timestamp_ms=ts_ms, **kwargs)
-        tampered = await post_webhook(
-            http, callback, [joined], timestamp_ms=ts_ms, body_override="event=[]", **kwargs
+        signed = functools.partial(
+            post_webhook, http, callback, secret=bbb.secret, domain=bbb.domain
         )
+        ok = await signed([joined], timestamp_ms=ts_ms)
+        dup = await signed([joined], timestamp_ms=ts_ms)
+        tampered = await signed([joined], timestamp_ms=ts_ms, body_override="event=[]")
         wrong = await post_webhook(
             http, callback, [joined], timestamp_ms=ts_ms, secret="guess", domain=bbb.domain
         )
-        stale = await post_webhook(
-            http, callback, [joined], timestamp_ms=ts_ms - 2 * 3600 * 1000, **kwargs
-        )
+        stale = await signed([joined], timestamp_ms=ts_ms - 2 * 3600 * 1000)
         # Correctly signed, but stamped a year ahead (or ten minutes): a replay kept for later.
         year_ahead = bbb.mapped_event("user-left", bbb_meeting.meeting_id, ref, ts_ms=ts_ms)
         ahead = [
-            await post_webhook(http, callback, [year_ahead], timestamp_ms=ts_ms + skew_ms, **kwargs)
+            await signed([year_ahead], timestamp_ms=ts_ms + skew_ms)
             for skew_ms in (365 * 24 * 3600 * 1000, 10 * 60 * 1000)
         ]
-        just_ahead = await post_webhook(
-            http, callback, [joined], timestamp_ms=ts_ms + 30 * 1000, **kwargs
-        )
+        just_ahead = await signed([joined], timestamp_ms=ts_ms + 30 * 1000)
     assert (ok, dup, just_ahead) == (200, 200, 200)  # a clock a little fast is fine
     assert (tampered, wrong, stale) == (401, 401, 401)
     assert ahead == [401, 401]

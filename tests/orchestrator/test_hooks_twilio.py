@@ -46,6 +46,13 @@ async def phone_app(
     return client, staff, fake
 
 
+def conference_holding(fake: FakeTwilio, call: Call) -> Conference:
+    """The conference ``call`` is in (a call in none fails the test here)."""
+    conference = fake.conference_of(call)
+    assert conference is not None, f"call {call.sid} is in no conference"
+    return conference
+
+
 async def where(staff: Staff, meeting_id: str) -> dict[str, tuple[str, str | None]]:
     state = await staff.call("GET", f"/api/v1/meetings/{meeting_id}/rooms", expect=200)
     rooms = {r["id"]: r["label"] for r in state["rooms"]}
@@ -87,7 +94,7 @@ async def test_phone_meeting_pin_lobby_caucus_and_recall(
             select(Room).where(col(Room.meeting_id) == uuid.UUID(meeting["id"]))
         )
         rooms = {r.kind: r for r in found_rooms.all()}
-    assert fake.conference_of(parent_call).name == rooms["main"].room_key
+    assert conference_holding(fake, parent_call).name == rooms["main"].room_key
     assert set(fake.callback_statuses) == {204}
     assert (await where(staff, meeting["id"]))[ready.parties["parent"]] == (
         "in_lobby",
@@ -96,7 +103,7 @@ async def test_phone_meeting_pin_lobby_caucus_and_recall(
 
     mediator_call = await fake.dial_in("+447700900099")
     await fake.press(mediator_call, pins["mediator"])
-    assert fake.conference_of(mediator_call).status == "in-progress"  # the mediator starts it
+    assert conference_holding(fake, mediator_call).status == "in-progress"  # the mediator starts it
 
     clock.advance(minutes=5)
     await staff.call("POST", f"/api/v1/meetings/{meeting['id']}/start", role="mediator", expect=200)
@@ -123,8 +130,8 @@ async def test_phone_meeting_pin_lobby_caucus_and_recall(
     async with client.app[DB].read() as session:
         caucus_room = await session.get(Room, uuid.UUID(caucus["id"]))
         assert caucus_room is not None
-    assert fake.conference_of(parent_call).name == caucus_room.room_key
-    assert fake.conference_of(mediator_call).name == rooms["main"].room_key
+    assert conference_holding(fake, parent_call).name == caucus_room.room_key
+    assert conference_holding(fake, mediator_call).name == rooms["main"].room_key
     assert (await where(staff, meeting["id"]))[ready.parties["parent"]] == (
         "in_caucus",
         "Family room",
@@ -136,7 +143,7 @@ async def test_phone_meeting_pin_lobby_caucus_and_recall(
         "POST", f"/api/v1/meetings/{meeting['id']}/recall", role="mediator", expect=200
     )
     await deliver_outbox(client)
-    assert fake.conference_of(parent_call).name == rooms["main"].room_key
+    assert conference_holding(fake, parent_call).name == rooms["main"].room_key
     assert (await where(staff, meeting["id"]))[ready.parties["parent"]] == (
         "in_session",
         "Joint room",

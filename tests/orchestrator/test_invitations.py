@@ -232,7 +232,7 @@ async def test_no_header_or_property_can_be_injected(
 async def test_easy_read_and_missing_translation(
     client: TestClient[Any, Any], staff: Staff, settings: Settings
 ) -> None:
-    people = [
+    people: list[dict[str, Any]] = [
         {"role": "young_person", "name": "Jo", "email": "jo@young.example", "easy_read": True},
         {"role": "parent", "name": "Ana", "email": "ana@family.example", "language": "pl"},
     ]

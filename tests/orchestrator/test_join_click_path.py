@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel import col
 
@@ -58,7 +59,7 @@ async def click(client: TestClient[Any, Any], link: dict[str, Any]) -> tuple[int
     return status, location
 
 
-def cache_of(client: TestClient[Any, Any]) -> link_cache.JoinLinkCache:
+def cache_of(client: TestClient[web.Request, web.Application]) -> link_cache.JoinLinkCache:
     return client.app[JOIN_LINK_CACHE]
 
 

@@ -23,7 +23,8 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
 
             def diff(sync_conn: Any) -> list[Any]:
                 context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
-                return compare_metadata(context, SQLModel.metadata)
+                found: list[Any] = compare_metadata(context, SQLModel.metadata)
+                return found
 
             differences = await conn.run_sync(diff)
             heads = await conn.run_sync(

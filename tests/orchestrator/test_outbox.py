@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from integrations.errors import ProviderRejected, ProviderUnavailable
 from integrations.mail_file import FileMailBackend
@@ -49,7 +50,7 @@ async def statuses(db: Database) -> list[OutboxStatus]:
         return list(
             (
                 await session.scalars(
-                    select(OutboxMessage.status).order_by(OutboxMessage.idempotency_key)
+                    select(col(OutboxMessage.status)).order_by(col(OutboxMessage.idempotency_key))
                 )
             ).all()
         )

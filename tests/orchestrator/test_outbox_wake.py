@@ -48,4 +48,4 @@ async def test_a_savepoint_inside_does_not_wake_early_and_the_commit_does(db: Da
             await session.rollback()
         assert dispatcher.wakes == 1  # rolled back: nothing to send
     finally:
-        outbox._RUNNING.discard(dispatcher)  # type: ignore[arg-type]
+        outbox._RUNNING.discard(dispatcher)

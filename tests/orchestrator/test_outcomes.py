@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from orchestrator.core.models import MeetingStatus, TimelineEntry
 from orchestrator.web.keys import DB
@@ -135,7 +136,7 @@ async def test_result_must_match_the_issues_and_cancelled_meetings_have_none(
         expect=409,
     )
     async with staff.client.app[DB].read() as session:
-        kinds = (await session.scalars(select(TimelineEntry.kind))).all()
+        kinds = (await session.scalars(select(col(TimelineEntry.kind)))).all()
     assert "outcome.recorded" not in kinds
 
 

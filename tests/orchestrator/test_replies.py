@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlmodel import col, select
@@ -39,7 +40,7 @@ START = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
 TOKEN = "inbound-secret-0123456789"
 
 
-async def partstat(client: TestClient[Any, Any], party_id: str) -> PartStat:
+async def partstat(client: TestClient[web.Request, web.Application], party_id: str) -> PartStat:
     async with client.app[DB].read() as session:
         invitation = await session.scalar(
             select(Invitation).where(col(Invitation.party_id) == uuid.UUID(party_id))

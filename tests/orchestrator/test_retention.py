@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
-from sqlmodel import select
+from sqlmodel import col, select
 
 from orchestrator.__main__ import main
 from orchestrator.cases import retention
@@ -133,7 +133,7 @@ async def test_anonymising_removes_every_personal_string_and_keeps_the_figures(
     async with staff.client.app[DB].write() as session:
         await session.execute(
             update(Case)
-            .where(Case.id == uuid.UUID(case["id"]))
+            .where(col(Case.id) == uuid.UUID(case["id"]))
             .values(closed_at=utc(2020, 1, 1), updated_at=utc(2020, 1, 1))
         )
     settings = staff.client.app[SETTINGS]

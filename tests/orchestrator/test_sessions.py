@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from orchestrator.core.models import StaffRole, StaffSession, StaffUser
 from orchestrator.staff.sessions import set_password_token
@@ -45,7 +46,7 @@ async def test_sign_in_sets_a_hardened_cookie_and_goes_to_next(
     # Only the hash of the cookie is stored.
     value = cookie.split(";")[0].split("=", 1)[1]
     async with client.app[DB].read() as session:
-        ids = (await session.scalars(select(StaffSession.id))).all()
+        ids = (await session.scalars(select(col(StaffSession.id)))).all()
     assert value not in ids and len(ids) == 1
 
 

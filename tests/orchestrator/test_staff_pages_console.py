@@ -135,7 +135,9 @@ async def test_another_mediator_cannot_open_the_console(client: TestClient[Any, 
     refused = await kim.post(f"/staff/meetings/{meeting.id}/console/start")
     assert refused.status == 404
     async with client.app[DB].read() as session:
-        assert (await session.get(Meeting, meeting.id)).status is MeetingStatus.scheduled  # type: ignore[union-attr]
+        stored = await session.get(Meeting, meeting.id)
+    assert stored is not None
+    assert stored.status is MeetingStatus.scheduled
     # A scheduler is not a mediator either.
     client.session.cookie_jar.clear()
     sam = Browser(client)

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
+from sqlmodel import col
 
 from orchestrator.core.models import (
     AuditEvent,
@@ -71,7 +72,9 @@ async def test_poll_then_book_the_best_slot_after_confirming(client: TestClient[
     assert page.count("Not answered yet") == 2
     async with client.app[DB].read() as session:
         assert (
-            len((await session.scalars(select(Link).where(Link.scope == LinkScope.poll))).all())
+            len(
+                (await session.scalars(select(Link).where(col(Link.scope) == LinkScope.poll))).all()
+            )
             == 2
         )
 
@@ -143,12 +146,12 @@ async def test_booking_page_names_the_rule_a_time_breaks_and_offers_the_waiver(
         meeting = (await session.scalars(select(Meeting))).one()
         waived = (
             await session.scalars(
-                select(TimelineEntry).where(TimelineEntry.kind == "meeting.rules_waived")
+                select(TimelineEntry).where(col(TimelineEntry.kind) == "meeting.rules_waived")
             )
         ).one()
         audit = (
             await session.scalars(
-                select(AuditEvent).where(AuditEvent.action == "meeting.rules_waived")
+                select(AuditEvent).where(col(AuditEvent.action) == "meeting.rules_waived")
             )
         ).one()
     assert meeting.status is MeetingStatus.scheduled

@@ -54,7 +54,8 @@ def documented_verifier() -> Callable[..., dict[str, Any]]:
     assert match, "docs/webhooks.md lost its verification snippet"
     namespace: dict[str, Any] = {}
     exec(compile(match.group(1), str(DOCS), "exec"), namespace)
-    return namespace["verify_webhook"]
+    verify: Callable[..., dict[str, Any]] = namespace["verify_webhook"]
+    return verify
 
 
 @dataclass

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from orchestrator.core.models import MediatorCreate, StaffRole
@@ -47,7 +48,9 @@ class Browser:
     client: TestClient[Any, Any]
     csrf: str = ""
 
-    async def sign_in(self, email: str, password: str = PASSWORD, *, next: str = "") -> Any:
+    async def sign_in(
+        self, email: str, password: str = PASSWORD, *, next: str = ""
+    ) -> ClientResponse:
         data = {"email": email, "password": password, "next": next}
         response = await self.client.post("/sign-in", data=data, allow_redirects=False)
         if response.status == 303:
@@ -63,14 +66,16 @@ class Browser:
 
     async def post(
         self, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True
-    ) -> Any:
+    ) -> ClientResponse:
         body = dict(data or {})
         if csrf:
             body.setdefault("csrf_token", self.csrf)
         return await self.client.post(path, data=body, allow_redirects=False)
 
 
-async def case_id_by_reference(client: TestClient[Any, Any], reference: str) -> uuid.UUID:
+async def case_id_by_reference(
+    client: TestClient[web.Request, web.Application], reference: str
+) -> uuid.UUID:
     from sqlmodel import col, select
 
     from orchestrator.core.models import Case

@@ -18,7 +18,9 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -32,6 +34,8 @@ from tests.scaleout.conftest import (
 )
 from tests.scaleout.support import BookedCase, book, make_case, soon
 from tests.scaleout.test_two_replicas import wait_reminders_sent
+
+T = TypeVar("T")
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -72,12 +76,12 @@ async def test_bookings_survive_replicas_being_killed_with_every_message_once(
     abandoned = 0
     deadline = time.monotonic() + MAX_RUN_SECONDS
 
-    async def on_any_replica(n: int, step: int, work: object) -> object:
+    async def on_any_replica(n: int, step: int, work: Callable[[str], Awaitable[T]]) -> T:
         # A refused connection never reached a server, so trying the other replica is safe.
         for attempt in range(20):
             base = replicas[(n + step + attempt) % len(replicas)].url
             try:
-                return await work(base)  # type: ignore[operator]
+                return await work(base)
             except aiohttp.ClientConnectorError:
                 await asyncio.sleep(0.2)
         raise aiohttp.ClientConnectionError("no replica answered")
@@ -90,16 +94,16 @@ async def test_bookings_survive_replicas_being_killed_with_every_message_once(
             except asyncio.QueueEmpty:
                 return
             try:
-                case: BookedCase = await on_any_replica(  # type: ignore[assignment]
-                    n, 0, lambda base, n=n: make_case(http, base, headers, n)
-                )
-                _, meeting = await on_any_replica(  # type: ignore[misc]
-                    n,
-                    1,
-                    lambda base, case=case: book(
-                        http, base, headers, case.case_id, soon(LEAD_SECONDS)
-                    ),
-                )
+
+                async def open_case(base: str, n: int = n) -> BookedCase:
+                    return await make_case(http, base, headers, n)
+
+                case = await on_any_replica(n, 0, open_case)
+
+                async def book_case(base: str, case: BookedCase = case) -> tuple[int, Any]:
+                    return await book(http, base, headers, case.case_id, soon(LEAD_SECONDS))
+
+                _, meeting = await on_any_replica(n, 1, book_case)
                 booked.append(meeting["id"])
             except (aiohttp.ClientError, TimeoutError):
                 abandoned += 1  # the replica died mid-request: its outcome is the database's

@@ -72,7 +72,7 @@ async def app_client(
         data_dir=tmp_path / "data",
         database_url=through(pg_database, db_proxy),
         base_url="http://testserver.local",
-        secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
         run_background_jobs=False,
         database_statement_timeout_s=STATEMENT_TIMEOUT_S,
         database_pool_timeout_s=POOL_TIMEOUT_S,

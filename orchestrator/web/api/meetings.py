@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.json_schema import JsonDict
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from orchestrator.cases import intake, links, panel, roster
 from orchestrator.core.errors import NotFound
@@ -35,7 +34,7 @@ ROOM_CONTROL = {StaffRole.mediator}  # admins pass every role check
 
 
 # What ``_single_line`` refuses, said in the schema.
-ONE_LINE: JsonDict = {"pattern": "^[^\\r\\n\\t]*$"}
+ONE_LINE: dict[str, JsonValue] = {"pattern": "^[^\\r\\n\\t]*$"}
 
 
 def _single_line(value: str | None) -> str | None:
