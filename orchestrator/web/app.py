@@ -31,11 +31,11 @@ from orchestrator.web.api import meetings as api_meetings
 from orchestrator.web.api import outcomes as api_outcomes
 from orchestrator.web.api import planning as api_planning
 from orchestrator.web.api import reports as api_reports
-from orchestrator.web.api import routes as api
+from orchestrator.web.api import routes as api_routes
 from orchestrator.web.api import webhooks as api_webhooks
 from orchestrator.web.clients import ClientAddress
-from orchestrator.web.hooks import mail as mail_pages
-from orchestrator.web.hooks import providers as hooks
+from orchestrator.web.hooks import mail as hooks_mail
+from orchestrator.web.hooks import providers as hooks_providers
 from orchestrator.web.keys import (
     API_ROUTES,
     BUS,
@@ -60,11 +60,16 @@ from orchestrator.web.middlewares import (
 )
 from orchestrator.web.party import join as party_join
 from orchestrator.web.party import poll as party_poll
-from orchestrator.web.party import prepare as prepare_pages
+from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import reply as party_reply
-from orchestrator.web.staff import console
-from orchestrator.web.staff import pages as staff_pages
-from orchestrator.web.staff import scheduling as scheduling_pages
+from orchestrator.web.staff import admin as staff_admin
+from orchestrator.web.staff import board as staff_board
+from orchestrator.web.staff import cases as staff_cases
+from orchestrator.web.staff import console as staff_console
+from orchestrator.web.staff import parties as staff_parties
+from orchestrator.web.staff import scheduling as staff_scheduling
+from orchestrator.web.staff import signin as staff_signin
+from orchestrator.web.staff import vocabulary as staff_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -82,27 +87,31 @@ API_ROUTERS = [
 # ... and its page/call-back route tables here.
 PAGE_ROUTES: list[web.RouteTableDef] = [
     home.routes,
-    staff_pages.routes,
-    scheduling_pages.routes,
-    console.routes,
+    staff_signin.routes,
+    staff_board.routes,
+    staff_cases.routes,
+    staff_parties.routes,
+    staff_admin.routes,
+    staff_scheduling.routes,
+    staff_console.routes,
     party_poll.routes,
     party_join.routes,
-    hooks.routes,
+    hooks_providers.routes,
     party_reply.routes,
-    mail_pages.routes,
+    hooks_mail.routes,
     api_feeds.routes,
-    prepare_pages.routes,
+    party_prepare.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).
 # Who reacts to which event, and who delivers which outbox row, is ``orchestrator.wiring``.
 CAPABILITIES: list[Callable[[web.Application], None]] = [
-    staff_pages.install,
-    console.install,
+    staff_vocabulary.install,
+    staff_console.install,
     api_meetings.install,
     party_join.install,
     api_availability.install,
-    prepare_pages.install,
+    party_prepare.install,
     health_watch.install,
 ]
 
@@ -128,9 +137,9 @@ def create_app(
     app[CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
     app[METRICS] = Metrics()
     app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
-    app[BUS] = wiring.build_bus(settings, on_reminder_change=mail_pages.wake_scheduler(app))
+    app[BUS] = wiring.build_bus(settings, on_reminder_change=hooks_mail.wake_scheduler(app))
     pages.setup(app)
-    app[API_ROUTES] = api.install(app, API_ROUTERS)
+    app[API_ROUTES] = api_routes.install(app, API_ROUTERS)
     app[OPENAPI] = system.build_openapi(app[API_ROUTES], base_url=settings.base_url)
     app.router.add_routes(system.routes)
     for table in PAGE_ROUTES:
@@ -146,9 +155,9 @@ def create_app(
     # Long-lived work runs after every resource above opened and stops before any closes
     # (cleanup contexts unwind in reverse, once the running handlers have finished).
     app.cleanup_ctx.append(api_meetings.click_recorder_ctx)
-    app.cleanup_ctx.append(mail_pages.reminder_scheduler_ctx)
+    app.cleanup_ctx.append(hooks_mail.reminder_scheduler_ctx)
     app.cleanup_ctx.append(health_watch.health_watch_ctx)
-    app.cleanup_ctx.append(console.console_stopping_ctx)
+    app.cleanup_ctx.append(staff_console.console_stopping_ctx)
     return app
 
 

@@ -20,13 +20,9 @@ from orchestrator.core.errors import LinkInvalid, ValidationFailed
 from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.pages import as_sentence, render
-from orchestrator.web.staff.pages import (
-    CASE_PAGE_SECTIONS,
-    CASE_READERS,
-    parse_uuid,
-    see_other,
-    visible_case,
-)
+from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, visible_case
+from orchestrator.web.staff.forms import parse_uuid, see_other
+from orchestrator.web.staff.roles import CASE_READERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()

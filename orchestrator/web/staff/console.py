@@ -40,7 +40,7 @@ from orchestrator.meeting import attendance, rooms
 from orchestrator.scheduling import booking
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
-from orchestrator.web.staff.pages import parse_uuid, see_other
+from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()
@@ -101,9 +101,6 @@ async def _my_meeting(
     return meeting, case
 
 
-# ---------------------------------------------------------------------------- my sessions
-
-
 @routes.get("/staff/sessions")
 @staff_page(roles=ROOM_STAFF)
 async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamResponse:
@@ -122,9 +119,6 @@ async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamRe
     await staff.audit("page.sessions", details={"case_ids": list(shown)})
     context = staff.page(today=today_rows, coming=coming, past=past)
     return pages.render("staff/sessions.html", request, context)
-
-
-# ---------------------------------------------------------------------------- the console
 
 
 @dataclass
@@ -349,9 +343,6 @@ async def _apply(
             now=now,
             note=str(form.get("note", ""))[:500] or None,
         )
-
-
-# ---------------------------------------------------------------------------- the outcome
 
 
 @routes.get("/staff/meetings/{meeting_id}/outcome")

@@ -32,12 +32,8 @@ from orchestrator.scheduling import availability, booking, polls
 from orchestrator.web import pages
 from orchestrator.web.keys import BUSY_READER, HTTP, PROVIDERS, WORKDAYS
 from orchestrator.web.keys import DB as DB_KEY
-from orchestrator.web.staff.pages import (
-    CASE_PAGE_SECTIONS,
-    case_page_with_errors,
-    parse_uuid,
-    see_other,
-)
+from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, case_page_with_errors
+from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()

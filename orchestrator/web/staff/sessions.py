@@ -54,9 +54,6 @@ def _is_https(settings: Settings) -> bool:
     return settings.base_url.lower().startswith("https://")
 
 
-# ---------------------------------------------------------------------------- sign-in
-
-
 def set_session_cookie(response: web.StreamResponse, settings: Settings, value: str) -> None:
     _set_staff_cookie(response, settings, cookie_name(settings), value, SESSION_TTL)
 
@@ -103,9 +100,6 @@ def safe_next(value: str | None, default: str = "/staff") -> str:
 def sign_in_redirect(request: web.Request) -> web.HTTPSeeOther:
     target = request.path_qs if request.method == "GET" else "/staff"
     return web.HTTPSeeOther(f"{SIGN_IN_PATH}?next={quote(target, safe='')}")
-
-
-# ---------------------------------------------------------------------------- pages
 
 
 @dataclass
@@ -275,9 +269,6 @@ async def require_csrf(request: web.Request, expected: str) -> Any:
             "and try again",
         )
     return form
-
-
-# ---------------------------------------------------------------------------- invitations
 
 
 def password_problem(password: str, confirm: str) -> str | None:
