@@ -64,10 +64,14 @@ from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import reply as party_reply
 from orchestrator.web.staff import admin as staff_admin
 from orchestrator.web.staff import board as staff_board
+from orchestrator.web.staff import book as staff_book
+from orchestrator.web.staff import cancel as staff_cancel
 from orchestrator.web.staff import cases as staff_cases
 from orchestrator.web.staff import console as staff_console
+from orchestrator.web.staff import find_a_time as staff_find_a_time
 from orchestrator.web.staff import parties as staff_parties
-from orchestrator.web.staff import scheduling as staff_scheduling
+from orchestrator.web.staff import party_links as staff_party_links
+from orchestrator.web.staff import reschedule as staff_reschedule
 from orchestrator.web.staff import signin as staff_signin
 from orchestrator.web.staff import vocabulary as staff_vocabulary
 
@@ -92,7 +96,11 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_cases.routes,
     staff_parties.routes,
     staff_admin.routes,
-    staff_scheduling.routes,
+    staff_find_a_time.routes,
+    staff_book.routes,
+    staff_reschedule.routes,
+    staff_cancel.routes,
+    staff_party_links.routes,
     staff_console.routes,
     party_poll.routes,
     party_join.routes,
