@@ -68,7 +68,10 @@ from orchestrator.web.staff import book as staff_book
 from orchestrator.web.staff import cancel as staff_cancel
 from orchestrator.web.staff import cases as staff_cases
 from orchestrator.web.staff import console as staff_console
+from orchestrator.web.staff import console_actions as staff_console_actions
 from orchestrator.web.staff import find_a_time as staff_find_a_time
+from orchestrator.web.staff import my_meetings as staff_my_meetings
+from orchestrator.web.staff import outcome as staff_outcome
 from orchestrator.web.staff import parties as staff_parties
 from orchestrator.web.staff import party_links as staff_party_links
 from orchestrator.web.staff import reschedule as staff_reschedule
@@ -101,7 +104,10 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_reschedule.routes,
     staff_cancel.routes,
     staff_party_links.routes,
+    staff_my_meetings.routes,
     staff_console.routes,
+    staff_console_actions.routes,
+    staff_outcome.routes,
     party_poll.routes,
     party_join.routes,
     hooks_providers.routes,

@@ -7,3 +7,4 @@ from orchestrator.core.models import StaffRole
 SCHEDULERS = (StaffRole.scheduler,)
 CASE_READERS = (StaffRole.scheduler, StaffRole.mediator)
 ADMINS = (StaffRole.admin,)
+ROOM_STAFF = (StaffRole.mediator,)
