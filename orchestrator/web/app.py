@@ -23,7 +23,7 @@ from orchestrator.core.throttle import Throttle
 from orchestrator.messaging.mail_backend import build_mail_backend
 from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.staff.accounts import PasswordWorkers
-from orchestrator.web import health_watch, home, pages, ratelimit, system
+from orchestrator.web import health_watch, home, openapi, pages, ratelimit, system
 from orchestrator.web.api import availability as api_availability
 from orchestrator.web.api import cases as api_cases
 from orchestrator.web.api import feeds as api_feeds
@@ -31,7 +31,7 @@ from orchestrator.web.api import meetings as api_meetings
 from orchestrator.web.api import outcomes as api_outcomes
 from orchestrator.web.api import planning as api_planning
 from orchestrator.web.api import reports as api_reports
-from orchestrator.web.api import routes as api_routes
+from orchestrator.web.api import views as api_views
 from orchestrator.web.api import webhooks as api_webhooks
 from orchestrator.web.clients import ClientAddress
 from orchestrator.web.hooks import mail as hooks_mail
@@ -153,8 +153,8 @@ def create_app(
     app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
     app[BUS] = wiring.build_bus(settings, on_reminder_change=hooks_mail.wake_scheduler(app))
     pages.setup(app)
-    app[API_ROUTES] = api_routes.install(app, API_ROUTERS)
-    app[OPENAPI] = system.build_openapi(app[API_ROUTES], base_url=settings.base_url)
+    app[API_ROUTES] = api_views.install(app, API_ROUTERS)
+    app[OPENAPI] = openapi.build_openapi(app[API_ROUTES], base_url=settings.base_url)
     app.router.add_routes(system.routes)
     for table in PAGE_ROUTES:
         app.router.add_routes(table)
