@@ -24,13 +24,16 @@ from orchestrator.messaging.mail_backend import build_mail_backend
 from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.staff.accounts import PasswordWorkers
 from orchestrator.web import health_watch, home, openapi, pages, ratelimit, system
+from orchestrator.web.api import attendance as api_attendance
 from orchestrator.web.api import availability as api_availability
 from orchestrator.web.api import cases as api_cases
 from orchestrator.web.api import feeds as api_feeds
+from orchestrator.web.api import join_links as api_join_links
 from orchestrator.web.api import meetings as api_meetings
 from orchestrator.web.api import outcomes as api_outcomes
 from orchestrator.web.api import planning as api_planning
 from orchestrator.web.api import reports as api_reports
+from orchestrator.web.api import rooms as api_rooms
 from orchestrator.web.api import views as api_views
 from orchestrator.web.api import webhooks as api_webhooks
 from orchestrator.web.clients import ClientAddress
@@ -84,6 +87,9 @@ log = logging.getLogger(__name__)
 API_ROUTERS = [
     api_cases.router,
     api_meetings.router,
+    api_join_links.router,
+    api_rooms.router,
+    api_attendance.router,
     api_availability.router,
     api_outcomes.router,
     api_reports.router,

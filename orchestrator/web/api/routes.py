@@ -13,18 +13,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.core.events import EventBus
-from orchestrator.core.models import StaffRole, StaffUser
-from orchestrator.core.settings import Settings
+from orchestrator.core.models import StaffRole
+from orchestrator.web.caller import Caller
 from orchestrator.web.errors import ApiError
-from orchestrator.web.keys import BUS, SETTINGS
 
 ALL_STAFF = frozenset(StaffRole)
 
@@ -32,31 +28,12 @@ Handler = Callable[..., Awaitable[Any]]
 
 
 @dataclass
-class ApiContext:
+class ApiContext(Caller):
     """What a view gets: the request, its transaction, the caller and the time."""
 
-    request: web.Request
     session: AsyncSession
-    user: StaffUser
-    now: datetime
     audit_details: dict[str, Any] = field(default_factory=dict)
     audit_case_id: uuid.UUID | None = None
-
-    @property
-    def app(self) -> web.Application:
-        return self.request.app
-
-    @property
-    def settings(self) -> Settings:
-        return self.request.app[SETTINGS]
-
-    @property
-    def bus(self) -> EventBus:
-        return self.request.app[BUS]
-
-    @property
-    def actor(self) -> str:
-        return f"{self.user.role.value}:{self.user.id}"
 
     def path_id(self, name: str) -> uuid.UUID:
         """A UUID path parameter; anything else is an unknown id (404)."""

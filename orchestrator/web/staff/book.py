@@ -24,7 +24,6 @@ from orchestrator.web.staff.meeting_forms import (
     booking_error,
     duration_from,
     rules_broken,
-    scheduler_terms,
     start_from,
 )
 from orchestrator.web.staff.roles import SCHEDULERS
@@ -101,7 +100,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
                 start=start,
                 duration_minutes=duration,
                 mode=mode,
-                **scheduler_terms(request, staff, waiver),
+                **staff.booking_terms(waiver.given),
             )
             audit_case_write(session, staff, "meeting.book", case.id)
     except DomainError as exc:

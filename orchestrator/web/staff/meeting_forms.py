@@ -103,15 +103,7 @@ class Waiver:
         """Waiving the rules needs a reason for the record."""
         return self.waive and not self.reason
 
-
-def scheduler_terms(request: web.Request, staff: StaffContext, waiver: Waiver) -> dict[str, Any]:
-    """Who books or moves a meeting, when, under which rules: the same for both."""
-    return {
-        "now": staff.now,
-        "bus": staff.bus,
-        "settings": staff.settings,
-        "workdays": request.app[WORKDAYS],
-        "actor": staff.actor,
-        "actor_id": staff.user.id,
-        "waiver": waiver.reason if waiver.waive else None,
-    }
+    @property
+    def given(self) -> str | None:
+        """The reason the rules are set aside, or None when they hold."""
+        return self.reason if self.waive else None

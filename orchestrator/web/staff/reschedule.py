@@ -23,7 +23,6 @@ from orchestrator.web.staff.meeting_forms import (
     duration_from,
     meeting_and_case,
     rules_broken,
-    scheduler_terms,
     start_from,
 )
 from orchestrator.web.staff.roles import SCHEDULERS
@@ -96,7 +95,7 @@ async def reschedule(request: web.Request, staff: StaffContext) -> web.StreamRes
                 meeting=meeting,
                 start=start,
                 duration_minutes=duration,
-                **scheduler_terms(request, staff, waiver),
+                **staff.booking_terms(waiver.given),
             )
             audit_case_write(session, staff, "meeting.reschedule", case.id)
     except _NeedsConfirmation as ask:
