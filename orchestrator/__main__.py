@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _group(sub: Any, name: str, help: str) -> Any:
+    """A command with sub-commands of its own (``users add``, ``retention run``)."""
+    return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
+
+
 def _serve(sub: Any) -> None:
     cmd = sub.add_parser("serve", help="run the web service (migrates first)")
     cmd.add_argument("--host", help="bind address (default ORCH_HOST or 127.0.0.1)")
@@ -41,8 +46,7 @@ def _migrate(sub: Any) -> None:
 
 
 def _users(sub: Any) -> None:
-    group = sub.add_parser("users", help="manage staff users")
-    users_sub = group.add_subparsers(dest="users_command", required=True)
+    users_sub = _group(sub, "users", "manage staff users")
     add = users_sub.add_parser("add", help="add a staff user and print an API token last")
     add.add_argument("--email", required=True)
     add.add_argument("--role", required=True, choices=STAFF_ROLES)
@@ -64,8 +68,7 @@ def _demo(sub: Any) -> None:
 
 
 def _retention(sub: Any) -> None:
-    group = sub.add_parser("retention", help="anonymise closed cases past the retention period")
-    retention_sub = group.add_subparsers(dest="retention_command", required=True)
+    retention_sub = _group(sub, "retention", "anonymise closed cases past the retention period")
     cmd = retention_sub.add_parser(
         "run",
         help="anonymise closed cases older than ORCH_RETENTION_DAYS and say what was done",
@@ -77,8 +80,7 @@ def _retention(sub: Any) -> None:
 
 
 def _mail(sub: Any) -> None:
-    group = sub.add_parser("mail", help="mail tools")
-    mail_sub = group.add_subparsers(dest="mail_command", required=True)
+    mail_sub = _group(sub, "mail", "mail tools")
     ingest = mail_sub.add_parser(
         "ingest", help="apply a calendar reply read from stdin (for a mail-server pipe)"
     )

@@ -42,12 +42,7 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise ApiError(422, "validation_failed", "request body must be a JSON object")
     _refuse_nul(data)
     _refuse_timestamps(model, data)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(
-            422, "validation_failed", "request body is invalid", validation_details(exc)
-        ) from None
+    return _validated(model, data, "request body is invalid")
 
 
 def _refuse_nul(data: Any, loc: tuple[str, ...] = ()) -> None:
@@ -94,9 +89,12 @@ def _refuse_timestamps(model: type[BaseModel], data: dict[str, Any]) -> None:
 def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
     query = dict(request.query)
     _refuse_timestamps(model, query)
+    return _validated(model, query, "query parameters are invalid")
+
+
+def _validated(model: type[BaseModel], data: dict[str, Any], problem: str) -> BaseModel:
+    """``data`` as ``model``, or 422 saying ``problem`` with the field errors."""
     try:
-        return model.model_validate(query)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(
-            422, "validation_failed", "query parameters are invalid", validation_details(exc)
-        ) from None
+        raise ApiError(422, "validation_failed", problem, validation_details(exc)) from None

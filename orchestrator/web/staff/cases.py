@@ -72,6 +72,20 @@ async def visible_case(session: AsyncSession, staff: StaffContext, case_id: uuid
     return case
 
 
+async def case_and_party(
+    session: AsyncSession, request: web.Request, *, seen_by: StaffContext | None = None
+) -> tuple[Case, Party]:
+    """The case and party in the path; with ``seen_by``, only a case that person may see."""
+    case_id = parse_uuid(request.match_info["case_id"], "case")
+    party_id = parse_uuid(request.match_info["party_id"], "party")
+    if seen_by is None:
+        case = await intake.get_case(session, case_id)
+    else:
+        case = await visible_case(session, seen_by, case_id)
+    party = await intake.get_party(session, case_id=case.id, party_id=party_id)
+    return case, party
+
+
 CASE_FIELDS = (
     "reference",
     "kind",

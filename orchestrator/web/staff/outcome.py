@@ -33,20 +33,8 @@ RESULT_WORDS = {
 @routes.get("/staff/meetings/{meeting_id}/outcome")
 @staff_page(roles=ROOM_STAFF)
 async def outcome_form(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    async with request.app[DB].read() as session:
-        meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
-        parties = await intake.list_parties(session, case_id=case.id)
-    context = staff.page(
-        meeting=meeting,
-        case=case,
-        parties=parties,
-        results=list(OutcomeResult),
-        result_words=RESULT_WORDS,
-        values={},
-        errors={},
-        saved=request.query.get("saved") == "1",
-    )
-    return pages.render("staff/outcome.html", request, context)
+    saved = request.query.get("saved") == "1"
+    return await _outcome_page(request, staff, values={}, errors={}, saved=saved)
 
 
 @routes.post("/staff/meetings/{meeting_id}/outcome")
@@ -56,7 +44,7 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
     if data is not None:
         try:
             async with request.app[DB].write() as session:
-                meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
+                meeting, _ = await my_meeting(session, staff, request.match_info["meeting_id"])
                 await outcomes.record_outcome(
                     session,
                     meeting=meeting,
@@ -73,10 +61,23 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
             errors["result"] = pages.as_sentence(exc.message)
         else:
             raise see_other(f"/staff/meetings/{meeting.id}/outcome?saved=1")
+    values = {k: str(v) for k, v in staff.form.items() if isinstance(v, str)}
+    return await _outcome_page(request, staff, values=values, errors=errors, status=422)
+
+
+async def _outcome_page(
+    request: web.Request,
+    staff: StaffContext,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    saved: bool = False,
+    status: int = 200,
+) -> web.StreamResponse:
+    """The outcome form for the meeting in the path, with what was typed and refused."""
     async with request.app[DB].read() as session:
         meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
         parties = await intake.list_parties(session, case_id=case.id)
-    values = {k: str(v) for k, v in staff.form.items() if isinstance(v, str)}
     context = staff.page(
         meeting=meeting,
         case=case,
@@ -85,9 +86,9 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
         result_words=RESULT_WORDS,
         values=values,
         errors=errors,
-        saved=False,
+        saved=saved,
     )
-    return pages.render("staff/outcome.html", request, context, status=422)
+    return pages.render("staff/outcome.html", request, context, status=status)
 
 
 def _outcome_from(form: Any) -> tuple[outcomes.OutcomeCreate | None, dict[str, str]]:

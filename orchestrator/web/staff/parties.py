@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import intake
 from orchestrator.core.errors import ValidationFailed
-from orchestrator.core.models import Case, Channel, Party, PartyCreate, PartyUpdate
+from orchestrator.core.models import Channel, PartyCreate, PartyUpdate
 from orchestrator.web import pages
 from orchestrator.web.keys import DB
-from orchestrator.web.staff.cases import audit_case_write, case_page_with_errors
+from orchestrator.web.staff.cases import audit_case_write, case_and_party, case_page_with_errors
 from orchestrator.web.staff.forms import form_data, parse_uuid, see_other, validate
 from orchestrator.web.staff.roles import SCHEDULERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
@@ -62,19 +61,11 @@ async def add_party(request: web.Request, staff: StaffContext) -> web.StreamResp
     )
 
 
-async def _party(session: AsyncSession, request: web.Request) -> tuple[Case, Party]:
-    case_id = parse_uuid(request.match_info["case_id"], "case")
-    party_id = parse_uuid(request.match_info["party_id"], "party")
-    case = await intake.get_case(session, case_id)
-    party = await intake.get_party(session, case_id=case.id, party_id=party_id)
-    return case, party
-
-
 @routes.get("/staff/cases/{case_id}/parties/{party_id}")
 @staff_page(roles=SCHEDULERS)
 async def edit_party_form(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].read() as session:
-        case, party = await _party(session, request)
+        case, party = await case_and_party(session, request)
     await staff.audit("page.party", case_id=case.id, target_type="party", target_id=str(party.id))
     values = {k: getattr(party, k) for k in PARTY_FIELDS}
     values["role"] = party.role.value
@@ -102,7 +93,7 @@ async def edit_party(request: web.Request, staff: StaffContext) -> web.StreamRes
         errors = {"name": "Enter their full name", **errors}
     saved = False
     async with request.app[DB].write() as session:
-        case, party = await _party(session, request)
+        case, party = await case_and_party(session, request)
         if data is not None and not errors:
             try:
                 await intake.update_party(
@@ -125,7 +116,7 @@ async def edit_party(request: web.Request, staff: StaffContext) -> web.StreamRes
 @staff_page(roles=SCHEDULERS)
 async def remove_party_confirm(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].read() as session:
-        case, party = await _party(session, request)
+        case, party = await case_and_party(session, request)
     context = staff.page(case=case, party=party)
     return pages.render("staff/party_remove.html", request, context)
 
@@ -134,7 +125,7 @@ async def remove_party_confirm(request: web.Request, staff: StaffContext) -> web
 @staff_page(roles=SCHEDULERS)
 async def remove_party(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     async with request.app[DB].write() as session:
-        case, party = await _party(session, request)
+        case, party = await case_and_party(session, request)
         await intake.remove_party(
             session, party=party, now=staff.now, bus=staff.bus, actor=staff.actor
         )

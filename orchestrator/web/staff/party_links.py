@@ -9,7 +9,7 @@ from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.messaging import invitations
 from orchestrator.web import pages
 from orchestrator.web.keys import DB
-from orchestrator.web.staff.cases import audit_case_write, case_page_with_errors
+from orchestrator.web.staff.cases import audit_case_write, case_and_party, case_page_with_errors
 from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.roles import SCHEDULERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
@@ -34,12 +34,9 @@ async def revoke_links(request: web.Request, staff: StaffContext) -> web.StreamR
 @staff_page(roles=SCHEDULERS)
 async def resend_to_party(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Send one person their current invitation or poll link again (new links if withdrawn)."""
-    case_id = parse_uuid(request.match_info["case_id"], "case")
-    party_id = parse_uuid(request.match_info["party_id"], "party")
     try:
         async with request.app[DB].write() as session:
-            case = await intake.get_case(session, case_id)
-            party = await intake.get_party(session, case_id=case.id, party_id=party_id)
+            case, party = await case_and_party(session, request)
             await invitations.resend_to_party(
                 session,
                 case=case,
@@ -50,11 +47,12 @@ async def resend_to_party(request: web.Request, staff: StaffContext) -> web.Stre
             )
             audit_case_write(session, staff, "party.resend", case.id)
     except (InvalidState, ValidationFailed) as exc:
+        party_id = parse_uuid(request.match_info["party_id"], "party")
         return await case_page_with_errors(
             request,
             staff,
-            case_id,
+            parse_uuid(request.match_info["case_id"], "case"),
             status=422 if isinstance(exc, ValidationFailed) else 409,
             party_errors={f"party-{party_id}": pages.as_sentence(exc.message)},
         )
-    raise see_other(f"/staff/cases/{case_id}?notice=resent#parties")
+    raise see_other(f"/staff/cases/{case.id}?notice=resent#parties")
