@@ -254,6 +254,7 @@ async def record_icb_notice(request: web.Request, staff: StaffContext) -> web.St
 
 
 def audit_case_write(session: AsyncSession, staff: StaffContext, action: str, case_id: Any) -> None:
+    """Put what this person changed on a case on the staff audit trail, in the same commit."""
     records.add_audit(
         session,
         actor_id=staff.user.id,
