@@ -1,6 +1,7 @@
 """The ``orchestrator`` command, one module per command group.
 
-Each module has ``add_command(sub)``, which adds its sub-parser, and the functions that run
-it; ``orchestrator/__main__.py`` only assembles the parser. ``runner`` holds what every
+Each module has the functions that run its commands, taking plain typed arguments;
+``orchestrator/__main__.py`` parses the command line (argparse lives only there) and
+calls them. ``runner`` holds what every
 command shares: the settings and a unit of work with the database.
 """

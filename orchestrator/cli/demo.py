@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
 from orchestrator.cli.runner import load_settings, run_with_database
 
 
-def add_command(sub: Any) -> None:
-    demo = sub.add_parser("demo", help="load a realistic sample caseload")
-    demo.set_defaults(func=cmd_demo)
-
-
-def cmd_demo(args: argparse.Namespace) -> None:
+def load_sample() -> None:
+    """Load the sample caseload into the database (a second run changes nothing)."""
     from orchestrator.cases.demo import load_demo
 
     settings = load_settings()

@@ -6,25 +6,14 @@ so an acceptance queues the same webhooks and reminders either way.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from orchestrator.cli.runner import load_settings, run_with_database
 from orchestrator.core.db import Database
 
 
-def add_command(sub: Any) -> None:
-    mail = sub.add_parser("mail", help="mail tools")
-    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
-    ingest = mail_sub.add_parser(
-        "ingest", help="apply a calendar reply read from stdin (for a mail-server pipe)"
-    )
-    ingest.set_defaults(func=cmd_mail_ingest)
-
-
-def cmd_mail_ingest(args: argparse.Namespace) -> None:
+def ingest() -> None:
     """Read one raw message from stdin (a mail server's pipe) and apply it if it is a reply."""
     from orchestrator.messaging.replies import ReplyResult, ingest_mail
     from orchestrator.wiring import build_bus

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
 from orchestrator.cli.runner import load_settings
 
 
-def add_command(sub: Any) -> None:
-    migrate = sub.add_parser("migrate", help="bring the database schema to the newest version")
-    migrate.set_defaults(func=cmd_migrate)
-
-
-def cmd_migrate(args: argparse.Namespace) -> None:
+def migrate() -> None:
+    """Bring the schema to the newest version (creating the data folder first)."""
     from orchestrator.core.migrate import upgrade_sync
 
     settings = load_settings()

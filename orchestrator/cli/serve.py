@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
 from orchestrator.cli.runner import load_settings
 
 
-def add_command(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="run the web service (migrates first)")
-    serve.add_argument("--host", help="bind address (default ORCH_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default ORCH_PORT or 8080)")
-    serve.set_defaults(func=cmd_serve)
-
-
-def cmd_serve(args: argparse.Namespace) -> None:
+def serve(*, host: str | None = None, port: int | None = None) -> None:
+    """Run the web service (it migrates first); ``host`` and ``port`` override the settings."""
     from aiohttp import web
 
     from orchestrator.core.loop import new_event_loop
     from orchestrator.web.app import create_app
 
     settings = load_settings()
-    if args.host:
-        settings.host = args.host
-    if args.port:
-        settings.port = args.port
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
     app = create_app(settings)
 
     async def announce(_app: web.Application) -> None:

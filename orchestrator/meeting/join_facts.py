@@ -132,7 +132,7 @@ class JoinFacts:
     display_name: str
 
     def closes_at(self, *, grace: timedelta) -> datetime:
-        """When the meeting's join window closes (as ``booking.join_closes_at``)."""
+        """When the meeting's join window closes (as ``joining.join_closes_at``)."""
         return self.end_at + grace
 
     def target(self, *, now: datetime, opens_before: timedelta) -> JoinTarget:

@@ -23,15 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from orchestrator.core.models import (
+    Channel,
     Invitation,
     Meeting,
     MeetingMode,
     MeetingStatus,
     ParticipantEvent,
+    ParticipantStatus,
     Party,
+    Room,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import provider_queue, rooms
+from orchestrator.meeting import attendance, join_facts, provider_queue, rooms
 from orchestrator.scheduling import joining, pins
 
 _LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
@@ -138,3 +141,43 @@ async def withdraw(session: AsyncSession, *, party: Party, now: datetime) -> int
             await pins.replace_room_pin(session, meeting=meeting, now=now)
             moved += 1
     return moved
+
+
+@dataclass(frozen=True)
+class PhoneSeat:
+    """Where a caller who keyed a PIN on the phone bridge goes, and their name on the call."""
+
+    room: Room
+    label: str
+    moderator: bool  # the mediator runs the conference
+
+
+async def seat_phone_caller(
+    session: AsyncSession, holder: PinHolder, *, call_id: str | None, now: datetime
+) -> PhoneSeat:
+    """Send a party to the room they are in now (else the joint room), the mediator to the
+    joint room, and record them joining by phone (once per call)."""
+    meeting, party = holder.meeting, holder.party
+    room = await rooms.main_room(session, meeting.id)
+    if party is not None:
+        room = await rooms.room_of_party(session, meeting.id, party.id) or room
+        label = party.participant_ref
+    else:
+        assert meeting.mediator_id is not None
+        label = join_facts.mediator_ref(meeting.mediator_id)
+    await attendance.append(
+        session,
+        attendance.event_row(
+            meeting_id=meeting.id,
+            party_id=party.id if party else None,
+            mediator_id=None if party else meeting.mediator_id,
+            status=ParticipantStatus.joining,
+            source="twilio",
+            at=now,
+            room_id=room.id,
+            channel=Channel.phone,
+            dedup_key=f"twilio:pin:{call_id}" if call_id else None,
+            call_id=call_id,
+        ),
+    )
+    return PhoneSeat(room=room, label=label, moderator=party is None)

@@ -23,19 +23,22 @@ from orchestrator.core.throttle import Throttle
 from orchestrator.messaging.mail_backend import build_mail_backend
 from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.staff.accounts import PasswordWorkers
-from orchestrator.web import health_watch, home, pages, ratelimit, system
+from orchestrator.web import health_watch, home, openapi, pages, ratelimit, system
+from orchestrator.web.api import attendance as api_attendance
 from orchestrator.web.api import availability as api_availability
 from orchestrator.web.api import cases as api_cases
 from orchestrator.web.api import feeds as api_feeds
+from orchestrator.web.api import join_links as api_join_links
 from orchestrator.web.api import meetings as api_meetings
 from orchestrator.web.api import outcomes as api_outcomes
 from orchestrator.web.api import planning as api_planning
 from orchestrator.web.api import reports as api_reports
-from orchestrator.web.api import routes as api
+from orchestrator.web.api import rooms as api_rooms
+from orchestrator.web.api import views as api_views
 from orchestrator.web.api import webhooks as api_webhooks
 from orchestrator.web.clients import ClientAddress
-from orchestrator.web.hooks import mail as mail_pages
-from orchestrator.web.hooks import providers as hooks
+from orchestrator.web.hooks import mail as hooks_mail
+from orchestrator.web.hooks import providers as hooks_providers
 from orchestrator.web.keys import (
     API_ROUTES,
     BUS,
@@ -60,11 +63,23 @@ from orchestrator.web.middlewares import (
 )
 from orchestrator.web.party import join as party_join
 from orchestrator.web.party import poll as party_poll
-from orchestrator.web.party import prepare as prepare_pages
+from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import reply as party_reply
-from orchestrator.web.staff import console
-from orchestrator.web.staff import pages as staff_pages
-from orchestrator.web.staff import scheduling as scheduling_pages
+from orchestrator.web.staff import admin as staff_admin
+from orchestrator.web.staff import board as staff_board
+from orchestrator.web.staff import book as staff_book
+from orchestrator.web.staff import cancel as staff_cancel
+from orchestrator.web.staff import cases as staff_cases
+from orchestrator.web.staff import console as staff_console
+from orchestrator.web.staff import console_actions as staff_console_actions
+from orchestrator.web.staff import find_a_time as staff_find_a_time
+from orchestrator.web.staff import my_meetings as staff_my_meetings
+from orchestrator.web.staff import outcome as staff_outcome
+from orchestrator.web.staff import parties as staff_parties
+from orchestrator.web.staff import party_links as staff_party_links
+from orchestrator.web.staff import reschedule as staff_reschedule
+from orchestrator.web.staff import signin as staff_signin
+from orchestrator.web.staff import vocabulary as staff_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +87,9 @@ log = logging.getLogger(__name__)
 API_ROUTERS = [
     api_cases.router,
     api_meetings.router,
+    api_join_links.router,
+    api_rooms.router,
+    api_attendance.router,
     api_availability.router,
     api_outcomes.router,
     api_reports.router,
@@ -82,27 +100,38 @@ API_ROUTERS = [
 # ... and its page/call-back route tables here.
 PAGE_ROUTES: list[web.RouteTableDef] = [
     home.routes,
-    staff_pages.routes,
-    scheduling_pages.routes,
-    console.routes,
+    staff_signin.routes,
+    staff_board.routes,
+    staff_cases.routes,
+    staff_parties.routes,
+    staff_admin.routes,
+    staff_find_a_time.routes,
+    staff_book.routes,
+    staff_reschedule.routes,
+    staff_cancel.routes,
+    staff_party_links.routes,
+    staff_my_meetings.routes,
+    staff_console.routes,
+    staff_console_actions.routes,
+    staff_outcome.routes,
     party_poll.routes,
     party_join.routes,
-    hooks.routes,
+    hooks_providers.routes,
     party_reply.routes,
-    mail_pages.routes,
+    hooks_mail.routes,
     api_feeds.routes,
-    prepare_pages.routes,
+    party_prepare.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).
 # Who reacts to which event, and who delivers which outbox row, is ``orchestrator.wiring``.
 CAPABILITIES: list[Callable[[web.Application], None]] = [
-    staff_pages.install,
-    console.install,
+    staff_vocabulary.install,
+    staff_console.install,
     api_meetings.install,
     party_join.install,
     api_availability.install,
-    prepare_pages.install,
+    party_prepare.install,
     health_watch.install,
 ]
 
@@ -128,10 +157,10 @@ def create_app(
     app[CLIENT_ADDRESS] = ClientAddress(settings.trusted_proxies)
     app[METRICS] = Metrics()
     app[WORKDAYS] = WorkingDays(settings.bank_holiday_region)
-    app[BUS] = wiring.build_bus(settings, on_reminder_change=mail_pages.wake_scheduler(app))
+    app[BUS] = wiring.build_bus(settings, on_reminder_change=hooks_mail.wake_scheduler(app))
     pages.setup(app)
-    app[API_ROUTES] = api.install(app, API_ROUTERS)
-    app[OPENAPI] = system.build_openapi(app[API_ROUTES], base_url=settings.base_url)
+    app[API_ROUTES] = api_views.install(app, API_ROUTERS)
+    app[OPENAPI] = openapi.build_openapi(app[API_ROUTES], base_url=settings.base_url)
     app.router.add_routes(system.routes)
     for table in PAGE_ROUTES:
         app.router.add_routes(table)
@@ -146,9 +175,9 @@ def create_app(
     # Long-lived work runs after every resource above opened and stops before any closes
     # (cleanup contexts unwind in reverse, once the running handlers have finished).
     app.cleanup_ctx.append(api_meetings.click_recorder_ctx)
-    app.cleanup_ctx.append(mail_pages.reminder_scheduler_ctx)
+    app.cleanup_ctx.append(hooks_mail.reminder_scheduler_ctx)
     app.cleanup_ctx.append(health_watch.health_watch_ctx)
-    app.cleanup_ctx.append(console.console_stopping_ctx)
+    app.cleanup_ctx.append(staff_console.console_stopping_ctx)
     return app
 
 

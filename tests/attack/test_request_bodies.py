@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
 from orchestrator.core.settings import Settings
-from orchestrator.web.api.routes import MAX_JSON_BYTES
+from orchestrator.web.api.parsing import MAX_JSON_BYTES
 from orchestrator.web.keys import SETTINGS
 from tests.attack.attack_support import attack_settings, live_app
 from tests.conftest import MutableClock, Staff

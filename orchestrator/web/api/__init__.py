@@ -1,1 +1,2 @@
-"""The JSON API under ``/api/v1``: the declarative route table and one module per resource."""
+"""The JSON API under ``/api/v1``: the declared route table (``routes``), serving it
+(``views``, ``parsing``), and one module per resource."""

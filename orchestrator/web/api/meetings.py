@@ -1,4 +1,4 @@
-"""JSON API: booking, rescheduling and cancelling meetings; join links; room control; attendance."""
+"""JSON API: booking, rescheduling and cancelling meetings, and the meeting's providers."""
 
 from __future__ import annotations
 
@@ -10,22 +10,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-from orchestrator.cases import intake, links, panel, roster
+from orchestrator.cases import intake, panel
 from orchestrator.core.errors import NotFound
-from orchestrator.core.models import (
-    Channel,
-    Meeting,
-    MeetingMode,
-    MeetingStatus,
-    ParticipantStatus,
-    Room,
-    StaffRole,
-)
-from orchestrator.meeting import attendance, clicks, room_moves, rooms, session_control
+from orchestrator.core.models import Meeting, MeetingMode, MeetingStatus, StaffRole
+from orchestrator.meeting import clicks
 from orchestrator.meeting.providers import Providers
 from orchestrator.scheduling import booking, cancelling, joining, lookups, rescheduling
 from orchestrator.web.api.routes import ApiContext, ApiRouter
-from orchestrator.web.keys import DB, HTTP, JOIN_CLICKS, PROVIDERS, SETTINGS, WORKDAYS
+from orchestrator.web.keys import DB, HTTP, JOIN_CLICKS, PROVIDERS, SETTINGS
 
 router = ApiRouter("meetings")
 SCHEDULING = {StaffRole.scheduler}
@@ -33,17 +25,14 @@ READERS = {StaffRole.scheduler, StaffRole.mediator}
 ROOM_CONTROL = {StaffRole.mediator}  # admins pass every role check
 
 
-# What ``_single_line`` refuses, said in the schema.
+# What ``single_line`` refuses, said in the schema.
 ONE_LINE: dict[str, JsonValue] = {"pattern": "^[^\\r\\n\\t]*$"}
 
 
-def _single_line(value: str | None) -> str | None:
+def single_line(value: str | None) -> str | None:
     if value is not None and any(ch in value for ch in "\r\n\t"):
         raise ValueError("must be a single line of text")
     return value.strip() if value else value
-
-
-# ---------------------------------------------------------------------------- schemas
 
 
 class VenueIn(BaseModel):
@@ -53,7 +42,7 @@ class VenueIn(BaseModel):
     address: str = Field(min_length=1, max_length=500)
     access_notes: str | None = Field(default=None, max_length=2000)
 
-    _lines = field_validator("name")(_single_line)
+    _lines = field_validator("name")(single_line)
 
 
 class RuleWaiver(BaseModel):
@@ -127,101 +116,6 @@ class MeetingList(BaseModel):
     meetings: list[MeetingPublic]
 
 
-class JoinLinkPublic(BaseModel):
-    party_id: uuid.UUID | None
-    mediator_id: uuid.UUID | None
-    role: str
-    url: str
-    opens_at: datetime
-    expires_at: datetime
-    phone_pin: str | None
-
-
-class JoinLinks(BaseModel):
-    meeting_id: uuid.UUID
-    sequence: int
-    dial_in_number: str | None
-    links: list[JoinLinkPublic]
-
-
-class PartyRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    party_id: uuid.UUID
-
-
-class CaucusCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    label: str = Field(min_length=1, max_length=100, json_schema_extra=ONE_LINE)
-    party_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
-
-    _lines = field_validator("label")(_single_line)
-
-
-class RoomPublic(BaseModel):
-    id: uuid.UUID
-    kind: str
-    label: str
-    party_ids: list[uuid.UUID]
-    ready: bool
-    closed_at: datetime | None
-
-
-class ParticipantPublic(BaseModel):
-    party_id: uuid.UUID | None
-    status: ParticipantStatus
-    room_id: uuid.UUID | None
-    channel: Channel | None
-    since: datetime | None
-
-
-class RoomStatePublic(BaseModel):
-    meeting_id: uuid.UUID
-    status: MeetingStatus
-    rooms: list[RoomPublic]
-    participants: list[ParticipantPublic]
-
-
-class AttendanceMarkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    party_id: uuid.UUID
-    status: ParticipantStatus
-    note: str | None = Field(default=None, max_length=1000)
-
-
-class AttendanceEventPublic(BaseModel):
-    at: datetime
-    kind: str
-    status: ParticipantStatus
-    source: str
-    channel: Channel | None
-    room: str | None
-    note: str | None
-
-
-class PartyAttendancePublic(BaseModel):
-    party_id: uuid.UUID
-    role: str
-    status: ParticipantStatus
-    joined_at: datetime | None
-    left_at: datetime | None
-    seconds_present: int
-    channel: Channel | None
-    attended: bool
-    events: list[AttendanceEventPublic]
-
-
-class AttendancePublic(BaseModel):
-    meeting_id: uuid.UUID
-    parties: list[PartyAttendancePublic]
-    unidentified_events: int
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
 def dial_in_number(meeting: Meeting, ctx_settings: Any) -> str | None:
     found = joining.dial_in(meeting, ctx_settings, own_pin=meeting.mediator_pin)
     return found.number if found is not None else None
@@ -262,39 +156,6 @@ async def load_meeting(ctx: ApiContext) -> Meeting:
     return meeting
 
 
-def _room_public(room: Room) -> RoomPublic:
-    return RoomPublic(
-        id=room.id,
-        kind=room.kind,
-        label=room.label,
-        party_ids=[uuid.UUID(p) for p in room.party_ids or []],
-        ready=room.provider_room is not None or room.kind == "main",
-        closed_at=room.closed_at,
-    )
-
-
-async def state_public(ctx: ApiContext, meeting: Meeting) -> RoomStatePublic:
-    state = await rooms.room_state(ctx.session, meeting)
-    return RoomStatePublic(
-        meeting_id=meeting.id,
-        status=meeting.status,
-        rooms=[_room_public(r) for r in state.rooms],
-        participants=[
-            ParticipantPublic(
-                party_id=p.party_id,
-                status=p.status,
-                room_id=p.room_id,
-                channel=p.channel,
-                since=p.since,
-            )
-            for p in state.participants
-        ],
-    )
-
-
-# ---------------------------------------------------------------------------- booking
-
-
 @router.post(
     "/cases/{case_id}/meetings",
     body=MeetingCreate,
@@ -323,13 +184,7 @@ async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
         mode=body.mode,
         provider=body.provider,
         venue=venue,
-        now=ctx.now,
-        bus=ctx.bus,
-        settings=ctx.settings,
-        workdays=ctx.app[WORKDAYS],
-        actor=ctx.actor,
-        actor_id=ctx.user.id,
-        waiver=body.waiver,
+        **ctx.booking_terms(body.waiver),
     )
     ctx.audit_details = {"meeting_id": str(meeting.id)}
     return present(meeting, ctx)
@@ -363,13 +218,7 @@ async def reschedule_meeting(ctx: ApiContext, body: MeetingMove) -> MeetingPubli
         meeting=meeting,
         start=body.start,
         duration_minutes=body.duration_minutes,
-        now=ctx.now,
-        bus=ctx.bus,
-        settings=ctx.settings,
-        workdays=ctx.app[WORKDAYS],
-        actor=ctx.actor,
-        actor_id=ctx.user.id,
-        waiver=body.waiver,
+        **ctx.booking_terms(body.waiver),
     )
     return present(meeting, ctx)
 
@@ -390,178 +239,6 @@ async def cancel_meeting(ctx: ApiContext, body: MeetingCancel) -> MeetingPublic:
         actor_id=ctx.user.id,
     )
     return present(meeting, ctx)
-
-
-@router.get("/meetings/{meeting_id}/links", response=JoinLinks, roles=READERS)
-async def join_links(ctx: ApiContext) -> JoinLinks:
-    """Each party's (and the mediator's) current personal join link and phone PIN."""
-    meeting = await load_meeting(ctx)
-    current = await lookups.current_join_links(ctx.session, meeting)
-    pins = {
-        inv.party_id: inv.phone_pin for inv in await lookups.invitations(ctx.session, meeting.id)
-    }
-    secret = ctx.settings.secret_key.get_secret_value()
-    parties = {p.id: p for p in await roster.list_parties(ctx.session, case_id=meeting.case_id)}
-    out = []
-    for link in current:
-        role = "mediator"
-        if link.party_id is not None:
-            party = parties.get(link.party_id)
-            if party is None:  # removed from the case
-                continue
-            role = party.role.value
-        out.append(
-            JoinLinkPublic(
-                party_id=link.party_id,
-                mediator_id=link.mediator_id,
-                role=role,
-                url=links.url_for(link, base_url=ctx.settings.base_url, secret=secret),
-                opens_at=joining.join_opens_at(meeting, ctx.settings),
-                expires_at=link.expires_at,
-                phone_pin=pins.get(link.party_id) if link.party_id else meeting.mediator_pin,
-            )
-        )
-    return JoinLinks(
-        meeting_id=meeting.id,
-        sequence=meeting.calendar_sequence,
-        dial_in_number=dial_in_number(meeting, ctx.settings),
-        links=out,
-    )
-
-
-# ---------------------------------------------------------------------------- the room
-
-
-@router.get("/meetings/{meeting_id}/rooms", response=RoomStatePublic, roles=READERS)
-async def room_state(ctx: ApiContext) -> RoomStatePublic:
-    """Who is where: the meeting's rooms and each party's live status."""
-    return await state_public(ctx, await load_meeting(ctx))
-
-
-@router.post("/meetings/{meeting_id}/start", response=RoomStatePublic, roles=ROOM_CONTROL)
-async def start_session(ctx: ApiContext) -> RoomStatePublic:
-    """Start (or resume) the session."""
-    meeting = await load_meeting(ctx)
-    await session_control.start(
-        ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id, settings=ctx.settings
-    )
-    return await state_public(ctx, meeting)
-
-
-@router.post("/meetings/{meeting_id}/pause", response=RoomStatePublic, roles=ROOM_CONTROL)
-async def pause_session(ctx: ApiContext) -> RoomStatePublic:
-    """Pause the session (a break); start resumes it."""
-    meeting = await load_meeting(ctx)
-    await session_control.pause(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
-    return await state_public(ctx, meeting)
-
-
-@router.post("/meetings/{meeting_id}/end", response=RoomStatePublic, roles=ROOM_CONTROL)
-async def end_session(ctx: ApiContext) -> RoomStatePublic:
-    """End the session for everyone."""
-    meeting = await load_meeting(ctx)
-    await session_control.end(ctx.session, meeting=meeting, now=ctx.now, actor_id=ctx.user.id)
-    return await state_public(ctx, meeting)
-
-
-@router.post(
-    "/meetings/{meeting_id}/admit", body=PartyRef, response=RoomStatePublic, roles=ROOM_CONTROL
-)
-async def admit(ctx: ApiContext, body: PartyRef) -> RoomStatePublic:
-    """Admit a party from the lobby into the joint room."""
-    meeting = await load_meeting(ctx)
-    await room_moves.admit(ctx.session, meeting=meeting, party_id=body.party_id, now=ctx.now)
-    return await state_public(ctx, meeting)
-
-
-@router.post(
-    "/meetings/{meeting_id}/rooms",
-    body=CaucusCreate,
-    response=RoomStatePublic,
-    status=201,
-    roles=ROOM_CONTROL,
-)
-async def open_caucus(ctx: ApiContext, body: CaucusCreate) -> RoomStatePublic:
-    """Open a private caucus room for some parties and move them there."""
-    meeting = await load_meeting(ctx)
-    await room_moves.open_caucus(
-        ctx.session, meeting=meeting, label=body.label, party_ids=body.party_ids, now=ctx.now
-    )
-    return await state_public(ctx, meeting)
-
-
-@router.post(
-    "/meetings/{meeting_id}/rooms/{room_id}/close", response=RoomStatePublic, roles=ROOM_CONTROL
-)
-async def close_caucus(ctx: ApiContext) -> RoomStatePublic:
-    """Close a caucus room; its parties return to the joint room."""
-    meeting = await load_meeting(ctx)
-    room = await rooms.get_room(ctx.session, meeting, ctx.path_id("room_id"))
-    await room_moves.close_caucus(ctx.session, meeting=meeting, room=room, now=ctx.now)
-    return await state_public(ctx, meeting)
-
-
-@router.post("/meetings/{meeting_id}/recall", response=RoomStatePublic, roles=ROOM_CONTROL)
-async def recall(ctx: ApiContext) -> RoomStatePublic:
-    """Bring everyone back to the joint room."""
-    meeting = await load_meeting(ctx)
-    await room_moves.recall(ctx.session, meeting=meeting, now=ctx.now)
-    return await state_public(ctx, meeting)
-
-
-# ---------------------------------------------------------------------------- attendance
-
-
-def attendance_public(report: attendance.AttendanceSummary) -> AttendancePublic:
-    return AttendancePublic(
-        meeting_id=report.meeting_id,
-        unidentified_events=report.unidentified_events,
-        parties=[
-            PartyAttendancePublic(
-                party_id=p.party_id,
-                role=p.role,
-                status=p.status,
-                joined_at=p.joined_at,
-                left_at=p.left_at,
-                seconds_present=p.seconds_present,
-                channel=p.channel,
-                attended=p.attended,
-                events=[AttendanceEventPublic(**e.__dict__) for e in p.events],
-            )
-            for p in report.parties
-        ],
-    )
-
-
-@router.get("/meetings/{meeting_id}/attendance", response=AttendancePublic, roles=READERS)
-async def get_attendance(ctx: ApiContext) -> AttendancePublic:
-    """Per party: status, joined and left times, seconds present, channel, and the events."""
-    meeting = await load_meeting(ctx)
-    return attendance_public(await attendance.summary(ctx.session, meeting=meeting, now=ctx.now))
-
-
-@router.post(
-    "/meetings/{meeting_id}/attendance",
-    body=AttendanceMarkIn,
-    response=AttendancePublic,
-    status=201,
-    roles=ROOM_CONTROL,
-)
-async def mark_attendance(ctx: ApiContext, body: AttendanceMarkIn) -> AttendancePublic:
-    """Record the mediator's own mark of a party's attendance."""
-    meeting = await load_meeting(ctx)
-    await attendance.mark(
-        ctx.session,
-        meeting=meeting,
-        party_id=body.party_id,
-        status=body.status,
-        note=body.note,
-        now=ctx.now,
-    )
-    return attendance_public(await attendance.summary(ctx.session, meeting=meeting, now=ctx.now))
-
-
-# ---------------------------------------------------------------------------- wiring
 
 
 async def click_recorder_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -24,8 +24,7 @@ from aiohttp import web
 
 from integrations.base import CallbackRequest
 from integrations.errors import IntegrationError, PluginLoadError, SignatureInvalid
-from orchestrator.core.models import Channel, ParticipantStatus
-from orchestrator.meeting import attendance, join_facts, room_access, rooms
+from orchestrator.meeting import room_access, rooms
 from orchestrator.meeting.attendance_signals import record_signals
 from orchestrator.meeting.providers import TWILIO_PIN_PATH, TWILIO_STATUS_PATH, VIDEO_BUILTINS
 from orchestrator.scheduling import pins
@@ -226,34 +225,12 @@ async def twilio_pin(request: web.Request) -> web.Response:
                     num_digits=pins.PHONE_PIN_DIGITS,
                 )
             )
-        meeting, party = found.meeting, found.party
-        room = await rooms.main_room(session, meeting.id)
-        if party is not None:
-            room = await rooms.room_of_party(session, meeting.id, party.id) or room
-            label = party.participant_ref
-        else:
-            assert meeting.mediator_id is not None
-            label = join_facts.mediator_ref(meeting.mediator_id)
-        await attendance.append(
-            session,
-            attendance.event_row(
-                meeting_id=meeting.id,
-                party_id=party.id if party else None,
-                mediator_id=None if party else meeting.mediator_id,
-                status=ParticipantStatus.joining,
-                source="twilio",
-                at=now,
-                room_id=room.id,
-                channel=Channel.phone,
-                dedup_key=f"twilio:pin:{call_id}" if call_id else None,
-                call_id=call_id,
-            ),
-        )
+        seat = await room_access.seat_phone_caller(session, found, call_id=call_id, now=now)
     return _twiml(
         TwilioBridge.twiml_join_conference(
-            room.room_key,
-            label=label,
-            moderator=party is None,
+            seat.room.room_key,
+            label=seat.label,
+            moderator=seat.moderator,
             status_callback_url=settings.base_url + TWILIO_STATUS_PATH,
         )
     )

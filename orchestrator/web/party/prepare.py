@@ -20,13 +20,9 @@ from orchestrator.core.errors import LinkInvalid, ValidationFailed
 from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.pages import as_sentence, render
-from orchestrator.web.staff.pages import (
-    CASE_PAGE_SECTIONS,
-    CASE_READERS,
-    parse_uuid,
-    see_other,
-    visible_case,
-)
+from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, case_and_party, visible_case
+from orchestrator.web.staff.forms import parse_uuid, see_other
+from orchestrator.web.staff.roles import CASE_READERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()
@@ -269,11 +265,8 @@ def install(app: web.Application) -> None:
 @staff_page(roles=CASE_READERS)
 async def send_prepare_link(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Email the party a fresh preparation link (an older one stops working)."""
-    case_id = parse_uuid(request.match_info["case_id"], "case")
-    party_id = parse_uuid(request.match_info["party_id"], "party")
     async with request.app[DB].write() as session:
-        case = await visible_case(session, staff, case_id)
-        party = await roster.get_party(session, case_id=case.id, party_id=party_id)
+        case, party = await case_and_party(session, request, seen_by=staff)
         await preparation.send_prepare_link(
             session,
             case=case,
@@ -282,7 +275,7 @@ async def send_prepare_link(request: web.Request, staff: StaffContext) -> web.St
             now=staff.now,
             actor=staff.actor,
         )
-    raise see_other(f"/staff/cases/{case_id}?notice=prepare-sent#preparation")
+    raise see_other(f"/staff/cases/{case.id}?notice=prepare-sent#preparation")
 
 
 @routes.post("/staff/cases/{case_id}/documents/{document_id}/sharing")

@@ -81,82 +81,97 @@ def bar_chart(
 
 def charts_for(report: ReportSummary) -> list[Chart]:
     """The page's charts, in the order the service is judged."""
-    groups = report.groups
     per = GROUP_WORDS[report.group_by]
-
-    def shares(attr: str) -> list[tuple[str, float | None, str]]:
-        return [(g.label, getattr(g, attr), _percent(getattr(g, attr))) for g in groups]
-
-    medians = [g.median_days_to_meeting for g in groups if g.median_days_to_meeting is not None]
-    total = report.total
-    bands_max = max((b.count for b in total.days_to_meeting), default=0)
     return [
-        bar_chart(
+        _share_chart(
+            report,
             "within-target",
             f"Meetings held within the target, by {per}",
-            shares("within_target_share"),
-            scale_max=1.0,
-            value_heading="Share within target",
+            "within_target_share",
+            "Share within target",
         ),
-        bar_chart(
+        _share_chart(
+            report,
             "within-30-days",
             f"Mediation meetings held within 30 days, by {per}",
-            shares("within_30_days_share"),
-            scale_max=1.0,
-            value_heading="Share within 30 days",
+            "within_30_days_share",
+            "Share within 30 days",
         ),
-        bar_chart(
-            "median-days",
-            f"Median days from referral to meeting, by {per}",
-            [
-                (
-                    g.label,
-                    g.median_days_to_meeting,
-                    "no data"
-                    if g.median_days_to_meeting is None
-                    else f"{g.median_days_to_meeting:g} days",
-                )
-                for g in groups
-            ],
-            scale_max=max(medians, default=0.0),
-            value_heading="Median days",
-        ),
-        bar_chart(
-            "days-distribution",
-            "Days from referral to meeting: how many meetings in each band",
-            [(f"{b.label} days", float(b.count), str(b.count)) for b in total.days_to_meeting],
-            scale_max=float(bands_max),
-            value_heading="Meetings",
-        ),
-        bar_chart(
-            "attendance",
-            "Attendance by role: share of the people expected who attended",
-            [
-                (
-                    a.role.value.replace("_", " ").capitalize(),
-                    a.share,
-                    f"{_percent(a.share)} ({a.attended} of {a.expected})",
-                )
-                for a in total.attendance
-            ],
-            scale_max=1.0,
-            value_heading="Attended",
-        ),
-        bar_chart(
+        _median_days_chart(report, per),
+        _days_bands_chart(report),
+        _attendance_chart(report),
+        _share_chart(
+            report,
             "agreement-rate",
             f"Agreement rate (full or partial), by {per}",
-            shares("agreement_rate"),
-            scale_max=1.0,
-            value_heading="Agreement rate",
+            "agreement_rate",
+            "Agreement rate",
         ),
-        bar_chart(
+        _share_chart(
+            report,
             "certificates-on-time",
             f"Certificates issued on time, by {per}",
-            shares("certificates_on_time_share"),
-            scale_max=1.0,
-            value_heading="On time",
+            "certificates_on_time_share",
+            "On time",
         ),
     ]
+
+
+def _share_chart(
+    report: ReportSummary, chart_id: str, title: str, attr: str, value_heading: str
+) -> Chart:
+    """A share (0 to 1) of each group, as a percentage."""
+    items = [(g.label, getattr(g, attr), _percent(getattr(g, attr))) for g in report.groups]
+    return bar_chart(chart_id, title, items, scale_max=1.0, value_heading=value_heading)
+
+
+def _median_days_chart(report: ReportSummary, per: str) -> Chart:
+    groups = report.groups
+    medians = [g.median_days_to_meeting for g in groups if g.median_days_to_meeting is not None]
+    return bar_chart(
+        "median-days",
+        f"Median days from referral to meeting, by {per}",
+        [
+            (
+                g.label,
+                g.median_days_to_meeting,
+                "no data"
+                if g.median_days_to_meeting is None
+                else f"{g.median_days_to_meeting:g} days",
+            )
+            for g in groups
+        ],
+        scale_max=max(medians, default=0.0),
+        value_heading="Median days",
+    )
+
+
+def _days_bands_chart(report: ReportSummary) -> Chart:
+    bands = report.total.days_to_meeting
+    return bar_chart(
+        "days-distribution",
+        "Days from referral to meeting: how many meetings in each band",
+        [(f"{b.label} days", float(b.count), str(b.count)) for b in bands],
+        scale_max=float(max((b.count for b in bands), default=0)),
+        value_heading="Meetings",
+    )
+
+
+def _attendance_chart(report: ReportSummary) -> Chart:
+    return bar_chart(
+        "attendance",
+        "Attendance by role: share of the people expected who attended",
+        [
+            (
+                a.role.value.replace("_", " ").capitalize(),
+                a.share,
+                f"{_percent(a.share)} ({a.attended} of {a.expected})",
+            )
+            for a in report.total.attendance
+        ],
+        scale_max=1.0,
+        value_heading="Attended",
+    )
 
 
 def render_reports(

@@ -17,21 +17,21 @@ import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from orchestrator.core.events import EventBus
-from orchestrator.core.models import StaffRole, StaffSession, StaffUser
+from orchestrator.core.models import StaffRole, StaffSession
 from orchestrator.core.records import add_audit
 from orchestrator.core.settings import Settings
 from orchestrator.staff.sessions import SESSION_TTL, session_for_cookie
 from orchestrator.staff.signin import KNOWN_DEVICE_TTL
 from orchestrator.web import audit
+from orchestrator.web.caller import Caller
 from orchestrator.web.errors import ApiError
-from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
+from orchestrator.web.keys import CLOCK, DB, SETTINGS
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -52,9 +52,6 @@ def device_cookie_name(settings: Settings) -> str:
 
 def _is_https(settings: Settings) -> bool:
     return settings.base_url.lower().startswith("https://")
-
-
-# ---------------------------------------------------------------------------- sign-in
 
 
 def set_session_cookie(response: web.StreamResponse, settings: Settings, value: str) -> None:
@@ -105,39 +102,17 @@ def sign_in_redirect(request: web.Request) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(f"{SIGN_IN_PATH}?next={quote(target, safe='')}")
 
 
-# ---------------------------------------------------------------------------- pages
-
-
 @dataclass
-class StaffContext:
+class StaffContext(Caller):
     """A signed-in person's request: who they are, their session's CSRF token, the time."""
 
-    request: web.Request
-    user: StaffUser
     staff_session: StaffSession
-    now: datetime
     form: Any = None  # the posted form, already read (and CSRF-checked) for unsafe methods
     audited: bool = False  # whether this request has written its audit row yet
 
     @property
-    def app(self) -> web.Application:
-        return self.request.app
-
-    @property
-    def settings(self) -> Settings:
-        return self.request.app[SETTINGS]
-
-    @property
-    def bus(self) -> EventBus:
-        return self.request.app[BUS]
-
-    @property
     def csrf_token(self) -> str:
         return self.staff_session.csrf_token
-
-    @property
-    def actor(self) -> str:
-        return f"{self.user.role.value}:{self.user.id}"
 
     def has_role(self, *roles: StaffRole) -> bool:
         return self.user.role is StaffRole.admin or self.user.role in roles
@@ -275,9 +250,6 @@ async def require_csrf(request: web.Request, expected: str) -> Any:
             "and try again",
         )
     return form
-
-
-# ---------------------------------------------------------------------------- invitations
 
 
 def password_problem(password: str, confirm: str) -> str | None:
