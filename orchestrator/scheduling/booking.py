@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -338,12 +338,17 @@ async def book(
     actor: str | None = None,
     actor_id: uuid.UUID | None = None,
     waiver: str | None = None,
+    check_provider: Callable[[str], None] | None = None,
 ) -> Meeting:
     """Book the meeting, its room, links and invitations in one transaction; emit MeetingBooked.
 
     A time that breaks the rules the slot search applies is refused (RulesBroken) unless
     ``waiver`` says why they are waived; the waiver goes on the timeline and the audit trail.
+    A video or hybrid meeting needs a provider ``check_provider`` accepts (it raises
+    ValidationFailed for one that is not configured or cannot be built).
     """
+    if check_provider is not None and mode in VIDEO_MODES:
+        check_provider(provider or settings.video_provider)
     mediator = await _bookable_mediator(
         session, case=case, start=start, mode=mode, venue=venue, now=now
     )

@@ -6,6 +6,7 @@ Reads only; the writes that make these rows are the booking transaction and its 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Set as AbstractSet
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -52,7 +53,7 @@ async def has_other_live_meeting(session: AsyncSession, meeting: Meeting) -> boo
 
 
 async def meetings_of_mediators(
-    session: AsyncSession, *, mediator_ids: set[uuid.UUID] | None
+    session: AsyncSession, *, mediator_ids: AbstractSet[uuid.UUID] | None
 ) -> list[tuple[Meeting, Case]]:
     """Meetings not cancelled, with their cases, soonest first: of these mediators (None: all)."""
     query = select(Meeting, Case).join(Case, col(Case.id) == col(Meeting.case_id))

@@ -137,7 +137,8 @@ async def test_bad_requests_are_refused_without_writing(
     past = await book(staff, ready.case_id, start=clock() - timedelta(hours=1), expect=422)
     assert past["error"]["code"] == "validation_failed"
     await book(staff, ready.case_id, mode="in_person", expect=422)  # no venue
-    await book(staff, ready.case_id, mode="video", provider="nosuch", expect=422)
+    unknown = await book(staff, ready.case_id, mode="video", provider="nosuch", expect=422)
+    assert unknown["error"]["details"] == {"provider": "nosuch"}  # refused by booking.book
     await book(staff, ready.case_id, duration_minutes=0, expect=422)
     await staff.call(
         "POST",

@@ -7,8 +7,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.cases import deadlines, intake, panel, roster
-from orchestrator.core.errors import NotFound
+from orchestrator.cases import deadlines, intake, panel, roster, visibility
 from orchestrator.core.models import (
     AssignMediator,
     Case,
@@ -59,15 +58,10 @@ async def present_case(ctx: ApiContext, case: Case, *, with_history: bool = Fals
 
 async def load_case(ctx: ApiContext) -> Case:
     """The case named in the path, if the caller may see it (mediators: their own cases)."""
-    case_id = ctx.path_id("case_id")
-    case = await intake.get_case(ctx.session, case_id)
+    case = await intake.get_case(ctx.session, ctx.path_id("case_id"))
     ctx.audit_case_id = case.id
-    if ctx.user.role is StaffRole.mediator:
-        mine = await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
-        if case.mediator_id not in mine:
-            # Not theirs: indistinguishable from a case that does not exist.
-            raise NotFound("case", case_id)
-    return case
+    # Not theirs: indistinguishable from a case that does not exist.
+    return visibility.check_case(await visibility.scope_of(ctx.session, ctx.user), case)
 
 
 @router.post("/cases", body=CaseCreate, response=CasePublic, status=201, roles=SCHEDULING)
@@ -83,13 +77,11 @@ async def create_case(ctx: ApiContext, body: CaseCreate) -> CasePublic:
 @router.get("/cases", query=CaseQuery, response=CaseList, roles=CASE_READERS)
 async def list_cases(ctx: ApiContext, query: CaseQuery) -> CaseList:
     """List cases, most urgent target first (filters: status, due before, mediator)."""
-    mediator_ids: set[uuid.UUID] | None = None
-    if ctx.user.role is StaffRole.mediator:
-        mediator_ids = await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
+    scope = await visibility.scope_of(ctx.session, ctx.user)
     found = await intake.list_cases(ctx.session, status=query.status, mediator_id=query.mediator)
     shown = []
     for case in found:
-        if mediator_ids is not None and case.mediator_id not in mediator_ids:
+        if not scope.sees_case(case):
             continue
         public = await present_case(ctx, case)
         if query.due_before and public.deadlines.target.date >= query.due_before:

@@ -12,9 +12,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from orchestrator.cases import panel
+from orchestrator.cases import visibility
 from orchestrator.closing import mediator_feeds
-from orchestrator.core.errors import NotFound
 from orchestrator.core.models import Link, Mediator, StaffRole
 from orchestrator.web.api.routes import ApiContext, ApiRouter
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
@@ -30,13 +29,7 @@ class FeedPublic(BaseModel):
 
 
 async def _mediator(ctx: ApiContext) -> Mediator:
-    mediator_id = ctx.path_id("mediator_id")
-    mediator = await panel.get_mediator(ctx.session, mediator_id)
-    if ctx.user.role is StaffRole.mediator:
-        mine = await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
-        if mediator.id not in mine:
-            raise NotFound("mediator", mediator_id)
-    return mediator
+    return await visibility.visible_mediator(ctx.session, ctx.user, ctx.path_id("mediator_id"))
 
 
 def _public(ctx: ApiContext, mediator: Mediator, link: Link) -> FeedPublic:

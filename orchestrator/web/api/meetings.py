@@ -10,8 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-from orchestrator.cases import intake, panel
-from orchestrator.core.errors import NotFound
+from orchestrator.cases import intake, visibility
 from orchestrator.core.models import Meeting, MeetingMode, MeetingStatus, StaffRole
 from orchestrator.meeting import clicks
 from orchestrator.meeting.providers import Providers
@@ -140,20 +139,12 @@ def present(meeting: Meeting, ctx: ApiContext) -> MeetingPublic:
     )
 
 
-async def _mine(ctx: ApiContext, mediator_id: uuid.UUID | None) -> bool:
-    if ctx.user.role is not StaffRole.mediator:
-        return True
-    return mediator_id in await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
-
-
 async def load_meeting(ctx: ApiContext) -> Meeting:
     """The meeting in the path, if the caller may see it (mediators: their own only)."""
     meeting_id = ctx.path_id("meeting_id")
     meeting = await lookups.get_meeting(ctx.session, meeting_id)
     ctx.audit_case_id = meeting.case_id
-    if not await _mine(ctx, meeting.mediator_id):
-        raise NotFound("meeting", meeting_id)
-    return meeting
+    return visibility.check_meeting(await visibility.scope_of(ctx.session, ctx.user), meeting)
 
 
 @router.post(
@@ -167,8 +158,6 @@ async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
     """Book a meeting; 422 naming the rule a time breaks, 409 when the mediator is taken."""
     case = await intake.get_case(ctx.session, ctx.path_id("case_id"))
     ctx.audit_case_id = case.id
-    if body.mode in (MeetingMode.video, MeetingMode.hybrid):
-        ctx.app[PROVIDERS].check_video(body.provider or ctx.settings.video_provider)
     venue = (
         booking.Venue(
             name=body.venue.name, address=body.venue.address, access_notes=body.venue.access_notes
@@ -184,6 +173,7 @@ async def book_meeting(ctx: ApiContext, body: MeetingCreate) -> MeetingPublic:
         mode=body.mode,
         provider=body.provider,
         venue=venue,
+        check_provider=ctx.app[PROVIDERS].check_video,
         **ctx.booking_terms(body.waiver),
     )
     ctx.audit_details = {"meeting_id": str(meeting.id)}
@@ -195,8 +185,7 @@ async def list_meetings(ctx: ApiContext) -> MeetingList:
     """List a case's meetings, earliest first."""
     case = await intake.get_case(ctx.session, ctx.path_id("case_id"))
     ctx.audit_case_id = case.id
-    if not await _mine(ctx, case.mediator_id):
-        raise NotFound("case", case.id)
+    visibility.check_case(await visibility.scope_of(ctx.session, ctx.user), case)
     found = await lookups.list_meetings(ctx.session, case_id=case.id)
     return MeetingList(meetings=[present(m, ctx) for m in found])
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel
 
-from orchestrator.cases import intake, panel
+from orchestrator.cases import intake, visibility
 from orchestrator.closing import certificate_files, certificates, outcomes
 from orchestrator.closing.certificates import CertificateList, CertificatePublic, CertificateRequest
 from orchestrator.closing.outcomes import OutcomeCreate, OutcomePublic
@@ -67,10 +67,7 @@ class AuditTrail(BaseModel):
 
 async def _may_see(ctx: ApiContext, case: Case, meeting: Meeting | None = None) -> bool:
     """Staff other than mediators see every case; a mediator sees the ones they run."""
-    if ctx.user.role is not StaffRole.mediator:
-        return True
-    mine = await panel.mediator_ids_for_user(ctx.session, ctx.user.id)
-    return case.mediator_id in mine or (meeting is not None and meeting.mediator_id in mine)
+    return (await visibility.scope_of(ctx.session, ctx.user)).sees_case(case, meeting)
 
 
 async def load_meeting(ctx: ApiContext) -> tuple[Meeting, Case]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from orchestrator.cases import intake, panel, roster
+from orchestrator.cases import intake, panel, roster, visibility
 from orchestrator.core.models import (
     OPEN_CASE_STATUSES,
     CasePublic,
     CaseStatus,
     ClockPublic,
-    StaffRole,
 )
 from orchestrator.web import pages
 from orchestrator.web.keys import DB
@@ -53,9 +51,7 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
     async with request.app[DB].read() as session:
         mediators = await panel.list_mediators(session)
         names = {m.id: m.name for m in mediators}
-        mine: set[uuid.UUID] | None = None
-        if staff.user.role is StaffRole.mediator:
-            mine = await panel.mediator_ids_for_user(session, staff.user.id)
+        scope = await visibility.scope_of(session, staff.user)
         rows: list[BoardRow] = []
         authorities: set[str] = set()
         unreachable = await roster.unreachable_parties(session)
@@ -66,7 +62,7 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
                 public = await present(session, request, case)
                 if public.deadlines.certificate_due is None:
                     continue
-            if mine is not None and case.mediator_id not in mine:
+            if not scope.sees_case(case):
                 continue
             authorities.add(case.local_authority)
             if want_mediator == "none" and case.mediator_id is not None:

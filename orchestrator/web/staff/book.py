@@ -92,14 +92,13 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
             if waiver.missing_reason:
                 waiver_error = NO_WAIVER_REASON
                 raise ValidationFailed(waiver_error)
-            if mode in (MeetingMode.video, MeetingMode.hybrid):
-                request.app[PROVIDERS].check_video(staff.settings.video_provider)
             await booking.book(
                 session,
                 case=case,
                 start=start,
                 duration_minutes=duration,
                 mode=mode,
+                check_provider=request.app[PROVIDERS].check_video,
                 **staff.booking_terms(waiver.given),
             )
             audit_case_write(session, staff, "meeting.book", case.id)

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import deadlines, intake, panel, roster
+from orchestrator.cases import deadlines, intake, panel, roster, visibility
 from orchestrator.core import records
-from orchestrator.core.errors import Conflict, NotFound, ValidationFailed
+from orchestrator.core.errors import Conflict, ValidationFailed
 from orchestrator.core.models import (
     OPEN_CASE_STATUSES,
     Case,
@@ -64,12 +64,7 @@ def clocks_of(public: CasePublic) -> list[tuple[str, ClockPublic]]:
 
 async def visible_case(session: AsyncSession, staff: StaffContext, case_id: uuid.UUID) -> Case:
     """The case if this person may see it; a mediator sees only their own (others: 404)."""
-    case = await intake.get_case(session, case_id)
-    if staff.user.role is StaffRole.mediator:
-        mine = await panel.mediator_ids_for_user(session, staff.user.id)
-        if case.mediator_id not in mine:
-            raise NotFound("case", case_id)
-    return case
+    return await visibility.visible_case(session, staff.user, case_id)
 
 
 async def case_and_party(

@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import intake, panel
-from orchestrator.core.errors import NotFound
-from orchestrator.core.models import Case, Meeting, StaffRole
+from orchestrator.cases import intake, visibility
+from orchestrator.core.models import Case, Meeting
 from orchestrator.core.records import add_audit
 from orchestrator.scheduling import lookups
 from orchestrator.web import pages
@@ -28,11 +27,10 @@ async def my_meeting(
 ) -> tuple[Meeting, Case]:
     """The meeting if it is this mediator's (admins: any); otherwise it does not exist."""
     meeting_id = parse_uuid(raw_id, "meeting")
-    meeting = await lookups.get_meeting(session, meeting_id)
-    if staff.user.role is not StaffRole.admin:
-        mine = await panel.mediator_ids_for_user(session, staff.user.id)
-        if meeting.mediator_id not in mine:
-            raise NotFound("meeting", meeting_id)
+    meeting = visibility.check_meeting(
+        await visibility.scope_of(session, staff.user),
+        await lookups.get_meeting(session, meeting_id),
+    )
     case = await intake.get_case(session, meeting.case_id)
     return meeting, case
 
@@ -42,10 +40,8 @@ async def my_meeting(
 async def my_sessions(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """This mediator's meetings: today's first, then the coming ones, then the recent past."""
     async with request.app[DB].read() as session:
-        mine = None
-        if staff.user.role is not StaffRole.admin:
-            mine = await panel.mediator_ids_for_user(session, staff.user.id)
-        rows = await lookups.meetings_of_mediators(session, mediator_ids=mine)
+        scope = await visibility.scope_of(session, staff.user)
+        rows = await lookups.meetings_of_mediators(session, mediator_ids=scope.mediator_ids)
     zone = ZoneInfo(staff.settings.timezone)
     today = staff.now.astimezone(zone).date()
     today_rows = [(m, c) for m, c in rows if m.start_at.astimezone(zone).date() == today]
