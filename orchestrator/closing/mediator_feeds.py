@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from calendars.invite_spec import EventSpec, Organizer
 from calendars.invites import build_feed
 from orchestrator.cases import links
-from orchestrator.core.errors import InvalidState, LinkInvalid
+from orchestrator.core.errors import InvalidState
 from orchestrator.core.models import Case, Link, LinkScope, Mediator, Meeting, MeetingStatus
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import load_meeting, mediator_recipient
@@ -85,7 +85,7 @@ async def mediator_feed(
     mediator_id = resolved.link.mediator_id
     mediator = await session.get(Mediator, mediator_id) if mediator_id else None
     if mediator is None or not mediator.active:
-        raise LinkInvalid("this link has been withdrawn", details={"reason": "revoked"})
+        raise links.refusal(links.Verdict.revoked)
     meetings = (
         await session.scalars(
             select(Meeting)

@@ -9,7 +9,7 @@ for an information call, starts its certificate's clock).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,14 +37,10 @@ from orchestrator.meeting.transitions import (
     person_event,
     transition,
 )
+from orchestrator.scheduling import joining
 
 MS = MeetingStatus
 PS = ParticipantStatus
-
-
-def start_opens_at(meeting: Meeting, settings: Settings) -> datetime:
-    """When the mediator may start the session: when joining opens for everyone."""
-    return meeting.start_at - timedelta(minutes=settings.join_opens_minutes)
 
 
 async def start(
@@ -56,7 +52,7 @@ async def start(
     settings: Settings,
 ) -> Meeting:
     """Open (or resume) the session; not before joining opens (InvalidState)."""
-    opens = start_opens_at(meeting, settings)
+    opens = joining.join_opens_at(meeting, settings)  # the mediator starts when all may join
     if meeting.status is MS.scheduled and now < opens:
         case = await session.get(Case, meeting.case_id)
         local = opens.astimezone(ZoneInfo(case.timezone if case else "Europe/London"))

@@ -41,6 +41,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
+from orchestrator.scheduling import lookups
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +141,8 @@ async def open_rsvp(
     )
     if resolved.party is None or resolved.meeting is None:
         raise InvalidState("this link is not for a meeting")
-    invitation = await session.scalar(
-        select(Invitation).where(
-            col(Invitation.meeting_id) == resolved.meeting.id,
-            col(Invitation.party_id) == resolved.party.id,
-        )
+    invitation = await lookups.party_invitation(
+        session, meeting_id=resolved.meeting.id, party_id=resolved.party.id
     )
     if invitation is None or invitation.cancelled_at is not None:
         raise InvalidState("you are no longer invited to this meeting")

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from orchestrator.cases import intake, links
-from orchestrator.core.errors import InvalidState, LinkInvalid, ValidationFailed
+from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
 from orchestrator.core.models import (
     OPEN_CASE_STATUSES,
@@ -67,7 +67,7 @@ async def open_poll(
     link, party = resolved.link, resolved.party
     poll = await session.get(Poll, link.poll_id) if link.poll_id else None
     if party is None or poll is None or poll.case_id != link.case_id:
-        raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
+        raise links.refusal(links.Verdict.unknown)
     case = await intake.get_case(session, poll.case_id)
     response = await session.scalar(
         select(PollResponse).where(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import links, roster
 from orchestrator.closing import preparation
-from orchestrator.core.errors import LinkInvalid, ValidationFailed
+from orchestrator.core.errors import ValidationFailed
 from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.pages import as_sentence, render
@@ -43,7 +43,7 @@ async def _party_for(session: AsyncSession, request: web.Request) -> Party:
         now=request.app[CLOCK](),
     )
     if resolved.party is None:
-        raise LinkInvalid("this link is not valid", details={"reason": "unknown"})
+        raise links.refusal(links.Verdict.unknown)
     return resolved.party
 
 
