@@ -141,6 +141,7 @@ def _make_anonymous(parties: list[Party]) -> int:
         party.email = None
         party.phone = None
         party.organisation = None
+        party.town = None
         party.needs = None
         party.language = None
         party.calendar = None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,14 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
         return "sqlite+aiosqlite://" + url.split("://", 1)[1]
     return url
+
+
+class ServiceVenue(BaseModel):
+    """A place the service holds in-person meetings (``ORCH_VENUES``, a JSON list)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=500)
+    access_notes: str | None = Field(default=None, max_length=1000)
 
 
 class Settings(BaseSettings):
@@ -143,6 +151,9 @@ class Settings(BaseSettings):
     # answered a poll or an invite, at most ``*_chase_max`` times, ``*_chase_after_hours``
     # apart. Inbound iTIP replies are posted to /hooks/mail/inbound with this token.
     reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [10080, 2880, 120])
+    # The service's own venues for in-person and hybrid meetings, offered on the booking
+    # page beside the child's school: [{"name": ..., "address": ..., "access_notes": ...}].
+    venues: list[ServiceVenue] = Field(default_factory=list, max_length=200)
     reminder_sweep_seconds: float = Field(30.0, gt=0)
     reminder_batch_size: int = Field(25, ge=1, le=5000)
     poll_chase_after_hours: float = Field(48.0, gt=0)

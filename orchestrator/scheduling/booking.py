@@ -212,7 +212,7 @@ async def _bookable_mediator(
         raise ValidationFailed("assign a mediator to the case before booking")
     check_start(start, now)
     if mode is MeetingMode.in_person and venue is None:
-        raise ValidationFailed("an in-person meeting needs a venue")
+        raise ValidationFailed("an in-person meeting needs a venue", details={"field": "venue"})
     mediator = await session.get(Mediator, case.mediator_id)
     if mediator is None or not mediator.active:
         raise ValidationFailed("the case's mediator is no longer active")

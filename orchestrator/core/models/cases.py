@@ -217,6 +217,8 @@ class PartyBase(SQLModel):
     email: EmailAddress | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
     organisation: OneLineText | None = Field(default=None, max_length=200)
+    # The town they live or work in (no street address): enough to choose a venue near them.
+    town: OneLineText | None = Field(default=None, max_length=100)
     required: bool | None = None
     channel: Channel = enum_field(Channel, Channel.video)
     language: str | None = Field(default=None, max_length=35)
@@ -232,7 +234,7 @@ class PartyCreate(PartyBase):
     # This person's own reminder times (minutes before the start); else the service's.
     reminder_offsets_minutes: list[ReminderOffset] | None = Field(default=None, max_length=10)
 
-    _single_line = field_validator("organisation")(single_line)
+    _single_line = field_validator("organisation", "town")(single_line)
 
 
 class PartyUpdate(SQLModel):
@@ -242,6 +244,7 @@ class PartyUpdate(SQLModel):
     email: EmailAddress | None = Field(default=None, max_length=320)
     phone: PhoneNumber | None = Field(default=None, max_length=40)
     organisation: OneLineText | None = Field(default=None, max_length=200)
+    town: OneLineText | None = Field(default=None, max_length=100)
     required: bool | SkipJsonSchema[None] = None
     channel: Channel | SkipJsonSchema[None] = None
     language: str | None = Field(default=None, max_length=35)
@@ -253,7 +256,7 @@ class PartyUpdate(SQLModel):
 
     _not_null = field_validator("name", "required", "channel", "easy_read")(not_null)
 
-    _single_line = field_validator("organisation")(single_line)
+    _single_line = field_validator("organisation", "town")(single_line)
 
 
 class Party(PartyBase, table=True):

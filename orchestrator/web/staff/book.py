@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import intake, roster
 from orchestrator.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from orchestrator.core.models import MeetingMode
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import booking, venues
 from orchestrator.web import pages
-from orchestrator.web.keys import DB, PROVIDERS
+from orchestrator.web.keys import DB, PROVIDERS, SETTINGS
 from orchestrator.web.staff.cases import audit_case_write
 from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.meeting_forms import (
@@ -42,6 +43,8 @@ async def _booking_form(
     return {
         "case": case,
         "parties": parties,
+        "venue_choices": venues.venue_choices(request.app[SETTINGS].venues, parties),
+        "family_towns": venues.family_towns(parties),
         "start": start,
         "end": start + timedelta(minutes=duration),
         "duration": duration,
@@ -64,6 +67,8 @@ async def confirm_booking(request: web.Request, staff: StaffContext) -> web.Stre
     context = staff.page(
         **form,
         mode="video",
+        venue_key=None,
+        venue_error=None,
         error=None,
         alternatives=[],
         waive=False,
@@ -98,6 +103,7 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
                 start=start,
                 duration_minutes=duration,
                 mode=mode,
+                venue=await _venue(session, request, case_id, mode, form.get("venue")),
                 check_provider=request.app[PROVIDERS].check_video,
                 **staff.booking_terms(waiver.given),
             )
@@ -106,8 +112,32 @@ async def book(request: web.Request, staff: StaffContext) -> web.StreamResponse:
         refused = exc
     else:
         raise see_other(f"/staff/cases/{case_id}?notice=booked#meetings")
-    again = _Refused(refused, mode_raw, duration, waiver, waiver_error)
+    again = _Refused(refused, mode_raw, duration, waiver, waiver_error, form.get("venue"))
     return await _book_page_again(request, staff, case_id, again)
+
+
+async def _venue(
+    session: AsyncSession,
+    request: web.Request,
+    case_id: uuid.UUID,
+    mode: MeetingMode,
+    key: str | None,
+) -> booking.Venue | None:
+    """The place picked from the list: needed in person, optional for a hybrid meeting."""
+    if mode not in (MeetingMode.in_person, MeetingMode.hybrid):
+        return None
+    if mode is MeetingMode.hybrid and not key:
+        return None
+    parties = await roster.list_parties(session, case_id=case_id)
+    return venues.chosen_venue(venues.venue_choices(request.app[SETTINGS].venues, parties), key)
+
+
+def _venue_error(exc: DomainError) -> str | None:
+    """The message to show beside the venue list, when the venue was what was missing."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if details.get("field") == "venue":
+        return venues.CHOOSE_A_VENUE
+    return None
 
 
 @dataclass(frozen=True)
@@ -119,6 +149,7 @@ class _Refused:
     duration: int
     waiver: Waiver
     waiver_error: str | None
+    venue_key: str | None
 
 
 def _alternatives(exc: DomainError) -> list[datetime]:
@@ -147,6 +178,8 @@ async def _book_page_again(
     context = staff.page(
         **shown,
         mode=refused.mode,
+        venue_key=refused.venue_key,
+        venue_error=_venue_error(refused.error),
         error=booking_error(refused.error),
         alternatives=_alternatives(refused.error),
         waive=refused.waiver.waive,

@@ -25,6 +25,7 @@ PARTY_FIELDS = (
     "email",
     "phone",
     "organisation",
+    "town",
     "channel",
     "language",
     "needs",
