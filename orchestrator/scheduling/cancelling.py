@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from calendars.invite_text import clean_text
 from orchestrator.cases import lifecycle
 from orchestrator.core.events import EventBus, MeetingCancelled
 from orchestrator.core.models import (
@@ -66,7 +67,8 @@ async def cancel(
         now=now,
         actor_id=actor_id,
     )
-    meeting.cancel_reason = reason[:1000]
+    # As typed, but with one kind of line break (a form sends CRLF), for mail and pages alike.
+    meeting.cancel_reason = clean_text(reason)[:1000]
     meeting.calendar_sequence += 1  # the CANCEL everyone is sent
     # The join links die with the meeting's status (``links.verdict``), not by being
     # withdrawn: so each holder's page can say it was cancelled, when and why.
