@@ -54,9 +54,7 @@ def body(message: EmailMessage, kind: str) -> str:
 def to(messages: list[EmailMessage], address: str, subject: str) -> EmailMessage:
     """The newest message to ``address`` whose subject starts with ``subject``."""
     mine = [
-        m
-        for m in messages
-        if address in str(m["To"]) and str(m["Subject"]).startswith(subject)
+        m for m in messages if address in str(m["To"]) and str(m["Subject"]).startswith(subject)
     ]
     assert mine, f"no {subject!r} mail to {address}"
     return mine[-1]
