@@ -22,7 +22,7 @@ from orchestrator.core.models import Meeting, MeetingStatus, OutboxKind
 from orchestrator.messaging.outbox import Dispatcher, mail_handler
 from orchestrator.scheduling import lookups, rescheduling
 from orchestrator.web.keys import BUS, CLOCK, DB, MAIL, SETTINGS, WORKDAYS
-from tests.browser.conftest import DESKTOP, LiveApp, assert_accessible, new_page
+from tests.browser.conftest import DESKTOP, LiveApp, assert_accessible, new_page, screenshot
 from tests.browser.scenario import PASSWORD, Scenario, book_best_slot, case_with_people
 
 pytestmark = pytest.mark.browser
@@ -143,6 +143,7 @@ async def test_scheduler_cancels_with_a_reason_that_reaches_the_parent(
     assert help_line in await phone.locator("#who-to-call").inner_text()
     assert "withdrawn" not in await phone.locator("main").inner_text()
     await at_both_sizes(phone, "the parent's old join link")
+    await screenshot(phone, "join-cancelled-phone")
 
 
 async def test_a_moved_meetings_old_link_says_where_it_went_and_points_to_the_new_email(
@@ -179,6 +180,7 @@ async def test_a_moved_meetings_old_link_says_where_it_went_and_points_to_the_ne
     assert wording.day(now, zone=zone) in newest  # the day it was sent
     assert live_app.app[SETTINGS].help_line in await phone.locator("#who-to-call").inner_text()
     await at_both_sizes(phone, "a moved meeting's old join link")
+    await screenshot(phone, "join-moved-phone")
 
     # The newest email's link opens the meeting at its new time.
     new_url = await parents_join_link(live_app, scenario, meeting_id)
