@@ -244,25 +244,36 @@ def url_for(link: Link, *, base_url: str, secret: str) -> str:
     return f"{base_url}{PATH_FOR_SCOPE[link.scope]}{encode(link, secret=secret)}"
 
 
-async def resolve(
+async def inspect(
     session: AsyncSession, token: str, *, scope: LinkScope, secret: str, now: datetime
-) -> Resolved:
-    """Verify a token and check its row; raise LinkInvalid with a reason when it is dead."""
+) -> tuple[Resolved, Verdict]:
+    """Verify a token and read its row, and say whether it still works (without raising).
+
+    A tampered, expired or unknown token still raises LinkInvalid: only a genuine link's
+    holder may learn why it no longer works (``resolve`` refuses every dead link alike).
+    """
     link_id = decode(token, secret=secret, scope=scope, now=now)
     link = await session.get(Link, link_id)
     if link is None or link.scope is not scope:
         raise refusal(Verdict.unknown)
     party = await session.get(Party, link.party_id) if link.party_id is not None else None
     meeting = await session.get(Meeting, link.meeting_id) if link.meeting_id is not None else None
-    ensure_live(
-        verdict(
-            LinkState.of(link),
-            party=PartyState.of(party) if party is not None else None,
-            meeting=MeetingState.of(meeting) if meeting is not None else None,
-            now=now,
-        )
+    found = verdict(
+        LinkState.of(link),
+        party=PartyState.of(party) if party is not None else None,
+        meeting=MeetingState.of(meeting) if meeting is not None else None,
+        now=now,
     )
-    return Resolved(link=link, party=party, meeting=meeting)
+    return Resolved(link=link, party=party, meeting=meeting), found
+
+
+async def resolve(
+    session: AsyncSession, token: str, *, scope: LinkScope, secret: str, now: datetime
+) -> Resolved:
+    """Verify a token and check its row; raise LinkInvalid with a reason when it is dead."""
+    resolved, found = await inspect(session, token, scope=scope, secret=secret, now=now)
+    ensure_live(found)
+    return resolved
 
 
 async def revoke(session: AsyncSession, *, link_id: str, now: datetime) -> None:

@@ -8,6 +8,7 @@ else is coming by role in the body, never each other's addresses or links.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +97,42 @@ def meeting_context(
         "update": False,
         "removed": False,
     }
+
+
+def cancel_content(
+    facts: MeetingFacts,
+    recipient: Recipient,
+    settings: Settings,
+    *,
+    now: datetime,
+    sequence: int,
+    removed: bool,
+) -> tuple[EventSpec, dict[str, Any]]:
+    """A CANCEL as this recipient is told it: that it is off, when it was to be, why (the
+    scheduler's reason, as typed) and who to call; in the mail and the calendar alike.
+
+    Someone only taken off a meeting that still goes ahead is told no reason.
+    """
+    reason = None if removed else (facts.meeting.cancel_reason or None)
+    spec = event_spec(facts, recipient, JoinDetails(), settings, now=now, sequence=sequence)
+    spec = replace(spec, description=_cancel_description(reason, settings, removed=removed))
+    context = meeting_context(facts, recipient, spec, settings)
+    context.update(removed=removed, reason=reason)
+    return spec, context
+
+
+def _cancel_description(reason: str | None, settings: Settings, *, removed: bool) -> str:
+    """The cancelled event's DESCRIPTION, for calendars that keep it on show."""
+    paragraphs = [
+        "You no longer need to come to this meeting."
+        if removed
+        else "This meeting has been cancelled. It is not happening."
+    ]
+    if reason:
+        paragraphs.append(f"Why it was cancelled: {reason}")
+    if settings.help_line:
+        paragraphs.append(f"Questions? Call {settings.service_name} on {settings.help_line}.")
+    return "\n\n".join(paragraphs)
 
 
 def meeting_when(meeting: Meeting, tzid: str) -> str:

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import ImipMethod, build_invite_message
-from calendars.invite_spec import EventSpec, JoinDetails
+from calendars.invite_spec import EventSpec
 from calendars.invites import build_cancel, build_request
 from orchestrator.core.models import Invitation, Meeting
 from orchestrator.core.settings import Settings
 from orchestrator.mail_templates import render_mail
-from orchestrator.messaging.invite_content import event_spec, invite_context, meeting_context
+from orchestrator.messaging.invite_content import cancel_content, invite_context
 from orchestrator.messaging.invitees import MeetingFacts, Recipient
 from orchestrator.messaging.outgoing_mail import already_queued, envelope, queue_email
 
@@ -81,10 +81,9 @@ async def send_cancel(
     """Queue one recipient's METHOD:CANCEL with ``sequence`` (above anything they were sent)."""
 
     async def content() -> tuple[EventSpec, dict[str, Any]]:
-        spec = event_spec(facts, recipient, JoinDetails(), settings, now=now, sequence=sequence)
-        context = meeting_context(facts, recipient, spec, settings)
-        context["removed"] = removed
-        return spec, context
+        return cancel_content(
+            facts, recipient, settings, now=now, sequence=sequence, removed=removed
+        )
 
     cause = "removed" if removed else "cancelled"
     key = invite_key(facts.meeting, recipient, sequence, "CANCEL", cause)

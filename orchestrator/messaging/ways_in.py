@@ -16,7 +16,15 @@ from sqlmodel import col, select
 
 from calendars.invite_spec import JoinDetails
 from orchestrator.cases import links
-from orchestrator.core.models import Link, LinkScope, Meeting, MeetingMode, PartStat, Party
+from orchestrator.core.models import (
+    Link,
+    LinkScope,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    PartStat,
+    Party,
+)
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MeetingFacts, Recipient
 from orchestrator.scheduling import joining
@@ -48,7 +56,10 @@ async def current_join_link(
     party_id: uuid.UUID | None = None,
     mediator_id: uuid.UUID | None = None,
 ) -> Link | None:
-    """The newest live join link of this person for this meeting's current sequence."""
+    """The newest live join link of this person for this meeting's current sequence
+    (none once it is cancelled: its links die with its status)."""
+    if meeting.status is MeetingStatus.cancelled:
+        return None
     query = select(Link).where(
         col(Link.meeting_id) == meeting.id,
         col(Link.scope) == LinkScope.join_room,

@@ -10,13 +10,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import lifecycle, links
+from calendars.invite_text import clean_text
+from orchestrator.cases import lifecycle
 from orchestrator.core.events import EventBus, MeetingCancelled
 from orchestrator.core.models import (
     Case,
     CaseStatus,
     CaseStatusCause,
-    LinkScope,
     Meeting,
     MeetingStatus,
 )
@@ -67,9 +67,11 @@ async def cancel(
         now=now,
         actor_id=actor_id,
     )
-    meeting.cancel_reason = reason[:1000]
+    # As typed, but with one kind of line break (a form sends CRLF), for mail and pages alike.
+    meeting.cancel_reason = clean_text(reason)[:1000]
     meeting.calendar_sequence += 1  # the CANCEL everyone is sent
-    await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
+    # The join links die with the meeting's status (``links.verdict``), not by being
+    # withdrawn: so each holder's page can say it was cancelled, when and why.
     await _reopen_case(session, meeting=meeting, now=now, actor=actor)
     summary = "Meeting cancelled"
     if reason_on_timeline:

@@ -66,7 +66,12 @@ async def meetings_of_mediators(
 
 
 async def current_join_links(session: AsyncSession, meeting: Meeting) -> list[Link]:
-    """The live join links of the meeting's current sequence (parties and mediator)."""
+    """The live join links of the meeting's current sequence (parties and mediator).
+
+    A cancelled meeting has none: its links die with its status (``links.verdict``).
+    """
+    if meeting.status is MeetingStatus.cancelled:
+        return []
     query = (
         select(Link)
         .where(

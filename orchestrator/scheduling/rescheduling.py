@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.workdays import WorkingDays
-from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState
 from orchestrator.core.events import EventBus, MeetingRescheduled
-from orchestrator.core.models import Case, LinkScope, Mediator, Meeting, MeetingStatus
+from orchestrator.core.models import Case, Mediator, Meeting, MeetingStatus
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling import booking, booking_rules, conflicts
 
@@ -23,8 +22,12 @@ from orchestrator.scheduling import booking, booking_rules, conflicts
 async def _move(
     session: AsyncSession, *, meeting: Meeting, start: datetime, end: datetime, now: datetime
 ) -> None:
-    """New times and the next sequence (Conflict if the database sees an overlap); the old
-    sequence's join links die at once."""
+    """New times and the next sequence (Conflict if the database sees an overlap).
+
+    The old sequence's join links die at once because the sequence moved on
+    (``links.verdict``), not by being withdrawn: so each holder's page can say where the
+    meeting went (``old_join_links``).
+    """
     meeting.start_at = start
     meeting.end_at = end
     meeting.sequence += 1
@@ -32,7 +35,6 @@ async def _move(
     meeting.updated_at = now
     async with conflicts.exclusion_guard(session):
         await session.flush()
-    await links.revoke_for(session, meeting_id=meeting.id, scope=LinkScope.join_room, now=now)
 
 
 async def _announce_moved(

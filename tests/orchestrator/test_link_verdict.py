@@ -180,8 +180,10 @@ async def test_both_doors_refuse_a_dead_link_alike(
         },
         expect=200,
     )
-    # (a move withdraws the links it replaces, so that is what both doors say)
-    assert_same_refusal(await both_doors(client, parent), "This link has been withdrawn.")
+    # (both doors say where the meeting went; only the new links open it)
+    moved = await both_doors(client, parent)
+    assert_same_refusal(moved, "Your meeting has moved")
+    assert all("Tuesday 10 March 2026, 2pm to 4pm (UK time)" in text for _, text in moved)
     await deliver_outbox(client)
     fresh = await join_links(staff, meeting["id"])
     parent, officer = fresh[ready.parties["parent"]], fresh[ready.parties["la_officer"]]
@@ -203,13 +205,18 @@ async def test_both_doors_refuse_a_dead_link_alike(
     )
     assert_same_refusal(await both_doors(client, parent), "This link has been withdrawn.")
 
-    # Cancelled: the mediator's link dies at both doors too (withdrawn with the meeting).
+    # Cancelled: the mediator's link dies at both doors too, and says why, alike.
     await staff.call(
         "POST", f"/api/v1/meetings/{meeting['id']}/cancel", json={"reason": "x"}, expect=200
     )
     mediator = fresh["mediator"]
-    assert_same_refusal(await both_doors(client, mediator), "This link has been withdrawn.")
-    # Even a link the cancellation missed is refused for the meeting's own reason, alike.
+    assert_same_refusal(await both_doors(client, mediator), "This meeting has been cancelled")
+    # A withdrawn link, or a removed party's, learns nothing of the cancellation.
+    for withdrawn in (officer, parent):
+        answers = await both_doors(client, withdrawn)
+        assert_same_refusal(answers, "This link has been withdrawn.")
+        assert not any("cancelled" in text for _, text in answers)
+    # Even a withdrawn link put back is refused for the meeting's own reason, alike.
     async with client.app[DB].write() as session:
         await session.execute(
             sa.update(Link)
@@ -217,4 +224,4 @@ async def test_both_doors_refuse_a_dead_link_alike(
             .values(revoked_at=None)
         )
     link_cache.bump()
-    assert_same_refusal(await both_doors(client, mediator), "This meeting has been cancelled.")
+    assert_same_refusal(await both_doors(client, officer), "This meeting has been cancelled")

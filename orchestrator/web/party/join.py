@@ -22,7 +22,7 @@ from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import LinkScope, MeetingMode, MeetingStatus
 from orchestrator.meeting import join_facts, link_cache
 from orchestrator.meeting.providers import room_from_dict
-from orchestrator.scheduling import joining, lookups
+from orchestrator.scheduling import joining, lookups, old_join_links
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
 from orchestrator.web.pages import render
 
@@ -40,13 +40,16 @@ async def join_page(request: web.Request) -> web.Response:
     settings = app[SETTINGS]
     now = app[CLOCK]()
     async with app[DB].read() as session:
-        resolved = await links.resolve(
-            session,
-            request.match_info["token"],
-            scope=LinkScope.join_room,
-            secret=settings.secret_key.get_secret_value(),
-            now=now,
-        )
+        try:
+            resolved = await links.resolve(
+                session,
+                request.match_info["token"],
+                scope=LinkScope.join_room,
+                secret=settings.secret_key.get_secret_value(),
+                now=now,
+            )
+        except LinkInvalid as exc:
+            return await _old_link_page(request, exc)
         meeting, party = resolved.meeting, resolved.party
         assert meeting is not None
         case, mediator, invitation = await lookups.join_details(
@@ -80,6 +83,25 @@ async def join_page(request: web.Request) -> web.Response:
         "video_href": f"/j/{request.match_info['token']}/video",
     }
     return render("party/join.html", request, context)
+
+
+async def _old_link_page(request: web.Request, refused: LinkInvalid) -> web.Response:
+    """A cancelled or moved meeting's link says what happened (``old_join_links``); any
+    other dead link is refused as it was."""
+    if (refused.details or {}).get("reason") not in old_join_links.TOLD:
+        raise refused
+    app = request.app
+    async with app[DB].read() as session:
+        notice = await old_join_links.notice_for(
+            session,
+            request.match_info["token"],
+            secret=app[SETTINGS].secret_key.get_secret_value(),
+            now=app[CLOCK](),
+        )
+    template = "party/join_cancelled.html"
+    if isinstance(notice, old_join_links.Moved):
+        template = "party/join_moved.html"
+    return render(template, request, {"notice": notice}, status=410)
 
 
 def install(app: web.Application) -> None:
@@ -173,6 +195,8 @@ async def join_video(request: web.Request) -> web.StreamResponse:
         target = verified.facts.target(
             now=now, opens_before=timedelta(minutes=settings.join_opens_minutes)
         )
+    except LinkInvalid as exc:
+        return await _old_link_page(request, exc)
     except join_facts.RoomNotReady:
         return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)
     except InvalidState as exc:
