@@ -196,15 +196,19 @@ def _write_series(out: _Writer, first: datetime, local_now: datetime) -> None:
     for n in range(4):  # monthly panels and reviews, each a year or so long
         start = first + timedelta(days=270 * n + rng.randrange(30), hours=14)
         out.event(start, 120, "RRULE:FREQ=MONTHLY;BYDAY=1TU;COUNT=12")
-    for n in range(5):  # the open-ended ones: team meetings, a weekly clinic, a daily check-in
-        start = first + timedelta(days=rng.randrange(300), hours=9 + n)
-        rule = "RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR" if n == 0 else "RRULE:FREQ=WEEKLY"
-        uid = out.event(start, 15 if n == 0 else 60, rule)
-        for week in range(1, HISTORY_DAYS // 7, 9):
+    opening = [  # the open-ended ones: a daily check-in, a team meeting, a fortnightly clinic
+        (timedelta(hours=8, minutes=45), 15, "RRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR"),
+        (timedelta(hours=rng.randrange(9, 16)), 60, "RRULE:FREQ=WEEKLY"),
+        (timedelta(hours=rng.randrange(9, 16)), 60, "RRULE:FREQ=WEEKLY;INTERVAL=2"),
+    ]
+    for at, minutes, rule in opening:
+        start = first + timedelta(days=rng.randrange(300)) + at
+        uid = out.event(start, minutes, rule)
+        for week in range(2, HISTORY_DAYS // 7, 10):  # moved now and then
             moved = start + timedelta(weeks=week)
             out.event(
                 moved + timedelta(hours=2),
-                60,
+                minutes,
                 f"RECURRENCE-ID;TZID=Europe/London:{_stamp(moved)}",
                 uid=uid,
             )
