@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import icalendar
 
+from bench.bench_busy import best_of
 from calendars.busy import busy_from_ics
 
 WINDOW_START = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday; the window spans the clock change
@@ -215,16 +214,6 @@ def _write_series(out: _Writer, first: datetime, local_now: datetime) -> None:
                 f"RECURRENCE-ID;TZID=Europe/London:{_stamp(moved)}",
                 uid=uid,
             )
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    """Return the fastest of ``repeat`` timed runs of ``work``, in seconds."""
-    timings = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - began)
-    return min(timings)
 
 
 def measure(name: str, feed: bytes, repeat: int) -> None:
