@@ -264,6 +264,10 @@ def _last_start_by_rule(rule: bytes, start: date) -> date | None:
         return None
     if int(interval) < 1:
         return None  # a rule that never moves on is for the parser to refuse
+    if (step_days == 31 and start.day > 28) or (
+        step_days == 366 and (start.month, start.day) == (2, 29)
+    ):
+        return None  # months without the 31st (years without 29 February) are skipped
     try:
         return start + timedelta(days=step_days * int(interval) * max(int(count) - 1, 0))
     except OverflowError:

@@ -178,6 +178,8 @@ HISTORY = (
     "RRULE:FREQ=WEEKLY;COUNT=10",
     "UID:this-and-future\nRECURRENCE-ID;RANGE=THISANDFUTURE:20240108T090000Z\n"
     "DTSTART:20240108T120000Z\nDTEND:20240108T130000Z",
+    "UID:monthly-31st\nDTSTART:20241031T090000Z\nDTEND:20241031T100000Z\n"
+    "RRULE:FREQ=MONTHLY;COUNT=4",  # 31 October, 31 December, 31 January, 31 March
     "UID:until-into-window\nDTSTART:20241007T080000Z\nDTEND:20241007T090000Z\n"
     "RRULE:FREQ=WEEKLY;UNTIL=20250305T000000Z",
     "UID:long-ended-days\nDTSTART;VALUE=DATE:20250101\nDTEND;VALUE=DATE:20250226\n"
@@ -203,6 +205,7 @@ def test_series_that_cannot_reach_the_window_go_with_their_overrides() -> None:
         "UID:ended-but-moved-in",  # an override moves an occurrence into the window
         "UID:this-and-future",  # RANGE moves every later occurrence: left for the expansion
         "UID:monthly-byday",  # COUNT with BYxxx parts: how far it runs is not worked out
+        "UID:monthly-31st",  # months without a 31st are skipped, not counted
         "UID:until-into-window",
         "UID:by-date",  # RDATE can add a day anywhere
         "UID:later",  # starts after the window, but an override is moved into it
