@@ -29,7 +29,7 @@ _hasher = PasswordHasher()
 # (threads), so a second at once would only take CPU from the event loop.
 ARGON2_AT_ONCE = 1
 # How much lower than the event loop's the argon2 threads' scheduling priority is (nice).
-ARGON2_NICENESS = 19
+ARGON2_NICENESS = 10
 
 
 def hash_token(token: str) -> str:
