@@ -9,7 +9,11 @@ moment elsewhere on the machine falls on both alike.
 
 Prints p99(/healthz during the bursts) / p99(/healthz at rest), target <= 2. With argon2
 on the event loop it was about 54 (3.4 ms at rest, 182 ms during the bursts: each probe
-waited for the check in progress); in a worker thread 1.2–1.4.
+waited for the check in progress); in a worker thread 1.2–1.4 on a busy machine, but 11.7
+on a quiet one (0.3 ms at rest, 3.9 ms during the bursts): argon2's lanes took both cores
+and the loop waited its turn for the CPU. With the argon2 threads ten nice levels below
+the loop, 5.3 (19 levels: 2.9). Each sign-in also runs its throttle transactions and
+renders its page on the loop (about 0.3 ms for the page).
 
     .venv/bin/python bench/bench_signin.py [--rounds 5]
 """
