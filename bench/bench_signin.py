@@ -7,9 +7,13 @@ of forty concurrent sign-ins with unknown emails (each costs one argon2 check, i
 service's worker threads). Rounds alternate (rest, burst, rest, ...) so that a busy
 moment elsewhere on the machine falls on both alike.
 
-Prints p99(/healthz during the bursts) / p99(/healthz at rest), target <= 5. With argon2
+Prints p99(/healthz during the bursts) / p99(/healthz at rest), target <= 2. With argon2
 on the event loop it was about 54 (3.4 ms at rest, 182 ms during the bursts: each probe
-waited for the check in progress); in a worker thread 1.2–1.4.
+waited for the check in progress); in a worker thread 1.2–1.4 on a busy machine, but 11.7
+on a quiet one (0.3 ms at rest, 3.9 ms during the bursts): argon2's lanes took both cores
+and the loop waited its turn for the CPU. With the argon2 threads ten nice levels below
+the loop, 5.3 (19 levels: 2.9). Each sign-in also runs its throttle transactions and
+renders its page on the loop (about 0.3 ms for the page).
 
     .venv/bin/python bench/bench_signin.py [--rounds 5]
 """
@@ -35,6 +39,7 @@ from bench.bench_join import SECRET, free_port, start  # noqa: E402
 
 BURST = 40
 REST_PROBES = 100
+TARGET = 2.0
 
 
 def serve(database_url: str, data_dir: str, port: int) -> None:
@@ -125,7 +130,7 @@ async def run(rounds: int) -> None:
         print(f"/healthz during {BURST} concurrent sign-ins (unknown emails), SQLite")
         print(f"  at rest:       p99 {p99(rest) * 1000:7.1f} ms over {len(rest)} probes")
         print(f"  during bursts: p99 {p99(busy) * 1000:7.1f} ms over {len(busy)} probes")
-        print(f"  ratio:         {p99(busy) / p99(rest):7.2f}  (target <= 5)")
+        print(f"  ratio:         {p99(busy) / p99(rest):7.2f}  (target <= {TARGET})")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

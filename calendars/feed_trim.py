@@ -6,8 +6,11 @@ repeats. Parsing costs about as much per byte as the whole feed holds, so a few 
 of history take seconds and hundreds of megabytes to read. Working on raw content lines
 (RFC 5545 section 3.1), this keeps only the timing properties of each event, drops single
 events that end before or start after the window, and refuses a feed that still holds more
-components than ``max_components``. Recurring events and their overrides are always kept:
-whether they touch the window is for the recurrence expansion to say.
+components than ``max_components``. A recurring series goes too, with all its overrides, when
+its rules end before the window (UNTIL, or COUNT steps of a plain rule) or it starts after
+it, and none of its overrides is moved into the window: three years of term-long weekly
+meetings are most of a published calendar's series. Any other series is kept whole: whether
+it touches the window is for the recurrence expansion to say.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ BUSY_PROPERTIES = frozenset(
     }
 )
 _RECURRENCE_PROPERTIES = frozenset({b"RRULE", b"RDATE", b"RECURRENCE-ID"})
+# The longest a step of each FREQ may be, in days, for a rule without BYxxx parts.
+_FREQ_DAYS = {b"SECONDLY": 1, b"MINUTELY": 1, b"HOURLY": 1, b"DAILY": 1, b"WEEKLY": 7}
+_FREQ_DAYS |= {b"MONTHLY": 31, b"YEARLY": 366}
 # Children of the calendar worth parsing: events, and the zones their times refer to.
 _KEPT_COMPONENTS = frozenset({b"VEVENT", b"VTIMEZONE"})
 
@@ -73,7 +79,8 @@ class _Trimmer:
         self.first_day = first_day
         self.last_day = last_day
         self.max_components = max_components
-        self.kept: list[bytes] = []
+        self.kept: list[bytes | list[bytes]] = []  # a list is a recurring event, decided last
+        self.series: dict[bytes, list[list[bytes]]] = {}  # recurring events by UID
         self.open: list[bytes] = []
         self.components = 0
         self.dropped_from: int | None = None  # depth where a dropped component began
@@ -95,7 +102,19 @@ class _Trimmer:
     def result(self) -> bytes:
         if self.open:
             raise CalendarParseError("calendar data ends before its components are closed")
-        return b"\r\n".join(self.kept) + b"\r\n"
+        gone = {
+            id(event)
+            for events in self.series.values()
+            if not _series_may_touch(events, self.first_day, self.last_day)
+            for event in events
+        }
+        lines: list[bytes] = []
+        for item in self.kept:
+            if isinstance(item, bytes):
+                lines.append(item)
+            elif id(item) not in gone:
+                lines.extend(item)
+        return b"\r\n".join(lines) + b"\r\n"
 
     def _begin(self, line: bytes) -> None:
         component = _value(line).upper()
@@ -122,10 +141,20 @@ class _Trimmer:
             return
         self._keep(line)
         if self.event is not None and depth == 2:
-            if _may_touch(self.event, self.first_day, self.last_day):
-                self._count()
-                self.kept.extend(self.event)
+            self._close_event(self.event)
             self.event = None
+
+    def _close_event(self, event: list[bytes]) -> None:
+        """Keep a single event that may touch the days; set a recurring one aside by UID."""
+        names = {_name(line) for line in event}
+        uid = next((_value(line) for line in event if _name(line) == b"UID"), None)
+        if _RECURRENCE_PROPERTIES & names and uid is not None:
+            self._count()  # counted as it comes, as before: a hostile feed stops early
+            self.kept.append(event)
+            self.series.setdefault(uid, []).append(event)
+        elif _may_touch(event, self.first_day, self.last_day):
+            self._count()
+            self.kept.extend(event)
 
     def _count(self) -> None:
         self.components += 1
@@ -152,18 +181,97 @@ def _may_touch(event: list[bytes], first_day: date, last_day: date) -> bool:
     found = {_name(line): line for line in event}
     if _RECURRENCE_PROPERTIES & found.keys():
         return True
+    return _own_time_may_touch(found, first_day, last_day)
+
+
+def _own_time_may_touch(found: dict[bytes, bytes], first_day: date, last_day: date) -> bool:
+    """Tell whether an event's own DTSTART to its end may overlap the days; unsure means yes."""
     start = _day_of(found.get(b"DTSTART"))
     if start is None:
         return True
     if start > last_day:
         return False
-    if b"DTEND" in found:
-        end = _day_of(found[b"DTEND"])
-    elif b"DURATION" in found:
-        end = _end_day_after(found[b"DTSTART"], found[b"DURATION"])
-    else:
-        end = start
+    end = _end_day(found, start)
     return end is None or end >= first_day
+
+
+def _end_day(found: dict[bytes, bytes], start: date) -> date | None:
+    """The day an event starting on ``start`` ends (by DTEND or DURATION); None if unsure."""
+    if b"DTEND" in found:
+        return _day_of(found[b"DTEND"])
+    if b"DURATION" in found:
+        return _end_day_after(found[b"DTSTART"], found[b"DURATION"])
+    return start
+
+
+def _series_may_touch(events: list[list[bytes]], first_day: date, last_day: date) -> bool:
+    """Tell whether one UID's recurring events may overlap the days; unsure means yes.
+
+    The series may be left out only when each of its masters repeats by rules alone and
+    cannot reach the days, and each override lies outside them by its own times (it then
+    moves an occurrence that lies outside too, since all of them do) and changes that one
+    occurrence only (no RANGE). Overrides without a master are kept, as single events.
+    """
+    masters = 0
+    for event in events:
+        found = {_name(line): line for line in event}
+        if b"RECURRENCE-ID" in found:
+            if b"RANGE=" in found[b"RECURRENCE-ID"].upper().partition(b":")[0]:
+                return True
+            if _own_time_may_touch(found, first_day, last_day):
+                return True
+            continue
+        masters += 1
+        rules = [line for line in event if _name(line) == b"RRULE"]
+        if b"RDATE" in found or _rules_may_touch(found, rules, first_day, last_day):
+            return True
+    return masters == 0
+
+
+def _rules_may_touch(
+    found: dict[bytes, bytes], rules: list[bytes], first_day: date, last_day: date
+) -> bool:
+    """Tell whether a master's occurrences by ``rules`` may overlap the days; unsure means yes."""
+    start = _day_of(found.get(b"DTSTART"))
+    if start is None:
+        return True
+    if start > last_day:
+        return False  # every occurrence starts on or after DTSTART
+    end = _end_day(found, start)
+    if end is None or end < start:
+        return True
+    last_start = start
+    for rule in rules:
+        rule_end = _last_start_by_rule(_value(rule), start)
+        if rule_end is None:
+            return True
+        last_start = max(last_start, rule_end)
+    # The last occurrence starts no later than last_start and lasts as long as the first.
+    return last_start + (end - start) + timedelta(days=1) >= first_day
+
+
+def _last_start_by_rule(rule: bytes, start: date) -> date | None:
+    """The latest day a rule's occurrence may start on: by UNTIL, or by COUNT steps of a rule
+    without BYxxx parts; None when it runs on or cannot be read."""
+    parts = dict(part.partition(b"=")[::2] for part in rule.upper().split(b";"))
+    if b"UNTIL" in parts:
+        return _day_of(parts[b"UNTIL"])
+    step_days = _FREQ_DAYS.get(parts.get(b"FREQ", b""))
+    count, interval = parts.get(b"COUNT", b""), parts.get(b"INTERVAL", b"1")
+    if step_days is None or any(name.startswith(b"BY") for name in parts):
+        return None
+    if not (count.isdigit() and interval.isdigit()) or len(count) > 6 or len(interval) > 6:
+        return None
+    if int(interval) < 1:
+        return None  # a rule that never moves on is for the parser to refuse
+    if (step_days == 31 and start.day > 28) or (
+        step_days == 366 and (start.month, start.day) == (2, 29)
+    ):
+        return None  # months without the 31st (years without 29 February) are skipped
+    try:
+        return start + timedelta(days=step_days * int(interval) * max(int(count) - 1, 0))
+    except OverflowError:
+        return None
 
 
 # RFC 5545 dur-value: P then weeks, or days and/or a time part (hours, minutes, seconds).

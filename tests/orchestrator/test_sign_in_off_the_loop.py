@@ -9,6 +9,8 @@ regression fails rather than hangs).
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 from typing import Any
 
@@ -103,3 +105,21 @@ async def test_healthz_answers_while_forty_sign_ins_are_being_checked(
     # Every sign-in cost one argon2 check, unknown emails included, one at a time.
     assert held.calls == BURST
     assert held.most_at_once == ARGON2_AT_ONCE
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the nice value is per thread on Linux only")
+async def test_argon2_threads_run_at_a_lower_priority_than_the_loop() -> None:
+    seen: list[int] = []
+
+    def verify(password_hash: str | None, password: str) -> bool:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return False
+
+    workers = staff_module.PasswordWorkers(verify=verify)
+    try:
+        await workers.verify("$argon2id$stored", "guess")
+    finally:
+        workers.close()
+
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(loop_priority + staff_module.ARGON2_NICENESS, 19)]
