@@ -6,10 +6,11 @@
   meeting's day in the case's zone; within target means on or before the case's target
   day. Within 30 days applies to mediation cases (the statutory duty) and counts from
   when the LA was told, once it was.
-- **Days from referral to meeting**: from the go-ahead; the median and a distribution
-  in bands.
-- **Attendance by role**: of the people expected at each held meeting, how many attended
-  (as confirmed with the outcome, else from the participant events).
+- **Days from referral to meeting**: from the go-ahead; the median, the spread (the
+  fewest and most days, and the quartiles either side of the median, counted inclusively
+  as a spreadsheet's QUARTILE.INC does) and a distribution in bands.
+- **Attendance**: of the people expected at each held meeting, how many attended (as
+  confirmed with the outcome, else from the participant events), by role and in all.
 - **Agreement rate**: agreements and partial agreements over the mediations that took
   place (every recorded outcome except "a party did not attend").
 - **Certificates on time**: issued on or before their due day (3 working days after the
@@ -32,7 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
 from calendars import wording
+from orchestrator.cases import service_record
 from orchestrator.closing.outcomes import attendance_for_meeting
+from orchestrator.closing.report_periods import Period, period_dates
 from orchestrator.core.models import (
     Case,
     CaseKind,
@@ -101,6 +104,14 @@ class GroupFigures(SQLModel):
     certificates_issued: int
     certificates_on_time: int
     certificates_on_time_share: float | None
+    # Added after the first release (so listed last): the spread of days, attendance in all.
+    fewest_days_to_meeting: int | None = None
+    most_days_to_meeting: int | None = None
+    lower_quartile_days_to_meeting: float | None = None
+    upper_quartile_days_to_meeting: float | None = None
+    people_expected: int = 0
+    people_attended: int = 0
+    attendance_share: float | None = None
 
 
 class ReportSummary(SQLModel):
@@ -109,6 +120,7 @@ class ReportSummary(SQLModel):
     date_to: date | None
     groups: list[GroupFigures]
     total: GroupFigures
+    period: Period | None = None  # the named period the dates came from, if any
 
 
 # ---------------------------------------------------------------------------- counting
@@ -116,6 +128,16 @@ class ReportSummary(SQLModel):
 
 def share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def quartiles(days: list[int]) -> tuple[float, float] | None:
+    """The lower and upper quartile, inclusive (one meeting: its own days for both)."""
+    if not days:
+        return None
+    if len(days) == 1:
+        return float(days[0]), float(days[0])
+    lower, _, upper = statistics.quantiles(days, n=4, method="inclusive")
+    return round(lower, 1), round(upper, 1)
 
 
 @dataclass
@@ -144,6 +166,8 @@ class _Tally:
         agreed = (
             self.results[OutcomeResult.agreement] + self.results[OutcomeResult.partial_agreement]
         )
+        expected, attended = sum(self.expected.values()), sum(self.attended.values())
+        spread = quartiles(self.days)
         return GroupFigures(
             key=key,
             label=self.label,
@@ -175,6 +199,13 @@ class _Tally:
             certificates_issued=self.certificates,
             certificates_on_time=self.on_time,
             certificates_on_time_share=share(self.on_time, self.certificates),
+            fewest_days_to_meeting=min(self.days, default=None),
+            most_days_to_meeting=max(self.days, default=None),
+            lower_quartile_days_to_meeting=spread[0] if spread else None,
+            upper_quartile_days_to_meeting=spread[1] if spread else None,
+            people_expected=expected,
+            people_attended=attended,
+            attendance_share=share(attended, expected),
         )
 
 
@@ -233,6 +264,35 @@ class _Counting:
             groups=[tally.figures(key) for key, tally in ordered],
             total=self.total.figures("total"),
         )
+
+
+async def service_figures(
+    session: AsyncSession,
+    *,
+    group_by: GroupBy,
+    date_from: date | None,
+    date_to: date | None,
+    period: Period | None,
+    fallback_target_days: int,
+    zone: str,
+    now: datetime,
+) -> ReportSummary:
+    """The figures staff and the API ask for: a named period (seen today in ``zone``) or
+    dates, counted against each case's target, else the service's, else the fallback."""
+    if period is not None:
+        date_from, date_to = period_dates(period, now.astimezone(ZoneInfo(zone)).date())
+    report = await summary(
+        session,
+        group_by=group_by,
+        date_from=date_from,
+        date_to=date_to,
+        default_target_days=await service_record.service_target_days(
+            session, fallback=fallback_target_days
+        ),
+        now=now,
+    )
+    report.period = period
+    return report
 
 
 async def summary(
