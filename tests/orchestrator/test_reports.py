@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from orchestrator.closing.report_periods import period_dates
+from orchestrator.closing.report_periods import Period, period_dates
 from orchestrator.core.db import Database
 from orchestrator.core.models import (
     Case,
@@ -357,26 +357,15 @@ async def test_a_named_period_sets_the_dates(staff: Staff, clock: MutableClock) 
 
 
 def test_periods_by_name() -> None:
-    assert period_dates("last_12_months", date(2026, 12, 4)) == (
-        date(2025, 12, 5),
-        date(2026, 12, 4),
+    cases: tuple[tuple[Period, date, date, date], ...] = (
+        ("last_12_months", date(2026, 12, 4), date(2025, 12, 5), date(2026, 12, 4)),
+        ("last_12_months", date(2028, 2, 29), date(2027, 3, 1), date(2028, 2, 29)),
+        ("this_financial_year", date(2026, 3, 31), date(2025, 4, 1), date(2026, 3, 31)),
+        ("this_financial_year", date(2026, 4, 1), date(2026, 4, 1), date(2027, 3, 31)),
+        ("last_financial_year", date(2026, 12, 4), date(2025, 4, 1), date(2026, 3, 31)),
     )
-    assert period_dates("last_12_months", date(2028, 2, 29)) == (
-        date(2027, 3, 1),
-        date(2028, 2, 29),
-    )
-    assert period_dates("this_financial_year", date(2026, 3, 31)) == (
-        date(2025, 4, 1),
-        date(2026, 3, 31),
-    )
-    assert period_dates("this_financial_year", date(2026, 4, 1)) == (
-        date(2026, 4, 1),
-        date(2027, 3, 31),
-    )
-    assert period_dates("last_financial_year", date(2026, 12, 4)) == (
-        date(2025, 4, 1),
-        date(2026, 3, 31),
-    )
+    for period, today, first, last in cases:
+        assert period_dates(period, today) == (first, last), (period, today)
 
 
 async def test_reports_page_by_local_authority_and_its_csv(
