@@ -9,13 +9,8 @@ from __future__ import annotations
 import csv
 import io
 
-from orchestrator.closing.reports import (
-    DAY_BANDS,
-    GroupBy,
-    GroupFigures,
-    ReportSummary,
-    band_label,
-)
+from orchestrator.closing.report_figures import GroupBy, GroupFigures, ReportSummary
+from orchestrator.closing.reports import DAY_BANDS, band_label
 from orchestrator.core.models import PartyRole
 
 

@@ -1,4 +1,4 @@
-"""The figures the service is judged by, by month, by local authority or by mediator.
+"""How the figures the service is judged by are counted, by month, local authority or mediator.
 
 - **Meetings held within the target / within 30 days**: for each mediation or
   disagreement-resolution case, its first meeting that took place, counted in the month
@@ -26,15 +26,21 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from calendars import wording
 from orchestrator.cases import service_record
 from orchestrator.closing.outcomes import attendance_for_meeting
+from orchestrator.closing.report_figures import (
+    Band,
+    GroupBy,
+    GroupFigures,
+    ReportSummary,
+    RoleAttendance,
+)
 from orchestrator.closing.report_periods import Period, period_dates
 from orchestrator.core.models import (
     Case,
@@ -48,7 +54,6 @@ from orchestrator.core.models import (
     PartyRole,
 )
 
-GroupBy = Literal["month", "local_authority", "mediator"]
 STATUTORY_DAYS = 30
 # Bands of days from referral to meeting: (lowest, highest or None for open-ended).
 DAY_BANDS: tuple[tuple[int, int | None], ...] = (
@@ -65,62 +70,6 @@ NO_MEDIATOR = "unassigned"
 
 def band_label(low: int, high: int | None) -> str:
     return f"{low}+" if high is None else f"{low}-{high}"
-
-
-# ---------------------------------------------------------------------------- schemas
-
-
-class Band(SQLModel):
-    label: str
-    count: int
-
-
-class RoleAttendance(SQLModel):
-    role: PartyRole
-    expected: int
-    attended: int
-    share: float | None
-
-
-class GroupFigures(SQLModel):
-    key: str
-    label: str
-    meetings_held: int
-    within_target: int
-    within_target_share: float | None
-    statutory_meetings: int
-    within_30_days: int
-    within_30_days_share: float | None
-    median_days_to_meeting: float | None
-    days_to_meeting: list[Band]
-    attendance: list[RoleAttendance]
-    outcomes: int
-    agreement: int
-    partial_agreement: int
-    no_agreement: int
-    withdrawn: int
-    not_attended: int
-    agreement_rate: float | None
-    certificates_issued: int
-    certificates_on_time: int
-    certificates_on_time_share: float | None
-    # Added after the first release (so listed last): the spread of days, attendance in all.
-    fewest_days_to_meeting: int | None = None
-    most_days_to_meeting: int | None = None
-    lower_quartile_days_to_meeting: float | None = None
-    upper_quartile_days_to_meeting: float | None = None
-    people_expected: int = 0
-    people_attended: int = 0
-    attendance_share: float | None = None
-
-
-class ReportSummary(SQLModel):
-    group_by: GroupBy
-    date_from: date | None
-    date_to: date | None
-    groups: list[GroupFigures]
-    total: GroupFigures
-    period: Period | None = None  # the named period the dates came from, if any
 
 
 # ---------------------------------------------------------------------------- counting

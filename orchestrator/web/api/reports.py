@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.closing import report_csv, reports
+from orchestrator.closing.report_figures import GroupBy, ReportSummary
 from orchestrator.closing.report_periods import Period
-from orchestrator.closing.reports import GroupBy, ReportSummary
 from orchestrator.core.models import StaffRole
 from orchestrator.core.settings import Settings
 from orchestrator.web.api.routes import ApiContext, ApiRouter

@@ -16,8 +16,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from calendars import wording
+from orchestrator.closing.report_figures import GroupFigures, ReportSummary
 from orchestrator.closing.report_periods import PERIOD_WORDS
-from orchestrator.closing.reports import GroupFigures, ReportSummary
 from orchestrator.web import pages
 from orchestrator.web.api.reports import ReportQuery, csv_response, figures
 from orchestrator.web.errors import ApiError
