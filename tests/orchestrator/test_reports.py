@@ -424,6 +424,12 @@ async def test_reports_page_by_local_authority_and_its_csv(
     assert "this financial year (1 April 2025 to 31 March 2026)" in html
     assert "period=this_financial_year" in html
 
+    await make_user(client, "ada@staff.example", StaffRole.admin)
+    admin = Browser(client)
+    await admin.sign_in("ada@staff.example")
+    status, html = await admin.get("/staff/reports")
+    assert status == 200 and 'href="/staff/reports">Reports</a>' in html
+
     mediator = Browser(client)
     await mediator.sign_in("mo@staff.example")
     assert (await mediator.get("/staff/reports"))[0] == 403
