@@ -56,6 +56,7 @@ def _csv_header(group_by: GroupBy, roles: list[PartyRole]) -> list[str]:
         "people_expected",
         "people_attended",
         "attendance_share",
+        "waiting_past_target",
     ]
 
 
@@ -100,6 +101,7 @@ def _csv_row(figures: GroupFigures, roles: list[PartyRole]) -> list[str | float]
         figures.people_expected,
         figures.people_attended,
         _blank(figures.attendance_share),
+        figures.waiting_past_target,
     ]
 
 

@@ -59,6 +59,7 @@ class GroupFigures(SQLModel):
     people_expected: int = 0
     people_attended: int = 0
     attendance_share: float | None = None
+    waiting_past_target: int = 0
 
 
 class ReportSummary(SQLModel):

@@ -6,6 +6,9 @@
   meeting's day in the case's zone; within target means on or before the case's target
   day. Within 30 days applies to mediation cases (the statutory duty) and counts from
   when the LA was told, once it was.
+- **Waiting past the target**: open mediation or disagreement-resolution cases with no
+  meeting held whose target day has passed, counted on their target day (the figure the
+  share within target cannot show: a case never booked is in neither of its counts).
 - **Days from referral to meeting**: from the go-ahead; the median, the spread (the
   fewest and most days, and the quartiles either side of the median, counted inclusively
   as a spreadsheet's QUARTILE.INC does) and a distribution in bands.
@@ -25,7 +28,7 @@ import statistics
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +46,7 @@ from orchestrator.closing.report_figures import (
 )
 from orchestrator.closing.report_periods import Period, period_dates
 from orchestrator.core.models import (
+    OPEN_CASE_STATUSES,
     Case,
     CaseKind,
     Certificate,
@@ -101,6 +105,7 @@ class _Tally:
     results: Counter[OutcomeResult] = field(default_factory=Counter)
     certificates: int = 0
     on_time: int = 0
+    waiting: int = 0
 
     def figures(self, key: str) -> GroupFigures:
         bands = [
@@ -155,6 +160,7 @@ class _Tally:
             people_expected=expected,
             people_attended=attended,
             attendance_share=share(attended, expected),
+            waiting_past_target=self.waiting,
         )
 
 
@@ -280,6 +286,15 @@ async def summary(
             default_target_days=default_target_days,
             now=now,
         )
+    held_cases = {m.case_id for m in meetings if _held(m, outcomes.get(m.id))}
+    for case in cases.values():
+        _count_waiting(
+            counting,
+            case=case,
+            held_cases=held_cases,
+            default_target_days=default_target_days,
+            now=now,
+        )
     meeting_mediator = {m.id: m.mediator_id for m in meetings}
     for certificate in (await session.scalars(select(Certificate))).all():
         case = cases.get(certificate.case_id)
@@ -306,11 +321,7 @@ async def _count_meeting(
     day = _local_day(case, meeting.start_at)
     if not counting.in_range(day):
         return
-    held = (
-        outcome.result is not OutcomeResult.not_attended
-        if outcome is not None
-        else meeting.status is MeetingStatus.closed
-    )
+    held = _held(meeting, outcome)
     if outcome is None and not held:
         return
     key, label = counting.group_of(case, day, meeting.mediator_id)
@@ -341,6 +352,33 @@ async def _count_meeting(
             for tally in counting.tallies(key, label):
                 tally.expected[role] += 1
                 tally.attended[role] += bool(row["attended"])
+
+
+def _held(meeting: Meeting, outcome: Outcome | None) -> bool:
+    """Whether the meeting took place: as its outcome says, else once it was closed."""
+    if outcome is not None:
+        return outcome.result is not OutcomeResult.not_attended
+    return meeting.status is MeetingStatus.closed
+
+
+def _count_waiting(
+    counting: _Counting,
+    *,
+    case: Case,
+    held_cases: set[uuid.UUID],
+    default_target_days: int,
+    now: datetime,
+) -> None:
+    """Count an open case with no meeting held whose target day has passed, on that day."""
+    if case.kind is CaseKind.mias or case.id in held_cases:
+        return
+    if case.status not in OPEN_CASE_STATUSES:
+        return
+    target_day = case.referral_date + timedelta(days=case.target_days or default_target_days)
+    if target_day >= _local_day(case, now) or not counting.in_range(target_day):
+        return
+    for tally in counting.tallies(*counting.group_of(case, target_day, case.mediator_id)):
+        tally.waiting += 1
 
 
 def _count_certificate(

@@ -16,7 +16,7 @@ from orchestrator.staff.accounts import add_user
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page, screenshot
 from tests.browser.scenario import PASSWORD
-from tests.orchestrator.test_reports import load_caseload
+from tests.orchestrator.test_reports import add_waiting_cases, load_caseload
 
 pytestmark = pytest.mark.browser
 PHONE_390 = {"width": 390, "height": 844}
@@ -25,6 +25,7 @@ PHONE_390 = {"width": 390, "height": 844}
 async def seed(live_app: LiveApp) -> None:
     """The caseload of tests/orchestrator/test_reports.py, and Sam who schedules."""
     await load_caseload(live_app.app[DB])
+    await add_waiting_cases(live_app.app[DB])
     async with live_app.app[DB].write() as session:
         await add_user(
             session, email="sam@staff.example", role=StaffRole.scheduler, password=PASSWORD
@@ -50,7 +51,8 @@ async def test_scheduler_reads_the_figures_per_local_authority_and_downloads_the
     live_app: LiveApp, browser: Any
 ) -> None:
     # Kent: A (18 days, agreement) and B (39 days, no agreement), certificates 2 of 3 on
-    # time; Medway: C (22 days, partial) and D (30 days); see tests/orchestrator/test_reports.
+    # time, and H waiting past its target with no meeting; Medway: C (22 days, partial) and
+    # D (30 days); see tests/orchestrator/test_reports.
     await seed(live_app)
     page = await signed_in_scheduler(live_app, browser, {"width": 1280, "height": 900})
 
@@ -60,6 +62,9 @@ async def test_scheduler_reads_the_figures_per_local_authority_and_downloads_the
     await page.get_by_text("for all dates, in total and by local authority").wait_for()
     totals = page.locator("#totals")
     assert await row_cells(page, "#totals", "First meeting within the target") == ["3 of 4 (75%)"]
+    assert await row_cells(page, "#totals", "Cases waiting past their target with no meeting") == [
+        "1"
+    ]
     assert await row_cells(page, "#totals", "Days from referral to meeting") == [
         "median 26 days; middle half 21 to 32 days; fewest 18, most 39"
     ]
@@ -73,12 +78,13 @@ async def test_scheduler_reads_the_figures_per_local_authority_and_downloads_the
         h.strip() for h in await page.locator("#by-group th[scope=col]").all_inner_texts()
     )
     assert headers == (
-        "Local authority | First meetings | Within the target | Days from referral to meeting"
-        " | Attendance | Agreement rate | Certificates on time"
+        "Local authority | First meetings | Within the target | Waiting past the target"
+        " | Days from referral to meeting | Attendance | Agreement rate | Certificates on time"
     )
     assert await row_cells(page, "#by-group", "Kent") == [
         "2",
         "1 of 2 (50%)",
+        "1",
         "median 28.5 days; middle half 23 to 34 days; fewest 18, most 39",
         "3 of 4 (75%)",
         "50%",
@@ -87,6 +93,7 @@ async def test_scheduler_reads_the_figures_per_local_authority_and_downloads_the
     assert await row_cells(page, "#by-group", "Medway") == [
         "2",
         "2 of 2 (100%)",
+        "0",
         "median 26 days; middle half 24 to 28 days; fewest 22, most 30",
         "3 of 4 (75%)",
         "100%",
@@ -113,6 +120,7 @@ async def test_scheduler_reads_the_figures_per_local_authority_and_downloads_the
     assert (kent["median_days_to_meeting"], kent["certificates_on_time"]) == ("28.5", "2")
     assert (medway["agreement_rate"], medway["certificates_issued"]) == ("1.0", "0")
     assert (total["people_attended"], total["people_expected"]) == ("6", "8")
+    assert (kent["waiting_past_target"], medway["waiting_past_target"]) == ("1", "0")
     assert (total["median_days_to_meeting"], total["certificates_on_time_share"]) == (
         "26.0",
         "0.6667",
@@ -125,6 +133,7 @@ async def test_scheduler_reads_the_figures_per_local_authority_and_downloads_the
     assert await row_cells(page, "#by-group", "Kent") == [
         "1",
         "1 of 1 (100%)",
+        "1",
         "median 18 days; middle half 18 to 18 days; fewest 18, most 18",
         "2 of 2 (100%)",
         "100%",

@@ -356,6 +356,46 @@ async def test_a_named_period_sets_the_dates(staff: Staff, clock: MutableClock) 
     )
 
 
+async def add_waiting_cases(db: Database) -> None:
+    """H (Kent, referred 5 January, target day 7 February) has no meeting and is open: it
+    waits past its target. I (Medway) is not yet at its target; J (Kent) was withdrawn."""
+    async with db.write() as session:
+        for reference, la, referral, status in (
+            ("H", "Kent", date(2026, 1, 5), CaseStatus.negotiating),
+            ("I", "Medway", date(2026, 2, 20), CaseStatus.referred),
+            ("J", "Kent", date(2026, 1, 5), CaseStatus.withdrawn),
+        ):
+            session.add(
+                Case(
+                    reference=reference,
+                    kind=CaseKind.mediation,
+                    local_authority=la,
+                    referral_date=referral,
+                    status=status,
+                )
+            )
+
+
+async def test_open_cases_past_their_target_with_no_meeting_wait(
+    staff: Staff, clock: MutableClock
+) -> None:
+    await load_caseload(staff.client.app[DB])
+    await add_waiting_cases(staff.client.app[DB])
+    report = await staff.call("GET", "/api/v1/reports/summary?group_by=local_authority")
+    kent, medway = report["groups"]
+    assert (kent["waiting_past_target"], medway["waiting_past_target"]) == (1, 0)
+    assert report["total"]["waiting_past_target"] == 1
+    assert (kent["meetings_held"], kent["within_target"]) == (2, 1)  # as before
+    by_month = await staff.call("GET", "/api/v1/reports/summary?group_by=month")
+    assert by_month["groups"][0]["label"] == "February 2026"  # H's target day
+    assert by_month["groups"][0]["waiting_past_target"] == 1
+    clock.set(datetime(2026, 3, 26, 9, tzinfo=UTC))  # I's target day, 25 March, has passed
+    later = await staff.call("GET", "/api/v1/reports/summary?group_by=local_authority")
+    assert [g["waiting_past_target"] for g in later["groups"]] == [1, 1]
+    before = await staff.call("GET", "/api/v1/reports/summary?to=2026-01-31")
+    assert before["total"]["waiting_past_target"] == 0
+
+
 def test_periods_by_name() -> None:
     cases: tuple[tuple[Period, date, date, date], ...] = (
         ("last_12_months", date(2026, 12, 4), date(2025, 12, 5), date(2026, 12, 4)),

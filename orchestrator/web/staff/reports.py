@@ -220,6 +220,7 @@ def headline(figures: GroupFigures) -> list[tuple[str, str]]:
     return [
         ("Cases whose first meeting took place", str(figures.meetings_held)),
         ("First meeting within the target", _within_target(figures)),
+        ("Cases waiting past their target with no meeting", str(figures.waiting_past_target)),
         (
             "Mediations meeting within 30 days",
             _of(figures.within_30_days, figures.statutory_meetings, figures.within_30_days_share),
@@ -239,6 +240,7 @@ def headline(figures: GroupFigures) -> list[tuple[str, str]]:
 GROUP_COLUMNS = (
     "First meetings",
     "Within the target",
+    "Waiting past the target",
     "Days from referral to meeting",
     "Attendance",
     "Agreement rate",
@@ -251,6 +253,7 @@ def group_cells(figures: GroupFigures) -> list[str]:
     return [
         str(figures.meetings_held),
         _within_target(figures),
+        str(figures.waiting_past_target),
         spread_words(figures),
         _attendance(figures),
         _percent(figures.agreement_rate),
