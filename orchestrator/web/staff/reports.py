@@ -182,7 +182,7 @@ def _days(value: float | None) -> str:
 
 
 def _of(part: int, whole: int, value: float | None) -> str:
-    """ "3 of 4 (75%)", or "no data" when there is nothing to count."""
+    """A part of a whole as "3 of 4 (75%)", or "no data" when there is nothing to count."""
     return "no data" if not whole else f"{part} of {whole} ({_percent(value)})"
 
 
