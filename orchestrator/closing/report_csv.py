@@ -9,13 +9,8 @@ from __future__ import annotations
 import csv
 import io
 
-from orchestrator.closing.reports import (
-    DAY_BANDS,
-    GroupBy,
-    GroupFigures,
-    ReportSummary,
-    band_label,
-)
+from orchestrator.closing.report_figures import GroupBy, GroupFigures, ReportSummary
+from orchestrator.closing.reports import DAY_BANDS, band_label
 from orchestrator.core.models import PartyRole
 
 
@@ -53,6 +48,15 @@ def _csv_header(group_by: GroupBy, roles: list[PartyRole]) -> list[str]:
         "certificates_issued",
         "certificates_on_time",
         "certificates_on_time_share",
+        # Added later, so kept last: the spread of days and attendance in all.
+        "fewest_days_to_meeting",
+        "lower_quartile_days_to_meeting",
+        "upper_quartile_days_to_meeting",
+        "most_days_to_meeting",
+        "people_expected",
+        "people_attended",
+        "attendance_share",
+        "waiting_past_target",
     ]
 
 
@@ -90,6 +94,14 @@ def _csv_row(figures: GroupFigures, roles: list[PartyRole]) -> list[str | float]
         figures.certificates_issued,
         figures.certificates_on_time,
         _blank(figures.certificates_on_time_share),
+        _blank(figures.fewest_days_to_meeting),
+        _blank(figures.lower_quartile_days_to_meeting),
+        _blank(figures.upper_quartile_days_to_meeting),
+        _blank(figures.most_days_to_meeting),
+        figures.people_expected,
+        figures.people_attended,
+        _blank(figures.attendance_share),
+        figures.waiting_past_target,
     ]
 
 

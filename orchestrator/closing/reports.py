@@ -1,4 +1,4 @@
-"""The figures the service is judged by, by month, by local authority or by mediator.
+"""How the figures the service is judged by are counted, by month, local authority or mediator.
 
 - **Meetings held within the target / within 30 days**: for each mediation or
   disagreement-resolution case, its first meeting that took place, counted in the month
@@ -6,10 +6,14 @@
   meeting's day in the case's zone; within target means on or before the case's target
   day. Within 30 days applies to mediation cases (the statutory duty) and counts from
   when the LA was told, once it was.
-- **Days from referral to meeting**: from the go-ahead; the median and a distribution
-  in bands.
-- **Attendance by role**: of the people expected at each held meeting, how many attended
-  (as confirmed with the outcome, else from the participant events).
+- **Waiting past the target**: open mediation or disagreement-resolution cases with no
+  meeting held whose target day has passed, counted on their target day (the figure the
+  share within target cannot show: a case never booked is in neither of its counts).
+- **Days from referral to meeting**: from the go-ahead; the median, the spread (the
+  fewest and most days, and the quartiles either side of the median, counted inclusively
+  as a spreadsheet's QUARTILE.INC does) and a distribution in bands.
+- **Attendance**: of the people expected at each held meeting, how many attended (as
+  confirmed with the outcome, else from the participant events), by role and in all.
 - **Agreement rate**: agreements and partial agreements over the mediations that took
   place (every recorded outcome except "a party did not attend").
 - **Certificates on time**: issued on or before their due day (3 working days after the
@@ -24,16 +28,25 @@ import statistics
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Literal
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from calendars import wording
+from orchestrator.cases import service_record
 from orchestrator.closing.outcomes import attendance_for_meeting
+from orchestrator.closing.report_figures import (
+    Band,
+    GroupBy,
+    GroupFigures,
+    ReportSummary,
+    RoleAttendance,
+)
+from orchestrator.closing.report_periods import Period, period_dates
 from orchestrator.core.models import (
+    OPEN_CASE_STATUSES,
     Case,
     CaseKind,
     Certificate,
@@ -45,7 +58,6 @@ from orchestrator.core.models import (
     PartyRole,
 )
 
-GroupBy = Literal["month", "local_authority", "mediator"]
 STATUTORY_DAYS = 30
 # Bands of days from referral to meeting: (lowest, highest or None for open-ended).
 DAY_BANDS: tuple[tuple[int, int | None], ...] = (
@@ -64,58 +76,21 @@ def band_label(low: int, high: int | None) -> str:
     return f"{low}+" if high is None else f"{low}-{high}"
 
 
-# ---------------------------------------------------------------------------- schemas
-
-
-class Band(SQLModel):
-    label: str
-    count: int
-
-
-class RoleAttendance(SQLModel):
-    role: PartyRole
-    expected: int
-    attended: int
-    share: float | None
-
-
-class GroupFigures(SQLModel):
-    key: str
-    label: str
-    meetings_held: int
-    within_target: int
-    within_target_share: float | None
-    statutory_meetings: int
-    within_30_days: int
-    within_30_days_share: float | None
-    median_days_to_meeting: float | None
-    days_to_meeting: list[Band]
-    attendance: list[RoleAttendance]
-    outcomes: int
-    agreement: int
-    partial_agreement: int
-    no_agreement: int
-    withdrawn: int
-    not_attended: int
-    agreement_rate: float | None
-    certificates_issued: int
-    certificates_on_time: int
-    certificates_on_time_share: float | None
-
-
-class ReportSummary(SQLModel):
-    group_by: GroupBy
-    date_from: date | None
-    date_to: date | None
-    groups: list[GroupFigures]
-    total: GroupFigures
-
-
 # ---------------------------------------------------------------------------- counting
 
 
 def share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def quartiles(days: list[int]) -> tuple[float, float] | None:
+    """The lower and upper quartile, inclusive (one meeting: its own days for both)."""
+    if not days:
+        return None
+    if len(days) == 1:
+        return float(days[0]), float(days[0])
+    lower, _, upper = statistics.quantiles(days, n=4, method="inclusive")
+    return round(lower, 1), round(upper, 1)
 
 
 @dataclass
@@ -130,6 +105,7 @@ class _Tally:
     results: Counter[OutcomeResult] = field(default_factory=Counter)
     certificates: int = 0
     on_time: int = 0
+    waiting: int = 0
 
     def figures(self, key: str) -> GroupFigures:
         bands = [
@@ -144,6 +120,8 @@ class _Tally:
         agreed = (
             self.results[OutcomeResult.agreement] + self.results[OutcomeResult.partial_agreement]
         )
+        expected, attended = sum(self.expected.values()), sum(self.attended.values())
+        spread = quartiles(self.days)
         return GroupFigures(
             key=key,
             label=self.label,
@@ -175,6 +153,14 @@ class _Tally:
             certificates_issued=self.certificates,
             certificates_on_time=self.on_time,
             certificates_on_time_share=share(self.on_time, self.certificates),
+            fewest_days_to_meeting=min(self.days, default=None),
+            most_days_to_meeting=max(self.days, default=None),
+            lower_quartile_days_to_meeting=spread[0] if spread else None,
+            upper_quartile_days_to_meeting=spread[1] if spread else None,
+            people_expected=expected,
+            people_attended=attended,
+            attendance_share=share(attended, expected),
+            waiting_past_target=self.waiting,
         )
 
 
@@ -235,6 +221,35 @@ class _Counting:
         )
 
 
+async def service_figures(
+    session: AsyncSession,
+    *,
+    group_by: GroupBy,
+    date_from: date | None,
+    date_to: date | None,
+    period: Period | None,
+    fallback_target_days: int,
+    zone: str,
+    now: datetime,
+) -> ReportSummary:
+    """The figures staff and the API ask for: a named period (seen today in ``zone``) or
+    dates, counted against each case's target, else the service's, else the fallback."""
+    if period is not None:
+        date_from, date_to = period_dates(period, now.astimezone(ZoneInfo(zone)).date())
+    report = await summary(
+        session,
+        group_by=group_by,
+        date_from=date_from,
+        date_to=date_to,
+        default_target_days=await service_record.service_target_days(
+            session, fallback=fallback_target_days
+        ),
+        now=now,
+    )
+    report.period = period
+    return report
+
+
 async def summary(
     session: AsyncSession,
     *,
@@ -271,6 +286,15 @@ async def summary(
             default_target_days=default_target_days,
             now=now,
         )
+    held_cases = {m.case_id for m in meetings if _held(m, outcomes.get(m.id))}
+    for case in cases.values():
+        _count_waiting(
+            counting,
+            case=case,
+            held_cases=held_cases,
+            default_target_days=default_target_days,
+            now=now,
+        )
     meeting_mediator = {m.id: m.mediator_id for m in meetings}
     for certificate in (await session.scalars(select(Certificate))).all():
         case = cases.get(certificate.case_id)
@@ -297,11 +321,7 @@ async def _count_meeting(
     day = _local_day(case, meeting.start_at)
     if not counting.in_range(day):
         return
-    held = (
-        outcome.result is not OutcomeResult.not_attended
-        if outcome is not None
-        else meeting.status is MeetingStatus.closed
-    )
+    held = _held(meeting, outcome)
     if outcome is None and not held:
         return
     key, label = counting.group_of(case, day, meeting.mediator_id)
@@ -332,6 +352,33 @@ async def _count_meeting(
             for tally in counting.tallies(key, label):
                 tally.expected[role] += 1
                 tally.attended[role] += bool(row["attended"])
+
+
+def _held(meeting: Meeting, outcome: Outcome | None) -> bool:
+    """Whether the meeting took place: as its outcome says, else once it was closed."""
+    if outcome is not None:
+        return outcome.result is not OutcomeResult.not_attended
+    return meeting.status is MeetingStatus.closed
+
+
+def _count_waiting(
+    counting: _Counting,
+    *,
+    case: Case,
+    held_cases: set[uuid.UUID],
+    default_target_days: int,
+    now: datetime,
+) -> None:
+    """Count an open case with no meeting held whose target day has passed, on that day."""
+    if case.kind is CaseKind.mias or case.id in held_cases:
+        return
+    if case.status not in OPEN_CASE_STATUSES:
+        return
+    target_day = case.referral_date + timedelta(days=case.target_days or default_target_days)
+    if target_day >= _local_day(case, now) or not counting.in_range(target_day):
+        return
+    for tally in counting.tallies(*counting.group_of(case, target_day, case.mediator_id)):
+        tally.waiting += 1
 
 
 def _count_certificate(

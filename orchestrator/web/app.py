@@ -77,6 +77,7 @@ from orchestrator.web.staff import my_meetings as staff_my_meetings
 from orchestrator.web.staff import outcome as staff_outcome
 from orchestrator.web.staff import parties as staff_parties
 from orchestrator.web.staff import party_links as staff_party_links
+from orchestrator.web.staff import reports as staff_reports
 from orchestrator.web.staff import reschedule as staff_reschedule
 from orchestrator.web.staff import signin as staff_signin
 from orchestrator.web.staff import vocabulary as staff_vocabulary
@@ -114,6 +115,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_console.routes,
     staff_console_actions.routes,
     staff_outcome.routes,
+    staff_reports.routes,
     party_poll.routes,
     party_join.routes,
     hooks_providers.routes,

@@ -1,10 +1,10 @@
-"""The staff reports page: the figures as server-rendered SVG charts, each with its table.
+"""The staff reports page: the figures the service is judged by, in total and per group
+(local authority by default), as tables and server-rendered SVG charts, and as CSV.
 
 The charts are plain SVG drawn here (no script, nothing to download) and every chart is
 followed by a table of the same numbers, so the page reads the same to a screen reader.
-The web app mounts it behind staff sign-in::
-
-    routes.get("/staff/reports")(lambda request: reports_page.view(request))
+Schedulers (and admins) see it, as the API's reports are theirs: the figures span every
+case and compare mediators by name, so mediators, who see only their own cases, do not.
 """
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from orchestrator.cases import service_record
-from orchestrator.closing import reports
-from orchestrator.closing.reports import ReportSummary
+from calendars import wording
+from orchestrator.closing.report_figures import GroupFigures, ReportSummary
+from orchestrator.closing.report_periods import PERIOD_WORDS
 from orchestrator.web import pages
-from orchestrator.web.api.reports import ReportQuery
+from orchestrator.web.api.reports import ReportQuery, csv_response, figures
 from orchestrator.web.errors import ApiError
-from orchestrator.web.keys import CLOCK, DB, SETTINGS
+from orchestrator.web.keys import DB
+from orchestrator.web.staff.roles import SCHEDULERS
+from orchestrator.web.staff.sessions import StaffContext, staff_page
 
+routes = web.RouteTableDef()
 CHART_WIDTH = 640
 LABEL_WIDTH = 200
 VALUE_WIDTH = 70
@@ -174,56 +177,173 @@ def _attendance_chart(report: ReportSummary) -> Chart:
     )
 
 
+def _days(value: float | None) -> str:
+    return "no data" if value is None else f"{value:g} days"
+
+
+def _of(part: int, whole: int, value: float | None) -> str:
+    """A part of a whole as "3 of 4 (75%)", or "no data" when there is nothing to count."""
+    return "no data" if not whole else f"{part} of {whole} ({_percent(value)})"
+
+
+def spread_words(figures: GroupFigures) -> str:
+    """The median with the spread round it, in whole days for reading."""
+    if figures.median_days_to_meeting is None:
+        return "no data"
+    lower = figures.lower_quartile_days_to_meeting or 0.0
+    upper = figures.upper_quartile_days_to_meeting or 0.0
+    return (
+        f"median {_days(figures.median_days_to_meeting)}; "
+        f"middle half {lower:.0f} to {upper:.0f} days; "
+        f"fewest {figures.fewest_days_to_meeting}, most {figures.most_days_to_meeting}"
+    )
+
+
+def _within_target(figures: GroupFigures) -> str:
+    return _of(figures.within_target, figures.meetings_held, figures.within_target_share)
+
+
+def _attendance(figures: GroupFigures) -> str:
+    return _of(figures.people_attended, figures.people_expected, figures.attendance_share)
+
+
+def _certificates(figures: GroupFigures) -> str:
+    return _of(
+        figures.certificates_on_time,
+        figures.certificates_issued,
+        figures.certificates_on_time_share,
+    )
+
+
+def headline(figures: GroupFigures) -> list[tuple[str, str]]:
+    """The figures the service is judged by, as (what, how many) rows."""
+    return [
+        ("Cases whose first meeting took place", str(figures.meetings_held)),
+        ("First meeting within the target", _within_target(figures)),
+        ("Cases waiting past their target with no meeting", str(figures.waiting_past_target)),
+        (
+            "Mediations meeting within 30 days",
+            _of(figures.within_30_days, figures.statutory_meetings, figures.within_30_days_share),
+        ),
+        ("Days from referral to meeting", spread_words(figures)),
+        ("People expected who attended", _attendance(figures)),
+        (
+            "Agreement rate (full or partial)",
+            f"{_percent(figures.agreement_rate)} ({figures.agreement} full, "
+            f"{figures.partial_agreement} partial, {figures.no_agreement} none, "
+            f"{figures.withdrawn} withdrew, {figures.not_attended} did not attend)",
+        ),
+        ("Certificates issued on time (within 3 working days)", _certificates(figures)),
+    ]
+
+
+GROUP_COLUMNS = (
+    "First meetings",
+    "Within the target",
+    "Waiting past the target",
+    "Days from referral to meeting",
+    "Attendance",
+    "Agreement rate",
+    "Certificates on time",
+)
+
+
+def group_cells(figures: GroupFigures) -> list[str]:
+    """One group's row of the table by group, in the order of ``GROUP_COLUMNS``."""
+    return [
+        str(figures.meetings_held),
+        _within_target(figures),
+        str(figures.waiting_past_target),
+        spread_words(figures),
+        _attendance(figures),
+        _percent(figures.agreement_rate),
+        _certificates(figures),
+    ]
+
+
+def period_words(report: ReportSummary) -> str:
+    """The period the figures cover, as staff say it."""
+    start = wording.date_only(report.date_from) if report.date_from else "the first case"
+    end = wording.date_only(report.date_to) if report.date_to else "today"
+    if report.period is not None:
+        return f"{PERIOD_WORDS[report.period].lower()} ({start} to {end})"
+    if report.date_from or report.date_to:
+        return f"{start} to {end}"
+    return "all dates"
+
+
+def _query_string(report: ReportSummary) -> str:
+    """The query that shows these figures again (for the CSV link)."""
+    query: dict[str, str] = {"group_by": report.group_by, "period": report.period or ""}
+    if report.period is None:
+        query |= {
+            "from": report.date_from.isoformat() if report.date_from else "",
+            "to": report.date_to.isoformat() if report.date_to else "",
+        }
+    return "&".join(f"{k}={v}" for k, v in query.items() if v)
+
+
 def render_reports(
     request: web.Request,
-    figures: ReportSummary,
+    report: ReportSummary,
     *,
     context: dict[str, Any] | None = None,
 ) -> web.Response:
-    """Render the reports page for ``figures`` (``context`` adds e.g. the signed-in staff)."""
-    query = {
-        "group_by": figures.group_by,
-        "from": figures.date_from.isoformat() if figures.date_from else "",
-        "to": figures.date_to.isoformat() if figures.date_to else "",
-    }
-    csv_query = "&".join(f"{k}={v}" for k, v in query.items() if v)
+    """Render the reports page for ``report`` (``context`` adds e.g. the signed-in staff)."""
+    chosen = report.period or ("dates" if report.date_from or report.date_to else "")
     return pages.render(
         "staff/reports.html",
         request,
         {
-            "report": figures,
-            "charts": charts_for(figures),
-            "query": query,
+            "report": report,
+            "charts": charts_for(report),
+            "headline": headline(report.total),
+            "columns": GROUP_COLUMNS,
+            "rows": [(g.label, group_cells(g)) for g in report.groups],
+            "period_words": period_words(report),
+            "periods": PERIOD_WORDS,
+            "chosen_period": chosen,
+            "dates": {
+                "from": report.date_from.isoformat() if report.date_from else "",
+                "to": report.date_to.isoformat() if report.date_to else "",
+            },
             "group_words": GROUP_WORDS,
-            "csv_url": f"/api/v1/reports/summary.csv?{csv_query}",
+            "csv_url": f"/staff/reports/figures.csv?{_query_string(report)}",
             "percent": _percent,
             **(context or {}),
         },
     )
 
 
-async def load_figures(request: web.Request) -> ReportSummary:
-    """Read ``group_by``, ``from`` and ``to`` from the query string and count the figures."""
+def report_query(request: web.Request) -> ReportQuery:
+    """The page's choices: a named period (its dates then ignored), dates, or all dates."""
+    given = {k: v for k, v in request.query.items() if v and k in ("group_by", "from", "to")}
+    given.setdefault("group_by", "local_authority")
+    period = request.query.get("period", "")
+    if period in PERIOD_WORDS:
+        given = {"group_by": given["group_by"], "period": period}
     try:
-        query = ReportQuery.model_validate(
-            {k: v for k, v in request.query.items() if v and k in ("group_by", "from", "to")}
-        )
+        return ReportQuery.model_validate(given)
     except ValidationError:
         raise ApiError(400, "bad_query", "those report dates or groupings are not valid") from None
-    app = request.app
-    async with app[DB].read() as session:
-        return await reports.summary(
-            session,
-            group_by=query.group_by,
-            date_from=query.date_from,
-            date_to=query.date_to,
-            default_target_days=await service_record.service_target_days(
-                session, fallback=app[SETTINGS].target_days
-            ),
-            now=app[CLOCK](),
-        )
 
 
-async def view(request: web.Request, *, context: dict[str, Any] | None = None) -> web.Response:
-    """The whole page: figures from the query string, rendered (mount behind staff sign-in)."""
-    return render_reports(request, await load_figures(request), context=context)
+async def load_figures(request: web.Request, staff: StaffContext) -> ReportSummary:
+    """Count the figures the page's query string asks for."""
+    query = report_query(request)
+    async with staff.app[DB].read() as session:
+        return await figures(session, query, settings=staff.settings, now=staff.now)
+
+
+@routes.get("/staff/reports")
+@staff_page(roles=SCHEDULERS)
+async def view(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """The whole page: figures from the query string, in tables and charts."""
+    return render_reports(request, await load_figures(request, staff), context=staff.page())
+
+
+@routes.get("/staff/reports/figures.csv")
+@staff_page(roles=SCHEDULERS)
+async def figures_csv(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """The same figures as the page, as a spreadsheet to download."""
+    return csv_response(await load_figures(request, staff))
