@@ -104,7 +104,14 @@ async def test_mediator_runs_the_room_and_records_the_outcome(
     assert "Pat Jordan" in page.split('data-room="joint"')[1].split("</ul>")[0]
 
     clock.advance(minutes=1)
-    ended = await mo.post(f"{console}/end")
+    asked = await mo.post(f"{console}/end")
+    assert asked.headers["Location"] == f"{console}/end"  # ending takes a second step
+    async with client.app[DB].read() as session:
+        still = await session.get(Meeting, meeting.id)
+    assert still is not None and still.status is MeetingStatus.in_session
+    status, confirm = await mo.get(f"{console}/end")
+    assert status == 200 and "End the session for everyone?" in confirm
+    ended = await mo.post(f"{console}/end", {"confirm": "yes"})
     assert ended.headers["Location"] == f"/staff/meetings/{meeting.id}/outcome"
     status, form = await mo.get(f"/staff/meetings/{meeting.id}/outcome")
     assert status == 200 and "Record the outcome" in form

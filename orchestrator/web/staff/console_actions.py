@@ -1,4 +1,8 @@
-"""The console's buttons: each one transaction through ``rooms.py``, then back to the console."""
+"""The console's buttons: each one transaction through ``rooms.py``, then back to the console.
+
+Ending the session for everyone cannot be undone, so it takes two steps: the console's
+button leads to a page that asks, and only that page's button (``confirm=yes``) ends it.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,9 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     if action not in ACTIONS:
         raise NotFound("action", action)
     form = staff.form
+    meeting_id = request.match_info["meeting_id"]
+    if action == "end" and form.get("confirm") != "yes":
+        raise see_other(f"/staff/meetings/{meeting_id}/console/end")
     notice = action
     error = ""
     try:
@@ -43,11 +50,20 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     except DomainError as exc:
         error = pages.as_sentence(exc.message)
         notice = ""
-    meeting_id = request.match_info["meeting_id"]
     if action == "end" and not error:
         raise see_other(f"/staff/meetings/{meeting_id}/outcome")
     query = f"error={_quote(error)}" if error else f"notice={notice}"
     raise see_other(f"/staff/meetings/{meeting_id}/console?{query}")
+
+
+@routes.get("/staff/meetings/{meeting_id}/console/end")
+@staff_page(roles=ROOM_STAFF)
+async def confirm_end(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """Ask before ending the session for everyone: it disconnects every room at once."""
+    async with request.app[DB].read() as session:
+        meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
+    context = staff.page(meeting=meeting, case=case)
+    return pages.render("staff/console_end.html", request, context)
 
 
 def _quote(text: str) -> str:
