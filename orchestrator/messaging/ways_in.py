@@ -16,7 +16,15 @@ from sqlmodel import col, select
 
 from calendars.invite_spec import JoinDetails
 from orchestrator.cases import links
-from orchestrator.core.models import Link, LinkScope, Meeting, MeetingMode, PartStat, Party
+from orchestrator.core.models import (
+    Link,
+    LinkScope,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    PartStat,
+    Party,
+)
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MeetingFacts, Recipient
 from orchestrator.scheduling import joining
@@ -95,6 +103,21 @@ def link_url(link: Link, settings: Settings) -> str:
     return links.url_for(
         link, base_url=settings.base_url, secret=settings.secret_key.get_secret_value()
     )
+
+
+async def mediator_video_url(
+    session: AsyncSession, meeting: Meeting, settings: Settings
+) -> str | None:
+    """The mediator's own way into the video, as its host: their /j/ link's video door.
+
+    None when the meeting has no video room, has no mediator, or is over.
+    """
+    if meeting.mode not in (MeetingMode.video, MeetingMode.hybrid) or meeting.mediator_id is None:
+        return None
+    if meeting.status in (MeetingStatus.closed, MeetingStatus.cancelled):
+        return None
+    link = await current_join_link(session, meeting, mediator_id=meeting.mediator_id)
+    return f"{link_url(link, settings)}/video" if link is not None else None
 
 
 async def join_details(

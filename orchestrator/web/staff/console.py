@@ -25,7 +25,6 @@ from orchestrator.cases import roster
 from orchestrator.core.models import (
     Case,
     Meeting,
-    MeetingMode,
     MeetingStatus,
     ParticipantStatus,
     Party,
@@ -158,16 +157,6 @@ async def console_context(
     )
 
 
-async def own_join_url(session: AsyncSession, meeting: Meeting, staff: StaffContext) -> str | None:
-    """The mediator's own way into the video (as host): their /j/ link's video door."""
-    if meeting.mode not in (MeetingMode.video, MeetingMode.hybrid) or meeting.mediator_id is None:
-        return None
-    if meeting.status in (MeetingStatus.closed, MeetingStatus.cancelled):
-        return None
-    link = await ways_in.current_join_link(session, meeting, mediator_id=meeting.mediator_id)
-    return f"{ways_in.link_url(link, staff.settings)}/video" if link is not None else None
-
-
 _IN_ROOM = (ParticipantStatus.in_session, ParticipantStatus.in_caucus)
 
 
@@ -185,7 +174,7 @@ async def console(request: web.Request, staff: StaffContext) -> web.StreamRespon
         meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
         context = await console_context(session, staff, meeting, case)
         context["state_token"] = await rooms.state_fingerprint(session, meeting.id)
-        context["join_url"] = await own_join_url(session, meeting, staff)
+        context["join_url"] = await ways_in.mediator_video_url(session, meeting, staff.settings)
     await staff.audit(
         "page.console", case_id=case.id, target_type="meeting", target_id=str(meeting.id)
     )

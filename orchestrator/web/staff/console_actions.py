@@ -15,9 +15,12 @@ from orchestrator.core.errors import DomainError, NotFound
 from orchestrator.core.models import Meeting, ParticipantStatus
 from orchestrator.meeting import attendance, room_moves, rooms, session_control
 from orchestrator.web import pages
-from orchestrator.web.keys import DB
 from orchestrator.web.staff.forms import parse_uuid, see_other
-from orchestrator.web.staff.my_meetings import audit_meeting_write, my_meeting
+from orchestrator.web.staff.my_meetings import (
+    audit_meeting_write,
+    changing_my_meeting,
+    read_my_meeting,
+)
 from orchestrator.web.staff.roles import ROOM_STAFF
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
@@ -41,8 +44,7 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     notice = action
     error = ""
     try:
-        async with request.app[DB].write() as session:
-            meeting, _ = await my_meeting(session, staff, request.match_info["meeting_id"])
+        async with changing_my_meeting(request, staff) as (session, meeting, _):
             await _apply(session, staff, meeting, action, form)
             audit_meeting_write(session, staff, f"console.{action}", meeting)
     except NotFound:
@@ -60,8 +62,7 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
 @staff_page(roles=ROOM_STAFF)
 async def confirm_end(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Ask before ending the session for everyone: it disconnects every room at once."""
-    async with request.app[DB].read() as session:
-        meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
+    meeting, case = await read_my_meeting(request, staff)
     context = staff.page(meeting=meeting, case=case)
     return pages.render("staff/console_end.html", request, context)
 

@@ -20,7 +20,7 @@ from orchestrator.web import pages
 from orchestrator.web.keys import DB, WORKDAYS
 from orchestrator.web.staff import outcome_form
 from orchestrator.web.staff.forms import see_other
-from orchestrator.web.staff.my_meetings import audit_meeting_write, my_meeting
+from orchestrator.web.staff.my_meetings import audit_meeting_write, changing_my_meeting, my_meeting
 from orchestrator.web.staff.roles import ROOM_STAFF
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
@@ -64,8 +64,7 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
     data = outcome_form.to_outcome(form)
     if data is not None:
         try:
-            async with request.app[DB].write() as session:
-                meeting, _ = await my_meeting(session, staff, request.match_info["meeting_id"])
+            async with changing_my_meeting(request, staff) as (session, meeting, _):
                 await outcomes.record_outcome(
                     session,
                     meeting=meeting,
@@ -90,8 +89,7 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
 async def issue_certificate(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Issue the meeting's certificate (numbered, stored, emailed), as the API does."""
     try:
-        async with request.app[DB].write() as session:
-            meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
+        async with changing_my_meeting(request, staff) as (session, meeting, case):
             await certificates.issue_certificate(
                 session,
                 case=case,
@@ -170,22 +168,18 @@ async def _render(
     if outcome is not None:
         public = outcomes.outcome_public(outcome, case=case, calendar=request.app[WORKDAYS])
         due = public.certificate_due
+    on_time = certificate is not None and (
+        certificates.issued_on(certificate, case) <= certificate.due_date
+    )
     context: dict[str, Any] = staff.page(
         meeting=meeting,
         case=case,
-        parties=parties,
-        results=list(OutcomeResult),
         result_words=RESULT_WORDS,
         form=form,
-        values=form.values,
-        errors=form.errors,
         notice=notice,
         outcome=outcome,
         certificate=certificate,
-        certificate_on_time=(
-            certificate is not None
-            and certificates.issued_on(certificate, case) <= certificate.due_date
-        ),
+        certificate_on_time=on_time,
         certificate_error=certificate_error,
         certificate_due=due,
         deliveries=sent,

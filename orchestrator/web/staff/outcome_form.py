@@ -26,19 +26,25 @@ class IssueRow:
     agreed: bool = False
 
 
+DATE_PARTS = ("day", "month", "year")
+
+
 @dataclass
 class StepRow:
     action: str = ""
     who: str = ""
-    day: str = ""
-    month: str = ""
-    year: str = ""
+    due_typed: tuple[str, ...] = ("", "", "")  # day, month and year, as typed
+
+    @property
+    def blank(self) -> bool:
+        return not (self.action or self.who or any(self.due_typed))
 
     @property
     def due(self) -> date | None:
         """The date typed, if it is a real one."""
+        day, month, year = self.due_typed
         try:
-            return date(int(self.year), int(self.month), int(self.day))
+            return date(int(year), int(month), int(day))
         except ValueError:
             return None
 
@@ -60,7 +66,7 @@ class OutcomeForm:
         follows it, and the keyboard is sent to that blank row (``focus``).
         """
         issues = [row for row in self.issues if row.summary or row.agreed]
-        steps = [row for row in self.steps if row.action or row.who or row.day or row.year]
+        steps = [row for row in self.steps if not row.blank]
         issues.append(IssueRow())
         while len(issues) < MIN_ISSUE_ROWS:
             issues.append(IssueRow())
@@ -103,9 +109,7 @@ def posted(form: Any) -> OutcomeForm:
         StepRow(
             action=_text(form, f"step_action_{i}"),
             who=_text(form, f"step_who_{i}"),
-            day=_text(form, f"step_due_{i}-day"),
-            month=_text(form, f"step_due_{i}-month"),
-            year=_text(form, f"step_due_{i}-year"),
+            due_typed=tuple(_text(form, f"step_due_{i}-{part}") for part in DATE_PARTS),
         )
         for i in range(1, _rows(form, "step_action_") + 1)
     ]
@@ -133,9 +137,7 @@ def of_outcome(outcome: Outcome) -> OutcomeForm:
             StepRow(
                 action=str(step["action"]),
                 who=str(step.get("who", "")),
-                day=str(due.day) if due else "",
-                month=str(due.month) if due else "",
-                year=str(due.year) if due else "",
+                due_typed=(str(due.day), str(due.month), str(due.year)) if due else ("", "", ""),
             )
         )
     return OutcomeForm(values=values, issues=issues, steps=steps)
@@ -143,7 +145,7 @@ def of_outcome(outcome: Outcome) -> OutcomeForm:
 
 def _due(row: StepRow, number: int, errors: dict[str, str]) -> str | None:
     """The step's date as ISO text, or None; a refusal in ``errors`` if it is no real date."""
-    if not (row.day or row.month or row.year):
+    if not any(row.due_typed):
         return None
     if row.due is None:
         errors[f"step_due_{number}"] = (
@@ -156,7 +158,7 @@ def _due(row: StepRow, number: int, errors: dict[str, str]) -> str | None:
 def _steps(rows: list[StepRow], errors: dict[str, str]) -> list[dict[str, Any]]:
     steps = []
     for number, row in enumerate(rows, start=1):
-        if not (row.action or row.who or row.day or row.month or row.year):
+        if row.blank:
             continue
         if not row.action:
             errors[f"step_action_{number}"] = f"Next step {number}: say what will happen"
