@@ -54,12 +54,13 @@ STATUS_WORDS = {
     ParticipantStatus.left: "Left",
     ParticipantStatus.disconnected: "Lost connection",
 }
-# The attendance mark a person's dropdown starts at: what the record says of them now.
+# The marks a mediator may give each person, with their words.
 MARK_CHOICES = (
     (ParticipantStatus.in_session, "Present"),
     (ParticipantStatus.left, "Left"),
     (ParticipantStatus.not_signed_in, "Did not attend"),
 )
+# The mark a person's dropdown starts at, by what the record says of them now (else Present).
 MARK_FOR = {
     ParticipantStatus.not_signed_in: ParticipantStatus.not_signed_in,
     ParticipantStatus.left: ParticipantStatus.left,

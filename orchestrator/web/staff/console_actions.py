@@ -40,6 +40,7 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     form = staff.form
     meeting_id = request.match_info["meeting_id"]
     if action == "end" and form.get("confirm") != "yes":
+        await read_my_meeting(request, staff)  # another's meeting: not found, on the trail
         raise see_other(f"/staff/meetings/{meeting_id}/console/end")
     notice = action
     error = ""
