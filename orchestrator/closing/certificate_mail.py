@@ -1,13 +1,16 @@
 """Send an issued certificate to the family and the LA: one email each, the PDF attached.
 
-The mail goes through the outbox, so a mail outage delays a certificate but never loses it.
+The mail goes through the outbox, so a mail outage delays a certificate but never loses it;
+``deliveries`` reads back, for staff, whom each one went to and whether it has gone.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from calendars.imip import build_plain_message
 from orchestrator.closing.certificate_pdf import CertificateText
@@ -16,6 +19,8 @@ from orchestrator.core.models import (
     Case,
     Certificate,
     OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
     Party,
     PartyRole,
     is_person_name,
@@ -25,6 +30,21 @@ from orchestrator.messaging.outbox import email_payload, enqueue
 
 # Who receives the certificate: the family (the appellant) and the LA.
 RECIPIENT_ROLES = FAMILY_ROLES | {PartyRole.la_officer}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One certificate email: to whom, and how its sending stands."""
+
+    party: Party | None  # None once the party's row is gone
+    email: str
+    status: OutboxStatus
+    queued_at: datetime
+    sent_at: datetime | None
+
+
+def _key_prefix(certificate: Certificate) -> str:
+    return f"certificate-{certificate.id.hex}-"
 
 
 async def send_certificate(
@@ -66,7 +86,7 @@ async def send_certificate(
             session,
             kind=OutboxKind.email,
             topic="certificate",
-            idempotency_key=f"certificate-{certificate.id.hex}-{party.id.hex}",
+            idempotency_key=f"{_key_prefix(certificate)}{party.id.hex}",
             payload=email_payload(message, to=[party.email]),
             now=now,
             case_id=case.id,
@@ -74,6 +94,32 @@ async def send_certificate(
         )
         sent += 1
     return sent
+
+
+async def deliveries(
+    session: AsyncSession, *, certificate: Certificate, parties: list[Party]
+) -> list[Delivery]:
+    """Each email this certificate was queued as, with its recipient, oldest first."""
+    prefix = _key_prefix(certificate)
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.topic) == "certificate",
+            col(OutboxMessage.idempotency_key).startswith(prefix),
+        )
+        .order_by(col(OutboxMessage.created_at))
+    )
+    by_hex = {p.id.hex: p for p in parties}
+    return [
+        Delivery(
+            party=by_hex.get(row.idempotency_key.removeprefix(prefix)),
+            email=", ".join(str(to) for to in row.payload.get("to", [])),
+            status=row.status,
+            queued_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+        for row in rows.all()
+    ]
 
 
 def _letter(

@@ -345,6 +345,16 @@ async def get_certificate(session: AsyncSession, certificate_id: uuid.UUID) -> C
     return certificate
 
 
+async def meeting_certificate(session: AsyncSession, meeting_id: uuid.UUID) -> Certificate | None:
+    """The certificate issued on this meeting's outcome, if there is one yet."""
+    return await session.scalar(
+        select(Certificate)
+        .where(col(Certificate.meeting_id) == meeting_id)
+        .order_by(col(Certificate.issued_at).desc())
+        .limit(1)
+    )
+
+
 async def list_certificates(session: AsyncSession, *, case_id: uuid.UUID) -> list[Certificate]:
     query = (
         select(Certificate)

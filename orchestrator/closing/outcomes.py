@@ -194,8 +194,13 @@ def _check_consistent(data: OutcomeCreate) -> None:
         raise ValidationFailed("no agreement means no issue was agreed")
 
 
+async def find_outcome(session: AsyncSession, *, meeting_id: uuid.UUID) -> Outcome | None:
+    """The meeting's recorded outcome, or None while none is recorded."""
+    return await session.scalar(select(Outcome).where(col(Outcome.meeting_id) == meeting_id))
+
+
 async def get_outcome(session: AsyncSession, *, meeting_id: uuid.UUID) -> Outcome:
-    outcome = await session.scalar(select(Outcome).where(col(Outcome.meeting_id) == meeting_id))
+    outcome = await find_outcome(session, meeting_id=meeting_id)
     if outcome is None:
         raise NotFound("outcome", meeting_id)
     return outcome

@@ -108,6 +108,21 @@ def link_url(link: Link, settings: Settings) -> str:
     )
 
 
+async def mediator_video_url(
+    session: AsyncSession, meeting: Meeting, settings: Settings
+) -> str | None:
+    """The mediator's own way into the video, as its host: their /j/ link's video door.
+
+    None when the meeting has no video room, has no mediator, or is over.
+    """
+    if meeting.mode not in (MeetingMode.video, MeetingMode.hybrid) or meeting.mediator_id is None:
+        return None
+    if meeting.status in (MeetingStatus.closed, MeetingStatus.cancelled):
+        return None
+    link = await current_join_link(session, meeting, mediator_id=meeting.mediator_id)
+    return f"{link_url(link, settings)}/video" if link is not None else None
+
+
 async def join_details(
     session: AsyncSession, facts: MeetingFacts, recipient: Recipient, settings: Settings
 ) -> JoinDetails:

@@ -75,6 +75,7 @@ async def test_mediator_sees_a_party_arrive_and_runs_the_session(
 
     live_app.clock.advance(minutes=1)
     await page.get_by_role("button", name="End the session for everyone").click()
+    await page.get_by_role("button", name="Yes, end the session").click()
     await page.get_by_role("heading", name="Record the outcome").wait_for()
     await assert_accessible(page, "outcome form")
     await page.get_by_label("Agreement on some issues").check()

@@ -22,8 +22,17 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import roster
-from orchestrator.core.models import Case, Meeting, MeetingStatus, ParticipantStatus, Party, Room
+from orchestrator.core.models import (
+    Case,
+    Meeting,
+    MeetingStatus,
+    ParticipantStatus,
+    Party,
+    PartyRole,
+    Room,
+)
 from orchestrator.meeting import rooms
+from orchestrator.messaging import ways_in
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
 from orchestrator.web.staff.my_meetings import my_meeting
@@ -44,6 +53,18 @@ STATUS_WORDS = {
     ParticipantStatus.in_caucus: "In a private room",
     ParticipantStatus.left: "Left",
     ParticipantStatus.disconnected: "Lost connection",
+}
+# The marks a mediator may give each person, with their words.
+MARK_CHOICES = (
+    (ParticipantStatus.in_session, "Present"),
+    (ParticipantStatus.left, "Left"),
+    (ParticipantStatus.not_signed_in, "Did not attend"),
+)
+# The mark a person's dropdown starts at, by what the record says of them now (else Present).
+MARK_FOR = {
+    ParticipantStatus.not_signed_in: ParticipantStatus.not_signed_in,
+    ParticipantStatus.left: ParticipantStatus.left,
+    ParticipantStatus.disconnected: ParticipantStatus.left,
 }
 
 
@@ -75,6 +96,11 @@ class Person:
     words: str
     channel: str
     room_id: uuid.UUID | None
+
+    @property
+    def mark(self) -> ParticipantStatus:
+        """The attendance mark the record shows: present unless not arrived or gone."""
+        return MARK_FOR.get(self.status, ParticipantStatus.in_session)
 
 
 async def console_context(
@@ -127,11 +153,8 @@ async def console_context(
         people=people,
         running=running,
         fingerprint=_fingerprint_of(meeting, state.rooms, people),
-        mark_choices=[
-            (ParticipantStatus.in_session, "Present"),
-            (ParticipantStatus.left, "Left"),
-            (ParticipantStatus.not_signed_in, "Did not attend"),
-        ],
+        mark_choices=MARK_CHOICES,
+        interpreters=[p.name for p in parties.values() if p.role is PartyRole.interpreter],
     )
 
 
@@ -152,6 +175,7 @@ async def console(request: web.Request, staff: StaffContext) -> web.StreamRespon
         meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
         context = await console_context(session, staff, meeting, case)
         context["state_token"] = await rooms.state_fingerprint(session, meeting.id)
+        context["join_url"] = await ways_in.mediator_video_url(session, meeting, staff.settings)
     await staff.audit(
         "page.console", case_id=case.id, target_type="meeting", target_id=str(meeting.id)
     )

@@ -1,4 +1,8 @@
-"""The console's buttons: each one transaction through ``rooms.py``, then back to the console."""
+"""The console's buttons: each one transaction through ``rooms.py``, then back to the console.
+
+Ending the session for everyone cannot be undone, so it takes two steps: the console's
+button leads to a page that asks, and only that page's button (``confirm=yes``) ends it.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,12 @@ from orchestrator.core.errors import DomainError, NotFound
 from orchestrator.core.models import Meeting, ParticipantStatus
 from orchestrator.meeting import attendance, room_moves, rooms, session_control
 from orchestrator.web import pages
-from orchestrator.web.keys import DB
 from orchestrator.web.staff.forms import parse_uuid, see_other
-from orchestrator.web.staff.my_meetings import audit_meeting_write, my_meeting
+from orchestrator.web.staff.my_meetings import (
+    audit_meeting_write,
+    changing_my_meeting,
+    read_my_meeting,
+)
 from orchestrator.web.staff.roles import ROOM_STAFF
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
@@ -31,11 +38,14 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     if action not in ACTIONS:
         raise NotFound("action", action)
     form = staff.form
+    meeting_id = request.match_info["meeting_id"]
+    if action == "end" and form.get("confirm") != "yes":
+        await read_my_meeting(request, staff)  # another's meeting: not found, on the trail
+        raise see_other(f"/staff/meetings/{meeting_id}/console/end")
     notice = action
     error = ""
     try:
-        async with request.app[DB].write() as session:
-            meeting, _ = await my_meeting(session, staff, request.match_info["meeting_id"])
+        async with changing_my_meeting(request, staff) as (session, meeting, _):
             await _apply(session, staff, meeting, action, form)
             audit_meeting_write(session, staff, f"console.{action}", meeting)
     except NotFound:
@@ -43,11 +53,19 @@ async def console_action(request: web.Request, staff: StaffContext) -> web.Strea
     except DomainError as exc:
         error = pages.as_sentence(exc.message)
         notice = ""
-    meeting_id = request.match_info["meeting_id"]
     if action == "end" and not error:
         raise see_other(f"/staff/meetings/{meeting_id}/outcome")
     query = f"error={_quote(error)}" if error else f"notice={notice}"
     raise see_other(f"/staff/meetings/{meeting_id}/console?{query}")
+
+
+@routes.get("/staff/meetings/{meeting_id}/console/end")
+@staff_page(roles=ROOM_STAFF)
+async def confirm_end(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """Ask before ending the session for everyone: it disconnects every room at once."""
+    meeting, case = await read_my_meeting(request, staff)
+    context = staff.page(meeting=meeting, case=case)
+    return pages.render("staff/console_end.html", request, context)
 
 
 def _quote(text: str) -> str:

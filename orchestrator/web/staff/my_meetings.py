@@ -4,6 +4,8 @@ page to them (another mediator's meeting does not exist for them).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -33,6 +35,22 @@ async def my_meeting(
     )
     case = await intake.get_case(session, meeting.case_id)
     return meeting, case
+
+
+async def read_my_meeting(request: web.Request, staff: StaffContext) -> tuple[Meeting, Case]:
+    """The meeting in the path and its case, read for a page that only shows them."""
+    async with request.app[DB].read() as session:
+        return await my_meeting(session, staff, request.match_info["meeting_id"])
+
+
+@asynccontextmanager
+async def changing_my_meeting(
+    request: web.Request, staff: StaffContext
+) -> AsyncIterator[tuple[AsyncSession, Meeting, Case]]:
+    """One write transaction on the meeting in the path, if it is this mediator's."""
+    async with request.app[DB].write() as session:
+        meeting, case = await my_meeting(session, staff, request.match_info["meeting_id"])
+        yield session, meeting, case
 
 
 @routes.get("/staff/sessions")
