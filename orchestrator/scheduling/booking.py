@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.invite_spec import uid_for_meeting
 from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle, links
+from orchestrator.cases import lifecycle, links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, MeetingBooked
 from orchestrator.core.models import (
@@ -71,11 +71,6 @@ class Venue:
 
 def domain_of(base_url: str) -> str:
     return urlsplit(base_url).hostname or "localhost"
-
-
-def describe(start: datetime, mode: MeetingMode) -> str:
-    """The meeting's time and mode as the timeline says them."""
-    return f"{start.strftime('%Y-%m-%d %H:%M')} UTC ({mode.value.replace('_', ' ')})"
 
 
 def check_start(start: datetime, now: datetime) -> None:
@@ -314,7 +309,9 @@ async def _record_booked(
         session,
         meeting=meeting,
         kind="meeting.booked",
-        summary=f"Meeting booked for {describe(meeting.start_at, meeting.mode)}",
+        summary="Meeting booked for "
+        + timeline.meeting_words(meeting.start_at, meeting.mode, zone=case.timezone, said_at=now),
+        details=timeline.meeting_facts(meeting.start_at, meeting.mode),
         rules=rules,
         now=now,
         actor=actor,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.workdays import WorkingDays
-from orchestrator.cases import links
+from orchestrator.cases import links, timeline
 from orchestrator.core.errors import InvalidState
 from orchestrator.core.events import EventBus, MeetingRescheduled
 from orchestrator.core.models import Case, LinkScope, Mediator, Meeting, MeetingStatus
@@ -40,6 +40,7 @@ async def _announce_moved(
     *,
     meeting: Meeting,
     previous: datetime,
+    zone: str,
     rules: booking_rules.RuleCheck,
     bus: EventBus,
     now: datetime,
@@ -52,12 +53,14 @@ async def _announce_moved(
         session,
         meeting=meeting,
         kind="meeting.rescheduled",
-        summary=f"Meeting moved to {booking.describe(meeting.start_at, meeting.mode)}",
+        summary="Meeting moved to "
+        + timeline.meeting_words(meeting.start_at, meeting.mode, zone=zone, said_at=now),
         rules=rules,
         now=now,
         actor=actor,
         actor_id=actor_id,
-        details={"previous_start": previous.isoformat()},
+        details=timeline.meeting_facts(meeting.start_at, meeting.mode)
+        | {"previous_start": previous.isoformat()},
     )
     await session.flush()
     await bus.emit(
@@ -117,6 +120,7 @@ async def reschedule(
         session,
         meeting=meeting,
         previous=previous,
+        zone=case.timezone,
         rules=rules,
         bus=bus,
         now=now,
