@@ -32,7 +32,7 @@ MODE_WORDS = {
 }
 
 # "A party (la_officer)" as written before, or "A party (local authority)" as written now.
-_PARTY = re.compile(r"\b[Aa] party \(([A-Za-z_ ]+)\)")
+_PARTY = re.compile(r"\b([Aa]) party \(([A-Za-z_ ]+)\)")
 # "2026-12-04 10:00 UTC (in_person)": how a meeting's time used to be written.
 _OLD_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}) UTC(?: \(([a-z_]+)\))?")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -133,7 +133,7 @@ def plain(
     text = _from_facts(kind, details, zone=zone, at=at) or summary
     text = _OLD_STAMP.sub(lambda m: _old_stamp_words(m, zone=zone, at=at), text)
     text = _ISO_DATE.sub(lambda m: date_words(date(*map(int, m.groups()))), text)
-    return _PARTY.sub(lambda m: _person(m.group(1), party, anonymised=anonymised), text, count=1)
+    return _PARTY.sub(lambda m: _person(m, party, anonymised=anonymised), text, count=1)
 
 
 def _from_facts(kind: str, details: dict[str, Any] | None, *, zone: str, at: datetime) -> str:
@@ -155,13 +155,13 @@ def _old_stamp_words(found: re.Match[str], *, zone: str, at: datetime) -> str:
     return meeting_time(start, zone=zone, said_at=at)
 
 
-def _person(said: str, party: Party | None, *, anonymised: bool) -> str:
+def _person(found: re.Match[str], party: Party | None, *, anonymised: bool) -> str:
     """The party by name and role ("Kim Officer (local authority)"), or by role alone."""
-    code = said.strip().replace(" ", "_").lower()
-    role = party.role if party is not None else _role_from(code)
+    article, said = found.groups()
+    role = party.role if party is not None else _role_from(said.strip().replace(" ", "_").lower())
     words = role_words(role) if role is not None else said
     if party is None:
-        return f"A party ({words})"
+        return f"{article} party ({words})"
     if anonymised:
         return party.name
     return f"{party.name} ({words})"
