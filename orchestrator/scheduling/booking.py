@@ -38,6 +38,7 @@ from orchestrator.core.models import (
     MeetingStatus,
     Party,
     Room,
+    in_words,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
@@ -202,7 +203,7 @@ async def _bookable_mediator(
     """The case's mediator, once the case, the start and the venue allow a booking."""
     if case.status in lifecycle.CLOSED_STATUSES:
         # Final (lifecycle): a family that comes back is a new referral, a new case.
-        raise InvalidState(f"the case is {case.status.value}; a meeting cannot be booked")
+        raise InvalidState(f"the case is {in_words(case.status)}; a meeting cannot be booked")
     if case.mediator_id is None:
         raise ValidationFailed("assign a mediator to the case before booking")
     check_start(start, now)

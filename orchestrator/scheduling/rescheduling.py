@@ -15,7 +15,7 @@ from calendars.workdays import WorkingDays
 from orchestrator.cases import links, timeline
 from orchestrator.core.errors import InvalidState
 from orchestrator.core.events import EventBus, MeetingRescheduled
-from orchestrator.core.models import Case, LinkScope, Mediator, Meeting, MeetingStatus
+from orchestrator.core.models import Case, LinkScope, Mediator, Meeting, MeetingStatus, in_words
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling import booking, booking_rules, conflicts
 
@@ -93,7 +93,7 @@ async def reschedule(
     The new time must keep the same rules as a booking, unless ``waiver`` says why not.
     """
     if meeting.status is not MeetingStatus.scheduled:
-        raise InvalidState(f"a meeting that is {meeting.status.value} cannot be moved")
+        raise InvalidState(f"a meeting that is {in_words(meeting.status)} cannot be moved")
     booking.check_start(start, now)
     case = await session.get(Case, meeting.case_id)
     assert case is not None

@@ -129,6 +129,8 @@ async def test_the_timeline_names_people_and_says_the_new_time_plainly(
     ]
     assert isinstance(replies[0].party_id, uuid.UUID)
 
+    whole = await page.locator("main").inner_text()  # and nowhere else on the page either
+    assert not UUID.search(whole) and not CODE.search(whole) and "UTC" not in whole
     await assert_accessible(page, "the case page with its timeline")
     state = await page.context.storage_state()
     await fits_a_phone(browser, move_url, "the move page", signed_in={"storage_state": state})

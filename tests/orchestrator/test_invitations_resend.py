@@ -93,7 +93,9 @@ async def test_a_corrected_email_gets_the_current_invite_through_the_api(
     assert "zoe@right.example" in str(event["ATTENDEE"]).lower()
     timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
     resent = [e for e in timeline["entries"] if e["kind"] == "party.resent"]
-    assert [e["summary"] for e in resent] == ["Sent a party (parent or carer) their invitation again"]
+    assert [e["summary"] for e in resent] == [
+        "Sent a party (parent or carer) their invitation again"
+    ]
     trail = await staff.call(
         "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
     )
@@ -236,7 +238,9 @@ async def test_links_are_withdrawn_through_the_api_like_the_page(
     await staff.call("POST", revoke, expect=204)
     assert (await client.get(old_join)).status == 404
     timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
-    assert "Withdrew every link of a party (parent or carer)" in [e["summary"] for e in timeline["entries"]]
+    assert "Withdrew every link of a party (parent or carer)" in [
+        e["summary"] for e in timeline["entries"]
+    ]
     trail = await staff.call(
         "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
     )

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from orchestrator.cases import service_record
 from orchestrator.closing import reports
 from orchestrator.closing.reports import ReportSummary
+from orchestrator.core.models import ROLE_WORDS
 from orchestrator.web import pages
 from orchestrator.web.api.reports import ReportQuery
 from orchestrator.web.errors import ApiError
@@ -133,7 +134,7 @@ def charts_for(report: ReportSummary) -> list[Chart]:
             "Attendance by role: share of the people expected who attended",
             [
                 (
-                    a.role.value.replace("_", " ").capitalize(),
+                    ROLE_WORDS[a.role],
                     a.share,
                     f"{_percent(a.share)} ({a.attended} of {a.expected})",
                 )
