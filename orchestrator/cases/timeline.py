@@ -132,7 +132,7 @@ def plain(
     summary with role codes, UTC stamps and ISO dates put into words; the party by name."""
     text = _from_facts(kind, details, zone=zone, at=at) or summary
     text = _OLD_STAMP.sub(lambda m: _old_stamp_words(m, zone=zone, at=at), text)
-    text = _ISO_DATE.sub(lambda m: date_words(date(*map(int, m.groups()))), text)
+    text = _ISO_DATE.sub(_iso_date_words, text)
     return _PARTY.sub(lambda m: _person(m, party, anonymised=anonymised), text, count=1)
 
 
@@ -147,9 +147,19 @@ def _from_facts(kind: str, details: dict[str, Any] | None, *, zone: str, at: dat
     return f"Meeting {'booked for' if kind == 'meeting.booked' else 'moved to'} {said}"
 
 
+def _iso_date_words(found: re.Match[str]) -> str:
+    try:
+        return date_words(date(*map(int, found.groups())))
+    except ValueError:  # digits that only look like a date
+        return found.group(0)
+
+
 def _old_stamp_words(found: re.Match[str], *, zone: str, at: datetime) -> str:
     day, hour, minute, mode = found.groups()
-    start = datetime.fromisoformat(f"{day}T{hour}:{minute}:00+00:00")
+    try:
+        start = datetime.fromisoformat(f"{day}T{hour}:{minute}:00+00:00")
+    except ValueError:
+        return found.group(0)
     if mode in set(MeetingMode):
         return meeting_words(start, MeetingMode(mode), zone=zone, said_at=at)
     return meeting_time(start, zone=zone, said_at=at)
