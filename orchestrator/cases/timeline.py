@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from calendars import wording
 from orchestrator.core.models import ROLE_WORDS, Case, MeetingMode, Party, PartyRole
@@ -93,11 +94,13 @@ class TimelineLine:
     kind: str
 
 
-async def staff_timeline(
-    session: AsyncSession, *, case: Case, parties: list[Party], limit: int
-) -> list[TimelineLine]:
-    """The newest ``limit`` entries of the case's timeline, newest first, in plain words."""
-    by_id = {p.id: p for p in parties}
+async def staff_timeline(session: AsyncSession, *, case: Case, limit: int) -> list[TimelineLine]:
+    """The newest ``limit`` entries of the case's timeline, newest first, in plain words.
+
+    People removed from the case since are still named: the entry is about them.
+    """
+    everyone = await session.scalars(select(Party).where(col(Party.case_id) == case.id))
+    by_id = {p.id: p for p in everyone.all()}
     entries = await list_timeline(session, case_id=case.id, newest_first=True, limit=limit)
     anonymised = case.anonymised_at is not None
     return [

@@ -527,7 +527,7 @@ async def case_context(
     parties = await roster.list_parties(session, case_id=case.id)
     mediators = await panel.list_mediators(session)
     mediator = next((m for m in mediators if m.id == case.mediator_id), None)
-    timeline = await staff_timeline(session, case=case, parties=parties, limit=200)
+    timeline = await staff_timeline(session, case=case, limit=200)
     sections = []
     for template, contributor in CASE_PAGE_SECTIONS:
         found = await contributor(session, request, staff, case, parties)
