@@ -16,9 +16,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from orchestrator.cases import retention
 from orchestrator.cases.timeline import plain
-from orchestrator.core.models import Party, PartyRole, StaffRole
+from orchestrator.core.models import Case, Party, PartyRole, StaffRole
 from orchestrator.core.settings import Settings
+from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator import availability_support as polls
 from tests.orchestrator.invites_support import (
@@ -182,6 +184,28 @@ async def test_someone_removed_from_the_case_is_still_named(
     assert await summaries(staff, booked.case_id, "party.removed") == ["Removed a party (school)"]
     page = await timeline_on_page(client, booked.case_id)
     assert "Removed Ms Patel (school)" in " | ".join(page)
+
+
+async def test_an_anonymised_case_timeline_names_nobody(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings, clock: MutableClock
+) -> None:
+    booked = await book(staff, await make_case(staff), START)
+    await deliver_mail(client)
+    declined = await client.post(
+        rsvp_path(settings, "bob.smith@", "declined"),
+        data={"answer": "declined"},
+        allow_redirects=False,
+    )
+    assert declined.status == 303
+    async with client.app[DB].write() as session:
+        case = await session.get(Case, uuid.UUID(booked.case_id))
+        assert case is not None
+        await retention.anonymise_case(session, case=case, now=clock(), settings=settings)
+
+    said = " | ".join(await timeline_on_page(client, booked.case_id))
+    assert "Local authority 2 declined the invitation on the web page" in said
+    for name in ("Zoë", "Carter", "Bob", "Smith", "Patel", "Adviser"):
+        assert name not in said
 
 
 # ---------------------------------------------------------------------------- rows as stored
