@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import lifecycle, service_record
+from orchestrator.cases import lifecycle, service_record, timeline
 from orchestrator.core.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.core.events import CaseCreated, EventBus
 from orchestrator.core.models import (
@@ -139,7 +139,7 @@ async def update_case(
             session,
             case_id=case.id,
             kind="case.updated",
-            summary="Case details changed: " + ", ".join(sorted(changes)),
+            summary="Case details changed: " + timeline.field_words(list(changes)),
             at=now,
             actor=actor,
         )

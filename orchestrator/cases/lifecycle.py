@@ -20,6 +20,7 @@ from orchestrator.core.models import (
     CaseStatus,
     CaseStatusCause,
     CaseStatusChange,
+    in_words,
 )
 
 S = CaseStatus
@@ -87,7 +88,7 @@ def staff_choices(current: CaseStatus) -> list[CaseStatus]:
 
 
 def _refusal(case: Case, to: CaseStatus, cause: CaseStatusCause) -> InvalidState:
-    message = f"a case that is {case.status.value} cannot become {to.value}"
+    message = f"a case that is {in_words(case.status)} cannot become {in_words(to)}"
     if cause is C.staff:
         choices = staff_choices(case.status)
         message += (

@@ -32,6 +32,7 @@ from orchestrator.cases import scrubbing
 from orchestrator.cases.lifecycle import CLOSED_STATUSES
 from orchestrator.core.db import Database
 from orchestrator.core.models import (
+    ROLE_WORDS,
     Case,
     Certificate,
     Document,
@@ -137,7 +138,7 @@ async def anonymise_case(
 def _make_anonymous(parties: list[Party]) -> int:
     """Name each party by its role and a number, and forget how to reach them."""
     for index, party in enumerate(parties, start=1):
-        party.name = f"{party.role.value.replace('_', ' ').capitalize()} {index}"
+        party.name = f"{ROLE_WORDS[party.role]} {index}"
         party.email = None
         party.phone = None
         party.organisation = None

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import links
+from orchestrator.cases import links, timeline
 from orchestrator.core.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.core.events import EventBus, PartyAdded, PartyRemoved
 from orchestrator.core.models import (
@@ -102,7 +102,7 @@ async def add_party(
         case_id=case.id,
         party_id=party.id,
         kind="party.added",
-        summary=f"Added a party ({party.role.value})",
+        summary=f"Added {timeline.a_party(party.role, first=False)}",
         at=now,
         actor=actor,
     )
@@ -175,7 +175,7 @@ async def update_party(
             case_id=party.case_id,
             party_id=party.id,
             kind="party.updated",
-            summary="Party details changed: " + ", ".join(sorted(changes)),
+            summary="Party details changed: " + timeline.field_words(list(changes)),
             at=now,
             actor=actor,
         )
@@ -195,7 +195,7 @@ async def remove_party(
         now=now,
         actor=actor,
         kind="party.removed",
-        summary=f"Removed a party ({party.role.value})",
+        summary=f"Removed {timeline.a_party(party.role, first=False)}",
     )
     await bus.emit(session, PartyRemoved(case_id=party.case_id, at=now, party_id=party.id))
 
@@ -211,7 +211,7 @@ async def revoke_party_links(
         now=now,
         actor=actor,
         kind="links.revoked",
-        summary=f"Withdrew every link of a party ({party.role.value})",
+        summary=f"Withdrew every link of {timeline.a_party(party.role, first=False)}",
     )
 
 

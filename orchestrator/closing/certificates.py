@@ -26,7 +26,7 @@ from sqlmodel._compat import SQLModelConfig
 
 from calendars.clocks import appeal_deadline, certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator.cases import roster
+from orchestrator.cases import roster, timeline
 from orchestrator.closing.case_progress import move_case_on
 from orchestrator.closing.certificate_events import event_for
 from orchestrator.closing.certificate_files import store_pdf
@@ -295,9 +295,9 @@ async def _announce(
     if text.issued_on <= certificate.due_date:
         summary += " on time"
     else:
-        summary += f" late (due {certificate.due_date.isoformat()})"
+        summary += f" late (due {timeline.date_words(certificate.due_date)})"
     if certificate.appeal_deadline is not None:
-        summary += f"; appeal deadline {certificate.appeal_deadline.isoformat()}"
+        summary += f"; appeal deadline {timeline.date_words(certificate.appeal_deadline)}"
     add_timeline(
         session,
         case_id=case.id,

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import build_plain_message
-from orchestrator.cases import links, roster
+from orchestrator.cases import links, roster, timeline
 from orchestrator.core.errors import NotFound, ValidationFailed
 from orchestrator.core.models import (
     Case,
@@ -150,7 +150,7 @@ async def _record_paper(
         case_id=party.case_id,
         party_id=party.id,
         kind=f"document.{done}",
-        summary=f"{KIND_LABELS[kind]} {done} by {party.name}",
+        summary=f"{KIND_LABELS[kind]} {done} by {timeline.a_party(party.role, first=False)}",
         at=now,
         actor=f"party:{party.id}",
     )
@@ -362,7 +362,7 @@ async def send_prepare_link(
         case_id=case.id,
         party_id=party.id,
         kind="prepare.link_sent",
-        summary=f"Preparation link sent to {party.name}",
+        summary=f"Preparation link sent to {timeline.a_party(party.role, first=False)}",
         at=now,
         actor=actor,
     )

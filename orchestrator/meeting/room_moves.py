@@ -22,6 +22,7 @@ from orchestrator.core.models import (
     ParticipantStatus,
     Party,
     Room,
+    in_words,
 )
 from orchestrator.meeting import provider_queue, rooms
 from orchestrator.meeting.transitions import (
@@ -45,7 +46,7 @@ async def admit(
     current = states[party.id]
     if current.status not in (PS.in_lobby, PS.joining):
         raise InvalidState(
-            f"this party is not waiting to be admitted ({current.status.value})",
+            f"this party is not waiting to be admitted ({in_words(current.status)})",
             details={"status": current.status.value},
         )
     check_move(current.status, PS.in_session)

@@ -25,6 +25,7 @@ from orchestrator.core.models import (
     MeetingTransition,
     ParticipantEvent,
     ParticipantStatus,
+    in_words,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
@@ -69,13 +70,9 @@ def check_move(current: ParticipantStatus, to: ParticipantStatus) -> None:
     """
     if to is not current and not can_move(current, to):
         raise InvalidState(
-            f"a participant who is {_words(current)} cannot become {_words(to)}",
+            f"a participant who is {in_words(current)} cannot become {in_words(to)}",
             details={"status": current.value, "requested": to.value},
         )
-
-
-def _words(status: ParticipantStatus) -> str:
-    return status.value.replace("_", " ")
 
 
 def require_running(meeting: Meeting) -> None:
@@ -143,7 +140,7 @@ async def transition(
     current = meeting.status
     if to not in MEETING_TRANSITIONS[current]:
         raise InvalidState(
-            f"a meeting that is {current.value} cannot become {to.value}",
+            f"a meeting that is {in_words(current)} cannot become {in_words(to)}",
             details={"from": current.value, "to": to.value},
         )
     meeting.status = to

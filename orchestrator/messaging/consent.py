@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle, links
+from orchestrator.cases import lifecycle, links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
 from orchestrator.core.models import (
@@ -101,7 +101,7 @@ async def send_consent_request(
         case_id=case.id,
         party_id=party.id,
         kind="consent.requested",
-        summary=f"Asked a party ({party.role.value}) whether they will take part",
+        summary=f"Asked {timeline.a_party(party.role, first=False)} whether they will take part",
         at=now,
     )
     return True
@@ -206,7 +206,7 @@ async def answer_consent(
         party_id=view.party.id,
         kind="consent.answered",
         summary=(
-            f"A party ({view.party.role.value}) "
+            f"{timeline.a_party(view.party.role)} "
             + ("will take part" if answer == "yes" else "will not take part")
         ),
         at=now,
@@ -270,8 +270,9 @@ async def _will_not_take_part(
         party_id=party.id,
         kind="case.declined",
         summary=(
-            f"Disagreement resolution cannot go ahead: a party ({party.role.value}) "
-            f"will not take part. Certificate due by {due.isoformat()}"
+            "Disagreement resolution cannot go ahead: "
+            f"{timeline.a_party(party.role, first=False)} will not take part. "
+            f"Certificate due by {timeline.date_words(due)}"
         ),
         at=now,
         details={"certificate_due": due.isoformat()},

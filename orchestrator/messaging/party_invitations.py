@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import links
+from orchestrator.cases import links, timeline
 from orchestrator.core.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.core.models import Case, Invitation, LinkScope, Meeting, MeetingMode, Party
 from orchestrator.core.records import add_timeline
@@ -194,7 +194,7 @@ async def resend_to_party(
             case_id=case.id,
             party_id=party.id,
             kind="party.resent",
-            summary=f"Sent a party ({party.role.value}) {sent} again"
+            summary=f"Sent {timeline.a_party(party.role, first=False)} {sent} again"
             + (" with new links" if result.new_links else ""),
             at=now,
             actor=actor,

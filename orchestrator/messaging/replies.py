@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from calendars.errors import CalendarError
 from calendars.imip import extract_calendar_from_mime
 from calendars.replies import ItipReply, parse_reply
-from orchestrator.cases import links
+from orchestrator.cases import links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
 from orchestrator.core.models import (
@@ -62,6 +62,7 @@ SUMMARIES = {
     PartStat.tentative: "said they might come",
     PartStat.declined: "declined the invitation",
 }
+SOURCE_WORDS = {"email": "by email", "link": "on the web page"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ async def record_answer(
         meeting_id=meeting.id,
         party_id=party.id,
         kind="party.replied",
-        summary=f"A party ({party.role.value}) {SUMMARIES.get(partstat, 'replied')} ({source})",
+        summary=f"{timeline.a_party(party.role)} {SUMMARIES.get(partstat, 'replied')} "
+        + SOURCE_WORDS.get(source, f"({source})"),
         at=now,
         details={"answer": partstat.value, "source": source},
     )

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.invite_spec import uid_for_meeting
 from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle, links
+from orchestrator.cases import lifecycle, links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, MeetingBooked
 from orchestrator.core.models import (
@@ -38,6 +38,7 @@ from orchestrator.core.models import (
     MeetingStatus,
     Party,
     Room,
+    in_words,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
@@ -71,11 +72,6 @@ class Venue:
 
 def domain_of(base_url: str) -> str:
     return urlsplit(base_url).hostname or "localhost"
-
-
-def describe(start: datetime, mode: MeetingMode) -> str:
-    """The meeting's time and mode as the timeline says them."""
-    return f"{start.strftime('%Y-%m-%d %H:%M')} UTC ({mode.value.replace('_', ' ')})"
 
 
 def check_start(start: datetime, now: datetime) -> None:
@@ -207,7 +203,7 @@ async def _bookable_mediator(
     """The case's mediator, once the case, the start and the venue allow a booking."""
     if case.status in lifecycle.CLOSED_STATUSES:
         # Final (lifecycle): a family that comes back is a new referral, a new case.
-        raise InvalidState(f"the case is {case.status.value}; a meeting cannot be booked")
+        raise InvalidState(f"the case is {in_words(case.status)}; a meeting cannot be booked")
     if case.mediator_id is None:
         raise ValidationFailed("assign a mediator to the case before booking")
     check_start(start, now)
@@ -314,7 +310,9 @@ async def _record_booked(
         session,
         meeting=meeting,
         kind="meeting.booked",
-        summary=f"Meeting booked for {describe(meeting.start_at, meeting.mode)}",
+        summary="Meeting booked for "
+        + timeline.meeting_words(meeting.start_at, meeting.mode, zone=case.timezone, said_at=now),
+        details=timeline.meeting_facts(meeting.start_at, meeting.mode),
         rules=rules,
         now=now,
         actor=actor,

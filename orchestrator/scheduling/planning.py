@@ -29,7 +29,15 @@ from calendars.slots import Slot
 from calendars.workdays import WorkingDays
 from orchestrator.core.errors import Conflict, NotFound, RulesBroken, ValidationFailed
 from orchestrator.core.events import EventBus
-from orchestrator.core.models import Case, CaseStatus, Mediator, Meeting, MeetingMode, MeetingStatus
+from orchestrator.core.models import (
+    Case,
+    CaseStatus,
+    Mediator,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    in_words,
+)
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling import booking, busy_reader, slot_search
 
@@ -96,7 +104,9 @@ async def caseload(
     unplaced: list[Unplaced] = []
     for case in cases:
         if case.status not in PLANNABLE:
-            unplaced.append(Unplaced(case.id, case.reference, f"the case is {case.status.value}"))
+            unplaced.append(
+                Unplaced(case.id, case.reference, f"the case is {in_words(case.status)}")
+            )
         elif case.id in live:
             if listed:  # asked about by name: say why it is left out
                 unplaced.append(Unplaced(case.id, case.reference, "the case already has a meeting"))

@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import intake, links
+from orchestrator.cases import intake, links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
 from orchestrator.core.models import (
@@ -186,7 +186,7 @@ def _answer_summary(
     """The timeline's line: how many yes, if need be and no (never which times, nor the note)."""
     counts = {v: sum(1 for a in answers.values() if a is v) for v in PollAnswerValue}
     return (
-        f"A party ({party.role.value}) {'answered' if first_time else 'changed'} the poll: "
+        f"{timeline.a_party(party.role)} {'answered' if first_time else 'changed'} the poll: "
         f"{counts[PollAnswerValue.yes]} yes, {counts[PollAnswerValue.if_need_be]} if need be, "
         f"{counts[PollAnswerValue.no]} no" + ("; left a note" if note else "")
     )

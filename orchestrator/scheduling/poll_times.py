@@ -17,7 +17,7 @@ from calendars.intervals import Interval
 from calendars.slots import find_slots
 from calendars.workdays import WorkingDays
 from orchestrator.core.errors import InvalidState, ValidationFailed
-from orchestrator.core.models import OPEN_CASE_STATUSES, Case, Poll
+from orchestrator.core.models import OPEN_CASE_STATUSES, Case, Poll, in_words
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling.busy_times import Calendars
 from orchestrator.scheduling.search_inputs import search_inputs, target_end
@@ -109,7 +109,7 @@ async def poll_window(
 ) -> PollWindow:
     """The default runs from now to the case's target; a given end is never stretched."""
     if case.status not in OPEN_CASE_STATUSES:
-        raise InvalidState(f"the case is {case.status.value}; availability cannot be asked")
+        raise InvalidState(f"the case is {in_words(case.status)}; availability cannot be asked")
     if window_start and window_end and window_end <= window_start:
         raise ValidationFailed("window_end must be after window_start")
     target = await target_end(session, case=case, settings=settings, calendar=calendar)

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.workdays import WorkingDays
+from orchestrator.cases import timeline
 from orchestrator.core.errors import InvalidState
 from orchestrator.core.events import EventBus, MeetingRescheduled
-from orchestrator.core.models import Case, Mediator, Meeting, MeetingStatus
+from orchestrator.core.models import Case, Mediator, Meeting, MeetingStatus, in_words
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling import booking, booking_rules, conflicts
 
@@ -42,6 +43,7 @@ async def _announce_moved(
     *,
     meeting: Meeting,
     previous: datetime,
+    zone: str,
     rules: booking_rules.RuleCheck,
     bus: EventBus,
     now: datetime,
@@ -54,12 +56,14 @@ async def _announce_moved(
         session,
         meeting=meeting,
         kind="meeting.rescheduled",
-        summary=f"Meeting moved to {booking.describe(meeting.start_at, meeting.mode)}",
+        summary="Meeting moved to "
+        + timeline.meeting_words(meeting.start_at, meeting.mode, zone=zone, said_at=now),
         rules=rules,
         now=now,
         actor=actor,
         actor_id=actor_id,
-        details={"previous_start": previous.isoformat()},
+        details=timeline.meeting_facts(meeting.start_at, meeting.mode)
+        | {"previous_start": previous.isoformat()},
     )
     await session.flush()
     await bus.emit(
@@ -92,7 +96,7 @@ async def reschedule(
     The new time must keep the same rules as a booking, unless ``waiver`` says why not.
     """
     if meeting.status is not MeetingStatus.scheduled:
-        raise InvalidState(f"a meeting that is {meeting.status.value} cannot be moved")
+        raise InvalidState(f"a meeting that is {in_words(meeting.status)} cannot be moved")
     booking.check_start(start, now)
     case = await session.get(Case, meeting.case_id)
     assert case is not None
@@ -119,6 +123,7 @@ async def reschedule(
         session,
         meeting=meeting,
         previous=previous,
+        zone=case.timezone,
         rules=rules,
         bus=bus,
         now=now,

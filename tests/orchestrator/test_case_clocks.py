@@ -166,7 +166,7 @@ async def test_recording_that_the_icb_was_told_stops_its_clock(
     assert undone["icb_notified_on"] is None
     assert undone["deadlines"]["health_notice"]["level"] == "overdue"
     timeline = await staff.call("GET", f"{path}/timeline", expect=200)
-    assert "Case details changed: icb_notified_on" in [e["summary"] for e in timeline["entries"]]
+    assert "Case details changed: icb notified on" in [e["summary"] for e in timeline["entries"]]
 
     # No health in issue, no ICB to tell.
     other = await refer(staff, reference="KIDS-2026-0452")

@@ -165,7 +165,8 @@ async def test_patch_sets_only_what_staff_may_set(staff: Staff) -> None:
         )
         assert refused["error"]["code"] == "invalid_state"
         assert refused["error"]["message"].startswith(
-            f"a case that is referred cannot become {wanted} by a change of its details; "
+            f"a case that is referred cannot become {wanted.replace('_', ' ')} by a change of "
+            "its details; "
             "staff may set it to closed or withdrawn"
         )
         assert refused["error"]["details"] == {

@@ -166,7 +166,7 @@ async def test_late_certificate_over_christmas_bank_holidays_is_marked_late(
     assert certificate["due_date"] == "2026-12-30"
     assert certificate["on_time"] is False
     timeline = await staff.call("GET", f"/api/v1/cases/{case['id']}/timeline", expect=200)
-    assert any("late (due 2026-12-30)" in e["summary"] for e in timeline["entries"])
+    assert any("late (due Wednesday 30 December 2026)" in e["summary"] for e in timeline["entries"])
 
 
 async def test_mias_certificates_number_in_sequence_and_bad_requests_are_refused(

@@ -93,7 +93,9 @@ async def test_a_corrected_email_gets_the_current_invite_through_the_api(
     assert "zoe@right.example" in str(event["ATTENDEE"]).lower()
     timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
     resent = [e for e in timeline["entries"] if e["kind"] == "party.resent"]
-    assert [e["summary"] for e in resent] == ["Sent a party (parent) their invitation again"]
+    assert [e["summary"] for e in resent] == [
+        "Sent a party (parent or carer) their invitation again"
+    ]
     trail = await staff.call(
         "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
     )
@@ -147,7 +149,7 @@ async def test_after_withdraw_links_the_staff_page_sends_her_new_ones(
 
     _, page = await browser.get(resent.headers["Location"])
     assert "Sent again, to that person only" in page
-    assert "Sent a party (parent) their invitation again with new links" in page
+    assert "Sent Zoë Carter (parent or carer) their invitation again with new links" in page
     trail = await staff.call(
         "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
     )
@@ -236,7 +238,9 @@ async def test_links_are_withdrawn_through_the_api_like_the_page(
     await staff.call("POST", revoke, expect=204)
     assert (await client.get(old_join)).status == 404
     timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
-    assert "Withdrew every link of a party (parent)" in [e["summary"] for e in timeline["entries"]]
+    assert "Withdrew every link of a party (parent or carer)" in [
+        e["summary"] for e in timeline["entries"]
+    ]
     trail = await staff.call(
         "GET", f"/api/v1/cases/{booked.case_id}/audit", role="admin", expect=200
     )

@@ -156,7 +156,7 @@ async def test_a_no_to_disagreement_resolution_moves_the_case_on(
     timeline = await staff.call("GET", f"/api/v1/cases/{booked.case_id}/timeline", expect=200)
     assert any(
         e["summary"] == "Disagreement resolution cannot go ahead: a party (school) will not "
-        "take part. Certificate due by 2026-03-05"
+        "take part. Certificate due by Thursday 5 March 2026"
         for e in timeline["entries"]
     )
 

@@ -158,8 +158,8 @@ async def test_anonymising_removes_every_personal_string_and_keeps_the_figures(
     assert (shown["reference"], shown["status"]) == ("KIDS-2026-0100", "closed")
     parties = await staff.call("GET", f"/api/v1/cases/{case['id']}/parties", expect=200)
     assert sorted(p["name"] for p in parties["parties"]) == [
-        "La officer 2",
-        "Parent 1",
+        "Local authority 2",
+        "Parent or carer 1",
         "School 3",
     ]
     await staff.call("GET", certificate["pdf_url"], expect=404)

@@ -90,7 +90,7 @@ async def test_add_change_and_remove_a_party(client: TestClient[Any, Any]) -> No
     assert added.status == 303
     _, page = await browser.get(case_path)
     assert "Pat Jordan" in page and "Parent or carer" in page and "Phone" in page
-    assert "Added a party (parent)" in page  # the timeline
+    assert "Added Pat Jordan (parent or carer)" in page  # the timeline
 
     bad = await browser.post(
         f"{case_path}/parties", {"role": "parent", "name": "", "email": "nope"}

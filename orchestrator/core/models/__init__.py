@@ -105,3 +105,4 @@ from orchestrator.core.models.vocabularies import PartStat as PartStat
 from orchestrator.core.models.vocabularies import PartyRole as PartyRole
 from orchestrator.core.models.vocabularies import PollAnswerValue as PollAnswerValue
 from orchestrator.core.models.vocabularies import StaffRole as StaffRole
+from orchestrator.core.models.vocabularies import in_words as in_words

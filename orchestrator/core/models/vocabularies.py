@@ -161,3 +161,8 @@ class OutboxStatus(StrEnum):
     failed = "failed"  # refused for good (a 4xx, a bad address): shown to staff
     dead = "dead"  # retries exhausted: shown to staff, can be redelivered by hand
     cancelled = "cancelled"
+
+
+def in_words(value: StrEnum) -> str:
+    """A status as it reads inside a sentence: ``in_session`` is "in session"."""
+    return value.value.replace("_", " ")

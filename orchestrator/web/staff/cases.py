@@ -15,6 +15,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import deadlines, intake, panel, roster, visibility
+from orchestrator.cases.timeline import staff_timeline
 from orchestrator.core import records
 from orchestrator.core.errors import Conflict, ValidationFailed
 from orchestrator.core.models import (
@@ -167,7 +168,7 @@ async def case_context(
     parties = await roster.list_parties(session, case_id=case.id)
     mediators = await panel.list_mediators(session)
     mediator = next((m for m in mediators if m.id == case.mediator_id), None)
-    timeline = await records.list_timeline(session, case_id=case.id, newest_first=True, limit=200)
+    timeline = await staff_timeline(session, case=case, limit=200)
     sections = []
     for template, contributor in CASE_PAGE_SECTIONS:
         found = await contributor(session, request, staff, case, parties)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from calendars import wording
 from orchestrator.closing.report_figures import GroupFigures, ReportSummary
 from orchestrator.closing.report_periods import PERIOD_WORDS
+from orchestrator.core.models import ROLE_WORDS
 from orchestrator.web import pages
 from orchestrator.web.api.reports import ReportQuery, csv_response, figures
 from orchestrator.web.errors import ApiError
@@ -166,7 +167,7 @@ def _attendance_chart(report: ReportSummary) -> Chart:
         "Attendance by role: share of the people expected who attended",
         [
             (
-                a.role.value.replace("_", " ").capitalize(),
+                ROLE_WORDS[a.role],
                 a.share,
                 f"{_percent(a.share)} ({a.attended} of {a.expected})",
             )
