@@ -4,6 +4,7 @@ board use-case (``cases.board``), shown 25 cases at a time."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -89,7 +90,6 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
         "page.board",
         details={"shown": len(shown), "total": found.total, "page": found.page, "case_ids": shown},
     )
-    kept = {key: params[key] for key in QUERY_KEYS if params[key]}
     context = staff.page(
         board=found,
         rows=found.rows,
@@ -97,22 +97,28 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
         authorities=found.authorities,
         stages=[s for s in CaseStatus if s in OPEN_CASE_STATUSES],
         sorts=SORT_NAMES,
-        filters={
+        **_choices(params, asked, found),
+    )
+    return pages.render("staff/board.html", request, context)
+
+
+def _choices(
+    params: dict[str, str], asked: case_board.BoardQuery, found: case_board.BoardPage
+) -> dict[str, Any]:
+    """What the form shows as chosen, and the links to the other pages of the same board."""
+    narrowed = bool(asked.mediator_id or asked.unassigned or asked.local_authority or asked.stage)
+    kept = {key: params[key] for key in QUERY_KEYS if params[key]}
+    return {
+        "filters": {
             "mediator": params["mediator"],
             "la": asked.local_authority,
             "q": asked.search,
             "stage": params["stage"],
             "sort": asked.sort,
         },
-        filtered=bool(
-            asked.search
-            or asked.mediator_id
-            or asked.unassigned
-            or asked.local_authority
-            or asked.stage
-        ),
-        first=(found.page - 1) * case_board.PAGE_SIZE + 1,
-        page_href=lambda n: "/staff?" + urlencode({**kept, "page": str(n)}),
-        page_links=page_links(found.page, found.pages),
-    )
-    return pages.render("staff/board.html", request, context)
+        "narrowed": narrowed,  # the filters beyond the search are open when one is set
+        "filtered": narrowed or bool(asked.search),
+        "first": (found.page - 1) * case_board.PAGE_SIZE + 1,
+        "page_href": lambda n: "/staff?" + urlencode({**kept, "page": str(n)}),
+        "page_links": page_links(found.page, found.pages),
+    }
