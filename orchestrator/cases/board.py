@@ -54,19 +54,13 @@ class BoardQuery:
 
 
 @dataclass(frozen=True)
-class Replies:
-    """Answers to the case's open availability poll."""
-
-    answered: int
-    asked: int
-
-
-@dataclass(frozen=True)
 class BoardRow:
     case: CasePublic
     mediator: str  # "" when none is assigned
     meeting_start: datetime | None  # the booked meeting not yet held
-    replies: Replies | None  # None: no open poll
+    # Of the people on the case asked on its open poll, how many replied (0 of 0: no poll).
+    replied: int
+    asked: int
     cannot_reach: list[str]  # names of people who must be invited but have no contact
     next_action: str
 
@@ -197,14 +191,14 @@ async def _rows(
             certificate_issued_on=issued.get(case.id),
         )
         cannot_reach = [p.name for p in unreachable.get(case.id, [])]
-        answers = replies.get(case.id)
+        replied, asked = replies.get(case.id, (0, 0))
         facts = CaseFacts(
             status=case.status,
             has_mediator=case.mediator_id is not None,
             people=people.get(case.id, 0),
             cannot_reach=len(cannot_reach),
-            asked=answers.asked if answers else 0,
-            answered=answers.answered if answers else 0,
+            asked=asked,
+            answered=replied,
             certificate_due=public.deadlines.certificate_due is not None,
             meeting_booked=case.id in meetings,
         )
@@ -213,7 +207,8 @@ async def _rows(
                 case=public,
                 mediator=names.get(case.mediator_id, "") if case.mediator_id else "",
                 meeting_start=meetings.get(case.id),
-                replies=answers,
+                replied=replied,
+                asked=asked,
                 cannot_reach=cannot_reach,
                 next_action=next_action(facts),
             )
@@ -239,7 +234,9 @@ async def _next_meetings(
     return {case_id: start for case_id, start in found.all()}
 
 
-async def _replies(session: AsyncSession, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, Replies]:
+async def _replies(
+    session: AsyncSession, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
     """By case: of the people still on it asked on its open poll, how many have answered."""
     found = await session.execute(
         select(
@@ -256,7 +253,7 @@ async def _replies(session: AsyncSession, case_ids: list[uuid.UUID]) -> dict[uui
         )
         .group_by(col(Poll.case_id))
     )
-    return {case_id: Replies(answered=a, asked=n) for case_id, a, n in found.all()}
+    return {case_id: (replied, asked) for case_id, replied, asked in found.all()}
 
 
 async def _people(session: AsyncSession, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

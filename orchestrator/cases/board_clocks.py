@@ -11,7 +11,7 @@ zone); and the certificate's 3 working days skip weekends but not bank holidays.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -27,95 +27,51 @@ NEVER = date(9999, 12, 31)  # stands in for "no such clock" where the earliest i
 LONG_AGO = date(1, 1, 1)  # stands in for "no such event" where the latest is taken
 
 
-class _DaysAfter(FunctionElement[date]):
-    """``day + days`` as a date."""
+class _Portable(FunctionElement[Any]):
+    """A small SQL function spelt once per database (``_spelt``)."""
 
-    type = sa.Date()
+    templates: ClassVar[dict[str, str]]
     inherit_cache = True
 
 
-class _LocalDay(FunctionElement[date]):
-    """The calendar day a UTC timestamp falls on in a zone (UTC on SQLite)."""
-
-    type = sa.Date()
-    inherit_cache = True
+def _render(element: _Portable, compiler: SQLCompiler, **kw: Any) -> str:
+    args = [compiler.process(clause, **kw) for clause in element.clauses]
+    return element.templates[compiler.dialect.name].format(*args, all=", ".join(args))
 
 
-class _Weekday(FunctionElement[int]):
-    """The day of the week of a date, 0 for Sunday to 6 for Saturday."""
-
-    type = sa.Integer()
-    inherit_cache = True
-
-
-class _Earliest(FunctionElement[date]):
-    type = sa.Date()
-    inherit_cache = True
+def _spelt(name: str, result: Any, *, sqlite: str, postgresql: str) -> type[_Portable]:
+    """A function class of its own (so SQLAlchemy caches each apart): ``{0}``, ``{1}`` are
+    its arguments and ``{all}`` all of them, comma-separated."""
+    templates = {"sqlite": sqlite, "postgresql": postgresql}
+    body = {"type": result, "templates": templates, "inherit_cache": True}
+    function = type(name, (_Portable,), body)
+    compiles(function)(_render)
+    return function
 
 
-class _Latest(FunctionElement[date]):
-    type = sa.Date()
-    inherit_cache = True
-
-
-def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
-    return [compiler.process(clause, **kw) for clause in element.clauses]
-
-
-@compiles(_DaysAfter, "sqlite")
-def _days_after_sqlite(element: _DaysAfter, compiler: SQLCompiler, **kw: Any) -> str:
-    day, days = _args(element, compiler, **kw)
-    return f"date({day}, printf('%+d days', {days}))"
-
-
-@compiles(_DaysAfter, "postgresql")
-def _days_after_postgresql(element: _DaysAfter, compiler: SQLCompiler, **kw: Any) -> str:
-    day, days = _args(element, compiler, **kw)
-    return f"(CAST({day} AS DATE) + CAST({days} AS INTEGER))"
-
-
-@compiles(_LocalDay, "sqlite")
-def _local_day_sqlite(element: _LocalDay, compiler: SQLCompiler, **kw: Any) -> str:
-    moment, _zone = _args(element, compiler, **kw)
-    return f"date({moment})"
-
-
-@compiles(_LocalDay, "postgresql")
-def _local_day_postgresql(element: _LocalDay, compiler: SQLCompiler, **kw: Any) -> str:
-    moment, zone = _args(element, compiler, **kw)
-    return f"CAST(({moment}) AT TIME ZONE {zone} AS DATE)"
-
-
-@compiles(_Weekday, "sqlite")
-def _weekday_sqlite(element: _Weekday, compiler: SQLCompiler, **kw: Any) -> str:
-    (day,) = _args(element, compiler, **kw)
-    return f"CAST(strftime('%w', {day}) AS INTEGER)"
-
-
-@compiles(_Weekday, "postgresql")
-def _weekday_postgresql(element: _Weekday, compiler: SQLCompiler, **kw: Any) -> str:
-    (day,) = _args(element, compiler, **kw)
-    return f"CAST(EXTRACT(DOW FROM CAST({day} AS DATE)) AS INTEGER)"
-
-
-@compiles(_Earliest, "sqlite")
-def _earliest_sqlite(element: _Earliest, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"min({', '.join(_args(element, compiler, **kw))})"
-
-
-@compiles(_Earliest, "postgresql")
-def _earliest_postgresql(element: _Earliest, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"LEAST({', '.join(_args(element, compiler, **kw))})"
-
-
-@compiles(_Latest, "sqlite")
-def _latest_sqlite(element: _Latest, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"max({', '.join(_args(element, compiler, **kw))})"
-
-
-@compiles(_Latest, "postgresql")
-def _latest_postgresql(element: _Latest, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"GREATEST({', '.join(_args(element, compiler, **kw))})"
+# ``day + days``, as a date.
+_DaysAfter = _spelt(
+    "_DaysAfter",
+    sa.Date(),
+    sqlite="date({0}, printf('%+d days', {1}))",
+    postgresql="(CAST({0} AS DATE) + CAST({1} AS INTEGER))",
+)
+# The calendar day a UTC timestamp falls on in a zone (the UTC day on SQLite).
+_LocalDay = _spelt(
+    "_LocalDay",
+    sa.Date(),
+    sqlite="date({0})",
+    postgresql="CAST(({0}) AT TIME ZONE {1} AS DATE)",
+)
+# The day of the week of a date, 0 for Sunday to 6 for Saturday.
+_Weekday = _spelt(
+    "_Weekday",
+    sa.Integer(),
+    sqlite="CAST(strftime('%w', {0}) AS INTEGER)",
+    postgresql="CAST(EXTRACT(DOW FROM CAST({0} AS DATE)) AS INTEGER)",
+)
+_Earliest = _spelt("_Earliest", sa.Date(), sqlite="min({all})", postgresql="LEAST({all})")
+_Latest = _spelt("_Latest", sa.Date(), sqlite="max({all})", postgresql="GREATEST({all})")
 
 
 def _day(value: date) -> ColumnElement[date]:

@@ -264,8 +264,7 @@ async def test_a_row_counts_the_replies_and_says_whom_to_chase(db: Database) -> 
             session.add(PollResponse(poll_id=poll.id, party_id=person.id, answered_at=answered))
             session.add(PollResponse(poll_id=old.id, party_id=person.id, answered_at=NOW))
     row = (await read(db)).rows[0]
-    assert row.replies is not None
-    assert (row.replies.answered, row.replies.asked) == (2, 4)
+    assert (row.replied, row.asked) == (2, 4)
     assert row.next_action == "Chase 2 unanswered"
 
 

@@ -42,7 +42,7 @@ def board_query(
         local_authority=params.get("la", "").strip(),
         stage=CaseStatus(stage) if stage in {s.value for s in OPEN_CASE_STATUSES} else None,
         sort=next((s for s in case_board.BOARD_SORTS if s == sort), "urgent"),
-        page=int(page) if page.isdigit() else 1,
+        page=int(page) if page.isdecimal() else 1,
         only_mediators=only_mediators,
     )
 
