@@ -6,6 +6,8 @@ target applies where the case sets none.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -44,12 +46,26 @@ def la_notified_on(case: Case) -> date | None:
 
 async def certificate_issued_on(session: AsyncSession, case: Case) -> date | None:
     """The day, in the case's zone, its latest certificate was issued (None: none yet)."""
-    issued_at = await session.scalar(
-        select(func.max(Certificate.issued_at)).where(col(Certificate.case_id) == case.id)
+    return (await certificates_issued_on(session, [case])).get(case.id)
+
+
+async def certificates_issued_on(
+    session: AsyncSession, cases: Sequence[Case]
+) -> dict[uuid.UUID, date]:
+    """By case, the day in its zone its latest certificate was issued (absent: none yet)."""
+    if not cases:
+        return {}
+    zones = {case.id: ZoneInfo(case.timezone) for case in cases}
+    rows = await session.execute(
+        select(col(Certificate.case_id), func.max(Certificate.issued_at))
+        .where(col(Certificate.case_id).in_(list(zones)))
+        .group_by(col(Certificate.case_id))
     )
-    if issued_at is None:
-        return None
-    return issued_at.astimezone(ZoneInfo(case.timezone)).date()
+    return {
+        case_id: issued_at.astimezone(zones[case_id]).date()
+        for case_id, issued_at in rows.all()
+        if issued_at is not None
+    }
 
 
 def deadlines_for(

@@ -1,96 +1,122 @@
-"""The deadline board: open cases, most at risk first, filtered by mediator, LA and stage."""
+"""The deadline board page: the scheduler's search, filters, order and page, read by the
+board use-case (``cases.board``), shown 25 cases at a time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from orchestrator.cases import intake, panel, roster, visibility
-from orchestrator.core.models import (
-    OPEN_CASE_STATUSES,
-    CasePublic,
-    CaseStatus,
-    ClockPublic,
-)
+from orchestrator.cases import board as case_board
+from orchestrator.cases import panel, visibility
+from orchestrator.core.models import OPEN_CASE_STATUSES, CaseStatus
 from orchestrator.web import pages
-from orchestrator.web.keys import DB
-from orchestrator.web.staff.cases import clocks_of, present
+from orchestrator.web.keys import CLOCK, DB, SETTINGS, WORKDAYS
 from orchestrator.web.staff.roles import CASE_READERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()
-LEVEL_RANK = {"overdue": 0, "red": 1, "amber": 2, "ok": 3}
+SORT_NAMES: dict[case_board.BoardSort, str] = {
+    "urgent": "Most urgent clock first",
+    "reference": "Case reference",
+    "booked": "Booked meeting, soonest first",
+}
+# What the board's address may carry: the search and filters the person chose, no more.
+QUERY_KEYS = ("q", "mediator", "la", "stage", "sort")
 
 
-def risk_key(public: CasePublic) -> tuple[int, int, str]:
-    """Most at risk first: the worst level, then the fewest days left on any running clock."""
-    running = [
-        c for name, c in clocks_of(public) if name in ("target", "statutory", "certificate_due")
-    ]
-    worst = min(running, key=lambda c: (LEVEL_RANK[c.level], c.days_left))
-    return LEVEL_RANK[worst.level], worst.days_left, public.reference
+def board_query(
+    params: dict[str, str], only_mediators: frozenset[uuid.UUID] | None
+) -> case_board.BoardQuery:
+    """What was asked for, read leniently: a value the board does not know is ignored."""
+    mediator = params.get("mediator", "")
+    stage = params.get("stage", "")
+    sort = params.get("sort", "urgent")
+    page = params.get("page", "1")
+    return case_board.BoardQuery(
+        search=params.get("q", "").strip()[:200],
+        mediator_id=_uuid(mediator),
+        unassigned=mediator == "none",
+        local_authority=params.get("la", "").strip(),
+        stage=CaseStatus(stage) if stage in {s.value for s in OPEN_CASE_STATUSES} else None,
+        sort=next((s for s in case_board.BOARD_SORTS if s == sort), "urgent"),
+        page=int(page) if page.isdecimal() else 1,
+        only_mediators=only_mediators,
+    )
 
 
-@dataclass
-class BoardRow:
-    case: CasePublic
-    mediator: str
-    clocks: list[tuple[str, ClockPublic]]
-    cannot_reach: list[str]  # names of people who must be invited but have no contact
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def page_links(page: int, pages: int) -> list[int | None]:
+    """The page numbers the pagination shows: first, last, and those around this one
+    (None where the run is broken, shown as an ellipsis)."""
+    shown = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
+    links: list[int | None] = []
+    for number in shown:
+        if links and number - (links[-1] or 0) > 1:
+            links.append(None)
+        links.append(number)
+    return links
 
 
 @routes.get("/staff")
 @staff_page(roles=CASE_READERS)
 async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    """Open cases, most at risk first; filters by mediator, LA and stage."""
-    query = request.query
-    want_mediator = query.get("mediator", "")
-    want_la = query.get("la", "").strip()
-    want_stage = query.get("stage", "")
+    """Open cases, most at risk first; searched, filtered, sorted and paged."""
+    params = {key: request.query.get(key, "") for key in (*QUERY_KEYS, "page")}
     async with request.app[DB].read() as session:
         mediators = await panel.list_mediators(session)
-        names = {m.id: m.name for m in mediators}
         scope = await visibility.scope_of(session, staff.user)
-        rows: list[BoardRow] = []
-        authorities: set[str] = set()
-        unreachable = await roster.unreachable_parties(session)
-        for case in await intake.list_cases(session, limit=2000):
-            # Open cases, and any whose certificate is still due: that clock is work too.
-            public: CasePublic | None = None
-            if case.status not in OPEN_CASE_STATUSES:
-                public = await present(session, request, case)
-                if public.deadlines.certificate_due is None:
-                    continue
-            if not scope.sees_case(case):
-                continue
-            authorities.add(case.local_authority)
-            if want_mediator == "none" and case.mediator_id is not None:
-                continue
-            if want_mediator not in ("", "none") and str(case.mediator_id) != want_mediator:
-                continue
-            if want_la and case.local_authority.lower() != want_la.lower():
-                continue
-            if want_stage and case.status.value != want_stage:
-                continue
-            public = public or await present(session, request, case)
-            rows.append(
-                BoardRow(
-                    case=public,
-                    mediator=names.get(case.mediator_id, "") if case.mediator_id else "",
-                    clocks=[(n, c) for n, c in clocks_of(public) if n in ("target", "statutory")],
-                    cannot_reach=[p.name for p in unreachable.get(case.id, [])],
-                )
-            )
-    rows.sort(key=lambda r: risk_key(r.case))
-    shown = [str(row.case.id) for row in rows]
-    await staff.audit("page.board", details={"shown": len(rows), "case_ids": shown})
+        asked = board_query(params, scope.mediator_ids)
+        found = await case_board.read_board(
+            session,
+            query=asked,
+            default_target_days=request.app[SETTINGS].target_days,
+            calendar=request.app[WORKDAYS],
+            now=request.app[CLOCK](),
+        )
+    shown = [str(row.case.id) for row in found.rows]
+    # The audit says who saw which cases; the words searched for stay out of it.
+    await staff.audit(
+        "page.board",
+        details={"shown": len(shown), "total": found.total, "page": found.page, "case_ids": shown},
+    )
     context = staff.page(
-        rows=rows,
+        board=found,
+        rows=found.rows,
         mediators=mediators,
-        authorities=sorted(authorities),
+        authorities=found.authorities,
         stages=[s for s in CaseStatus if s in OPEN_CASE_STATUSES],
-        filters={"mediator": want_mediator, "la": want_la, "stage": want_stage},
-        filtered=bool(want_mediator or want_la or want_stage),
+        sorts=SORT_NAMES,
+        **_choices(params, asked, found),
     )
     return pages.render("staff/board.html", request, context)
+
+
+def _choices(
+    params: dict[str, str], asked: case_board.BoardQuery, found: case_board.BoardPage
+) -> dict[str, Any]:
+    """What the form shows as chosen, and the links to the other pages of the same board."""
+    narrowed = bool(asked.mediator_id or asked.unassigned or asked.local_authority or asked.stage)
+    kept = {key: params[key] for key in QUERY_KEYS if params[key]}
+    return {
+        "filters": {
+            "mediator": params["mediator"],
+            "la": asked.local_authority,
+            "q": asked.search,
+            "stage": params["stage"],
+            "sort": asked.sort,
+        },
+        "narrowed": narrowed,  # the filters beyond the search are open when one is set
+        "filtered": narrowed or bool(asked.search),
+        "first": (found.page - 1) * case_board.PAGE_SIZE + 1,
+        "page_href": lambda n: "/staff?" + urlencode({**kept, "page": str(n)}),
+        "page_links": page_links(found.page, found.pages),
+    }
