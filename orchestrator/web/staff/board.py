@@ -15,6 +15,7 @@ from orchestrator.core.models import (
     ClockPublic,
     StaffRole,
 )
+from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
 from orchestrator.web.keys import DB
 from orchestrator.web.staff.cases import clocks_of, present
@@ -86,11 +87,13 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
                     cannot_reach=[p.name for p in unreachable.get(case.id, [])],
                 )
             )
+        replies = await who_is_coming.accepted_counts(session, case_ids=[r.case.id for r in rows])
     rows.sort(key=lambda r: risk_key(r.case))
     shown = [str(row.case.id) for row in rows]
     await staff.audit("page.board", details={"shown": len(rows), "case_ids": shown})
     context = staff.page(
         rows=rows,
+        replies=replies,
         mediators=mediators,
         authorities=sorted(authorities),
         stages=[s for s in CaseStatus if s in OPEN_CASE_STATUSES],
