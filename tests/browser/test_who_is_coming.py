@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from orchestrator.core.models import Invitation, OutboxMessage, PartStat
 from orchestrator.messaging.outbox import email_from_payload
 from orchestrator.web.keys import DB
-from tests.browser.conftest import LiveApp, assert_accessible, new_page
+from tests.browser.conftest import LiveApp, assert_accessible, new_page, screenshot
 from tests.browser.phone_fit import PHONE_390, fits_a_phone
 from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people
 
@@ -91,6 +91,7 @@ async def test_scheduler_sees_who_is_coming_beside_each_name_and_on_the_board(
     assert "Poll: not answered yet" in pat and "Poll: not answered yet" in lee
     assert str(scenario.parent_id) not in pat and "ACCEPTED" not in pat
     await assert_accessible(page, "case page with answers")
+    await screenshot(page, "who-is-coming")
 
     await page.get_by_role("link", name="Deadline board").first.click()
     row = page.locator("#board").get_by_role("row", name=re.compile("KIDS-2026-021"))
