@@ -54,12 +54,13 @@ async def test_each_answer_is_kept_with_when_and_by_which_door(
     async with client.app[DB].read() as session:
         found = await who_is_coming.replies_of_case(session, case_id=uuid.UUID(booked.case_id))
     by_party = {str(k): v for k, v in found.items()}
-    assert by_party[zoe].invite is not None and by_party[bob].invite is not None
-    assert by_party[zoe].invite.answer is PartStat.accepted
-    assert by_party[zoe].invite.door == "rsvp"
-    assert by_party[zoe].invite.answered_at == clock()
-    assert by_party[bob].invite.answer is PartStat.declined
-    assert by_party[bob].invite.door == "calendar"
+    accepted, declined = by_party[zoe].invite, by_party[bob].invite
+    assert accepted is not None and declined is not None
+    assert accepted.answer is PartStat.accepted
+    assert accepted.door == "rsvp"
+    assert accepted.answered_at == clock()
+    assert declined.answer is PartStat.declined
+    assert declined.door == "calendar"
     waiting = by_party[patel].invite
     assert waiting is not None and waiting.answer is PartStat.needs_action and waiting.door is None
     assert by_party[zoe].poll is None  # nobody was polled for this case
