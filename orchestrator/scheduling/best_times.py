@@ -24,6 +24,8 @@ MOST_OFFERED = 20
 # How good a time is, best first: everyone said yes (or is free); someone said only "if
 # need be"; someone asked in the poll has not answered; nobody was asked about this time.
 ALL_YES, IF_NEED_BE, WAITING, NOT_ASKED = range(4)
+# Why a poll time cannot be booked, by what a required person said (or their calendar says).
+_BLOCKING_WORDS: dict[CellStatus, str] = {"no": "said no", "busy": "is busy"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def rank_times(
 
 
 def _tier(statuses: Mapping[str, str], required: set[str], in_poll: bool) -> int:
+    """How good a bookable time is by what the people who must come said of it."""
     said = [statuses.get(pid, "unknown") for pid in required]
     if "unknown" in said:
         return WAITING if in_poll else NOT_ASKED
@@ -159,9 +162,6 @@ def _blocked(
         bookable=False,
         reasons=reasons or [f"{mediator} is busy"],
     )
-
-
-_BLOCKING_WORDS: dict[CellStatus, str] = {"no": "said no", "busy": "is busy"}
 
 
 def _and(names: Sequence[str]) -> str:

@@ -31,8 +31,8 @@ from orchestrator.scheduling.availability_matrix import newest_poll
 from orchestrator.scheduling.lookups import LIVE_STATUSES
 
 # How an invitation was answered, by the ``source`` its timeline entry records.
-Door = Literal["rsvp", "calendar", "staff"]
-DOORS: dict[str, Door] = {"link": "rsvp", "email": "calendar", "staff": "staff"}
+Door = Literal["rsvp", "calendar"]
+DOORS: dict[str, Door] = {"link": "rsvp", "email": "calendar"}
 
 
 @dataclass(frozen=True)

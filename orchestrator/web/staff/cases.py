@@ -98,7 +98,6 @@ INVITE_WORDS = {
 DOOR_WORDS = {
     "rsvp": "with the link in their email",
     "calendar": "from their calendar",
-    "staff": "entered by staff",
 }
 
 CASE_FIELDS = (
