@@ -57,6 +57,8 @@ ITIP_ANSWERS = {
     "TENTATIVE": PartStat.tentative,
     "DECLINED": PartStat.declined,
 }
+# The timeline entry of an answer; its ``details`` say which answer and by which door.
+REPLIED = "party.replied"
 SUMMARIES = {
     PartStat.accepted: "accepted the invitation",
     PartStat.tentative: "said they might come",
@@ -98,7 +100,7 @@ async def record_answer(
         case_id=meeting.case_id,
         meeting_id=meeting.id,
         party_id=party.id,
-        kind="party.replied",
+        kind=REPLIED,
         summary=f"{timeline.a_party(party.role)} {SUMMARIES.get(partstat, 'replied')} "
         + SOURCE_WORDS.get(source, f"({source})"),
         at=now,

@@ -62,9 +62,7 @@ async def availability_matrix(
     http: aiohttp.ClientSession,
 ) -> AvailabilityMatrix:
     """Who has answered the newest poll, what they said, and what calendars say for those times."""
-    poll = await session.scalar(
-        select(Poll).where(col(Poll.case_id) == case.id).order_by(col(Poll.created_at).desc())
-    )
+    poll = await newest_poll(session, case_id=case.id)
     parties = await roster.list_parties(session, case_id=case.id)
     if poll is None:
         rows = [_row(party, response=None, cells={}, calendar_error=None) for party in parties]
@@ -95,6 +93,13 @@ async def availability_matrix(
     ]
     return AvailabilityMatrix(
         poll=poll, candidates=candidates, rows=rows, calendar_errors=busy.errors
+    )
+
+
+async def newest_poll(session: AsyncSession, *, case_id: uuid.UUID) -> Poll | None:
+    """The case's newest poll, open or closed; None when nobody has been asked yet."""
+    return await session.scalar(
+        select(Poll).where(col(Poll.case_id) == case_id).order_by(col(Poll.created_at).desc())
     )
 
 

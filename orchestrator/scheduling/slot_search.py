@@ -65,15 +65,16 @@ async def find_case_slots(
     calendar: WorkingDays,
     reader: BusyReader,
     http: aiohttp.ClientSession,
-    limit: int = 10,
+    limit: int | None = 10,
     notice_working_days: int | None = None,
     read: CalendarReading | None = None,
 ) -> CaseSlots:
     """Rank the times everyone required can make, best first, inside the target if possible.
 
     When nothing fits before the target, say who blocks most and offer the earliest times
-    after it (up to four weeks on). Calendars are read as the search goes unless ``read``
-    holds them (see ``slots_window``), as a write transaction needs.
+    after it (up to four weeks on); ``limit=None`` gives every time found. Calendars are
+    read as the search goes unless ``read`` holds them (see ``slots_window``), as a write
+    transaction needs.
     """
     target = await target_end(session, case=case, settings=settings, calendar=calendar)
     window = slots_window(target, now=now)
@@ -106,7 +107,7 @@ class _CaseSearch:
     duration: timedelta
     target: datetime
     now: datetime
-    limit: int
+    limit: int | None
 
     @property
     def people(self) -> list[PartyAvailability]:

@@ -12,6 +12,7 @@ from aiohttp import web
 from orchestrator.cases import board as case_board
 from orchestrator.cases import panel, visibility
 from orchestrator.core.models import OPEN_CASE_STATUSES, CaseStatus
+from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, DB, SETTINGS, WORKDAYS
 from orchestrator.web.staff.roles import CASE_READERS
@@ -82,6 +83,9 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
             calendar=request.app[WORKDAYS],
             now=request.app[CLOCK](),
         )
+        accepted = await who_is_coming.accepted_counts(
+            session, case_ids=[row.case.id for row in found.rows]
+        )
     shown = [str(row.case.id) for row in found.rows]
     # The audit says who saw which cases; the words searched for stay out of it.
     await staff.audit(
@@ -91,6 +95,7 @@ async def board(request: web.Request, staff: StaffContext) -> web.StreamResponse
     context = staff.page(
         board=found,
         rows=found.rows,
+        accepted=accepted,
         mediators=mediators,
         authorities=found.authorities,
         stages=[s for s in CaseStatus if s in OPEN_CASE_STATUSES],

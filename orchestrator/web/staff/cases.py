@@ -27,10 +27,12 @@ from orchestrator.core.models import (
     CaseUpdate,
     Channel,
     ClockPublic,
+    PartStat,
     Party,
     PartyRole,
     StaffRole,
 )
+from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, DB, SETTINGS, WORKDAYS
 from orchestrator.web.staff.forms import form_data, parse_uuid, see_other, validate
@@ -81,6 +83,18 @@ async def case_and_party(
     party = await roster.get_party(session, case_id=case.id, party_id=party_id)
     return case, party
 
+
+# Beside each name: their answer to the booked meeting's invite, and how it reached us.
+INVITE_WORDS = {
+    PartStat.needs_action: ("No answer yet", "govuk-tag--grey"),
+    PartStat.accepted: ("Accepted", "govuk-tag--green"),
+    PartStat.tentative: ("Maybe", "govuk-tag--yellow"),
+    PartStat.declined: ("Declined", "govuk-tag--red"),
+}
+DOOR_WORDS = {
+    "rsvp": "with the link in their email",
+    "calendar": "from their calendar",
+}
 
 CASE_FIELDS = (
     "reference",
@@ -179,6 +193,9 @@ async def case_context(
         case_row=case,
         clocks=clocks_of(public),
         parties=parties,
+        replies=await who_is_coming.replies_of_case(session, case_id=case.id),
+        invite_words=INVITE_WORDS,
+        door_words=DOOR_WORDS,
         cannot_reach=[p for p in parties if roster.cannot_reach(p)]
         if case.status in OPEN_CASE_STATUSES
         else [],

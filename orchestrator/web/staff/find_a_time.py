@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import intake
+from orchestrator.cases import intake, panel
 from orchestrator.core.models import Case, MeetingStatus, Party
 from orchestrator.scheduling import (
     availability_matrix,
@@ -20,17 +20,21 @@ from orchestrator.scheduling import (
     poll_requests,
     slot_search,
 )
+from orchestrator.scheduling.best_times import rank_times
 from orchestrator.web.keys import BUSY_READER, DB, HTTP, WORKDAYS
 from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, audit_case_write
 from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.meeting_forms import MODE_NAMES, duration_from
 from orchestrator.web.staff.roles import SCHEDULERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
+from orchestrator.web.staff.vocabulary import ROLE_NAMES
 
 routes = web.RouteTableDef()
 
 
 DURATIONS = (120, 180, 240)
+# The best times shown at once; the rest wait behind "Show more times".
+SHOWN_FIRST = 5
 
 
 CELL_WORDS = {
@@ -54,7 +58,7 @@ async def scheduling_section(
     app = request.app
     meetings = await lookups.list_meetings(session, case_id=case.id)
     matrix = None
-    found = None
+    ranked = None
     duration = duration_from(request.query.get("duration"))
     if parties:
         matrix = await availability_matrix.availability_matrix(
@@ -62,16 +66,22 @@ async def scheduling_section(
         )
         if matrix.poll is not None and "duration" not in request.query:
             duration = matrix.poll.duration_minutes
-        found = await best_times(session, request, staff, case, duration)
+        found = await best_times(session, request, staff, case, duration, limit=None)
+        if found is not None:
+            ranked = rank_times(
+                found,
+                matrix=matrix,
+                parties=parties,
+                mediator=await mediator_label(session, case),
+                label=person_label,
+                now=staff.now,
+            )
     names = {str(p.id): p.name for p in parties}
-    blockers = []
-    if found is not None:
-        blockers = [(names.get(str(b.party_id), b.role), b.blocked) for b in found.blockers]
     return {
         "meetings": meetings,
         "matrix": matrix,
-        "slots": found,
-        "blockers": blockers,
+        "best": ranked,
+        "shown_first": SHOWN_FIRST,
         "duration": duration,
         "durations": DURATIONS,
         "names": names,
@@ -84,10 +94,33 @@ async def scheduling_section(
 CASE_PAGE_SECTIONS.append(("staff/_scheduling.html", scheduling_section))
 
 
+def person_label(party: Party) -> str:
+    """A person as the best times name them: "Lee Grant (local authority officer)"."""
+    role = ROLE_NAMES[party.role]
+    if role[1:2].islower():  # "Parent or carer" -> "parent or carer"; "SENDIASS" stays
+        role = role[0].lower() + role[1:]
+    return f"{party.name} ({role}{'' if party.required else ', optional'})"
+
+
+async def mediator_label(session: AsyncSession, case: Case) -> str:
+    """The case's mediator as the reasons name them: "Mo Ahmed (mediator)"."""
+    mediator = await panel.get_mediator(session, case.mediator_id) if case.mediator_id else None
+    return f"{mediator.name} (mediator)" if mediator is not None else "The mediator"
+
+
 async def best_times(
-    session: AsyncSession, request: web.Request, staff: StaffContext, case: Case, duration: int
+    session: AsyncSession,
+    request: web.Request,
+    staff: StaffContext,
+    case: Case,
+    duration: int,
+    *,
+    limit: int | None = 5,
 ) -> slot_search.CaseSlots | None:
-    """The five best times for the case's people and mediator (none without a mediator)."""
+    """The best times for the case's people and mediator (none without a mediator).
+
+    ``limit=None`` gives every time, for the case page to rank what people answered first.
+    """
     if case.mediator_id is None:
         return None
     app = request.app
@@ -100,7 +133,7 @@ async def best_times(
         calendar=app[WORKDAYS],
         reader=app[BUSY_READER],
         http=app[HTTP],
-        limit=5,
+        limit=limit,
     )
 
 
