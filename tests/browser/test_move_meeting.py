@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -31,6 +32,11 @@ async def test_scheduler_moves_the_meeting_to_an_offered_time(
     await page.get_by_role("link", name="Move the meeting on").click()
     await page.get_by_role("heading", name="Move the meeting").wait_for()
     await assert_accessible(page, "moving a meeting")
+    # Offered the way booking offers them: ranked, each with its reasons in words.
+    offered_text = await page.locator("#slots").inner_text()
+    assert "feasible" not in offered_text
+    assert re.search(r"\(parent or carer\)|Everyone", offered_text), offered_text
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", offered_text)
     offered = page.locator("#slots a").first
     chosen = (await offered.inner_text()).strip()
     await offered.click()

@@ -6,7 +6,8 @@ candidate times), the best times with who blocks the rest, and the case's meetin
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +21,7 @@ from orchestrator.scheduling import (
     poll_requests,
     slot_search,
 )
-from orchestrator.scheduling.best_times import rank_times
+from orchestrator.scheduling.best_times import BestTimes, rank_times
 from orchestrator.web.keys import BUSY_READER, DB, HTTP, WORKDAYS
 from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, audit_case_write
 from orchestrator.web.staff.forms import parse_uuid, see_other
@@ -66,16 +67,7 @@ async def scheduling_section(
         )
         if matrix.poll is not None and "duration" not in request.query:
             duration = matrix.poll.duration_minutes
-        found = await best_times(session, request, staff, case, duration, limit=None)
-        if found is not None:
-            ranked = rank_times(
-                found,
-                matrix=matrix,
-                parties=parties,
-                mediator=await mediator_label(session, case),
-                label=person_label,
-                now=staff.now,
-            )
+        ranked = await ranked_times(session, request, staff, case, duration, parties, matrix)
     names = {str(p.id): p.name for p in parties}
     return {
         "meetings": meetings,
@@ -106,6 +98,38 @@ async def mediator_label(session: AsyncSession, case: Case) -> str:
     """The case's mediator as the reasons name them: "Mo Ahmed (mediator)"."""
     mediator = await panel.get_mediator(session, case.mediator_id) if case.mediator_id else None
     return f"{mediator.name} (mediator)" if mediator is not None else "The mediator"
+
+
+async def ranked_times(
+    session: AsyncSession,
+    request: web.Request,
+    staff: StaffContext,
+    case: Case,
+    duration: int,
+    parties: list[Party],
+    matrix: availability_matrix.AvailabilityMatrix | None,
+    *,
+    leave_out: datetime | None = None,
+) -> BestTimes | None:
+    """Every time the case can meet, ranked the way booking and moving both offer them:
+    what people answered first, each with its reasons (``leave_out``: a time not to offer)."""
+    found = await best_times(session, request, staff, case, duration, limit=None)
+    if found is None:
+        return None
+    if leave_out is not None:
+        found = replace(
+            found,
+            slots=[s for s in found.slots if s.start != leave_out],
+            earliest_after_target=[s for s in found.earliest_after_target if s.start != leave_out],
+        )
+    return rank_times(
+        found,
+        matrix=matrix,
+        parties=parties,
+        mediator=await mediator_label(session, case),
+        label=person_label,
+        now=staff.now,
+    )
 
 
 async def best_times(

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from orchestrator.cases import roster
 from orchestrator.core.errors import DomainError, RulesBroken, ValidationFailed
 from orchestrator.core.models import Case, Meeting
-from orchestrator.scheduling import rescheduling, slot_search
+from orchestrator.scheduling import availability_matrix, rescheduling
+from orchestrator.scheduling.best_times import BestTimes
 from orchestrator.web import pages
-from orchestrator.web.keys import DB
+from orchestrator.web.keys import BUSY_READER, DB, HTTP
 from orchestrator.web.staff.cases import audit_case_write
-from orchestrator.web.staff.find_a_time import best_times
+from orchestrator.web.staff.find_a_time import ranked_times
 from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.meeting_forms import (
     NO_WAIVER_REASON,
@@ -60,14 +62,19 @@ async def reschedule_form(request: web.Request, staff: StaffContext) -> web.Stre
 
 async def _times_to_move_to(
     request: web.Request, staff: StaffContext, meeting: Meeting, case: Case, duration: int
-) -> slot_search.CaseSlots | None:
-    """The best times to move to, ranked as the case page ranks them for booking."""
-    async with request.app[DB].read() as session:
-        found = await best_times(session, request, staff, case, duration)
-    if found is None:
-        return None
-    # The case's own meetings do not block its times, so the one being moved may come back.
-    return replace(found, slots=[s for s in found.slots if s.start != meeting.start_at])
+) -> BestTimes | None:
+    """The best times to move to, ranked and worded as the case page offers them to book."""
+    app = request.app
+    async with app[DB].read() as session:
+        parties = await roster.list_parties(session, case_id=case.id)
+        matrix = await availability_matrix.availability_matrix(
+            session, case=case, reader=app[BUSY_READER], http=app[HTTP]
+        )
+        # The case's own meetings do not block its times, so the one being moved would
+        # come back: it is left out.
+        return await ranked_times(
+            session, request, staff, case, duration, parties, matrix, leave_out=meeting.start_at
+        )
 
 
 @routes.post("/staff/meetings/{meeting_id}/reschedule")
