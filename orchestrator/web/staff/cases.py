@@ -197,7 +197,7 @@ async def case_context(
         icb_errors=icb_errors or {},
         created=request.query.get("created") == "1",
         notice=request.query.get("notice", "")[:200],
-        can_schedule=staff.has_role(StaffRole.scheduler),
+        can_schedule=staff.may(SCHEDULERS),
         zone=case.timezone,
         sections=sections,
     )
