@@ -9,7 +9,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session
-from sqlmodel import select
+from sqlmodel import col, select
 
 from orchestrator.core.migrate import MIGRATIONS_DIR
 from orchestrator.core.models import Mediator, StaffRole, StaffUser
@@ -46,7 +46,7 @@ def records(sync_conn: Any) -> dict[str, tuple[str, str, bool, int]]:
         rows = session.execute(
             select(StaffUser.email, Mediator.name, Mediator.active, Mediator.buffer_minutes)
             .select_from(Mediator)
-            .join(StaffUser, StaffUser.id == Mediator.user_id, isouter=True)
+            .join(StaffUser, col(StaffUser.id) == col(Mediator.user_id), isouter=True)
         ).all()
         count = len(session.scalars(select(Mediator)).all())
     assert count == len(rows)
