@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +26,7 @@ from sqlmodel import col, select
 
 from orchestrator.core.errors import InvalidState, NotFound
 from orchestrator.core.models import ApiToken, Mediator, StaffRole, StaffUser
-from orchestrator.core.records import add_audit
-from orchestrator.staff.accounts import get_user
+from orchestrator.staff.accounts import audit_account, get_user
 from orchestrator.staff.sessions import end_sessions_of
 
 
@@ -155,17 +155,9 @@ def _audit(
     token: str | None = None,
     count: int | None = None,
 ) -> None:
-    details: dict[str, object] = {}
+    details: dict[str, Any] = {}
     if token is not None:
         details["token"] = token
     if count is not None:
         details["tokens_revoked"] = count
-    add_audit(
-        session,
-        actor_id=by,
-        action=action,
-        at=now,
-        target_type="staff_user",
-        target_id=str(user_id),
-        details=details or None,
-    )
+    audit_account(session, action, by=by, user_id=user_id, now=now, details=details or None)

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import panel
 from orchestrator.core.models import StaffRole, StaffUser
-from orchestrator.core.records import add_audit
-from orchestrator.staff.accounts import add_user
+from orchestrator.staff.accounts import add_user, audit_account
 
 
 async def add_staff(
@@ -37,12 +36,5 @@ async def add_staff(
     user = await add_user(session, email=email, role=role, name=name, password=password)
     if role is StaffRole.mediator:
         await panel.mediator_for_user(session, user=user, now=now)
-    add_audit(
-        session,
-        actor_id=by,
-        action=action,
-        at=now,
-        target_type="staff_user",
-        target_id=str(user.id),
-    )
+    audit_account(session, action, by=by, user_id=user.id, now=now)
     return user

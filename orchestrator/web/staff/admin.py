@@ -7,6 +7,9 @@ The rules (and the audit trail) are ``orchestrator.staff.access``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -22,6 +25,7 @@ from orchestrator.web.staff.roles import ADMINS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
 routes = web.RouteTableDef()
+T = TypeVar("T")
 
 
 @routes.get("/staff/admin/users")
@@ -111,12 +115,8 @@ async def user_page(request: web.Request, staff: StaffContext) -> web.StreamResp
 @staff_page(roles=ADMINS)
 async def deactivate(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Sign them out everywhere now, stop their tokens, and stop them signing in again."""
-    user_id = parse_uuid(request.match_info["user_id"], "staff user")
     try:
-        async with request.app[DB].write() as session:
-            done = await access.deactivate_user(
-                session, user_id=user_id, by=staff.user.id, now=staff.now
-            )
+        done = await _act(request, staff, access.deactivate_user)
     except InvalidState as exc:
         return await _render_user(request, staff, problem=pages.as_sentence(exc.message))
     tokens = _tokens_phrase(done.tokens_revoked)
@@ -131,11 +131,7 @@ async def deactivate(request: web.Request, staff: StaffContext) -> web.StreamRes
 @routes.post("/staff/admin/users/{user_id}/reactivate")
 @staff_page(roles=ADMINS)
 async def reactivate(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    user_id = parse_uuid(request.match_info["user_id"], "staff user")
-    async with request.app[DB].write() as session:
-        user = await access.reactivate_user(
-            session, user_id=user_id, by=staff.user.id, now=staff.now
-        )
+    user = await _act(request, staff, access.reactivate_user)
     name = user.name or user.email
     return await _render_user(
         request, staff, done=f"{name} can sign in again. Their old API tokens stay revoked."
@@ -145,12 +141,8 @@ async def reactivate(request: web.Request, staff: StaffContext) -> web.StreamRes
 @routes.post("/staff/admin/users/{user_id}/tokens/{token_id}/revoke")
 @staff_page(roles=ADMINS)
 async def revoke_token(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    user_id = parse_uuid(request.match_info["user_id"], "staff user")
     token_id = parse_uuid(request.match_info["token_id"], "API token")
-    async with request.app[DB].write() as session:
-        token = await access.revoke_token(
-            session, user_id=user_id, token_id=token_id, by=staff.user.id, now=staff.now
-        )
+    token = await _act(request, staff, access.revoke_token, token_id=token_id)
     label = f"“{token.label}”" if token.label else "without a name"
     return await _render_user(request, staff, done=f"The API token {label} no longer works.")
 
@@ -158,12 +150,17 @@ async def revoke_token(request: web.Request, staff: StaffContext) -> web.StreamR
 @routes.post("/staff/admin/users/{user_id}/tokens/revoke-all")
 @staff_page(roles=ADMINS)
 async def revoke_tokens(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    count = await _act(request, staff, access.revoke_tokens)
+    return await _render_user(request, staff, done=pages.as_sentence(_tokens_phrase(count)) + ".")
+
+
+async def _act(
+    request: web.Request, staff: StaffContext, action: Callable[..., Awaitable[T]], **extra: Any
+) -> T:
+    """Do one of ``access``'s actions to the user the path names, as this admin, in one write."""
     user_id = parse_uuid(request.match_info["user_id"], "staff user")
     async with request.app[DB].write() as session:
-        count = await access.revoke_tokens(
-            session, user_id=user_id, by=staff.user.id, now=staff.now
-        )
-    return await _render_user(request, staff, done=pages.as_sentence(_tokens_phrase(count)) + ".")
+        return await action(session, user_id=user_id, by=staff.user.id, now=staff.now, **extra)
 
 
 def _tokens_phrase(count: int) -> str:
