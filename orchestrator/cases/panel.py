@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.core.errors import NotFound, ValidationFailed
+from orchestrator.core.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.core.events import EventBus, MediatorAssigned
 from orchestrator.core.models import Case, Mediator, MediatorCreate, MediatorPublic, StaffUser
 from orchestrator.core.records import add_timeline
@@ -35,8 +35,12 @@ async def create_mediator(
                     details={"day": day},
                 )
         working_hours = {str(k): list(v) for k, v in data.working_hours.items()}
-    if data.user_id is not None and await session.get(StaffUser, data.user_id) is None:
-        raise NotFound("user", data.user_id)
+    if data.user_id is not None:
+        if await session.get(StaffUser, data.user_id) is None:
+            raise NotFound("user", data.user_id)
+        if await mediator_ids_for_user(session, data.user_id):
+            # One record per account: a second would split their cases and sessions.
+            raise Conflict("that staff user already has a mediator record")
     mediator = Mediator(
         **data.model_dump(exclude={"calendar", "working_hours"}),
         calendar=data.calendar.model_dump(exclude_none=True) if data.calendar else None,

@@ -17,6 +17,7 @@ from orchestrator.core.db import connect
 from orchestrator.core.models import Mediator, MediatorCreate, StaffRole, StaffUser
 from orchestrator.staff.enrolment import add_staff
 from orchestrator.web.keys import CLOCK, DB
+from tests.conftest import Staff
 from tests.orchestrator.web_support import Browser, make_user
 
 ADD_MO = ("users", "add", "--email", "mo@staff.example", "--role", "mediator", "--name", "Mo Ahmed")
@@ -97,3 +98,11 @@ def test_users_add_makes_a_mediator_cases_can_be_given_to(tmp_path: Path) -> Non
             await db.dispose()
 
     assert asyncio.run(listed()) == [("Mo Ahmed", "mo@staff.example")]
+
+
+async def test_the_api_gives_an_account_one_mediator_record(staff: Staff) -> None:
+    body = {"name": "Mo Ahmed", "email": "mo@staff.example"}
+    body["user_id"] = str(staff.user_ids["mediator"])
+    await staff.call("POST", "/api/v1/mediators", json=body, expect=201)
+    again = await staff.call("POST", "/api/v1/mediators", json=body, expect=409)
+    assert again["error"]["message"] == "that staff user already has a mediator record"
