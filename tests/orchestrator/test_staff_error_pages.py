@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from orchestrator.core.db import DatabaseUnavailable
 from orchestrator.core.models import StaffRole
 from orchestrator.staff import accounts
 from orchestrator.web.staff.roles import ROOM_STAFF, SCHEDULERS, abilities
@@ -53,6 +54,23 @@ async def test_missing_and_broken_staff_pages_say_so_plainly(
     status, page = await browser.get("/staff/admin/users")
     assert status == 500
     assert "Sorry, there is a problem with the service" in page and "boom" not in page
+    assert "Go to the deadline board" in page and PARTY_WORDING not in page
+
+
+async def test_a_database_outage_is_said_with_the_banner(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await make_user(client, "ada@staff.example", StaffRole.admin)
+    browser = Browser(client)
+    await browser.sign_in("ada@staff.example")
+
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise DatabaseUnavailable("no connection")
+
+    monkeypatch.setattr(accounts, "list_users", unreachable)
+    status, page = await browser.get("/staff/admin/users")
+    assert status == 503 and "Sorry, the service is unavailable" in page
+    assert "the database cannot be reached, so changes cannot be saved" in page  # the banner
     assert "Go to the deadline board" in page and PARTY_WORDING not in page
 
 

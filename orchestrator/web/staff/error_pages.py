@@ -40,6 +40,7 @@ NOT_FOUND = (
     "pointed to may have been removed."
 )
 FAULT = "Something went wrong on our side. Try again in a few minutes."
+NO_DATABASE = "The service cannot reach its database just now. Try again in a few minutes."
 
 
 def is_staff_request(request: web.Request) -> bool:
@@ -63,7 +64,7 @@ def _wording(error: ApiError) -> tuple[str, str]:
     if error.status == 404:
         return HEADINGS[404], NOT_FOUND
     if error.status == 503 and error.code == DATABASE_UNAVAILABLE.code:
-        return HEADINGS[503], "The service cannot reach its database just now. " + FAULT
+        return HEADINGS[503], NO_DATABASE
     if error.status >= 500:
         return "Sorry, there is a problem with the service", FAULT
     if error.code == "csrf_failed":
