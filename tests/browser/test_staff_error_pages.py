@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.both_sizes import assert_fits_both
-from tests.browser.conftest import LiveApp, new_page
+from tests.browser.conftest import LiveApp, new_page, screenshot
 from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people
 
 pytestmark = pytest.mark.browser
@@ -50,6 +50,7 @@ async def test_a_scheduler_sees_no_console_link_and_a_refusal_says_who_can(
     assert PARTY_WORDING not in text and "If your work needs it, ask an admin." in text
     assert await sam.title() == "You cannot see this page – KIDS SEND Mediation Service"
     await assert_fits_both(sam, "refused the room console")
+    await screenshot(sam, "staff-refused")
     await sam.get_by_role("link", name="Go to the deadline board").click()
     await sam.get_by_role("heading", name="Deadline board").wait_for()
 
