@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.core.errors import NotFound, ValidationFailed
+from orchestrator.core.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.core.events import EventBus, MediatorAssigned
 from orchestrator.core.models import Case, Mediator, MediatorCreate, MediatorPublic, StaffUser
 from orchestrator.core.records import add_timeline
@@ -34,8 +35,12 @@ async def create_mediator(
                     details={"day": day},
                 )
         working_hours = {str(k): list(v) for k, v in data.working_hours.items()}
-    if data.user_id is not None and await session.get(StaffUser, data.user_id) is None:
-        raise NotFound("user", data.user_id)
+    if data.user_id is not None:
+        if await session.get(StaffUser, data.user_id) is None:
+            raise NotFound("user", data.user_id)
+        if await mediator_ids_for_user(session, data.user_id):
+            # One record per account: a second would split their cases and sessions.
+            raise Conflict("that staff user already has a mediator record")
     mediator = Mediator(
         **data.model_dump(exclude={"calendar", "working_hours"}),
         calendar=data.calendar.model_dump(exclude_none=True) if data.calendar else None,
@@ -45,6 +50,30 @@ async def create_mediator(
     session.add(mediator)
     await session.flush()
     return mediator
+
+
+async def mediator_for_user(session: AsyncSession, *, user: StaffUser, now: datetime) -> Mediator:
+    """The mediator record a mediator's staff account acts as, made or linked if need be.
+
+    One notion of "mediator" whichever door made them: their own record if they have one;
+    else a record for their email that no account acts as yet (one added through the API
+    before they had an account), now linked to them; else a new record with the panel's
+    defaults, so they appear in every case's mediator list at once.
+    """
+    own = await session.scalar(select(Mediator).where(col(Mediator.user_id) == user.id))
+    if own is not None:
+        return own
+    unlinked = await session.scalar(
+        select(Mediator)
+        .where(col(Mediator.user_id).is_(None), func.lower(col(Mediator.email)) == user.email)
+        .order_by(col(Mediator.created_at))
+    )
+    if unlinked is not None:
+        unlinked.user_id = user.id
+        await session.flush()
+        return unlinked
+    data = MediatorCreate(name=user.name or user.email, email=user.email, user_id=user.id)
+    return await create_mediator(session, data=data, now=now)
 
 
 async def get_mediator(session: AsyncSession, mediator_id: uuid.UUID) -> Mediator:

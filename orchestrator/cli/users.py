@@ -9,19 +9,27 @@ from orchestrator.core.db import Database
 
 
 def add(*, email: str, role: str, name: str = "", password: str | None = None) -> None:
-    """Add a staff user (``password`` for the web pages) and print an API token last."""
+    """Add a staff user (``password`` for the web pages) and print an API token last.
+
+    A mediator gets their mediator record too, as from the admin page: cases can be
+    assigned to them at once.
+    """
     from orchestrator.core.errors import Conflict, ValidationFailed
-    from orchestrator.core.models import StaffRole
-    from orchestrator.staff.accounts import add_user, issue_token
+    from orchestrator.core.models import StaffRole, utcnow
+    from orchestrator.staff.accounts import issue_token
+    from orchestrator.staff.enrolment import add_staff
 
     async def work(db: Database) -> str:
         async with db.write() as session:
-            user = await add_user(
+            user = await add_staff(
                 session,
                 email=email,
                 role=StaffRole(role),
                 name=name or "",
                 password=password,
+                by=None,
+                action="staff.added_by_cli",
+                now=utcnow(),
             )
             return await issue_token(session, user_id=user.id, label="cli")
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,6 +23,7 @@ from sqlmodel import col, select
 
 from orchestrator.core.errors import Conflict, NotFound, ValidationFailed
 from orchestrator.core.models import ApiToken, StaffRole, StaffUser, check_person_name
+from orchestrator.core.records import add_audit
 
 TOKEN_PREFIX = "mo_"
 _hasher = PasswordHasher()
@@ -195,3 +197,24 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> StaffUser:
     if user is None:
         raise NotFound("staff user", user_id)
     return user
+
+
+def audit_account(
+    session: AsyncSession,
+    action: str,
+    *,
+    by: uuid.UUID | None,
+    user_id: uuid.UUID,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record that someone (None: the command line) changed a staff user's account."""
+    add_audit(
+        session,
+        actor_id=by,
+        action=action,
+        at=now,
+        target_type="staff_user",
+        target_id=str(user_id),
+        details=details,
+    )

@@ -24,10 +24,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import panel
-from orchestrator.core.models import MediatorCreate, StaffRole, StaffSession, StaffUser
+from orchestrator.core.models import StaffRole, StaffSession, StaffUser
 from orchestrator.core.records import add_audit
-from orchestrator.staff.accounts import add_user
+from orchestrator.staff.enrolment import add_staff
 
 SESSION_TTL = timedelta(hours=10)
 SET_PASSWORD_TTL = timedelta(hours=72)
@@ -194,19 +193,7 @@ async def invite_staff(
 
     Raises Conflict when the email is taken.
     """
-    user = await add_user(session, email=email, role=role, name=name)
-    if role is StaffRole.mediator:
-        await panel.create_mediator(
-            session,
-            data=MediatorCreate(name=name or email, email=email, user_id=user.id),
-            now=now,
-        )
-    add_audit(
-        session,
-        actor_id=by,
-        action="staff.invited",
-        at=now,
-        target_type="staff_user",
-        target_id=str(user.id),
+    user = await add_staff(
+        session, email=email, role=role, name=name, by=by, action="staff.invited", now=now
     )
     return set_password_token(user, secret=secret, now=now)

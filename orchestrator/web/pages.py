@@ -9,11 +9,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from orchestrator.core import health
-from orchestrator.web.errors import DATABASE_UNAVAILABLE, ApiError
+from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import ERROR_PAGE, SETTINGS
+from orchestrator.web.staff.error_pages import is_staff_request, render_staff_error
 
-STAFF_PREFIXES = ("/staff", "/sign-in")
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -51,22 +50,21 @@ def as_sentence(message: str) -> str:
 
 
 async def render_error(request: web.Request, error: ApiError) -> web.Response:
-    """A friendly page with the right status and the help line; it reveals nothing else."""
+    """A friendly page with the right status and the help line; it reveals nothing else.
+
+    Staff get their own page (``orchestrator.web.staff.error_pages``); this one is for the
+    people taking part.
+    """
+    if is_staff_request(request):
+        return render_staff_error(request, error)
     heading = HEADINGS.get(error.status, "Sorry, there is a problem")
     if error.status >= 500:
         message = "Something went wrong on our side. Please try again later."
     else:
         message = as_sentence(error.message) + "."
-    context = {"heading": heading, "message": message, "banner": _staff_banner(request, error)}
+    context = {"heading": heading, "message": message}
     response = aiohttp_jinja2.render_template("error.html", request, context, status=error.status)
     return response
-
-
-def _staff_banner(request: web.Request, error: ApiError) -> str | None:
-    """Staff pages cannot load while the database is down: their error page says why."""
-    if error.code != DATABASE_UNAVAILABLE.code or not request.path.startswith(STAFF_PREFIXES):
-        return None
-    return health.banner(health.Health(database_up=False), request.app[SETTINGS])
 
 
 def render(

@@ -85,6 +85,7 @@ async def world(staff: Staff, clock: MutableClock) -> World:
             "certificate_id": certificate["id"],
             "document_id": str(paper.id),
             "mediator_id": str(mediator_id),
+            "user_id": str(staff.user_ids["scheduler"]),
             # Not of a case: any value reaches the check of the case (a refused one, 404).
             "room_id": str(uuid.uuid4()),
             "action": "admit",

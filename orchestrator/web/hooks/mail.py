@@ -26,7 +26,6 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.core.models import StaffRole
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import replies
 from orchestrator.messaging.reminder_scheduler import ReminderScheduler
@@ -35,6 +34,7 @@ from orchestrator.web.bodies import read_body
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import BUS, CLOCK, DB, REMINDER_SCHEDULER, SETTINGS
 from orchestrator.web.pages import render
+from orchestrator.web.staff.roles import ANY_STAFF
 from orchestrator.web.staff.sessions import StaffContext, StaffHandler, staff_page
 
 routes = web.RouteTableDef()
@@ -84,7 +84,7 @@ def dev_tool(handler: StaffHandler) -> Callable[[web.Request], Awaitable[web.Str
     Outside development it is a 404 before anyone's cookie is looked at, so a production
     service never even hints that it is there.
     """
-    staff_only = staff_page(roles=StaffRole)(handler)
+    staff_only = staff_page(roles=ANY_STAFF)(handler)
 
     @functools.wraps(handler)
     async def view(request: web.Request) -> web.StreamResponse:

@@ -30,7 +30,6 @@ from orchestrator.core.models import (
     PartStat,
     Party,
     PartyRole,
-    StaffRole,
 )
 from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
@@ -210,7 +209,7 @@ async def case_context(
         icb_errors=icb_errors or {},
         created=request.query.get("created") == "1",
         notice=request.query.get("notice", "")[:200],
-        can_schedule=staff.has_role(StaffRole.scheduler),
+        can_schedule=staff.may(SCHEDULERS),
         zone=case.timezone,
         sections=sections,
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,6 +32,8 @@ from orchestrator.web import audit
 from orchestrator.web.caller import Caller
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
+from orchestrator.web.staff.error_pages import SIGNED_IN
+from orchestrator.web.staff.roles import CASE_READERS, Access, abilities
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -114,12 +116,23 @@ class StaffContext(Caller):
     def csrf_token(self) -> str:
         return self.staff_session.csrf_token
 
-    def has_role(self, *roles: StaffRole) -> bool:
-        return self.user.role is StaffRole.admin or self.user.role in roles
+    def may(self, rule: Access) -> bool:
+        """Whether this person may use the pages ``rule`` guards (what their links ask)."""
+        return rule.allows(self.user.role)
 
     def page(self, **context: Any) -> dict[str, Any]:
-        """The context every staff template gets, plus the page's own."""
-        return {"staff": self.user, "csrf_token": self.csrf_token, "roles": StaffRole, **context}
+        """The context every staff template gets, plus the page's own.
+
+        ``can`` says which groups of pages this person may open, by the same rules the
+        pages' guards use, so no page offers a link its reader would be refused.
+        """
+        return {
+            "staff": self.user,
+            "csrf_token": self.csrf_token,
+            "roles": StaffRole,
+            "can": abilities(self.user.role),
+            **context,
+        }
 
     async def audit(
         self,
@@ -187,10 +200,12 @@ StaffHandler = Callable[[web.Request, StaffContext], Awaitable[web.StreamRespons
 
 
 def staff_page(
-    roles: Iterable[StaffRole] = (StaffRole.scheduler, StaffRole.mediator),
+    roles: Access = CASE_READERS,
 ) -> Callable[[StaffHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
-    """Guard a page: signed-in staff of these roles (admins always), CSRF on every write."""
-    allowed = frozenset(roles)
+    """Guard a page: signed-in staff the rule lets in (admins always), CSRF on every write.
+
+    Anyone else is refused with a page saying who can do this (``Access.refusal``).
+    """
 
     def decorate(
         handler: StaffHandler,
@@ -200,9 +215,10 @@ def staff_page(
             staff = await load_staff(request)
             if staff is None:
                 raise sign_in_redirect(request)
+            request[SIGNED_IN] = staff.page()  # an error page keeps their staff menu
             try:
-                if staff.user.role is not StaffRole.admin and staff.user.role not in allowed:
-                    raise ApiError(403, "forbidden", "your role cannot use this page")
+                if not staff.may(roles):
+                    raise ApiError(403, "forbidden", roles.refusal())
                 if request.method in UNSAFE_METHODS:
                     staff.form = await require_csrf(request, staff.csrf_token)
                 response = await handler(request, staff)

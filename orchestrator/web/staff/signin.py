@@ -17,6 +17,7 @@ from orchestrator.web import pages, ratelimit
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import CLIENT_ADDRESS, CLOCK, DB, PASSWORDS, SETTINGS, THROTTLE
 from orchestrator.web.staff.forms import see_other
+from orchestrator.web.staff.roles import ANY_STAFF
 from orchestrator.web.staff.sessions import (
     StaffContext,
     clear_session_cookie,
@@ -87,7 +88,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/staff/sign-out")
-@staff_page(roles=tuple(StaffRole))
+@staff_page(roles=ANY_STAFF)
 async def sign_out(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     async with request.app[DB].write() as session:
