@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars import wording
-from orchestrator.core.models import ROLE_WORDS, Case, MeetingMode, Party, PartyRole
+from orchestrator.core.models import Case, MeetingMode, Party, PartyRole, role_words
 from orchestrator.core.records import list_timeline
 
 MODE_WORDS = {
@@ -37,12 +37,6 @@ _PARTY = re.compile(r"\b([Aa]) party \(([A-Za-z_ ]+)\)")
 # "2026-12-04 10:00 UTC (in_person)": how a meeting's time used to be written.
 _OLD_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2}) UTC(?: \(([a-z_]+)\))?")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-
-
-def role_words(role: PartyRole) -> str:
-    """The role as it reads inside a sentence: "local authority", "parent or carer", "SENDIASS"."""
-    words = ROLE_WORDS[role]
-    return words if words.isupper() else words[:1].lower() + words[1:]
 
 
 def a_party(role: PartyRole, *, first: bool = True) -> str:

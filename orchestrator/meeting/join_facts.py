@@ -35,6 +35,7 @@ from orchestrator.core.models import (
     Party,
     PartyRole,
     Room,
+    role_words,
 )
 from orchestrator.meeting.attendance import event_row
 
@@ -91,9 +92,9 @@ _CLICK_QUERY = (
 
 
 def display_name(name: str, role: str) -> str:
-    """What the provider shows the mediator: a first name and a role, nothing more."""
+    """What the provider shows the mediator: a first name and a role in words, nothing more."""
     first = (name.split() or ["Guest"])[0][:40]
-    return f"{first} ({role.replace('_', ' ')})"
+    return f"{first} ({role})"
 
 
 def mediator_ref(mediator_id: uuid.UUID) -> str:
@@ -225,7 +226,8 @@ def _facts_of_row(row: Sequence[Any]) -> JoinFacts:
     ) = row
     if party_id is not None:
         ref = str(party_ref or "")
-        name = display_name(party_name or "", PartyRole(party_role).value if party_role else "")
+        role = role_words(PartyRole(party_role)) if party_role else ""
+        name = display_name(party_name or "", role)
     else:
         ref, name = _mediator_known_as(mediator_id, mediator_name)
     return JoinFacts(

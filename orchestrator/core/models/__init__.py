@@ -106,3 +106,4 @@ from orchestrator.core.models.vocabularies import PartyRole as PartyRole
 from orchestrator.core.models.vocabularies import PollAnswerValue as PollAnswerValue
 from orchestrator.core.models.vocabularies import StaffRole as StaffRole
 from orchestrator.core.models.vocabularies import in_words as in_words
+from orchestrator.core.models.vocabularies import role_words as role_words

@@ -6,6 +6,7 @@ database and the templates all read the same strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -161,6 +162,13 @@ class OutboxStatus(StrEnum):
     failed = "failed"  # refused for good (a 4xx, a bad address): shown to staff
     dead = "dead"  # retries exhausted: shown to staff, can be redelivered by hand
     cancelled = "cancelled"
+
+
+def role_words(role: PartyRole, names: Mapping[PartyRole, str] = ROLE_WORDS) -> str:
+    """The role as it reads inside a sentence: "local authority", "parent or carer", "SENDIASS"
+    (from ``names``, the service's words unless a page has its own)."""
+    words = names[role]
+    return words if words.isupper() else words[:1].lower() + words[1:]
 
 
 def in_words(value: StrEnum) -> str:

@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import intake, panel
-from orchestrator.core.models import Case, MeetingStatus, Party
+from orchestrator.core.models import Case, MeetingStatus, Party, role_words
 from orchestrator.scheduling import (
     availability_matrix,
     lookups,
@@ -88,9 +88,7 @@ CASE_PAGE_SECTIONS.append(("staff/_scheduling.html", scheduling_section))
 
 def person_label(party: Party) -> str:
     """A person as the best times name them: "Lee Grant (local authority officer)"."""
-    role = ROLE_NAMES[party.role]
-    if role[1:2].islower():  # "Parent or carer" -> "parent or carer"; "SENDIASS" stays
-        role = role[0].lower() + role[1:]
+    role = role_words(party.role, ROLE_NAMES)
     return f"{party.name} ({role}{'' if party.required else ', optional'})"
 
 
