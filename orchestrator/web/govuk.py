@@ -25,7 +25,9 @@ MACROS = {
 
 @cache
 def _environment() -> jinja2.Environment:
-    loader = jinja2.PrefixLoader({"govuk_frontend_jinja": jinja2.PackageLoader("govuk_frontend_jinja")})
+    loader = jinja2.PrefixLoader(
+        {"govuk_frontend_jinja": jinja2.PackageLoader("govuk_frontend_jinja")}
+    )
     return jinja2.Environment(loader=loader, autoescape=True)
 
 

@@ -76,9 +76,9 @@ def render(
 ) -> web.Response:
     """Render a page (thin wrapper so views read plainly).
 
-    A page that shows any refused form (a context value named ``…errors``) gets "Error: " at
+    A page that shows any refused form (a context value named ``…error(s)``) gets "Error: " at
     the start of its title, as GOV.UK asks, so screen reader users hear it first.
     """
-    has_errors = any(key.endswith("errors") and value for key, value in context.items())
+    has_errors = any(key.endswith(("error", "errors")) and value for key, value in context.items())
     context = {**context, "has_errors": has_errors}
     return aiohttp_jinja2.render_template(template, request, context, status=status)

@@ -80,6 +80,8 @@ def plain_message(field: str, error_type: str, fallback: str) -> str:
     if known is not None:
         return known
     if field in DATE_LABELS:
+        if error_type == "missing":
+            return f"Enter the {DATE_LABELS[field]}"
         return f"The {DATE_LABELS[field]} must be a real date"
     return pages.as_sentence(fallback.removeprefix("Value error, "))
 
