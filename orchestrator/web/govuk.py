@@ -35,4 +35,7 @@ def component(name: str, params: dict[str, Any]) -> Markup:
     """The HTML of one GOV.UK component, e.g. ``component("date-input", {...})``."""
     template = _environment().get_template(f"govuk_frontend_jinja/components/{name}/macro.html")
     macro = getattr(template.module, MACROS[name])
-    return Markup(macro(params))
+    html = macro(params)
+    if not isinstance(html, Markup):  # autoescape is on, so the macro escapes what it is given
+        raise TypeError(f"GOV.UK macro {name} returned unescaped text")
+    return html

@@ -77,6 +77,7 @@ async def full_case(live: LiveApp) -> tuple[Scenario, uuid.UUID]:
     first = await book_best_slot(live, scenario)
     async with app[DB].write() as session:
         meeting = await session.get(Meeting, first)
+        assert meeting is not None
         await cancelling.cancel(
             session, meeting=meeting, reason="The school is closed for snow", now=now, bus=app[BUS]
         )

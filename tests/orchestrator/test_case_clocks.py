@@ -207,8 +207,14 @@ async def test_the_case_page_records_that_the_icb_was_told(
         assert 'id="icb_notified_on-error"' in answer and message in answer, value
     for boxes, message in (
         ({"day": "11", "month": "12", "year": "2026"}, "must be today or in the past"),
-        ({"day": "10", "month": "", "year": "2026"}, "The date the ICB was told must include a month"),
-        ({"day": "31", "month": "2", "year": "2026"}, "The date the ICB was told must be a real date"),
+        (
+            {"day": "10", "month": "", "year": "2026"},
+            "The date the ICB was told must include a month",
+        ),
+        (
+            {"day": "31", "month": "2", "year": "2026"},
+            "The date the ICB was told must be a real date",
+        ),
     ):
         posted = {f"icb_notified_on-{box}": value for box, value in boxes.items()}
         response = await browser.post(form, posted)
