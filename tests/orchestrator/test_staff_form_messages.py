@@ -138,3 +138,14 @@ def test_the_govuk_macros_draw_the_error_summary_and_date_input() -> None:
     assert '<a href="#x">Enter &lt;x&gt;</a>' in summary
     date_input = govuk.component("date-input", {"id": "d", "namePrefix": "d"})
     assert 'name="d-day"' in date_input and 'id="d-year"' in date_input
+    field = govuk.component(
+        "input",
+        {
+            "id": "email",
+            "name": "email",
+            "label": {"text": "Email"},
+            "errorMessage": {"text": EMAIL_FORMAT},
+        },
+    )
+    assert 'aria-describedby="email-error"' in field and "govuk-input--error" in field
+    assert '<span class="govuk-visually-hidden">Error:</span> ' + EMAIL_FORMAT in field
