@@ -166,3 +166,28 @@ async def test_a_party_with_a_bad_email_is_told_the_format(live_app: LiveApp, br
         .click()
     )
     assert await page.evaluate("document.activeElement.id") == "email"
+
+
+async def test_without_javascript_the_form_still_says_what_is_wrong(
+    live_app: LiveApp, browser: Any
+) -> None:
+    async with live_app.app[DB].write() as session:
+        await add_user(
+            session,
+            email="sam@staff.example",
+            role=StaffRole.scheduler,
+            name="Sam",
+            password=PASSWORD,
+        )
+    page = await new_page(browser, viewport=PHONE, java_script_enabled=False)
+    await page.goto(f"{live_app.url}/staff/cases/new")
+    await page.get_by_label("Email address").fill("sam@staff.example")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Case reference").fill("KIDS-2026-032")
+    await page.get_by_role("button", name="Open case").click()
+    assert await summary_links(page) == ["Enter the local authority"]
+    assert (await page.title()).startswith("Error: New case")
+    await page.get_by_label("Local authority", exact=True).fill("Kent")
+    await page.get_by_role("button", name="Open case").click()
+    await page.get_by_role("heading", name="Case KIDS-2026-032").wait_for()
