@@ -20,7 +20,9 @@ PASSWORD = "correct horse battery staple"
 PHONE = {"width": 390, "height": 844}
 
 
-async def signed_in_scheduler(live_app: LiveApp, browser: Any, viewport: dict[str, int]) -> Any:
+async def signed_in_scheduler(
+    live_app: LiveApp, browser: Any, viewport: dict[str, int], **context: Any
+) -> Any:
     async with live_app.app[DB].write() as session:
         await add_user(
             session,
@@ -29,7 +31,7 @@ async def signed_in_scheduler(live_app: LiveApp, browser: Any, viewport: dict[st
             name="Sam",
             password=PASSWORD,
         )
-    page = await new_page(browser, viewport=viewport)
+    page = await new_page(browser, viewport=viewport, **context)
     await page.goto(f"{live_app.url}/staff/cases/new")
     await page.get_by_label("Email address").fill("sam@staff.example")
     await page.get_by_label("Password").fill(PASSWORD)
@@ -171,19 +173,7 @@ async def test_a_party_with_a_bad_email_is_told_the_format(live_app: LiveApp, br
 async def test_without_javascript_the_form_still_says_what_is_wrong(
     live_app: LiveApp, browser: Any
 ) -> None:
-    async with live_app.app[DB].write() as session:
-        await add_user(
-            session,
-            email="sam@staff.example",
-            role=StaffRole.scheduler,
-            name="Sam",
-            password=PASSWORD,
-        )
-    page = await new_page(browser, viewport=PHONE, java_script_enabled=False)
-    await page.goto(f"{live_app.url}/staff/cases/new")
-    await page.get_by_label("Email address").fill("sam@staff.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    page = await signed_in_scheduler(live_app, browser, PHONE, java_script_enabled=False)
     await page.get_by_label("Case reference").fill("KIDS-2026-032")
     await page.get_by_role("button", name="Open case").click()
     assert await summary_links(page) == ["Enter the local authority"]
