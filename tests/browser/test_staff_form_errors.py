@@ -115,6 +115,15 @@ async def test_a_bad_date_and_target_are_said_plainly(live_app: LiveApp, browser
     ]
     await assert_summary_focused(page)
     assert (await page.title()).startswith("Error: ")
+    # The month is missing: its link goes to the month box, and only that box is marked.
+    await (
+        page.locator(".govuk-error-summary")
+        .get_by_role("link", name="The referral date must include a month")
+        .click()
+    )
+    assert await page.evaluate("document.activeElement.id") == "referral_date-month"
+    marked = await referral.locator(".govuk-input--error").evaluate_all("els => els.map(e => e.id)")
+    assert marked == ["referral_date-month"]
     # What was typed stays in the boxes.
     assert await referral.get_by_label("Day").input_value() == "27"
     assert await decision.get_by_label("Month").input_value() == "2"

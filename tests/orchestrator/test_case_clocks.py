@@ -205,15 +205,18 @@ async def test_the_case_page_records_that_the_icb_was_told(
         assert response.status == 422, value
         answer = await response.text()
         assert 'id="icb_notified_on-error"' in answer and message in answer, value
-    for boxes, message in (
-        ({"day": "11", "month": "12", "year": "2026"}, "must be today or in the past"),
+    # The summary links to the first empty box, else the day box.
+    for boxes, message, first_wrong in (
+        ({"day": "11", "month": "12", "year": "2026"}, "must be today or in the past", "day"),
         (
             {"day": "10", "month": "", "year": "2026"},
             "The date the ICB was told must include a month",
+            "month",
         ),
         (
             {"day": "31", "month": "2", "year": "2026"},
             "The date the ICB was told must be a real date",
+            "day",
         ),
     ):
         posted = {f"icb_notified_on-{box}": value for box, value in boxes.items()}
@@ -221,7 +224,7 @@ async def test_the_case_page_records_that_the_icb_was_told(
         assert response.status == 422, boxes
         answer = await response.text()
         assert 'id="icb_notified_on-error"' in answer and message in answer, boxes
-        assert "<title>Error: " in answer and 'href="#icb_notified_on-day"' in answer
+        assert "<title>Error: " in answer and f'href="#icb_notified_on-{first_wrong}"' in answer
     shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
     assert shown["icb_notified_on"] is None
 
