@@ -9,6 +9,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from orchestrator.web import govuk
 from orchestrator.web.errors import ApiError
 from orchestrator.web.keys import ERROR_PAGE, SETTINGS
 from orchestrator.web.staff.error_pages import is_staff_request, render_staff_error
@@ -40,6 +41,7 @@ def setup(app: web.Application) -> None:
     # Per-app constants every page shows (no context-processor middleware needed).
     settings = app[SETTINGS]
     env.globals.update(service_name=settings.service_name, help_line=settings.help_line)
+    env.globals["govuk"] = govuk.component
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     app[ERROR_PAGE] = render_error
 
@@ -70,5 +72,11 @@ async def render_error(request: web.Request, error: ApiError) -> web.Response:
 def render(
     template: str, request: web.Request, context: dict[str, Any], *, status: int = 200
 ) -> web.Response:
-    """Render a page (thin wrapper so views read plainly)."""
+    """Render a page (thin wrapper so views read plainly).
+
+    A page that shows any refused form (a context value named ``…error(s)``) gets "Error: " at
+    the start of its title, as GOV.UK asks, so screen reader users hear it first.
+    """
+    has_errors = any(key.endswith(("error", "errors")) and value for key, value in context.items())
+    context = {**context, "has_errors": has_errors}
     return aiohttp_jinja2.render_template(template, request, context, status=status)

@@ -44,7 +44,7 @@ async def test_scheduler_moves_the_meeting_to_an_offered_time(
     await page.get_by_role("button", name="Yes, move it and tell everyone").click()
 
     await page.get_by_text("Meeting moved; new invites are on their way").wait_for()
-    meetings = await page.locator("#meetings + table").inner_text()
+    meetings = await page.locator("#meetings + .app-table-wrap table").inner_text()
     assert chosen in meetings
     async with live_app.app[DB].read() as session:
         after = await lookups.get_meeting(session, meeting_id)

@@ -52,7 +52,10 @@ async def test_scheduler_signs_in_opens_a_case_and_adds_parties(
 
     await page.get_by_label("Case reference").fill("KIDS-2026-014")
     await page.get_by_label("Local authority", exact=True).fill("Kent")
-    await page.get_by_label("Date the family said go ahead").fill("2026-02-27")
+    referral = page.get_by_role("group", name="Date the family said go ahead")
+    await referral.get_by_label("Day").fill("27")
+    await referral.get_by_label("Month").fill("2")
+    await referral.get_by_label("Year").fill("2026")
     await page.get_by_role("button", name="Open case").click()
     await page.get_by_role("heading", name="Case KIDS-2026-014").wait_for()
     await page.get_by_text("Case KIDS-2026-014 is open").wait_for()

@@ -191,18 +191,40 @@ async def test_the_case_page_records_that_the_icb_was_told(
     text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "LA tells health (ICB) Wed 9 Dec 2026 Overdue 1 day overdue" in text
     assert "Health commissioners (ICB) told Not recorded yet" in text
-    assert 'name="icb_notified_on" type="date" value="2026-12-10"' in page
+    # The three-box date (GOV.UK date input), today filled in.
+    for box, value in (("day", "10"), ("month", "12"), ("year", "2026")):
+        assert re.search(rf'name="icb_notified_on-{box}" type="text" value="{value}"', page), box
 
     form = f"{page_url}/icb-notice"
     for value, message in (
-        ("2026-12-11", "Icb_notified_on cannot be in the future"),
-        ("", "Enter the day the ICB was told"),
-        ("10 December", "Input should be a valid date"),
+        ("2026-12-11", "The date the ICB was told must be today or in the past"),
+        ("", "Enter the date the ICB was told"),
+        ("10 December", "The date the ICB was told must be a real date"),
     ):
         response = await browser.post(form, {"icb_notified_on": value})
         assert response.status == 422, value
         answer = await response.text()
         assert 'id="icb_notified_on-error"' in answer and message in answer, value
+    # The summary links to the first empty box, else the day box.
+    for boxes, message, first_wrong in (
+        ({"day": "11", "month": "12", "year": "2026"}, "must be today or in the past", "day"),
+        (
+            {"day": "10", "month": "", "year": "2026"},
+            "The date the ICB was told must include a month",
+            "month",
+        ),
+        (
+            {"day": "31", "month": "2", "year": "2026"},
+            "The date the ICB was told must be a real date",
+            "day",
+        ),
+    ):
+        posted = {f"icb_notified_on-{box}": value for box, value in boxes.items()}
+        response = await browser.post(form, posted)
+        assert response.status == 422, boxes
+        answer = await response.text()
+        assert 'id="icb_notified_on-error"' in answer and message in answer, boxes
+        assert "<title>Error: " in answer and f'href="#icb_notified_on-{first_wrong}"' in answer
     shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
     assert shown["icb_notified_on"] is None
 
@@ -250,7 +272,7 @@ async def test_future_decision_and_referral_dates_are_refused(
     assert response.status == 422
     page = await response.text()
     assert 'id="decision_date-error"' in page
-    assert "cannot be in the future: it is the date of the LA&#39;s decision letter" in page
+    assert "The decision date must be today or in the past" in page
 
 
 async def test_the_referral_form_says_health_is_in_issue(

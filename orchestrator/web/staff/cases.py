@@ -34,7 +34,15 @@ from orchestrator.core.models import (
 from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, DB, SETTINGS, WORKDAYS
-from orchestrator.web.staff.forms import form_data, parse_uuid, see_other, validate
+from orchestrator.web.staff.forms import (
+    date_parts,
+    domain_date_error,
+    form_data,
+    parse_uuid,
+    read_dates,
+    see_other,
+    validate,
+)
 from orchestrator.web.staff.roles import CASE_READERS, SCHEDULERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
 
@@ -105,23 +113,27 @@ CASE_FIELDS = (
     "target_days",
     "health_in_issue",
 )
+CASE_DATES = ("referral_date", "decision_date")
 
 
 @routes.get("/staff/cases/new")
 @staff_page(roles=SCHEDULERS)
 async def new_case_form(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     today = staff.now.astimezone(ZoneInfo(staff.settings.timezone)).date()
-    values = {"referral_date": today.isoformat(), "kind": "mediation"}
-    context = staff.page(values=values, errors={}, kinds=list(CaseKind))
+    values = {"kind": "mediation"}
+    dates = {"referral_date": date_parts(today), "decision_date": {}}
+    context = staff.page(values=values, dates=dates, errors={}, kinds=list(CaseKind))
     return pages.render("staff/case_new.html", request, context)
 
 
 @routes.post("/staff/cases/new")
 @staff_page(roles=SCHEDULERS)
 async def create_case(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    values = form_data(staff.form, CASE_FIELDS)
-    data, errors = validate(CaseCreate, values)
-    if data is not None:
+    dates = read_dates(staff.form, CASE_DATES, required=("referral_date",))
+    values = {**form_data(staff.form, CASE_FIELDS), **dates.values}
+    data, refused = validate(CaseCreate, values)
+    errors = in_form_order({**refused, **dates.errors})
+    if data is not None and not errors:
         try:
             async with request.app[DB].write() as session:
                 case = await intake.create_case(
@@ -132,11 +144,17 @@ async def create_case(request: web.Request, staff: StaffContext) -> web.StreamRe
             field = "reference" if isinstance(exc, Conflict) else "referral_date"
             if isinstance(exc.details, dict):
                 field = str(exc.details.get("field", field))
-            errors = {field: pages.as_sentence(exc.message)}
+            errors = {field: domain_date_error(field, exc.message)}
         else:
             raise see_other(f"/staff/cases/{case_id}?created=1")
-    context = staff.page(values=values, errors=errors, kinds=list(CaseKind))
+    context = staff.page(values=values, dates=dates.shown, errors=errors, kinds=list(CaseKind))
     return pages.render("staff/case_new.html", request, context, status=422)
+
+
+def in_form_order(errors: dict[str, str]) -> dict[str, str]:
+    """The refusals in the order the fields appear, so the summary reads down the form."""
+    ordered = {name: errors[name] for name in CASE_FIELDS if name in errors}
+    return {**ordered, **errors}
 
 
 @routes.get("/staff/cases/{case_id}")
@@ -205,7 +223,7 @@ async def case_context(
         channels=list(Channel),
         party_values=party_values or {"channel": "video"},
         party_errors=party_errors or {},
-        icb_values=icb_values or {"icb_notified_on": today.isoformat()},
+        icb_values=icb_values if icb_values is not None else date_parts(today),
         icb_errors=icb_errors or {},
         created=request.query.get("created") == "1",
         notice=request.query.get("notice", "")[:200],
@@ -244,10 +262,9 @@ async def assign_mediator(request: web.Request, staff: StaffContext) -> web.Stre
 async def record_icb_notice(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Record the day the health commissioners (ICB) were told: its clock stops."""
     case_id = parse_uuid(request.match_info["case_id"], "case")
-    values = form_data(staff.form, ("icb_notified_on",))
-    data, errors = validate(CaseUpdate, values)
-    if not values:
-        errors = {"icb_notified_on": "Enter the day the ICB was told"}
+    dates = read_dates(staff.form, ("icb_notified_on",), required=("icb_notified_on",))
+    data, errors = validate(CaseUpdate, dates.values)
+    errors = {**errors, **dates.errors}
     if data is not None and not errors:
         try:
             async with request.app[DB].write() as session:
@@ -257,11 +274,11 @@ async def record_icb_notice(request: web.Request, staff: StaffContext) -> web.St
                 )
                 audit_case_write(session, staff, "case.icb_notice", case.id)
         except ValidationFailed as exc:  # refused before anything changed
-            errors = {"icb_notified_on": pages.as_sentence(exc.message)}
+            errors = {"icb_notified_on": domain_date_error("icb_notified_on", exc.message)}
         else:
             raise see_other(f"/staff/cases/{case_id}?notice=icb#clocks")
     return await case_page_with_errors(
-        request, staff, case_id, icb_values=values, icb_errors=errors
+        request, staff, case_id, icb_values=dates.shown["icb_notified_on"], icb_errors=errors
     )
 
 
