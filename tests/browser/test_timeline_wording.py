@@ -134,11 +134,12 @@ async def test_the_timeline_names_people_and_says_the_new_time_plainly(
     await assert_accessible(page, "the case page with its timeline")
     state = await page.context.storage_state()
     await fits_a_phone(browser, move_url, "the move page", signed_in={"storage_state": state})
-    # The timeline fits a phone; the people table above it does not yet (issue #16 item 12).
+    # The whole case page fits a phone, its timeline included.
+    await fits_a_phone(browser, case_url, "the case page", signed_in={"storage_state": state})
     await fits_a_phone(
         browser,
         case_url,
-        "the case page",
+        "the case page's timeline",
         signed_in={"storage_state": state},
         region="#timeline + ol",
     )
