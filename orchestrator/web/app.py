@@ -226,7 +226,7 @@ async def _http_client_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
-    backend = build_mail_backend(app[SETTINGS])
+    backend = build_mail_backend(app[SETTINGS], app[HTTP])
     app[MAIL] = backend
     yield
     await backend.close()
