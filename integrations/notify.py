@@ -149,7 +149,7 @@ class NotifyClient:
     async def send_letter(
         self, *, template_id: str, address: Sequence[str], body: str, reference: str
     ) -> Sent:
-        """Send a letter: up to 7 address lines, the last a UK postcode. Raises like ``send_sms``."""
+        """Send a letter: up to 7 address lines, the last a postcode. Raises like ``send_sms``."""
         lines = {f"address_line_{n}": line for n, line in enumerate(address[:7], start=1)}
         return await self._post(
             "letter",

@@ -1,4 +1,4 @@
-"""Choose the mail backend from settings: ``file`` (default), ``smtp``, ``notify``, or a dotted path."""
+"""Choose the mail backend from settings: ``file`` (default), ``smtp``, ``notify`` or a path."""
 
 from __future__ import annotations
 
