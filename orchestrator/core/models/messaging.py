@@ -82,7 +82,7 @@ class Delivery(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     message_id: uuid.UUID = Field(foreign_key="outbox_message.id", unique=True)
-    case_id: uuid.UUID | None = Field(default=None, index=True)
+    case_id: uuid.UUID = Field(index=True)
     party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
     channel: OutboxKind = enum_field(OutboxKind)
     status: DeliveryStatus = enum_field(DeliveryStatus, DeliveryStatus.queued)

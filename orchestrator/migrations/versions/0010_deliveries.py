@@ -37,7 +37,7 @@ def upgrade() -> None:
         "delivery",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("message_id", sa.Uuid(), nullable=False),
-        sa.Column("case_id", sa.Uuid(), nullable=True),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("party_id", sa.Uuid(), nullable=False),
         sa.Column(
             "channel",

@@ -32,6 +32,7 @@ from orchestrator.core.models import (
     PartyRole,
     StaffRole,
 )
+from orchestrator.messaging import deliveries
 from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, DB, SETTINGS, WORKDAYS
@@ -199,6 +200,7 @@ async def case_context(
         cannot_reach=[p for p in parties if roster.cannot_reach(p)]
         if case.status in OPEN_CASE_STATUSES
         else [],
+        unreached=await deliveries.unreached(session, case_id=case.id),
         mediators=mediators,
         mediator=mediator,
         timeline=timeline,
