@@ -20,7 +20,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import reminder_sending
-from orchestrator.web.keys import DB
+from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.fakes.notify import (
     API_KEY,
@@ -128,9 +128,8 @@ async def test_each_person_gets_the_texts_their_channel_calls_for_once_each(
 
 
 def client_settings(client: TestClient[Any, Any]) -> Settings:
-    from orchestrator.web.keys import SETTINGS
-
-    return client.app[SETTINGS]
+    settings: Settings = client.app[SETTINGS]
+    return settings
 
 
 async def test_an_outage_of_notify_is_retried_and_the_text_sent_once_it_recovers(
