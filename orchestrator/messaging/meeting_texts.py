@@ -86,16 +86,9 @@ async def text_invitations(
     for party, invitation in facts.parties:
         if not texts_person(party, settings):
             continue
-        context = _about(facts) | await _way_in(session, facts, party, invitation, settings)
-        sent += await queue_text(
-            session,
-            party=party,
-            kind="invite",
-            key=f"text:invite:{meeting_id}:{party.id}:{facts.meeting.sequence}",
-            context=context,
-            settings=settings,
-            now=now,
-            meeting_id=meeting_id,
+        key = f"text:invite:{meeting_id}:{party.id}:{facts.meeting.sequence}"
+        sent += await _text_meeting(
+            session, facts, party, invitation, kind="invite", key=key, settings=settings, now=now
         )
     if sent:
         add_timeline(
@@ -146,12 +139,30 @@ async def reminder_text(
     """Text this person their reminder, if they are texted and it is close to the day."""
     if minutes_before > TEXT_REMINDER_MAX_MINUTES or not texts_person(party, settings):
         return False
+    key = f"text:reminder:{reminder_id}:{facts.meeting.sequence}"
+    return await _text_meeting(
+        session, facts, party, invitation, kind="reminder", key=key, settings=settings, now=now
+    )
+
+
+async def _text_meeting(
+    session: AsyncSession,
+    facts: MeetingFacts,
+    party: Party,
+    invitation: Invitation,
+    *,
+    kind: str,
+    key: str,
+    settings: Settings,
+    now: datetime,
+) -> bool:
+    """Queue one text that gives the meeting's time and this person's way in."""
     context = _about(facts) | await _way_in(session, facts, party, invitation, settings)
     return await queue_text(
         session,
         party=party,
-        kind="reminder",
-        key=f"text:reminder:{reminder_id}:{facts.meeting.sequence}",
+        kind=kind,
+        key=key,
         context=context,
         settings=settings,
         now=now,

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from orchestrator.core.db import Database, log_failure
 from orchestrator.core.models import (
     Case,
+    Invitation,
     MeetingStatus,
     PartStat,
     Party,
@@ -174,6 +175,23 @@ async def _send_one(
     )
     if not party.email:
         return _mark_sent(reminder, now) if texted else _drop(reminder, now)
+    await _queue_meeting_mail(session, facts, party, invitation, reminder, kind, settings, now)
+    return _mark_sent(reminder, now)
+
+
+async def _queue_meeting_mail(
+    session: AsyncSession,
+    facts: invitees.MeetingFacts,
+    party: Party,
+    invitation: Invitation,
+    reminder: Reminder,
+    kind: str,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Queue a meeting reminder or invite chaser by email, with the person's ways in."""
+    assert party.email
+    meeting = facts.meeting
     recipient = invitees.party_recipient(party, invitation)
     _spec, context = await invite_content.invite_context(
         session, facts, recipient, settings, now=now
@@ -192,7 +210,6 @@ async def _send_one(
         easy_read=party.easy_read,
         language=party.language,
     )
-    return _mark_sent(reminder, now)
 
 
 async def _send_poll_chaser(
