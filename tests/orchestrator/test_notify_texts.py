@@ -259,3 +259,32 @@ async def test_a_permanent_failure_shows_on_the_case_page(
     assert "Text to Alex Young failed (the number does not take texts) — phone them." in page
     assert page.count("A text to Alex Young (young person) failed") == 1  # the timeline, once
     assert "Text to Sam Parent failed" not in page
+
+
+async def test_the_poll_link_goes_by_text_to_a_phone_person_only(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, staff, fake = await notify_app(aiohttp_client, aiohttp_server, settings, clock)
+    ready = await ready_case(staff, parties=PEOPLE)
+    poll = await staff.call(
+        "POST",
+        f"/api/v1/cases/{ready.case_id}/availability-requests",
+        json={"duration_minutes": 180},
+        expect=201,
+    )
+    assert ready.parties["young_person"] in {p["party_id"] for p in poll["polled"]}
+    await deliver_outbox(client)
+    [text] = fake.texts_to(ALEX)
+    body = text.personalisation["body"]
+    assert "please tell us when you can meet" in body and "/p/" in body
+    assert "Or call 0333 006 2835" in body
+    assert fake.texts_to(SAM) == []
+    opened = await client.get(path_of_link(body))
+    assert opened.status == 200  # the link in the text opens the person's own poll
+
+
+def path_of_link(body: str) -> str:
+    from urllib.parse import urlsplit
+
+    url = next(word for word in body.split() if word.startswith("http"))
+    return urlsplit(url).path
