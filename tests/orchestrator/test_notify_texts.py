@@ -25,6 +25,7 @@ from tests.conftest import MutableClock, Staff
 from tests.fakes.notify import (
     API_KEY,
     CALLBACK_TOKEN,
+    EMAIL_TEMPLATE,
     SMS_TEMPLATE,
     FakeNotify,
     Received,
@@ -288,3 +289,39 @@ def path_of_link(body: str) -> str:
 
     url = next(word for word in body.split() if word.startswith("http"))
     return urlsplit(url).path
+
+
+async def test_email_goes_through_notify_when_it_is_the_mail_backend(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, staff, fake = await notify_app(
+        aiohttp_client,
+        aiohttp_server,
+        settings,
+        clock,
+        mail_backend="notify",
+        notify_email_template_id=EMAIL_TEMPLATE,
+    )
+    ready = await ready_case(staff, parties=PEOPLE)
+    await book(staff, ready.case_id)
+    await deliver_outbox(client)
+    await deliver_outbox(client)
+    emails = [r for r in fake.received if r.kind == "email"]
+    to_sam = [
+        r
+        for r in emails
+        if r.to == "sam@family.example" and (r.reference or "").startswith("invite:")
+    ]
+    assert len(to_sam) == 1  # the invitation, once (beside the introduction notice)
+    assert "Tuesday 10 March 2026" in to_sam[0].personalisation["subject"]
+    assert "Dear Sam Parent" in to_sam[0].personalisation["body"]
+    assert len(fake.texts_to(ALEX)) == 1 and fake.texts_to(SAM) == []
+
+
+def test_the_notify_mail_backend_needs_its_key_and_template(settings: Settings) -> None:
+    import pytest
+
+    from orchestrator.messaging.mail_backend import build_mail_backend
+
+    with pytest.raises(ValueError, match="ORCH_NOTIFY_EMAIL_TEMPLATE_ID"):
+        build_mail_backend(settings.model_copy(update={"mail_backend": "notify"}))
