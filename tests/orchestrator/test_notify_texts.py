@@ -325,3 +325,28 @@ def test_the_notify_mail_backend_needs_its_key_and_template(settings: Settings) 
 
     with pytest.raises(ValueError, match="ORCH_NOTIFY_EMAIL_TEMPLATE_ID"):
         build_mail_backend(settings.model_copy(update={"mail_backend": "notify"}))
+
+
+async def test_a_receipt_that_cannot_be_understood_or_is_not_ours_changes_nothing(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, _staff, fake, _case_id, text = await sent_text(
+        aiohttp_client, aiohttp_server, settings, clock
+    )
+    bearer = {"Authorization": f"Bearer {CALLBACK_TOKEN}", "Content-Type": "application/json"}
+    for garbage in (b"not json", b"{}", b"[1, 2]"):
+        response = await client.post("/hooks/notify/status", data=garbage, headers=bearer)
+        assert response.status == 400, garbage
+    url = str(client.make_url("/hooks/notify/status"))
+    stranger = Received(
+        id="f0f0f0f0-0000-4000-8000-000000000000",
+        kind="sms",
+        to=text.to,
+        template_id=text.template_id,
+        personalisation={},
+        reference="text:invite:not-one-of-ours",
+    )
+    assert await fake.send_receipt(url, stranger, "permanent-failure") == 200
+    assert await fake.send_receipt(url, text, "no-such-status") == 200
+    [delivery] = await deliveries(client)
+    assert delivery.status is DeliveryStatus.sending
