@@ -52,6 +52,14 @@ class NotifyError(ProviderRejected):
         self.error = error
 
 
+class NotifyUnavailable(ProviderUnavailable):
+    """Notify answered 429 (rate or daily limit) or 5xx: try again later."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, provider="notify")
+        self.status = status
+
+
 @dataclass(frozen=True)
 class NotifyKey:
     """An API key split as Notify reads it: the service id and the signing secret."""
@@ -193,9 +201,7 @@ def _error(status: int, answer: Mapping[str, Any]) -> Exception:
     if status == 403:
         return ProviderAuthError(f"Notify refused the API key ({message})", provider="notify")
     if status == 429 or status >= 500:
-        error = ProviderUnavailable(f"Notify {status}: {message}", provider="notify")
-        error.status = status  # type: ignore[attr-defined]
-        return error
+        return NotifyUnavailable(f"Notify {status}: {message}", status=status)
     return NotifyError(message, status=status, error=name)
 
 
