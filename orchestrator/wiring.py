@@ -7,6 +7,8 @@ A use-case emits a domain event inside its transaction (``booking.book`` emits
   calendar invitations (iMIP), updates and cancellations.
 - ``notices``: a case created, a party added, a mediator assigned → the notices by email.
 - ``reminders``: any change of a meeting or its people → the reminder plan, re-derived.
+- ``meeting_texts``: a meeting booked, moved or cancelled → text messages to phone people
+  and those with only a mobile (when GOV.UK Notify is configured).
 - ``webhooks``: every event → one signed delivery per subscribing case-system endpoint.
 
 The dispatcher then delivers each row by its kind (``outbox_handlers``). The web service
@@ -31,13 +33,16 @@ from orchestrator.meeting.provider_calls import ProviderCalls
 from orchestrator.meeting.providers import Providers
 from orchestrator.messaging import (
     invitations,
+    meeting_texts,
     notices,
     reminders,
     webhook_deliveries,
     webhook_events,
 )
+from orchestrator.messaging.mail_backend import build_notify_client
 from orchestrator.messaging.outbox import Handler, mail_handler
 from orchestrator.messaging.reminders import ChangeHook
+from orchestrator.messaging.text_messages import text_handler
 
 
 def build_bus(settings: Settings, *, on_reminder_change: ChangeHook | None = None) -> EventBus:
@@ -46,6 +51,7 @@ def build_bus(settings: Settings, *, on_reminder_change: ChangeHook | None = Non
     invitations.install(bus)
     notices.install(bus)
     reminders.install(bus, on_change=on_reminder_change)
+    meeting_texts.install(bus)
     bus.subscribe_all(webhook_events.on_event)
     return bus
 
@@ -60,11 +66,17 @@ def outbox_handlers(
     http: aiohttp.ClientSession,
     providers: Providers,
 ) -> dict[OutboxKind, Handler]:
-    """Who delivers each kind of outbox row."""
-    return {
+    """Who delivers each kind of outbox row (text messages only when Notify can send them)."""
+    handlers: dict[OutboxKind, Handler] = {
         OutboxKind.email: mail_handler(mail),
         OutboxKind.webhook: webhook_deliveries.delivery_handler(db=db, http=http, clock=clock),
         OutboxKind.provider_call: ProviderCalls(
             db=db, providers=providers, settings=settings, clock=clock, metrics=metrics
         ),
     }
+    notify = build_notify_client(settings, http)
+    if notify is not None and settings.notify_sms_template_id:
+        handlers[OutboxKind.sms] = text_handler(
+            notify, template_id=settings.notify_sms_template_id, db=db, clock=clock
+        )
+    return handlers

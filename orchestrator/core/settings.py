@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_tls: bool = False
     smtp_timeout_s: float = 15.0
+    # GOV.UK Notify (integrations/notify.py): text messages (and email when mail_backend is
+    # "notify") through one generic template per channel whose content is ((body)) (email:
+    # ((subject)) and ((body))). Without an API key and an SMS template, nobody is texted.
+    # Receipts are posted to /hooks/notify/status with ``Authorization: Bearer`` this token.
+    notify_api_key: SecretStr | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_sms_template_id: str | None = None
+    notify_email_template_id: str | None = None
+    notify_callback_token: SecretStr | None = None
+    notify_timeout_s: float = Field(15.0, gt=0, le=120)
 
     video_provider: str = "jitsi"
     fallback_video_provider: str | None = None
@@ -217,6 +227,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def sends_sms(self) -> bool:
+        """True when Notify is configured to send text messages."""
+        return self.notify_api_key is not None and bool(self.notify_sms_template_id)
 
     @property
     def mail_dir(self) -> Path:

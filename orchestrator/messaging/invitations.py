@@ -28,6 +28,7 @@ from orchestrator.core.events import (
 from orchestrator.core.models import Invitation, MeetingStatus, PartStat
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
+from orchestrator.messaging.channels import reachable
 from orchestrator.messaging.invitees import load_meeting, recipients
 from orchestrator.messaging.itip_mail import highest_sequence_sent, send_cancel, send_request
 from orchestrator.messaging.party_invitations import invite_added_party, uninvite_party
@@ -60,7 +61,7 @@ async def send_invitations(
             summary=f"Calendar invitations queued for {sent} people ({cause})",
             at=now,
         )
-    skipped = [p for p, _ in facts.parties if not p.email]
+    skipped = [p for p, _ in facts.parties if not reachable(p, settings)]
     if skipped and cause == "booked":
         add_timeline(
             session,

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from orchestrator.core.db import Database, log_failure
 from orchestrator.core.models import (
     Case,
+    Invitation,
     MeetingStatus,
     PartStat,
     Party,
@@ -26,7 +27,8 @@ from orchestrator.core.models import (
     Reminder,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import invite_content, invitees, outgoing_mail
+from orchestrator.messaging import invite_content, invitees, meeting_texts, outgoing_mail
+from orchestrator.messaging.channels import reachable
 from orchestrator.messaging.reminders import BEFORE, CHASE_INVITE, CHASE_POLL
 
 log = logging.getLogger(__name__)
@@ -132,7 +134,7 @@ async def _send_one(
     """Re-check the reminder against the world as it is now; queue its mail if it still holds."""
     name, number = parse_kind(reminder.kind)
     party = await session.get(Party, reminder.party_id)
-    if party is None or party.removed_at is not None or not party.email:
+    if party is None or party.removed_at is not None or not reachable(party, settings):
         return _drop(reminder, now)
     if name == CHASE_POLL:
         return await _send_poll_chaser(session, reminder, party, number, settings=settings, now=now)
@@ -145,7 +147,6 @@ async def _send_one(
     if invitation is None or invitation.partstat is PartStat.declined:
         return _drop(reminder, now)
     meeting = facts.meeting
-    recipient = invitees.party_recipient(party, invitation)
     if name == BEFORE:
         expected = meeting.start_at - timedelta(minutes=number)
         if expected != reminder.due_at:  # derived from an older version of the meeting
@@ -162,6 +163,36 @@ async def _send_one(
         kind = "chase_invite"
     else:
         return _drop(reminder, now)
+    texted = name == BEFORE and await meeting_texts.reminder_text(
+        session,
+        facts,
+        party,
+        invitation,
+        reminder_id=reminder.id,
+        minutes_before=number,
+        settings=settings,
+        now=now,
+    )
+    if not party.email:
+        return _mark_sent(reminder, now) if texted else _drop(reminder, now)
+    await _queue_meeting_mail(session, facts, party, invitation, reminder, kind, settings, now)
+    return _mark_sent(reminder, now)
+
+
+async def _queue_meeting_mail(
+    session: AsyncSession,
+    facts: invitees.MeetingFacts,
+    party: Party,
+    invitation: Invitation,
+    reminder: Reminder,
+    kind: str,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Queue a meeting reminder or invite chaser by email, with the person's ways in."""
+    assert party.email
+    meeting = facts.meeting
+    recipient = invitees.party_recipient(party, invitation)
     _spec, context = await invite_content.invite_context(
         session, facts, recipient, settings, now=now
     )
@@ -179,7 +210,6 @@ async def _send_one(
         easy_read=party.easy_read,
         language=party.language,
     )
-    return _mark_sent(reminder, now)
 
 
 async def _send_poll_chaser(

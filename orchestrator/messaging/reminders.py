@@ -40,6 +40,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import invitees
+from orchestrator.messaging.channels import reachable
 
 BEFORE = "before"
 CHASE_INVITE = "chase_invite"
@@ -90,7 +91,7 @@ async def wanted_for_meeting(
     meeting = facts.meeting
     wanted: list[Wanted] = []
     for party, invitation in facts.parties:
-        if not party.email or invitation.partstat is PartStat.declined:
+        if not reachable(party, settings) or invitation.partstat is PartStat.declined:
             continue
         for offset in await offsets_for(session, party, facts.case, settings):
             due = meeting.start_at - timedelta(minutes=offset)

@@ -1,7 +1,8 @@
 """Asking parties when they can meet: opening a poll, handing out its links, asking again.
 
 Parties whose calendar we can read are not asked; everyone else with an email address gets
-their own link to a poll of candidate times (``poll_times``). Each polled party has a
+their own link to a poll of candidate times (``poll_times``), and phone people and those
+with only a mobile get it by text (``messaging.poll_texts``). Each polled party has a
 ``PollResponse`` row whose ``answered_at`` stays empty until they answer: reminders chase
 those rows. A newer poll replaces the case's older ones, whose links stop working.
 """
@@ -36,6 +37,8 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
+from orchestrator.messaging.channels import texts_person
+from orchestrator.messaging.poll_texts import text_poll_link
 from orchestrator.scheduling.busy_reader import BusyReader, has_calendar
 from orchestrator.scheduling.busy_times import CalendarReading, case_calendars, read_calendars
 from orchestrator.scheduling.poll_emails import queue_poll_email
@@ -201,26 +204,28 @@ async def _replace_polls(
 async def _ask_parties(
     session: AsyncSession, *, case: Case, poll: Poll, now: datetime, settings: Settings
 ) -> AvailabilityRequest:
-    """Email each current party without a readable calendar their own link to ``poll``."""
+    """Send each current party without a readable calendar their own link to ``poll``
+    (by email, and by text to those ``texts_person`` picks)."""
     result = AvailabilityRequest(poll=poll)
     for party in await roster.list_parties(session, case_id=case.id):
         if has_calendar(party.calendar):
             result.not_polled[party.id] = "calendar"
             continue
-        if not party.email:
+        texted = texts_person(party, settings)
+        if not party.email and not texted:
             result.not_polled[party.id] = "no_email"
             continue
         session.add(PollResponse(poll_id=poll.id, party_id=party.id))
         link = await _issue_link(session, poll=poll, party=party, now=now)
-        await queue_poll_email(
-            session,
-            case=case,
-            poll=poll,
-            party=party,
-            url=_link_url(link, settings),
-            now=now,
-            settings=settings,
-        )
+        url = _link_url(link, settings)
+        if party.email:
+            await queue_poll_email(
+                session, case=case, poll=poll, party=party, url=url, now=now, settings=settings
+            )
+        if texted:
+            await text_poll_link(
+                session, case=case, poll=poll, party=party, url=url, settings=settings, now=now
+            )
         result.polled.append(party)
     return result
 

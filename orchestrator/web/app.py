@@ -38,6 +38,7 @@ from orchestrator.web.api import views as api_views
 from orchestrator.web.api import webhooks as api_webhooks
 from orchestrator.web.clients import ClientAddress
 from orchestrator.web.hooks import mail as hooks_mail
+from orchestrator.web.hooks import notify as hooks_notify
 from orchestrator.web.hooks import providers as hooks_providers
 from orchestrator.web.keys import (
     API_ROUTES,
@@ -121,6 +122,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     hooks_providers.routes,
     party_reply.routes,
     hooks_mail.routes,
+    hooks_notify.routes,
     api_feeds.routes,
     party_prepare.routes,
 ]
@@ -226,7 +228,7 @@ async def _http_client_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _mail_ctx(app: web.Application) -> AsyncIterator[None]:
-    backend = build_mail_backend(app[SETTINGS])
+    backend = build_mail_backend(app[SETTINGS], app[HTTP])
     app[MAIL] = backend
     yield
     await backend.close()

@@ -51,6 +51,7 @@ from orchestrator.core.models.meetings import Meeting as Meeting
 from orchestrator.core.models.meetings import MeetingTransition as MeetingTransition
 from orchestrator.core.models.meetings import ParticipantEvent as ParticipantEvent
 from orchestrator.core.models.meetings import Room as Room
+from orchestrator.core.models.messaging import Delivery as Delivery
 from orchestrator.core.models.messaging import Invitation as Invitation
 from orchestrator.core.models.messaging import OutboxMessage as OutboxMessage
 from orchestrator.core.models.messaging import Reminder as Reminder
@@ -94,6 +95,7 @@ from orchestrator.core.models.vocabularies import CaseStatus as CaseStatus
 from orchestrator.core.models.vocabularies import CaseStatusCause as CaseStatusCause
 from orchestrator.core.models.vocabularies import CertificateKind as CertificateKind
 from orchestrator.core.models.vocabularies import Channel as Channel
+from orchestrator.core.models.vocabularies import DeliveryStatus as DeliveryStatus
 from orchestrator.core.models.vocabularies import LinkScope as LinkScope
 from orchestrator.core.models.vocabularies import MeetingMode as MeetingMode
 from orchestrator.core.models.vocabularies import MeetingStatus as MeetingStatus

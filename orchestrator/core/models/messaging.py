@@ -10,7 +10,12 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from orchestrator.core.models.columns import enum_field, json_field, new_id, ts_field
-from orchestrator.core.models.vocabularies import OutboxKind, OutboxStatus, PartStat
+from orchestrator.core.models.vocabularies import (
+    DeliveryStatus,
+    OutboxKind,
+    OutboxStatus,
+    PartStat,
+)
 
 
 class Invitation(SQLModel, table=True):
@@ -66,6 +71,24 @@ class OutboxMessage(SQLModel, table=True):
     meeting_id: uuid.UUID | None = Field(default=None, index=True)
     endpoint_id: uuid.UUID | None = Field(default=None, index=True)
     created_at: datetime = ts_field(default_now=True)
+
+
+class Delivery(SQLModel, table=True):
+    """One message to one person and what its carrier reported: staff see who was not reached.
+
+    Made with the outbox row (same transaction); Notify's receipts move its status on,
+    matched by the outbox idempotency key we send as Notify's ``reference``.
+    """
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    message_id: uuid.UUID = Field(foreign_key="outbox_message.id", unique=True)
+    case_id: uuid.UUID = Field(index=True)
+    party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    channel: OutboxKind = enum_field(OutboxKind)
+    status: DeliveryStatus = enum_field(DeliveryStatus, DeliveryStatus.queued)
+    provider_id: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=300)
+    updated_at: datetime = ts_field(default_now=True)
 
 
 class WebhookEndpoint(SQLModel, table=True):

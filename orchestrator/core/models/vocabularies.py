@@ -154,6 +154,7 @@ class OutboxKind(StrEnum):
     email = "email"
     webhook = "webhook"
     provider_call = "provider_call"
+    sms = "sms"  # a text message through GOV.UK Notify
 
 
 class OutboxStatus(StrEnum):
@@ -162,6 +163,18 @@ class OutboxStatus(StrEnum):
     failed = "failed"  # refused for good (a 4xx, a bad address): shown to staff
     dead = "dead"  # retries exhausted: shown to staff, can be redelivered by hand
     cancelled = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    """What became of one message to one person, in GOV.UK Notify's words for its receipts."""
+
+    queued = "queued"  # in our outbox
+    sending = "sending"  # Notify accepted it
+    delivered = "delivered"
+    permanent_failure = "permanent-failure"  # not a working number or address
+    temporary_failure = "temporary-failure"  # phone off or inbox full, and Notify gave up
+    technical_failure = "technical-failure"  # Notify's own fault
+    refused = "refused"  # Notify would not take it (a 400): never sent
 
 
 def role_words(role: PartyRole, names: Mapping[PartyRole, str] = ROLE_WORDS) -> str:

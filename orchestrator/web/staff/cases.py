@@ -31,6 +31,7 @@ from orchestrator.core.models import (
     Party,
     PartyRole,
 )
+from orchestrator.messaging import deliveries
 from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, DB, SETTINGS, WORKDAYS
@@ -216,6 +217,7 @@ async def case_context(
         cannot_reach=[p for p in parties if roster.cannot_reach(p)]
         if case.status in OPEN_CASE_STATUSES
         else [],
+        unreached=await deliveries.unreached(session, case_id=case.id),
         mediators=mediators,
         mediator=mediator,
         timeline=timeline,
