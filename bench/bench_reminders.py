@@ -5,9 +5,14 @@ Measures, against baselines taken in the same run:
 - resident memory with 30,000 pending ÷ the same process with none (target <= 2);
 - lateness of firing (sent_at - due_at, p50/p99) for the reminders that fall due during
   the run, while two app processes share the database and one is SIGKILLed and replaced;
-- duplicates (more than one mail for a reminder) and losses (due but never sent): target 0.
+- duplicates (more than one mail for a reminder) and losses (due but never sent): target 0;
+- the burst: ``--burst`` reminders all due at once, claimed, re-checked against their
+  meeting and party and queued in the outbox by ``reminder_sending.send_due`` in this
+  process (no delivery): reminders a second (target >= 2,000), 0 lost, 0 doubled. Its
+  baseline is the same database inserting as many outbox rows in bulk, for the ratio.
 
     .venv/bin/python bench/bench_reminders.py [--pending 30000] [--firing 600] [--seconds 20]
+        [--burst 30000] [--only-burst]
 
 SQLite by default; set ORCH_BENCH_DATABASE_URL=postgresql+asyncpg://... to use PostgreSQL.
 """
@@ -228,6 +233,45 @@ async def results(db_url: str, until: datetime) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- the burst
+
+
+BURST_TARGET = 2000.0  # reminders claimed, re-checked and queued a second
+
+
+async def time_burst(db_url: str, data_dir: Path, count: int) -> dict[str, Any]:
+    """``count`` reminders all due now: time ``send_due`` claiming, re-checking and queueing
+    every one (one replica, no delivery); then check each queued exactly once."""
+    from orchestrator.core.db import connect
+    from orchestrator.core.settings import Settings
+    from orchestrator.messaging import reminder_sending
+
+    now = datetime.now(UTC)
+    await seed(
+        db_url, pending=count, firing=count, first_due=now - timedelta(seconds=30), spread=20
+    )
+    settings = Settings(env="dev", data_dir=data_dir, database_url=db_url)
+    db = connect(db_url)
+    began = time.perf_counter()
+    sent = await reminder_sending.send_due(
+        db, settings=settings, now=datetime.now(UTC), worker_id="bench-burst"
+    )
+    elapsed = time.perf_counter() - began
+    await db.dispose()
+    found = await results(db_url, datetime.now(UTC))
+    return {"count": count, "sent": sent, "seconds": elapsed, **found}
+
+
+def report_burst(burst: dict[str, Any]) -> None:
+    rate = burst["sent"] / burst["seconds"]
+    verdict = "OK" if rate >= BURST_TARGET else "BELOW"
+    print(
+        f"burst, all due at once    : {burst['sent']}/{burst['count']} claimed, re-checked and queued in "
+        f"{burst['seconds']:.1f} s = {rate:.0f}/s (target >= {BURST_TARGET:.0f}/s) {verdict}; "
+        f"duplicates {burst['duplicates']}, losses {burst['lost']} (target 0, 0)"
+    )
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -292,9 +336,15 @@ def startup(db_url: str, data_dir: Path) -> tuple[float, float, int]:
     return outer, inner, rss
 
 
-def main(pending: int, firing: int, seconds: float) -> None:
+def main(pending: int, firing: int, seconds: float, burst_count: int, only_burst: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-reminders-") as tmp:
         work = Path(tmp)
+        burst = asyncio.run(
+            time_burst(fresh_database(work, "burst"), work / "data-burst", burst_count)
+        )
+        if only_burst:
+            report_burst(burst)
+            return
         empty_url = fresh_database(work, "empty")
         empty_outer, empty_inner, empty_rss = startup(empty_url, work / "data-empty")
 
@@ -347,6 +397,7 @@ def main(pending: int, firing: int, seconds: float) -> None:
     print(
         f"two replicas, one killed : {found['sent']}/{found['due']} sent, duplicates {found['duplicates']}, losses {found['lost']} (target 0, 0)"
     )
+    report_burst(burst)
 
 
 if __name__ == "__main__":
@@ -357,5 +408,7 @@ if __name__ == "__main__":
     parser.add_argument("--pending", type=int, default=30_000)
     parser.add_argument("--firing", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--burst", type=int, default=30_000, help="reminders all due at once")
+    parser.add_argument("--only-burst", action="store_true", help="time the burst alone")
     args = parser.parse_args()
-    main(args.pending, args.firing, args.seconds)
+    main(args.pending, args.firing, args.seconds, args.burst, args.only_burst)

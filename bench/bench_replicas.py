@@ -668,6 +668,7 @@ async def bench_invites(base_url: str, sizes: Sizes, sink: Sink, work: Path) -> 
                 again = await deliver_again(url, sink, sizes.drain_s)
             report_problems(replicas)
         queued, stored = await queued_ids(url, "invite:"), await stored_mail(url, "invite:")
+        statements = await booking_statements(url, headers, work)
     delivery = Delivery.of(queued, sink.arrivals(booked.mark, again))
     redelivery = Delivery.of(queued, sink.arrivals(again))
     service_s = span([booked.began, *delivery.arrival.values()])
@@ -686,11 +687,42 @@ async def bench_invites(base_url: str, sizes: Sizes, sink: Sink, work: Path) -> 
         f"  the same bytes again as outbox rows: {messages / outbox_s:.0f} msg/s "
         f"({redelivery.text()}); raw aiosmtplib {messages / baseline_s:.0f} msg/s"
     )
+    print(f"  one booking ({PARTIES} parties and the mediator): {statements} SQL statements")
     return {
+        "statements": statements,
         "ratio": baseline_s / service_s,
         "outbox_ratio": baseline_s / outbox_s,
         "delivery": delivery,
     }
+
+
+async def booking_statements(url: str, headers: dict[str, str], work: Path) -> int:
+    """How many SQL statements one booking through the API sends (savepoints included):
+    the app in this process, on the same database, with a listener on its engines."""
+    from aiohttp.test_utils import TestServer
+    from sqlalchemy import event
+
+    from orchestrator.web.app import create_app
+    from orchestrator.web.keys import DB
+
+    app = create_app(settings_for(url, work / "statements", free_port()), migrate_on_start=False)
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append(sql)
+
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
+        base = str(server.make_url("")).rstrip("/")
+        case_id = await make_case(http, base, headers, 99_999)
+        engines = {
+            id(e.sync_engine): e.sync_engine for e in (app[DB].writer_engine, app[DB].reader_engine)
+        }
+        for engine in engines.values():
+            event.listen(engine, "before_cursor_execute", count)
+        await book(http, base, headers, case_id, 0)
+        for engine in engines.values():
+            event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
 
 
 def span(times: Iterable[float]) -> float:
@@ -908,6 +940,13 @@ def invites_rows(result: dict[str, Any], sizes: Sizes) -> list[Row]:
             "≥ 0.5",
             "0.72–0.97",
             f"{result['outbox_ratio']:.2f}",
+        ),
+        (
+            "invites",
+            f"SQL statements in one booking through the API ({PARTIES} parties)",
+            "–",
+            "103 before bulk inserts (3 parties, SQLite)",
+            str(result["statements"]),
         ),
         (
             "invites",

@@ -221,8 +221,13 @@ async def issue(
     party_id: uuid.UUID | None = None,
     mediator_id: uuid.UUID | None = None,
     meeting: Meeting | None = None,
+    flush: bool = True,
 ) -> Link:
-    """Create the row for a new link (call ``encode`` for its token)."""
+    """Create the row for a new link (call ``encode`` for its token).
+
+    ``flush=False`` leaves the row pending, so a caller issuing several flushes them as
+    one INSERT.
+    """
     link = Link(
         id=secrets.token_urlsafe(18),
         case_id=case_id,
@@ -235,7 +240,8 @@ async def issue(
         expires_at=expires_at or now + ttl,
     )
     session.add(link)
-    await session.flush()
+    if flush:
+        await session.flush()
     return link
 
 

@@ -9,9 +9,11 @@ address), each with the iTIP role the calendar shows.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -97,26 +99,56 @@ class MeetingFacts:
         return shown
 
 
-async def load_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> MeetingFacts | None:
-    meeting = await session.get(Meeting, meeting_id)
-    if meeting is None:
-        return None
-    case = await session.get(Case, meeting.case_id)
-    assert case is not None
-    mediator_id = meeting.mediator_id or case.mediator_id
-    mediator = await session.get(Mediator, mediator_id) if mediator_id else None
-    rows = await session.execute(
+def _live_invitations(meeting_ids: Sequence[uuid.UUID]) -> Select[Party, Invitation]:
+    """The live invitations of the parties still on the case, oldest party first."""
+    return (
         select(Party, Invitation)
         .join(Invitation, col(Invitation.party_id) == col(Party.id))
         .where(
-            col(Invitation.meeting_id) == meeting.id,
+            col(Invitation.meeting_id).in_(meeting_ids),
             col(Invitation.cancelled_at).is_(None),
             col(Party.removed_at).is_(None),
         )
         .order_by(col(Party.created_at))
     )
-    parties = [(party, invitation) for party, invitation in rows.all()]
-    return MeetingFacts(meeting=meeting, case=case, mediator=mediator, parties=parties)
+
+
+async def _facts(session: AsyncSession, meeting: Meeting) -> MeetingFacts:
+    case = await session.get(Case, meeting.case_id)
+    assert case is not None
+    mediator_id = meeting.mediator_id or case.mediator_id
+    mediator = await session.get(Mediator, mediator_id) if mediator_id else None
+    return MeetingFacts(meeting=meeting, case=case, mediator=mediator)
+
+
+async def load_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> MeetingFacts | None:
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None:
+        return None
+    facts = await _facts(session, meeting)
+    rows = await session.execute(_live_invitations([meeting.id]))
+    facts.parties = [(party, invitation) for party, invitation in rows.all()]
+    return facts
+
+
+async def load_meetings(
+    session: AsyncSession, meeting_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, MeetingFacts]:
+    """``load_meeting`` for many meetings in four queries, whatever their number."""
+    wanted = list(dict.fromkeys(meeting_ids))
+    meetings = (await session.scalars(select(Meeting).where(col(Meeting.id).in_(wanted)))).all()
+    if not meetings:
+        return {}
+    # Into the session's identity map, so ``_facts`` reads them without a query each.
+    cases = (
+        await session.scalars(select(Case).where(col(Case.id).in_({m.case_id for m in meetings})))
+    ).all()
+    mediator_ids = {m.mediator_id for m in meetings} | {c.mediator_id for c in cases}
+    await session.scalars(select(Mediator).where(col(Mediator.id).in_(mediator_ids - {None})))
+    facts = {meeting.id: await _facts(session, meeting) for meeting in meetings}
+    for party, invitation in (await session.execute(_live_invitations(list(facts)))).all():
+        facts[invitation.meeting_id].parties.append((party, invitation))
+    return facts
 
 
 def recipients(facts: MeetingFacts, settings: Settings) -> list[Recipient]:

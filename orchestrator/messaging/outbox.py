@@ -26,12 +26,12 @@ from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from integrations.base import MailBackend
 from integrations.errors import IntegrationError
+from orchestrator.core import bulk_insert
 from orchestrator.core.db import (
     Database,
     after_transaction,
@@ -81,12 +81,11 @@ async def enqueue(
     endpoint_id: uuid.UUID | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
-    """Queue a side effect in the caller's transaction; the same key twice is one message."""
-    existing = await session.scalar(
-        select(OutboxMessage).where(col(OutboxMessage.idempotency_key) == idempotency_key)
-    )
-    if existing is not None:
-        return existing
+    """Queue a side effect in the caller's transaction; the same key twice is one message.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING``: a key queued before (by this transaction or
+    a concurrent one that committed first) is left as it is, and that message is returned.
+    """
     message = OutboxMessage(
         kind=kind,
         topic=topic,
@@ -98,11 +97,7 @@ async def enqueue(
         meeting_id=meeting_id,
         endpoint_id=endpoint_id,
     )
-    try:
-        async with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        # A concurrent transaction queued the same key first: theirs stands.
+    if not await bulk_insert.insert_new(session, [message]):
         existing = await session.scalar(
             select(OutboxMessage).where(col(OutboxMessage.idempotency_key) == idempotency_key)
         )

@@ -9,6 +9,8 @@ all in one transaction: a crash rolls everything back, so nothing is lost or dou
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, update
@@ -118,18 +120,36 @@ async def _send_batch(
                 .order_by(col(Reminder.due_at))
             )
         ).all()
+        facts = await _prefetch(session, claimed)
         for reminder in claimed:
             try:
                 async with session.begin_nested():
-                    if await _send_one(session, reminder, settings=settings, now=now):
+                    if await _send_one(session, reminder, facts, settings=settings, now=now):
                         sent += 1
             except Exception as exc:  # one bad row must not hold up the others: retried later
                 log_failure(log, exc, "reminder %s could not be sent", reminder.id)
     return len(ids), sent
 
 
+async def _prefetch(
+    session: AsyncSession, claimed: Sequence[Reminder]
+) -> dict[uuid.UUID, invitees.MeetingFacts]:
+    """Read the batch's parties and meetings (with their cases, mediators and invitations)
+    in a handful of queries, not several per reminder: the re-check then finds them in the
+    session. Read after the claim, inside its transaction, so they are as current."""
+    party_ids = list({r.party_id for r in claimed})
+    await session.scalars(select(Party).where(col(Party.id).in_(party_ids)))
+    meeting_ids = [r.meeting_id for r in claimed if r.meeting_id is not None]
+    return await invitees.load_meetings(session, meeting_ids) if meeting_ids else {}
+
+
 async def _send_one(
-    session: AsyncSession, reminder: Reminder, *, settings: Settings, now: datetime
+    session: AsyncSession,
+    reminder: Reminder,
+    batch_facts: dict[uuid.UUID, invitees.MeetingFacts],
+    *,
+    settings: Settings,
+    now: datetime,
 ) -> bool:
     """Re-check the reminder against the world as it is now; queue its mail if it still holds."""
     name, number = parse_kind(reminder.kind)
@@ -140,7 +160,7 @@ async def _send_one(
         return await _send_poll_chaser(session, reminder, party, number, settings=settings, now=now)
     if reminder.meeting_id is None:
         return _drop(reminder, now)
-    facts = await invitees.load_meeting(session, reminder.meeting_id)
+    facts = batch_facts.get(reminder.meeting_id)
     if facts is None or facts.meeting.status is not MeetingStatus.scheduled:
         return _drop(reminder, now)
     invitation = next((inv for p, inv in facts.parties if p.id == party.id), None)

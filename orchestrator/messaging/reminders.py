@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from orchestrator.core import bulk_insert
 from orchestrator.core.events import (
     EventBus,
     EventContext,
@@ -56,17 +56,20 @@ def reminder_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, ":".join(str(p) for p in parts))
 
 
-async def offsets_for(
-    session: AsyncSession, party: Party, case: Case, settings: Settings
-) -> list[int]:
-    """The party's own offsets, else their service's (unless the default), else settings."""
-    if party.reminder_offsets_minutes:
-        return sorted(set(party.reminder_offsets_minutes), reverse=True)
+async def case_offsets(session: AsyncSession, case: Case, settings: Settings) -> list[int]:
+    """The case's offsets: its service's (unless the default service), else the settings'."""
     if case.service_id is not None:
         service = await session.get(Service, case.service_id)
         if service is not None and not service.is_default and service.reminder_offsets_minutes:
             return sorted(set(service.reminder_offsets_minutes), reverse=True)
     return sorted(set(settings.reminder_offsets_minutes), reverse=True)
+
+
+def offsets_for(party: Party, case_default: list[int]) -> list[int]:
+    """The party's own offsets, else the case's (``case_offsets``, looked up once)."""
+    if party.reminder_offsets_minutes:
+        return sorted(set(party.reminder_offsets_minutes), reverse=True)
+    return case_default
 
 
 # ---------------------------------------------------------------------------- derivation
@@ -90,10 +93,11 @@ async def wanted_for_meeting(
     """The reminders this meeting should have now, for the people still invited."""
     meeting = facts.meeting
     wanted: list[Wanted] = []
+    case_default = await case_offsets(session, facts.case, settings)
     for party, invitation in facts.parties:
         if not reachable(party, settings) or invitation.partstat is PartStat.declined:
             continue
-        for offset in await offsets_for(session, party, facts.case, settings):
+        for offset in offsets_for(party, case_default):
             due = meeting.start_at - timedelta(minutes=offset)
             if due > now:
                 wanted.append(Wanted(party.id, f"{BEFORE}:{offset}", due))
@@ -126,59 +130,75 @@ async def derive_for_meeting(
     if facts is not None and facts.meeting.status is MeetingStatus.scheduled:
         wanted = await wanted_for_meeting(session, facts, settings, now=now, invited_at=now)
     keep: set[tuple[uuid.UUID, str]] = set()
-    earliest: datetime | None = None
+    new: list[Reminder] = []
+    live: list[Reminder] = []
     for item in wanted:
         key = (item.party_id, item.kind)
         keep.add(key)
         row = existing.get(key)
-        is_chase = item.kind.startswith(CHASE_INVITE)
         if row is None:
-            row = await _insert(
-                session,
+            new.append(
                 Reminder(
                     id=reminder_id("meeting", meeting_id, item.party_id, item.kind),
                     meeting_id=meeting_id,
                     party_id=item.party_id,
                     kind=item.kind,
                     due_at=item.due_at,
-                ),
+                )
             )
-        elif row.sent_at is None:
-            # A chaser keeps its time unless the meeting moved (then the new invite restarts it).
-            if not is_chase or moved or row.cancelled_at is not None:
-                row.due_at = item.due_at
-            row.cancelled_at = None
-        elif moved and row.due_at != item.due_at:
-            row.sent_at = None  # a new time deserves the reminder again (new mail key)
-            row.due_at = item.due_at
-            row.cancelled_at = None
-            row.claimed_by = row.claimed_until = None
-        if row.sent_at is None and row.cancelled_at is None:
-            earliest = row.due_at if earliest is None else min(earliest, row.due_at)
+        else:
+            _bring_in_line(row, item, moved=moved)
+            live.append(row)
+    live.extend(await _insert_all(session, new))
     for key, row in existing.items():
         if key not in keep and row.sent_at is None and row.cancelled_at is None:
             row.cancelled_at = now
     await session.flush()
-    return earliest
+    pending = [r.due_at for r in live if r.sent_at is None and r.cancelled_at is None]
+    return min(pending, default=None)
 
 
-async def _insert(session: AsyncSession, row: Reminder) -> Reminder:
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        found = await session.get(Reminder, row.id)
-        if found is None:
-            found = await session.scalar(
-                select(Reminder).where(
-                    col(Reminder.meeting_id) == row.meeting_id,
-                    col(Reminder.party_id) == row.party_id,
-                    col(Reminder.kind) == row.kind,
-                )
+def _bring_in_line(row: Reminder, item: Wanted, *, moved: bool) -> None:
+    """An existing row takes the wanted time; a sent one is due again if the meeting moved."""
+    if row.sent_at is None:
+        # A chaser keeps its time unless the meeting moved (then the new invite restarts it).
+        if not item.kind.startswith(CHASE_INVITE) or moved or row.cancelled_at is not None:
+            row.due_at = item.due_at
+        row.cancelled_at = None
+    elif moved and row.due_at != item.due_at:
+        row.sent_at = None  # a new time deserves the reminder again (new mail key)
+        row.due_at = item.due_at
+        row.cancelled_at = None
+        row.claimed_by = row.claimed_until = None
+
+
+async def _insert_all(session: AsyncSession, rows: list[Reminder]) -> list[Reminder]:
+    """Insert the rows in one statement; a row a racing derivation inserted first is
+    returned as that derivation wrote it (found by id, else by meeting, party and kind)."""
+    inserted = await bulk_insert.insert_new(session, rows)
+    taken = [row for row in rows if row.id not in inserted]
+    if not taken:
+        return rows
+    found = {
+        r.id: r
+        for r in (
+            await session.scalars(
+                select(Reminder).where(col(Reminder.id).in_([row.id for row in taken]))
             )
-        assert found is not None
-        return found
-    return row
+        ).all()
+    }
+    result = [row for row in rows if row.id in inserted]
+    for row in taken:
+        same = found.get(row.id) or await session.scalar(
+            select(Reminder).where(
+                col(Reminder.meeting_id) == row.meeting_id,
+                col(Reminder.party_id) == row.party_id,
+                col(Reminder.kind) == row.kind,
+            )
+        )
+        assert same is not None
+        result.append(same)
+    return result
 
 
 async def derive_for_party(
@@ -213,25 +233,26 @@ async def derive_poll_chasers(session: AsyncSession, *, settings: Settings, now:
             col(PollResponse.chase_count) < settings.poll_chase_max,
         )
     )
-    made = 0
-    for response, poll in rows.all():
-        n = response.chase_count + 1
-        rid = reminder_id("poll", poll.id, response.party_id, n)
-        if await session.get(Reminder, rid) is not None:
-            continue
-        since = response.chased_at or poll.created_at
-        await _insert(
-            session,
-            Reminder(
-                id=rid,
-                poll_id=poll.id,
-                party_id=response.party_id,
-                kind=f"{CHASE_POLL}:{n}",
-                due_at=since + timedelta(hours=settings.poll_chase_after_hours),
-            ),
+    chasers = [
+        Reminder(
+            id=reminder_id("poll", poll.id, response.party_id, response.chase_count + 1),
+            poll_id=poll.id,
+            party_id=response.party_id,
+            kind=f"{CHASE_POLL}:{response.chase_count + 1}",
+            due_at=(response.chased_at or poll.created_at)
+            + timedelta(hours=settings.poll_chase_after_hours),
         )
-        made += 1
-    return made
+        for response, poll in rows.all()
+    ]
+    if not chasers:
+        return 0
+    made = await session.scalars(
+        select(Reminder.id).where(col(Reminder.id).in_([row.id for row in chasers]))
+    )
+    already = set(made.all())
+    fresh = [row for row in chasers if row.id not in already]
+    await _insert_all(session, fresh)
+    return len(fresh)
 
 
 # ---------------------------------------------------------------------------- subscriptions

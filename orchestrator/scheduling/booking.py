@@ -116,7 +116,7 @@ async def _issue_join_links(
     if meeting.mediator_id is not None:
         holders.append((None, meeting.mediator_id))
     expires = joining.join_closes_at(meeting, settings)
-    return [
+    issued = [
         await links.issue(
             session,
             case_id=meeting.case_id,
@@ -126,9 +126,12 @@ async def _issue_join_links(
             party_id=party_id,
             mediator_id=mediator_id,
             meeting=meeting,
+            flush=False,
         )
         for party_id, mediator_id in holders
     ]
+    await session.flush()  # every link in one INSERT
+    return issued
 
 
 async def invite_and_link(
