@@ -345,8 +345,7 @@ async def book(
 
     A time that breaks the rules the slot search applies is refused (RulesBroken) unless
     ``waiver`` says why they are waived; the waiver goes on the timeline and the audit trail.
-    A video or hybrid meeting needs a provider ``check_provider`` accepts (it raises
-    ValidationFailed for one that is not configured or cannot be built).
+    A video or hybrid meeting needs a provider ``check_provider`` accepts (ValidationFailed).
     """
     if check_provider is not None and mode in VIDEO_MODES:
         check_provider(provider or settings.video_provider)
