@@ -159,8 +159,7 @@ async def record_answers(
         summary=summary + (f" (entered by {by} after a phone call)" if by else ""),
         at=now,
         actor=entered_by.actor if entered_by else f"party:{party.id}",
-        details={"poll_id": str(poll.id), "call_me": call_me}
-        | ({"entered_by": by} if by else {}),
+        details={"poll_id": str(poll.id), "call_me": call_me} | ({"entered_by": by} if by else {}),
     )
     await session.flush()
     await bus.emit(
