@@ -98,6 +98,11 @@ def _poll_email_bodies(
         + f"{service}\n"
     )
     html = (
+        '<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(SUBJECT)}</title></head>"
+        '<body style="font-family: Arial, Helvetica, sans-serif; font-size: 16px; '
+        'line-height: 1.5; color: #0b0c0c;">'
         f"<p>Dear {escape(party.name)},</p>"
         f"<p>We are arranging your mediation meeting. It will last about {length}.</p>"
         f"<p>Please tell us which of {len(candidates)} possible times {when} you can make. "
@@ -107,6 +112,6 @@ def _poll_email_bodies(
         "<p>If none of the times work, say so on the page and we will call you. "
         "This link is only for you: please do not forward it.</p>"
         + (f"<p>If you need help, call us on {escape(help_line)}.</p>" if help_line else "")
-        + f"<p>{escape(service)}</p>"
+        + f"<p>{escape(service)}</p></body></html>"
     )
     return text, html

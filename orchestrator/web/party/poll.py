@@ -37,6 +37,8 @@ CHOICES = (
     (PollAnswerValue.no, "No, I cannot"),
 )
 ANSWER_TEXT = {value: label for value, label in CHOICES}
+# On the compact row each choice shows its first word; the rest is for screen readers.
+SHORT_CHOICES = tuple((value.value, label.partition(",")) for value, label in CHOICES)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def page_context(
         "party_name": access.party.name,
         "days": days,
         "first_field": days[0].times[0].field if days else NOTE_FIELD,
-        "choices": [(value.value, label) for value, label in CHOICES],
+        "choices": SHORT_CHOICES,
         "length": f"{hours:g} hour" + ("" if hours == 1 else "s"),
         "zone_label": wording.zone_label(case.timezone),
         "reply_by": poll_deadline.reply_by_words(poll, case=case, settings=settings, now=now),
