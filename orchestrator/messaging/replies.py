@@ -199,17 +199,35 @@ async def answer_by_link(
     if partstat is None:
         raise ValidationFailed("choose yes, maybe or no")
     view = await open_rsvp(session, token, settings=settings, now=now)
-    await record_answer(
+    await answer_view(session, view, partstat, "link", now, bus)
+    return view
+
+
+async def answer_view(
+    session: AsyncSession,
+    view: RsvpView,
+    partstat: PartStat,
+    source: str,
+    now: datetime,
+    bus: EventBus,
+    *,
+    entered_by: tuple[str, str] | None = None,
+) -> bool:
+    """Record ``partstat`` for the person of ``view``; ``entered_by`` is (words, actor) of
+    the scheduler who took it on the phone (``source`` PHONE)."""
+    words, actor = entered_by or (None, None)
+    return await record_answer(
         session,
         invitation=view.invitation,
         party=view.party,
         meeting=view.meeting,
         partstat=partstat,
-        source="link",
+        source=source,
         now=now,
         bus=bus,
+        entered_by=words,
+        actor=actor,
     )
-    return view
 
 
 # ---------------------------------------------------------------------------- by mail

@@ -76,7 +76,7 @@ async def test_a_scheduler_enters_a_phone_only_partys_poll_answers(
     assert dees.answered_at is not None and dees.note == "Mornings"
     assert entry.summary.endswith("(entered by Sam (scheduler) after a phone call)")
     assert entry.actor and entry.actor.startswith("scheduler:")
-    assert len(audit) == 1 and audit[0].target_type == "party"
+    assert len(audit) == 1 and audit[0].case_id is not None and audit[0].actor_id is not None
     _, page = await browser.get(case_path)
     assert "Entered by Sam (scheduler) after a phone call" in page  # the poll matrix
     assert "(entered by Sam (scheduler) after a phone call)" in page  # who is coming

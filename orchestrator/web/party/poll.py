@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -93,9 +94,9 @@ def group_by_day(
     return days
 
 
-@dataclass(frozen=True)
-class PollForm:
-    """What a poll form sent: an answer per time, the note, and "none of these work"."""
+class PollForm(TypedDict):
+    """What a poll form sent, as ``poll_answers.record_answers`` takes it: an answer per
+    time, the note, and "none of these work, please call me"."""
 
     answers: dict[datetime, PollAnswerValue]
     note: str | None
@@ -116,7 +117,7 @@ def read_form(form: Mapping[str, object]) -> PollForm:
             raise ValidationFailed("an answer must be yes, if need be or no") from None
     raw_note = form.get(NOTE_FIELD)
     note = raw_note if isinstance(raw_note, str) else None
-    return PollForm(answers=answers, note=note, call_me=form.get(CALL_ME_FIELD) == "yes")
+    return {"answers": answers, "note": note, "call_me": form.get(CALL_ME_FIELD) == "yes"}
 
 
 def page_context(
@@ -142,8 +143,8 @@ def page_context(
         "length": f"{hours:g} hour" + ("" if hours == 1 else "s"),
         "zone_label": wording.zone_label(case.timezone),
         "reply_by": poll_deadline.reply_by_words(poll, case=case, settings=settings, now=now),
-        "note": sent.note if sent else response.note if response else None,
-        "call_me": sent.call_me if sent else bool(response and response.call_me),
+        "note": sent["note"] if sent else response.note if response else None,
+        "call_me": sent["call_me"] if sent else bool(response and response.call_me),
         "answered": bool(response and response.answered_at),
         "entered_by": response.entered_by if response else None,
         "closed": poll.closed_at is not None,
@@ -175,20 +176,12 @@ async def answer_poll(request: web.Request) -> web.StreamResponse:
     try:
         async with app[DB].write() as session:
             access = await poll_answers.open_poll(session, token, settings=settings, now=now)
-            await poll_answers.record_answers(
-                session,
-                access=access,
-                answers=sent.answers,
-                note=sent.note,
-                call_me=sent.call_me,
-                now=now,
-                bus=app[BUS],
-            )
+            await poll_answers.record_answers(session, access=access, now=now, bus=app[BUS], **sent)
     except poll_answers.NothingAnswered as exc:
         # Nothing chosen and nothing written: show the form again with the problem named.
         async with app[DB].read() as session:
             access = await poll_answers.open_poll(session, token, settings=settings, now=now)
-        context = page_context(access, sent.answers, settings=settings, now=now, sent=sent)
+        context = page_context(access, sent["answers"], settings=settings, now=now, sent=sent)
         return render("party/poll.html", request, {**context, "errors": [exc.message]}, status=400)
     raise web.HTTPSeeOther(location=f"/p/{token}/thanks")
 

@@ -11,17 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.core import records
 from orchestrator.core.errors import InvalidState, ValidationFailed
-from orchestrator.core.models import Case, Party
 from orchestrator.messaging import replies
 from orchestrator.scheduling import poll_answers
 from orchestrator.web import pages
 from orchestrator.web.keys import DB, SETTINGS
-from orchestrator.web.party.poll import page_context, read_form
-from orchestrator.web.staff.cases import case_and_party
+from orchestrator.web.party.poll import PollForm, page_context, read_form
+from orchestrator.web.staff.cases import audit_case_write, case_and_party
 from orchestrator.web.staff.forms import see_other
 from orchestrator.web.staff.roles import SCHEDULERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
@@ -35,6 +32,7 @@ RSVP_CHOICES = (
     ("tentative", "They might come"),
     ("declined", "They cannot come"),
 )
+SAVED = "?notice=answers-entered#parties"
 
 
 def entered_by(staff: StaffContext) -> poll_answers.EnteredBy:
@@ -49,52 +47,34 @@ async def _render(
     request: web.Request,
     staff: StaffContext,
     *,
-    sent: Any = None,
-    errors: list[str] | None = None,
-    status: int = 200,
+    sent: PollForm | None = None,
+    error: tuple[str, str | None] | None = None,  # (message, id of its control; None: 1st time)
 ) -> web.StreamResponse:
     """The page: the open poll's times (if any) and the booked meeting's invite (if any)."""
     async with request.app[DB].read() as session:
         case, party = await case_and_party(session, request, seen_by=staff)
-        poll: dict[str, object] = {}
+        poll: dict[str, Any] = {}
         try:
             access = await poll_answers.staff_access(session, case=case, party=party)
         except InvalidState:
             access = None
         if access is not None:
-            answers = await poll_answers.answers_of(
+            given = await poll_answers.answers_of(
                 session, poll_id=access.poll.id, party_id=party.id
             )
+            answers = sent["answers"] if sent else given
             poll = page_context(
-                access,
-                sent.answers if sent else answers,
-                settings=request.app[SETTINGS],
-                now=staff.now,
-                sent=sent,
+                access, answers, settings=request.app[SETTINGS], now=staff.now, sent=sent
             )
         invite = await replies.invitation_of(session, case_id=case.id, party=party)
-    context = _context(staff, case, party, poll=poll, invite=invite, errors=errors or [])
-    return pages.render("staff/answer_for_party.html", request, context, status=status)
-
-
-def _context(
-    staff: StaffContext,
-    case: Case,
-    party: Party,
-    *,
-    poll: dict[str, object],
-    invite: replies.RsvpView | None,
-    errors: list[str],
-) -> dict[str, Any]:
-    return staff.page(
-        case=case,
-        party=party,
-        role_names=ROLE_NAMES,
-        has_poll=bool(poll),
-        **poll,
-        invite=invite,
-        rsvp_choices=RSVP_CHOICES,
-        errors=errors,
+    poll |= {"has_poll": bool(poll), "invite": invite, "rsvp_choices": RSVP_CHOICES}
+    context = staff.page(case=case, party=party, role_names=ROLE_NAMES, **poll)
+    context["errors"] = []
+    if error:
+        target = error[1] or f"{poll.get('first_field')}-yes"
+        context |= {"errors": [error[0]], "error_href": f"#{target}"}
+    return pages.render(
+        "staff/answer_for_party.html", request, context, status=400 if error else 200
     )
 
 
@@ -114,20 +94,14 @@ async def answer_poll(request: web.Request, staff: StaffContext) -> web.StreamRe
         async with request.app[DB].write() as session:
             case, party = await case_and_party(session, request, seen_by=staff)
             access = await poll_answers.staff_access(session, case=case, party=party)
+            by = entered_by(staff)
             await poll_answers.record_answers(
-                session,
-                access=access,
-                answers=sent.answers,
-                note=sent.note,
-                call_me=sent.call_me,
-                now=staff.now,
-                bus=staff.bus,
-                entered_by=entered_by(staff),
+                session, access=access, now=staff.now, bus=staff.bus, entered_by=by, **sent
             )
-            _audit(session, staff, "poll.answer_for_party", case, party)
+            audit_case_write(session, staff, "poll.answer_for_party", case.id)
     except poll_answers.NothingAnswered as exc:
-        return await _render(request, staff, sent=sent, errors=[exc.message], status=400)
-    raise see_other(f"/staff/cases/{case.id}?notice=answers-entered#parties")
+        return await _render(request, staff, sent=sent, error=(exc.message, None))
+    raise see_other(f"/staff/cases/{case.id}{SAVED}")
 
 
 @routes.post(PATH + "/rsvp")
@@ -136,39 +110,18 @@ async def answer_invite(request: web.Request, staff: StaffContext) -> web.Stream
     """Save the party's answer to the booked meeting's invitation, given on the phone."""
     partstat = replies.LINK_ANSWERS.get(str(staff.form.get("rsvp", "")))
     if partstat is None:
-        return await _render(request, staff, errors=["choose whether they can come"], status=400)
+        return await _render(
+            request, staff, error=("choose whether they can come", "rsvp-accepted")
+        )
     async with request.app[DB].write() as session:
         case, party = await case_and_party(session, request, seen_by=staff)
         view = await replies.invitation_of(session, case_id=case.id, party=party)
         if view is None:
             raise ValidationFailed("there is no booked meeting for them to answer")
         who = entered_by(staff)
-        await replies.record_answer(
-            session,
-            invitation=view.invitation,
-            party=party,
-            meeting=view.meeting,
-            partstat=partstat,
-            source=replies.PHONE,
-            now=staff.now,
-            bus=staff.bus,
-            entered_by=who.words,
-            actor=who.actor,
+        phone, by = replies.PHONE, (who.words, who.actor)
+        await replies.answer_view(
+            session, view, partstat, phone, staff.now, staff.bus, entered_by=by
         )
-        _audit(session, staff, "invite.answer_for_party", case, party)
-    raise see_other(f"/staff/cases/{case.id}?notice=answers-entered#parties")
-
-
-def _audit(
-    session: AsyncSession, staff: StaffContext, action: str, case: Case, party: Party
-) -> None:
-    """Put the answer this scheduler entered for the party on the audit trail, same commit."""
-    records.add_audit(
-        session,
-        actor_id=staff.user.id,
-        action=action,
-        at=staff.now,
-        case_id=case.id,
-        target_type="party",
-        target_id=str(party.id),
-    )
+        audit_case_write(session, staff, "invite.answer_for_party", case.id)
+    raise see_other(f"/staff/cases/{case.id}{SAVED}")
