@@ -115,3 +115,18 @@ async def test_an_empty_form_links_its_error_to_the_first_time_and_keeps_the_pag
     assert f'id="{first}-yes"' in html  # the link lands on a real control
     assert 'class="govuk-error-message" id="times-error"' in html
     assert html.count("<fieldset") == len(poll["candidates"])  # the whole form, again
+
+
+def test_the_words_say_the_day_and_nothing_once_it_has_passed() -> None:
+    from orchestrator.core.models import Case
+    from orchestrator.core.settings import Settings
+    from orchestrator.scheduling.poll_deadline import reply_by_words
+
+    poll = poll_sent(datetime(2026, 3, 5, 15, tzinfo=UTC), datetime(2026, 3, 24, 10, tzinfo=UTC))
+    case = Case.model_construct(timezone="Europe/London")
+    settings = Settings(env="test", secret_key="x" * 48)
+    assert reply_by_words(poll, case=case, settings=settings) == "Tuesday 10 March 2026"
+    on_the_day = datetime(2026, 3, 10, 20, tzinfo=UTC)
+    assert reply_by_words(poll, case=case, settings=settings, now=on_the_day) is not None
+    after = datetime(2026, 3, 11, 9, tzinfo=UTC)
+    assert reply_by_words(poll, case=case, settings=settings, now=after) is None
