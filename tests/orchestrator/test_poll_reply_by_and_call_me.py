@@ -123,7 +123,7 @@ def test_the_words_say_the_day_and_nothing_once_it_has_passed() -> None:
     from orchestrator.scheduling.poll_deadline import reply_by_words
 
     poll = poll_sent(datetime(2026, 3, 5, 15, tzinfo=UTC), datetime(2026, 3, 24, 10, tzinfo=UTC))
-    case = Case.model_construct(timezone="Europe/London")
+    case = Case.model_construct(timezone="Europe/London", referral_date=date(2026, 2, 27))
     settings = Settings(env="test", secret_key="x" * 48)
     assert reply_by_words(poll, case=case, settings=settings) == "Tuesday 10 March 2026"
     on_the_day = datetime(2026, 3, 10, 20, tzinfo=UTC)
