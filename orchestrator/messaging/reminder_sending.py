@@ -241,7 +241,7 @@ async def _send_poll_chaser(
     settings: Settings,
     now: datetime,
 ) -> bool:
-    from orchestrator.scheduling import poll_requests
+    from orchestrator.scheduling import poll_deadline, poll_requests
 
     poll = await session.get(Poll, reminder.poll_id) if reminder.poll_id else None
     response = None
@@ -272,6 +272,7 @@ async def _send_poll_chaser(
             "recipient_name": party.name,
             "meeting_label": invitees.MEETING_LABELS.get(case.kind, "mediation meeting"),
             "poll_url": await poll_requests.poll_link_url(session, poll, party, settings, now=now),
+            "reply_by": poll_deadline.reply_by_words(poll, case=case, settings=settings, now=now),
         },
         settings=settings,
         now=now,

@@ -64,7 +64,9 @@ SUMMARIES = {
     PartStat.tentative: "said they might come",
     PartStat.declined: "declined the invitation",
 }
-SOURCE_WORDS = {"email": "by email", "link": "on the web page"}
+SOURCE_WORDS = {"email": "by email", "link": "on the web page", "phone": "on the phone"}
+# The source of an answer a scheduler entered for the person after a phone call.
+PHONE = "phone"
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,14 @@ async def record_answer(
     now: datetime,
     bus: EventBus,
     answered_at: datetime | None = None,
+    entered_by: str | None = None,
+    actor: str | None = None,
 ) -> bool:
-    """Set the party's answer; False when it was already that (nothing emitted)."""
+    """Set the party's answer; False when it was already that (nothing emitted).
+
+    ``entered_by`` names the scheduler who took the answer on the phone ("Sam
+    (scheduler)"); the timeline says so, and ``actor`` is theirs.
+    """
     if invitation.partstat is partstat:
         return False
     invitation.partstat = partstat
@@ -102,9 +110,12 @@ async def record_answer(
         party_id=party.id,
         kind=REPLIED,
         summary=f"{timeline.a_party(party.role)} {SUMMARIES.get(partstat, 'replied')} "
-        + SOURCE_WORDS.get(source, f"({source})"),
+        + SOURCE_WORDS.get(source, f"({source})")
+        + (f" (entered by {entered_by} after a phone call)" if entered_by else ""),
         at=now,
-        details={"answer": partstat.value, "source": source},
+        actor=actor,
+        details={"answer": partstat.value, "source": source}
+        | ({"entered_by": entered_by} if entered_by else {}),
     )
     await session.flush()
     await bus.emit(
@@ -155,6 +166,25 @@ async def open_rsvp(
     return RsvpView(meeting=resolved.meeting, party=resolved.party, invitation=invitation)
 
 
+async def invitation_of(
+    session: AsyncSession, *, case_id: uuid.UUID, party: Party
+) -> RsvpView | None:
+    """The party's live invitation to the case's booked meeting, for a scheduler to answer
+    after a phone call; None when nothing booked awaits their answer."""
+    meeting = await session.scalar(
+        select(Meeting)
+        .where(col(Meeting.case_id) == case_id, col(Meeting.status) == MeetingStatus.scheduled)
+        .order_by(col(Meeting.start_at).desc())
+        .limit(1)
+    )
+    if meeting is None:
+        return None
+    invitation = await lookups.party_invitation(session, meeting_id=meeting.id, party_id=party.id)
+    if invitation is None or invitation.cancelled_at is not None:
+        return None
+    return RsvpView(meeting=meeting, party=party, invitation=invitation)
+
+
 async def answer_by_link(
     session: AsyncSession,
     token: str,
@@ -169,17 +199,35 @@ async def answer_by_link(
     if partstat is None:
         raise ValidationFailed("choose yes, maybe or no")
     view = await open_rsvp(session, token, settings=settings, now=now)
-    await record_answer(
+    await answer_view(session, view, partstat, "link", now, bus)
+    return view
+
+
+async def answer_view(
+    session: AsyncSession,
+    view: RsvpView,
+    partstat: PartStat,
+    source: str,
+    now: datetime,
+    bus: EventBus,
+    *,
+    entered_by: tuple[str, str] | None = None,
+) -> bool:
+    """Record ``partstat`` for the person of ``view``; ``entered_by`` is (words, actor) of
+    the scheduler who took it on the phone (``source`` PHONE)."""
+    words, actor = entered_by or (None, None)
+    return await record_answer(
         session,
         invitation=view.invitation,
         party=view.party,
         meeting=view.meeting,
         partstat=partstat,
-        source="link",
+        source=source,
         now=now,
         bus=bus,
+        entered_by=words,
+        actor=actor,
     )
-    return view
 
 
 # ---------------------------------------------------------------------------- by mail

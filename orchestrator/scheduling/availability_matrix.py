@@ -38,6 +38,8 @@ class PartyAvailabilityRow:
     note: str | None
     cells: dict[datetime, CellStatus]
     calendar_error: str | None = None
+    call_me: bool = False  # "none of these work, please call me"
+    entered_by: str | None = None  # the scheduler who entered the answers after a call
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ def _row(
         note=response.note if response else None,
         cells=cells,
         calendar_error=calendar_error,
+        call_me=bool(response and response.call_me),
+        entered_by=response.entered_by if response else None,
     )
 
 

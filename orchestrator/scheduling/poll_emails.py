@@ -1,7 +1,8 @@
 """The email that carries a party's own poll link, queued in the outbox.
 
-It says how long the meeting lasts and over which days the times fall, in the case's
-zone; the link is personal, so the email asks that it not be forwarded.
+It says how long the meeting lasts, over which days the times fall and the date to reply
+by (``poll_deadline``), in the case's zone; the link is personal, so the email asks that
+it not be forwarded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from calendars.imip import build_plain_message
 from orchestrator.core.models import Case, OutboxKind, Party, Poll
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import outbox
+from orchestrator.scheduling.poll_deadline import reply_by_words
 from orchestrator.scheduling.poll_times import poll_candidates
 
 SUBJECT = "Please tell us when you can meet"
@@ -82,26 +84,34 @@ def _poll_email_bodies(
     length = f"{hours:g} hour" + ("" if hours == 1 else "s")
     service, help_line = settings.service_name, settings.help_line
     when = _day_range(candidates, ZoneInfo(case.timezone))
+    by = reply_by_words(poll, case=case, settings=settings)
     text = (
         f"Dear {party.name},\n\n"
         f"We are arranging your mediation meeting. It will last about {length}.\n\n"
         f"Please tell us which of {len(candidates)} possible times {when} you can make. "
-        "It takes a couple of minutes, and you can change your answers later:\n\n"
+        "It takes a couple of minutes, and you can change your answers later.\n\n"
+        f"Please reply by {by}:\n\n"
         f"{url}\n\n"
-        "If none of the times work, the page lets you tell us when you can.\n"
+        "If none of the times work, say so on the page and we will call you.\n"
         "This link is only for you: please do not forward it.\n\n"
         + (f"If you need help, call us on {help_line}.\n\n" if help_line else "")
         + f"{service}\n"
     )
     html = (
+        '<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(SUBJECT)}</title></head>"
+        '<body style="font-family: Arial, Helvetica, sans-serif; font-size: 16px; '
+        'line-height: 1.5; color: #0b0c0c;">'
         f"<p>Dear {escape(party.name)},</p>"
         f"<p>We are arranging your mediation meeting. It will last about {length}.</p>"
         f"<p>Please tell us which of {len(candidates)} possible times {when} you can make. "
         "It takes a couple of minutes, and you can change your answers later.</p>"
+        f"<p><strong>Please reply by {by}.</strong></p>"
         f'<p><a href="{escape(url)}">Tell us when you can meet</a></p>'
-        "<p>If none of the times work, the page lets you tell us when you can. "
+        "<p>If none of the times work, say so on the page and we will call you. "
         "This link is only for you: please do not forward it.</p>"
         + (f"<p>If you need help, call us on {escape(help_line)}.</p>" if help_line else "")
-        + f"<p>{escape(service)}</p>"
+        + f"<p>{escape(service)}</p></body></html>"
     )
     return text, html

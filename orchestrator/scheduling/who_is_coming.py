@@ -31,15 +31,18 @@ from orchestrator.scheduling.availability_matrix import newest_poll
 from orchestrator.scheduling.lookups import LIVE_STATUSES
 
 # How an invitation was answered, by the ``source`` its timeline entry records.
-Door = Literal["rsvp", "calendar"]
-DOORS: dict[str, Door] = {"link": "rsvp", "email": "calendar"}
+Door = Literal["rsvp", "calendar", "phone"]
+DOORS: dict[str, Door] = {"link": "rsvp", "email": "calendar", "phone": "phone"}
 
 
 @dataclass(frozen=True)
 class PollReply:
-    """Whether the person was asked in the newest poll, and when they answered it."""
+    """Whether the person was asked in the newest poll, when they answered it, whether
+    they asked us to call (none of the times work), and who entered it for them."""
 
     answered_at: datetime | None
+    call_me: bool = False
+    entered_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,10 @@ async def _poll_replies(session: AsyncSession, *, case_id: uuid.UUID) -> dict[uu
     if poll is None:
         return {}
     rows = await session.scalars(select(PollResponse).where(col(PollResponse.poll_id) == poll.id))
-    return {r.party_id: PollReply(answered_at=r.answered_at) for r in rows.all()}
+    return {
+        r.party_id: PollReply(answered_at=r.answered_at, call_me=r.call_me, entered_by=r.entered_by)
+        for r in rows.all()
+    }
 
 
 async def _invite_replies(

@@ -67,6 +67,7 @@ from orchestrator.web.party import poll as party_poll
 from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import reply as party_reply
 from orchestrator.web.staff import admin as staff_admin
+from orchestrator.web.staff import answer_for_party as staff_answer_for_party
 from orchestrator.web.staff import board as staff_board
 from orchestrator.web.staff import book as staff_book
 from orchestrator.web.staff import cancel as staff_cancel
@@ -106,6 +107,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_board.routes,
     staff_cases.routes,
     staff_parties.routes,
+    staff_answer_for_party.routes,
     staff_admin.routes,
     staff_find_a_time.routes,
     staff_book.routes,

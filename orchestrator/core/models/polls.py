@@ -33,10 +33,12 @@ class PollAnswer(SQLModel, table=True):
     candidate_start: datetime = ts_field()
     answer: PollAnswerValue = enum_field(PollAnswerValue)
     updated_at: datetime = ts_field(default_now=True)
+    # Who typed the answer in for the party ("Sam (scheduler)"); None when they answered.
+    entered_by: str | None = Field(default=None, max_length=200)
 
 
 class PollResponse(SQLModel, table=True):
-    """Per party per poll: when they answered, and their "none of these work" note."""
+    """Per party per poll: when they answered, their note, and "none of these work, call me"."""
 
     __tablename__ = "poll_response"
     __table_args__ = (sa.UniqueConstraint("poll_id", "party_id"),)
@@ -48,3 +50,7 @@ class PollResponse(SQLModel, table=True):
     answered_at: datetime | None = ts_field(nullable=True)
     chased_at: datetime | None = ts_field(nullable=True)
     chase_count: int = 0
+    # "None of these work — please call me": an answer in its own right, not a missing one.
+    call_me: bool = False
+    # Who entered the answers for the party after a phone call; None when they answered.
+    entered_by: str | None = Field(default=None, max_length=200)

@@ -123,6 +123,12 @@ class PartyAvailabilityPublic(BaseModel):
         description="candidate start (ISO, UTC) -> answer or calendar status"
     )
     calendar_error: str | None
+    call_me: bool = Field(
+        default=False, description='answered "none of these work, please call me"'
+    )
+    entered_by: str | None = Field(
+        default=None, description="the scheduler who entered the answers after a phone call"
+    )
 
 
 class PollPublic(BaseModel):
@@ -286,6 +292,8 @@ async def show_availability(ctx: ApiContext) -> AvailabilityPublic:
                 note=row.note,
                 answers={_iso(start): status for start, status in row.cells.items()},
                 calendar_error=row.calendar_error,
+                call_me=row.call_me,
+                entered_by=row.entered_by,
             )
             for row in matrix.rows
         ],

@@ -2,13 +2,18 @@
 
 No account and no JavaScript: the signed link is the credential, the form posts back to the
 same link (checked again), and a saved answer redirects to a confirmation page (POST,
-redirect, GET) so a refresh never sends the answers twice.
+redirect, GET) so a refresh never sends the answers twice. The times come grouped by day,
+one compact row of choices per time, with the date to reply by; "none of these work,
+please call me" is an answer of its own. A form sent empty comes back with the GOV.UK
+error summary, keeping what was typed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -16,7 +21,8 @@ from aiohttp import web
 from calendars import wording
 from orchestrator.core.errors import ValidationFailed
 from orchestrator.core.models import PollAnswerValue
-from orchestrator.scheduling import poll_answers, poll_times
+from orchestrator.core.settings import Settings
+from orchestrator.scheduling import poll_answers, poll_deadline, poll_times
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
 from orchestrator.web.pages import render
 
@@ -24,6 +30,7 @@ routes = web.RouteTableDef()
 
 FIELD_PREFIX = "slot-"
 NOTE_FIELD = "note"
+CALL_ME_FIELD = "call_me"
 MAX_FORM_FIELDS = 200
 CHOICES = (
     (PollAnswerValue.yes, "Yes, I can"),
@@ -31,6 +38,8 @@ CHOICES = (
     (PollAnswerValue.no, "No, I cannot"),
 )
 ANSWER_TEXT = {value: label for value, label in CHOICES}
+# On the compact row each choice shows its first word; the rest is for screen readers.
+SHORT_CHOICES = tuple((value.value, label.partition(",")) for value, label in CHOICES)
 
 
 @dataclass(frozen=True)
@@ -85,25 +94,59 @@ def group_by_day(
     return days
 
 
-async def _page_context(
-    access: poll_answers.PollAccess, answers: dict[datetime, PollAnswerValue]
+class PollForm(TypedDict):
+    """What a poll form sent, as ``poll_answers.record_answers`` takes it: an answer per
+    time, the note, and "none of these work, please call me"."""
+
+    answers: dict[datetime, PollAnswerValue]
+    note: str | None
+    call_me: bool
+
+
+def read_form(form: Mapping[str, object]) -> PollForm:
+    """The answers, note and "call me" of a posted poll form (the party's or a scheduler's)."""
+    if len(form) > MAX_FORM_FIELDS:
+        raise ValidationFailed("too many answers were sent")
+    answers: dict[datetime, PollAnswerValue] = {}
+    for key, value in form.items():
+        if not key.startswith(FIELD_PREFIX) or not isinstance(value, str):
+            continue
+        try:
+            answers[_start_of(key)] = PollAnswerValue(value)
+        except ValueError:
+            raise ValidationFailed("an answer must be yes, if need be or no") from None
+    raw_note = form.get(NOTE_FIELD)
+    note = raw_note if isinstance(raw_note, str) else None
+    return {"answers": answers, "note": note, "call_me": form.get(CALL_ME_FIELD) == "yes"}
+
+
+def page_context(
+    access: poll_answers.PollAccess,
+    answers: dict[datetime, PollAnswerValue],
+    *,
+    settings: Settings,
+    now: datetime,
+    sent: PollForm | None = None,
 ) -> dict[str, object]:
-    poll, case = access.poll, access.case
+    """What the poll page (or the scheduler's copy of it) shows; ``sent`` is a refused form."""
+    poll, case, response = access.poll, access.case, access.response
     duration = timedelta(minutes=poll.duration_minutes)
     hours = poll.duration_minutes / 60
+    days = group_by_day(
+        poll_times.poll_candidates(poll), answers, zone=ZoneInfo(case.timezone), duration=duration
+    )
     return {
         "party_name": access.party.name,
-        "days": group_by_day(
-            poll_times.poll_candidates(poll),
-            answers,
-            zone=ZoneInfo(case.timezone),
-            duration=duration,
-        ),
-        "choices": [(value.value, label) for value, label in CHOICES],
+        "days": days,
+        "first_field": days[0].times[0].field if days else NOTE_FIELD,
+        "choices": SHORT_CHOICES,
         "length": f"{hours:g} hour" + ("" if hours == 1 else "s"),
         "zone_label": wording.zone_label(case.timezone),
-        "note": access.response.note if access.response else None,
-        "answered": bool(access.response and access.response.answered_at),
+        "reply_by": poll_deadline.reply_by_words(poll, case=case, settings=settings, now=now),
+        "note": sent["note"] if sent else response.note if response else None,
+        "call_me": sent["call_me"] if sent else bool(response and response.call_me),
+        "answered": bool(response and response.answered_at),
+        "entered_by": response.entered_by if response else None,
         "closed": poll.closed_at is not None,
     }
 
@@ -119,7 +162,7 @@ async def show_poll(request: web.Request) -> web.Response:
         answers = await poll_answers.answers_of(
             session, poll_id=access.poll.id, party_id=access.party.id
         )
-        context = await _page_context(access, answers)
+    context = page_context(access, answers, settings=app[SETTINGS], now=app[CLOCK]())
     return render("party/poll.html", request, {**context, "errors": []})
 
 
@@ -128,31 +171,17 @@ async def answer_poll(request: web.Request) -> web.StreamResponse:
     """Save the party's answers, then send them to the confirmation page."""
     app = request.app
     token = request.match_info["token"]
-    form = await request.post()
-    if len(form) > MAX_FORM_FIELDS:
-        raise ValidationFailed("too many answers were sent")
-    answers: dict[datetime, PollAnswerValue] = {}
-    for key, value in form.items():
-        if not key.startswith(FIELD_PREFIX) or not isinstance(value, str):
-            continue
-        try:
-            answers[_start_of(key)] = PollAnswerValue(value)
-        except ValueError:
-            raise ValidationFailed("an answer must be yes, if need be or no") from None
-    raw_note = form.get(NOTE_FIELD)
-    note = raw_note if isinstance(raw_note, str) else None
-    now = app[CLOCK]()
+    sent = read_form(await request.post())
+    now, settings = app[CLOCK](), app[SETTINGS]
     try:
         async with app[DB].write() as session:
-            access = await poll_answers.open_poll(session, token, settings=app[SETTINGS], now=now)
-            await poll_answers.record_answers(
-                session, access=access, answers=answers, note=note, now=now, bus=app[BUS]
-            )
+            access = await poll_answers.open_poll(session, token, settings=settings, now=now)
+            await poll_answers.record_answers(session, access=access, now=now, bus=app[BUS], **sent)
     except poll_answers.NothingAnswered as exc:
         # Nothing chosen and nothing written: show the form again with the problem named.
         async with app[DB].read() as session:
-            access = await poll_answers.open_poll(session, token, settings=app[SETTINGS], now=now)
-            context = await _page_context(access, answers)
+            access = await poll_answers.open_poll(session, token, settings=settings, now=now)
+        context = page_context(access, sent["answers"], settings=settings, now=now, sent=sent)
         return render("party/poll.html", request, {**context, "errors": [exc.message]}, status=400)
     raise web.HTTPSeeOther(location=f"/p/{token}/thanks")
 
@@ -169,7 +198,7 @@ async def poll_saved(request: web.Request) -> web.Response:
         answers = await poll_answers.answers_of(
             session, poll_id=access.poll.id, party_id=access.party.id
         )
-        context = await _page_context(access, answers)
+    context = page_context(access, answers, settings=app[SETTINGS], now=app[CLOCK]())
     return render(
         "party/poll_saved.html",
         request,

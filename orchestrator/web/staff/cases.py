@@ -102,6 +102,7 @@ INVITE_WORDS = {
 DOOR_WORDS = {
     "rsvp": "with the link in their email",
     "calendar": "from their calendar",
+    "phone": "on the phone, entered by staff",
 }
 
 CASE_FIELDS = (
