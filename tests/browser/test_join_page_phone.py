@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.cases import links
-from orchestrator.core.models import LinkScope, Meeting
+from orchestrator.cases import links, roster
+from orchestrator.core.models import Channel, LinkScope, Meeting, MeetingMode
 from orchestrator.web.keys import DB, SETTINGS
 from tests.browser.conftest import LiveApp, new_page, screenshot
 from tests.browser.phone_fit import PHONE_390, fits_a_phone
@@ -103,3 +103,36 @@ async def test_before_the_room_opens_the_page_says_when_in_words(
     assert not ZERO_PADDED.search(main), main
     await fits_a_phone(phone, "join page, before the room opens")
     await screenshot(phone, "join-page-phone-before")
+
+
+async def test_a_hybrid_meetings_page_puts_the_persons_own_way_first(
+    live_app: LiveApp, browser: Any
+) -> None:
+    scenario = await case_with_people(live_app)
+    meeting_id = await book_best_slot(live_app, scenario)
+    url = await _join_link(live_app, meeting_id, scenario.parent_id)
+    async with live_app.app[DB].write() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        meeting.mode = MeetingMode.hybrid
+        meeting.venue = {"name": "Canterbury Family Centre", "address": "12 Castle Street"}
+        meeting.dial_in_pin = "54321"
+        meeting.provider_room = {"provider": "jitsi", "dial_in_number": "+44 20 7946 0000"}
+        parent = await roster.get_party(
+            session, case_id=meeting.case_id, party_id=scenario.parent_id
+        )
+        parent.channel = Channel.phone
+    live_app.clock.set(meeting.start_at - timedelta(minutes=10))
+
+    phone = await new_page(browser, viewport=PHONE_390, is_mobile=True, has_touch=True)
+    await phone.goto(url)
+    await phone.get_by_role("heading", name="Your mediation meeting").wait_for()
+    main = await phone.locator("main").inner_text()
+    order = [main.index(s) for s in ("Join by telephone", "If you need to", "Join in person")]
+    assert order == sorted(order), main
+    assert main.index("Join in person") < main.index("Join by video")
+    pin = phone.locator("#pin")
+    box = await pin.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE_390["height"], box
+    await fits_a_phone(phone, "hybrid join page, by phone")
+    await screenshot(phone, "join-page-phone-hybrid")
