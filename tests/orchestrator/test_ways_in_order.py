@@ -46,9 +46,7 @@ def test_a_way_the_meeting_does_not_have_is_never_offered() -> None:
     ]
     assert ways_in.ways_for(HYBRID, MeetingMode.phone, Channel.video) == [Channel.phone]
     in_person = JoinDetails(venue="Canterbury Family Centre")
-    assert ways_in.ways_for(in_person, MeetingMode.in_person, Channel.phone) == [
-        Channel.in_person
-    ]
+    assert ways_in.ways_for(in_person, MeetingMode.in_person, Channel.phone) == [Channel.in_person]
 
 
 def test_someone_who_chose_phone_in_a_video_meeting_gets_the_dial_in_first() -> None:
