@@ -1,10 +1,14 @@
 """The join page a party opens from their invite: ``GET /j/{token}`` and ``/j/{token}/video``.
 
-The page says when, who, how (video button, dial-in number and the person's own PIN, the
-venue), what to expect and the help line. The video button is ours, not the provider's:
-``/j/{token}/video`` checks the link, records the click and answers 303 to that person's
-own URL into their current room, built from stored room data with no remote call. So a
-room can be re-created or moved to a fallback provider without re-inviting anyone.
+The page puts the person's own way in first (``ways_in``, by their channel: the "Join the
+meeting" button with how soon it starts, the dial-in number and their PIN, or the venue),
+the other ways under "If you need to", then when, who, what to expect and the help line.
+``{token}`` is the link's JWT or its short alias (``short_links``), which mail shows.
+
+The video button is ours, not the provider's: ``/j/{token}/video`` (always the JWT) checks
+the link, records the click and answers 303 to that person's own URL into their current
+room, built from stored room data with no remote call. So a room can be re-created or
+moved to a fallback provider without re-inviting anyone.
 """
 
 from __future__ import annotations
