@@ -9,7 +9,7 @@ in another language passes the person's own and gets that language's usual forms
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from babel.dates import (
@@ -17,6 +17,7 @@ from babel.dates import (
     format_datetime,
     format_interval,
     format_time,
+    format_timedelta,
     get_timezone_location,
 )
 
@@ -121,6 +122,37 @@ def clock_on(
     if _local(moment, zone).date() == _local(meeting_start, zone).date() and _english(locale):
         return f"{clock(moment, zone=zone, locale=locale)} on the day"
     return clock_on_day(moment, zone=zone, locale=locale)
+
+
+def clock_before(
+    moment: datetime, *, meeting_start: datetime, zone: Zone = None, locale: str = LOCALE
+) -> str:
+    """A moment before a meeting, as an invite says it: "9:30am on the day", "9:30am the
+    day before", or with its day when it falls earlier still."""
+    days = (_local(meeting_start, zone).date() - _local(moment, zone).date()).days
+    if days == 1 and _english(locale):
+        return f"{clock(moment, zone=zone, locale=locale)} the day before"
+    return clock_on(moment, meeting_start=meeting_start, zone=zone, locale=locale)
+
+
+def clock_from_today(
+    moment: datetime, *, now: datetime, zone: Zone = None, locale: str = LOCALE
+) -> str:
+    """A moment as a page seen ``now`` says it: "9:30am today", "9:30am tomorrow", else with
+    its day ("9:30am on Tuesday 10 March 2026")."""
+    days = (_local(moment, zone).date() - _local(now, zone).date()).days
+    if days in (0, 1) and _english(locale):
+        return f"{clock(moment, zone=zone, locale=locale)} {'today' if days == 0 else 'tomorrow'}"
+    return clock_on_day(moment, zone=zone, locale=locale)
+
+
+def from_now(moment: datetime, *, now: datetime, locale: str = LOCALE) -> str:
+    """How far off a moment is, to the minute: "in 25 minutes", "in 2 hours", "5 minutes
+    ago", and "now" within the minute (Babel rounds the way people say it)."""
+    gap = moment - now
+    if abs(gap) < timedelta(minutes=1) and _english(locale):
+        return "now"
+    return format_timedelta(gap, granularity="minute", add_direction=True, locale=locale)
 
 
 def when(start: datetime, end: datetime, *, zone: str, locale: str = LOCALE) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from orchestrator.cases import short_links
 from orchestrator.core.errors import LinkInvalid
 from orchestrator.core.models import Link, LinkScope, Meeting, MeetingStatus, Party
 
@@ -250,15 +251,28 @@ def url_for(link: Link, *, base_url: str, secret: str) -> str:
     return f"{base_url}{PATH_FOR_SCOPE[link.scope]}{encode(link, secret=secret)}"
 
 
+def short_url_for(link: Link, *, base_url: str, secret: str) -> str:
+    """The same link by its short alias (``short_links``): what plain text shows."""
+    return f"{base_url}{PATH_FOR_SCOPE[link.scope]}{short_links.alias(link, secret=secret)}"
+
+
+def _link_id(token: str, *, secret: str, scope: LinkScope, now: datetime) -> str:
+    """The link id a JWT or a short alias names (the row then decides if it still works)."""
+    if short_links.is_short(token):
+        return short_links.link_id(token, secret=secret)
+    return decode(token, secret=secret, scope=scope, now=now)
+
+
 async def inspect(
     session: AsyncSession, token: str, *, scope: LinkScope, secret: str, now: datetime
 ) -> tuple[Resolved, Verdict]:
-    """Verify a token and read its row, and say whether it still works (without raising).
+    """Verify a token (a JWT or its short alias) and read its row, and say whether it still
+    works (without raising).
 
     A tampered, expired or unknown token still raises LinkInvalid: only a genuine link's
     holder may learn why it no longer works (``resolve`` refuses every dead link alike).
     """
-    link_id = decode(token, secret=secret, scope=scope, now=now)
+    link_id = _link_id(token, secret=secret, scope=scope, now=now)
     link = await session.get(Link, link_id)
     if link is None or link.scope is not scope:
         raise refusal(Verdict.unknown)

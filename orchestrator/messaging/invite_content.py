@@ -21,7 +21,13 @@ from orchestrator.core.models import Meeting
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MeetingFacts, Recipient
 from orchestrator.messaging.outgoing_mail import organizer_name
-from orchestrator.messaging.ways_in import ANSWERS, join_details, link_url, rsvp_link
+from orchestrator.messaging.ways_in import (
+    ANSWERS,
+    join_details,
+    rsvp_link,
+    short_link_url,
+    ways_for,
+)
 from orchestrator.scheduling import joining
 
 WHAT_TO_EXPECT = (
@@ -73,8 +79,10 @@ def event_spec(
 def meeting_context(
     facts: MeetingFacts, recipient: Recipient, spec: EventSpec, settings: Settings
 ) -> dict[str, Any]:
-    """What every meeting mail says, from the same datetimes as the calendar part."""
+    """What every meeting mail says, from the same datetimes as the calendar part: the
+    person's ways in with their own first (``ways_in``), the rest "if you need to"."""
     join = spec.join
+    channel = recipient.party.channel if recipient.party is not None else None
     return {
         "service_name": settings.service_name,
         "help_line": settings.help_line,
@@ -86,7 +94,8 @@ def meeting_context(
         "dial_in_pin": join.dial_in_pin,
         "venue": join.venue,
         "venue_notes": join.venue_notes,
-        "join_opens_at": wording.clock_on(
+        "ways_in": [way.value for way in ways_for(join, facts.meeting.mode, channel)],
+        "join_opens_at": wording.clock_before(
             joining.join_opens_at(facts.meeting, settings),
             meeting_start=facts.meeting.start_at,
             zone=facts.case.timezone,
@@ -154,6 +163,6 @@ async def invite_context(
     spec = event_spec(facts, recipient, join, settings, now=now, sequence=meeting.calendar_sequence)
     context = meeting_context(facts, recipient, spec, settings)
     if recipient.party is not None:
-        base = link_url(await rsvp_link(session, meeting, recipient.party, now), settings)
+        base = short_link_url(await rsvp_link(session, meeting, recipient.party, now), settings)
         context["rsvp"] = {answer: f"{base}?answer={answer}" for answer in ANSWERS}
     return spec, context

@@ -1,13 +1,17 @@
 """How one person joins a meeting and answers it: their join link, PIN or venue, RSVP.
 
 Each person gets their own ``/j/`` link (never another's), the dial-in PIN of their
-invitation, and the venue with its directions when the meeting is in a room. RSVP links
-belong to one version of the meeting: a moved meeting needs new answers, so new links.
+invitation, and the venue with its directions when the meeting is in a room. A hybrid
+meeting offers all three to everyone; ``ordered_ways`` puts the person's own way in (their
+``channel``) first and the others after it, under "If you need to", alike in the invite
+and on the join page. RSVP links belong to one version of the meeting: a moved meeting
+needs new answers, so new links. Mail shows links by their short alias (``short_links``).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +21,7 @@ from sqlmodel import col, select
 from calendars.invite_spec import JoinDetails
 from orchestrator.cases import links
 from orchestrator.core.models import (
+    Channel,
     Link,
     LinkScope,
     Meeting,
@@ -34,6 +39,47 @@ ANSWERS = {
     "tentative": PartStat.tentative,
     "declined": PartStat.declined,
 }
+
+# The ways into a meeting in the order its mode offers them to someone who chose none.
+MODE_ORDER = {
+    MeetingMode.video: (Channel.video, Channel.phone, Channel.in_person),
+    MeetingMode.phone: (Channel.phone, Channel.video, Channel.in_person),
+    MeetingMode.in_person: (Channel.in_person, Channel.video, Channel.phone),
+    MeetingMode.hybrid: (Channel.in_person, Channel.video, Channel.phone),
+}
+
+
+def ordered_ways(
+    available: Collection[Channel], *, mode: MeetingMode, channel: Channel | None
+) -> list[Channel]:
+    """The ways in offered to one person: their own (``channel``) first when the meeting
+    has it, then the others in the mode's order, which they use only if they need to."""
+    order = sorted(set(available), key=MODE_ORDER[mode].index)
+    if channel in order:
+        order.remove(channel)
+        order.insert(0, channel)
+    return order
+
+
+def available_ways(mode: MeetingMode, *, video: bool, phone: bool, venue: bool) -> list[Channel]:
+    """Which ways in a meeting of ``mode`` offers, from what this person was given: video
+    only where the meeting has a room, a venue only where people meet in one."""
+    found = []
+    if video and mode in (MeetingMode.video, MeetingMode.hybrid):
+        found.append(Channel.video)
+    if phone:
+        found.append(Channel.phone)
+    if venue and mode in (MeetingMode.in_person, MeetingMode.hybrid):
+        found.append(Channel.in_person)
+    return found
+
+
+def ways_for(join: JoinDetails, mode: MeetingMode, channel: Channel | None) -> list[Channel]:
+    """One recipient's ways in, from their join details, their own first."""
+    available = available_ways(
+        mode, video=bool(join.url), phone=bool(join.dial_in_number), venue=bool(join.venue)
+    )
+    return ordered_ways(available, mode=mode, channel=channel)
 
 
 def venue_text(venue: dict[str, Any] | None) -> tuple[str | None, str | None]:
@@ -108,6 +154,13 @@ def link_url(link: Link, settings: Settings) -> str:
     )
 
 
+def short_link_url(link: Link, settings: Settings) -> str:
+    """The link by its short alias: what a mail shows and a calendar carries."""
+    return links.short_url_for(
+        link, base_url=settings.base_url, secret=settings.secret_key.get_secret_value()
+    )
+
+
 async def mediator_video_url(
     session: AsyncSession, meeting: Meeting, settings: Settings
 ) -> str | None:
@@ -126,7 +179,8 @@ async def mediator_video_url(
 async def join_details(
     session: AsyncSession, facts: MeetingFacts, recipient: Recipient, settings: Settings
 ) -> JoinDetails:
-    """How this one person joins: their own /j/ link, their PIN, or the venue."""
+    """How this one person joins: their own /j/ link (by its short alias), their PIN, or
+    the venue."""
     meeting = facts.meeting
     url = None
     if meeting.mode is not MeetingMode.in_person:
@@ -136,7 +190,7 @@ async def join_details(
             party_id=recipient.party.id if recipient.party else None,
             mediator_id=recipient.mediator.id if recipient.mediator else None,
         )
-        url = link_url(link, settings) if link is not None else None
+        url = short_link_url(link, settings) if link is not None else None
     phone = joining.dial_in_for(
         meeting, settings, invitation=recipient.invitation, mediator=recipient.mediator is not None
     )

@@ -67,7 +67,7 @@ async def parents_join_link(live: LiveApp, scenario: Scenario, meeting_id: uuid.
         found = await lookups.current_join_links(session, meeting)
     (link,) = [link for link in found if link.party_id == scenario.parent_id]
     secret = live.app[SETTINGS].secret_key.get_secret_value()
-    return links.url_for(link, base_url=live.url, secret=secret)
+    return links.short_url_for(link, base_url=live.url, secret=secret)
 
 
 async def meeting_when(live: LiveApp, meeting_id: uuid.UUID) -> tuple[str, str, str]:

@@ -123,3 +123,32 @@ def test_another_locale_gets_its_own_forms() -> None:
     welsh = wording.when(start, end, zone=LONDON, locale="cy_GB")
     assert welsh.startswith("Dydd Mawrth, 10 Mawrth 2026, 09:30") and "12:00" in welsh
     assert "am" not in wording.clock_range(start, end, zone=LONDON, locale="pl")
+
+
+def test_when_a_room_opens_reads_on_the_day_or_the_day_before() -> None:
+    start = utc(2026, 3, 10, 10)
+    on_the_day = wording.clock_before(utc(2026, 3, 10, 9, 30), meeting_start=start, zone=LONDON)
+    assert on_the_day == "9:30am on the day"
+    # A room that opens a day ahead (1440 minutes) says so in words, not in minutes.
+    day_before = wording.clock_before(utc(2026, 3, 9, 10), meeting_start=start, zone=LONDON)
+    assert day_before == "10am the day before"
+    earlier = wording.clock_before(utc(2026, 3, 7, 9, 30), meeting_start=start, zone=LONDON)
+    assert earlier == "9:30am on Saturday 7 March 2026"
+    assert "09:30" not in on_the_day + day_before + earlier
+
+
+def test_a_page_says_today_or_tomorrow_and_how_soon() -> None:
+    now = utc(2026, 3, 10, 9, 5)
+    assert wording.clock_from_today(utc(2026, 3, 10, 9, 30), now=now, zone=LONDON) == (
+        "9:30am today"
+    )
+    assert wording.clock_from_today(utc(2026, 3, 11, 9, 30), now=now, zone=LONDON) == (
+        "9:30am tomorrow"
+    )
+    assert wording.clock_from_today(utc(2026, 3, 13, 12), now=now, zone=LONDON) == (
+        "midday on Friday 13 March 2026"
+    )
+    assert wording.from_now(utc(2026, 3, 10, 9, 30), now=now) == "in 25 minutes"
+    assert wording.from_now(utc(2026, 3, 10, 11, 5), now=now) == "in 2 hours"
+    assert wording.from_now(utc(2026, 3, 10, 9), now=now) == "5 minutes ago"
+    assert wording.from_now(now, now=now) == "now"

@@ -1,10 +1,14 @@
 """The join page a party opens from their invite: ``GET /j/{token}`` and ``/j/{token}/video``.
 
-The page says when, who, how (video button, dial-in number and the person's own PIN, the
-venue), what to expect and the help line. The video button is ours, not the provider's:
-``/j/{token}/video`` checks the link, records the click and answers 303 to that person's
-own URL into their current room, built from stored room data with no remote call. So a
-room can be re-created or moved to a fallback provider without re-inviting anyone.
+The page puts the person's own way in first (``ways_in``, by their channel: the "Join the
+meeting" button with how soon it starts, the dial-in number and their PIN, or the venue),
+the other ways under "If you need to", then when, who, what to expect and the help line.
+``{token}`` is the link's JWT or its short alias (``short_links``), which mail shows.
+
+The video button is ours, not the provider's: ``/j/{token}/video`` (always the JWT) checks
+the link, records the click and answers 303 to that person's own URL into their current
+room, built from stored room data with no remote call. So a room can be re-created or
+moved to a fallback provider without re-inviting anyone.
 """
 
 from __future__ import annotations
@@ -19,9 +23,18 @@ from calendars import wording
 from integrations.base import JoinIdentity
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid
-from orchestrator.core.models import LinkScope, MeetingMode, MeetingStatus
+from orchestrator.core.models import (
+    Invitation,
+    LinkScope,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    Party,
+)
+from orchestrator.core.settings import Settings
 from orchestrator.meeting import join_facts, link_cache
 from orchestrator.meeting.providers import room_from_dict
+from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
 from orchestrator.web.pages import render
@@ -35,18 +48,20 @@ def _group_pin(pin: str) -> str:
 
 @routes.get("/j/{token}", name="join:page")
 async def join_page(request: web.Request) -> web.Response:
-    """When, who, how and what to expect, for the link's own holder only."""
+    """When, who, how and what to expect, for the link's own holder only.
+
+    The link may be the full JWT or its short alias (what a plain-text mail shows); the
+    video button always carries the full token, which the click path verifies unaided.
+    """
     app = request.app
     settings = app[SETTINGS]
     now = app[CLOCK]()
+    token = request.match_info["token"]
+    secret = settings.secret_key.get_secret_value()
     async with app[DB].read() as session:
         try:
             resolved = await links.resolve(
-                session,
-                request.match_info["token"],
-                scope=LinkScope.join_room,
-                secret=settings.secret_key.get_secret_value(),
-                now=now,
+                session, token, scope=LinkScope.join_room, secret=secret, now=now
             )
         except LinkInvalid as exc:
             return await _old_link_page(request, exc)
@@ -55,6 +70,25 @@ async def join_page(request: web.Request) -> web.Response:
         case, mediator, invitation = await lookups.join_details(
             session, meeting=meeting, party=party
         )
+    context = _join_context(meeting, party, invitation, settings, now=now, zone=case.timezone)
+    context["mediator_name"] = mediator.name if mediator else None
+    if party is None and mediator is not None:
+        context["name"] = mediator.name.split(" ")[0]
+    context["video_href"] = f"/j/{links.encode(resolved.link, secret=secret)}/video"
+    return render("party/join.html", request, context)
+
+
+def _join_context(
+    meeting: Meeting,
+    party: Party | None,
+    invitation: Invitation | None,
+    settings: Settings,
+    *,
+    now: datetime,
+    zone: str,
+) -> dict[str, Any]:
+    """What the join page shows this person: their own way in first (``ways_in``), when
+    the video room opens or how soon the meeting starts, then the other ways."""
     opens = joining.join_opens_at(meeting, settings)
     video = meeting.mode in (MeetingMode.video, MeetingMode.hybrid)
     is_mediator = party is None
@@ -65,24 +99,35 @@ async def join_page(request: web.Request) -> web.Response:
     call_back = None
     if meeting.mode is MeetingMode.phone and not joining.uses_phone_bridge(meeting):
         call_back = party.phone if party is not None else None
-    context = {
-        "name": (party.name if party else mediator.name if mediator else "").split(" ")[0],
+    call_back_pending = meeting.mode is MeetingMode.phone and call_back is None
+    ended = meeting.status is MeetingStatus.closed
+    phone = bool(dial_in or call_back or (call_back_pending and not is_mediator))
+    available = ways_in.available_ways(
+        meeting.mode, video=video and not ended, phone=phone, venue=bool(meeting.venue)
+    )
+    return {
+        "name": party.name.split(" ")[0] if party else "",
         "is_mediator": is_mediator,
-        "mediator_name": mediator.name if mediator else None,
-        "when": wording.when(meeting.start_at, meeting.end_at, zone=case.timezone),
+        "when": wording.when(meeting.start_at, meeting.end_at, zone=zone),
         "mode": meeting.mode.value,
+        "ways": [
+            way.value
+            for way in ways_in.ordered_ways(
+                available, mode=meeting.mode, channel=party.channel if party else None
+            )
+        ],
         "video": video,
-        "video_open": video and now >= opens and meeting.status is not MeetingStatus.closed,
+        "video_open": video and now >= opens and not ended,
         "room_ready": meeting.provider_room is not None,
-        "opens_at": wording.clock_on_day(opens, zone=case.timezone),
-        "ended": meeting.status is MeetingStatus.closed,
+        "opens_at": wording.clock_from_today(opens, now=now, zone=zone),
+        "starts_in": wording.from_now(meeting.start_at, now=now),
+        "started": now >= meeting.start_at,
+        "ended": ended,
         "dial_in": dial_in,
         "call_back": call_back,
-        "call_back_pending": meeting.mode is MeetingMode.phone and call_back is None,
+        "call_back_pending": call_back_pending,
         "venue": meeting.venue,
-        "video_href": f"/j/{request.match_info['token']}/video",
     }
-    return render("party/join.html", request, context)
 
 
 async def _old_link_page(request: web.Request, refused: LinkInvalid) -> web.Response:
