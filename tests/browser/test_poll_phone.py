@@ -123,11 +123,6 @@ async def test_the_poll_email_fits_a_phone_and_says_when_to_reply_by(
     assert box["y"] + box["height"] <= PHONE_390["height"]
 
 
-@pytest.mark.xfail(
-    reason="the shared mail layout gets its viewport meta from the p-join-email branch "
-    "(issue #17 item 2); remove this mark once both are merged",
-    strict=False,
-)
 async def test_the_poll_chaser_fits_a_phone_and_says_when_to_reply_by(browser: Any) -> None:
     from orchestrator.mail_templates import render_mail
 
