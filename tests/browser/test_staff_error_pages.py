@@ -31,7 +31,7 @@ async def test_a_scheduler_sees_no_console_link_and_a_refusal_says_who_can(
 
     sam = await new_page(browser)
     await sign_in(sam, live_app, "sam@staff.example", case_path)
-    meetings = sam.locator("#meetings + table")
+    meetings = sam.locator("#meetings + .app-table-wrap table")
     await meetings.get_by_role("link", name="Move").wait_for()
     assert await meetings.get_by_role("link", name="Room console").count() == 0
     menu = sam.get_by_role("navigation", name="Menu")
@@ -69,7 +69,7 @@ async def test_a_scheduler_sees_no_console_link_and_a_refusal_says_who_can(
     menu = mo.get_by_role("navigation", name="Menu")
     await menu.get_by_role("link", name="My sessions").wait_for()
     assert await menu.get_by_role("link", name="New case").count() == 0
-    await mo.locator("#meetings + table").get_by_role("link", name="Room console").click()
+    await mo.locator("#meetings + .app-table-wrap table").get_by_role("link", name="Room console").click()
     await mo.get_by_role("heading", name="Room console").wait_for()
     assert mo.url.endswith(f"/staff/meetings/{meeting_id}/console")
 
