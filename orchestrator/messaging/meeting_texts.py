@@ -79,6 +79,8 @@ async def text_invitations(
     session: AsyncSession, *, meeting_id: uuid.UUID, settings: Settings, now: datetime
 ) -> int:
     """Text each phone or mobile-only person the meeting's time and their way in."""
+    if not settings.sends_sms:  # no texting service: nothing to read
+        return 0
     facts = await load_meeting(session, meeting_id)
     if facts is None or facts.meeting.status is MeetingStatus.cancelled:
         return 0
@@ -106,6 +108,8 @@ async def text_cancellations(
     session: AsyncSession, *, meeting_id: uuid.UUID, settings: Settings, now: datetime
 ) -> int:
     """Text each phone or mobile-only person that the meeting is off (no reason: call us)."""
+    if not settings.sends_sms:
+        return 0
     facts = await load_meeting(session, meeting_id)
     if facts is None:
         return 0

@@ -69,7 +69,11 @@ async def test_a_scheduler_sees_no_console_link_and_a_refusal_says_who_can(
     menu = mo.get_by_role("navigation", name="Menu")
     await menu.get_by_role("link", name="My sessions").wait_for()
     assert await menu.get_by_role("link", name="New case").count() == 0
-    await mo.locator("#meetings + .app-table-wrap table").get_by_role("link", name="Room console").click()
+    await (
+        mo.locator("#meetings + .app-table-wrap table")
+        .get_by_role("link", name="Room console")
+        .click()
+    )
     await mo.get_by_role("heading", name="Room console").wait_for()
     assert mo.url.endswith(f"/staff/meetings/{meeting_id}/console")
 
