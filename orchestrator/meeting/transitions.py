@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,6 @@ from orchestrator.core.models import (
     in_words,
 )
 from orchestrator.core.records import add_timeline
-from orchestrator.core.settings import Settings
 
 MS = MeetingStatus
 PS = ParticipantStatus
@@ -169,18 +168,6 @@ async def closed_at(session: AsyncSession, meeting_id: uuid.UUID) -> datetime | 
         .order_by(col(MeetingTransition.at).desc())
         .limit(1)
     )
-
-
-async def outcome_window_open(
-    session: AsyncSession, *, meeting: Meeting, now: datetime, settings: Settings
-) -> bool:
-    """True while the mediator may still record the outcome of a closed session."""
-    if meeting.status in (MS.in_session, MS.paused):
-        return True
-    if meeting.status is not MS.closed:
-        return False
-    ended = await closed_at(session, meeting.id)
-    return ended is not None and now <= ended + timedelta(minutes=settings.join_grace_minutes)
 
 
 def note_on_timeline(

@@ -11,6 +11,7 @@ from orchestrator.core.models import (
     CaseCreate,
     CaseKind,
     MediatorCreate,
+    Meeting,
     MeetingMode,
     PartyCreate,
     PartyRole,
@@ -114,10 +115,15 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
 
 
 async def book_best_slot(live: LiveApp, scenario: Scenario) -> uuid.UUID:
+    return (await book_best_time_of(live, scenario.case_id)).id
+
+
+async def book_best_time_of(live: LiveApp, case_id: uuid.UUID) -> Meeting:
+    """Book the case's best 3-hour time by video, through the use-cases."""
     app = live.app
     now = live.clock()
     async with app[DB].write() as session:
-        case = await intake.get_case(session, scenario.case_id)
+        case = await intake.get_case(session, case_id)
         found = await slot_search.find_case_slots(
             session,
             case=case,
@@ -140,4 +146,4 @@ async def book_best_slot(live: LiveApp, scenario: Scenario) -> uuid.UUID:
             settings=app[SETTINGS],
             workdays=app[WORKDAYS],
         )
-        return meeting.id
+        return meeting

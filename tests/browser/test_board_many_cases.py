@@ -23,17 +23,17 @@ from orchestrator.core.models import (
     CaseCreate,
     CaseKind,
     MediatorCreate,
-    MeetingMode,
     PartyCreate,
     PartyRole,
     PollAnswerValue,
     StaffRole,
 )
-from orchestrator.scheduling import booking, poll_answers, poll_requests, slot_search
+from orchestrator.scheduling import poll_answers, poll_requests
 from orchestrator.scheduling.poll_times import poll_candidates
 from orchestrator.staff.accounts import add_user
 from orchestrator.web.keys import BUS, BUSY_READER, DB, HTTP, SETTINGS, WORKDAYS
 from tests.browser.conftest import DESKTOP, LiveApp, assert_accessible, new_page, screenshot
+from tests.browser.scenario import book_best_time_of
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
@@ -109,7 +109,7 @@ async def seed_board(live: LiveApp) -> Board:
     for i, answered in POLLED.items():
         await poll_and_answer(live, board.ids[i], answered)
     for i in BOOKED:
-        board.meetings[i] = await book_best_time(live, board.ids[i])
+        board.meetings[i] = (await book_best_time_of(live, board.ids[i])).start_at
     return board
 
 
@@ -180,35 +180,6 @@ async def poll_and_answer(live: LiveApp, case_id: uuid.UUID, answered: int) -> N
                 now=now,
                 bus=app[BUS],
             )
-
-
-async def book_best_time(live: LiveApp, case_id: uuid.UUID) -> datetime:
-    app, now = live.app, live.clock()
-    async with app[DB].write() as session:
-        case = await intake.get_case(session, case_id)
-        found = await slot_search.find_case_slots(
-            session,
-            case=case,
-            duration=timedelta(minutes=180),
-            now=now,
-            settings=app[SETTINGS],
-            calendar=app[WORKDAYS],
-            reader=app[BUSY_READER],
-            http=app[HTTP],
-            limit=1,
-        )
-        meeting = await booking.book(
-            session,
-            case=case,
-            start=found.slots[0].start,
-            duration_minutes=180,
-            mode=MeetingMode.video,
-            now=now,
-            bus=app[BUS],
-            settings=app[SETTINGS],
-            workdays=app[WORKDAYS],
-        )
-        return meeting.start_at
 
 
 async def sign_in(page: Any, url: str, label: str) -> None:
