@@ -31,14 +31,17 @@ class RenderedMail:
 
 @lru_cache(maxsize=2)
 def _environment(html: bool) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        extensions=["jinja2.ext.i18n"],
         autoescape=html,  # noqa: S701 - plain-text mail is never read as markup
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def _language_code(language: str | None) -> str | None:

@@ -33,13 +33,16 @@ from orchestrator.messaging.outgoing_mail import already_queued
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES / "sms")),
+        extensions=["jinja2.ext.i18n"],
         autoescape=False,  # noqa: S701 - a text message is never read as markup
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def render_text(kind: str, context: dict[str, Any]) -> str:

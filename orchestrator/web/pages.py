@@ -37,7 +37,10 @@ def setup(app: web.Application) -> None:
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Party-facing words go through gettext (``{{ _("…") }}``); catalogues plug in here.
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     # Per-app constants every page shows (no context-processor middleware needed).
     settings = app[SETTINGS]
     env.globals.update(service_name=settings.service_name, help_line=settings.help_line)
