@@ -13,14 +13,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.models import StaffRole
+from orchestrator.core.settings import Settings
 from orchestrator.web.caller import Caller
 from orchestrator.web.errors import ApiError
+from orchestrator.web.keys import SETTINGS
 
 ALL_STAFF = frozenset(StaffRole)
 
@@ -47,6 +51,23 @@ class ApiContext(Caller):
 
 
 @dataclass
+class PublicContext:
+    """What a public view gets (no caller): the request, its transaction and the time."""
+
+    request: web.Request
+    session: AsyncSession
+    now: datetime
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    @property
+    def settings(self) -> Settings:
+        return self.request.app[SETTINGS]
+
+
+@dataclass
 class ApiRoute:
     method: str
     path: str
@@ -62,6 +83,13 @@ class ApiRoute:
     response_content_type: str = "application/json"
     # Other media types the same route may answer with (e.g. ``text/csv`` on ``format=csv``).
     alternate_content_types: tuple[str, ...] = ()
+    # Open to anyone, no token (a family's own referral): every request counts against the
+    # caller's address at this throttle door; no role, no audit row, no replay.
+    public_door: str | None = None
+
+    @property
+    def public(self) -> bool:
+        return self.public_door is not None
 
     @property
     def creates(self) -> bool:
@@ -89,6 +117,7 @@ class ApiRouter:
         writes: bool | None = None,
         response_content_type: str = "application/json",
         alternate_content_types: tuple[str, ...] = (),
+        public_door: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
@@ -107,6 +136,7 @@ class ApiRouter:
                     tag=self.tag,
                     response_content_type=response_content_type,
                     alternate_content_types=alternate_content_types,
+                    public_door=public_door,
                 )
             )
             return handler
