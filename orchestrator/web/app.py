@@ -68,6 +68,7 @@ from orchestrator.web.party import poll as party_poll
 from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import referral as party_referral
 from orchestrator.web.party import reply as party_reply
+from orchestrator.web.party import supporters as party_supporters
 from orchestrator.web.staff import admin as staff_admin
 from orchestrator.web.staff import answer_for_party as staff_answer_for_party
 from orchestrator.web.staff import board as staff_board
@@ -132,6 +133,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     api_feeds.routes,
     party_prepare.routes,
     party_referral.routes,
+    party_supporters.routes,
     staff_referrals.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived

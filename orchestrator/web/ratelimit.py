@@ -1,7 +1,7 @@
 """Slow down link guessing: failures at the link doors count against the caller's address.
 
 A party link that does not verify (404/403/410 on ``/p``, ``/j``, ``/r``, ``/c``,
-``/prepare``), a calendar feed URL that is not one (``/feeds/…``) or a dead set-password
+``/b``, ``/prepare``), a calendar feed URL that is not one (``/feeds/…``) or a dead set-password
 link (``/set-password/…``) is counted against the caller's budget
 (``orchestrator.core.throttle.DOOR_ALLOWANCES``), in the database so every replica shares it.
 Once the budget is spent, further *failures* get a friendly 429 page with ``Retry-After``
@@ -28,7 +28,7 @@ from orchestrator.web.keys import CLIENT_ADDRESS, ERROR_PAGE, THROTTLE
 
 HandlerT = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-LINK_PREFIXES = ("/p/", "/j/", "/r/", "/c/", "/prepare/")
+LINK_PREFIXES = ("/p/", "/j/", "/r/", "/c/", "/b/", "/prepare/")
 FEED_PREFIX = "/feeds/"
 SET_PASSWORD_PREFIX = "/set-password/"
 FAILURES = frozenset({403, 404, 410})

@@ -141,7 +141,9 @@ async def test_only_schedulers_see_accept_and_decline_referrals(staff: Staff) ->
     await staff.call("GET", "/api/v1/referrals", role="mediator", expect=403)
     await staff.call("POST", path + "/accept", role="mediator", json={"reference": "X"}, expect=403)
     await staff.call("POST", path + "/decline", json={"reason": " "}, expect=422)
-    await staff.call("POST", "/api/v1/referrals/not-an-id/decline", json={"reason": "x"}, expect=404)
+    await staff.call(
+        "POST", "/api/v1/referrals/not-an-id/decline", json={"reason": "x"}, expect=404
+    )
     declined = await staff.call(
         "POST", path + "/decline", json={"reason": "This is not a SEND disagreement"}, expect=200
     )
@@ -153,6 +155,4 @@ async def test_only_schedulers_see_accept_and_decline_referrals(staff: Staff) ->
     # Declined referrals leave the waiting list but are still there to read.
     assert (await staff.call("GET", "/api/v1/referrals", expect=200))["referrals"] == []
     listed = await staff.call("GET", "/api/v1/referrals?status=declined", expect=200)
-    assert [r["decline_reason"] for r in listed["referrals"]] == [
-        "This is not a SEND disagreement"
-    ]
+    assert [r["decline_reason"] for r in listed["referrals"]] == ["This is not a SEND disagreement"]

@@ -8,9 +8,10 @@ is not kept, only the day they were over compulsory school age (decision 018).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
@@ -80,19 +81,28 @@ class ReferralCreate(SQLModel):
     # Left empty by people; a bot that fills every field fills this one too.
     website: Annotated[str, StringConstraints(max_length=200)] | None = None
 
+    @staticmethod
+    def missing_for(values: Mapping[str, Any]) -> list[str]:
+        """The fields the answers given call for but lack ("email" when contact is by
+        email), first field first: the one rule the model and the form's summary share."""
+        missing = []
+        needs = {"email": "email", "phone": "phone", "letter": "address"}
+        field = needs.get(str(values.get("contact_by")))
+        if field is not None and not str(values.get(field) or "").strip():
+            missing.append(field)
+        if values.get("who") == "young_person" and not values.get("date_of_birth"):
+            missing.append("date_of_birth")
+        if values.get("invite_parent") and not (
+            values.get("parent_name") and (values.get("parent_email") or values.get("parent_phone"))
+        ):
+            missing.append("parent_name")
+        return missing
+
     @model_validator(mode="after")
     def _complete(self) -> Self:
-        needed = {ContactBy.email: self.email, ContactBy.phone: self.phone}
-        if self.contact_by in needed and not needed[self.contact_by]:
-            raise ValueError(f"{self.contact_by.value} is needed to contact you by it")
-        if self.contact_by is ContactBy.letter and not (self.address or "").strip():
-            raise ValueError("address is needed to contact you by letter")
-        if self.who is Referrer.young_person and self.date_of_birth is None:
-            raise ValueError("date_of_birth is needed when a young person refers themselves")
-        if self.invite_parent and not (
-            self.parent_name and (self.parent_email or self.parent_phone)
-        ):
-            raise ValueError("parent_name and parent_email or parent_phone are needed")
+        missing = self.missing_for(self.model_dump())
+        if missing:
+            raise ValueError(f"{missing[0]} is needed by the answers given")
         return self
 
 
