@@ -13,6 +13,7 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -165,14 +166,20 @@ async def accept_referral(
     and its addressee (the young person, or the parent or carer)."""
     _still_new(referral)
     kind = CASE_KINDS[referral.wants]
-    data = CaseCreate(
-        reference=reference,
-        kind=kind,
-        local_authority=referral.local_authority,
-        referral_date=referral.referral_date,
-        decision_date=referral.decision_date,
-        health_in_issue=kind is CaseKind.mediation and ReferralIssue.health in referral.issues,
-    )
+    try:
+        data = CaseCreate(
+            reference=reference,
+            kind=kind,
+            local_authority=referral.local_authority,
+            referral_date=referral.referral_date,
+            decision_date=referral.decision_date,
+            health_in_issue=kind is CaseKind.mediation and ReferralIssue.health in referral.issues,
+        )
+    except ValidationError:
+        raise ValidationFailed(
+            "the case reference must be one line of up to 64 characters",
+            details={"field": "reference"},
+        ) from None
     case = await intake.create_case(session, data=data, now=now, bus=bus, actor=actor)
     added = [
         await roster.add_party(session, case=case, data=person, now=now, bus=bus, actor=actor)

@@ -83,3 +83,20 @@ async def test_a_scheduler_accepts_a_referral_from_the_list(staff: Staff) -> Non
     assert "KIDS-PAGE-1" in html and "Opened from the family" in html
     status, html = await browser.get("/staff/referrals")
     assert "No referrals are waiting" in html
+
+
+async def test_a_reference_that_cannot_be_one_is_refused_on_the_form(staff: Staff) -> None:
+    await staff.client.post("/refer", data=FORM, allow_redirects=False)
+    await make_user(staff.client, "sched@staff.example", StaffRole.scheduler)
+    browser = Browser(staff.client)
+    await browser.sign_in("sched@staff.example")
+    (referral,) = (await staff.call("GET", "/api/v1/referrals"))["referrals"]
+    path = f"/staff/referrals/{referral['id']}"
+    refused = await browser.post(path + "/accept", {"reference": "A\tB"})
+    assert refused.status == 422 and "one line of up to 64 characters" in await refused.text()
+    refused = await browser.post(path + "/decline", {"reason": "  "})
+    assert refused.status == 422 and "Say why the referral is declined" in await refused.text()
+    declined = await browser.post(path + "/decline", {"reason": "Not a SEND matter"})
+    assert declined.status == 303
+    _, html = await browser.get("/staff/referrals?notice=declined")
+    assert "Referral declined" in html and "No referrals are waiting" in html

@@ -19,7 +19,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.messaging import referral_replies
 from orchestrator.web.api.routes import ApiContext, ApiRouter, PublicContext
-from orchestrator.web.keys import BUS, WORKDAYS
+from orchestrator.web.keys import WORKDAYS
 
 router = ApiRouter("referrals")
 SCHEDULING = {StaffRole.scheduler}
@@ -69,7 +69,7 @@ async def accept_referral(ctx: ApiContext, body: ReferralAccept) -> CasePublic:
         reference=body.reference.strip(),
         settings=ctx.settings,
         calendar=ctx.app[WORKDAYS],
-        bus=ctx.app[BUS],
+        bus=ctx.bus,
         now=ctx.now,
         actor=ctx.actor,
     )

@@ -21,10 +21,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.models import StaffRole
-from orchestrator.core.settings import Settings
-from orchestrator.web.caller import Caller
+from orchestrator.web.caller import Caller, OnRequest
 from orchestrator.web.errors import ApiError
-from orchestrator.web.keys import SETTINGS
 
 ALL_STAFF = frozenset(StaffRole)
 
@@ -51,20 +49,12 @@ class ApiContext(Caller):
 
 
 @dataclass
-class PublicContext:
+class PublicContext(OnRequest):
     """What a public view gets (no caller): the request, its transaction and the time."""
 
     request: web.Request
     session: AsyncSession
     now: datetime
-
-    @property
-    def app(self) -> web.Application:
-        return self.request.app
-
-    @property
-    def settings(self) -> Settings:
-        return self.request.app[SETTINGS]
 
 
 @dataclass

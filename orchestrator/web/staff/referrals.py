@@ -8,9 +8,10 @@ asked.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import referrals
 from orchestrator.core.errors import Conflict, ValidationFailed
@@ -72,36 +73,57 @@ def _refused(exc: Conflict | ValidationFailed, field: str) -> dict[str, str]:
     return {field: pages.as_sentence(exc.message)}
 
 
+# One decision on one referral, in a write: answers where to go next.
+Decision = Callable[[AsyncSession, uuid.UUID], Awaitable[str]]
+
+
+async def _decide(
+    request: web.Request,
+    staff: StaffContext,
+    *,
+    field: str,
+    missing: str,
+    act: Decision,
+) -> web.StreamResponse:
+    """Run ``act`` on the referral in the path with the form's ``field``; the list again
+    with the refusal named on that referral's form."""
+    referral_id = parse_uuid(request.match_info["referral_id"], "referral")
+    value = str(staff.form.get(field, "")).strip()[:500]
+    errors = {field: missing} if not value else {}
+    if value:
+        try:
+            async with request.app[DB].write() as session:
+                location = await act(session, referral_id)
+        except (Conflict, ValidationFailed) as exc:
+            errors = _refused(exc, field)
+        else:
+            raise see_other(location)
+    return await _list_page(
+        request, staff, failed=referral_id, errors=errors, values={field: value}, status=422
+    )
+
+
 @routes.post("/staff/referrals/{referral_id}/accept")
 @staff_page(roles=SCHEDULERS)
 async def accept(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Open the case: the family's go-ahead is the day they asked."""
-    referral_id = parse_uuid(request.match_info["referral_id"], "referral")
-    reference = str(staff.form.get("reference", "")).strip()[:64]
-    errors: dict[str, str] = {}
-    if not reference:
-        errors = {"reference": "Enter the case reference"}
-    else:
-        try:
-            async with request.app[DB].write() as session:
-                case, _ = await referral_replies.accept_referral(
-                    session,
-                    referral_id=referral_id,
-                    reference=reference,
-                    settings=staff.settings,
-                    calendar=request.app[WORKDAYS],
-                    bus=staff.bus,
-                    now=staff.now,
-                    actor=staff.actor,
-                )
-                audit_case_write(session, staff, "referral.accept", case.id)
-        except (Conflict, ValidationFailed) as exc:
-            errors = _refused(exc, "reference")
-        else:
-            raise see_other(f"/staff/cases/{case.id}?notice=referral")
-    values = {"reference": reference}
-    return await _list_page(
-        request, staff, failed=referral_id, errors=errors, values=values, status=422
+
+    async def open_case(session: AsyncSession, referral_id: uuid.UUID) -> str:
+        case, _ = await referral_replies.accept_referral(
+            session,
+            referral_id=referral_id,
+            reference=str(staff.form.get("reference", "")).strip()[:64],
+            settings=staff.settings,
+            calendar=request.app[WORKDAYS],
+            bus=staff.bus,
+            now=staff.now,
+            actor=staff.actor,
+        )
+        audit_case_write(session, staff, "referral.accept", case.id)
+        return f"/staff/cases/{case.id}?notice=referral"
+
+    return await _decide(
+        request, staff, field="reference", missing="Enter the case reference", act=open_case
     )
 
 
@@ -109,26 +131,17 @@ async def accept(request: web.Request, staff: StaffContext) -> web.StreamRespons
 @staff_page(roles=SCHEDULERS)
 async def decline(request: web.Request, staff: StaffContext) -> web.StreamResponse:
     """Decline with a reason the family is told."""
-    referral_id = parse_uuid(request.match_info["referral_id"], "referral")
-    reason = str(staff.form.get("reason", "")).strip()[:500]
-    errors: dict[str, Any] = {}
-    if not reason:
-        errors = {"reason": "Say why the referral is declined: the family is told"}
-    else:
-        try:
-            async with request.app[DB].write() as session:
-                await referral_replies.decline_referral(
-                    session,
-                    referral_id=referral_id,
-                    reason=reason,
-                    settings=staff.settings,
-                    now=staff.now,
-                    actor=staff.actor,
-                )
-        except (Conflict, ValidationFailed) as exc:
-            errors = _refused(exc, "reason")
-        else:
-            raise see_other("/staff/referrals?notice=declined")
-    return await _list_page(
-        request, staff, failed=referral_id, errors=errors, values={"reason": reason}, status=422
-    )
+
+    async def say_no(session: AsyncSession, referral_id: uuid.UUID) -> str:
+        await referral_replies.decline_referral(
+            session,
+            referral_id=referral_id,
+            reason=str(staff.form.get("reason", "")).strip()[:500],
+            settings=staff.settings,
+            now=staff.now,
+            actor=staff.actor,
+        )
+        return "/staff/referrals?notice=declined"
+
+    missing = "Say why the referral is declined: the family is told"
+    return await _decide(request, staff, field="reason", missing=missing, act=say_no)
