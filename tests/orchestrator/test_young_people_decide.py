@@ -10,6 +10,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
+from orchestrator.core.settings import Settings
 from orchestrator.web.keys import SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import (
@@ -22,6 +23,8 @@ from tests.orchestrator.invites_support import (
     text_of,
     with_method,
 )
+from tests.orchestrator.meetings_support import deliver_outbox
+from tests.orchestrator.test_notify_texts import notify_app
 
 YOUNG = "jordan.lee@young.example"
 PARENT = "sam.lee@family.example"
@@ -161,3 +164,18 @@ async def test_a_young_person_not_yet_over_school_age_is_asked_to_have_a_parent_
     assert response.status == 422
     assert (await response.json())["error"]["details"] == {"field": "date_of_birth"}
     assert (await staff.call("GET", "/api/v1/referrals"))["referrals"] == []
+
+
+async def test_a_young_person_reached_by_phone_gets_the_acknowledgement_by_text(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, staff, fake = await notify_app(aiohttp_client, aiohttp_server, settings, clock)
+    by_phone = {**JORDAN, "contact_by": "phone", "email": None, "phone": "07700 900 123"}
+    await accept(staff, by_phone, "KIDS-YP-4")
+    await deliver_outbox(client)
+    (text,) = fake.texts_to("+447700900123")
+    body = text.personalisation["body"]
+    assert "we have your referral" in body
+    assert "We aim to hold the meeting by Saturday 4 April 2026" in body
+    assert "/b/" in body  # their own "Who would you like to bring?" link, short
+    assert "KIDS-YP-4" not in body and "Jordan" not in body  # texts name no one
