@@ -215,3 +215,44 @@ async def decline_referral(
     referral.decided_by = actor
     await session.flush()
     return referral
+
+
+async def referral_of_case(session: AsyncSession, case_id: uuid.UUID) -> Referral | None:
+    """The family's own referral a case was opened from, if it was."""
+    return await session.scalar(select(Referral).where(col(Referral.case_id) == case_id))
+
+
+def _forget(referral: Referral) -> None:
+    """Keep what is counted (when, what was asked, the outcome); drop who and how to reach."""
+    referral.name = "[removed]"
+    for field in ("email", "phone", "address", "best_times", "decline_reason"):
+        setattr(referral, field, None)
+    referral.parent_name = referral.parent_email = referral.parent_phone = None
+
+
+def declined_mail_key(referral_id: uuid.UUID) -> str:
+    """The outbox key of the mail telling a family their referral was declined."""
+    return f"referral:declined:{referral_id}"
+
+
+async def forget_referrals(
+    session: AsyncSession,
+    *,
+    case_id: uuid.UUID | None = None,
+    declined_before: datetime | None = None,
+) -> list[Referral]:
+    """Under the retention policy: the referral of an anonymised case, and referrals
+    declined before a cutoff, lose their names and contact details."""
+    query = select(Referral)
+    if case_id is not None:
+        query = query.where(col(Referral.case_id) == case_id)
+    else:
+        query = query.where(
+            col(Referral.status) == ReferralStatus.declined,
+            col(Referral.decided_at) < declined_before,
+            col(Referral.name) != "[removed]",
+        )
+    found = list((await session.scalars(query)).all())
+    for referral in found:
+        _forget(referral)
+    return found

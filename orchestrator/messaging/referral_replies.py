@@ -159,7 +159,7 @@ async def decline_referral(
         await send_plain(
             session,
             kind="referral_declined",
-            key=f"referral:declined:{referral.id}",
+            key=referrals.declined_mail_key(referral.id),
             to_name=referral.name,
             to_addr=referral.email,
             context={"recipient_name": referral.name, "reason": referral.decline_reason},

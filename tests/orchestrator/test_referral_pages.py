@@ -81,6 +81,8 @@ async def test_a_scheduler_accepts_a_referral_from_the_list(staff: Staff) -> Non
     assert accepted.status == 303 and accepted.headers["Location"].startswith("/staff/cases/")
     status, html = await browser.get(accepted.headers["Location"].split("?")[0])
     assert "KIDS-PAGE-1" in html and "Opened from the family" in html
+    # How they asked to be reached stays on the case: by phone, after 10am.
+    assert "The family's own referral" in html and "after 10am" in html
     status, html = await browser.get("/staff/referrals")
     assert "No referrals are waiting" in html
 

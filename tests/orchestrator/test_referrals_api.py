@@ -3,11 +3,13 @@ for everyone; schedulers accept it into a case (with an acknowledgement) or decl
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from orchestrator.web.keys import SETTINGS
+from orchestrator.cases import retention
+from orchestrator.web.keys import DB, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.invites_support import deliver_mail, mail_to, read_folder, text_of
 
@@ -156,3 +158,33 @@ async def test_only_schedulers_see_accept_and_decline_referrals(staff: Staff) ->
     assert (await staff.call("GET", "/api/v1/referrals", expect=200))["referrals"] == []
     listed = await staff.call("GET", "/api/v1/referrals?status=declined", expect=200)
     assert [r["decline_reason"] for r in listed["referrals"]] == ["This is not a SEND disagreement"]
+
+
+async def test_retention_forgets_who_sent_a_referral(staff: Staff, clock: MutableClock) -> None:
+    app = staff.client.app
+    await refer(staff.client, PARENT_REFERRAL)
+    await refer(staff.client, {**PARENT_REFERRAL, "email": "kept@family.example"})
+    old, kept = (await staff.call("GET", "/api/v1/referrals"))["referrals"]
+    await staff.call(
+        "POST", f"/api/v1/referrals/{old['id']}/decline", json={"reason": "Not SEND"}, expect=200
+    )
+    case = await staff.call(
+        "POST", f"/api/v1/referrals/{kept['id']}/accept", json={"reference": "K-1"}, expect=200
+    )
+    await deliver_mail(staff.client)
+    assert mail_to(read_folder(app[SETTINGS].mail_dir), PARENT_REFERRAL["email"])
+    await staff.call("PATCH", f"/api/v1/cases/{case['id']}", json={"status": "closed"}, expect=200)
+
+    await retention.run(app[DB], settings=app[SETTINGS], now=clock() + timedelta(days=731))
+    listed = [
+        r
+        for status in ("accepted", "declined")
+        for r in (await staff.call("GET", f"/api/v1/referrals?status={status}"))["referrals"]
+    ]
+    for referral in listed:
+        assert referral["name"] == "[removed]" and referral["email"] is None
+        assert referral["decline_reason"] is None
+    # The facts stay: when, what was asked, and what became of it.
+    assert sorted(r["status"] for r in listed) == ["accepted", "declined"]
+    # The mail that told the declined family is gone from the mail folder too.
+    assert mail_to(read_folder(app[SETTINGS].mail_dir), PARENT_REFERRAL["email"]) == []

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import referrals
 from orchestrator.core.errors import Conflict, ValidationFailed
+from orchestrator.core.models import Case, Party
 from orchestrator.messaging import referral_replies
 from orchestrator.web import pages
 from orchestrator.web.keys import DB, WORKDAYS
-from orchestrator.web.staff.cases import audit_case_write
+from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, audit_case_write
 from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.roles import SCHEDULERS
 from orchestrator.web.staff.sessions import StaffContext, staff_page
@@ -145,3 +147,26 @@ async def decline(request: web.Request, staff: StaffContext) -> web.StreamRespon
 
     missing = "Say why the referral is declined: the family is told"
     return await _decide(request, staff, field="reason", missing=missing, act=say_no)
+
+
+async def referral_section(
+    session: AsyncSession,
+    request: web.Request,
+    staff: StaffContext,
+    case: Case,
+    parties: list[Party],
+) -> dict[str, Any] | None:
+    """On the case page: how the family asked to be reached, from their own referral."""
+    referral = await referrals.referral_of_case(session, case.id)
+    if referral is None:
+        return None
+    return {
+        "referral": referral,
+        "who_words": WHO_WORDS,
+        "wants_words": WANTS_WORDS,
+        "issue_words": ISSUE_WORDS,
+        "contact_words": CONTACT_WORDS,
+    }
+
+
+CASE_PAGE_SECTIONS.append(("staff/_referral.html", referral_section))
