@@ -3,15 +3,17 @@ everyone when they can meet; each sees what they should (the page, the email, th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from orchestrator.cases import panel
+from orchestrator.cases import panel, referrals
 from orchestrator.core.models import MediatorCreate, OutboxKind, StaffRole
+from orchestrator.messaging import referral_replies
 from orchestrator.messaging.outbox import Dispatcher, mail_handler
 from orchestrator.staff.accounts import add_user
-from orchestrator.web.keys import CLOCK, DB, MAIL, SETTINGS
+from orchestrator.web.keys import BUS, CLOCK, DB, MAIL, SETTINGS, WORKDAYS
 from tests.browser.conftest import LiveApp, assert_accessible, new_page
 from tests.browser.phone_fit import PHONE_390, fits_a_phone
 from tests.orchestrator.invites_support import mail_to, read_folder, text_of
@@ -116,3 +118,55 @@ async def test_a_parent_refers_themselves_and_a_scheduler_opens_the_case(
     assert "33 days left" in await row.inner_text()
     await page.goto(f"{live_app.url}/staff/referrals")
     await page.get_by_text("No referrals are waiting.").wait_for()
+
+
+async def test_a_young_person_refers_themselves_and_chooses_who_comes_on_a_phone(
+    live_app: LiveApp, browser: Any
+) -> None:
+    app = live_app.app
+    page = await new_page(browser, viewport=PHONE_390)
+    await page.goto(f"{live_app.url}/refer")
+    await page.get_by_label("I am a young person (16 to 25) asking for myself").check()
+    await page.get_by_label("Your full name").fill("Jordan Lee")
+    await page.get_by_label("Email", exact=True).check()
+    await page.get_by_label("Email address", exact=True).fill("jordan@young.example")
+    await page.get_by_label("Your local authority (council)").fill("Kent")
+    await page.get_by_label("Social care").check()
+    await page.get_by_label("Disagreement resolution").check()
+    # No date of birth yet: the form asks for it, on the same page.
+    await page.get_by_role("button", name="Send my referral").click()
+    summary = page.locator(".govuk-error-summary")
+    assert "Enter your date of birth" in await summary.inner_text()
+    born = page.get_by_role("group", name="Your date of birth (young people only)")
+    await born.get_by_label("Day").fill("15")
+    await born.get_by_label("Month").fill("10")
+    await born.get_by_label("Year").fill("2008")
+    await page.get_by_role("button", name="Send my referral").click()
+    await page.get_by_role("heading", name="Thank you – we have your referral").wait_for()
+
+    async with app[DB].write() as session:
+        (waiting,) = await referrals.list_referrals(session)
+        await referral_replies.accept_referral(
+            session,
+            referral_id=waiting.id,
+            reference="KIDS-2026-102",
+            settings=app[SETTINGS],
+            calendar=app[WORKDAYS],
+            bus=app[BUS],
+            now=live_app.clock(),
+            actor=None,
+        )
+    await deliver(live_app)
+    (ack,) = mail_to(read_folder(app[SETTINGS].mail_dir), "jordan@young.example")
+    found = re.search(r"(/b/\S+)", text_of(ack))
+    assert found is not None
+    await page.goto(live_app.url + found.group(1))
+    await page.get_by_role("heading", name="Who would you like to bring?").wait_for()
+    await fits_a_phone(page, "who would you like to bring")
+    await page.get_by_label("An advocate or someone else who supports me").check()
+    await page.get_by_label("Their full name").fill("Ash Khan")
+    await page.get_by_label("Their email address").fill("ash@advocacy.example")
+    await page.get_by_role("button", name="Add them").click()
+    await page.get_by_text("We have added them.").wait_for()
+    assert "Ash Khan" in await page.locator("#supporters").inner_text()
+    await fits_a_phone(page, "supporter added")
