@@ -27,8 +27,8 @@ SCHEDULING = {StaffRole.scheduler}
 # Whoever sends it, whatever is already known: one answer (nothing tells a stranger who is
 # on our books).
 RECEIVED = (
-    "Thank you. We have your referral and will contact you, in the way and at the times "
-    "you asked, usually within 2 working days."
+    "Thank you. We have your referral and will contact you to take it, in the way and at "
+    "the times you asked."
 )
 
 
