@@ -177,5 +177,8 @@ async def test_a_young_person_reached_by_phone_gets_the_acknowledgement_by_text(
     body = text.personalisation["body"]
     assert "we have your referral" in body
     assert "We aim to hold the meeting by Saturday 4 April 2026" in body
-    assert "/b/" in body  # their own "Who would you like to bring?" link, short
+    short = re.search(r"https?://[^/\s]+(/b/\S+)", body)
+    assert short is not None and len(short.group(1)) < 60  # their own link, short
+    page = await client.get(short.group(1))
+    assert page.status == 200 and "Who would you like to bring?" in await page.text()
     assert "KIDS-YP-4" not in body and "Jordan" not in body  # texts name no one
