@@ -95,6 +95,7 @@ class LinkScope(StrEnum):
     prepare = "prepare"  # case summary / Child's View uploads
     consent = "consent"  # disagreement resolution: "will you take part?"
     feed = "feed"  # a mediator's subscribable calendar
+    supporters = "supporters"  # a young person's "Who would you like to bring?"
 
 
 class MeetingMode(StrEnum):
