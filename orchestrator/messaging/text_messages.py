@@ -31,10 +31,11 @@ from orchestrator.messaging.outbox import Clock, Handler
 from orchestrator.messaging.outgoing_mail import already_queued
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+@lru_cache(maxsize=2)
+def words_environment(folder: str = "sms") -> jinja2.Environment:
+    """The plain-text templates of one folder (``sms``, ``letters``), with gettext installed."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES / "sms")),
+        loader=jinja2.FileSystemLoader(str(TEMPLATES / folder)),
         extensions=["jinja2.ext.i18n"],
         autoescape=False,  # noqa: S701 - a text message is never read as markup
         undefined=jinja2.StrictUndefined,
@@ -47,7 +48,7 @@ def _environment() -> jinja2.Environment:
 
 def render_text(kind: str, context: dict[str, Any]) -> str:
     """The words of one text message, its blank lines and trailing spaces taken out."""
-    text = _environment().get_template(f"{kind}.txt").render(context)
+    text = words_environment().get_template(f"{kind}.txt").render(context)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
@@ -106,15 +107,19 @@ def text_handler(client: NotifyClient, *, template_id: str, db: Database, clock:
                 reference=message.idempotency_key,
             )
         except NotifyError as exc:
-            await _note(db, message, clock(), status=DeliveryStatus.refused, reason=str(exc))
+            await note_delivery(
+                db, message, clock(), status=DeliveryStatus.refused, reason=str(exc)
+            )
             raise
-        await _note(db, message, clock(), status=DeliveryStatus.sending, provider_id=sent.id)
+        await note_delivery(
+            db, message, clock(), status=DeliveryStatus.sending, provider_id=sent.id
+        )
         return 201
 
     return handle
 
 
-async def _note(
+async def note_delivery(
     db: Database,
     message: OutboxMessage,
     now: datetime,
