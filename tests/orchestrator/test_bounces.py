@@ -3,74 +3,21 @@ failed on the case page and the board; forged and malformed reports change nothi
 
 from __future__ import annotations
 
-from email.parser import HeaderParser
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from orchestrator.core.models import Delivery, DeliveryStatus, OutboxKind, OutboxMessage, StaffRole
+from orchestrator.core.models import Delivery, DeliveryStatus, OutboxKind, StaffRole
 from orchestrator.core.settings import Settings
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock, Staff
+from tests.orchestrator.bounce_support import TOKEN, dsn, message_id_to
 from tests.orchestrator.meetings_support import app_with, book, deliver_outbox, ready_case
 from tests.orchestrator.web_support import Browser, make_user
 
-TOKEN = "inbound-mail-token"
 SAM = "sam@family.example"
-
-
-def dsn(
-    *,
-    recipient: str,
-    message_id: str,
-    action: str = "failed",
-    status: str = "5.1.1",
-) -> bytes:
-    """A delivery-status report as Postfix writes one, the original's headers returned."""
-    return (
-        "From: MAILER-DAEMON@mx.family.example\r\n"
-        "To: mediation@localhost\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
-        "\r\n"
-        "--B\r\n"
-        "Content-Type: text/plain\r\n\r\n"
-        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
-        "--B\r\n"
-        "Content-Type: message/delivery-status\r\n\r\n"
-        "Reporting-MTA: dns; mx.family.example\r\n"
-        "\r\n"
-        f"Final-Recipient: rfc822; {recipient}\r\n"
-        f"Original-Recipient: rfc822;{recipient}\r\n"
-        f"Action: {action}\r\n"
-        f"Status: {status}\r\n"
-        "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
-        "\r\n"
-        "--B\r\n"
-        "Content-Type: text/rfc822-headers\r\n\r\n"
-        f"Message-ID: {message_id}\r\n"
-        f"To: {recipient}\r\n"
-        "Subject: Your meeting\r\n"
-        "--B--\r\n"
-    ).encode()
-
-
-async def message_id_to(client: TestClient[Any, Any], address: str) -> str:
-    """The Message-ID of the newest email the service queued to this address."""
-    async with client.app[DB].read() as session:
-        rows = await session.scalars(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.kind) == OutboxKind.email)
-            .order_by(col(OutboxMessage.created_at).desc())
-        )
-        for message in rows.all():
-            if address in message.payload.get("to", []):
-                headers = HeaderParser().parsestr(str(message.payload["raw"]), headersonly=True)
-                return str(headers["Message-ID"])
-    raise AssertionError(f"no mail to {address}")
 
 
 async def post_mail(client: TestClient[Any, Any], raw: bytes) -> tuple[int, Any]:
@@ -103,7 +50,7 @@ async def test_a_bounce_shows_on_the_case_page_and_the_board(
     _, page = await browser.get(f"/staff/cases/{case_id}")
     assert "bounced" not in page
 
-    report = dsn(recipient=SAM, message_id=await message_id_to(client, SAM))
+    report = dsn(recipient=SAM, message_id=await message_id_to(client.app[DB], SAM))
     assert await post_mail(client, report) == (200, {"result": "bounced"})
     assert await post_mail(client, report) == (200, {"result": "bounced"})  # again: once
 
@@ -118,7 +65,7 @@ async def test_forged_delayed_and_malformed_reports_mark_nobody(
     aiohttp_client: Any, settings: Settings, clock: MutableClock
 ) -> None:
     client, _staff, _case_id = await booked_case(aiohttp_client, settings, clock)
-    sams = await message_id_to(client, SAM)
+    sams = await message_id_to(client.app[DB], SAM)
     forged = [
         dsn(recipient=SAM, message_id="<guessed@localhost>"),  # not an id we made
         dsn(recipient="lee@kent.example", message_id=sams),  # Sam's mail, Lee's address
