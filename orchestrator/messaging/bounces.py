@@ -58,13 +58,20 @@ def read_report(raw: bytes) -> Report | None:
     report = next((p for p in mail.walk() if _is_report(p)), None)
     if report is None:
         return None
-    parts = report.get_payload()
-    if not isinstance(parts, list):
+    parts = _parts(report)
+    if not parts:
         raise MalformedReport("a report without parts")
     status = next((p for p in parts if p.get_content_type() == "message/delivery-status"), None)
     if status is None:
         raise MalformedReport("a report without its delivery-status part")
     return Report(message_id=_original_id(parts, mail), failures=_failures(status))
+
+
+def _parts(message: Message) -> list[Message]:
+    payload = message.get_payload()
+    if not isinstance(payload, list):
+        return []
+    return [part for part in payload if isinstance(part, Message)]
 
 
 def _is_report(part: Message) -> bool:
@@ -76,8 +83,8 @@ def _is_report(part: Message) -> bool:
 
 def _failures(status: Message) -> list[Failure]:
     """Each recipient block whose Action is failed and Status permanent (5.x.x)."""
-    blocks = status.get_payload()
-    if not isinstance(blocks, list) or len(blocks) < 2:
+    blocks = _parts(status)
+    if len(blocks) < 2:
         raise MalformedReport("no per-recipient fields")
     failures = []
     for block in blocks[1:]:  # the first block is about the message, the rest per recipient
@@ -143,9 +150,7 @@ async def record_bounce(session: AsyncSession, report: Report, *, now: datetime)
     return "bounced"
 
 
-async def _message_to(
-    session: AsyncSession, address: str, message_id: str
-) -> OutboxMessage | None:
+async def _message_to(session: AsyncSession, address: str, message_id: str) -> OutboxMessage | None:
     """Our email with this Message-ID on a case where someone has this address, if any."""
     cases = select(Party.case_id).where(func.lower(Party.email) == address)
     rows = await session.scalars(

@@ -69,10 +69,12 @@ class Unreached:
 
     @property
     def sentence(self) -> str:
-        """"Email to Sam Parent bounced", "Text to Alex Young failed (...)": phone them."""
+        """ "Email to Sam Parent bounced", "Text to Alex Young failed (...)": phone them."""
         if self.channel is OutboxKind.email:
             return f"Email to {self.name} bounced ({self.why})"
-        return f"{NOUNS.get(self.channel, 'message').capitalize()} to {self.name} failed ({self.why})"
+        return (
+            f"{NOUNS.get(self.channel, 'message').capitalize()} to {self.name} failed ({self.why})"
+        )
 
 
 def failure_words(channel: OutboxKind, status: DeliveryStatus) -> str:

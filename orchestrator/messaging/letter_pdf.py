@@ -105,4 +105,3 @@ def _draw_address(canvas: Canvas, lines: Sequence[str]) -> None:
         canvas.drawString(ADDRESS_LEFT * MM + 1 * MM, baseline, line)
         baseline -= _ADDRESS_LEADING
     canvas.restoreState()
-

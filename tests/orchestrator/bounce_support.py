@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.parser import HeaderParser
-from typing import Any
 
 from sqlmodel import col, select
 

@@ -108,9 +108,9 @@ async def test_a_notify_permanent_failure_of_an_email_shows_the_same_way(
     url = str(client.make_url("/hooks/notify/status"))
     assert await fake.send_receipt(url, to_sam[-1], "permanent-failure") == 200
     async with client.app[DB].read() as session:
-        [delivery] = (await session.scalars(select(Delivery).where(
-            col(Delivery.channel) == OutboxKind.email
-        ))).all()
+        [delivery] = (
+            await session.scalars(select(Delivery).where(col(Delivery.channel) == OutboxKind.email))
+        ).all()
     assert delivery.status is DeliveryStatus.permanent_failure
     await make_user(client, "kim@staff.example", StaffRole.scheduler, name="Kim")
     browser = Browser(client)

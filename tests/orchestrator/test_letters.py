@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from pypdf import PdfReader
 from pydantic import SecretStr
+from pypdf import PdfReader
 from sqlmodel import col, select
 
 from calendars.workdays import WorkingDays
@@ -216,7 +216,11 @@ def test_the_fake_refuses_what_notify_refuses() -> None:
     def letter(address: list[str]) -> bytes:
         return render_letter(
             LetterText(
-                address=address, dated="1 March 2026", heading="H", paragraphs=["P"], service_name="S"
+                address=address,
+                dated="1 March 2026",
+                heading="H",
+                paragraphs=["P"],
+                service_name="S",
             )
         )
 
