@@ -20,17 +20,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
-from integrations.notify import NotifyClient, NotifyError
+from integrations.notify import NotifyClient, Sent
 from orchestrator.cases import timeline
 from orchestrator.core.db import Database
-from orchestrator.core.models import Delivery, DeliveryStatus, OutboxKind, OutboxMessage, Party
+from orchestrator.core.models import OutboxKind, OutboxMessage, Party
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import outbox
 from orchestrator.messaging.letter_pdf import LetterText, render_letter
 from orchestrator.messaging.outbox import Clock, Handler
 from orchestrator.messaging.outgoing_mail import already_queued
-from orchestrator.messaging.text_messages import note_delivery, words_environment
+from orchestrator.messaging.text_messages import notify_handler, queue_for, words_environment
 
 # What each letter is, as the case page and the timeline name it.
 LETTER_WORDS = {
@@ -82,27 +81,18 @@ async def queue_letter(
             enclosure=enclosure,
         )
     )
-    message = await outbox.enqueue(
+    await queue_for(
         session,
+        party=party,
         kind=OutboxKind.letter,
-        idempotency_key=key,
+        key=key,
         payload={
             "pdf": base64.b64encode(pdf).decode("ascii"),
             "postage": settings.notify_letter_postage,
         },
-        now=now,
         topic=f"letter.{kind}",
-        case_id=party.case_id,
+        now=now,
         meeting_id=meeting_id,
-    )
-    session.add(
-        Delivery(
-            message_id=message.id,
-            case_id=party.case_id,
-            party_id=party.id,
-            channel=OutboxKind.letter,
-            updated_at=now,
-        )
     )
     add_timeline(
         session,
@@ -118,27 +108,13 @@ async def queue_letter(
 
 
 def letter_handler(client: NotifyClient, *, db: Database, clock: Clock) -> Handler:
-    """Post ``letter`` rows through Notify; note Notify's id on the person's delivery row.
+    """Post ``letter`` rows through Notify as precompiled letters, the stored PDF as it is."""
 
-    A 400 (a PDF Notify cannot print) marks the row refused with Notify's reason before the
-    outbox marks the message failed; outages and 429s are retried by the outbox.
-    """
-
-    async def handle(message: OutboxMessage) -> int | None:
-        try:
-            sent = await client.send_precompiled_letter(
-                pdf=base64.b64decode(str(message.payload["pdf"])),
-                reference=message.idempotency_key,
-                postage=str(message.payload.get("postage") or "second"),
-            )
-        except NotifyError as exc:
-            await note_delivery(
-                db, message, clock(), status=DeliveryStatus.refused, reason=str(exc)
-            )
-            raise
-        await note_delivery(
-            db, message, clock(), status=DeliveryStatus.sending, provider_id=sent.id
+    async def send(message: OutboxMessage) -> Sent:
+        return await client.send_precompiled_letter(
+            pdf=base64.b64decode(str(message.payload["pdf"])),
+            reference=message.idempotency_key,
+            postage=str(message.payload.get("postage") or "second"),
         )
-        return 201
 
-    return handle
+    return notify_handler(send, db=db, clock=clock)

@@ -90,20 +90,11 @@ async def test_forged_delayed_and_malformed_reports_mark_nobody(
 async def test_a_notify_permanent_failure_of_an_email_shows_the_same_way(
     aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
 ) -> None:
-    from tests.fakes.notify import EMAIL_TEMPLATE
-    from tests.orchestrator.test_notify_texts import PEOPLE, notify_app
+    from tests.orchestrator.test_notify_texts import booked_with_notify_mail
 
-    client, staff, fake = await notify_app(
-        aiohttp_client,
-        aiohttp_server,
-        settings,
-        clock,
-        mail_backend="notify",
-        notify_email_template_id=EMAIL_TEMPLATE,
+    client, _staff, fake, case_id = await booked_with_notify_mail(
+        aiohttp_client, aiohttp_server, settings, clock
     )
-    ready = await ready_case(staff, parties=PEOPLE)
-    await book(staff, ready.case_id)
-    await deliver_outbox(client)
     to_sam = [r for r in fake.received if r.kind == "email" and r.to == SAM]
     url = str(client.make_url("/hooks/notify/status"))
     assert await fake.send_receipt(url, to_sam[-1], "permanent-failure") == 200
@@ -115,5 +106,5 @@ async def test_a_notify_permanent_failure_of_an_email_shows_the_same_way(
     await make_user(client, "kim@staff.example", StaffRole.scheduler, name="Kim")
     browser = Browser(client)
     await browser.sign_in("kim@staff.example")
-    _, page = await browser.get(f"/staff/cases/{ready.case_id}")
+    _, page = await browser.get(f"/staff/cases/{case_id}")
     assert "Email to Sam Parent bounced (the address does not exist) — phone them." in page

@@ -54,6 +54,23 @@ async def letter_app(
     return client, staff, fake, ready.case_id
 
 
+async def scheduler(client: TestClient[Any, Any]) -> Browser:
+    """Kim, a scheduler, signed in."""
+    await make_user(client, "kim@staff.example", StaffRole.scheduler, name="Kim")
+    browser = Browser(client)
+    await browser.sign_in("kim@staff.example")
+    return browser
+
+
+async def ask_when(staff: Staff, case_id: str) -> Any:
+    return await staff.call(
+        "POST",
+        f"/api/v1/cases/{case_id}/availability-requests",
+        json={"duration_minutes": 180},
+        expect=201,
+    )
+
+
 def text_of(pdf: bytes) -> str:
     reader = PdfReader(io.BytesIO(pdf))
     return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
@@ -74,12 +91,7 @@ async def test_the_poll_meeting_and_certificate_are_each_posted_once_through_an_
 ) -> None:
     client, staff, fake, case_id = await letter_app(aiohttp_client, aiohttp_server, settings, clock)
     fake.fail_with = 500
-    poll = await staff.call(
-        "POST",
-        f"/api/v1/cases/{case_id}/availability-requests",
-        json={"duration_minutes": 180},
-        expect=201,
-    )
+    poll = await ask_when(staff, case_id)
     assert len(poll["polled"]) == 2  # Robin is asked, by post
     await deliver_outbox(client)
     assert fake.letters() == []
@@ -146,15 +158,8 @@ async def test_the_case_page_says_when_a_letter_should_arrive(
     arrives: str,
 ) -> None:
     client, staff, fake, case_id = await letter_app(aiohttp_client, aiohttp_server, settings, clock)
-    await staff.call(
-        "POST",
-        f"/api/v1/cases/{case_id}/availability-requests",
-        json={"duration_minutes": 180},
-        expect=201,
-    )
-    await make_user(client, "kim@staff.example", StaffRole.scheduler, name="Kim")
-    browser = Browser(client)
-    await browser.sign_in("kim@staff.example")
+    await ask_when(staff, case_id)
+    browser = await scheduler(client)
     _, page = await browser.get(f"/staff/cases/{case_id}")
     assert "Letter waiting to go to GOV.UK Notify" in page
 
@@ -189,12 +194,7 @@ async def test_a_letter_notify_could_not_print_shows_on_the_case_page(
     aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
 ) -> None:
     client, staff, fake, case_id = await letter_app(aiohttp_client, aiohttp_server, settings, clock)
-    await staff.call(
-        "POST",
-        f"/api/v1/cases/{case_id}/availability-requests",
-        json={"duration_minutes": 180},
-        expect=201,
-    )
+    await ask_when(staff, case_id)
     await deliver_outbox(client)
     [letter] = fake.letters()
     url = str(client.make_url("/hooks/notify/status"))
@@ -202,9 +202,7 @@ async def test_a_letter_notify_could_not_print_shows_on_the_case_page(
     async with client.app[DB].read() as session:
         [delivery] = (await session.scalars(select(Delivery))).all()
     assert delivery.status is DeliveryStatus.validation_failed
-    await make_user(client, "kim@staff.example", StaffRole.scheduler, name="Kim")
-    browser = Browser(client)
-    await browser.sign_in("kim@staff.example")
+    browser = await scheduler(client)
     _, page = await browser.get(f"/staff/cases/{case_id}")
     assert "Letter to Robin Carer failed (GOV.UK Notify could not print it) — phone them." in page
     assert "Letter sent, expected" not in page

@@ -36,9 +36,7 @@ async def test_staff_enter_an_address_so_a_person_with_no_email_can_be_written_t
         {**person, "postal_address": "12  Mill Lane\r\n\r\n Hebden Bridge ", "postcode": "hx78aa"},
     )
     assert added.status == 303  # back to the case page
-    [party] = (await staff.call("GET", f"/api/v1/cases/{case_id}/parties", expect=200))[
-        "parties"
-    ]
+    [party] = (await staff.call("GET", f"/api/v1/cases/{case_id}/parties", expect=200))["parties"]
     assert party["postal_address"] == "12 Mill Lane\nHebden Bridge"
     assert party["postcode"] == "HX7 8AA"
     _, form = await browser.get(f"/staff/cases/{case_id}/parties/{party['id']}")
