@@ -39,7 +39,7 @@ class MalformedReport(ValueError):
 class Failure:
     """One recipient a report says the message could not be delivered to."""
 
-    address: str
+    addresses: tuple[str, ...]  # Final-Recipient, then Original-Recipient when it differs
     status: str  # "5.1.1"
 
 
@@ -92,12 +92,21 @@ def _failures(status: Message) -> list[Failure]:
         code = str(block.get("Status") or "").strip()
         if not recipient or not action or not code:
             raise MalformedReport("Final-Recipient, Action and Status are required")
-        kind, _, address = str(recipient).partition(";")
-        if kind.strip().lower() != "rfc822" or "@" not in address:
-            continue
-        if str(action).strip().lower() == "failed" and code.startswith("5."):
-            failures.append(Failure(address.strip().strip("<>").lower(), code[:20]))
+        addresses = tuple(
+            dict.fromkeys(
+                a for a in (_address(recipient), _address(block.get("Original-Recipient"))) if a
+            )
+        )
+        if addresses and str(action).strip().lower() == "failed" and code.startswith("5."):
+            failures.append(Failure(addresses, code[:20]))
     return failures
+
+
+def _address(field: object) -> str | None:
+    """The mailbox of an ``rfc822; someone@example.org`` field; None for another kind."""
+    kind, _, address = str(field or "").partition(";")
+    address = address.strip().strip("<>").lower()
+    return address if kind.strip().lower() == "rfc822" and "@" in address else None
 
 
 def _original_id(parts: list[Message], mail: Message) -> str | None:
@@ -132,18 +141,21 @@ async def record_bounce(session: AsyncSession, report: Report, *, now: datetime)
         return "unknown_message"
     marked = 0
     for failure in report.failures:
-        message = await _message_to(session, failure.address, report.message_id)
-        if message is None:
-            continue
-        delivery = await deliveries.email_failed(
-            session,
-            message=message,
-            address=failure.address,
-            status=DeliveryStatus.permanent_failure,
-            reason=f"bounced: {failure.status}",
-            now=now,
-        )
-        marked += delivery is not None
+        for address in failure.addresses:
+            message = await _message_to(session, address, report.message_id)
+            if message is None:
+                continue
+            delivery = await deliveries.email_failed(
+                session,
+                message=message,
+                address=address,
+                status=DeliveryStatus.permanent_failure,
+                reason=f"bounced: {failure.status}",
+                now=now,
+            )
+            if delivery is not None:
+                marked += 1
+                break
     if not marked:
         log.info("a bounce for a message we cannot match: ignored")
         return "unknown_message"

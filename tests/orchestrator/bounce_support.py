@@ -18,6 +18,7 @@ def dsn(
     message_id: str,
     action: str = "failed",
     status: str = "5.1.1",
+    original: str | None = None,
 ) -> bytes:
     """A delivery-status report as Postfix writes one, the original's headers returned."""
     return (
@@ -35,7 +36,7 @@ def dsn(
         "Reporting-MTA: dns; mx.family.example\r\n"
         "\r\n"
         f"Final-Recipient: rfc822; {recipient}\r\n"
-        f"Original-Recipient: rfc822;{recipient}\r\n"
+        f"Original-Recipient: rfc822;{original or recipient}\r\n"
         f"Action: {action}\r\n"
         f"Status: {status}\r\n"
         "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"

@@ -29,7 +29,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import bounces, replies
+from orchestrator.messaging import bounces
+from orchestrator.messaging import inbound_mail as inbound
 from orchestrator.messaging.reminder_scheduler import ReminderScheduler
 from orchestrator.messaging.reminders import ChangeHook
 from orchestrator.web.bodies import read_body
@@ -69,15 +70,10 @@ async def inbound_mail(request: web.Request) -> web.Response:
     if not raw.strip():
         raise ApiError(400, "empty", "no message was sent")
     try:
-        report = bounces.read_report(raw)
+        async with app[DB].write() as session:
+            outcome = await inbound.ingest(session, raw, now=app[CLOCK](), bus=app[BUS])
     except bounces.MalformedReport as exc:
         raise ApiError(422, "bad_report", "the delivery-status report could not be read") from exc
-    async with app[DB].write() as session:
-        if report is not None:
-            outcome = await bounces.record_bounce(session, report, now=app[CLOCK]())
-        else:
-            result = await replies.ingest_mail(session, raw, now=app[CLOCK](), bus=app[BUS])
-            outcome = result.outcome
     return web.json_response({"result": outcome})
 
 
