@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     notify_email_template_id: str | None = None
     notify_callback_token: SecretStr | None = None
     notify_timeout_s: float = Field(15.0, gt=0, le=120)
+    # Letters (precompiled PDFs we render) to people with no email and no mobile, when on.
+    notify_letters: bool = False
+    notify_letter_postage: Literal["first", "second"] = "second"
 
     video_provider: str = "jitsi"
     fallback_video_provider: str | None = None
@@ -232,6 +235,11 @@ class Settings(BaseSettings):
     def sends_sms(self) -> bool:
         """True when Notify is configured to send text messages."""
         return self.notify_api_key is not None and bool(self.notify_sms_template_id)
+
+    @property
+    def sends_letters(self) -> bool:
+        """True when Notify is configured to post letters."""
+        return self.notify_api_key is not None and self.notify_letters
 
     @property
     def mail_dir(self) -> Path:
