@@ -144,6 +144,8 @@ def _make_anonymous(parties: list[Party]) -> int:
         party.phone = None
         party.organisation = None
         party.town = None
+        party.postal_address = None
+        party.postcode = None
         party.needs = None
         party.language = None
         party.calendar = None
