@@ -38,6 +38,9 @@ class RoomSpec:
     pin: str | None = None
     lobby: bool = True
     parent: ProviderRoom | None = None  # set for a caucus/breakout room
+    # The mediator's own account on the provider, where it has accounts (Teams: their
+    # UPN in the organiser's tenant), so they run the meeting as its co-organiser.
+    host_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,15 @@ class JoinIdentity:
 
     ``valid_until`` is when the meeting's join window closes: a provider that signs its own
     room tokens (Jitsi) lets them expire then, not a fixed time after the click.
+    ``past_lobby``: the mediator has let this person in (our own lobby released them), so
+    their URL skips the provider's waiting room where the provider allows it.
     """
 
     participant_ref: str
     display_name: str
     moderator: bool = False
     valid_until: datetime | None = None
+    past_lobby: bool = False
 
 
 AttendanceKind = Literal["joined", "left", "waiting", "admitted", "room_started", "room_ended"]
@@ -124,6 +130,12 @@ class VideoProvider(abc.ABC):
     @abc.abstractmethod
     def join_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
         """Build this participant's own URL into the room, without any remote call."""
+
+    async def personal_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
+        """This person's own URL into the room, making the one call it may need first (a
+        fresh host link, a registration); by default ``join_url``. Raises like
+        ``create_room``."""
+        return self.join_url(room, who, now=now)
 
     async def end_room(self, room: ProviderRoom) -> None:  # noqa: B027 - optional hook
         """End the room for everyone, where the provider can. Raises like ``create_room``."""

@@ -8,6 +8,8 @@ is the generic title, so BigBlueButton holds no personal data beyond the display
 Join URLs are signed locally: the mediator joins as ``MODERATOR``; parties join as
 ``VIEWER`` with ``guest=true`` so the guest policy sends them to the waiting room
 (bbb-web treats users without ``guest=true`` as authenticated and lets them straight in).
+A party the mediator has already let in (``JoinIdentity.past_lobby``) gets that
+authenticated join instead, so our "Admit" is not followed by BigBlueButton's own wait.
 ``createTime`` pins a link to one run of the meeting; BigBlueButton drops a meeting
 nobody joined within a few minutes, so callers re-run ``create_room`` (idempotent, it
 answers the current ``createTime``) when the join window opens and keep the new data.
@@ -211,7 +213,9 @@ class BigBlueButtonProvider(VideoProvider):
         create_time = room.data.get("create_time")
         if create_time:
             params.append(("createTime", str(create_time)))
-        if not who.moderator and room.data.get("lobby", True):
+        if not who.moderator and not who.past_lobby and room.data.get("lobby", True):
+            # A person the mediator has let in joins as an authenticated viewer, which the
+            # guest policy does not hold: the moderator-approved way past the waiting list.
             params.append(("guest", "true"))
         return self.signed_url("join", params)
 

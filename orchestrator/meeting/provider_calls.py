@@ -21,7 +21,7 @@ from integrations.base import AttendanceSignal, PhoneBridge, ProviderRoom, RoomS
 from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from orchestrator.core.db import Database
 from orchestrator.core.metrics import Metrics
-from orchestrator.core.models import Meeting, MeetingStatus, OutboxMessage, Room
+from orchestrator.core.models import Mediator, Meeting, MeetingStatus, OutboxMessage, Room
 from orchestrator.core.settings import Settings
 from orchestrator.meeting import provider_queue
 from orchestrator.meeting.attendance_signals import record_signals, refs_by_email
@@ -88,6 +88,12 @@ class ProviderCalls:
             return None
         return meeting, room
 
+    async def _host_account(self, meeting: Meeting) -> str | None:
+        """The mediator's account, for a provider where they run the room as co-organiser."""
+        async with self.db.read() as session:
+            mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
+        return mediator.email if mediator is not None else None
+
     async def _note(self, meeting: Meeting, kind: str, summary: str, **details: Any) -> None:
         """Note on the case timeline, in a transaction of its own."""
         async with self.db.write() as session:
@@ -131,6 +137,7 @@ class ProviderCalls:
             end=meeting.end_at,
             pin=meeting.dial_in_pin,
             lobby=True,
+            host_account=await self._host_account(meeting),
         )
         primary = str(message.payload.get("provider") or self.settings.video_provider)
         name, created = await self._make_room(message, meeting, spec, primary=primary)

@@ -118,8 +118,11 @@ class BbbFake:
         return next((m for m in self.meetings.values() if m.internal_id == internal_id), None)
 
     def admit(self, meeting_id: str, user_id: str) -> None:
-        """Let a waiting guest in, as a moderator would from the waiting room."""
+        """Let a waiting guest in, as a moderator would from the waiting room: only a
+        moderator in the meeting can."""
         meeting = self.meetings[meeting_id]
+        if not any(user.role == "MODERATOR" for user in meeting.attendees):
+            raise PermissionError("only a moderator in the meeting approves guests")
         for user in list(meeting.waiting):
             if user.user_id == user_id:
                 meeting.waiting.remove(user)

@@ -81,7 +81,10 @@ async def test_meeting_is_created_with_lobby_no_early_join_and_no_recording(zoom
     assert sent["settings"]["waiting_room"] is True
     assert sent["settings"]["join_before_host"] is False
     assert sent["settings"]["auto_recording"] == "none"
-    assert sent["settings"]["approval_type"] == 2  # no registration, so no e-mails to Zoom
+    # Registration on, approved at once, and Zoom's registration mails off.
+    assert sent["settings"]["approval_type"] == 0
+    assert sent["settings"]["registrants_confirmation_email"] is False
+    assert sent["settings"]["registrants_email_notification"] is False
 
     created = fake.meetings[room.room_id]
     assert room.room_id == str(created["id"]) and created["id"] > 2**32
@@ -89,12 +92,11 @@ async def test_meeting_is_created_with_lobby_no_early_join_and_no_recording(zoom
     assert room.dial_in_pin == room.room_id
 
 
-async def test_everyone_gets_the_join_url_and_no_host_key_is_stored(zoom, fake) -> None:
+async def test_no_host_key_is_stored_and_a_fresh_one_is_fetched(zoom, fake) -> None:
     room = await zoom.create_room(SPEC)
     join_url = fake.meetings[room.room_id]["join_url"]
 
     assert zoom.join_url(room, PARENT, now=NOW) == join_url
-    assert zoom.join_url(room, MEDIATOR, now=NOW) == join_url
     assert "zak=" not in repr(room.data)
     assert await zoom.host_start_url(room) == fake.meetings[room.room_id]["start_url"]
 
