@@ -18,7 +18,7 @@ from typing import Any, Literal
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from calendars.intervals import Interval
-from integrations.errors import SignatureInvalid
+from integrations.errors import ProviderRejected, SignatureInvalid
 
 # --------------------------------------------------------------------------- video
 
@@ -69,6 +69,20 @@ class JoinIdentity:
     moderator: bool = False
     valid_until: datetime | None = None
     past_lobby: bool = False
+
+
+@dataclass(frozen=True)
+class PhoneEntry:
+    """How a telephone line reaches a video room: a ``sip:`` address, or a phone number
+    and the keys to press once it answers (``w`` waits half a second, as Twilio's
+    ``SendDigits``). Carries no personal data: the room's own numbers only."""
+
+    address: str
+    digits: str = ""
+
+    @property
+    def is_sip(self) -> bool:
+        return self.address.startswith("sip:")
 
 
 AttendanceKind = Literal["joined", "left", "waiting", "admitted", "room_started", "room_ended"]
@@ -137,6 +151,11 @@ class VideoProvider(abc.ABC):
         ``create_room``."""
         return self.join_url(room, who, now=now)
 
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """How the phone bridge's line reaches this room (its SIP address, else its own
+        dial-in), from stored data; None when it cannot be reached by phone."""
+        return None
+
     async def end_room(self, room: ProviderRoom) -> None:  # noqa: B027 - optional hook
         """End the room for everyone, where the provider can. Raises like ``create_room``."""
 
@@ -182,6 +201,14 @@ class PhoneBridge(abc.ABC):
     async def end_conference(self, conference_id: str) -> None:  # noqa: B027 - optional hook
         """End a live conference for everyone in it, where the bridge can; one already over
         counts as ended. Raises like ``move_call``."""
+
+    async def bridge_to_room(
+        self, conference_name: str, entry: PhoneEntry, *, status_callback_url: str
+    ) -> str:
+        """Join ``conference_name`` to a video room by one line to ``entry``, so phone and
+        video people hear each other; return the line's call id. Raises like
+        ``move_call`` (ProviderRejected where the bridge cannot place calls)."""
+        raise ProviderRejected("this phone bridge places no calls", provider=self.name)
 
 
 # --------------------------------------------------------------------------- mail

@@ -41,6 +41,7 @@ from integrations.base import (
     CallbackRequest,
     CallbackResult,
     JoinIdentity,
+    PhoneEntry,
     ProviderRoom,
     RoomSpec,
     VideoProvider,
@@ -85,6 +86,9 @@ class BbbConfig:
     # How far a call-back's ``timestamp`` may be from our clock, either way: the replay
     # window, as wide as Zoom's. A delivery stamped further ahead is a replay kept for later.
     webhook_tolerance_s: int = 300
+    # Where BigBlueButton's FreeSWITCH takes SIP calls: ``sip:{voiceBridge}@{this}`` lands
+    # in the meeting's audio (decision record 017); None: by its dial-in number, if any.
+    sip_domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,17 @@ class BigBlueButtonProvider(VideoProvider):
             # guest policy does not hold: the moderator-approved way past the waiting list.
             params.append(("guest", "true"))
         return self.signed_url("join", params)
+
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """The meeting's voice bridge: by SIP where configured, else its dial-in number."""
+        if not room.dial_in_pin:
+            return None
+        if self.config.sip_domain:
+            return PhoneEntry(address=f"sip:{room.dial_in_pin}@{self.config.sip_domain}")
+        if room.dial_in_number:
+            number = "+" + "".join(ch for ch in room.dial_in_number if ch.isdigit())
+            return PhoneEntry(address=number, digits=f"wwwwww{room.dial_in_pin}#")
+        return None
 
     async def end_room(self, room: ProviderRoom) -> None:
         """End the meeting for everyone; a meeting already gone counts as ended."""

@@ -34,6 +34,7 @@ from integrations.base import (
     AttendanceKind,
     AttendanceSignal,
     JoinIdentity,
+    PhoneEntry,
     ProviderRoom,
     RoomSpec,
     VideoProvider,
@@ -130,6 +131,13 @@ class TeamsProvider(VideoProvider):
     def join_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
         """Return the meeting's ``joinWebUrl``; the lobby holds everyone but the organiser."""
         return str(room.data["joinWebUrl"])
+
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """The meeting's audio conferencing: its toll number and conference ID."""
+        if not room.dial_in_number or not room.dial_in_pin:
+            return None
+        number = "+" + "".join(ch for ch in room.dial_in_number if ch.isdigit())
+        return PhoneEntry(address=number, digits=f"wwwwww{room.dial_in_pin}#")
 
     async def attendance(
         self, room: ProviderRoom, *, refs_by_email: Mapping[str, str] | None = None

@@ -38,6 +38,7 @@ from integrations.base import (
     CallbackRequest,
     CallbackResult,
     JoinIdentity,
+    PhoneEntry,
     ProviderRoom,
     RoomSpec,
     VideoProvider,
@@ -185,6 +186,16 @@ class ZoomProvider(VideoProvider):
         """The opaque address a participant is registered under."""
         return f"{participant_ref}@{self._config.registrant_email_domain}"
 
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """Zoom's own dial-in: the meeting ID, no participant ID (``#``), its passcode."""
+        if not room.dial_in_number:
+            return None
+        digits = f"wwwwww{room.room_id}#wwww#"
+        passcode = room.data.get("pstn_password")
+        if passcode:
+            digits += f"wwww{passcode}#"
+        return PhoneEntry(address=_e164(room.dial_in_number), digits=digits)
+
     async def host_start_url(self, room: ProviderRoom) -> str:
         """Fetch a fresh host ``start_url`` (a short-lived host credential; never store it).
 
@@ -290,6 +301,10 @@ def _signals_from_event(
             channel="phone" if participant.get("phone_number") else "video",
         )
     ]
+
+
+def _e164(number: str) -> str:
+    return "+" + "".join(ch for ch in number if ch.isdigit())
 
 
 def _zoom_time(moment: datetime) -> str:

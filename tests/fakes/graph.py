@@ -126,6 +126,20 @@ class FakeGraph:
         self.seats.setdefault(meeting["id"], []).append(seat)
         return seat
 
+    def phone_line(self, number: str, digits: str) -> bool:
+        """A call to the toll number keys the conference ID and ``#``: the caller waits in
+        the lobby unless dial-in callers bypass it. True: answered."""
+        conference_id = digits.strip("w").split("#", 1)[0].strip("w")
+        for meeting in self.meetings.values():
+            audio = meeting["audioConferencing"]
+            toll = "+" + "".join(ch for ch in audio["tollNumber"] if ch.isdigit())
+            if toll == number and audio[self.conference_id_key] == conference_id:
+                bypass = meeting["lobbyBypassSettings"].get("isDialInBypassEnabled")
+                seat = TeamsSeat("Phone", None, "in_meeting" if bypass else "lobby")
+                self.seats.setdefault(meeting["id"], []).append(seat)
+                return True
+        return False
+
     def admit(self, meeting_id: str, name: str) -> None:
         """Admit ``name`` from the lobby: only an organiser or co-organiser in the meeting can."""
         seats = self.seats.get(meeting_id, [])

@@ -49,6 +49,7 @@ class Seat:
     state: str
     host: bool = False
     registrant: Registrant | None = None
+    phone: bool = False
 
 
 @dataclass
@@ -101,6 +102,28 @@ class FakeZoom:
                 return self._guest_joins(meeting_id, meeting, registrant)
         return Seat("refused")
 
+    def phone_line(self, number: str, digits: str) -> bool:
+        """A call to the dial-in number keys ``{meeting id}#``, ``#`` (no participant ID)
+        and the passcode: the caller is seated by the same host rules. True: answered."""
+        if number.replace("+", "") not in self._dial_in_numbers():
+            return False
+        keyed = [part.strip("w") for part in digits.split("#")]
+        meeting = self.meetings.get(keyed[0] if keyed else "")
+        if meeting is None:
+            return True  # answered; Zoom's voice asks again and the line hangs up
+        passcode = keyed[2] if len(keyed) > 2 else ""
+        if meeting.get("pstn_password") and passcode != meeting["pstn_password"]:
+            return True
+        seat = self._guest_joins(str(meeting["id"]), meeting, None, phone=True)
+        return seat.state != "refused"
+
+    def _dial_in_numbers(self) -> set[str]:
+        return {
+            "".join(ch for ch in entry["number"] if ch.isdigit())
+            for meeting in self.meetings.values()
+            for entry in meeting["settings"]["global_dial_in_numbers"]
+        }
+
     def admit(self, meeting_id: str, registrant_id: str) -> None:
         """The host admits a registrant from the waiting room."""
         for seat in self.seats.get(meeting_id, []):
@@ -132,17 +155,22 @@ class FakeZoom:
         return seat
 
     def _guest_joins(
-        self, meeting_id: str, meeting: dict[str, Any], registrant: Registrant | None
+        self,
+        meeting_id: str,
+        meeting: dict[str, Any],
+        registrant: Registrant | None,
+        *,
+        phone: bool = False,
     ) -> Seat:
         settings = meeting["settings"]
-        if registrant is None and settings.get("approval_type") in (0, 1):
+        if registrant is None and not phone and settings.get("approval_type") in (0, 1):
             return Seat("refused")  # the shared link of a meeting with registration
         started = meeting["status"] == "started"
         if started or settings.get("join_before_host"):
             state = self._entry_state(meeting)
         else:
             state = "waiting_for_host"
-        seat = Seat(state, registrant=registrant)
+        seat = Seat(state, registrant=registrant, phone=phone)
         self.seats.setdefault(meeting_id, []).append(seat)
         return seat
 
