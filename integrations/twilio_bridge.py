@@ -301,8 +301,11 @@ class TwilioBridge(PhoneBridge):
         event = fields.get("StatusCallbackEvent", "")
         kind = _EVENT_KINDS.get(event)
         room_id = fields.get("FriendlyName", "")
-        if kind is None or not room_id:
-            return []
+        participant = kind in ("joined", "left")
+        if kind is None or not room_id or (
+            participant and fields.get("ParticipantLabel") == BRIDGE_LABEL
+        ):
+            return []  # the line into the video room is nobody's attendance
         key = ":".join(
             (
                 "twilio",
@@ -312,7 +315,6 @@ class TwilioBridge(PhoneBridge):
                 event,
             )
         )
-        participant = kind in ("joined", "left")
         return [
             AttendanceSignal(
                 room_id=room_id,

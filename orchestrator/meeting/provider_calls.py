@@ -21,9 +21,9 @@ from integrations.base import AttendanceSignal, PhoneBridge, ProviderRoom, RoomS
 from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from orchestrator.core.db import Database
 from orchestrator.core.metrics import Metrics
-from orchestrator.core.models import Mediator, Meeting, MeetingStatus, OutboxMessage, Room
+from orchestrator.core.models import Meeting, MeetingStatus, OutboxMessage, Room
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import provider_queue
+from orchestrator.meeting import phone_lines, provider_queue
 from orchestrator.meeting.attendance_signals import record_signals, refs_by_email
 from orchestrator.meeting.providers import (
     ROOM_TITLE,
@@ -70,6 +70,7 @@ class ProviderCalls:
             "move_call": self.move_call,
             "end_conference": self.end_conference,
             "fetch_attendance": self.fetch_attendance,
+            "bridge_line": self.bridge_line,
         }.get(action)
         if handler is None:
             raise ProviderRejected(f"unknown provider call {action!r}")
@@ -87,12 +88,6 @@ class ProviderCalls:
         if meeting is None or room is None or meeting.status is MeetingStatus.cancelled:
             return None
         return meeting, room
-
-    async def _host_account(self, meeting: Meeting) -> str | None:
-        """The mediator's account, for a provider where they run the room as co-organiser."""
-        async with self.db.read() as session:
-            mediator = await session.get(Mediator, meeting.mediator_id) if meeting.mediator_id else None
-        return mediator.email if mediator is not None else None
 
     async def _note(self, meeting: Meeting, kind: str, summary: str, **details: Any) -> None:
         """Note on the case timeline, in a transaction of its own."""
@@ -137,7 +132,7 @@ class ProviderCalls:
             end=meeting.end_at,
             pin=meeting.dial_in_pin,
             lobby=True,
-            host_account=await self._host_account(meeting),
+            host_account=await phone_lines.host_account(self.db, meeting),
         )
         primary = str(message.payload.get("provider") or self.settings.video_provider)
         name, created = await self._make_room(message, meeting, spec, primary=primary)
@@ -267,6 +262,14 @@ class ProviderCalls:
             str(payload["conference"]),
             **_move_kwargs(bridge, self.settings, str(payload.get("label", ""))),
         )
+
+    async def bridge_line(self, message: OutboxMessage) -> None:
+        await phone_lines.place_bridge_line(
+            self.db, self.providers, message, status_callback_url=self._status_url()
+        )
+
+    def _status_url(self) -> str:
+        return self.settings.base_url + TWILIO_STATUS_PATH
 
     async def end_conference(self, message: OutboxMessage) -> None:
         """End a room's phone conference, unless the bridge has reported it over already.

@@ -39,7 +39,7 @@ from orchestrator.core.models import (
     Room,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import attendance, join_facts, provider_queue, rooms
+from orchestrator.meeting import attendance, join_facts, phone_lines, provider_queue, rooms
 from orchestrator.meeting.providers import Providers, room_from_dict
 from orchestrator.scheduling import joining, pins
 
@@ -67,7 +67,7 @@ def _open(meeting: Meeting, settings: Settings, now: datetime) -> bool:
 def _behind(meeting: Meeting, door: Door) -> bool:
     """True when ``door`` is how people dial into this meeting."""
     if door == "bridge":
-        return meeting.mode in (MeetingMode.phone, MeetingMode.hybrid)
+        return joining.uses_phone_bridge(meeting)
     return meeting.provider == "jitsi"
 
 
@@ -186,6 +186,7 @@ async def seat_phone_caller(
             call_id=call_id,
         ),
     )
+    await phone_lines.queue_line(session, meeting=meeting, room=room, now=now)
     return PhoneSeat(room=room, label=label, moderator=party is None)
 
 
