@@ -8,8 +8,7 @@ is the generic title, so BigBlueButton holds no personal data beyond the display
 Join URLs are signed locally: the mediator joins as ``MODERATOR``; parties join as
 ``VIEWER`` with ``guest=true`` so the guest policy sends them to the waiting room
 (bbb-web treats users without ``guest=true`` as authenticated and lets them straight in).
-A party the mediator has already let in (``JoinIdentity.past_lobby``) gets that
-authenticated join instead, so our "Admit" is not followed by BigBlueButton's own wait.
+Parties the mediator let in (``past_lobby``) get that authenticated join: no second wait.
 ``createTime`` pins a link to one run of the meeting; BigBlueButton drops a meeting
 nobody joined within a few minutes, so callers re-run ``create_room`` (idempotent, it
 answers the current ``createTime``) when the join window opens and keep the new data.
@@ -86,9 +85,7 @@ class BbbConfig:
     # How far a call-back's ``timestamp`` may be from our clock, either way: the replay
     # window, as wide as Zoom's. A delivery stamped further ahead is a replay kept for later.
     webhook_tolerance_s: int = 300
-    # Where BigBlueButton's FreeSWITCH takes SIP calls: ``sip:{voiceBridge}@{this}`` lands
-    # in the meeting's audio (decision record 017); None: by its dial-in number, if any.
-    sip_domain: str | None = None
+    sip_domain: str | None = None  # FreeSWITCH's: ``sip:{voiceBridge}@{this}`` (record 017)
 
 
 @dataclass(frozen=True)
@@ -225,11 +222,9 @@ class BigBlueButtonProvider(VideoProvider):
 
     def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
         """The meeting's voice bridge: by SIP where configured, else its dial-in number."""
-        if not room.dial_in_pin:
-            return None
-        if self.config.sip_domain:
+        if room.dial_in_pin and self.config.sip_domain:
             return PhoneEntry(address=f"sip:{room.dial_in_pin}@{self.config.sip_domain}")
-        if room.dial_in_number:
+        if room.dial_in_pin and room.dial_in_number:
             number = "+" + "".join(ch for ch in room.dial_in_number if ch.isdigit())
             return PhoneEntry(address=number, digits=f"wwwwww{room.dial_in_pin}#")
         return None

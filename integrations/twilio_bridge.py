@@ -15,10 +15,8 @@ should first join with ``end_conference_on_exit=False`` and end rooms explicitly
 Nothing personal goes to Twilio: conference names and participant labels are opaque
 ids, recording is off.
 
-When a meeting also has a video room, ``bridge_to_room`` places one line from the
-conference into it (``POST Calls`` to the room's SIP address, or to its dial-in number
-with the keys to press), labelled ``BRIDGE_LABEL``: it starts the conference, so phone
-callers are not held for a phone mediator, and everyone hears everyone.
+``bridge_to_room`` rings a video room (``POST Calls``, SIP or a number and keys) into a
+conference: that line, ``BRIDGE_LABEL``, starts it, and phone and video people meet.
 """
 
 from __future__ import annotations
@@ -252,7 +250,9 @@ class TwilioBridge(PhoneBridge):
         try:
             return str(json.loads(body)["sid"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderUnavailable("Twilio answered without a call SID", provider=PROVIDER) from exc
+            raise ProviderUnavailable(
+                "Twilio answered without a call SID", provider=PROVIDER
+            ) from exc
 
     async def end_conference(self, conference_sid: str) -> None:
         """End a conference for everyone in it; one that is already over counts as ended.
@@ -302,8 +302,10 @@ class TwilioBridge(PhoneBridge):
         kind = _EVENT_KINDS.get(event)
         room_id = fields.get("FriendlyName", "")
         participant = kind in ("joined", "left")
-        if kind is None or not room_id or (
-            participant and fields.get("ParticipantLabel") == BRIDGE_LABEL
+        if (
+            kind is None
+            or not room_id
+            or (participant and fields.get("ParticipantLabel") == BRIDGE_LABEL)
         ):
             return []  # the line into the video room is nobody's attendance
         key = ":".join(

@@ -17,7 +17,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.db import Database
-from orchestrator.core.models import Mediator, Meeting, MeetingMode, MeetingStatus, OutboxMessage, Room
+from orchestrator.core.models import (
+    Mediator,
+    Meeting,
+    MeetingMode,
+    MeetingStatus,
+    OutboxMessage,
+    Room,
+)
 from orchestrator.meeting import provider_queue
 from orchestrator.meeting.providers import Providers, room_from_dict
 from orchestrator.meeting.transitions import note_on_timeline

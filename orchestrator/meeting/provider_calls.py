@@ -264,12 +264,10 @@ class ProviderCalls:
         )
 
     async def bridge_line(self, message: OutboxMessage) -> None:
+        status_url = self.settings.base_url + TWILIO_STATUS_PATH
         await phone_lines.place_bridge_line(
-            self.db, self.providers, message, status_callback_url=self._status_url()
+            self.db, self.providers, message, status_callback_url=status_url
         )
-
-    def _status_url(self) -> str:
-        return self.settings.base_url + TWILIO_STATUS_PATH
 
     async def end_conference(self, message: OutboxMessage) -> None:
         """End a room's phone conference, unless the bridge has reported it over already.

@@ -12,10 +12,9 @@ rooms' queued work is ``provider_calls``.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 

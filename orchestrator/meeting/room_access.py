@@ -31,7 +31,6 @@ from orchestrator.core.models import (
     Channel,
     Invitation,
     Meeting,
-    MeetingMode,
     MeetingStatus,
     ParticipantEvent,
     ParticipantStatus,

@@ -38,9 +38,6 @@ def uses_phone_bridge(meeting: Meeting) -> bool:
     return meeting.mode is MeetingMode.video and meeting.provider != "jitsi"
 
 
-
-
-
 def uses_jitsi_dial_in(meeting: Meeting, settings: Settings) -> bool:
     """True when people dial into this meeting's Jitsi room with their own PIN (Jigasi)."""
     return (

@@ -214,8 +214,15 @@ async def test_attendance_names_the_co_organiser_and_the_party(teams, fake) -> N
         start="2025-03-03T10:00:00Z",
         end="2025-03-03T11:00:00Z",
         attendees=[
-            Attendee(MEDIATOR_UPN, "Sam", "Organizer", [("2025-03-03T10:00:00Z", "2025-03-03T11:00:00Z")]),
-            Attendee("jane@example.org", "Jane", "Attendee", [("2025-03-03T10:02:00Z", "2025-03-03T11:00:00Z")]),
+            Attendee(
+                MEDIATOR_UPN, "Sam", "Organizer", [("2025-03-03T10:00:00Z", "2025-03-03T11:00:00Z")]
+            ),
+            Attendee(
+                "jane@example.org",
+                "Jane",
+                "Attendee",
+                [("2025-03-03T10:02:00Z", "2025-03-03T11:00:00Z")],
+            ),
         ],
     )
 

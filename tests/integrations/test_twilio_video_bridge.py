@@ -25,7 +25,9 @@ from tests.integrations.test_twilio_bridge import PhoneRoutes, Seat, make_bridge
 
 START = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 NOW = START - timedelta(minutes=5)
-SPEC = RoomSpec(room_key="joint-7f3a", title="Mediation meeting", start=START, end=START + timedelta(hours=2))
+SPEC = RoomSpec(
+    room_key="joint-7f3a", title="Mediation meeting", start=START, end=START + timedelta(hours=2)
+)
 MEDIATOR = JoinIdentity(participant_ref="m-1", display_name="Mediator Sam", moderator=True)
 CONFERENCE = "joint-7f3a"
 
@@ -86,7 +88,9 @@ async def test_a_bigbluebutton_room_takes_the_bridge_line_by_sip(
 
     entry = bbb.phone_entry(room)
     assert entry == PhoneEntry("sip:54321@bbb.example.test")
-    line = network.calls[await bridge.bridge_to_room(CONFERENCE, entry, status_callback_url=status_url(network))]
+    line = network.calls[
+        await bridge.bridge_to_room(CONFERENCE, entry, status_callback_url=status_url(network))
+    ]
 
     conference = network.conference_of(parent)
     assert conference is not None and conference.status == "in-progress"
@@ -95,7 +99,10 @@ async def test_a_bigbluebutton_room_takes_the_bridge_line_by_sip(
     assert labels == {"p-parent", BRIDGE_LABEL}
     meeting = bbb_fake.meetings[room.room_id]
     # The mediator on video and the phone line in the same BigBlueButton meeting.
-    assert [(u.role, u.dial_in) for u in meeting.attendees] == [("MODERATOR", False), ("VIEWER", True)]
+    assert [(u.role, u.dial_in) for u in meeting.attendees] == [
+        ("MODERATOR", False),
+        ("VIEWER", True),
+    ]
     assert ("joined", CONFERENCE, "p-parent") in routes.seen()
 
 
@@ -122,7 +129,9 @@ async def test_a_zoom_meeting_holds_the_bridge_line_until_its_host_starts_it(
     network.far_ends[entry.address] = lambda digits: zoom_fake.phone_line(entry.address, digits)
     await parent_dials_in(network)
 
-    line = network.calls[await bridge.bridge_to_room(CONFERENCE, entry, status_callback_url=status_url(network))]
+    line = network.calls[
+        await bridge.bridge_to_room(CONFERENCE, entry, status_callback_url=status_url(network))
+    ]
 
     assert line.conference == CONFERENCE
     (seat,) = zoom_fake.seats[room.room_id]

@@ -18,7 +18,9 @@ from tests.fakes.zoom import FakeZoom
 
 START = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 NOW = datetime(2025, 3, 3, 9, 55, tzinfo=UTC)
-SPEC = RoomSpec(room_key="rk-1", title="Mediation meeting", start=START, end=START + timedelta(hours=2))
+SPEC = RoomSpec(
+    room_key="rk-1", title="Mediation meeting", start=START, end=START + timedelta(hours=2)
+)
 MEDIATOR = JoinIdentity(participant_ref="m0a1b", display_name="Sam (mediator)", moderator=True)
 PARENT = JoinIdentity(participant_ref="p9c8d", display_name="Alice (parent)")
 COUNCIL = JoinIdentity(participant_ref="p7e6f", display_name="Bob (local authority)")
@@ -111,7 +113,9 @@ async def test_webhooks_name_the_party_who_joined_by_their_link(zoom, fake) -> N
         registrant=seat.registrant,
     )
     headers, body = fake.signed_webhook(event, timestamp=int(NOW.timestamp()))
-    request = CallbackRequest(method="POST", url="https://app/hooks/zoom", headers=headers, body=body)
+    request = CallbackRequest(
+        method="POST", url="https://app/hooks/zoom", headers=headers, body=body
+    )
 
     (signal,) = zoom.verify_callback(request, now=NOW).signals
 

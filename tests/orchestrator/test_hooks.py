@@ -128,7 +128,9 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     zoom_id = next(iter(zoom.meetings))
     clock.set(START)
     links = await join_links(staff, meeting["id"])
-    status, _, parent_url = await get(client, path_of(links[ready.parties["parent"]]["url"]) + "/video")
+    status, _, parent_url = await get(
+        client, path_of(links[ready.parties["parent"]]["url"]) + "/video"
+    )
     assert status == 303 and parent_url is not None
     # The parent's own registrant link: before the host is there, they wait for the host.
     parent_seat = zoom.open(parent_url)

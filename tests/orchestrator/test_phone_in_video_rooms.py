@@ -80,7 +80,9 @@ async def test_a_phone_party_in_a_video_meeting_is_in_the_video_room_by_phone(
     assert pin and len(pin) == 6
 
     # Their invite: "Join by phone" with the number and their own PIN, before the video.
-    invite = text_of(mail_to(with_method(read_folder(settings.mail_dir), "REQUEST"), PAT["email"])[0])
+    invite = text_of(
+        mail_to(with_method(read_folder(settings.mail_dir), "REQUEST"), PAT["email"])[0]
+    )
     by_phone = f"Join by phone: call {twilio.phone_number} and enter your PIN {pin}."
     assert by_phone in invite
     assert invite.index(by_phone) < invite.index("Join by video")
