@@ -4,23 +4,23 @@ SIP, or its dial-in number and keys), and then the phone and video people share 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from integrations.base import JoinIdentity, PhoneEntry, RoomSpec
 from integrations.bbb import BbbConfig, BigBlueButtonProvider
-from integrations.teams import TeamsConfig, TeamsProvider
+from integrations.teams import TeamsProvider
 from integrations.twilio_bridge import BRIDGE_LABEL, TwilioBridge
-from integrations.zoom import ZoomConfig, ZoomProvider
+from integrations.zoom import ZoomProvider
 from tests.fakes.bbb import API_PATH, BbbFake
 from tests.fakes.graph import FakeGraph
-from tests.fakes.twilio import FakeTwilio
+from tests.fakes.twilio import Call, FakeTwilio
 from tests.fakes.zoom import FakeZoom
+from tests.integrations import test_teams, test_twilio_bridge, test_zoom
 from tests.integrations.test_twilio_bridge import PhoneRoutes, Seat, make_bridge
 
 START = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
@@ -30,12 +30,7 @@ SPEC = RoomSpec(
 )
 MEDIATOR = JoinIdentity(participant_ref="m-1", display_name="Mediator Sam", moderator=True)
 CONFERENCE = "joint-7f3a"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
+session = test_twilio_bridge.session  # the same client-session fixture
 
 
 @pytest.fixture
@@ -61,6 +56,16 @@ async def parent_dials_in(network: FakeTwilio):
 
 def status_url(network: FakeTwilio) -> str:
     return network.voice_url.replace("/voice", "/conf-events")
+
+
+async def ring(
+    network: FakeTwilio, bridge: TwilioBridge, entry: PhoneEntry | None, far_end: Any
+) -> Call:
+    """Let ``far_end`` (a video fake) answer at ``entry`` and place the bridge's line there."""
+    assert entry is not None
+    network.far_ends[entry.address] = lambda digits: far_end.phone_line(entry.address, digits)
+    sid = await bridge.bridge_to_room(CONFERENCE, entry, status_callback_url=status_url(network))
+    return network.calls[sid]
 
 
 async def test_a_bigbluebutton_room_takes_the_bridge_line_by_sip(
@@ -112,28 +117,13 @@ async def test_a_zoom_meeting_holds_the_bridge_line_until_its_host_starts_it(
     bridge, _ = phone
     zoom_fake = FakeZoom()
     server = await aiohttp_server(zoom_fake.app)
-    zoom = ZoomProvider(
-        ZoomConfig(
-            account_id=zoom_fake.account_id,
-            client_id=zoom_fake.client_id,
-            client_secret=zoom_fake.client_secret,
-            webhook_secret_token=zoom_fake.webhook_secret_token,
-            oauth_url=str(server.make_url("/oauth/token")),
-            api_base=str(server.make_url("/v2")),
-        ),
-        session,
-    )
+    zoom = ZoomProvider(test_zoom.make_config(server, zoom_fake), session)
     room = await zoom.create_room(SPEC)
-    entry = zoom.phone_entry(room)
-    assert entry is not None and not entry.is_sip
-    network.far_ends[entry.address] = lambda digits: zoom_fake.phone_line(entry.address, digits)
     await parent_dials_in(network)
 
-    line = network.calls[
-        await bridge.bridge_to_room(CONFERENCE, entry, status_callback_url=status_url(network))
-    ]
+    line = await ring(network, bridge, zoom.phone_entry(room), zoom_fake)
 
-    assert line.conference == CONFERENCE
+    assert line.conference == CONFERENCE and not line.to.startswith("sip:")
     (seat,) = zoom_fake.seats[room.room_id]
     assert seat.phone and seat.state == "waiting_for_host"
     zoom_fake.open(await zoom.personal_url(room, MEDIATOR, now=NOW))
@@ -146,23 +136,10 @@ async def test_a_teams_meeting_puts_the_bridge_line_in_its_lobby(
     bridge, _ = phone
     graph = FakeGraph()
     server = await aiohttp_server(graph.app)
-    teams = TeamsProvider(
-        TeamsConfig(
-            tenant_id=graph.tenant_id,
-            client_id=graph.client_id,
-            client_secret=graph.client_secret,
-            organizer_user_id=graph.organizer_user_id,
-            login_base=str(server.make_url("")).rstrip("/"),
-            graph_base=str(server.make_url("/v1.0")),
-        ),
-        session,
-    )
+    teams = TeamsProvider(test_teams.make_config(server, graph), session)
     room = await teams.create_room(SPEC)
-    entry = teams.phone_entry(room)
-    assert entry is not None
-    network.far_ends[entry.address] = lambda digits: graph.phone_line(entry.address, digits)
 
-    await bridge.bridge_to_room(CONFERENCE, entry, status_callback_url=status_url(network))
+    await ring(network, bridge, teams.phone_entry(room), graph)
 
     assert [(s.name, s.state) for s in graph.seats[room.room_id]] == [("Phone", "lobby")]
 

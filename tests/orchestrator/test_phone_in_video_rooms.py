@@ -24,10 +24,10 @@ from tests.orchestrator.meetings_support import (
     events,
     get,
     join_links,
-    live_app,
     path_of,
     serve,
 )
+from tests.orchestrator.test_hooks_twilio import phone_app
 
 SIP_DOMAIN = "bbb.example.test"
 PAT = {
@@ -45,23 +45,16 @@ async def bbb_and_bridge(
 ) -> tuple[Any, Any, BbbFake, FakeTwilio]:
     bbb = BbbFake("bbb-shared-secret")
     bbb_url = await serve(aiohttp_server, bbb.app())
-    twilio = FakeTwilio()
-    api = await serve(aiohttp_server, twilio.app)
-    client, staff = await live_app(
+    client, staff, twilio = await phone_app(
         aiohttp_client,
+        aiohttp_server,
         settings,
         clock,
         video_provider="bbb",
         bbb_base_url=bbb_url + API_PATH,
         bbb_shared_secret=SecretStr("bbb-shared-secret"),
         bbb_sip_domain=SIP_DOMAIN,
-        phone_bridge="twilio",
-        twilio_account_sid=twilio.account_sid,
-        twilio_auth_token=SecretStr(twilio.auth_token),
-        twilio_api_base=api,
-        phone_dial_in_number=twilio.phone_number,
     )
-    twilio.voice_url = str(client.make_url("/hooks/twilio/voice"))
     return client, staff, bbb, twilio
 
 
