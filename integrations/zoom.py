@@ -139,6 +139,7 @@ class ZoomProvider(VideoProvider):
             "uuid": meeting.get("uuid"),
             "join_url": meeting["join_url"],
             "pstn_password": meeting.get("pstn_password"),
+            "registration": True,  # rooms made before registrants keep the shared link
         }
         return ProviderRoom(
             provider=PROVIDER,
@@ -160,6 +161,8 @@ class ZoomProvider(VideoProvider):
         """
         if who.moderator:
             return await self.host_start_url(room)
+        if not room.data.get("registration"):
+            return self.join_url(room, who, now=now)
         return (await self.register(room, who))["join_url"]
 
     async def register(self, room: ProviderRoom, who: JoinIdentity) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -357,3 +358,11 @@ async def test_webhooks_name_the_party_who_joined_by_their_link(zoom, fake) -> N
 
     assert (signal.kind, signal.participant_ref) == ("joined", "p9c8d")
     assert "Alice" not in repr(signal) and "registrants.invalid" not in repr(signal)
+
+
+async def test_a_room_made_before_registration_keeps_its_shared_link(zoom, fake) -> None:
+    room = await zoom.create_room(SPEC)
+    older = replace(room, data={k: v for k, v in room.data.items() if k != "registration"})
+
+    assert await zoom.personal_url(older, ALICE, now=NOW) == room.data["join_url"]
+    assert fake.registrants == {}

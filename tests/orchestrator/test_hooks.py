@@ -128,6 +128,10 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     zoom_id = next(iter(zoom.meetings))
     clock.set(START)
     links = await join_links(staff, meeting["id"])
+    zoom.fail_status = 503  # Zoom down at the click: the page says to try again shortly
+    status, page, _ = await get(client, path_of(links["mediator"]["url"]) + "/video")
+    assert status == 503 and "try again" in page.lower()
+    zoom.fail_status = None
     status, _, parent_url = await get(
         client, path_of(links[ready.parties["parent"]]["url"]) + "/video"
     )
