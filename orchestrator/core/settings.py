@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     bbb_shared_secret: SecretStr | None = None
     bbb_checksum_algorithm: str = "sha256"
     bbb_webhook_bearer: bool = False
+    bbb_sip_domain: str | None = None  # FreeSWITCH's SIP domain: the phone bridge's way in
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None
     zoom_client_secret: SecretStr | None = None
@@ -126,6 +127,8 @@ class Settings(BaseSettings):
     zoom_user_id: str = "me"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
     zoom_api_base: str = "https://api.zoom.us/v2"
+    # Zoom registrants are ``{opaque id}@{this}``; default "zoom-registrants.<our host>".
+    zoom_registrant_email_domain: str | None = None
     teams_tenant_id: str | None = None
     teams_client_id: str | None = None
     teams_client_secret: SecretStr | None = None
