@@ -62,7 +62,10 @@ async def event_for(
         event_date = event_date or case.certificate_event_on
         if event_date is None:
             raise ValidationFailed("give the event_date of the information session")
-        return event_date, None, None
+        call = await session.get(Meeting, meeting_id) if meeting_id is not None else None
+        if call is not None and call.case_id != case.id:
+            raise ValidationFailed("that meeting is not this case's")
+        return event_date, call, None
     if kind is CertificateKind.declined:
         event_date = event_date or case.declined_on
         if event_date is None:

@@ -34,8 +34,6 @@ from orchestrator.core.models import (
     CaseStatus,
     CaseStatusCause,
     LinkScope,
-    Meeting,
-    MeetingStatus,
     Party,
     PartyRole,
     TimelineEntry,
@@ -260,7 +258,7 @@ async def _will_not_take_part(
         actor=actor,
         now=now,
     )
-    await _cancel_booked(
+    await cancelling.cancel_booked(
         session, case, reason=will_not_take_part(party.role), now=now, bus=bus, actor=actor
     )
     due = certificate_due(today, calendar)
@@ -277,24 +275,3 @@ async def _will_not_take_part(
         at=now,
         details={"certificate_due": due.isoformat()},
     )
-
-
-async def _cancel_booked(
-    session: AsyncSession, case: Case, *, reason: str, now: datetime, bus: EventBus, actor: str
-) -> None:
-    """Cancel every booked meeting of the case as staff would, the reason on the timeline."""
-    booked = await session.scalars(
-        select(Meeting)
-        .where(col(Meeting.case_id) == case.id, col(Meeting.status) == MeetingStatus.scheduled)
-        .order_by(col(Meeting.start_at))
-    )
-    for meeting in list(booked.all()):
-        await cancelling.cancel(
-            session,
-            meeting=meeting,
-            reason=reason,
-            now=now,
-            bus=bus,
-            actor=actor,
-            reason_on_timeline=True,
-        )

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from calendars.invite_text import clean_text
 from orchestrator.cases import lifecycle
@@ -90,3 +91,36 @@ async def cancel(
         session, MeetingCancelled(case_id=meeting.case_id, at=now, meeting_id=meeting.id)
     )
     return meeting
+
+
+async def cancel_booked(
+    session: AsyncSession,
+    case: Case,
+    *,
+    reason: str,
+    now: datetime,
+    bus: EventBus,
+    actor: str,
+) -> list[Meeting]:
+    """Cancel every booked meeting of the case as staff would, the reason on the timeline.
+
+    For a reason in the service's own words ("The family withdrew"): everyone gets the
+    CANCEL (and a text where they go by phone), reminders stop, write-back hears of it.
+    """
+    booked = await session.scalars(
+        select(Meeting)
+        .where(col(Meeting.case_id) == case.id, col(Meeting.status) == MeetingStatus.scheduled)
+        .order_by(col(Meeting.start_at))
+    )
+    cancelled = list(booked.all())
+    for meeting in cancelled:
+        await cancel(
+            session,
+            meeting=meeting,
+            reason=reason,
+            now=now,
+            bus=bus,
+            actor=actor,
+            reason_on_timeline=True,
+        )
+    return cancelled

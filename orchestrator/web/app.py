@@ -62,6 +62,7 @@ from orchestrator.web.middlewares import (
     error_middleware,
     security_headers_middleware,
 )
+from orchestrator.web.party import family as party_family
 from orchestrator.web.party import join as party_join
 from orchestrator.web.party import poll as party_poll
 from orchestrator.web.party import prepare as party_prepare
@@ -127,6 +128,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     hooks_notify.routes,
     api_feeds.routes,
     party_prepare.routes,
+    party_family.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).

@@ -20,6 +20,7 @@ MACROS = {
     "date-input": "govukDateInput",
     "input": "govukInput",
     "radios": "govukRadios",
+    "textarea": "govukTextarea",
 }
 
 

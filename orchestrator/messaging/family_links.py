@@ -1,0 +1,121 @@
+"""The family's own page (``/f/{token}``): the link sent to them, and what it opens.
+
+Each parent or young person on a case gets one ``family`` link by email when they join
+it. For an information call (MIAS) the page books the 20-minute phone call at a time that
+suits them; for mediation and disagreement resolution it lets them withdraw at any time
+and ask for the certificate. The link carries nothing personal (``links``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from orchestrator.cases import links
+from orchestrator.core.models import (
+    FAMILY_ROLES,
+    Case,
+    CaseKind,
+    LinkScope,
+    Meeting,
+    MeetingStatus,
+    Party,
+)
+from orchestrator.core.records import add_timeline
+from orchestrator.core.settings import Settings
+from orchestrator.messaging.outgoing_mail import already_queued, send_plain
+from orchestrator.messaging.ways_in import short_link_url
+
+_LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
+
+
+def gets_family_link(party: Party) -> bool:
+    """Parents and young people get their own page, once they have an email address."""
+    return party.role in FAMILY_ROLES and bool(party.email) and party.removed_at is None
+
+
+async def send_family_link(
+    session: AsyncSession, *, case: Case, party: Party, settings: Settings, now: datetime
+) -> bool:
+    """Email one parent or young person the link to their own page (once per case)."""
+    if not gets_family_link(party) or party.email is None:
+        return False
+    key = f"notice:family:{case.id}:{party.id}"
+    if await already_queued(session, key):
+        return False
+    link = await links.issue(
+        session,
+        case_id=case.id,
+        scope=LinkScope.family,
+        now=now,
+        ttl=timedelta(days=settings.link_ttl_days),
+        party_id=party.id,
+    )
+    await send_plain(
+        session,
+        kind="family_link",
+        key=key,
+        to_name=party.name,
+        to_addr=party.email,
+        context={
+            "recipient_name": party.name,
+            "reference": case.reference,
+            "is_mias": case.kind is CaseKind.mias,
+            "family_url": short_link_url(link, settings),
+        },
+        settings=settings,
+        now=now,
+        case_id=case.id,
+        easy_read=party.easy_read,
+        language=party.language,
+    )
+    add_timeline(
+        session,
+        case_id=case.id,
+        party_id=party.id,
+        kind="family.link_sent",
+        summary="Sent the family the link to their own page"
+        + (" to book the information call" if case.kind is CaseKind.mias else ""),
+        at=now,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    """What the family's page shows: their case, themselves, and the meeting still ahead."""
+
+    case: Case
+    party: Party
+    meeting: Meeting | None
+
+
+async def live_meeting(session: AsyncSession, case: Case) -> Meeting | None:
+    """The case's next meeting still to happen (or happening), if any."""
+    return await session.scalar(
+        select(Meeting)
+        .where(col(Meeting.case_id) == case.id, col(Meeting.status).in_(_LIVE))
+        .order_by(col(Meeting.start_at))
+        .limit(1)
+    )
+
+
+async def open_family_page(
+    session: AsyncSession, token: str, *, settings: Settings, now: datetime
+) -> FamilyView:
+    """Check a family link; raise LinkInvalid (the friendly 4xx page) when it is dead."""
+    resolved = await links.resolve(
+        session,
+        token,
+        scope=LinkScope.family,
+        secret=settings.secret_key.get_secret_value(),
+        now=now,
+    )
+    if resolved.party is None:
+        raise links.refusal(links.Verdict.unknown)
+    case = await session.get(Case, resolved.link.case_id)
+    assert case is not None  # a link belongs to its case (foreign key)
+    return FamilyView(case=case, party=resolved.party, meeting=await live_meeting(session, case))
