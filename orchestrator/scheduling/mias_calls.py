@@ -46,6 +46,8 @@ CALL_MINUTES = 20
 # Times are offered on the half hour, for the next so many days that have any.
 OFFER_STEP_MINUTES = 30
 DAYS_OFFERED = 10
+# The adviser needs a little warning: nothing sooner than this is offered.
+LEAD_TIME = timedelta(hours=2)
 _PHONE = TypeAdapter(PhoneNumber)
 _LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
 
@@ -102,6 +104,8 @@ async def free_days(
     starts = {s.start for s in (*found.slots, *found.earliest_after_target)}
     days: dict[date, list[datetime]] = {}
     for start in sorted(starts):
+        if start < now + LEAD_TIME:
+            continue
         if start.astimezone(zone).minute % OFFER_STEP_MINUTES == 0:
             days.setdefault(start.astimezone(zone).date(), []).append(start)
     return [FreeDay(day, times) for day, times in sorted(days.items())[:DAYS_OFFERED]]
@@ -148,6 +152,7 @@ async def book_call(
     bus: EventBus,
     settings: Settings,
     workdays: WorkingDays,
+    actor: str | None = None,
 ) -> Meeting:
     """Book the family's 20-minute call at ``start``, one of the times ``offered`` (None:
     staff booking it for them after a phone call, held to the booking rules alone).
@@ -180,5 +185,5 @@ async def book_call(
         bus=bus,
         settings=settings,
         workdays=workdays,
-        actor=f"party:{party.id}",
+        actor=actor or f"party:{party.id}",
     )

@@ -27,6 +27,7 @@ from orchestrator.web import health_watch, home, openapi, pages, ratelimit, syst
 from orchestrator.web.api import attendance as api_attendance
 from orchestrator.web.api import availability as api_availability
 from orchestrator.web.api import cases as api_cases
+from orchestrator.web.api import family_choices as api_family_choices
 from orchestrator.web.api import feeds as api_feeds
 from orchestrator.web.api import join_links as api_join_links
 from orchestrator.web.api import meetings as api_meetings
@@ -100,6 +101,7 @@ API_ROUTERS = [
     api_webhooks.router,
     api_feeds.router,
     api_planning.router,
+    api_family_choices.router,
 ]
 # ... and its page/call-back route tables here.
 PAGE_ROUTES: list[web.RouteTableDef] = [
