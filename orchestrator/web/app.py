@@ -76,6 +76,7 @@ from orchestrator.web.staff import cancel as staff_cancel
 from orchestrator.web.staff import cases as staff_cases
 from orchestrator.web.staff import console as staff_console
 from orchestrator.web.staff import console_actions as staff_console_actions
+from orchestrator.web.staff import family_choices as staff_family_choices
 from orchestrator.web.staff import find_a_time as staff_find_a_time
 from orchestrator.web.staff import my_meetings as staff_my_meetings
 from orchestrator.web.staff import outcome as staff_outcome
@@ -131,6 +132,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     api_feeds.routes,
     party_prepare.routes,
     party_family.routes,
+    staff_family_choices.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).

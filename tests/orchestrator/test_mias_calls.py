@@ -66,9 +66,9 @@ async def test_the_family_books_a_20_minute_phone_call_from_their_link(
     assert "Book your mediation information call" in await home.text()
     chosen = await book_first_time(client, path)
 
-    meetings = (
-        await staff.call("GET", f"/api/v1/cases/{ready.case_id}/meetings", expect=200)
-    )["meetings"]
+    meetings = (await staff.call("GET", f"/api/v1/cases/{ready.case_id}/meetings", expect=200))[
+        "meetings"
+    ]
     assert len(meetings) == 1
     start = datetime.fromisoformat(meetings[0]["start"])
     end = datetime.fromisoformat(meetings[0]["end"])
@@ -110,9 +110,9 @@ async def test_the_adviser_marks_the_call_done_and_issues_the_certificate_on_tim
     ready = await ready_case(staff, kind="mias")
     path = await family_path(client, settings, FAMILY)
     await book_first_time(client, path)
-    meeting = (
-        await staff.call("GET", f"/api/v1/cases/{ready.case_id}/meetings", expect=200)
-    )["meetings"][0]
+    meeting = (await staff.call("GET", f"/api/v1/cases/{ready.case_id}/meetings", expect=200))[
+        "meetings"
+    ][0]
     done = f"/api/v1/meetings/{meeting['id']}/call-done"
     early = await staff.call("POST", done, role="mediator", expect=409)
     assert "once it has taken place" in early["error"]["message"]
@@ -195,9 +195,7 @@ async def test_two_families_racing_for_one_adviser_time_end_with_one_call(
         return "booked"
 
     try:
-        results = await asyncio.gather(
-            attempt(app[DB], first.case_id), attempt(replica, second)
-        )
+        results = await asyncio.gather(attempt(app[DB], first.case_id), attempt(replica, second))
     finally:
         await replica.dispose()
     assert sorted(results) == ["booked", "taken"]
