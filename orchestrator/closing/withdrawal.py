@@ -28,7 +28,6 @@ from orchestrator.core.models import (
     OPEN_CASE_STATUSES,
     Case,
     CaseKind,
-    CaseStatus,
     CaseStatusCause,
     Party,
     StaffRole,
@@ -82,21 +81,15 @@ async def withdraw(
             f"the case is {case.status.value.replace('_', ' ')}; there is nothing to withdraw from",
             details={"status": case.status.value},
         )
-    today = now.astimezone(ZoneInfo(case.timezone)).date()
     actor = actor or f"party:{party.id}"
-    case.declined_on = today
-    case.updated_at = now
-    # First, so that cancelling the meetings does not send the case back to finding a time.
-    await lifecycle.move_case(
+    today = await cancelling.end_without_meeting(
         session,
-        case=case,
-        to=CaseStatus.outcome_recorded,
+        case,
         cause=CaseStatusCause.family_withdrew,
-        actor=actor,
+        reason=WITHDRAWN_REASON,
         now=now,
-    )
-    cancelled = await cancelling.cancel_booked(
-        session, case, reason=WITHDRAWN_REASON, now=now, bus=bus, actor=actor
+        bus=bus,
+        actor=actor,
     )
     due = certificate_due(today, calendar)
     add_timeline(
@@ -110,7 +103,7 @@ async def withdraw(
         ),
         at=now,
         actor=actor,
-        details={"certificate_due": due.isoformat(), "meetings_cancelled": len(cancelled)},
+        details={"certificate_due": due.isoformat()},
     )
     note = clean_text(reason or "").strip()[:MAX_REASON]
     await _tell_schedulers(session, case=case, due=due, reason=note, settings=settings, now=now)

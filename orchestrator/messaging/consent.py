@@ -14,15 +14,14 @@ The request goes through the outbox under one idempotency key per case and perso
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle, links, timeline
+from orchestrator.cases import links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
 from orchestrator.core.models import (
@@ -31,7 +30,6 @@ from orchestrator.core.models import (
     ROLE_WORDS,
     Case,
     CaseKind,
-    CaseStatus,
     CaseStatusCause,
     LinkScope,
     Party,
@@ -40,8 +38,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.outgoing_mail import already_queued, send_plain
-from orchestrator.messaging.ways_in import link_url
+from orchestrator.messaging.outgoing_mail import send_own_link
 from orchestrator.scheduling import cancelling
 
 SUPPORTER_ROLES = frozenset(
@@ -66,34 +63,19 @@ async def send_consent_request(
     """Ask one other party whether they will take part, with their own yes/no link."""
     if not needs_consent(case, party) or party.email is None:
         return False
-    key = f"notice:consent:{case.id}:{party.id}"
-    if await already_queued(session, key):
-        return False
-    link = await links.issue(
+    sent = await send_own_link(
         session,
-        case_id=case.id,
+        case=case,
+        party=party,
         scope=LinkScope.consent,
-        now=now,
-        ttl=timedelta(days=settings.link_ttl_days),
-        party_id=party.id,
-    )
-    await send_plain(
-        session,
         kind="consent_request",
-        key=key,
-        to_name=party.name,
-        to_addr=party.email,
-        context={
-            "recipient_name": party.name,
-            "reference": case.reference,
-            "consent_url": link_url(link, settings),
-        },
+        key=f"notice:consent:{case.id}:{party.id}",
+        url_name="consent_url",
         settings=settings,
         now=now,
-        case_id=case.id,
-        easy_read=party.easy_read,
-        language=party.language,
     )
+    if not sent:
+        return False
     add_timeline(
         session,
         case_id=case.id,
@@ -246,20 +228,14 @@ async def _will_not_take_part(
         or not party.required
     ):
         return
-    today = now.astimezone(ZoneInfo(case.timezone)).date()
-    case.declined_on = today
-    actor = f"party:{party.id}"
-    # First, so that cancelling the meetings does not send the case back to finding a time.
-    await lifecycle.move_case(
+    today = await cancelling.end_without_meeting(
         session,
-        case=case,
-        to=CaseStatus.outcome_recorded,
+        case,
         cause=CaseStatusCause.consent_declined,
-        actor=actor,
+        reason=will_not_take_part(party.role),
         now=now,
-    )
-    await cancelling.cancel_booked(
-        session, case, reason=will_not_take_part(party.role), now=now, bus=bus, actor=actor
+        bus=bus,
+        actor=f"party:{party.id}",
     )
     due = certificate_due(today, calendar)
     add_timeline(

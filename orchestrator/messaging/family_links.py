@@ -9,10 +9,9 @@ and ask for the certificate. The link carries nothing personal (``links``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from orchestrator.cases import links
 from orchestrator.core.models import (
@@ -21,15 +20,12 @@ from orchestrator.core.models import (
     CaseKind,
     LinkScope,
     Meeting,
-    MeetingStatus,
     Party,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.outgoing_mail import already_queued, send_plain
-from orchestrator.messaging.ways_in import short_link_url
-
-_LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
+from orchestrator.messaging.outgoing_mail import send_own_link
+from orchestrator.scheduling import lookups
 
 
 def gets_family_link(party: Party) -> bool:
@@ -41,37 +37,23 @@ async def send_family_link(
     session: AsyncSession, *, case: Case, party: Party, settings: Settings, now: datetime
 ) -> bool:
     """Email one parent or young person the link to their own page (once per case)."""
-    if not gets_family_link(party) or party.email is None:
+    if not gets_family_link(party):
         return False
-    key = f"notice:family:{case.id}:{party.id}"
-    if await already_queued(session, key):
-        return False
-    link = await links.issue(
+    sent = await send_own_link(
         session,
-        case_id=case.id,
+        case=case,
+        party=party,
         scope=LinkScope.family,
-        now=now,
-        ttl=timedelta(days=settings.link_ttl_days),
-        party_id=party.id,
-    )
-    await send_plain(
-        session,
         kind="family_link",
-        key=key,
-        to_name=party.name,
-        to_addr=party.email,
-        context={
-            "recipient_name": party.name,
-            "reference": case.reference,
-            "is_mias": case.kind is CaseKind.mias,
-            "family_url": short_link_url(link, settings),
-        },
+        key=f"notice:family:{case.id}:{party.id}",
+        url_name="family_url",
         settings=settings,
         now=now,
-        case_id=case.id,
-        easy_read=party.easy_read,
-        language=party.language,
+        short=True,
+        context={"is_mias": case.kind is CaseKind.mias},
     )
+    if not sent:
+        return False
     add_timeline(
         session,
         case_id=case.id,
@@ -93,16 +75,6 @@ class FamilyView:
     meeting: Meeting | None
 
 
-async def live_meeting(session: AsyncSession, case: Case) -> Meeting | None:
-    """The case's next meeting still to happen (or happening), if any."""
-    return await session.scalar(
-        select(Meeting)
-        .where(col(Meeting.case_id) == case.id, col(Meeting.status).in_(_LIVE))
-        .order_by(col(Meeting.start_at))
-        .limit(1)
-    )
-
-
 async def open_family_page(
     session: AsyncSession, token: str, *, settings: Settings, now: datetime
 ) -> FamilyView:
@@ -118,4 +90,6 @@ async def open_family_page(
         raise links.refusal(links.Verdict.unknown)
     case = await session.get(Case, resolved.link.case_id)
     assert case is not None  # a link belongs to its case (foreign key)
-    return FamilyView(case=case, party=resolved.party, meeting=await live_meeting(session, case))
+    return FamilyView(
+        case=case, party=resolved.party, meeting=await lookups.next_live_meeting(session, case.id)
+    )

@@ -6,7 +6,8 @@ The case goes back to negotiating when this was its only meeting still in play.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -124,3 +125,27 @@ async def cancel_booked(
             reason_on_timeline=True,
         )
     return cancelled
+
+
+async def end_without_meeting(
+    session: AsyncSession,
+    case: Case,
+    *,
+    cause: CaseStatusCause,
+    reason: str,
+    now: datetime,
+    bus: EventBus,
+    actor: str,
+) -> date:
+    """The case will have no meeting: it moves on to its certificate, whose 3 working days
+    run from today (``declined_on``, returned), and every booked meeting is cancelled for
+    everyone with ``reason`` (in the service's words)."""
+    today = now.astimezone(ZoneInfo(case.timezone)).date()
+    case.declined_on = today
+    case.updated_at = now
+    # First, so that cancelling the meetings does not send the case back to finding a time.
+    await lifecycle.move_case(
+        session, case=case, to=CaseStatus.outcome_recorded, cause=cause, actor=actor, now=now
+    )
+    await cancel_booked(session, case, reason=reason, now=now, bus=bus, actor=actor)
+    return today

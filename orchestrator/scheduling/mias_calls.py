@@ -20,7 +20,6 @@ import aiohttp
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from calendars import wording
 from calendars.workdays import WorkingDays
@@ -33,12 +32,11 @@ from orchestrator.core.models import (
     Channel,
     Meeting,
     MeetingMode,
-    MeetingStatus,
     Party,
     PhoneNumber,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.scheduling import booking
+from orchestrator.scheduling import booking, lookups
 from orchestrator.scheduling.busy_reader import BusyReader
 from orchestrator.scheduling.slot_search import find_case_slots
 
@@ -49,7 +47,6 @@ DAYS_OFFERED = 10
 # The adviser needs a little warning: nothing sooner than this is offered.
 LEAD_TIME = timedelta(hours=2)
 _PHONE = TypeAdapter(PhoneNumber)
-_LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
 
 
 @dataclass(frozen=True)
@@ -130,16 +127,6 @@ def checked_phone(raw: str | None) -> str:
         ) from None
 
 
-async def booked_call(session: AsyncSession, case: Case) -> Meeting | None:
-    """The case's information call still to happen, if one is booked."""
-    return await session.scalar(
-        select(Meeting)
-        .where(col(Meeting.case_id) == case.id, col(Meeting.status).in_(_LIVE))
-        .order_by(col(Meeting.start_at))
-        .limit(1)
-    )
-
-
 async def book_call(
     session: AsyncSession,
     *,
@@ -164,7 +151,7 @@ async def book_call(
     number = checked_phone(phone)
     if case.mediator_id is None:
         raise InvalidState("no adviser has been given this case yet; please call us")
-    existing = await booked_call(session, case)
+    existing = await lookups.next_live_meeting(session, case.id)
     if existing is not None:
         when = wording.when(existing.start_at, existing.end_at, zone=case.timezone)
         raise InvalidState(f"your call is already booked for {when}")

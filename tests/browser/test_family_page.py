@@ -5,27 +5,20 @@ each certificate clock on the board, the LA's "cannot meet the 30 days" included
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
-from orchestrator.cases import intake, panel, roster
 from orchestrator.core.models import (
-    CaseCreate,
     CaseKind,
-    MediatorCreate,
     Meeting,
     MeetingStatus,
     OutboxMessage,
-    PartyCreate,
-    PartyRole,
-    StaffRole,
 )
 from orchestrator.messaging.outbox import email_from_payload
-from orchestrator.staff.accounts import add_user
-from orchestrator.web.keys import BUS, DB
+from orchestrator.web.keys import DB
 from tests.browser.conftest import DESKTOP, LiveApp, new_page
 from tests.browser.phone_fit import PHONE_390, fits_a_phone
 from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people
@@ -62,50 +55,18 @@ async def _sign_in(live: LiveApp, page: Any, email: str) -> None:
     await page.get_by_role("button", name="Sign in").click()
 
 
-async def _mias_case(live: LiveApp) -> Any:
-    """An information-call case with its adviser (Mo) and the family (Pat), by the use-cases."""
-    app, now = live.app, live.clock()
-    async with app[DB].write() as session:
-        mo = await add_user(
-            session, email="mo@staff.example", role=StaffRole.mediator, password=PASSWORD
-        )
-        await add_user(
-            session, email="sam@staff.example", role=StaffRole.scheduler, password=PASSWORD
-        )
-        adviser = await panel.create_mediator(
-            session,
-            data=MediatorCreate(name="Mo Ahmed", email="mo@staff.example", user_id=mo.id),
-            now=now,
-        )
-        case = await intake.create_case(
-            session,
-            data=CaseCreate(
-                reference="KIDS-2026-031",
-                kind=CaseKind.mias,
-                local_authority="Kent",
-                referral_date=date(2026, 2, 27),
-            ),
-            now=now,
-            bus=app[BUS],
-        )
-        await panel.assign_mediator(
-            session, case=case, mediator=adviser, now=now, actor=None, bus=app[BUS]
-        )
-        await roster.add_party(
-            session,
-            case=case,
-            data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
-            now=now,
-            bus=app[BUS],
-            actor=None,
-        )
-    return case
+async def _board(live: LiveApp, browser: Any) -> Any:
+    """The scheduler's deadline board, signed in."""
+    board = await new_page(browser, viewport=DESKTOP)
+    await _sign_in(live, board, "sam@staff.example")
+    await board.goto(f"{live.url}/staff")
+    return board
 
 
 async def test_the_family_books_their_call_and_the_adviser_issues_the_certificate(
     live_app: LiveApp, browser: Any
 ) -> None:
-    case = await _mias_case(live_app)
+    case = await case_with_people(live_app, poll=False, kind=CaseKind.mias)
     link = await _family_link(live_app, "pat@family.example")
     page = await new_page(browser, viewport=PHONE_390)
     await page.goto(link)
@@ -129,7 +90,7 @@ async def test_the_family_books_their_call_and_the_adviser_issues_the_certificat
     await fits_a_phone(page, "the booked call")
 
     async with live_app.app[DB].read() as session:
-        call = await session.scalar(select(Meeting).where(col(Meeting.case_id) == case.id))
+        call = await session.scalar(select(Meeting).where(col(Meeting.case_id) == case.case_id))
     assert call is not None
     assert call.end_at - call.start_at == timedelta(minutes=20)
     (invite,) = [m for m in await _mails(live_app, "invite.request") if "pat@" in m[0]]
@@ -140,19 +101,18 @@ async def test_the_family_books_their_call_and_the_adviser_issues_the_certificat
     live_app.clock.set(call.end_at + timedelta(minutes=5))
     staff_page = await new_page(browser, viewport=DESKTOP)
     await _sign_in(live_app, staff_page, "mo@staff.example")
-    await staff_page.goto(f"{live_app.url}/staff/cases/{case.id}")
+    await staff_page.goto(f"{live_app.url}/staff/cases/{case.case_id}")
     await staff_page.get_by_role("button", name="The call took place").click()
     await staff_page.get_by_text("The call is marked as done").wait_for()
     due = await staff_page.locator("#certificate-due").inner_text()
 
-    board = await new_page(browser, viewport=DESKTOP)
-    await _sign_in(live_app, board, "sam@staff.example")
-    await board.goto(f"{live_app.url}/staff")
+    board = await _board(live_app, browser)
     await board.get_by_text(f"Certificate due {due}").wait_for()
 
     await staff_page.get_by_role("button", name="Issue the certificate and send it").click()
-    await staff_page.get_by_text("Certificate issued and sent.").wait_for()
-    assert await staff_page.locator("#certificate-issued").count() == 1
+    await staff_page.get_by_text("Certificate issued and sent").wait_for()
+    await staff_page.goto(f"{live_app.url}/staff/cases/{case.case_id}")
+    await staff_page.locator("#certificate-issued").wait_for()
     (sent,) = [m for m in await _mails(live_app, "certificate") if "pat@" in m[0]]
     assert "information" in sent[1].lower()
 
@@ -183,9 +143,7 @@ async def test_the_family_withdraws_from_their_link_and_everyone_is_told(
     (told,) = await _mails(live_app, "family_withdrew")
     assert "sam@staff.example" in told[0] and "We will go to Tribunal" in told[2]
 
-    board = await new_page(browser, viewport=DESKTOP)
-    await _sign_in(live_app, board, "sam@staff.example")
-    await board.goto(f"{live_app.url}/staff")
+    board = await _board(live_app, browser)
     await board.get_by_text("Certificate due Thu 5 Mar 2026").wait_for()
     await board.get_by_text("Issue the certificate").wait_for()
     await board.goto(f"{live_app.url}/staff/cases/{scenario.case_id}")

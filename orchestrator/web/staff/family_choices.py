@@ -1,10 +1,10 @@
 """Staff pages for the ways to a certificate without a mediation meeting.
 
-On the case page: an information call's booking, the adviser's "the call took place"
-and "issue the certificate" buttons; for mediation, a link to record that the LA cannot
-arrange it within 30 days (a page with the day, refused on the same page). Each button
-calls the same use-case as the API (``session_control.call_done``,
-``certificates.issue_certificate``, ``withdrawal.record_la_cannot_meet``).
+On the case page: an information call's booking and the adviser's "the call took place"
+button (its certificate is then issued by the outcome page's own button); for mediation,
+a link to record that the LA cannot arrange it within 30 days (a page with the day,
+refused on the same page). Each calls the same use-case as the API
+(``session_control.call_done``, ``withdrawal.record_la_cannot_meet``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.clocks import certificate_due
 from orchestrator.cases import deadlines, intake
-from orchestrator.closing import certificates, withdrawal
+from orchestrator.closing import withdrawal
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.models import (
     OPEN_CASE_STATUSES,
     Case,
     CaseKind,
-    CertificateKind,
     MeetingStatus,
     Party,
 )
@@ -85,27 +84,6 @@ async def call_done(request: web.Request, staff: StaffContext) -> web.StreamResp
         )
         audit_meeting_write(session, staff, "meeting.call_done", meeting)
     raise see_other(f"/staff/cases/{case.id}?notice=call-done#certificate")
-
-
-@routes.post("/staff/meetings/{meeting_id}/call-certificate")
-@staff_page(roles=ROOM_STAFF)
-async def call_certificate(request: web.Request, staff: StaffContext) -> web.StreamResponse:
-    """Issue the information certificate for the call (numbered, stored, emailed)."""
-    async with changing_my_meeting(request, staff) as (session, meeting, case):
-        await certificates.issue_certificate(
-            session,
-            case=case,
-            request=certificates.CertificateRequest(
-                kind=CertificateKind.mias, meeting_id=meeting.id
-            ),
-            now=staff.now,
-            bus=staff.bus,
-            settings=staff.settings,
-            calendar=request.app[WORKDAYS],
-            actor=staff.actor,
-        )
-        audit_meeting_write(session, staff, "certificate.issue", meeting)
-    raise see_other(f"/staff/cases/{case.id}?notice=issued#certificate")
 
 
 async def _la_page(
