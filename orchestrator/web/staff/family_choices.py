@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars.clocks import certificate_due
-from orchestrator.cases import deadlines, intake
+from orchestrator.cases import deadlines
 from orchestrator.closing import withdrawal
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.models import (
@@ -30,7 +30,7 @@ from orchestrator.meeting import session_control
 from orchestrator.scheduling import lookups
 from orchestrator.web import pages
 from orchestrator.web.keys import DB, WORKDAYS
-from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, audit_case_write
+from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, audit_case_write, visible_case
 from orchestrator.web.staff.forms import (
     date_parts,
     domain_date_error,
@@ -96,7 +96,7 @@ async def _la_page(
 ) -> web.StreamResponse:
     case_id = parse_uuid(request.match_info["case_id"], "case")
     async with request.app[DB].read() as session:
-        case = await intake.get_case(session, case_id)
+        case = await visible_case(session, staff, case_id)
     context = staff.page(case=case, field=FIELD, values=values, errors=errors)
     return pages.render("staff/la_cannot_meet.html", request, context, status=status)
 
@@ -118,7 +118,7 @@ async def la_record(request: web.Request, staff: StaffContext) -> web.StreamResp
     if on and not errors:
         try:
             async with request.app[DB].write() as session:
-                case = await intake.get_case(session, case_id)
+                case = await visible_case(session, staff, case_id)
                 await withdrawal.record_la_cannot_meet(
                     session,
                     case=case,
