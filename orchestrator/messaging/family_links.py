@@ -9,11 +9,11 @@ and ask for the certificate. The link carries nothing personal (``links``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import links
+from orchestrator.cases import deadlines, links
 from orchestrator.core.models import (
     FAMILY_ROLES,
     Case,
@@ -73,6 +73,7 @@ class FamilyView:
     case: Case
     party: Party
     meeting: Meeting | None
+    certificate_issued_on: date | None = None  # the latest certificate's day, if any
 
 
 async def open_family_page(
@@ -91,5 +92,8 @@ async def open_family_page(
     case = await session.get(Case, resolved.link.case_id)
     assert case is not None  # a link belongs to its case (foreign key)
     return FamilyView(
-        case=case, party=resolved.party, meeting=await lookups.next_live_meeting(session, case.id)
+        case=case,
+        party=resolved.party,
+        meeting=await lookups.next_live_meeting(session, case.id),
+        certificate_issued_on=await deadlines.certificate_issued_on(session, case),
     )

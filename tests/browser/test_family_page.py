@@ -113,6 +113,9 @@ async def test_the_family_books_their_call_and_the_adviser_issues_the_certificat
     await staff_page.get_by_text("Certificate issued and sent").wait_for()
     await staff_page.goto(f"{live_app.url}/staff/cases/{case.case_id}")
     await staff_page.locator("#certificate-issued").wait_for()
+    await page.goto(link)
+    await page.get_by_text("We have emailed you your certificate").wait_for()
+    await fits_a_phone(page, "the family's page after the certificate")
     (sent,) = [m for m in await _mails(live_app, "certificate") if "pat@" in m[0]]
     assert "information" in sent[1].lower()
 

@@ -50,7 +50,15 @@ async def _view(request: web.Request) -> FamilyView:
 def _certificate_due(request: web.Request, view: FamilyView) -> str | None:
     """The day the family's certificate is due, once something calls for one."""
     event = deadlines.certificate_event_on(view.case)
-    return wording.day(certificate_due(event, request.app[WORKDAYS])) if event else None
+    if event is None or _certificate_sent(view):
+        return None
+    return wording.day(certificate_due(event, request.app[WORKDAYS]))
+
+
+def _certificate_sent(view: FamilyView) -> bool:
+    """A certificate was issued for the latest event that called for one."""
+    event, issued = deadlines.certificate_event_on(view.case), view.certificate_issued_on
+    return event is not None and issued is not None and issued >= event
 
 
 def _context(request: web.Request, view: FamilyView, **more: Any) -> dict[str, Any]:
@@ -64,6 +72,7 @@ def _context(request: web.Request, view: FamilyView, **more: Any) -> dict[str, A
         "withdrawn": withdrawal.has_withdrawn(case),
         "may_withdraw": withdrawal.may_withdraw(case, party),
         "certificate_due": _certificate_due(request, view),
+        "certificate_sent": _certificate_sent(view),
         "token": _token(request),
         **more,
     }
