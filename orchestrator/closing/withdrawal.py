@@ -82,28 +82,19 @@ async def withdraw(
             details={"status": case.status.value},
         )
     actor = actor or f"party:{party.id}"
-    today = await cancelling.end_without_meeting(
+    due = await cancelling.end_without_meeting(
         session,
         case,
+        party=party,
         cause=CaseStatusCause.family_withdrew,
         reason=WITHDRAWN_REASON,
+        said=(
+            f"{timeline.a_party(party.role)} withdrew from mediation and asked for the certificate"
+        ),
         now=now,
         bus=bus,
+        calendar=calendar,
         actor=actor,
-    )
-    due = certificate_due(today, calendar)
-    add_timeline(
-        session,
-        case_id=case.id,
-        party_id=party.id,
-        kind="case.declined",
-        summary=(
-            f"{timeline.a_party(party.role)} withdrew from mediation and asked for the "
-            f"certificate. Certificate due by {timeline.date_words(due)}"
-        ),
-        at=now,
-        actor=actor,
-        details={"certificate_due": due.isoformat()},
     )
     note = clean_text(reason or "").strip()[:MAX_REASON]
     await _tell_schedulers(session, case=case, due=due, reason=note, settings=settings, now=now)

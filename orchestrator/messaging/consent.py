@@ -19,7 +19,6 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
 from orchestrator.cases import links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
@@ -98,20 +97,14 @@ async def open_consent(
     session: AsyncSession, token: str, *, settings: Settings, now: datetime
 ) -> ConsentView:
     """Check a consent link; raise LinkInvalid when it does not work."""
-    resolved = await links.resolve(
+    case, party = await links.resolve_party_link(
         session,
         token,
         scope=LinkScope.consent,
         secret=settings.secret_key.get_secret_value(),
         now=now,
     )
-    if resolved.party is None:
-        raise ValidationFailed("this link is not for a person")
-    case = await session.get(Case, resolved.link.case_id)
-    assert case is not None
-    return ConsentView(
-        case=case, party=resolved.party, answer=await consent_answer(session, resolved.party)
-    )
+    return ConsentView(case=case, party=party, answer=await consent_answer(session, party))
 
 
 async def consent_answer(session: AsyncSession, party: Party) -> str | None:
@@ -228,26 +221,18 @@ async def _will_not_take_part(
         or not party.required
     ):
         return
-    today = await cancelling.end_without_meeting(
+    await cancelling.end_without_meeting(
         session,
         case,
+        party=party,
         cause=CaseStatusCause.consent_declined,
         reason=will_not_take_part(party.role),
+        said=(
+            "Disagreement resolution cannot go ahead: "
+            f"{timeline.a_party(party.role, first=False)} will not take part"
+        ),
         now=now,
         bus=bus,
+        calendar=calendar,
         actor=f"party:{party.id}",
-    )
-    due = certificate_due(today, calendar)
-    add_timeline(
-        session,
-        case_id=case.id,
-        party_id=party.id,
-        kind="case.declined",
-        summary=(
-            "Disagreement resolution cannot go ahead: "
-            f"{timeline.a_party(party.role, first=False)} will not take part. "
-            f"Certificate due by {timeline.date_words(due)}"
-        ),
-        at=now,
-        details={"certificate_due": due.isoformat()},
     )

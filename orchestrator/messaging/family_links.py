@@ -80,20 +80,16 @@ async def open_family_page(
     session: AsyncSession, token: str, *, settings: Settings, now: datetime
 ) -> FamilyView:
     """Check a family link; raise LinkInvalid (the friendly 4xx page) when it is dead."""
-    resolved = await links.resolve(
+    case, party = await links.resolve_party_link(
         session,
         token,
         scope=LinkScope.family,
         secret=settings.secret_key.get_secret_value(),
         now=now,
     )
-    if resolved.party is None:
-        raise links.refusal(links.Verdict.unknown)
-    case = await session.get(Case, resolved.link.case_id)
-    assert case is not None  # a link belongs to its case (foreign key)
     return FamilyView(
         case=case,
-        party=resolved.party,
+        party=party,
         meeting=await lookups.next_live_meeting(session, case.id),
         certificate_issued_on=await deadlines.certificate_issued_on(session, case),
     )

@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from calendars.clocks import certificate_due
 from calendars.invite_text import clean_text
-from orchestrator.cases import lifecycle
+from calendars.workdays import WorkingDays
+from orchestrator.cases import lifecycle, timeline
 from orchestrator.core.events import EventBus, MeetingCancelled
 from orchestrator.core.models import (
     Case,
@@ -21,6 +23,7 @@ from orchestrator.core.models import (
     CaseStatusCause,
     Meeting,
     MeetingStatus,
+    Party,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.meeting import transitions
@@ -131,15 +134,19 @@ async def end_without_meeting(
     session: AsyncSession,
     case: Case,
     *,
+    party: Party,
     cause: CaseStatusCause,
     reason: str,
+    said: str,
     now: datetime,
     bus: EventBus,
+    calendar: WorkingDays,
     actor: str,
 ) -> date:
-    """The case will have no meeting: it moves on to its certificate, whose 3 working days
-    run from today (``declined_on``, returned), and every booked meeting is cancelled for
-    everyone with ``reason`` (in the service's words)."""
+    """The case will have no meeting because of what ``party`` said: it moves on to its
+    certificate, due 3 working days after today (``declined_on``; the due day returned),
+    every booked meeting is cancelled for everyone with ``reason`` (in the service's
+    words), and the timeline says ``said`` and when the certificate is due."""
     today = now.astimezone(ZoneInfo(case.timezone)).date()
     case.declined_on = today
     case.updated_at = now
@@ -148,4 +155,15 @@ async def end_without_meeting(
         session, case=case, to=CaseStatus.outcome_recorded, cause=cause, actor=actor, now=now
     )
     await cancel_booked(session, case, reason=reason, now=now, bus=bus, actor=actor)
-    return today
+    due = certificate_due(today, calendar)
+    add_timeline(
+        session,
+        case_id=case.id,
+        party_id=party.id,
+        kind="case.declined",
+        summary=f"{said}. Certificate due by {timeline.date_words(due)}",
+        at=now,
+        actor=actor,
+        details={"certificate_due": due.isoformat()},
+    )
+    return due
