@@ -152,6 +152,8 @@ async def record_la_cannot_meet(
         raise ValidationFailed("the 30-day duty applies to mediation cases only")
     if on > now.astimezone(ZoneInfo(case.timezone)).date():
         raise ValidationFailed("the day the LA said so cannot be in the future")
+    if on < case.referral_date:
+        raise ValidationFailed("the LA cannot have said so before the family asked for mediation")
     if case.status in lifecycle.CLOSED_STATUSES:
         raise InvalidState(f"the case is {case.status.value}", details={"status": case.status})
     case.la_cannot_meet_30_days_on = on

@@ -93,6 +93,7 @@ async def test_the_la_saying_it_cannot_meet_30_days_starts_the_certificate_clock
     ready = await ready_case(staff)
     path = f"/api/v1/cases/{ready.case_id}/la-cannot-meet-30-days"
     await staff.call("POST", path, json={"on": "2026-03-03"}, expect=422)  # tomorrow
+    await staff.call("POST", path, json={"on": "0001-01-01"}, expect=422)  # before the referral
     case = await staff.call("POST", path, json={"on": "2026-03-02"}, expect=200)
     assert case["deadlines"]["certificate_due"]["date"] == THURSDAY
     certificate = await staff.call(
