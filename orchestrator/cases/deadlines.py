@@ -68,14 +68,21 @@ async def certificates_issued_on(
     }
 
 
+def certificate_event_on(case: Case) -> date | None:
+    """The day of the latest event that calls for a certificate (None: none yet).
+
+    The certificate clock runs from it (session held, family declined or withdrew, LA cannot
+    meet the 30 days) until a certificate is issued for it.
+    """
+    events = [case.certificate_event_on, case.declined_on, case.la_cannot_meet_30_days_on]
+    return max((d for d in events if d is not None), default=None)
+
+
 def deadlines_for(
     case: Case, *, target_days: int, calendar: WorkingDays, certificate_issued_on: date | None
 ) -> Deadlines:
     """The case's clocks, from its dates and (once issued, on that day) its certificate."""
-    # The certificate clock runs from the latest event that calls for one (session held,
-    # family declined, LA cannot meet the 30 days) until a certificate is issued for it.
-    events = [case.certificate_event_on, case.declined_on, case.la_cannot_meet_30_days_on]
-    certificate_event = max((d for d in events if d is not None), default=None)
+    certificate_event = certificate_event_on(case)
     issued = certificate_issued_on
     if certificate_event is not None and issued is not None and issued >= certificate_event:
         certificate_event = None

@@ -34,14 +34,14 @@ CASE_TRANSITIONS: Mapping[CaseStatus, Mapping[CaseStatus, frozenset[CaseStatusCa
     S.referred: {
         S.negotiating: frozenset({C.availability_requested}),
         S.booked: frozenset({C.meeting_booked}),
-        S.outcome_recorded: frozenset({C.consent_declined}),
+        S.outcome_recorded: frozenset({C.consent_declined, C.family_withdrew}),
         S.certificate_issued: frozenset({C.certificate_issued}),
         S.closed: _STAFF,
         S.withdrawn: _STAFF,
     },
     S.negotiating: {
         S.booked: frozenset({C.meeting_booked}),
-        S.outcome_recorded: frozenset({C.consent_declined}),
+        S.outcome_recorded: frozenset({C.consent_declined, C.family_withdrew}),
         S.certificate_issued: frozenset({C.certificate_issued}),
         S.closed: _STAFF,
         S.withdrawn: _STAFF,
@@ -50,13 +50,13 @@ CASE_TRANSITIONS: Mapping[CaseStatus, Mapping[CaseStatus, frozenset[CaseStatusCa
         S.negotiating: frozenset({C.meeting_cancelled}),
         S.held: frozenset({C.session_ended}),
         # A session nobody ended here (in person, or its provider's own room).
-        S.outcome_recorded: frozenset({C.outcome_recorded, C.consent_declined}),
+        S.outcome_recorded: frozenset({C.outcome_recorded, C.consent_declined, C.family_withdrew}),
         S.certificate_issued: frozenset({C.certificate_issued}),
         S.closed: _STAFF,
         S.withdrawn: _STAFF,
     },
     S.held: {
-        S.outcome_recorded: frozenset({C.outcome_recorded, C.consent_declined}),
+        S.outcome_recorded: frozenset({C.outcome_recorded, C.consent_declined, C.family_withdrew}),
         S.certificate_issued: frozenset({C.certificate_issued}),  # an information call (MIAS)
         S.closed: _STAFF,
         S.withdrawn: _STAFF,

@@ -23,7 +23,7 @@ from sqlmodel import col
 
 from orchestrator.cases import short_links
 from orchestrator.core.errors import LinkInvalid
-from orchestrator.core.models import Link, LinkScope, Meeting, MeetingStatus, Party
+from orchestrator.core.models import Case, Link, LinkScope, Meeting, MeetingStatus, Party
 
 ALGORITHM = "HS256"
 AUDIENCE = "mediation-orchestrator:party-link"
@@ -37,6 +37,7 @@ PATH_FOR_SCOPE = {
     LinkScope.consent: "/c/",
     LinkScope.feed: "/feeds/mediators/",
     LinkScope.supporters: "/b/",
+    LinkScope.family: "/f/",
 }
 
 
@@ -295,6 +296,19 @@ async def resolve(
     resolved, found = await inspect(session, token, scope=scope, secret=secret, now=now)
     ensure_live(found)
     return resolved
+
+
+async def resolve_party_link(
+    session: AsyncSession, token: str, *, scope: LinkScope, secret: str, now: datetime
+) -> tuple[Case, Party]:
+    """The case and the person of a link a party holds; LinkInvalid when it is dead (or is
+    not a person's)."""
+    resolved = await resolve(session, token, scope=scope, secret=secret, now=now)
+    if resolved.party is None:
+        raise refusal(Verdict.unknown)
+    case = await session.get(Case, resolved.link.case_id)
+    assert case is not None  # a link belongs to its case (foreign key)
+    return case, resolved.party
 
 
 async def revoke(session: AsyncSession, *, link_id: str, now: datetime) -> None:

@@ -24,12 +24,9 @@ from orchestrator.core.models import (
     CaseKind,
     CertificateKind,
     Meeting,
-    MeetingStatus,
     Outcome,
 )
-
-# A meeting in one of these states is still going to happen (or is happening).
-_LIVE_MEETING = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
+from orchestrator.scheduling import lookups
 
 
 async def event_for(
@@ -62,7 +59,10 @@ async def event_for(
         event_date = event_date or case.certificate_event_on
         if event_date is None:
             raise ValidationFailed("give the event_date of the information session")
-        return event_date, None, None
+        call = await session.get(Meeting, meeting_id) if meeting_id is not None else None
+        if call is not None and call.case_id != case.id:
+            raise ValidationFailed("that meeting is not this case's")
+        return event_date, call, None
     if kind is CertificateKind.declined:
         event_date = event_date or case.declined_on
         if event_date is None:
@@ -81,12 +81,7 @@ async def event_for(
 
 async def _refuse_while_booked(session: AsyncSession, case: Case) -> None:
     """A case that was declined cannot also have a meeting booked: cancel it first."""
-    meeting = await session.scalar(
-        select(Meeting)
-        .where(col(Meeting.case_id) == case.id, col(Meeting.status).in_(_LIVE_MEETING))
-        .order_by(col(Meeting.start_at))
-        .limit(1)
-    )
+    meeting = await lookups.next_live_meeting(session, case.id)
     if meeting is None:
         return
     day = wording.date_only(meeting.start_at.astimezone(ZoneInfo(case.timezone)).date())

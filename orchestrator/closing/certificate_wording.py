@@ -9,7 +9,15 @@ from datetime import date
 
 from calendars import wording
 from orchestrator.closing.outcomes import MEDIATION_HELD
-from orchestrator.core.models import ROLE_WORDS, Case, CaseKind, CertificateKind, Outcome, Party
+from orchestrator.core.models import (
+    FAMILY_ROLES,
+    ROLE_WORDS,
+    Case,
+    CaseKind,
+    CertificateKind,
+    Outcome,
+    Party,
+)
 
 TITLES = {
     CertificateKind.mediation: "Mediation certificate",
@@ -44,7 +52,12 @@ def statement(
     compulsory school age decides, so the sentence names them."""
     day = wording.date_only(event_date)
     family = family_words(young_person)
-    if kind is CertificateKind.declined and case_kind is CaseKind.disagreement_resolution:
+    family_withdrew = declined_by is not None and declined_by.role in FAMILY_ROLES
+    if (
+        kind is CertificateKind.declined
+        and case_kind is CaseKind.disagreement_resolution
+        and not family_withdrew
+    ):
         # Voluntary for everyone: here it is the other side, not the family, that said no.
         who = (
             f"the other party ({ROLE_WORDS[declined_by.role]})"

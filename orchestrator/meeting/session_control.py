@@ -106,6 +106,33 @@ async def end(
     return meeting
 
 
+async def call_done(
+    session: AsyncSession, *, meeting: Meeting, now: datetime, actor_id: uuid.UUID | None
+) -> Meeting:
+    """The adviser marks an information call as having taken place: it ends, and the
+    3 working days of its certificate start. Not before the call's time (InvalidState)."""
+    case = await session.get(Case, meeting.case_id)
+    if case is None or case.kind is not CaseKind.mias:
+        raise InvalidState("only an information call is marked done; end a meeting in its room")
+    if now < meeting.start_at:
+        local = meeting.start_at.astimezone(ZoneInfo(case.timezone))
+        raise InvalidState(
+            f"the call is booked for {wording.clock(local)} on {wording.day_and_month(local)}: "
+            "mark it done once it has taken place",
+            details={"start": meeting.start_at.isoformat()},
+        )
+    if meeting.status is MS.scheduled:
+        await transition(
+            session,
+            meeting=meeting,
+            to=MS.in_session,
+            source="mediator",
+            now=now,
+            actor_id=actor_id,
+        )
+    return await end(session, meeting=meeting, now=now, actor_id=actor_id)
+
+
 async def _close_rooms(
     session: AsyncSession, *, meeting: Meeting, state: RoomState, now: datetime
 ) -> None:

@@ -14,15 +14,13 @@ The request goes through the outbox under one idempotency key per case and perso
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from calendars.clocks import certificate_due
 from calendars.workdays import WorkingDays
-from orchestrator.cases import lifecycle, links, timeline
+from orchestrator.cases import links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
 from orchestrator.core.models import (
@@ -31,19 +29,15 @@ from orchestrator.core.models import (
     ROLE_WORDS,
     Case,
     CaseKind,
-    CaseStatus,
     CaseStatusCause,
     LinkScope,
-    Meeting,
-    MeetingStatus,
     Party,
     PartyRole,
     TimelineEntry,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.outgoing_mail import already_queued, send_plain
-from orchestrator.messaging.ways_in import link_url
+from orchestrator.messaging.outgoing_mail import send_own_link
 from orchestrator.scheduling import cancelling
 
 SUPPORTER_ROLES = frozenset(
@@ -68,34 +62,19 @@ async def send_consent_request(
     """Ask one other party whether they will take part, with their own yes/no link."""
     if not needs_consent(case, party) or party.email is None:
         return False
-    key = f"notice:consent:{case.id}:{party.id}"
-    if await already_queued(session, key):
-        return False
-    link = await links.issue(
+    sent = await send_own_link(
         session,
-        case_id=case.id,
+        case=case,
+        party=party,
         scope=LinkScope.consent,
-        now=now,
-        ttl=timedelta(days=settings.link_ttl_days),
-        party_id=party.id,
-    )
-    await send_plain(
-        session,
         kind="consent_request",
-        key=key,
-        to_name=party.name,
-        to_addr=party.email,
-        context={
-            "recipient_name": party.name,
-            "reference": case.reference,
-            "consent_url": link_url(link, settings),
-        },
+        key=f"notice:consent:{case.id}:{party.id}",
+        url_name="consent_url",
         settings=settings,
         now=now,
-        case_id=case.id,
-        easy_read=party.easy_read,
-        language=party.language,
     )
+    if not sent:
+        return False
     add_timeline(
         session,
         case_id=case.id,
@@ -118,20 +97,14 @@ async def open_consent(
     session: AsyncSession, token: str, *, settings: Settings, now: datetime
 ) -> ConsentView:
     """Check a consent link; raise LinkInvalid when it does not work."""
-    resolved = await links.resolve(
+    case, party = await links.resolve_party_link(
         session,
         token,
         scope=LinkScope.consent,
         secret=settings.secret_key.get_secret_value(),
         now=now,
     )
-    if resolved.party is None:
-        raise ValidationFailed("this link is not for a person")
-    case = await session.get(Case, resolved.link.case_id)
-    assert case is not None
-    return ConsentView(
-        case=case, party=resolved.party, answer=await consent_answer(session, resolved.party)
-    )
+    return ConsentView(case=case, party=party, answer=await consent_answer(session, party))
 
 
 async def consent_answer(session: AsyncSession, party: Party) -> str | None:
@@ -248,53 +221,18 @@ async def _will_not_take_part(
         or not party.required
     ):
         return
-    today = now.astimezone(ZoneInfo(case.timezone)).date()
-    case.declined_on = today
-    actor = f"party:{party.id}"
-    # First, so that cancelling the meetings does not send the case back to finding a time.
-    await lifecycle.move_case(
+    await cancelling.end_without_meeting(
         session,
-        case=case,
-        to=CaseStatus.outcome_recorded,
+        case,
+        party=party,
         cause=CaseStatusCause.consent_declined,
-        actor=actor,
-        now=now,
-    )
-    await _cancel_booked(
-        session, case, reason=will_not_take_part(party.role), now=now, bus=bus, actor=actor
-    )
-    due = certificate_due(today, calendar)
-    add_timeline(
-        session,
-        case_id=case.id,
-        party_id=party.id,
-        kind="case.declined",
-        summary=(
+        reason=will_not_take_part(party.role),
+        said=(
             "Disagreement resolution cannot go ahead: "
-            f"{timeline.a_party(party.role, first=False)} will not take part. "
-            f"Certificate due by {timeline.date_words(due)}"
+            f"{timeline.a_party(party.role, first=False)} will not take part"
         ),
-        at=now,
-        details={"certificate_due": due.isoformat()},
+        now=now,
+        bus=bus,
+        calendar=calendar,
+        actor=f"party:{party.id}",
     )
-
-
-async def _cancel_booked(
-    session: AsyncSession, case: Case, *, reason: str, now: datetime, bus: EventBus, actor: str
-) -> None:
-    """Cancel every booked meeting of the case as staff would, the reason on the timeline."""
-    booked = await session.scalars(
-        select(Meeting)
-        .where(col(Meeting.case_id) == case.id, col(Meeting.status) == MeetingStatus.scheduled)
-        .order_by(col(Meeting.start_at))
-    )
-    for meeting in list(booked.all()):
-        await cancelling.cancel(
-            session,
-            meeting=meeting,
-            reason=reason,
-            now=now,
-            bus=bus,
-            actor=actor,
-            reason_on_timeline=True,
-        )

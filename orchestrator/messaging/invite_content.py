@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendars import wording
 from calendars.invite_spec import Attendee, EventSpec, JoinDetails, Organizer
 from calendars.invite_text import when_text
-from orchestrator.core.models import Meeting
+from orchestrator.core.models import CaseKind, Meeting
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.invitees import MeetingFacts, Recipient
+from orchestrator.messaging.invitees import MIAS_WHAT_TO_EXPECT, MeetingFacts, Recipient
 from orchestrator.messaging.outgoing_mail import organizer_name
 from orchestrator.messaging.ways_in import (
     ANSWERS,
@@ -35,6 +35,11 @@ WHAT_TO_EXPECT = (
     "it: they will talk with everyone together and may also speak with each side "
     "privately. You can ask for a break at any time. Nothing is recorded."
 )
+
+
+def what_to_expect(facts: MeetingFacts) -> str:
+    """What the meeting is like: a 2-4 hour mediation, or a 20-minute information call."""
+    return MIAS_WHAT_TO_EXPECT if facts.case.kind is CaseKind.mias else WHAT_TO_EXPECT
 
 
 def event_spec(
@@ -68,7 +73,7 @@ def event_spec(
         end=facts.meeting.end_at,
         tzid=facts.case.timezone,
         summary=f"{facts.label[:1].upper()}{facts.label[1:]} – {settings.service_name}",
-        description=f"{WHAT_TO_EXPECT}\n\nNeed help? Call {settings.help_line}.",
+        description=f"{what_to_expect(facts)}\n\nNeed help? Call {settings.help_line}.",
         organizer=Organizer(organizer_name(settings), settings.mail_from),
         attendees=attendees,
         join=join,
@@ -83,6 +88,7 @@ def meeting_context(
     person's ways in with their own first (``ways_in``), the rest "if you need to"."""
     join = spec.join
     channel = recipient.party.channel if recipient.party is not None else None
+    phone_call = facts.adviser_calls(recipient.party)
     return {
         "service_name": settings.service_name,
         "help_line": settings.help_line,
@@ -94,14 +100,18 @@ def meeting_context(
         "dial_in_pin": join.dial_in_pin,
         "venue": join.venue,
         "venue_notes": join.venue_notes,
-        "ways_in": [way.value for way in ways_for(join, facts.meeting.mode, channel)],
+        # The adviser phones the family: they have nothing to join.
+        "ways_in": (
+            [] if phone_call else [way.value for way in ways_for(join, facts.meeting.mode, channel)]
+        ),
+        "phone_call": phone_call,
         "join_opens_at": wording.clock_before(
             joining.join_opens_at(facts.meeting, settings),
             meeting_start=facts.meeting.start_at,
             zone=facts.case.timezone,
         ),
         "people": facts.people(),
-        "what_to_expect": WHAT_TO_EXPECT,
+        "what_to_expect": what_to_expect(facts),
         "rsvp": None,
         "update": False,
         "removed": False,

@@ -36,6 +36,13 @@ MEETING_LABELS = {
     CaseKind.mias: "mediation information call",
 }
 
+# An information call (MIAS) is a telephone call the adviser makes to the family.
+MIAS_WHAT_TO_EXPECT = (
+    "The call takes about 20 minutes. The adviser explains what mediation is, how it "
+    "differs from the Tribunal, and answers your questions. You do not have to go to "
+    "mediation. Nothing is recorded."
+)
+
 ROLE_LABELS = {
     PartyRole.parent: "Parent or carer",
     PartyRole.young_person: "Young person",
@@ -92,9 +99,17 @@ class MeetingFacts:
     def label(self) -> str:
         return MEETING_LABELS.get(self.case.kind, "mediation meeting")
 
+    def adviser_calls(self, party: Party | None) -> dict[str, str] | None:
+        """For an information call, who phones whom and on which number (else None)."""
+        if self.case.kind is not CaseKind.mias or party is None:
+            return None
+        caller = self.mediator.name if self.mediator else "One of our advisers"
+        return {"caller": caller, "number": party.phone or ""}
+
     def people(self) -> list[str]:
         """Who will be there, by role only (no names or contacts of other parties)."""
-        shown = ["Mediator (chairs the meeting)"] if self.mediator else []
+        chair = "Adviser (phones you)" if self.case.kind is CaseKind.mias else None
+        shown = [chair or "Mediator (chairs the meeting)"] if self.mediator else []
         shown += [ROLE_LABELS.get(p.role, p.role.value) for p, _ in self.parties]
         return shown
 

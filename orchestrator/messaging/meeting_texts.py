@@ -55,6 +55,7 @@ async def way_in(
         link = await current_join_link(session, meeting, party_id=party.id)
         video_url = link_url(link, settings) if link is not None else None
     return {
+        "phone_call": facts.adviser_calls(party),
         "dial_in_number": phone.number if phone else None,
         "dial_in_pin": phone.pin if phone else None,
         "venue": venue,

@@ -5,8 +5,8 @@
   recorded as ``Case.referral_sent_at``, the start of the statutory 30 days.
 - When a mediator is assigned, each party is told a mediator will contact them (and
   anyone who joins the case later is told too).
-- Disagreement resolution's "will you take part?" is ``consent``; it is asked from here
-  as each party joins.
+- Disagreement resolution's "will you take part?" is ``consent``, and the family's own
+  page is ``family_links``; both are sent from here as each party joins.
 
 Everything goes through the outbox under one idempotency key per notice and person.
 """
@@ -31,7 +31,7 @@ from orchestrator.core.events import (
 from orchestrator.core.models import Case, CaseKind, Mediator, Party, PartyRole
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import consent
+from orchestrator.messaging import consent, family_links
 from orchestrator.messaging.invitees import MEETING_LABELS
 from orchestrator.messaging.outgoing_mail import send_plain
 
@@ -169,6 +169,9 @@ def install(bus: EventBus) -> None:
             return
         await send_referral_notice(session, case=case, settings=ctx.settings, now=ctx.now)
         await consent.send_consent_request(
+            session, case=case, party=party, settings=ctx.settings, now=ctx.now
+        )
+        await family_links.send_family_link(
             session, case=case, party=party, settings=ctx.settings, now=ctx.now
         )
         if case.mediator_id is not None:

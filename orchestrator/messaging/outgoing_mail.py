@@ -10,7 +10,7 @@ calendar invitations are packaged in ``itip_mail`` on the same envelope and queu
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import Message
 from typing import Any, TypedDict
 
@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import build_plain_message
-from orchestrator.core.models import OutboxKind, OutboxMessage
+from orchestrator.cases import links
+from orchestrator.core.models import Case, LinkScope, OutboxKind, OutboxMessage, Party
 from orchestrator.core.settings import Settings
 from orchestrator.mail_templates import RenderedMail, render_mail
 from orchestrator.messaging import outbox
@@ -134,3 +135,53 @@ async def send_plain(
         meeting_id=meeting_id,
     )
     return True
+
+
+async def send_own_link(
+    session: AsyncSession,
+    *,
+    case: Case,
+    party: Party,
+    scope: LinkScope,
+    kind: str,
+    key: str,
+    url_name: str,
+    settings: Settings,
+    now: datetime,
+    short: bool = False,
+    context: dict[str, Any] | None = None,
+) -> bool:
+    """Issue one party their own link of ``scope`` and email it (once per ``key``); the
+    mail's template gets it as ``url_name`` (by its short alias when ``short``)."""
+    if party.email is None or await already_queued(session, key):
+        return False
+    link = await links.issue(
+        session,
+        case_id=case.id,
+        scope=scope,
+        now=now,
+        ttl=timedelta(days=settings.link_ttl_days),
+        party_id=party.id,
+    )
+    secret = settings.secret_key.get_secret_value()
+    url = (links.short_url_for if short else links.url_for)(
+        link, base_url=settings.base_url, secret=secret
+    )
+    return await send_plain(
+        session,
+        kind=kind,
+        key=key,
+        to_name=party.name,
+        to_addr=party.email,
+        context={
+            "recipient_name": party.name,
+            "reference": case.reference,
+            url_name: url,
+            **(context or {}),
+        },
+        settings=settings,
+        now=now,
+        case_id=case.id,
+        easy_read=party.easy_read,
+        language=party.language,
+    )

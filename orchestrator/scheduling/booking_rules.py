@@ -50,7 +50,9 @@ def broken_rules(
     return rule_breaks(
         start,
         end,
-        rules=search_inputs.scheduling_rules(case.timezone, workdays),
+        rules=search_inputs.scheduling_rules(
+            case.timezone, workdays, notice_working_days=search_inputs.notice_for(case)
+        ),
         hours=search_inputs.working_hours(mediator.working_hours if mediator else None),
         parties=[
             search_inputs.party_availability(party, answers=answers.get(party.id))
@@ -72,6 +74,7 @@ async def _parties_and_breaks(
 ) -> tuple[list[Party], list[RuleBreak]]:
     """The case's parties, and the rules a meeting from ``start`` to ``end`` breaks for them."""
     parties, answers = await search_inputs.parties_and_answers(session, case_id=case.id)
+    parties = search_inputs.taking_part(case, parties)
     breaks = broken_rules(
         case=case,
         mediator=mediator,

@@ -6,12 +6,16 @@ The case goes back to negotiating when this was its only meeting still in play.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
+from calendars.clocks import certificate_due
 from calendars.invite_text import clean_text
-from orchestrator.cases import lifecycle
+from calendars.workdays import WorkingDays
+from orchestrator.cases import lifecycle, timeline
 from orchestrator.core.events import EventBus, MeetingCancelled
 from orchestrator.core.models import (
     Case,
@@ -19,6 +23,7 @@ from orchestrator.core.models import (
     CaseStatusCause,
     Meeting,
     MeetingStatus,
+    Party,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.meeting import transitions
@@ -90,3 +95,75 @@ async def cancel(
         session, MeetingCancelled(case_id=meeting.case_id, at=now, meeting_id=meeting.id)
     )
     return meeting
+
+
+async def cancel_booked(
+    session: AsyncSession,
+    case: Case,
+    *,
+    reason: str,
+    now: datetime,
+    bus: EventBus,
+    actor: str,
+) -> list[Meeting]:
+    """Cancel every booked meeting of the case as staff would, the reason on the timeline.
+
+    For a reason in the service's own words ("The family withdrew"): everyone gets the
+    CANCEL (and a text where they go by phone), reminders stop, write-back hears of it.
+    """
+    booked = await session.scalars(
+        select(Meeting)
+        .where(col(Meeting.case_id) == case.id, col(Meeting.status) == MeetingStatus.scheduled)
+        .order_by(col(Meeting.start_at))
+    )
+    cancelled = list(booked.all())
+    for meeting in cancelled:
+        await cancel(
+            session,
+            meeting=meeting,
+            reason=reason,
+            now=now,
+            bus=bus,
+            actor=actor,
+            reason_on_timeline=True,
+        )
+    return cancelled
+
+
+async def end_without_meeting(
+    session: AsyncSession,
+    case: Case,
+    *,
+    party: Party,
+    cause: CaseStatusCause,
+    reason: str,
+    said: str,
+    now: datetime,
+    bus: EventBus,
+    calendar: WorkingDays,
+    actor: str,
+) -> date:
+    """The case will have no meeting because of what ``party`` said: it moves on to its
+    certificate, due 3 working days after today (``declined_on``; the due day returned),
+    every booked meeting is cancelled for everyone with ``reason`` (in the service's
+    words), and the timeline says ``said`` and when the certificate is due."""
+    today = now.astimezone(ZoneInfo(case.timezone)).date()
+    case.declined_on = today
+    case.updated_at = now
+    # First, so that cancelling the meetings does not send the case back to finding a time.
+    await lifecycle.move_case(
+        session, case=case, to=CaseStatus.outcome_recorded, cause=cause, actor=actor, now=now
+    )
+    await cancel_booked(session, case, reason=reason, now=now, bus=bus, actor=actor)
+    due = certificate_due(today, calendar)
+    add_timeline(
+        session,
+        case_id=case.id,
+        party_id=party.id,
+        kind="case.declined",
+        summary=f"{said}. Certificate due by {timeline.date_words(due)}",
+        at=now,
+        actor=actor,
+        details={"certificate_due": due.isoformat()},
+    )
+    return due

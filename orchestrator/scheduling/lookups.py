@@ -52,6 +52,16 @@ async def has_other_live_meeting(session: AsyncSession, meeting: Meeting) -> boo
     return other is not None
 
 
+async def next_live_meeting(session: AsyncSession, case_id: uuid.UUID) -> Meeting | None:
+    """The case's next meeting still to happen (or happening now), if any."""
+    return await session.scalar(
+        select(Meeting)
+        .where(col(Meeting.case_id) == case_id, col(Meeting.status).in_(LIVE_STATUSES))
+        .order_by(col(Meeting.start_at))
+        .limit(1)
+    )
+
+
 async def meetings_of_mediators(
     session: AsyncSession, *, mediator_ids: AbstractSet[uuid.UUID] | None
 ) -> list[tuple[Meeting, Case]]:

@@ -26,7 +26,16 @@ from calendars.intervals import Interval
 from calendars.slots import Answer, PartyAvailability
 from calendars.workdays import WorkingDays
 from orchestrator.cases import deadlines, service_record
-from orchestrator.core.models import Case, Mediator, Meeting, MeetingStatus, Party, PollAnswer
+from orchestrator.core.models import (
+    FAMILY_ROLES,
+    Case,
+    CaseKind,
+    Mediator,
+    Meeting,
+    MeetingStatus,
+    Party,
+    PollAnswer,
+)
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling.busy_times import CalendarError, Calendars
 
@@ -71,6 +80,19 @@ def party_rules(raw: Mapping[str, Any] | None) -> solver_rules.PartyRules:
             else None
         ),
     )
+
+
+def notice_for(case: Case) -> int:
+    """The working days' notice of the date the family is owed: none for an information call,
+    which they book themselves for a day and time that suits them."""
+    return 0 if case.kind is CaseKind.mias else NOTICE_WORKING_DAYS
+
+
+def taking_part(case: Case, parties: Sequence[Party]) -> list[Party]:
+    """Who a meeting of the case is with: an information call is the adviser and the family."""
+    if case.kind is CaseKind.mias:
+        return [party for party in parties if party.role in FAMILY_ROLES]
+    return list(parties)
 
 
 def scheduling_rules(
@@ -222,6 +244,7 @@ async def search_inputs(
     a time the slot search would not.
     """
     parties, answers = await parties_and_answers(session, case_id=case.id)
+    parties = taking_part(case, parties)
     mediator, bookings = await mediator_and_bookings(
         session, mediator_id=case.mediator_id, window=window, exclude_case_id=case.id
     )
@@ -241,6 +264,12 @@ async def search_inputs(
         parties=parties,
         people=people,
         mediator=mediator_rules(mediator, bookings=bookings, busy=busy.mediator),
-        rules=scheduling_rules(case.timezone, calendar, notice_working_days=notice_working_days),
+        rules=scheduling_rules(
+            case.timezone,
+            calendar,
+            notice_working_days=notice_for(case)
+            if notice_working_days is None
+            else notice_working_days,
+        ),
         calendar_errors=busy.errors,
     )

@@ -27,6 +27,7 @@ from orchestrator.web import health_watch, home, openapi, pages, ratelimit, syst
 from orchestrator.web.api import attendance as api_attendance
 from orchestrator.web.api import availability as api_availability
 from orchestrator.web.api import cases as api_cases
+from orchestrator.web.api import family_choices as api_family_choices
 from orchestrator.web.api import feeds as api_feeds
 from orchestrator.web.api import join_links as api_join_links
 from orchestrator.web.api import meetings as api_meetings
@@ -63,6 +64,7 @@ from orchestrator.web.middlewares import (
     error_middleware,
     security_headers_middleware,
 )
+from orchestrator.web.party import family as party_family
 from orchestrator.web.party import join as party_join
 from orchestrator.web.party import poll as party_poll
 from orchestrator.web.party import prepare as party_prepare
@@ -77,6 +79,7 @@ from orchestrator.web.staff import cancel as staff_cancel
 from orchestrator.web.staff import cases as staff_cases
 from orchestrator.web.staff import console as staff_console
 from orchestrator.web.staff import console_actions as staff_console_actions
+from orchestrator.web.staff import family_choices as staff_family_choices
 from orchestrator.web.staff import find_a_time as staff_find_a_time
 from orchestrator.web.staff import my_meetings as staff_my_meetings
 from orchestrator.web.staff import outcome as staff_outcome
@@ -104,6 +107,7 @@ API_ROUTERS = [
     api_feeds.router,
     api_planning.router,
     api_referrals.router,
+    api_family_choices.router,
 ]
 # ... and its page/call-back route tables here.
 PAGE_ROUTES: list[web.RouteTableDef] = [
@@ -135,6 +139,8 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     party_referral.routes,
     party_supporters.routes,
     staff_referrals.routes,
+    party_family.routes,
+    staff_family_choices.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).

@@ -34,7 +34,9 @@ class Scenario:
     meeting_id: uuid.UUID | None = None
 
 
-async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
+async def case_with_people(
+    live: LiveApp, *, poll: bool = True, kind: CaseKind = CaseKind.mediation
+) -> Scenario:
     app = live.app
     now = live.clock()
     async with app[DB].write() as session:
@@ -61,7 +63,7 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
             session,
             data=CaseCreate(
                 reference="KIDS-2026-021",
-                kind=CaseKind.mediation,
+                kind=kind,
                 local_authority="Kent",
                 referral_date=date(2026, 2, 27),
             ),

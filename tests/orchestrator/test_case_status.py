@@ -22,11 +22,13 @@ EXPECTED = {
     (S.referred, S.negotiating, C.availability_requested),
     (S.referred, S.booked, C.meeting_booked),
     (S.referred, S.outcome_recorded, C.consent_declined),
+    (S.referred, S.outcome_recorded, C.family_withdrew),  # the family withdrew
     (S.referred, S.certificate_issued, C.certificate_issued),
     (S.referred, S.closed, C.staff),
     (S.referred, S.withdrawn, C.staff),
     (S.negotiating, S.booked, C.meeting_booked),
     (S.negotiating, S.outcome_recorded, C.consent_declined),
+    (S.negotiating, S.outcome_recorded, C.family_withdrew),  # the family withdrew
     (S.negotiating, S.certificate_issued, C.certificate_issued),
     (S.negotiating, S.closed, C.staff),
     (S.negotiating, S.withdrawn, C.staff),
@@ -34,11 +36,13 @@ EXPECTED = {
     (S.booked, S.held, C.session_ended),
     (S.booked, S.outcome_recorded, C.outcome_recorded),
     (S.booked, S.outcome_recorded, C.consent_declined),
+    (S.booked, S.outcome_recorded, C.family_withdrew),  # the family withdrew
     (S.booked, S.certificate_issued, C.certificate_issued),
     (S.booked, S.closed, C.staff),
     (S.booked, S.withdrawn, C.staff),
     (S.held, S.outcome_recorded, C.outcome_recorded),
     (S.held, S.outcome_recorded, C.consent_declined),
+    (S.held, S.outcome_recorded, C.family_withdrew),  # the family withdrew
     (S.held, S.certificate_issued, C.certificate_issued),
     (S.held, S.closed, C.staff),
     (S.held, S.withdrawn, C.staff),

@@ -36,6 +36,7 @@ class CaseStatusCause(StrEnum):
     session_ended = "session_ended"
     outcome_recorded = "outcome_recorded"
     consent_declined = "consent_declined"  # disagreement resolution: a party said no
+    family_withdrew = "family_withdrew"  # the family withdrew and asked for the certificate
     certificate_issued = "certificate_issued"
     staff = "staff"  # a member of staff closed or withdrew the case
 
@@ -96,6 +97,7 @@ class LinkScope(StrEnum):
     consent = "consent"  # disagreement resolution: "will you take part?"
     feed = "feed"  # a mediator's subscribable calendar
     supporters = "supporters"  # a young person's "Who would you like to bring?"
+    family = "family"  # the family's own page: book the information call, withdraw
 
 
 class MeetingMode(StrEnum):

@@ -65,6 +65,7 @@ DATE_LABELS = {
     "referral_date": "referral date",
     "decision_date": "decision date",
     "icb_notified_on": "date the ICB was told",
+    "la_cannot_meet_30_days_on": "date the local authority said so",
 }
 DATE_PARTS = ("day", "month", "year")
 
