@@ -62,7 +62,9 @@ from orchestrator.web.middlewares import (
     error_middleware,
     security_headers_middleware,
 )
+from orchestrator.web.party import agreement as party_agreement
 from orchestrator.web.party import join as party_join
+from orchestrator.web.party import meeting_papers as party_meeting_papers
 from orchestrator.web.party import poll as party_poll
 from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import reply as party_reply
@@ -75,6 +77,7 @@ from orchestrator.web.staff import cases as staff_cases
 from orchestrator.web.staff import console as staff_console
 from orchestrator.web.staff import console_actions as staff_console_actions
 from orchestrator.web.staff import find_a_time as staff_find_a_time
+from orchestrator.web.staff import meeting_papers as staff_meeting_papers
 from orchestrator.web.staff import my_meetings as staff_my_meetings
 from orchestrator.web.staff import outcome as staff_outcome
 from orchestrator.web.staff import parties as staff_parties
@@ -118,6 +121,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_console.routes,
     staff_console_actions.routes,
     staff_outcome.routes,
+    staff_meeting_papers.routes,
     staff_reports.routes,
     party_poll.routes,
     party_join.routes,
@@ -127,6 +131,8 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     hooks_notify.routes,
     api_feeds.routes,
     party_prepare.routes,
+    party_meeting_papers.routes,
+    party_agreement.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).

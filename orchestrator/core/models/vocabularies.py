@@ -95,6 +95,8 @@ class LinkScope(StrEnum):
     prepare = "prepare"  # case summary / Child's View uploads
     consent = "consent"  # disagreement resolution: "will you take part?"
     feed = "feed"  # a mediator's subscribable calendar
+    agreement = "agreement"  # read and confirm the written agreement
+    feedback = "feedback"  # how was the mediation?
 
 
 class MeetingMode(StrEnum):
