@@ -4,8 +4,8 @@ An action with a date and a party who owns it (usually the LA) gets one reminder
 ``action:<id>``, due at 9am on the case's clock ``REMINDER_DAYS_BEFORE`` days before its
 date (at once, if that has passed and the date has not). The rows are ordinary
 ``Reminder`` rows with no meeting or poll, so the reminder scheduler's sweep wakes for
-them and ``messaging.action_reminders`` sends them. ``overdue_count`` is the SQL the
-deadline board adds to its one query.
+them and ``messaging.action_reminders`` sends them. The deadline board counts the overdue
+ones in its own query (``cases.board_clocks.overdue_actions``).
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import col, select
 
 from orchestrator.core import bulk_insert
-from orchestrator.core.models import Agreement, AgreementAction, Case, Reminder
+from orchestrator.core.models import AgreementAction, Case, Reminder
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.action_reminders import ACTION_KIND
 from orchestrator.messaging.reminders import reminder_id
@@ -64,18 +61,3 @@ async def plan_reminders(
     if rows:
         await bulk_insert.insert_new(session, rows)
     return len(rows)
-
-
-def overdue_count(today: date) -> ColumnElement[int]:
-    """For the board's query: the case's final agreement's actions whose date has passed."""
-    return (
-        select(sa.func.count(col(AgreementAction.id)))
-        .join(Agreement, col(Agreement.id) == col(AgreementAction.agreement_id))
-        .where(
-            col(AgreementAction.case_id) == col(Case.id),
-            col(Agreement.final_at).is_not(None),
-            col(AgreementAction.due_on) < today,
-        )
-        .correlate(Case)
-        .scalar_subquery()
-    )
