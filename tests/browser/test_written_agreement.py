@@ -146,7 +146,8 @@ async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
     assert await reminder_sending.send_due(db, settings=settings, now=at_nine, worker_id="t") == 1
     await live_app.app[DISPATCHER].run_once()
     [reminder] = _mails(live_app, "lee@kent.example", "Reminder: an action from your mediation")
-    assert "Start the EHC needs assessment" in reminder.get_body(("plain",)).get_content()
+    words = reminder.get_body(("plain",))
+    assert words is not None and "Start the EHC needs assessment" in words.get_content()
     assert _mails(live_app, "pat@family.example", "Reminder: an action") == []
 
     # After the date the board shows the action overdue.
