@@ -63,6 +63,7 @@ from orchestrator.web.middlewares import (
     security_headers_middleware,
 )
 from orchestrator.web.party import agreement as party_agreement
+from orchestrator.web.party import feedback as party_feedback
 from orchestrator.web.party import join as party_join
 from orchestrator.web.party import meeting_papers as party_meeting_papers
 from orchestrator.web.party import poll as party_poll
@@ -133,6 +134,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     party_prepare.routes,
     party_meeting_papers.routes,
     party_agreement.routes,
+    party_feedback.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).
