@@ -24,6 +24,7 @@ from orchestrator.messaging.mail_backend import build_mail_backend
 from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.staff.accounts import PasswordWorkers
 from orchestrator.web import health_watch, home, openapi, pages, ratelimit, system
+from orchestrator.web.api import agreements as api_agreements
 from orchestrator.web.api import attendance as api_attendance
 from orchestrator.web.api import availability as api_availability
 from orchestrator.web.api import cases as api_cases
@@ -99,6 +100,7 @@ API_ROUTERS = [
     api_attendance.router,
     api_availability.router,
     api_outcomes.router,
+    api_agreements.router,
     api_reports.router,
     api_webhooks.router,
     api_feeds.router,

@@ -28,7 +28,8 @@ def _feedback_links(live: LiveApp) -> dict[str, list[str]]:
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
         if SUBJECT not in str(mail["Subject"]):
             continue
-        body = mail.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        body = mail.get_body(preferencelist=("plain",))
+        assert body is not None
         match = re.search(r"https?://\S+/f/\S+", body.get_content())
         assert match
         found.setdefault(str(mail["To"]), []).append(match.group(0))
