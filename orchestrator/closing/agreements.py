@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel._compat import SQLModelConfig
 
-from orchestrator.cases import roster
+from orchestrator.cases import roster, timeline
 from orchestrator.closing import agreement_actions, agreement_mail, agreement_pdf
 from orchestrator.core.errors import InvalidState, NotFound, ValidationFailed
 from orchestrator.core.models import (
@@ -266,7 +266,7 @@ async def answer(
         meeting_id=agreement.meeting_id,
         party_id=party.id,
         kind="agreement.answered",
-        summary=f"{party.name} "
+        summary=f"{timeline.a_party(party.role)} "
         + (
             "confirmed the agreement"
             if data.confirmed
