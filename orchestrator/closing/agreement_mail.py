@@ -17,10 +17,9 @@ from orchestrator.cases import links
 from orchestrator.core.models import Agreement, LinkScope, Meeting, Party, is_person_name
 from orchestrator.core.settings import Settings
 from orchestrator.mail_templates import render_mail
-from orchestrator.messaging import text_messages
+from orchestrator.messaging import party_messages
 from orchestrator.messaging.action_reminders import agreement_url
-from orchestrator.messaging.channels import texts_person
-from orchestrator.messaging.outgoing_mail import already_queued, envelope, queue_email, send_plain
+from orchestrator.messaging.outgoing_mail import already_queued, envelope, queue_email
 
 PDF_NAME = "mediation-agreement.pdf"
 
@@ -61,32 +60,16 @@ async def ask_to_confirm(
         "agreement_url": url,
         "revised": agreement.version > 1,
     }
-    if party.email:
-        await send_plain(
-            session,
-            kind="agreement_request",
-            key=key,
-            to_name=party.name,
-            to_addr=party.email,
-            context=context,
-            settings=settings,
-            now=now,
-            case_id=agreement.case_id,
-            meeting_id=meeting.id,
-            easy_read=party.easy_read,
-            language=party.language,
-        )
-    if texts_person(party, settings):
-        await text_messages.queue_text(
-            session,
-            party=party,
-            kind="agreement_request",
-            key=f"text:{key}",
-            context=context,
-            settings=settings,
-            now=now,
-            meeting_id=meeting.id,
-        )
+    await party_messages.tell(
+        session,
+        party=party,
+        kind="agreement_request",
+        key=key,
+        context=context,
+        settings=settings,
+        now=now,
+        meeting_id=meeting.id,
+    )
 
 
 async def send_final(
@@ -125,14 +108,15 @@ async def send_final(
             case_id=agreement.case_id,
             meeting_id=agreement.meeting_id,
         )
-    if texts_person(party, settings):
-        await text_messages.queue_text(
-            session,
-            party=party,
-            kind="agreement_final",
-            key=f"text:{key}",
-            context=context,
-            settings=settings,
-            now=now,
-            meeting_id=agreement.meeting_id,
-        )
+    # The mail with the PDF is built above; the text, with the link, is the usual one.
+    await party_messages.tell(
+        session,
+        party=party,
+        kind="agreement_final",
+        key=key,
+        context=context,
+        settings=settings,
+        now=now,
+        meeting_id=agreement.meeting_id,
+        mail=False,
+    )

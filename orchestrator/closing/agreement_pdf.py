@@ -8,7 +8,6 @@ bytes. The file is kept under the data directory beside the certificates.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
 from orchestrator.closing.certificate_files import remove_on_rollback
-from orchestrator.closing.certificate_pdf import _register_fonts, _styles
+from orchestrator.closing.certificate_pdf import PdfStyles, a4_pdf
 from orchestrator.core.models import ROLE_WORDS, Agreement, Case, Meeting
 from orchestrator.core.settings import Settings
 
@@ -64,35 +63,18 @@ def agreement_text(
 
 def render_pdf(text: AgreementText) -> bytes:
     """Lay the agreement out on A4 and return the PDF bytes."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import SimpleDocTemplate
-
-    _register_fonts()
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
+    return a4_pdf(
+        lambda styles: _story(text, styles),
         # Visible to anyone with the file: the case reference, never a name.
         title=f"Mediation agreement {text.reference}",
         author=text.service_name,
-        lang="en-GB",
-        displayDocTitle=True,
-        invariant=True,
     )
-    doc.build(_story(text))
-    return buffer.getvalue()
 
 
-def _story(text: AgreementText) -> list[Flowable]:
+def _story(text: AgreementText, styles: PdfStyles) -> list[Flowable]:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
 
-    styles = _styles()
     para = styles.para
     story: list[Flowable] = [
         Paragraph("Mediation agreement", styles.title),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -60,7 +61,7 @@ def _register_fonts() -> None:
 
 
 @dataclass(frozen=True)
-class _Styles:
+class PdfStyles:
     body: ParagraphStyle
     strong: ParagraphStyle
     title: ParagraphStyle
@@ -72,20 +73,33 @@ class _Styles:
         return Paragraph(escape(value), self.strong if strong else self.body)
 
 
-def _styles() -> _Styles:
+def _styles() -> PdfStyles:
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontName=FONT, fontSize=11, leading=15)
     strong = ParagraphStyle("strong", parent=body, fontName=FONT_BOLD)
     title = ParagraphStyle("title", parent=styles["Title"], fontName=FONT_BOLD)
-    return _Styles(body=body, strong=strong, title=title)
+    return PdfStyles(body=body, strong=strong, title=title)
 
 
 def render_pdf(text: CertificateText) -> bytes:
     """Lay the certificate out on one A4 page and return the PDF bytes."""
+    return a4_pdf(
+        lambda styles: _story(text, styles),
+        # The metadata is visible to anyone with the file: a number, never a name.
+        title=f"{text.title} {text.number}",
+        author=text.service_name,
+        subject="Certificate for an appeal to the First-tier Tribunal (SEND)",
+    )
+
+
+def a4_pdf(
+    story: Callable[[PdfStyles], list[Flowable]], *, title: str, author: str, subject: str = ""
+) -> bytes:
+    """Lay ``story`` (drawn in the service's styles) out on A4, the same bytes every time."""
     # Imported here: reportlab takes a noticeable part of a second to load, and only
-    # issuing a certificate needs it.
+    # issuing a certificate (or a final agreement) needs it.
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
@@ -99,19 +113,18 @@ def render_pdf(text: CertificateText) -> bytes:
         rightMargin=20 * mm,
         topMargin=20 * mm,
         bottomMargin=20 * mm,
-        # The metadata is visible to anyone with the file: a number, never a name.
-        title=f"{text.title} {text.number}",
-        author=text.service_name,
-        subject="Certificate for an appeal to the First-tier Tribunal (SEND)",
+        title=title,
+        author=author,
+        subject=subject,
         lang="en-GB",
         displayDocTitle=True,
         invariant=True,
     )
-    doc.build(_story(text, _styles()))
+    doc.build(story(_styles()))
     return buffer.getvalue()
 
 
-def _story(text: CertificateText, styles: _Styles) -> list[Flowable]:
+def _story(text: CertificateText, styles: PdfStyles) -> list[Flowable]:
     """The page from top to bottom: title, facts, statement, parties, appeal, issuer."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
@@ -142,7 +155,7 @@ def _story(text: CertificateText, styles: _Styles) -> list[Flowable]:
     return story
 
 
-def _fact_table(text: CertificateText, styles: _Styles) -> Table:
+def _fact_table(text: CertificateText, styles: PdfStyles) -> Table:
     """Number, date of issue, case and, where there was one, the mediator."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Table, TableStyle
@@ -164,7 +177,7 @@ def _fact_table(text: CertificateText, styles: _Styles) -> Table:
     return table
 
 
-def _party_table(text: CertificateText, styles: _Styles) -> Table:
+def _party_table(text: CertificateText, styles: PdfStyles) -> Table:
     """One row per party: role, name and organisation, under a repeated heading."""
     from reportlab.lib import colors
     from reportlab.lib.units import mm

@@ -22,9 +22,9 @@ from orchestrator.core.errors import NotFound
 from orchestrator.core.events import EventBus, EventContext, OutcomeRecorded
 from orchestrator.core.models import Feedback, LinkScope, Meeting, Party, PartyRole
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import text_messages
-from orchestrator.messaging.channels import texts_person
-from orchestrator.messaging.outgoing_mail import already_queued, send_plain
+from orchestrator.messaging import party_messages
+from orchestrator.messaging.channels import reachable
+from orchestrator.messaging.outgoing_mail import already_queued
 
 NOT_ASKED = frozenset({PartyRole.interpreter, PartyRole.observer})
 LISTENED = ("yes", "partly", "no")
@@ -48,8 +48,7 @@ async def send_requests(
         if party.role in NOT_ASKED:
             continue
         key = f"feedback:{meeting.id.hex}:{party.id.hex}"
-        texted = texts_person(party, settings)
-        if not (party.email or texted) or await already_queued(session, key):
+        if not reachable(party, settings) or await _asked_before(session, key):
             continue
         link = await links.issue(
             session,
@@ -65,34 +64,22 @@ async def send_requests(
             "recipient_name": party.name,
             "feedback_url": links.url_for(link, base_url=settings.base_url, secret=secret),
         }
-        if party.email:
-            await send_plain(
-                session,
-                kind="feedback_request",
-                key=key,
-                to_name=party.name,
-                to_addr=party.email,
-                context=context,
-                settings=settings,
-                now=now,
-                case_id=meeting.case_id,
-                meeting_id=meeting.id,
-                easy_read=party.easy_read,
-                language=party.language,
-            )
-        if texted:
-            await text_messages.queue_text(
-                session,
-                party=party,
-                kind="feedback_request",
-                key=key if not party.email else f"text:{key}",
-                context=context,
-                settings=settings,
-                now=now,
-                meeting_id=meeting.id,
-            )
+        await party_messages.tell(
+            session,
+            party=party,
+            kind="feedback_request",
+            key=key,
+            context=context,
+            settings=settings,
+            now=now,
+            meeting_id=meeting.id,
+        )
         sent += 1
     return sent
+
+
+async def _asked_before(session: AsyncSession, key: str) -> bool:
+    return await already_queued(session, key) or await already_queued(session, f"text:{key}")
 
 
 async def find_answer(

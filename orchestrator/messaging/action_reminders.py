@@ -27,9 +27,7 @@ from orchestrator.core.models import (
     Reminder,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import text_messages
-from orchestrator.messaging.channels import texts_person
-from orchestrator.messaging.outgoing_mail import send_plain
+from orchestrator.messaging import party_messages
 
 ACTION_KIND = "action"
 
@@ -92,35 +90,13 @@ async def send_action_reminder(
             session, party=party, agreement=agreement, settings=settings, now=now
         ),
     }
-    key = f"reminder:{reminder.id}"
-    sent = False
-    if party.email:
-        sent = await send_plain(
-            session,
-            kind="action_reminder",
-            key=key,
-            to_name=party.name,
-            to_addr=party.email,
-            context=context,
-            settings=settings,
-            now=now,
-            case_id=case.id,
-            meeting_id=agreement.meeting_id,
-            easy_read=party.easy_read,
-            language=party.language,
-        )
-    if texts_person(party, settings):
-        sent = (
-            await text_messages.queue_text(
-                session,
-                party=party,
-                kind="action_reminder",
-                key=f"text:{key}",
-                context=context,
-                settings=settings,
-                now=now,
-                meeting_id=agreement.meeting_id,
-            )
-            or sent
-        )
-    return sent
+    return await party_messages.tell(
+        session,
+        party=party,
+        kind="action_reminder",
+        key=f"reminder:{reminder.id}",
+        context=context,
+        settings=settings,
+        now=now,
+        meeting_id=agreement.meeting_id,
+    )

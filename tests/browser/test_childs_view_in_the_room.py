@@ -10,10 +10,11 @@ from sqlmodel import col, select
 
 from orchestrator.cases import intake, links, roster
 from orchestrator.closing import preparation
-from orchestrator.core.models import AuditEvent, LinkScope, Meeting
+from orchestrator.core.models import AuditEvent, LinkScope
 from orchestrator.web.keys import DB, SETTINGS
-from tests.browser.conftest import DESKTOP, PHONE, LiveApp, assert_accessible, new_page
-from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people
+from tests.browser.conftest import PHONE, LiveApp, assert_accessible, new_page
+from tests.browser.scenario import booked_meeting
+from tests.browser.test_staff_pages_fit_a_phone import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +22,7 @@ pytestmark = pytest.mark.browser
 async def test_mediator_shares_the_childs_view_and_the_la_officer_reads_it(
     live_app: LiveApp, browser: Any
 ) -> None:
-    scenario = await case_with_people(live_app, poll=False)
-    meeting_id = await book_best_slot(live_app, scenario)
+    scenario, meeting = await booked_meeting(live_app)
     app, now = live_app.app, live_app.clock()
     settings = app[SETTINGS]
     async with app[DB].write() as session:
@@ -35,8 +35,6 @@ async def test_mediator_shares_the_childs_view_and_the_la_officer_reads_it(
             text="What is hard?\nWriting things down in class",
             now=now,
         )
-        meeting = await session.get(Meeting, meeting_id)
-        assert meeting is not None
         link = await links.issue(
             session,
             case_id=case.id,
@@ -55,11 +53,7 @@ async def test_mediator_shares_the_childs_view_and_the_la_officer_reads_it(
     await officer.get_by_role("heading", name="Your mediation meeting").wait_for()
     assert "Writing things down in class" not in await officer.locator("main").inner_text()
 
-    page = await new_page(browser, viewport=DESKTOP)
-    await page.goto(f"{live_app.url}/sign-in")
-    await page.get_by_label("Email address").fill("mo@staff.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    page = await sign_in(live_app, browser, "mo@staff.example")
     await page.get_by_role("link", name="Open the room console for KIDS-2026-021").click()
     await page.get_by_role("button", name="Start the session").click()
     await page.get_by_text("Session: in session").wait_for()
@@ -79,4 +73,4 @@ async def test_mediator_shares_the_childs_view_and_the_la_officer_reads_it(
                 select(AuditEvent).where(col(AuditEvent.action) == "document.share_in_meeting")
             )
         ).all()
-    assert len(shared) == 1 and shared[0].target_id == str(meeting_id)
+    assert len(shared) == 1 and shared[0].target_id == str(meeting.id)

@@ -13,9 +13,10 @@ import pytest
 from orchestrator.closing import outcomes
 from orchestrator.core.models import Meeting, OutcomeResult
 from orchestrator.web.keys import BUS, DB, DISPATCHER, SETTINGS
-from tests.browser.conftest import DESKTOP, LiveApp, assert_accessible, new_page
-from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people
+from tests.browser.conftest import LiveApp, assert_accessible, new_page
+from tests.browser.scenario import booked_meeting
 from tests.browser.test_outcome_to_certificate import PHONE_390
+from tests.browser.test_staff_pages_fit_a_phone import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -75,11 +76,7 @@ async def _give_feedback(
 async def test_feedback_from_two_parties_shows_in_the_reports(
     live_app: LiveApp, browser: Any
 ) -> None:
-    scenario = await case_with_people(live_app, poll=False)
-    meeting_id = await book_best_slot(live_app, scenario)
-    async with live_app.app[DB].read() as session:
-        meeting = await session.get(Meeting, meeting_id)
-    assert meeting is not None
+    _scenario, meeting = await booked_meeting(live_app)
     live_app.clock.set(meeting.end_at)
     await _record(live_app, meeting, OutcomeResult.partial_agreement)
     # A corrected outcome asks nobody twice.
@@ -105,11 +102,7 @@ async def test_feedback_from_two_parties_shows_in_the_reports(
         quote=False,
     )
 
-    page = await new_page(browser, viewport=DESKTOP)
-    await page.goto(f"{live_app.url}/sign-in")
-    await page.get_by_label("Email address").fill("sam@staff.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    page = await sign_in(live_app, browser, "sam@staff.example")
     await page.goto(f"{live_app.url}/staff/reports")
     await page.get_by_role("heading", name="What the parties said afterwards").wait_for()
     by_role = await page.locator("#feedback-role").inner_text()

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from orchestrator.core.models import Meeting
 from orchestrator.messaging import reminder_sending
 from orchestrator.web.keys import DB, DISPATCHER, SETTINGS
 from tests.browser.conftest import DESKTOP, LiveApp, assert_accessible, new_page
-from tests.browser.scenario import PASSWORD, book_best_slot, case_with_people
+from tests.browser.scenario import booked_meeting
 from tests.browser.test_outcome_to_certificate import PHONE_390, _to_the_outcome_form
+from tests.browser.test_staff_pages_fit_a_phone import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -66,11 +66,7 @@ async def _answer(browser: Any, url: str, *, wrong: str = "") -> Any:
 async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
     live_app: LiveApp, browser: Any
 ) -> None:
-    scenario = await case_with_people(live_app, poll=False)
-    meeting_id = await book_best_slot(live_app, scenario)
-    async with live_app.app[DB].read() as session:
-        meeting = await session.get(Meeting, meeting_id)
-    assert meeting is not None
+    scenario, meeting = await booked_meeting(live_app)
     live_app.clock.set(meeting.start_at)
     page = await new_page(browser, viewport=DESKTOP)
     await _to_the_outcome_form(live_app, page)
@@ -152,11 +148,7 @@ async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
 
     # After the date the board shows the action overdue.
     live_app.clock.set(at_nine + timedelta(days=4))
-    board = await new_page(browser, viewport=DESKTOP)
-    await board.goto(f"{live_app.url}/sign-in")
-    await board.get_by_label("Email address").fill("sam@staff.example")
-    await board.get_by_label("Password").fill(PASSWORD)
-    await board.get_by_role("button", name="Sign in").click()
+    board = await sign_in(live_app, browser, "sam@staff.example")
     row = board.locator("#board tr", has_text="KIDS-2026-021")
     await row.wait_for()
     assert "1 agreed action overdue" in await row.inner_text()

@@ -124,8 +124,13 @@ async def test_feedback_is_asked_once_and_counted_by_role_mediator_and_la(
                 session,
                 meeting=meeting,
                 party=party,
-                data=feedback.FeedbackAnswer(
-                    satisfaction=stars, listened=listened, comment=f"from {role}", may_quote=quote
+                data=feedback.FeedbackAnswer.model_validate(
+                    {
+                        "satisfaction": stars,
+                        "listened": listened,
+                        "comment": f"from {role}",
+                        "may_quote": quote,
+                    }
                 ),
                 now=app[CLOCK](),
             )

@@ -12,32 +12,23 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
-from orchestrator.cases import links
 from orchestrator.closing import agreement_pdf, agreements
 from orchestrator.core.errors import DomainError, NotFound
 from orchestrator.core.models import Agreement, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.pages import as_sentence, render
+from orchestrator.web.party.link_holder import holder
 from orchestrator.web.staff.forms import see_other
 
 routes = web.RouteTableDef()
 
 
 async def _open(session: AsyncSession, request: web.Request) -> tuple[Agreement, Party]:
-    app = request.app
-    resolved = await links.resolve(
-        session,
-        request.match_info["token"],
-        scope=LinkScope.agreement,
-        secret=app[SETTINGS].secret_key.get_secret_value(),
-        now=app[CLOCK](),
-    )
-    if resolved.party is None or resolved.meeting is None:
-        raise links.refusal(links.Verdict.unknown)
-    agreement = await agreements.find_agreement(session, meeting_id=resolved.meeting.id)
+    party, meeting = await holder(session, request, LinkScope.agreement)
+    agreement = await agreements.find_agreement(session, meeting_id=meeting.id)
     if agreement is None:
-        raise NotFound("agreement", resolved.meeting.id)
-    return agreement, resolved.party
+        raise NotFound("agreement", meeting.id)
+    return agreement, party
 
 
 async def _context(

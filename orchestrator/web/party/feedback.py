@@ -8,11 +8,11 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import links
 from orchestrator.closing import feedback
 from orchestrator.core.models import LinkScope, Meeting, Party
-from orchestrator.web.keys import CLOCK, DB, SETTINGS
+from orchestrator.web.keys import CLOCK, DB
 from orchestrator.web.pages import render
+from orchestrator.web.party.link_holder import holder
 from orchestrator.web.staff.forms import see_other
 
 routes = web.RouteTableDef()
@@ -26,17 +26,8 @@ MESSAGES = {
 
 
 async def _open(session: AsyncSession, request: web.Request) -> tuple[Meeting, Party]:
-    app = request.app
-    resolved = await links.resolve(
-        session,
-        request.match_info["token"],
-        scope=LinkScope.feedback,
-        secret=app[SETTINGS].secret_key.get_secret_value(),
-        now=app[CLOCK](),
-    )
-    if resolved.party is None or resolved.meeting is None:
-        raise links.refusal(links.Verdict.unknown)
-    return resolved.meeting, resolved.party
+    party, meeting = await holder(session, request, LinkScope.feedback)
+    return meeting, party
 
 
 def _context(party: Party, request: web.Request, values: dict[str, str]) -> dict[str, Any]:
@@ -73,11 +64,13 @@ async def feedback_answer(request: web.Request) -> web.StreamResponse:
     errors: dict[str, str] = {}
     data = None
     try:
-        data = feedback.FeedbackAnswer(
-            satisfaction=int(values["satisfaction"]) if values["satisfaction"].isdigit() else 0,
-            listened=values["listened"],  # type: ignore[arg-type]
-            comment=values["comment"],
-            may_quote=bool(values["may_quote"]),
+        data = feedback.FeedbackAnswer.model_validate(
+            {
+                "satisfaction": values["satisfaction"] or None,
+                "listened": values["listened"] or None,
+                "comment": values["comment"],
+                "may_quote": bool(values["may_quote"]),
+            }
         )
     except ValidationError as exc:
         for err in exc.errors(include_url=False, include_input=False):

@@ -11,10 +11,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.cases import links
 from orchestrator.closing import meeting_papers, preparation
 from orchestrator.core.models import LinkScope, Party
-from orchestrator.web.keys import CLOCK, DB, SETTINGS
+from orchestrator.web.keys import DB, SETTINGS
+from orchestrator.web.party.link_holder import holder
 from orchestrator.web.party.prepare import download, paper_view
 from orchestrator.web.staff.forms import parse_uuid
 
@@ -39,16 +39,8 @@ async def shared_paper(request: web.Request) -> web.StreamResponse:
     document_id = parse_uuid(request.match_info["document_id"], "document")
     app = request.app
     async with app[DB].read() as session:
-        resolved = await links.resolve(
-            session,
-            request.match_info["token"],
-            scope=LinkScope.join_room,
-            secret=app[SETTINGS].secret_key.get_secret_value(),
-            now=app[CLOCK](),
-        )
-        if resolved.party is None:
-            raise links.refusal(links.Verdict.unknown)
+        party, _meeting = await holder(session, request, LinkScope.join_room)
         document = await preparation.document_for_party(
-            session, party=resolved.party, document_id=document_id
+            session, party=party, document_id=document_id
         )
     return download(document, preparation.file_bytes(document, app[SETTINGS]))
