@@ -41,15 +41,23 @@ async def _topics(staff: Staff, topic: str) -> list[OutboxMessage]:
         return list(found.all())
 
 
-async def test_agreement_from_draft_to_final_and_its_overdue_action(
+async def _held(
     staff: Staff, clock: MutableClock
-) -> None:
+) -> tuple[dict[str, Any], dict[str, str], uuid.UUID]:
+    """A case with its mediator and a meeting held on 2 April 2026, the clock after it."""
     mediator_id = await mediator_for(staff)
     case, parties = await open_case(staff, clock, mediator_id=mediator_id)
     meeting_id = await held_meeting(
         staff, case["id"], start=utc(2026, 4, 2, 9), mediator_id=mediator_id
     )
     clock.set(utc(2026, 4, 2, 14))
+    return case, parties, meeting_id
+
+
+async def test_agreement_from_draft_to_final_and_its_overdue_action(
+    staff: Staff, clock: MutableClock
+) -> None:
+    case, parties, meeting_id = await _held(staff, clock)
     await record(staff, meeting_id, result="agreement")
     draft: dict[str, Any] = {
         "issues": ["EHC needs assessment"],
@@ -84,6 +92,11 @@ async def test_agreement_from_draft_to_final_and_its_overdue_action(
     # Final: no more revisions.
     await staff.call("POST", path, role="mediator", json=draft, expect=409)
 
+    # With its certificate issued the case would leave the board, but the overdue action
+    # keeps it there.
+    await staff.call(
+        "POST", f"/api/v1/cases/{case['id']}/certificates", json={"kind": "mediation"}, expect=201
+    )
     app = staff.client.app
     async with app[DB].read() as session:
         page = await board.read_board(
@@ -95,18 +108,13 @@ async def test_agreement_from_draft_to_final_and_its_overdue_action(
         )
     [row] = page.rows
     assert row.overdue_actions == 1
-    assert row.next_action in ("Issue the certificate", "Follow up 1 overdue agreed action")
+    assert row.next_action == "Follow up 1 overdue agreed action"
 
 
 async def test_feedback_is_asked_once_and_counted_by_role_mediator_and_la(
     staff: Staff, clock: MutableClock
 ) -> None:
-    mediator_id = await mediator_for(staff)
-    case, parties = await open_case(staff, clock, mediator_id=mediator_id)
-    meeting_id = await held_meeting(
-        staff, case["id"], start=utc(2026, 4, 2, 9), mediator_id=mediator_id
-    )
-    clock.set(utc(2026, 4, 2, 14))
+    _case, parties, meeting_id = await _held(staff, clock)
     await record(staff, meeting_id, result="no_agreement")
     await record(staff, meeting_id, result="agreement")  # a correction asks nobody again
     assert len(await _topics(staff, "feedback_request")) == 2
