@@ -156,6 +156,8 @@ async def send_for_confirmation(
     """Save the draft (a new version if one was sent) and ask every party to confirm it."""
     if meeting.status is MeetingStatus.cancelled or now < meeting.start_at:
         raise InvalidState("the agreement is written once the meeting has taken place")
+    if not draft.agreed_text.strip() or any(not a.action.strip() for a in draft.actions):
+        raise ValidationFailed("write what was agreed, and what each action is")
     parties = await roster.list_parties(session, case_id=case.id)
     owners = {p.id: p for p in parties}
     if any(a.owner_party_id and a.owner_party_id not in owners for a in draft.actions):

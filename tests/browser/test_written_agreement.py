@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from orchestrator.core.models import Meeting
 from orchestrator.messaging import reminder_sending
 from orchestrator.web.keys import DB, DISPATCHER, SETTINGS
 from tests.browser.conftest import DESKTOP, LiveApp, assert_accessible, new_page
-from tests.browser.scenario import booked_meeting
+from tests.browser.scenario import Scenario, booked_meeting
 from tests.browser.test_outcome_to_certificate import PHONE_390, _to_the_outcome_form
 from tests.browser.test_staff_pages_fit_a_phone import sign_in
 
@@ -63,19 +64,8 @@ async def _answer(browser: Any, url: str, *, wrong: str = "") -> Any:
     return page
 
 
-async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
-    live_app: LiveApp, browser: Any
-) -> None:
-    scenario, meeting = await booked_meeting(live_app)
-    live_app.clock.set(meeting.start_at)
-    page = await new_page(browser, viewport=DESKTOP)
-    await _to_the_outcome_form(live_app, page)
-    await page.get_by_label("Agreement on everything").check()
-    await page.locator("#issue_1").fill("Full EHC needs assessment")
-    await page.locator("#agreed_1").check()
-    await page.get_by_role("button", name="Save the outcome").click()
-    await page.get_by_role("heading", name="Written agreement").wait_for()
-
+async def _draft_and_send(page: Any, scenario: Scenario, meeting: Meeting) -> date:
+    """The mediator's draft with the LA's dated action, sent to everyone; the action's date."""
     # The draft starts from the agreed issues; the mediator writes what was agreed and
     # the LA's action with its date.
     assert await page.locator("#agreement_issues").input_value() == "Full EHC needs assessment"
@@ -89,19 +79,11 @@ async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
     await assert_accessible(page, "agreement draft")
     await page.get_by_role("button", name="Send the agreement to everyone to confirm").click()
     await page.get_by_text("Pat Jordan (Parent or carer): not answered yet").wait_for()
-    await live_app.app[DISPATCHER].run_once()
+    return due
 
-    pat_url = _link(
-        _mails(live_app, "pat@family.example", "Please check your mediation agreement")[0]
-    )
-    lee_url = _link(
-        _mails(live_app, "lee@kent.example", "Please check your mediation agreement")[0]
-    )
-    pat = await _answer(browser, pat_url, wrong="The assessment should start within 6 weeks")
-    assert "We have your answer" in await pat.locator("main").inner_text()
-    await _answer(browser, lee_url)
 
-    # The mediator sees what Pat said, revises, and everyone is asked again.
+async def _revise_and_confirm(live_app: LiveApp, browser: Any, page: Any, pat_url: str) -> None:
+    """The mediator sees what Pat said, revises, and everyone is asked again and confirms."""
     await page.reload()
     answers = await page.locator("#agreement-answers").inner_text()
     assert "says something is wrong: “The assessment should start within 6 weeks”" in answers
@@ -120,18 +102,12 @@ async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
     final_page = await _answer(browser, _link(_mails(live_app, "lee@kent.example", revised)[0]))
     assert "It is final" in await final_page.locator("main").inner_text()
 
-    # Everyone gets the final copy, the PDF attached; it says what was agreed.
-    await live_app.app[DISPATCHER].run_once()
-    for address in ("pat@family.example", "lee@kent.example"):
-        [mail] = _mails(live_app, address, "Your copy of the mediation agreement")
-        [pdf] = [p.get_content() for p in mail.iter_attachments()]
-        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-        assert "starting within 6 weeks" in text and "KIDS-2026-021" in text
-        assert "Lee Grant: Start the EHC needs assessment" in text
-    await page.reload()
-    assert "Everyone confirmed version 2" in await page.locator("#agreement-status").inner_text()
 
-    # The LA is reminded three days before the date (9am), and only then.
+async def _reminded_then_overdue(
+    live_app: LiveApp, browser: Any, meeting: Meeting, due: date
+) -> None:
+    """The LA is reminded three days before the date (9am), and only then; after the date
+    the board shows the action overdue."""
     settings = live_app.app[SETTINGS]
     before = datetime.combine(due - timedelta(days=3), datetime.min.time(), meeting.start_at.tzinfo)
     live_app.clock.set(before)
@@ -152,3 +128,44 @@ async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
     row = board.locator("#board tr", has_text="KIDS-2026-021")
     await row.wait_for()
     assert "1 agreed action overdue" in await row.inner_text()
+
+
+async def test_agreement_confirmed_by_everyone_reaches_everyone_as_a_pdf(
+    live_app: LiveApp, browser: Any
+) -> None:
+    scenario, meeting = await booked_meeting(live_app)
+    live_app.clock.set(meeting.start_at)
+    page = await new_page(browser, viewport=DESKTOP)
+    await _to_the_outcome_form(live_app, page)
+    await page.get_by_label("Agreement on everything").check()
+    await page.locator("#issue_1").fill("Full EHC needs assessment")
+    await page.locator("#agreed_1").check()
+    await page.get_by_role("button", name="Save the outcome").click()
+    await page.get_by_role("heading", name="Written agreement").wait_for()
+
+    due = await _draft_and_send(page, scenario, meeting)
+    await live_app.app[DISPATCHER].run_once()
+    pat_url = _link(
+        _mails(live_app, "pat@family.example", "Please check your mediation agreement")[0]
+    )
+    lee_url = _link(
+        _mails(live_app, "lee@kent.example", "Please check your mediation agreement")[0]
+    )
+    pat = await _answer(browser, pat_url, wrong="The assessment should start within 6 weeks")
+    assert "We have your answer" in await pat.locator("main").inner_text()
+    await _answer(browser, lee_url)
+
+    await _revise_and_confirm(live_app, browser, page, pat_url)
+
+    # Everyone gets the final copy, the PDF attached; it says what was agreed.
+    await live_app.app[DISPATCHER].run_once()
+    for address in ("pat@family.example", "lee@kent.example"):
+        [mail] = _mails(live_app, address, "Your copy of the mediation agreement")
+        [pdf] = [p.get_content() for p in mail.iter_attachments()]
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+        assert "starting within 6 weeks" in text and "KIDS-2026-021" in text
+        assert "Lee Grant: Start the EHC needs assessment" in text
+    await page.reload()
+    assert "Everyone confirmed version 2" in await page.locator("#agreement-status").inner_text()
+
+    await _reminded_then_overdue(live_app, browser, meeting, due)
