@@ -160,6 +160,7 @@ class JitsiProvider(VideoProvider):
         }
         if who.moderator:
             user["affiliation"] = "owner"
+        if who.moderator or who.past_lobby:  # the mediator, and whom they have let in
             user["lobby_bypass"] = True
         expires = who.valid_until or now + timedelta(seconds=self.config.token_ttl_s)
         claims = {

@@ -38,6 +38,7 @@ PATH_FOR_SCOPE = {
     LinkScope.feed: "/feeds/mediators/",
     LinkScope.agreement: "/a/",
     LinkScope.feedback: "/f/",
+    LinkScope.supporters: "/b/",
 }
 
 

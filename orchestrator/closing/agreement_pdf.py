@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
 from orchestrator.closing.certificate_files import remove_on_rollback
-from orchestrator.closing.certificate_pdf import PdfStyles, a4_pdf
+from orchestrator.closing.certificate_pdf import TextStyles, a4_pdf
 from orchestrator.core.models import ROLE_WORDS, Agreement, Case, Meeting
 from orchestrator.core.settings import Settings
 
@@ -71,7 +71,7 @@ def render_pdf(text: AgreementText) -> bytes:
     )
 
 
-def _story(text: AgreementText, styles: PdfStyles) -> list[Flowable]:
+def _story(text: AgreementText, styles: TextStyles) -> list[Flowable]:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
 

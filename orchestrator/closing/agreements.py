@@ -36,7 +36,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.channels import reachable
+from orchestrator.messaging.party_messages import has_a_link_way
 
 # Those at the meeting who are not parties to what is agreed.
 NOT_ASKED = frozenset({PartyRole.interpreter, PartyRole.observer})
@@ -139,7 +139,7 @@ async def meeting_view(session: AsyncSession, *, meeting_id: uuid.UUID) -> Agree
 
 def asked_parties(parties: list[Party], settings: Settings) -> list[Party]:
     """Who confirms the agreement: every party we can reach, not the interpreter or observer."""
-    return [p for p in parties if p.role not in NOT_ASKED and reachable(p, settings)]
+    return [p for p in parties if p.role not in NOT_ASKED and has_a_link_way(p, settings)]
 
 
 async def send_for_confirmation(

@@ -46,7 +46,7 @@ FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 
 
 @functools.cache
-def _register_fonts() -> None:
+def register_fonts() -> None:
     """DejaVu Sans (in the package, under its licence in fonts/): every name in Latin,
     Greek or Cyrillic script, Vietnamese included, prints as written. PDF's built-in
     Helvetica knows only Latin-1 and silently loses "Łucja" or "Şebnem"."""
@@ -61,7 +61,7 @@ def _register_fonts() -> None:
 
 
 @dataclass(frozen=True)
-class PdfStyles:
+class TextStyles:
     body: ParagraphStyle
     strong: ParagraphStyle
     title: ParagraphStyle
@@ -73,20 +73,20 @@ class PdfStyles:
         return Paragraph(escape(value), self.strong if strong else self.body)
 
 
-def _styles() -> PdfStyles:
+def text_styles() -> TextStyles:
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontName=FONT, fontSize=11, leading=15)
     strong = ParagraphStyle("strong", parent=body, fontName=FONT_BOLD)
     title = ParagraphStyle("title", parent=styles["Title"], fontName=FONT_BOLD)
-    return PdfStyles(body=body, strong=strong, title=title)
+    return TextStyles(body=body, strong=strong, title=title)
 
 
 def render_pdf(text: CertificateText) -> bytes:
     """Lay the certificate out on one A4 page and return the PDF bytes."""
     return a4_pdf(
-        lambda styles: _story(text, styles),
+        lambda styles: certificate_story(text, styles),
         # The metadata is visible to anyone with the file: a number, never a name.
         title=f"{text.title} {text.number}",
         author=text.service_name,
@@ -95,7 +95,7 @@ def render_pdf(text: CertificateText) -> bytes:
 
 
 def a4_pdf(
-    story: Callable[[PdfStyles], list[Flowable]], *, title: str, author: str, subject: str = ""
+    story: Callable[[TextStyles], list[Flowable]], *, title: str, author: str, subject: str = ""
 ) -> bytes:
     """Lay ``story`` (drawn in the service's styles) out on A4, the same bytes every time."""
     # Imported here: reportlab takes a noticeable part of a second to load, and only
@@ -104,7 +104,7 @@ def a4_pdf(
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
 
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -120,11 +120,11 @@ def a4_pdf(
         displayDocTitle=True,
         invariant=True,
     )
-    doc.build(story(_styles()))
+    doc.build(story(text_styles()))
     return buffer.getvalue()
 
 
-def _story(text: CertificateText, styles: PdfStyles) -> list[Flowable]:
+def certificate_story(text: CertificateText, styles: TextStyles) -> list[Flowable]:
     """The page from top to bottom: title, facts, statement, parties, appeal, issuer."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
@@ -155,7 +155,7 @@ def _story(text: CertificateText, styles: PdfStyles) -> list[Flowable]:
     return story
 
 
-def _fact_table(text: CertificateText, styles: PdfStyles) -> Table:
+def _fact_table(text: CertificateText, styles: TextStyles) -> Table:
     """Number, date of issue, case and, where there was one, the mediator."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Table, TableStyle
@@ -177,7 +177,7 @@ def _fact_table(text: CertificateText, styles: PdfStyles) -> Table:
     return table
 
 
-def _party_table(text: CertificateText, styles: PdfStyles) -> Table:
+def _party_table(text: CertificateText, styles: TextStyles) -> Table:
     """One row per party: role, name and organisation, under a repeated heading."""
     from reportlab.lib import colors
     from reportlab.lib.units import mm

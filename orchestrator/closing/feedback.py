@@ -23,8 +23,8 @@ from orchestrator.core.events import EventBus, EventContext, OutcomeRecorded
 from orchestrator.core.models import Feedback, LinkScope, Meeting, Party, PartyRole
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import party_messages
-from orchestrator.messaging.channels import reachable
 from orchestrator.messaging.outgoing_mail import already_queued
+from orchestrator.messaging.party_messages import has_a_link_way
 
 NOT_ASKED = frozenset({PartyRole.interpreter, PartyRole.observer})
 LISTENED = ("yes", "partly", "no")
@@ -48,7 +48,7 @@ async def send_requests(
         if party.role in NOT_ASKED:
             continue
         key = f"feedback:{meeting.id.hex}:{party.id.hex}"
-        if not reachable(party, settings) or await _asked_before(session, key):
+        if not has_a_link_way(party, settings) or await _asked_before(session, key):
             continue
         link = await links.issue(
             session,

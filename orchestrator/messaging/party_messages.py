@@ -20,6 +20,11 @@ from orchestrator.messaging.channels import texts_person
 from orchestrator.messaging.outgoing_mail import send_plain
 
 
+def has_a_link_way(party: Party, settings: Settings) -> bool:
+    """True when a link can reach this person: by mail, or by a text (not by post)."""
+    return party.removed_at is None and (bool(party.email) or texts_person(party, settings))
+
+
 async def tell(
     session: AsyncSession,
     *,

@@ -20,8 +20,8 @@ MACROS = {
     "date-input": "govukDateInput",
     "input": "govukInput",
     "radios": "govukRadios",
-    "textarea": "govukTextarea",
     "checkboxes": "govukCheckboxes",
+    "textarea": "govukTextarea",
 }
 
 

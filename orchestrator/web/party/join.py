@@ -20,7 +20,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from calendars import wording
-from integrations.base import JoinIdentity
+from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import (
@@ -32,8 +32,7 @@ from orchestrator.core.models import (
     Party,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import join_facts, link_cache
-from orchestrator.meeting.providers import room_from_dict
+from orchestrator.meeting import join_facts, link_cache, room_access
 from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
@@ -167,21 +166,10 @@ class _Verified:
     location: str | None = None
 
 
-def _location(app: web.Application, facts: join_facts.JoinFacts, now: datetime) -> str:
-    """This person's URL into the room the facts name (built from stored data, no call).
-
-    A room token in it lasts until the meeting's join window closes, not a fixed time.
-    """
-    assert facts.provider_room is not None  # JoinFacts.target refused a room not ready
-    room = room_from_dict(facts.provider_room)
+async def _location(app: web.Application, facts: join_facts.JoinFacts, now: datetime) -> str:
+    """This person's URL into the room the facts name (``room_access.provider_url``)."""
     grace = timedelta(minutes=app[SETTINGS].join_grace_minutes)
-    who = JoinIdentity(
-        participant_ref=facts.participant_ref,
-        display_name=facts.display_name,
-        moderator=facts.party_id is None,
-        valid_until=facts.closes_at(grace=grace),
-    )
-    return app[PROVIDERS].video(room.provider).join_url(room, who, now=now)
+    return await room_access.provider_url(app[PROVIDERS], facts, now=now, grace=grace)
 
 
 async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verified:
@@ -256,7 +244,10 @@ async def join_video(request: web.Request) -> web.StreamResponse:
         )
     await app[JOIN_CLICKS].record(target.click)  # durable before the 303
     if verified.location is None:
-        verified.location = _location(app, verified.facts, now)
+        try:
+            verified.location = await _location(app, verified.facts, now)
+        except (ProviderUnavailable, ProviderRejected, ProviderAuthError):
+            return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)
     return web.Response(
         status=303, headers={"Location": verified.location, "Cache-Control": "no-store"}
     )
