@@ -157,3 +157,28 @@ async def test_feedback_is_asked_once_and_counted_by_role_mediator_and_la(
     assert mediator["felt_listened_share"] == 0.5
     assert [g["label"] for g in figures["by_local_authority"]] == ["Kent"]
     assert figures["quotable"] == ["from parent"]
+
+
+async def test_bad_agreements_are_refused_in_words_never_a_500(
+    staff: Staff, clock: MutableClock
+) -> None:
+    _case, _parties, meeting_id = await _held(staff, clock)
+    path = f"/api/v1/meetings/{meeting_id}/agreement"
+    for body, status in (
+        ({"agreed_text": ""}, 422),
+        ({"agreed_text": "   "}, 422),
+        ({"agreed_text": "ok", "actions": [{"action": "x", "due": "2026-02-30"}]}, 422),
+        (
+            {
+                "agreed_text": "ok",
+                "actions": [{"owner_party_id": str(uuid.uuid4()), "action": "x"}],
+            },
+            422,
+        ),
+        ({"agreed_text": "ok", "colour": "blue"}, 422),
+    ):
+        await staff.call("POST", path, role="mediator", json=body, expect=status)
+    await staff.call("GET", path, role="mediator", expect=404)  # nothing was sent
+    await staff.call(
+        "POST", f"/api/v1/meetings/{meeting_id}/childs-view/share", role="mediator", expect=404
+    )
