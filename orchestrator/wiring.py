@@ -26,6 +26,7 @@ from datetime import datetime
 import aiohttp
 
 from integrations.base import MailBackend
+from orchestrator.closing import feedback
 from orchestrator.core.db import Database
 from orchestrator.core.events import EventBus
 from orchestrator.core.metrics import Metrics
@@ -57,6 +58,7 @@ def build_bus(settings: Settings, *, on_reminder_change: ChangeHook | None = Non
     reminders.install(bus, on_change=on_reminder_change)
     meeting_texts.install(bus)
     meeting_letters.install(bus)
+    feedback.install(bus)
     bus.subscribe_all(webhook_events.on_event)
     return bus
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,8 @@ BoardSort = Literal["urgent", "reference", "booked"]
 BOARD_SORTS: tuple[BoardSort, ...] = ("urgent", "reference", "booked")
 # A meeting in one of these is booked and not yet over: the board shows its date.
 UPCOMING = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
+# The day an agreed action falls overdue is counted in England, as the service works.
+BOARD_ZONE = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class BoardRow:
     asked: int
     cannot_reach: list[str]  # names of people who must be invited but have no contact
     next_action: str
+    overdue_actions: int = 0  # agreed actions whose date has passed
 
 
 @dataclass(frozen=True)
@@ -87,20 +91,25 @@ async def read_board(
 ) -> BoardPage:
     """The page of the board asked for: found, filtered, ordered and cut in SQL."""
     target_days = await service_record.service_target_days(session, fallback=default_target_days)
-    seen = _visible(query)
+    overdue = board_clocks.overdue_actions(now.astimezone(BOARD_ZONE).date())
+    seen = _visible(query, overdue)
     wanted = [*seen, *_filters(query)]
     total = await session.scalar(select(sa.func.count()).select_from(Case).where(*wanted)) or 0
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(query.page, 1), pages)
-    found = await session.scalars(
-        select(Case)
+    found = await session.execute(
+        select(Case, overdue)
         .where(*wanted)
         .order_by(*_order(query.sort, target_days))
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     )
-    cases = list(found.all())
-    rows = await _rows(session, cases, target_days=target_days, calendar=calendar, now=now)
+    page_rows = found.all()
+    cases = [case for case, _ in page_rows]
+    late = {case.id: int(count or 0) for case, count in page_rows}
+    rows = await _rows(
+        session, cases, target_days=target_days, calendar=calendar, now=now, overdue=late
+    )
     authorities = await session.scalars(
         select(col(Case.local_authority)).where(*seen).distinct().order_by(Case.local_authority)
     )
@@ -109,9 +118,10 @@ async def read_board(
     )
 
 
-def _visible(query: BoardQuery) -> list[ColumnElement[bool]]:
-    """The board this person has before any filter: theirs, if they are a mediator."""
-    seen = [board_clocks.on_the_board()]
+def _visible(query: BoardQuery, overdue: ColumnElement[int]) -> list[ColumnElement[bool]]:
+    """The board this person has before any filter: theirs, if they are a mediator. A case
+    whose agreed actions are overdue stays on it, closed or not."""
+    seen = [sa.or_(board_clocks.on_the_board(), overdue > 0)]
     if query.only_mediators is not None:
         seen.append(col(Case.mediator_id).in_(list(query.only_mediators)))
     return seen
@@ -175,6 +185,7 @@ async def _rows(
     target_days: int,
     calendar: WorkingDays,
     now: datetime,
+    overdue: dict[uuid.UUID, int],
 ) -> list[BoardRow]:
     """The page's rows: a handful of queries for the whole page, none per case."""
     ids = [case.id for case in cases]
@@ -205,6 +216,7 @@ async def _rows(
             answered=replied,
             certificate_due=public.deadlines.certificate_due is not None,
             meeting_booked=case.id in meetings,
+            overdue_actions=overdue.get(case.id, 0),
             bounced=bounced.get(case.id),
         )
         rows.append(
@@ -216,6 +228,7 @@ async def _rows(
                 asked=asked,
                 cannot_reach=cannot_reach,
                 next_action=next_action(facts),
+                overdue_actions=facts.overdue_actions,
             )
         )
     return rows

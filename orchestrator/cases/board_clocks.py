@@ -21,7 +21,14 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
 from calendars.clocks import CERTIFICATE_WORKING_DAYS, STATUTORY_MEDIATION_DAYS
-from orchestrator.core.models import OPEN_CASE_STATUSES, Case, CaseKind, Certificate
+from orchestrator.core.models import (
+    OPEN_CASE_STATUSES,
+    Agreement,
+    AgreementAction,
+    Case,
+    CaseKind,
+    Certificate,
+)
 
 NEVER = date(9999, 12, 31)  # stands in for "no such clock" where the earliest is taken
 LONG_AGO = date(1, 1, 1)  # stands in for "no such event" where the latest is taken
@@ -138,3 +145,18 @@ def most_urgent_day(service_target_days: int) -> ColumnElement[date]:
     or certificate, whichever comes first."""
     clocks = (_target_day(service_target_days), _statutory_day(), _certificate_due_day())
     return _Earliest(*(sa.func.coalesce(clock, _day(NEVER)) for clock in clocks))
+
+
+def overdue_actions(today: date) -> ColumnElement[int]:
+    """How many actions of the case's final written agreements were due before ``today``."""
+    return (
+        select(sa.func.count(col(AgreementAction.id)))
+        .join(Agreement, col(Agreement.id) == col(AgreementAction.agreement_id))
+        .where(
+            col(AgreementAction.case_id) == col(Case.id),
+            col(Agreement.final_at).is_not(None),
+            col(AgreementAction.due_on) < today,
+        )
+        .correlate(Case)
+        .scalar_subquery()
+    )

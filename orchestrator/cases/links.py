@@ -36,6 +36,8 @@ PATH_FOR_SCOPE = {
     LinkScope.prepare: "/prepare/",
     LinkScope.consent: "/c/",
     LinkScope.feed: "/feeds/mediators/",
+    LinkScope.agreement: "/a/",
+    LinkScope.feedback: "/feedback/",
     LinkScope.supporters: "/b/",
     LinkScope.family: "/f/",
 }

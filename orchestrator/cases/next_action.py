@@ -24,12 +24,16 @@ class CaseFacts:
     certificate_due: bool  # the certificate clock is running
     meeting_booked: bool  # a meeting is booked and not yet held or cancelled
     bounced: str | None = None  # the name of someone whose email bounced
+    overdue_actions: int = 0  # actions of a final written agreement past their date
 
 
 def next_action(facts: CaseFacts) -> str:
     """Say the one thing to do next on the case, most pressing duty first."""
     if facts.certificate_due:
         return "Issue the certificate"
+    if facts.overdue_actions:
+        count = facts.overdue_actions
+        return f"Follow up {count} overdue agreed action{'' if count == 1 else 's'}"
     if facts.status is CaseStatus.held:
         return "Record the outcome"
     if facts.status not in (CaseStatus.referred, CaseStatus.negotiating, CaseStatus.booked):

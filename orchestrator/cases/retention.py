@@ -33,9 +33,13 @@ from orchestrator.cases.lifecycle import CLOSED_STATUSES
 from orchestrator.core.db import Database
 from orchestrator.core.models import (
     ROLE_WORDS,
+    Agreement,
+    AgreementAction,
+    AgreementResponse,
     Case,
     Certificate,
     Document,
+    Feedback,
     Meeting,
     OutboxKind,
     OutboxMessage,
@@ -174,6 +178,7 @@ async def _clear_free_text(
         outcome.next_steps = [{"due": s.get("due")} for s in outcome.next_steps]
         outcome.agreement_text = None
         outcome.notes = None
+    await _clear_agreements(session, case_id=case_id)
     meeting_ids = [m.id for m in meetings]
     if meeting_ids:
         for event in (
@@ -189,6 +194,34 @@ async def _clear_free_text(
             )
         ).all():
             response.note = None
+
+
+async def _clear_agreements(session: AsyncSession, *, case_id: uuid.UUID) -> None:
+    """Empty the written agreements, their actions and answers, and the feedback comments;
+    the dates, the versions and the feedback scores stay for the reports."""
+    for agreement in (
+        await session.scalars(select(Agreement).where(col(Agreement.case_id) == case_id))
+    ).all():
+        agreement.issues = []
+        agreement.agreed_text = ""
+        for response in (
+            await session.scalars(
+                select(AgreementResponse).where(col(AgreementResponse.agreement_id) == agreement.id)
+            )
+        ).all():
+            response.comment = None
+    for action in (
+        await session.scalars(
+            select(AgreementAction).where(col(AgreementAction.case_id) == case_id)
+        )
+    ).all():
+        action.action = ""
+        action.owner_label = ""
+    for answer in (
+        await session.scalars(select(Feedback).where(col(Feedback.case_id) == case_id))
+    ).all():
+        answer.comment = None
+        answer.may_quote = False
 
 
 async def _remove_stored_files(
@@ -208,6 +241,11 @@ async def _remove_stored_files(
     ).all():
         report.files_removed += _remove(certificate.document_path)
         certificate.document_path = None
+    for agreement in (
+        await session.scalars(select(Agreement).where(col(Agreement.case_id) == case_id))
+    ).all():
+        report.files_removed += _remove(agreement.document_path)
+        agreement.document_path = None
 
 
 async def _empty_messages(

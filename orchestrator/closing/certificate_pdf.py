@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -84,8 +85,21 @@ def text_styles() -> TextStyles:
 
 def render_pdf(text: CertificateText) -> bytes:
     """Lay the certificate out on one A4 page and return the PDF bytes."""
+    return a4_pdf(
+        lambda styles: certificate_story(text, styles),
+        # The metadata is visible to anyone with the file: a number, never a name.
+        title=f"{text.title} {text.number}",
+        author=text.service_name,
+        subject="Certificate for an appeal to the First-tier Tribunal (SEND)",
+    )
+
+
+def a4_pdf(
+    story: Callable[[TextStyles], list[Flowable]], *, title: str, author: str, subject: str = ""
+) -> bytes:
+    """Lay ``story`` (drawn in the service's styles) out on A4, the same bytes every time."""
     # Imported here: reportlab takes a noticeable part of a second to load, and only
-    # issuing a certificate needs it.
+    # issuing a certificate (or a final agreement) needs it.
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
@@ -99,15 +113,14 @@ def render_pdf(text: CertificateText) -> bytes:
         rightMargin=20 * mm,
         topMargin=20 * mm,
         bottomMargin=20 * mm,
-        # The metadata is visible to anyone with the file: a number, never a name.
-        title=f"{text.title} {text.number}",
-        author=text.service_name,
-        subject="Certificate for an appeal to the First-tier Tribunal (SEND)",
+        title=title,
+        author=author,
+        subject=subject,
         lang="en-GB",
         displayDocTitle=True,
         invariant=True,
     )
-    doc.build(certificate_story(text, text_styles()))
+    doc.build(story(text_styles()))
     return buffer.getvalue()
 
 

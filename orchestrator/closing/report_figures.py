@@ -69,3 +69,22 @@ class ReportSummary(SQLModel):
     groups: list[GroupFigures]
     total: GroupFigures
     period: Period | None = None  # the named period the dates came from, if any
+    feedback: FeedbackFigures | None = None  # what the parties said afterwards
+
+
+class FeedbackGroup(SQLModel):
+    """The feedback of one role, mediator or commissioning LA."""
+
+    key: str
+    label: str
+    answers: int
+    average_satisfaction: float | None  # 1 to 5
+    felt_listened_share: float | None  # of the answers, "yes, I felt listened to"
+
+
+class FeedbackFigures(SQLModel):
+    by_role: list[FeedbackGroup]
+    by_mediator: list[FeedbackGroup]
+    by_local_authority: list[FeedbackGroup]
+    # Comments their writers said may be quoted: the words only, no name, role or case.
+    quotable: list[str]

@@ -36,6 +36,7 @@ from sqlmodel import col, select
 
 from calendars import wording
 from orchestrator.cases import service_record
+from orchestrator.closing.feedback_figures import feedback_figures
 from orchestrator.closing.outcomes import attendance_for_meeting
 from orchestrator.closing.report_figures import (
     Band,
@@ -304,7 +305,9 @@ async def summary(
             meeting_mediator.get(certificate.meeting_id) if certificate.meeting_id else None
         )
         _count_certificate(counting, case=case, certificate=certificate, mediator_id=mediator_id)
-    return counting.report()
+    report = counting.report()
+    report.feedback = await feedback_figures(session, date_from=date_from, date_to=date_to)
+    return report
 
 
 async def _count_meeting(

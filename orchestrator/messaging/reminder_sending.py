@@ -29,7 +29,13 @@ from orchestrator.core.models import (
     Reminder,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import invite_content, invitees, meeting_texts, outgoing_mail
+from orchestrator.messaging import (
+    action_reminders,
+    invite_content,
+    invitees,
+    meeting_texts,
+    outgoing_mail,
+)
 from orchestrator.messaging.channels import reachable
 from orchestrator.messaging.reminders import BEFORE, CHASE_INVITE, CHASE_POLL
 
@@ -152,10 +158,15 @@ async def _send_one(
     now: datetime,
 ) -> bool:
     """Re-check the reminder against the world as it is now; queue its mail if it still holds."""
-    name, number = parse_kind(reminder.kind)
     party = await session.get(Party, reminder.party_id)
     if party is None or party.removed_at is not None or not reachable(party, settings):
         return _drop(reminder, now)
+    if action_reminders.is_action_reminder(reminder):
+        held = await action_reminders.send_action_reminder(
+            session, reminder, party, settings=settings, now=now
+        )
+        return _mark_sent(reminder, now) if held else _drop(reminder, now)
+    name, number = parse_kind(reminder.kind)
     if name == CHASE_POLL:
         return await _send_poll_chaser(session, reminder, party, number, settings=settings, now=now)
     if reminder.meeting_id is None:

@@ -24,6 +24,7 @@ from orchestrator.messaging.mail_backend import build_mail_backend
 from orchestrator.messaging.outbox import DeliveryPolicy, Dispatcher
 from orchestrator.staff.accounts import PasswordWorkers
 from orchestrator.web import health_watch, home, openapi, pages, ratelimit, system
+from orchestrator.web.api import agreements as api_agreements
 from orchestrator.web.api import attendance as api_attendance
 from orchestrator.web.api import availability as api_availability
 from orchestrator.web.api import cases as api_cases
@@ -64,8 +65,11 @@ from orchestrator.web.middlewares import (
     error_middleware,
     security_headers_middleware,
 )
+from orchestrator.web.party import agreement as party_agreement
 from orchestrator.web.party import family as party_family
+from orchestrator.web.party import feedback as party_feedback
 from orchestrator.web.party import join as party_join
+from orchestrator.web.party import meeting_papers as party_meeting_papers
 from orchestrator.web.party import poll as party_poll
 from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import referral as party_referral
@@ -81,6 +85,7 @@ from orchestrator.web.staff import console as staff_console
 from orchestrator.web.staff import console_actions as staff_console_actions
 from orchestrator.web.staff import family_choices as staff_family_choices
 from orchestrator.web.staff import find_a_time as staff_find_a_time
+from orchestrator.web.staff import meeting_papers as staff_meeting_papers
 from orchestrator.web.staff import my_meetings as staff_my_meetings
 from orchestrator.web.staff import outcome as staff_outcome
 from orchestrator.web.staff import parties as staff_parties
@@ -102,6 +107,7 @@ API_ROUTERS = [
     api_attendance.router,
     api_availability.router,
     api_outcomes.router,
+    api_agreements.router,
     api_reports.router,
     api_webhooks.router,
     api_feeds.router,
@@ -127,6 +133,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_console.routes,
     staff_console_actions.routes,
     staff_outcome.routes,
+    staff_meeting_papers.routes,
     staff_reports.routes,
     party_poll.routes,
     party_join.routes,
@@ -141,6 +148,9 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_referrals.routes,
     party_family.routes,
     staff_family_choices.routes,
+    party_meeting_papers.routes,
+    party_agreement.routes,
+    party_feedback.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).

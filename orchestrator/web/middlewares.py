@@ -32,7 +32,9 @@ from orchestrator.web.keys import (
 log = logging.getLogger(__name__)
 
 # Party links, set-password links and feed URLs are secrets: the access log shows their door only.
-_SECRET_PATH = re.compile(r"/(p|j|r|c|b|prepare|set-password|feeds/mediators)/[^\s/?\"]+")
+_SECRET_PATH = re.compile(
+    r"/(p|j|r|c|b|a|f|feedback|prepare|set-password|feeds/mediators)/[^\s/?\"]+"
+)
 
 
 class RedactSecretPaths(logging.Filter):

@@ -28,7 +28,7 @@ from orchestrator.web.keys import CLIENT_ADDRESS, ERROR_PAGE, THROTTLE
 
 HandlerT = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-LINK_PREFIXES = ("/p/", "/j/", "/r/", "/c/", "/b/", "/prepare/")
+LINK_PREFIXES = ("/p/", "/j/", "/r/", "/c/", "/b/", "/prepare/", "/a/", "/f/", "/feedback/")
 FEED_PREFIX = "/feeds/"
 SET_PASSWORD_PREFIX = "/set-password/"
 FAILURES = frozenset({403, 404, 410})

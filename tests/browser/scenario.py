@@ -149,3 +149,13 @@ async def book_best_time_of(live: LiveApp, case_id: uuid.UUID) -> Meeting:
             workdays=app[WORKDAYS],
         )
         return meeting
+
+
+async def booked_meeting(live: LiveApp) -> tuple[Scenario, Meeting]:
+    """The case with its people and its best time booked; the meeting as stored."""
+    scenario = await case_with_people(live, poll=False)
+    meeting_id = await book_best_slot(live, scenario)
+    async with live.app[DB].read() as session:
+        meeting = await session.get(Meeting, meeting_id)
+    assert meeting is not None
+    return scenario, meeting

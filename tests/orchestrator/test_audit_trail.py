@@ -18,8 +18,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from orchestrator.closing import preparation
-from orchestrator.core.models import AuditEvent, Party, StaffRole
+from orchestrator.cases import intake
+from orchestrator.closing import agreements, preparation
+from orchestrator.core.models import AuditEvent, Meeting, Party, StaffRole
 from orchestrator.staff.accounts import issue_token
 from orchestrator.web import audit
 from orchestrator.web.keys import API_ROUTES, CLOCK, DB, SETTINGS
@@ -76,6 +77,17 @@ async def world(staff: Staff, clock: MutableClock) -> World:
             data=b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n",
             settings=staff.client.app[SETTINGS],
             now=staff.client.app[CLOCK](),
+        )
+        meeting = await session.get(Meeting, meeting_id)
+        assert meeting is not None
+        await agreements.send_for_confirmation(
+            session,
+            case=await intake.get_case(session, meeting.case_id),
+            meeting=meeting,
+            draft=agreements.AgreementDraft(agreed_text="The LA will assess"),
+            settings=staff.client.app[SETTINGS],
+            now=staff.client.app[CLOCK](),
+            actor=None,
         )
     return World(
         {

@@ -280,7 +280,9 @@ async def test_reports_page_draws_each_chart_with_a_table_of_the_same_numbers(
     status, html = await browser.get("/staff/reports?group_by=month")
     assert status == 200
     assert html.count('role="img"') == 7
-    assert html.count("<table") == 9  # the totals, the figures by month and one per chart
+    # The totals, the figures by month, one per chart, and the feedback by role, by
+    # mediator and by local authority.
+    assert html.count("<table") == 12
     assert '<title id="chart-within-target-title">' in html
     assert "March 2026: 100%; April 2026: 67%" in html  # the chart's text equivalent
     assert '<th scope="row" class="govuk-table__header">April 2026</th>' in html

@@ -15,8 +15,9 @@ from sqlmodel import col, select
 
 from orchestrator.__main__ import main
 from orchestrator.cases import retention
-from orchestrator.core.models import Case, CaseStatus
-from orchestrator.web.keys import DB, DISPATCHER, SETTINGS
+from orchestrator.closing import agreements, feedback
+from orchestrator.core.models import Case, CaseStatus, Meeting, Party
+from orchestrator.web.keys import CLOCK, DB, DISPATCHER, SETTINGS
 from tests.conftest import MutableClock, Staff
 from tests.orchestrator.outcomes_support import (
     LA_OFFICER,
@@ -69,12 +70,53 @@ async def closed_case_with_everything(staff: Staff, clock: MutableClock) -> dict
         next_steps=[{"action": "Write to Quigglesworth family", "who": "LA", "due": "2026-04-03"}],
         notes=NOTES,
     )
+    await _agreement_and_feedback(staff, meeting_id, party)
     await staff.call(
         "POST", f"/api/v1/cases/{case['id']}/certificates", json={"kind": "mediation"}, expect=201
     )
     await staff.client.app[DISPATCHER].run_once()  # the certificate emails go out
     await staff.call("PATCH", f"/api/v1/cases/{case['id']}", json={"status": "closed"}, expect=200)
     return case
+
+
+async def _agreement_and_feedback(
+    staff: Staff, meeting_id: uuid.UUID, party: dict[str, str]
+) -> None:
+    """A written agreement the parent answered with a comment, and their quotable feedback."""
+    await staff.call(
+        "POST",
+        f"/api/v1/meetings/{meeting_id}/agreement",
+        role="mediator",
+        json={
+            "issues": ["Speech hours for Ottoline"],
+            "agreed_text": AGREEMENT,
+            "actions": [{"owner_party_id": party["la_officer"], "action": "Call Quigglesworth"}],
+        },
+        expect=200,
+    )
+    app = staff.client.app
+    async with app[DB].write() as session:
+        meeting = await session.get(Meeting, meeting_id)
+        parent = await session.get(Party, uuid.UUID(party["parent"]))
+        agreement = await agreements.find_agreement(session, meeting_id=meeting_id)
+        assert meeting is not None and parent is not None and agreement is not None
+        await agreements.answer(
+            session,
+            agreement=agreement,
+            party=parent,
+            data=agreements.AgreementAnswer(confirmed=False, comment="Zephyrine is misspelt"),
+            settings=app[SETTINGS],
+            now=app[CLOCK](),
+        )
+        await feedback.save_answer(
+            session,
+            meeting=meeting,
+            party=parent,
+            data=feedback.FeedbackAnswer(
+                satisfaction=5, listened="yes", comment="Hethersett was heard", may_quote=True
+            ),
+            now=app[CLOCK](),
+        )
 
 
 async def figures(staff: Staff) -> dict[str, Any]:
@@ -155,6 +197,9 @@ async def test_anonymising_removes_every_personal_string_and_keeps_the_figures(
         assert secret not in said
 
     assert await personal_data_left(staff) == []
+    # The same figures, but a quoted comment goes with the rest of the free text.
+    assert before["feedback"]["quotable"] == ["Hethersett was heard"]
+    before["feedback"]["quotable"] = []
     assert await figures(staff) == before
     shown = await staff.call("GET", f"/api/v1/cases/{case['id']}", expect=200)
     assert (shown["reference"], shown["status"]) == ("KIDS-2026-0100", "closed")

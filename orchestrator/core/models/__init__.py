@@ -15,6 +15,10 @@ compares the migrations with.
 
 from __future__ import annotations
 
+from orchestrator.core.models.agreements import Agreement as Agreement
+from orchestrator.core.models.agreements import AgreementAction as AgreementAction
+from orchestrator.core.models.agreements import AgreementResponse as AgreementResponse
+from orchestrator.core.models.agreements import Feedback as Feedback
 from orchestrator.core.models.cases import Case as Case
 from orchestrator.core.models.cases import CaseBase as CaseBase
 from orchestrator.core.models.cases import CaseCreate as CaseCreate

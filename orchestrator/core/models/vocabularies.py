@@ -96,6 +96,8 @@ class LinkScope(StrEnum):
     prepare = "prepare"  # case summary / Child's View uploads
     consent = "consent"  # disagreement resolution: "will you take part?"
     feed = "feed"  # a mediator's subscribable calendar
+    agreement = "agreement"  # read and confirm the written agreement
+    feedback = "feedback"  # how was the mediation?
     supporters = "supporters"  # a young person's "Who would you like to bring?"
     family = "family"  # the family's own page: book the information call, withdraw
 

@@ -37,6 +37,7 @@ from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
 from orchestrator.web.pages import render
+from orchestrator.web.party import meeting_papers
 
 routes = web.RouteTableDef()
 
@@ -69,11 +70,13 @@ async def join_page(request: web.Request) -> web.Response:
         case, mediator, invitation = await lookups.join_details(
             session, meeting=meeting, party=party
         )
+        papers = await meeting_papers.paper_views(session, party, token)
     context = _join_context(meeting, party, invitation, settings, now=now, zone=case.timezone)
     context["mediator_name"] = mediator.name if mediator else None
     if party is None and mediator is not None:
         context["name"] = mediator.name.split(" ")[0]
     context["video_href"] = f"/j/{links.encode(resolved.link, secret=secret)}/video"
+    context["papers"] = papers
     return render("party/join.html", request, context)
 
 

@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.cases import roster
+from orchestrator.closing import meeting_papers
 from orchestrator.core.models import (
     Case,
     Meeting,
@@ -176,6 +177,7 @@ async def console(request: web.Request, staff: StaffContext) -> web.StreamRespon
         context = await console_context(session, staff, meeting, case)
         context["state_token"] = await rooms.state_fingerprint(session, meeting.id)
         context["join_url"] = await ways_in.mediator_video_url(session, meeting, staff.settings)
+        context.update(await meeting_papers.console_view(session, case_id=case.id))
     await staff.audit(
         "page.console", case_id=case.id, target_type="meeting", target_id=str(meeting.id)
     )

@@ -13,12 +13,18 @@ from typing import Any
 from aiohttp import web
 
 from orchestrator.cases import roster
-from orchestrator.closing import certificate_files, certificate_mail, certificates, outcomes
+from orchestrator.closing import (
+    agreements,
+    certificate_files,
+    certificate_mail,
+    certificates,
+    outcomes,
+)
 from orchestrator.core.errors import DomainError, NotFound
 from orchestrator.core.models import OutboxStatus, OutcomeResult
 from orchestrator.web import pages
 from orchestrator.web.keys import DB, WORKDAYS
-from orchestrator.web.staff import outcome_form
+from orchestrator.web.staff import agreement_form, outcome_form
 from orchestrator.web.staff.forms import see_other
 from orchestrator.web.staff.my_meetings import audit_meeting_write, changing_my_meeting, my_meeting
 from orchestrator.web.staff.roles import ROOM_STAFF
@@ -41,7 +47,11 @@ DELIVERY_WORDS = {
     OutboxStatus.dead: "Could not be sent",
     OutboxStatus.cancelled: "Not sent (cancelled)",
 }
-NOTICES = {"saved": "Outcome recorded", "issued": "Certificate issued and sent"}
+NOTICES = {
+    "saved": "Outcome recorded",
+    "issued": "Certificate issued and sent",
+    "agreement": "Agreement sent to everyone to confirm",
+}
 
 
 @routes.get("/staff/meetings/{meeting_id}/outcome")
@@ -82,6 +92,35 @@ async def outcome_submit(request: web.Request, staff: StaffContext) -> web.Strea
         else:
             raise see_other(f"/staff/meetings/{meeting.id}/outcome?done=saved")
     return await _render(request, staff, form=form.with_blank_rows(), status=422)
+
+
+@routes.post("/staff/meetings/{meeting_id}/agreement")
+@staff_page(roles=ROOM_STAFF)
+async def send_agreement(request: web.Request, staff: StaffContext) -> web.StreamResponse:
+    """Send the written agreement (or its revision) to every party to confirm."""
+    form, draft = agreement_form.posted(staff.form)
+    if draft is not None:
+        try:
+            async with changing_my_meeting(request, staff) as (session, meeting, case):
+                await agreements.send_for_confirmation(
+                    session,
+                    case=case,
+                    meeting=meeting,
+                    draft=draft,
+                    settings=staff.settings,
+                    now=staff.now,
+                    actor=staff.actor,
+                    drafted_by=staff.user.id,
+                )
+                audit_meeting_write(session, staff, "agreement.send", meeting)
+        except NotFound:
+            raise
+        except DomainError as exc:
+            form.errors["agreed_text"] = pages.as_sentence(exc.message)
+            form.with_blank_rows()
+        else:
+            raise see_other(f"/staff/meetings/{meeting.id}/outcome?done=agreement#agreement")
+    return await _render(request, staff, form=None, agreement=form, status=422)
 
 
 @routes.post("/staff/meetings/{meeting_id}/certificate")
@@ -147,6 +186,7 @@ async def _render(
     form: outcome_form.OutcomeForm | None,
     notice: str = "",
     certificate_error: str = "",
+    agreement: agreement_form.AgreementForm | None = None,
     status: int = 200,
 ) -> web.StreamResponse:
     """The page for the meeting in the path: the outcome (as typed, or as recorded), and
@@ -161,6 +201,9 @@ async def _render(
             sent = await certificate_mail.deliveries(
                 session, certificate=certificate, parties=parties
             )
+        written = await agreement_form.section(
+            session, meeting=meeting, case=case, outcome=outcome, form=agreement
+        )
     if form is None:
         form = outcome_form.of_outcome(outcome) if outcome else outcome_form.OutcomeForm()
         form.with_blank_rows()
@@ -184,5 +227,6 @@ async def _render(
         certificate_due=due,
         deliveries=sent,
         delivery_words=DELIVERY_WORDS,
+        **written,
     )
     return pages.render("staff/outcome.html", request, context, status=status)
