@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from integrations.notify import NotifyClient, NotifyError
+from orchestrator.core import languages
 from orchestrator.core.db import Database
 from orchestrator.core.models import Delivery, DeliveryStatus, OutboxKind, OutboxMessage, Party
 from orchestrator.core.settings import Settings
@@ -41,13 +42,14 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    languages.install(env)
     return env
 
 
-def render_text(kind: str, context: dict[str, Any]) -> str:
-    """The words of one text message, its blank lines and trailing spaces taken out."""
-    text = _environment().get_template(f"{kind}.txt").render(context)
+def render_text(kind: str, context: dict[str, Any], *, language: str | None = None) -> str:
+    """The words of one text message in the person's language, blank lines taken out."""
+    values = {**context, **languages.context_for(language)}
+    text = _environment().get_template(f"{kind}.txt").render(values)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
@@ -72,7 +74,7 @@ async def queue_text(
         session,
         kind=OutboxKind.sms,
         idempotency_key=key,
-        payload={"to": number, "body": render_text(kind, values)},
+        payload={"to": number, "body": render_text(kind, values, language=party.language)},
         now=now,
         topic=f"text.{kind}",
         case_id=party.case_id,

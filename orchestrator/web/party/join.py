@@ -36,7 +36,9 @@ from orchestrator.meeting import join_facts, link_cache
 from orchestrator.meeting.providers import room_from_dict
 from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
+from orchestrator.core import languages
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
+from orchestrator.web.languages import choose
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
@@ -70,12 +72,21 @@ async def join_page(request: web.Request) -> web.Response:
         case, mediator, invitation = await lookups.join_details(
             session, meeting=meeting, party=party
         )
-    context = _join_context(meeting, party, invitation, settings, now=now, zone=case.timezone)
+    code = choose(request, party.language if party else None)
+    context = _join_context(
+        meeting,
+        party,
+        invitation,
+        settings,
+        now=now,
+        zone=case.timezone,
+        locale=languages.LANGUAGES[code].locale,
+    )
     context["mediator_name"] = mediator.name if mediator else None
     if party is None and mediator is not None:
         context["name"] = mediator.name.split(" ")[0]
     context["video_href"] = f"/j/{links.encode(resolved.link, secret=secret)}/video"
-    return render("party/join.html", request, context)
+    return render("party/join.html", request, context, language=code)
 
 
 def _join_context(
@@ -86,6 +97,7 @@ def _join_context(
     *,
     now: datetime,
     zone: str,
+    locale: str,
 ) -> dict[str, Any]:
     """What the join page shows this person: their own way in first (``ways_in``), when
     the video room opens or how soon the meeting starts, then the other ways."""
@@ -108,7 +120,7 @@ def _join_context(
     return {
         "name": party.name.split(" ")[0] if party else "",
         "is_mediator": is_mediator,
-        "when": wording.when(meeting.start_at, meeting.end_at, zone=zone),
+        "when": wording.when(meeting.start_at, meeting.end_at, zone=zone, locale=locale),
         "mode": meeting.mode.value,
         "ways": [
             way.value
@@ -119,8 +131,8 @@ def _join_context(
         "video": video,
         "video_open": video and now >= opens and not ended,
         "room_ready": meeting.provider_room is not None,
-        "opens_at": wording.clock_from_today(opens, now=now, zone=zone),
-        "starts_in": wording.from_now(meeting.start_at, now=now),
+        "opens_at": wording.clock_from_today(opens, now=now, zone=zone, locale=locale),
+        "starts_in": wording.from_now(meeting.start_at, now=now, locale=locale),
         "started": now >= meeting.start_at,
         "ended": ended,
         "dial_in": dial_in,
@@ -142,11 +154,12 @@ async def _old_link_page(request: web.Request, refused: LinkInvalid) -> web.Resp
             request.match_info["token"],
             secret=app[SETTINGS].secret_key.get_secret_value(),
             now=app[CLOCK](),
+            pick_language=lambda own: choose(request, own),
         )
     template = "party/join_cancelled.html"
     if isinstance(notice, old_join_links.Moved):
         template = "party/join_moved.html"
-    return render(template, request, {"notice": notice}, status=410)
+    return render(template, request, {"notice": notice}, status=410, language=notice.language)
 
 
 def install(app: web.Application) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.cases import links, roster
 from orchestrator.closing import preparation
 from orchestrator.core.errors import ValidationFailed
+from orchestrator.core.languages import N_
 from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.pages import as_sentence, render
@@ -136,7 +137,7 @@ async def _party_context(
     def view(document: Document) -> dict[str, Any]:
         found = paper_view(document, f"/prepare/{token}/documents/{document.id}")
         author = parties.get(document.party_id) if document.party_id else None
-        found["author"] = author.name if author else "the mediator"
+        found["author"] = author.name if author else N_("the mediator")
         return found
 
     return {
@@ -176,7 +177,7 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
     errors: dict[str, str] = {}
     status = 422
     if posted.too_large:
-        errors[f"{kind}-upload"] = "The file is larger than 10 MB. Choose a smaller file."
+        errors[f"{kind}-upload"] = N_("The file is larger than 10 MB. Choose a smaller file.")
         status = 413
     else:
         async with app[DB].write() as session:
