@@ -121,7 +121,10 @@ def _day_with_clock(day_words: str, clock_words: str, locale: str) -> str:
 
 def clock_on_day(moment: datetime, *, zone: Zone = None, locale: str = LOCALE) -> str:
     """A moment by time then day: "9:30am on Tuesday 10 March 2026"."""
-    clock_words, day_words = clock(moment, zone=zone, locale=locale), day(moment, zone=zone, locale=locale)
+    clock_words, day_words = (
+        clock(moment, zone=zone, locale=locale),
+        day(moment, zone=zone, locale=locale),
+    )
     if not _english(locale):
         return _day_with_clock(day_words, clock_words, locale)
     return f"{clock_words} on {day_words}"

@@ -43,7 +43,7 @@ LANGUAGES = {
 }
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention the extractor looks for
+def N_(message: str) -> str:
     """Mark words for the catalogues; they are translated where they are shown."""
     return message
 

@@ -1,4 +1,4 @@
-"""The words of every email: Jinja templates, plain text and HTML, easy-read, in the person's language.
+"""The words of every email: Jinja templates, plain text and HTML, easy-read, in one's language.
 
 Each message kind has ``<kind>.txt`` and ``<kind>.html``; ``<kind>.easy.txt`` /
 ``<kind>.easy.html`` are the easy-read wording for young people. The words are English

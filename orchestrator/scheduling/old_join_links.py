@@ -116,9 +116,7 @@ async def _moved(
         locale = languages.language(code).locale
         emailed_on = wording.day(sent, zone=case.timezone, locale=locale) if sent else None
     emailed = party is None or bool(party.email)
-    return Moved(
-        first_name=name, when=when, emailed=emailed, emailed_on=emailed_on, language=code
-    )
+    return Moved(first_name=name, when=when, emailed=emailed, emailed_on=emailed_on, language=code)
 
 
 def _first(name: str) -> str:

@@ -70,7 +70,9 @@ async def render_error(request: web.Request, error: ApiError) -> web.Response:
         message = N_("Something went wrong on our side. Please try again later.")
     else:
         message = as_sentence(error.message) + "."
-    return render("error.html", request, {"heading": heading, "message": message}, status=error.status)
+    return render(
+        "error.html", request, {"heading": heading, "message": message}, status=error.status
+    )
 
 
 def render(

@@ -42,7 +42,7 @@ def catalogue(code: str) -> Any:
 
 def template_ids() -> list[str]:
     with (CATALOGUES / "messages.pot").open("rb") as source:
-        return [message.id for message in read_po(source) if message.id]
+        return [str(message.id) for message in read_po(source) if message.id]
 
 
 @pytest.mark.parametrize("code", ["pl", "ur"])

@@ -22,6 +22,7 @@ from aiohttp import web
 from calendars import wording
 from integrations.base import JoinIdentity
 from orchestrator.cases import links
+from orchestrator.core import languages
 from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import (
     Invitation,
@@ -36,7 +37,6 @@ from orchestrator.meeting import join_facts, link_cache
 from orchestrator.meeting.providers import room_from_dict
 from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
-from orchestrator.core import languages
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
 from orchestrator.web.languages import choose
 from orchestrator.web.pages import render
