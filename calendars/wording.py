@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import (
     format_date,
     format_datetime,
@@ -40,6 +41,12 @@ def _local(moment: datetime, zone: Zone) -> datetime:
 
 def _english(locale: str) -> bool:
     return locale.replace("-", "_").split("_")[0].lower() == "en"
+
+
+def _comma(locale: str) -> str:
+    """The comma between a day and its times: Urdu writes its own (CLDR's list pattern)."""
+    pattern = str(Locale.parse(locale).list_patterns["standard"]["start"])
+    return pattern.removeprefix("{0}").removesuffix("{1}")
 
 
 def _dated(moment: date | datetime, pattern: str, fallback: str, zone: Zone, locale: str) -> str:
@@ -188,7 +195,8 @@ def when(start: datetime, end: datetime, *, zone: str, locale: str = LOCALE) -> 
     first, last = _local(start, zone), _local(end, zone)
     label = zone_label(zone, locale=locale)
     if first.date() == last.date():
-        return f"{day(first, locale=locale)}, {clock_range(first, last, locale=locale)} ({label})"
+        comma = _comma(locale)
+        return f"{day(first, locale=locale)}{comma}{clock_range(first, last, locale=locale)} ({label})"
     if not _english(locale):
         starts = _day_with_clock(day(first, locale=locale), clock(first, locale=locale), locale)
         ends = _day_with_clock(day(last, locale=locale), clock(last, locale=locale), locale)

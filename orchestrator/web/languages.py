@@ -61,6 +61,7 @@ def switch_links(request: web.Request, current: str) -> list[dict[str, str | boo
                 "code": code,
                 "tag": each.tag,
                 "name": each.name,
+                "dir": each.direction,
                 "href": f"{request.path}?{query}",
                 "current": code == current,
             }

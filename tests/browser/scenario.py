@@ -34,7 +34,10 @@ class Scenario:
     meeting_id: uuid.UUID | None = None
 
 
-async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
+async def case_with_people(
+    live: LiveApp, *, poll: bool = True, language: str | None = None
+) -> Scenario:
+    """A case with a mediator, a parent (who reads ``language``) and an officer, polled."""
     app = live.app
     now = live.clock()
     async with app[DB].write() as session:
@@ -74,7 +77,12 @@ async def case_with_people(live: LiveApp, *, poll: bool = True) -> Scenario:
         parent = await roster.add_party(
             session,
             case=case,
-            data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
+            data=PartyCreate(
+                role=PartyRole.parent,
+                name="Pat Jordan",
+                email="pat@family.example",
+                language=language,
+            ),
             now=now,
             bus=app[BUS],
             actor=None,

@@ -131,7 +131,11 @@ async def test_the_poll_page_speaks_urdu_right_to_left_and_the_switch_is_remembe
     assert "آپ کب مل سکتے ہیں؟" in html  # "When can you meet?"
     assert "پیر، 9 مارچ، 2026" in html  # Monday 9 March 2026, in Urdu
     assert "When can you meet?" not in html and "Monday" not in html
-    switch = re.findall(r'<a class="govuk-link" href="([^"]+)" lang="([^"]+)" hreflang="\2">', html)
+    switch = re.findall(
+        r'<a class="govuk-language-navigation__link" href="([^"]+)" rel="alternate" '
+        r'lang="([^"]+)" hreflang="\2"',
+        html,
+    )
     assert [tag for _, tag in switch] == ["en-GB", "pl"]  # the page's own language is not a link
 
     english = await staff.client.get(switch[0][0].replace("&amp;", "&"))
