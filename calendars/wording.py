@@ -196,7 +196,9 @@ def when(start: datetime, end: datetime, *, zone: str, locale: str = LOCALE) -> 
     label = zone_label(zone, locale=locale)
     if first.date() == last.date():
         comma = _comma(locale)
-        return f"{day(first, locale=locale)}{comma}{clock_range(first, last, locale=locale)} ({label})"
+        return (
+            f"{day(first, locale=locale)}{comma}{clock_range(first, last, locale=locale)} ({label})"
+        )
     if not _english(locale):
         starts = _day_with_clock(day(first, locale=locale), clock(first, locale=locale), locale)
         ends = _day_with_clock(day(last, locale=locale), clock(last, locale=locale), locale)

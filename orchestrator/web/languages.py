@@ -37,9 +37,14 @@ def _accepted(header: str) -> str | None:
     return min(ranked)[2] if ranked else None
 
 
+def _english_only(request: web.Request) -> bool:
+    """Staff pages and the developer's mail viewer are in English, with no switch."""
+    return is_staff_request(request) or request.path.startswith("/dev/")
+
+
 def choose(request: web.Request, party_language: str | None = None) -> str:
     """The language code this page is shown in."""
-    if is_staff_request(request):
+    if _english_only(request):
         return languages.ENGLISH
     return (
         languages.supported(request.query.get(SWITCH))
@@ -52,6 +57,8 @@ def choose(request: web.Request, party_language: str | None = None) -> str:
 
 def switch_links(request: web.Request, current: str) -> list[dict[str, str | bool]]:
     """The language switch: this page's address in each language we have."""
+    if _english_only(request):
+        return []
     kept = [(key, value) for key, value in request.query.items() if key != SWITCH]
     links: list[dict[str, str | bool]] = []
     for code, each in LANGUAGES.items():
@@ -72,7 +79,7 @@ def switch_links(request: web.Request, current: str) -> list[dict[str, str | boo
 def remember(request: web.Request, response: web.StreamResponse) -> None:
     """Keep the language the switch chose for this person's next pages."""
     code = languages.supported(request.query.get(SWITCH))
-    if code is None or is_staff_request(request):
+    if code is None or _english_only(request):
         return
     response.set_cookie(
         COOKIE,

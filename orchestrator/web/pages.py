@@ -92,7 +92,7 @@ def render(
     """
     has_errors = any(key.endswith(("error", "errors")) and value for key, value in context.items())
     code = language or page_languages.choose(request)
-    switch = [] if is_staff_request(request) else page_languages.switch_links(request, code)
+    switch = page_languages.switch_links(request, code)
     context = {
         **context,
         **languages.context_for(code),

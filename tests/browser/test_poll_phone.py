@@ -109,7 +109,9 @@ async def test_the_poll_email_fits_a_phone_and_says_when_to_reply_by(
 ) -> None:
     await case_with_people(live_app, language=language)
     async with live_app.app[DB].read() as session:
-        rows = await session.scalars(select(OutboxMessage).where(col(OutboxMessage.topic) == "poll"))
+        rows = await session.scalars(
+            select(OutboxMessage).where(col(OutboxMessage.topic) == "poll")
+        )
         row = next(r for r in rows if r.payload["to"] == ["pat@family.example"])
     message = email_from_payload(row.payload)
     assert str(message["Subject"]) == said(language, "Please tell us when you can meet")
