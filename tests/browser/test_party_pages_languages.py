@@ -31,17 +31,23 @@ async def _links(live: LiveApp, language: str) -> tuple[str, str, str]:
     ``language``, with the meeting booked."""
     scenario = await case_with_people(live, language=language)
     meeting_id = await book_best_slot(live, scenario)
-    app, now = live.app, live.clock()
-    settings = app[SETTINGS]
-    async with app[DB].write() as session:
-        case = await intake.get_case(session, scenario.case_id)
-        parent = await roster.get_party(session, case_id=case.id, party_id=scenario.parent_id)
+    settings = live.app[SETTINGS]
+    async with live.app[DB].write() as session:
         meeting = await session.get(Meeting, meeting_id)
         assert meeting is not None
-        rsvp = ways_in.link_url(await ways_in.rsvp_link(session, meeting, parent, now), settings)
-        prepare = await preparation.send_prepare_link(
-            session, case=case, party=parent, settings=settings, now=now, actor=None
+        parent = await roster.get_party(
+            session, case_id=meeting.case_id, party_id=scenario.parent_id
         )
+        reply = await ways_in.rsvp_link(session, meeting, parent, live.clock())
+        prepare = await preparation.send_prepare_link(
+            session,
+            case=await intake.get_case(session, meeting.case_id),
+            party=parent,
+            settings=settings,
+            now=live.clock(),
+            actor=None,
+        )
+    rsvp = ways_in.link_url(reply, settings)
     local = settings.base_url, live.url
     return scenario.poll_url, rsvp.replace(*local), prepare.replace(*local)
 
