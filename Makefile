@@ -61,7 +61,7 @@ translations: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-wrap --sort-by-file \
 		--project="Mediation Orchestrator" -o $(LOCALES)/messages.pot .
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-wrap \
-		--ignore-obsolete
+		--ignore-obsolete --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

@@ -66,13 +66,14 @@ async def render_error(request: web.Request, error: ApiError) -> web.Response:
     if is_staff_request(request):
         return render_staff_error(request, error)
     heading = HEADINGS.get(error.status, N_("Sorry, there is a problem"))
+    code = page_languages.choose(request)
     if error.status >= 500:
         message = N_("Something went wrong on our side. Please try again later.")
-    else:
-        message = as_sentence(error.message) + "."
-    return render(
-        "error.html", request, {"heading": heading, "message": message}, status=error.status
-    )
+    else:  # a translation is a whole sentence; English words are made one here
+        said = languages.gettext_for(code, error.message)
+        message = said if said != error.message else as_sentence(error.message) + "."
+    context = {"heading": heading, "message": message}
+    return render("error.html", request, context, status=error.status, language=code)
 
 
 def render(

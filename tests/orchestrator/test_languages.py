@@ -175,3 +175,11 @@ async def test_the_join_page_speaks_urdu_right_to_left(
     assert "آپ کی ثالثی میٹنگ" in html  # "Your mediation meeting"
     assert "منگل، 10 مارچ، 2026" in html  # Tuesday 10 March 2026
     assert "Your mediation meeting" not in html and "Tuesday" not in html
+
+
+async def test_a_dead_links_page_is_worded_in_the_language_chosen_whole(staff: Staff) -> None:
+    page = await staff.client.get("/p/not-a-real-link?lang=pl")
+    html = await page.text()
+    assert page.status in (403, 404) and '<html lang="pl" dir="ltr"' in html
+    assert "Ten link nie działa" in html and "Ten link jest nieprawidłowy." in html
+    assert "not valid" not in html and "Need help?" not in html
