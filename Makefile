@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format migrate demo bench assets clean help
+.PHONY: run test lint format migrate demo bench assets translations clean help
 
 help:
 	@echo "make run      start the service on http://127.0.0.1:8080 (SQLite, mail to files, Jitsi)"
@@ -16,6 +16,7 @@ help:
 	@echo "make demo     load a realistic sample caseload"
 	@echo "make bench    run the benchmarks and print their ratios"
 	@echo "make assets   rebuild the GOV.UK Frontend styles (needs Node)"
+	@echo "make translations  extract the words people read and update the Polish and Urdu catalogues"
 	@echo "make clean    remove the virtualenv and local data"
 
 $(STAMP): pyproject.toml
@@ -52,6 +53,15 @@ bench: $(STAMP)
 # Rebuild orchestrator/web/static/app.css from GOV.UK Frontend (needs Node; the output is committed).
 assets:
 	sh scripts/build-assets.sh
+
+# The words people read: extract them from code and templates, then merge into each language's
+# catalogue (.po, committed; compiled in memory at start-up, so nothing else to build).
+LOCALES := orchestrator/locale
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-wrap --sort-by-file \
+		--project="Mediation Orchestrator" -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages --no-wrap \
+		--ignore-obsolete --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

@@ -12,14 +12,17 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import (
     format_date,
     format_datetime,
     format_interval,
     format_time,
     format_timedelta,
-    get_timezone_location,
+    get_datetime_format,
+    get_timezone_name,
 )
+from babel.units import format_unit
 
 LOCALE = "en_GB"
 LONDON = "Europe/London"
@@ -38,6 +41,12 @@ def _local(moment: datetime, zone: Zone) -> datetime:
 
 def _english(locale: str) -> bool:
     return locale.replace("-", "_").split("_")[0].lower() == "en"
+
+
+def _comma(locale: str) -> str:
+    """The comma between a day and its times: Urdu writes its own (CLDR's list pattern)."""
+    pattern = str(Locale.parse(locale).list_patterns["standard"]["start"])
+    return pattern.removeprefix("{0}").removesuffix("{1}")
 
 
 def _dated(moment: date | datetime, pattern: str, fallback: str, zone: Zone, locale: str) -> str:
@@ -100,19 +109,32 @@ def clock_range(
     if not _english(locale) and isinstance(start, datetime) and isinstance(end, datetime):
         tz = _tz(zone) or start.tzinfo
         return format_interval(start, end, "Hm", tzinfo=tz, locale=locale)
-    return f"{clock(start, zone=zone, locale=locale)} to {clock(end, zone=zone, locale=locale)}"
+    joiner = " to " if _english(locale) else " – "
+    return f"{clock(start, zone=zone, locale=locale)}{joiner}{clock(end, zone=zone, locale=locale)}"
 
 
 def zone_label(zone_name: str, *, locale: str = LOCALE) -> str:
     """How the case's zone is named: "UK time" for London, else the zone's own name."""
     if not _english(locale):
-        return get_timezone_location(ZoneInfo(zone_name), locale=locale)
+        return get_timezone_name(ZoneInfo(zone_name), "long", zone_variant="generic", locale=locale)
     return "UK time" if zone_name == LONDON else zone_name.replace("_", " ")
+
+
+def _day_with_clock(day_words: str, clock_words: str, locale: str) -> str:
+    """A day and a time joined as the language joins them (CLDR's date-time pattern)."""
+    glue = str(get_datetime_format("long", locale=locale)).replace("'", "")
+    return glue.format(clock_words, day_words)
 
 
 def clock_on_day(moment: datetime, *, zone: Zone = None, locale: str = LOCALE) -> str:
     """A moment by time then day: "9:30am on Tuesday 10 March 2026"."""
-    return f"{clock(moment, zone=zone, locale=locale)} on {day(moment, zone=zone, locale=locale)}"
+    clock_words, day_words = (
+        clock(moment, zone=zone, locale=locale),
+        day(moment, zone=zone, locale=locale),
+    )
+    if not _english(locale):
+        return _day_with_clock(day_words, clock_words, locale)
+    return f"{clock_words} on {day_words}"
 
 
 def clock_on(
@@ -146,6 +168,14 @@ def clock_from_today(
     return clock_on_day(moment, zone=zone, locale=locale)
 
 
+def duration(length: timedelta, *, locale: str = LOCALE) -> str:
+    """How long something lasts, in hours: "1 hour", "2.5 hours"."""
+    hours = length.total_seconds() / 3600
+    if _english(locale):
+        return f"{hours:g} hour" + ("" if hours == 1 else "s")
+    return format_unit(hours, "duration-hour", length="long", locale=locale)
+
+
 def from_now(moment: datetime, *, now: datetime, locale: str = LOCALE) -> str:
     """How far off a moment is, to the minute: "in 25 minutes", "in 2 hours", "5 minutes
     ago", and "now" within the minute (Babel rounds the way people say it)."""
@@ -165,7 +195,14 @@ def when(start: datetime, end: datetime, *, zone: str, locale: str = LOCALE) -> 
     first, last = _local(start, zone), _local(end, zone)
     label = zone_label(zone, locale=locale)
     if first.date() == last.date():
-        return f"{day(first, locale=locale)}, {clock_range(first, last, locale=locale)} ({label})"
+        comma = _comma(locale)
+        return (
+            f"{day(first, locale=locale)}{comma}{clock_range(first, last, locale=locale)} ({label})"
+        )
+    if not _english(locale):
+        starts = _day_with_clock(day(first, locale=locale), clock(first, locale=locale), locale)
+        ends = _day_with_clock(day(last, locale=locale), clock(last, locale=locale), locale)
+        return f"{starts} – {ends} ({label})"
     return (
         f"{day(first, locale=locale)}, {clock(first, locale=locale)} to "
         f"{day(last, locale=locale)}, {clock(last, locale=locale)} ({label})"

@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from orchestrator.cases import short_links
 from orchestrator.core.errors import LinkInvalid
+from orchestrator.core.languages import N_
 from orchestrator.core.models import Case, Link, LinkScope, Meeting, MeetingStatus, Party
 
 ALGORITHM = "HS256"
@@ -57,12 +58,12 @@ class Verdict(StrEnum):
 
 # What a person is told when a link is dead, by verdict.
 DEAD_LINK_MESSAGES = {
-    Verdict.unknown: "this link is not valid",
-    Verdict.revoked: "this link has been withdrawn",
-    Verdict.expired: "this link has expired",
-    Verdict.party_removed: "this link has been withdrawn",
-    Verdict.cancelled: "this meeting has been cancelled",
-    Verdict.superseded: "this meeting has been moved; please use the newest email",
+    Verdict.unknown: N_("this link is not valid"),
+    Verdict.revoked: N_("this link has been withdrawn"),
+    Verdict.expired: N_("this link has expired"),
+    Verdict.party_removed: N_("this link has been withdrawn"),
+    Verdict.cancelled: N_("this meeting has been cancelled"),
+    Verdict.superseded: N_("this meeting has been moved; please use the newest email"),
 }
 
 
@@ -207,7 +208,7 @@ def verified_claims(token: str, *, secret: str, scope: LinkScope, now: datetime)
     except jwt.InvalidTokenError:
         raise LinkInvalid("this link is not valid", details={"reason": "invalid"}) from None
     if claims.get("scope") != scope.value:
-        raise LinkInvalid("this link is not valid here", details={"reason": "scope"})
+        raise LinkInvalid(N_("this link is not valid here"), details={"reason": "scope"})
     if int(claims["exp"]) <= int(now.timestamp()):
         raise LinkInvalid("this link has expired", details={"reason": "expired"})
     if int(claims["nbf"]) > int(now.timestamp()):

@@ -26,6 +26,7 @@ from sqlmodel import col, select
 from calendars.imip import build_plain_message
 from orchestrator.cases import links, roster, timeline
 from orchestrator.core.errors import NotFound, ValidationFailed
+from orchestrator.core.languages import N_
 from orchestrator.core.models import (
     Case,
     Document,
@@ -44,13 +45,13 @@ MAX_TEXT_CHARS = 20_000
 CASE_SUMMARY = "case_summary"
 CHILDS_VIEW = "childs_view"
 KINDS = (CASE_SUMMARY, CHILDS_VIEW)
-KIND_LABELS = {CASE_SUMMARY: "Case summary", CHILDS_VIEW: "Child's View"}
+KIND_LABELS = {CASE_SUMMARY: N_("Case summary"), CHILDS_VIEW: N_("Child's View")}
 FAMILY_ROLES = (PartyRole.parent, PartyRole.young_person)
 CHILDS_VIEW_QUESTIONS = (
-    ("going_well", "What is going well?"),
-    ("hard", "What is hard?"),
-    ("would_help", "What would help?"),
-    ("important_people", "Who is important to you?"),
+    ("going_well", N_("What is going well?")),
+    ("hard", N_("What is hard?")),
+    ("would_help", N_("What would help?")),
+    ("important_people", N_("Who is important to you?")),
 )
 # Accepted file types: the extensions each may carry, by the type its bytes show.
 FILE_TYPES = {

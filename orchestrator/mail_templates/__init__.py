@@ -1,9 +1,10 @@
-"""The words of every email: Jinja templates, plain text and HTML, easy-read and translations.
+"""The words of every email: Jinja templates, plain text and HTML, easy-read, in one's language.
 
 Each message kind has ``<kind>.txt`` and ``<kind>.html``; ``<kind>.easy.txt`` /
-``<kind>.easy.html`` are the easy-read wording for young people, and ``<lang>/<kind>.txt``
-a translation. The text template sets ``subject``. When a person's language has no
-translation the English wording is used and the mail says so, with the help line.
+``<kind>.easy.html`` are the easy-read wording for young people. The words are English
+``_("…")`` calls translated by the gettext catalogues (``orchestrator.core.languages``) into
+the person's language; the text template sets ``subject``. When a person's language is one
+we do not have, the English wording is used and the mail says so, with the help line.
 HTML is autoescaped; plain text is not (it is never interpreted as markup).
 """
 
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+
+from orchestrator.core import languages
 
 TEMPLATES = Path(__file__).parent
 
@@ -40,36 +43,14 @@ def _environment(html: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    languages.install(env)
     return env
 
 
-def _language_code(language: str | None) -> str | None:
-    """'cy', 'pl' ... from a tag like 'cy-GB' (English and unknown tags give None)."""
-    if not language:
-        return None
-    code = language.strip().lower().replace("_", "-").split("-")[0]
-    if not code.isalpha() or code == "en":
-        return None
-    return code
-
-
-def _candidates(kind: str, *, easy_read: bool, language: str | None) -> list[tuple[str, bool]]:
-    names: list[tuple[str, bool]] = []
-    if easy_read:
-        if language:
-            names.append((f"{language}/{kind}.easy", True))
-        names.append((f"{kind}.easy", False))
-    if language:
-        names.append((f"{language}/{kind}", True))
-    names.append((kind, False))
-    return names
-
-
-def _pick(kind: str, *, easy_read: bool, language: str | None) -> tuple[str, bool]:
-    for stem, translated in _candidates(kind, easy_read=easy_read, language=language):
+def _pick(kind: str, *, easy_read: bool) -> str:
+    for stem in ([f"{kind}.easy"] if easy_read else []) + [kind]:
         if (TEMPLATES / f"{stem}.txt").is_file() and (TEMPLATES / f"{stem}.html").is_file():
-            return stem, translated
+            return stem
     raise LookupError(f"no mail template for {kind!r}")
 
 
@@ -81,10 +62,11 @@ def render_mail(
     language: str | None = None,
 ) -> RenderedMail:
     """Render the subject and bodies of one message for one person."""
-    code = _language_code(language)
-    stem, translated = _pick(kind, easy_read=easy_read, language=code)
-    values = dict(context)
-    values["translation_missing"] = code is not None and not translated
+    code = languages.supported(language)
+    stem = _pick(kind, easy_read=easy_read)
+    values = {**context, **languages.context_for(code)}
+    values["translation_missing"] = bool(language) and code is None
+    translated = code not in (None, languages.ENGLISH)
     text_template = _environment(False).get_template(f"{stem}.txt")
     module = text_template.make_module(values)
     subject = " ".join(str(getattr(module, "subject", "")).split())

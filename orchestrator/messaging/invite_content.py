@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendars import wording
 from calendars.invite_spec import Attendee, EventSpec, JoinDetails, Organizer
 from calendars.invite_text import when_text
+from orchestrator.core import languages
+from orchestrator.core.languages import N_
 from orchestrator.core.models import CaseKind, Meeting
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MIAS_WHAT_TO_EXPECT, MeetingFacts, Recipient
@@ -30,7 +32,7 @@ from orchestrator.messaging.ways_in import (
 )
 from orchestrator.scheduling import joining
 
-WHAT_TO_EXPECT = (
+WHAT_TO_EXPECT = N_(
     "The meeting usually takes two to four hours. The mediator is independent and chairs "
     "it: they will talk with everyone together and may also speak with each side "
     "privately. You can ask for a break at any time. Nothing is recorded."
@@ -66,14 +68,20 @@ def event_spec(
             rsvp=recipient.mediator is None,
         )
     )
+    tag = recipient.language
+    label = languages.gettext_for(tag, facts.label)
+    need_help = languages.gettext_for(tag, N_("Need help? Call %(number)s."))
     return EventSpec(
         uid=facts.meeting.ical_uid,
         sequence=sequence,
         start=facts.meeting.start_at,
         end=facts.meeting.end_at,
         tzid=facts.case.timezone,
-        summary=f"{facts.label[:1].upper()}{facts.label[1:]} – {settings.service_name}",
-        description=f"{what_to_expect(facts)}\n\nNeed help? Call {settings.help_line}.",
+        summary=f"{label[:1].upper()}{label[1:]} – {settings.service_name}",
+        description=(
+            f"{languages.gettext_for(tag, what_to_expect(facts))}\n\n"
+            + need_help % {"number": settings.help_line}
+        ),
         organizer=Organizer(organizer_name(settings), settings.mail_from),
         attendees=attendees,
         join=join,
@@ -89,12 +97,13 @@ def meeting_context(
     join = spec.join
     channel = recipient.party.channel if recipient.party is not None else None
     phone_call = facts.adviser_calls(recipient.party)
+    locale = languages.language(recipient.language).locale
     return {
         "service_name": settings.service_name,
         "help_line": settings.help_line,
         "recipient_name": recipient.name,
         "meeting_label": facts.label,
-        "when": when_text(spec),
+        "when": when_text(spec, locale=locale),
         "video_url": join.url,
         "dial_in_number": join.dial_in_number,
         "dial_in_pin": join.dial_in_pin,
@@ -109,6 +118,7 @@ def meeting_context(
             joining.join_opens_at(facts.meeting, settings),
             meeting_start=facts.meeting.start_at,
             zone=facts.case.timezone,
+            locale=locale,
         ),
         "people": facts.people(),
         "what_to_expect": what_to_expect(facts),
@@ -134,29 +144,38 @@ def cancel_content(
     """
     reason = None if removed else (facts.meeting.cancel_reason or None)
     spec = event_spec(facts, recipient, JoinDetails(), settings, now=now, sequence=sequence)
-    spec = replace(spec, description=_cancel_description(reason, settings, removed=removed))
+    spec = replace(
+        spec,
+        description=_cancel_description(reason, settings, removed=removed, tag=recipient.language),
+    )
     context = meeting_context(facts, recipient, spec, settings)
     context.update(removed=removed, reason=reason)
     return spec, context
 
 
-def _cancel_description(reason: str | None, settings: Settings, *, removed: bool) -> str:
+def _cancel_description(
+    reason: str | None, settings: Settings, *, removed: bool, tag: str | None
+) -> str:
     """The cancelled event's DESCRIPTION, for calendars that keep it on show."""
+    said = languages.translations(languages.language(tag).code).gettext
     paragraphs = [
-        "You no longer need to come to this meeting."
+        said(N_("You no longer need to come to this meeting."))
         if removed
-        else "This meeting has been cancelled. It is not happening."
+        else said(N_("This meeting has been cancelled. It is not happening."))
     ]
     if reason:
-        paragraphs.append(f"Why it was cancelled: {reason}")
+        paragraphs.append(said(N_("Why it was cancelled: %(reason)s")) % {"reason": reason})
     if settings.help_line:
-        paragraphs.append(f"Questions? Call {settings.service_name} on {settings.help_line}.")
+        paragraphs.append(
+            said(N_("Questions? Call %(service)s on %(number)s."))
+            % {"service": settings.service_name, "number": settings.help_line}
+        )
     return "\n\n".join(paragraphs)
 
 
-def meeting_when(meeting: Meeting, tzid: str) -> str:
+def meeting_when(meeting: Meeting, tzid: str, *, locale: str = wording.LOCALE) -> str:
     """The meeting's time as every mail, page and invite words it (``wording.when``)."""
-    return wording.when(meeting.start_at, meeting.end_at, zone=tzid)
+    return wording.when(meeting.start_at, meeting.end_at, zone=tzid, locale=locale)
 
 
 async def invite_context(

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.invite_spec import Role
+from orchestrator.core.languages import N_
 from orchestrator.core.models import (
     Case,
     CaseKind,
@@ -31,30 +32,30 @@ from orchestrator.core.models import (
 from orchestrator.core.settings import Settings
 
 MEETING_LABELS = {
-    CaseKind.mediation: "SEND mediation meeting",
-    CaseKind.disagreement_resolution: "disagreement resolution meeting",
-    CaseKind.mias: "mediation information call",
+    CaseKind.mediation: N_("SEND mediation meeting"),
+    CaseKind.disagreement_resolution: N_("disagreement resolution meeting"),
+    CaseKind.mias: N_("mediation information call"),
 }
 
 # An information call (MIAS) is a telephone call the adviser makes to the family.
-MIAS_WHAT_TO_EXPECT = (
+MIAS_WHAT_TO_EXPECT = N_(
     "The call takes about 20 minutes. The adviser explains what mediation is, how it "
     "differs from the Tribunal, and answers your questions. You do not have to go to "
     "mediation. Nothing is recorded."
 )
 
 ROLE_LABELS = {
-    PartyRole.parent: "Parent or carer",
-    PartyRole.young_person: "Young person",
-    PartyRole.school: "School",
-    PartyRole.college: "College",
-    PartyRole.la_officer: "Local authority officer",
-    PartyRole.health: "Health service",
-    PartyRole.social_care: "Social care",
-    PartyRole.sendiass: "SENDIASS supporter",
-    PartyRole.advocate: "Advocate",
-    PartyRole.interpreter: "Interpreter",
-    PartyRole.observer: "Observer",
+    PartyRole.parent: N_("Parent or carer"),
+    PartyRole.young_person: N_("Young person"),
+    PartyRole.school: N_("School"),
+    PartyRole.college: N_("College"),
+    PartyRole.la_officer: N_("Local authority officer"),
+    PartyRole.health: N_("Health service"),
+    PartyRole.social_care: N_("Social care"),
+    PartyRole.sendiass: N_("SENDIASS supporter"),
+    PartyRole.advocate: N_("Advocate"),
+    PartyRole.interpreter: N_("Interpreter"),
+    PartyRole.observer: N_("Observer"),
 }
 
 
@@ -108,8 +109,8 @@ class MeetingFacts:
 
     def people(self) -> list[str]:
         """Who will be there, by role only (no names or contacts of other parties)."""
-        chair = "Adviser (phones you)" if self.case.kind is CaseKind.mias else None
-        shown = [chair or "Mediator (chairs the meeting)"] if self.mediator else []
+        chair = N_("Adviser (phones you)") if self.case.kind is CaseKind.mias else None
+        shown = [chair or N_("Mediator (chairs the meeting)")] if self.mediator else []
         shown += [ROLE_LABELS.get(p.role, p.role.value) for p, _ in self.parties]
         return shown
 

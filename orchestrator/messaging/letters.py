@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendars import wording
 from integrations.notify import NotifyClient, Sent
 from orchestrator.cases import timeline
+from orchestrator.core import languages
 from orchestrator.core.db import Database
 from orchestrator.core.models import OutboxKind, OutboxMessage, Party
 from orchestrator.core.records import add_timeline
@@ -45,9 +46,19 @@ def address_of(party: Party) -> list[str]:
     return [party.name, *[line for line in lines if line.strip()], party.postcode or ""]
 
 
-def letter_words(kind: str, context: dict[str, Any]) -> tuple[str, list[str]]:
-    """The heading and the paragraphs of one letter, from its template."""
-    text = words_environment("letters").get_template(f"{kind}.txt").render(context)
+def letter_language(party: Party) -> str | None:
+    """The language a letter is printed in: the person's own, unless it is written right to
+    left, which the PDF layout cannot yet shape (such letters go in English for now)."""
+    chosen = languages.language(party.language)
+    return chosen.code if chosen.direction == "ltr" else None
+
+
+def letter_words(
+    kind: str, context: dict[str, Any], *, language: str | None = None
+) -> tuple[str, list[str]]:
+    """The heading and the paragraphs of one letter, from its template, in ``language``."""
+    values = {**context, **languages.context_for(language)}
+    text = words_environment("letters").get_template(f"{kind}.txt").render(values)
     blocks = [block.strip() for block in text.split("\n\n")]
     blocks = [block for block in blocks if block]
     return blocks[0], blocks[1:]
@@ -70,7 +81,7 @@ async def queue_letter(
         return False
     values = {"service_name": settings.service_name, "help_line": settings.help_line}
     values.update(name=party.name, **context)
-    heading, paragraphs = letter_words(kind, values)
+    heading, paragraphs = letter_words(kind, values, language=letter_language(party))
     pdf = render_letter(
         LetterText(
             address=address_of(party),

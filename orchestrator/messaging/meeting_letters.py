@@ -34,7 +34,7 @@ async def post_meeting_letters(
     for party, invitation in facts.parties:
         if not posts_to(party, settings):
             continue
-        context = about(facts) | await way_in(session, facts, party, invitation, settings)
+        context = about(facts, party) | await way_in(session, facts, party, invitation, settings)
         posted += await queue_letter(
             session,
             party=party,

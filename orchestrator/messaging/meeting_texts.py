@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
+from orchestrator.core import languages
 from orchestrator.core.events import (
     EventBus,
     EventContext,
@@ -64,15 +65,19 @@ async def way_in(
             joining.join_opens_at(meeting, settings),
             meeting_start=meeting.start_at,
             zone=facts.case.timezone,
+            locale=languages.language(party.language).locale,
         ),
     }
 
 
-def about(facts: MeetingFacts) -> dict[str, Any]:
+def about(facts: MeetingFacts, party: Party) -> dict[str, Any]:
     meeting = facts.meeting
+    locale = languages.language(party.language).locale
     return {
         "meeting_label": facts.label,
-        "when": wording.when(meeting.start_at, meeting.end_at, zone=facts.case.timezone),
+        "when": wording.when(
+            meeting.start_at, meeting.end_at, zone=facts.case.timezone, locale=locale
+        ),
     }
 
 
@@ -122,7 +127,7 @@ async def text_cancellations(
                 party=party,
                 kind="cancel",
                 key=f"text:cancel:{meeting_id}:{party.id}",
-                context=about(facts),
+                context=about(facts, party),
                 settings=settings,
                 now=now,
                 meeting_id=meeting_id,
@@ -162,7 +167,7 @@ async def _text_meeting(
     now: datetime,
 ) -> bool:
     """Queue one text that gives the meeting's time and this person's way in."""
-    context = about(facts) | await way_in(session, facts, party, invitation, settings)
+    context = about(facts, party) | await way_in(session, facts, party, invitation, settings)
     return await queue_text(
         session,
         party=party,

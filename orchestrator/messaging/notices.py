@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars import wording
+from orchestrator.core import languages
 from orchestrator.core.events import (
     CaseCreated,
     EventBus,
@@ -71,11 +72,12 @@ async def send_referral_notice(
             "recipient_name": officer.name,
             "reference": case.reference,
             "local_authority": case.local_authority,
-            "sent_on": wording.day(sent_on),
+            "sent_on": wording.day(sent_on, locale=languages.language(officer.language).locale),
         },
         settings=settings,
         now=now,
         case_id=case.id,
+        language=officer.language,
     )
     if not queued:
         return False

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from orchestrator.core import languages
 from orchestrator.core.db import Database, log_failure
 from orchestrator.core.models import (
     Case,
@@ -283,7 +284,13 @@ async def _send_poll_chaser(
             "recipient_name": party.name,
             "meeting_label": invitees.MEETING_LABELS.get(case.kind, "mediation meeting"),
             "poll_url": await poll_requests.poll_link_url(session, poll, party, settings, now=now),
-            "reply_by": poll_deadline.reply_by_words(poll, case=case, settings=settings, now=now),
+            "reply_by": poll_deadline.reply_by_words(
+                poll,
+                case=case,
+                settings=settings,
+                now=now,
+                locale=languages.language(party.language).locale,
+            ),
         },
         settings=settings,
         now=now,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from integrations.notify import NotifyClient, NotifyError, Sent
+from orchestrator.core import languages
 from orchestrator.core.db import Database
 from orchestrator.core.models import Delivery, DeliveryStatus, OutboxKind, OutboxMessage, Party
 from orchestrator.core.settings import Settings
@@ -43,13 +44,16 @@ def words_environment(folder: str = "sms") -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    languages.install(env)
     return env
 
 
-def render_text(kind: str, context: dict[str, Any]) -> str:
-    """The words of one text message, its blank lines and trailing spaces taken out."""
-    text = words_environment().get_template(f"{kind}.txt").render(context)
+def render_text(
+    kind: str, context: dict[str, Any], *, language: str | None = None, folder: str = "sms"
+) -> str:
+    """The words of one text message (or letter) in the person's language, blank lines out."""
+    values = {**context, **languages.context_for(language)}
+    text = words_environment(folder).get_template(f"{kind}.txt").render(values)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
@@ -75,7 +79,7 @@ async def queue_text(
         party=party,
         kind=OutboxKind.sms,
         key=key,
-        payload={"to": number, "body": render_text(kind, values)},
+        payload={"to": number, "body": render_text(kind, values, language=party.language)},
         topic=f"text.{kind}",
         now=now,
         meeting_id=meeting_id,

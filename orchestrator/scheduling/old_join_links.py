@@ -12,6 +12,7 @@ the neutral refusal, alike at every door.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calendars import wording
 from orchestrator.cases import links
+from orchestrator.core import languages
 from orchestrator.core.models import Case, LinkScope, Meeting, Party
 from orchestrator.scheduling import lookups
 
@@ -33,6 +35,7 @@ class Cancelled:
     first_name: str
     when: str
     reason: str | None
+    language: str = languages.ENGLISH
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,22 @@ class Moved:
     when: str
     emailed: bool  # whether we hold an email address to have sent the new details to
     emailed_on: str | None
+    language: str = languages.ENGLISH
 
 
 async def notice_for(
-    session: AsyncSession, token: str, *, secret: str, now: datetime
+    session: AsyncSession,
+    token: str,
+    *,
+    secret: str,
+    now: datetime,
+    pick_language: Callable[[str | None], str] = lambda own: languages.language(own).code,
 ) -> Cancelled | Moved:
-    """What the holder of this dead join link is told; LinkInvalid (neutral) otherwise."""
+    """What the holder of this dead join link is told; LinkInvalid (neutral) otherwise.
+
+    ``pick_language`` chooses the notice's language from the holder's own (a page may
+    prefer the one its reader switched to).
+    """
     resolved, found = await links.inspect(
         session, token, scope=LinkScope.join_room, secret=secret, now=now
     )
@@ -60,10 +73,13 @@ async def notice_for(
     holder = await _holder_name(session, resolved, meeting)
     if holder is None:
         raise links.refusal(links.Verdict.revoked)
-    when = wording.when(meeting.start_at, meeting.end_at, zone=case.timezone)
+    code = pick_language(resolved.party.language if resolved.party else None)
+    locale = languages.language(code).locale
+    when = wording.when(meeting.start_at, meeting.end_at, zone=case.timezone, locale=locale)
     if found is links.Verdict.cancelled:
-        return Cancelled(first_name=holder, when=when, reason=meeting.cancel_reason or None)
-    return await _moved(session, resolved.party, meeting, case, holder, when)
+        reason = meeting.cancel_reason or None
+        return Cancelled(first_name=holder, when=when, reason=reason, language=code)
+    return await _moved(session, resolved.party, meeting, case, (holder, when, code))
 
 
 async def _holder_name(
@@ -83,18 +99,24 @@ async def _holder_name(
 
 
 async def _moved(
-    session: AsyncSession, party: Party | None, meeting: Meeting, case: Case, name: str, when: str
+    session: AsyncSession,
+    party: Party | None,
+    meeting: Meeting,
+    case: Case,
+    told: tuple[str, str, str],
 ) -> Moved:
     """Where the meeting went, and when the holder was sent its new details."""
+    name, when, code = told
     emailed_on = None
     if party is not None:
         invitation = await lookups.party_invitation(
             session, meeting_id=meeting.id, party_id=party.id
         )
         sent = invitation.last_request_at if invitation is not None else None
-        emailed_on = wording.day(sent, zone=case.timezone) if sent is not None else None
+        locale = languages.language(code).locale
+        emailed_on = wording.day(sent, zone=case.timezone, locale=locale) if sent else None
     emailed = party is None or bool(party.email)
-    return Moved(first_name=name, when=when, emailed=emailed, emailed_on=emailed_on)
+    return Moved(first_name=name, when=when, emailed=emailed, emailed_on=emailed_on, language=code)
 
 
 def _first(name: str) -> str:

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from orchestrator.cases import intake, links, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus, PartyReplied
+from orchestrator.core.languages import N_
 from orchestrator.core.models import (
     OPEN_CASE_STATUSES,
     Case,
@@ -192,7 +193,7 @@ def _checked_note(
     kept = (note or "").strip()[:2000] or None
     if not answers and kept is None and not call_me:
         raise NothingAnswered(
-            "choose an answer for at least one time, or tell us none of these work"
+            N_("choose an answer for at least one time, or tell us none of these work")
         )
     return kept
 

@@ -32,11 +32,16 @@ def reply_by(poll: Poll, *, zone: ZoneInfo, calendar: WorkingDays) -> date:
 
 
 def reply_by_words(
-    poll: Poll, *, case: Case, settings: Settings, now: datetime | None = None
+    poll: Poll,
+    *,
+    case: Case,
+    settings: Settings,
+    now: datetime | None = None,
+    locale: str = wording.LOCALE,
 ) -> str | None:
     """The reply-by day as people read it ("Thursday 12 March 2026"); None once it passed."""
     zone = ZoneInfo(case.timezone)
     deadline = reply_by(poll, zone=zone, calendar=WorkingDays(settings.bank_holiday_region))
     if now is not None and now.astimezone(zone).date() > deadline:
         return None
-    return wording.day(deadline)
+    return wording.day(deadline, locale=locale)

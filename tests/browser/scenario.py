@@ -35,8 +35,13 @@ class Scenario:
 
 
 async def case_with_people(
-    live: LiveApp, *, poll: bool = True, kind: CaseKind = CaseKind.mediation
+    live: LiveApp,
+    *,
+    poll: bool = True,
+    kind: CaseKind = CaseKind.mediation,
+    language: str | None = None,
 ) -> Scenario:
+    """A case with a mediator, a parent (who reads ``language``) and an officer, polled."""
     app = live.app
     now = live.clock()
     async with app[DB].write() as session:
@@ -76,7 +81,12 @@ async def case_with_people(
         parent = await roster.add_party(
             session,
             case=case,
-            data=PartyCreate(role=PartyRole.parent, name="Pat Jordan", email="pat@family.example"),
+            data=PartyCreate(
+                role=PartyRole.parent,
+                name="Pat Jordan",
+                email="pat@family.example",
+                language=language,
+            ),
             now=now,
             bus=app[BUS],
             actor=None,

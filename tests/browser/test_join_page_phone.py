@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from calendars import wording
 from orchestrator.cases import links, roster
+from orchestrator.core import languages
 from orchestrator.core.models import Channel, LinkScope, Meeting, MeetingMode
 from orchestrator.web.keys import DB, SETTINGS
 from tests.browser.conftest import LiveApp, new_page, screenshot
-from tests.browser.phone_fit import PHONE_390, fits_a_phone
+from tests.browser.phone_fit import LANGUAGES, PHONE_390, fits_a_phone, said
 from tests.browser.scenario import book_best_slot, case_with_people
 
 pytestmark = pytest.mark.browser
@@ -53,32 +55,36 @@ async def _start_of(live: LiveApp, meeting_id: uuid.UUID) -> Any:
         return meeting.start_at
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 async def test_the_join_button_and_how_soon_it_starts_come_first_on_a_phone(
-    live_app: LiveApp, browser: Any
+    live_app: LiveApp, browser: Any, language: str
 ) -> None:
-    scenario = await case_with_people(live_app)
+    scenario = await case_with_people(live_app, language=language)
     meeting_id = await book_best_slot(live_app, scenario)
     url = await _join_link(live_app, meeting_id, scenario.parent_id)
-    live_app.clock.set(await _start_of(live_app, meeting_id) - timedelta(minutes=25))
+    start = await _start_of(live_app, meeting_id)
+    live_app.clock.set(start - timedelta(minutes=25))
 
     phone = await new_page(browser, viewport=PHONE_390, is_mobile=True, has_touch=True)
     await phone.goto(url)
-    join = phone.get_by_role("button", name="Join the meeting")
+    join = phone.get_by_role("button", name=said(language, "Join the meeting"))
     await join.wait_for()
     box = await join.bounding_box()
     assert box is not None and box["y"] + box["height"] <= PHONE_390["height"], box
     assert await join.get_attribute("href")  # a real link, not the disabled placeholder
     assert "/video" in str(await join.get_attribute("href"))
-    said = await phone.locator("#starts-in").inner_text()
-    assert "The meeting starts in 25 minutes." in said
+    soon = wording.from_now(start, now=live_app.clock(), locale=languages.language(language).locale)
+    said_soon = said(language, "The meeting starts %(when)s.") % {"when": soon}
+    assert said_soon in await phone.locator("#starts-in").inner_text()
     # The device check comes after the button, not above it.
     panel = phone.locator("#device-check")
     await panel.wait_for(state="visible")
     panel_box = await panel.bounding_box()
     assert panel_box is not None and panel_box["y"] > box["y"]
-    await fits_a_phone(phone, "join page, room open")
-    assert not ZERO_PADDED.search(await phone.locator("main").inner_text())
-    await screenshot(phone, "join-page-phone-open")
+    await fits_a_phone(phone, "join page, room open", language=language)
+    if language == "en":  # GOV.UK's "9:30am"; other languages write their own 09:30
+        assert not ZERO_PADDED.search(await phone.locator("main").inner_text())
+    await screenshot(phone, f"join-page-phone-open-{language}")
 
 
 async def test_before_the_room_opens_the_page_says_when_in_words(

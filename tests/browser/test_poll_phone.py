@@ -13,7 +13,7 @@ from orchestrator.core.models import OutboxMessage, Poll, PollResponse
 from orchestrator.messaging.outbox import email_from_payload
 from orchestrator.web.keys import DB
 from tests.browser.conftest import LiveApp, assert_accessible, new_page, screenshot
-from tests.browser.phone_fit import PHONE_390, fits_a_phone
+from tests.browser.phone_fit import LANGUAGES, PHONE_390, fits_a_phone, said
 from tests.browser.scenario import case_with_people
 
 pytestmark = pytest.mark.browser
@@ -31,27 +31,29 @@ async def offered(live_app: LiveApp) -> int:
     return len(poll.candidates)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 async def test_the_poll_fits_a_phone_grouped_by_day_with_a_reply_by_date(
-    live_app: LiveApp, browser: Any
+    live_app: LiveApp, browser: Any, language: str
 ) -> None:
-    scenario = await case_with_people(live_app)
+    scenario = await case_with_people(live_app, language=language)
     times = await offered(live_app)
     assert times == 20
     phone = await phone_page(browser)
 
     await phone.goto(scenario.poll_url)
-    await phone.get_by_role("heading", name="When can you meet?").wait_for()
+    await phone.get_by_role("heading", name=said(language, "When can you meet?")).wait_for()
 
-    await fits_a_phone(phone, "poll")
+    await fits_a_phone(phone, "poll", language=language)
+    await screenshot(phone, f"poll-390-{language}")
     height = await phone.evaluate("document.documentElement.scrollHeight")
     assert height < MAX_HEIGHT, f"the poll is {height}px tall for {times} times"
     assert await phone.locator("#answers fieldset").count() == times
     days = await phone.locator("h2.app-poll-day").all_inner_texts()
     assert len(days) >= 2 and len(set(days)) == len(days)  # one heading per day
-    assert "Please reply by" in await phone.locator("#reply-by").inner_text()
+    reply_by = said(language, "Please reply by %(day)s.").split("%(")[0].strip()
+    assert reply_by in await phone.locator("#reply-by").inner_text()
     first = await phone.locator("#answers fieldset").first.bounding_box()
     assert first["y"] + first["height"] <= PHONE_390["height"]  # answering starts on screen 1
-    await screenshot(phone, "poll-390")
 
 
 async def test_sending_nothing_shows_the_error_summary_on_the_same_page(
@@ -101,26 +103,31 @@ async def test_none_of_these_work_please_call_me(live_app: LiveApp, browser: Any
     assert answered.call_me is True and answered.answered_at is not None
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 async def test_the_poll_email_fits_a_phone_and_says_when_to_reply_by(
-    live_app: LiveApp, browser: Any
+    live_app: LiveApp, browser: Any, language: str
 ) -> None:
-    await case_with_people(live_app)
+    await case_with_people(live_app, language=language)
     async with live_app.app[DB].read() as session:
-        row = (
-            await session.scalars(select(OutboxMessage).where(col(OutboxMessage.topic) == "poll"))
-        ).first()
-    assert row is not None
-    part = email_from_payload(row.payload).get_body(preferencelist=("html",))
+        rows = await session.scalars(
+            select(OutboxMessage).where(col(OutboxMessage.topic) == "poll")
+        )
+        row = next(r for r in rows if r.payload["to"] == ["pat@family.example"])
+    message = email_from_payload(row.payload)
+    assert str(message["Subject"]) == said(language, "Please tell us when you can meet")
+    part = message.get_body(preferencelist=("html",))
     assert part is not None
     phone = await phone_page(browser)
 
     await phone.set_content(str(part.get_content()))
 
-    await assert_accessible(phone, "poll email")
-    assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE_390["width"]
-    assert "Please reply by" in await phone.locator("body").inner_text()
-    box = await phone.get_by_role("link", name="Tell us when you can meet").bounding_box()
+    await fits_a_phone(phone, "poll email", language=language)
+    reply_by = said(language, "Please reply by %(day)s.").split("%(")[0].strip()
+    assert reply_by in await phone.locator("body").inner_text()
+    button = phone.get_by_role("link", name=said(language, "Tell us when you can meet"))
+    box = await button.bounding_box()
     assert box["y"] + box["height"] <= PHONE_390["height"]
+    await screenshot(phone, f"poll-email-390-{language}")
 
 
 async def test_the_poll_chaser_fits_a_phone_and_says_when_to_reply_by(browser: Any) -> None:

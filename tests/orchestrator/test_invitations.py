@@ -234,7 +234,7 @@ async def test_easy_read_and_missing_translation(
 ) -> None:
     people: list[dict[str, Any]] = [
         {"role": "young_person", "name": "Jo", "email": "jo@young.example", "easy_read": True},
-        {"role": "parent", "name": "Ana", "email": "ana@family.example", "language": "pl"},
+        {"role": "parent", "name": "Ana", "email": "ana@family.example", "language": "cy"},
     ]
     await book(staff, await make_case(staff, people=people), START)
     await deliver_mail(client)

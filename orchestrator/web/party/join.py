@@ -22,6 +22,7 @@ from aiohttp import web
 from calendars import wording
 from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from orchestrator.cases import links
+from orchestrator.core import languages
 from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import (
     Invitation,
@@ -36,6 +37,7 @@ from orchestrator.meeting import join_facts, link_cache, room_access
 from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
+from orchestrator.web.languages import choose
 from orchestrator.web.pages import render
 from orchestrator.web.party import meeting_papers
 
@@ -71,13 +73,22 @@ async def join_page(request: web.Request) -> web.Response:
             session, meeting=meeting, party=party
         )
         papers = await meeting_papers.paper_views(session, party, token)
-    context = _join_context(meeting, party, invitation, settings, now=now, zone=case.timezone)
+    code = choose(request, party.language if party else None)
+    context = _join_context(
+        meeting,
+        party,
+        invitation,
+        settings,
+        now=now,
+        zone=case.timezone,
+        locale=languages.LANGUAGES[code].locale,
+    )
     context["mediator_name"] = mediator.name if mediator else None
     if party is None and mediator is not None:
         context["name"] = mediator.name.split(" ")[0]
     context["video_href"] = f"/j/{links.encode(resolved.link, secret=secret)}/video"
     context["papers"] = papers
-    return render("party/join.html", request, context)
+    return render("party/join.html", request, context, language=code)
 
 
 def _join_context(
@@ -88,6 +99,7 @@ def _join_context(
     *,
     now: datetime,
     zone: str,
+    locale: str,
 ) -> dict[str, Any]:
     """What the join page shows this person: their own way in first (``ways_in``), when
     the video room opens or how soon the meeting starts, then the other ways."""
@@ -110,7 +122,7 @@ def _join_context(
     return {
         "name": party.name.split(" ")[0] if party else "",
         "is_mediator": is_mediator,
-        "when": wording.when(meeting.start_at, meeting.end_at, zone=zone),
+        "when": wording.when(meeting.start_at, meeting.end_at, zone=zone, locale=locale),
         "mode": meeting.mode.value,
         "ways": [
             way.value
@@ -121,8 +133,8 @@ def _join_context(
         "video": video,
         "video_open": video and now >= opens and not ended,
         "room_ready": meeting.provider_room is not None,
-        "opens_at": wording.clock_from_today(opens, now=now, zone=zone),
-        "starts_in": wording.from_now(meeting.start_at, now=now),
+        "opens_at": wording.clock_from_today(opens, now=now, zone=zone, locale=locale),
+        "starts_in": wording.from_now(meeting.start_at, now=now, locale=locale),
         "started": now >= meeting.start_at,
         "ended": ended,
         "dial_in": dial_in,
@@ -144,11 +156,12 @@ async def _old_link_page(request: web.Request, refused: LinkInvalid) -> web.Resp
             request.match_info["token"],
             secret=app[SETTINGS].secret_key.get_secret_value(),
             now=app[CLOCK](),
+            pick_language=lambda own: choose(request, own),
         )
     template = "party/join_cancelled.html"
     if isinstance(notice, old_join_links.Moved):
         template = "party/join_moved.html"
-    return render(template, request, {"notice": notice}, status=410)
+    return render(template, request, {"notice": notice}, status=410, language=notice.language)
 
 
 def install(app: web.Application) -> None:

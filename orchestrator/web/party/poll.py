@@ -19,11 +19,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from calendars import wording
+from orchestrator.core import languages
 from orchestrator.core.errors import ValidationFailed
+from orchestrator.core.languages import N_
 from orchestrator.core.models import PollAnswerValue
 from orchestrator.core.settings import Settings
 from orchestrator.scheduling import poll_answers, poll_deadline, poll_times
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
+from orchestrator.web.languages import choose
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
@@ -33,13 +36,22 @@ NOTE_FIELD = "note"
 CALL_ME_FIELD = "call_me"
 MAX_FORM_FIELDS = 200
 CHOICES = (
-    (PollAnswerValue.yes, "Yes, I can"),
-    (PollAnswerValue.if_need_be, "If need be"),
-    (PollAnswerValue.no, "No, I cannot"),
+    (PollAnswerValue.yes, N_("Yes, I can")),
+    (PollAnswerValue.if_need_be, N_("If need be")),
+    (PollAnswerValue.no, N_("No, I cannot")),
 )
 ANSWER_TEXT = {value: label for value, label in CHOICES}
-# On the compact row each choice shows its first word; the rest is for screen readers.
-SHORT_CHOICES = tuple((value.value, label.partition(",")) for value, label in CHOICES)
+
+
+def short_choices(language: str) -> tuple[tuple[str, tuple[str, str, str]], ...]:
+    """On the compact row each choice shows its first words; the rest is for screen readers."""
+    said = languages.translations(languages.language(language).code).gettext
+    shown = []
+    for value, label in CHOICES:
+        words = said(label)
+        comma = "،" if "،" in words else ","  # Urdu writes its own comma
+        shown.append((value.value, words.partition(comma)))
+    return tuple(shown)
 
 
 @dataclass(frozen=True)
@@ -77,16 +89,17 @@ def group_by_day(
     *,
     zone: ZoneInfo,
     duration: timedelta,
+    locale: str = wording.LOCALE,
 ) -> list[DayChoices]:
     """The offered times grouped by local day, with the answer already given to each."""
     days: list[DayChoices] = []
     for start in candidates:
         local = start.astimezone(zone)
         end = (start + duration).astimezone(zone)
-        label = wording.clock_range(local, end)
+        label = wording.clock_range(local, end, locale=locale)
         given = answers.get(start)
         choice = TimeChoice(field_name(start), label, given.value if given else None)
-        day = wording.day(local)
+        day = wording.day(local, locale=locale)
         if days and days[-1].label == day:
             days[-1].times.append(choice)
         else:
@@ -127,22 +140,30 @@ def page_context(
     settings: Settings,
     now: datetime,
     sent: PollForm | None = None,
+    language: str = languages.ENGLISH,
 ) -> dict[str, object]:
     """What the poll page (or the scheduler's copy of it) shows; ``sent`` is a refused form."""
     poll, case, response = access.poll, access.case, access.response
     duration = timedelta(minutes=poll.duration_minutes)
     hours = poll.duration_minutes / 60
+    locale = languages.language(language).locale
     days = group_by_day(
-        poll_times.poll_candidates(poll), answers, zone=ZoneInfo(case.timezone), duration=duration
+        poll_times.poll_candidates(poll),
+        answers,
+        zone=ZoneInfo(case.timezone),
+        duration=duration,
+        locale=locale,
     )
     return {
         "party_name": access.party.name,
         "days": days,
         "first_field": days[0].times[0].field if days else NOTE_FIELD,
-        "choices": SHORT_CHOICES,
-        "length": f"{hours:g} hour" + ("" if hours == 1 else "s"),
-        "zone_label": wording.zone_label(case.timezone),
-        "reply_by": poll_deadline.reply_by_words(poll, case=case, settings=settings, now=now),
+        "choices": short_choices(language),
+        "length": wording.duration(timedelta(hours=hours), locale=locale),
+        "zone_label": wording.zone_label(case.timezone, locale=locale),
+        "reply_by": poll_deadline.reply_by_words(
+            poll, case=case, settings=settings, now=now, locale=locale
+        ),
         "note": sent["note"] if sent else response.note if response else None,
         "call_me": sent["call_me"] if sent else bool(response and response.call_me),
         "answered": bool(response and response.answered_at),
@@ -162,8 +183,9 @@ async def show_poll(request: web.Request) -> web.Response:
         answers = await poll_answers.answers_of(
             session, poll_id=access.poll.id, party_id=access.party.id
         )
-    context = page_context(access, answers, settings=app[SETTINGS], now=app[CLOCK]())
-    return render("party/poll.html", request, {**context, "errors": []})
+    code = choose(request, access.party.language)
+    context = page_context(access, answers, settings=app[SETTINGS], now=app[CLOCK](), language=code)
+    return render("party/poll.html", request, {**context, "errors": []}, language=code)
 
 
 @routes.post("/p/{token}")
@@ -181,8 +203,12 @@ async def answer_poll(request: web.Request) -> web.StreamResponse:
         # Nothing chosen and nothing written: show the form again with the problem named.
         async with app[DB].read() as session:
             access = await poll_answers.open_poll(session, token, settings=settings, now=now)
-        context = page_context(access, sent["answers"], settings=settings, now=now, sent=sent)
-        return render("party/poll.html", request, {**context, "errors": [exc.message]}, status=400)
+        code = choose(request, access.party.language)
+        context = page_context(
+            access, sent["answers"], settings=settings, now=now, sent=sent, language=code
+        )
+        context["errors"] = [exc.message]
+        return render("party/poll.html", request, context, status=400, language=code)
     raise web.HTTPSeeOther(location=f"/p/{token}/thanks")
 
 
@@ -198,9 +224,11 @@ async def poll_saved(request: web.Request) -> web.Response:
         answers = await poll_answers.answers_of(
             session, poll_id=access.poll.id, party_id=access.party.id
         )
-    context = page_context(access, answers, settings=app[SETTINGS], now=app[CLOCK]())
+    code = choose(request, access.party.language)
+    context = page_context(access, answers, settings=app[SETTINGS], now=app[CLOCK](), language=code)
     return render(
         "party/poll_saved.html",
         request,
         {**context, "answer_text": {k.value: v for k, v in ANSWER_TEXT.items()}, "token": token},
+        language=code,
     )

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.cases import links, roster
 from orchestrator.closing import preparation
 from orchestrator.core.errors import ValidationFailed
+from orchestrator.core.languages import N_
 from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
+from orchestrator.web.languages import choose
 from orchestrator.web.pages import as_sentence, render
 from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, case_and_party, visible_case
 from orchestrator.web.staff.forms import parse_uuid, see_other
@@ -136,10 +138,11 @@ async def _party_context(
     def view(document: Document) -> dict[str, Any]:
         found = paper_view(document, f"/prepare/{token}/documents/{document.id}")
         author = parties.get(document.party_id) if document.party_id else None
-        found["author"] = author.name if author else "the mediator"
+        found["author"] = author.name if author else N_("the mediator")
         return found
 
     return {
+        "language": choose(request, party.language),
         "party_name": party.name.split(" ")[0],
         "family": party.role in preparation.FAMILY_ROLES,
         "own": [view(d) for d in papers.own],
@@ -159,7 +162,7 @@ async def prepare_page(request: web.Request) -> web.Response:
     async with request.app[DB].read() as session:
         party = await _party_for(session, request)
         context = await _party_context(session, request, party)
-    return render("prepare/prepare.html", request, context)
+    return render("prepare/prepare.html", request, context, language=str(context["language"]))
 
 
 @routes.post("/prepare/{token}")
@@ -176,7 +179,7 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
     errors: dict[str, str] = {}
     status = 422
     if posted.too_large:
-        errors[f"{kind}-upload"] = "The file is larger than 10 MB. Choose a smaller file."
+        errors[f"{kind}-upload"] = N_("The file is larger than 10 MB. Choose a smaller file.")
         status = 413
     else:
         async with app[DB].write() as session:
@@ -209,7 +212,8 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
         context = await _party_context(session, request, party)
     context["values"] = posted.fields
     context["errors"] = errors
-    return render("prepare/prepare.html", request, context, status=status)
+    language = str(context["language"])
+    return render("prepare/prepare.html", request, context, status=status, language=language)
 
 
 @routes.get("/prepare/{token}/documents/{document_id}")

@@ -14,23 +14,26 @@ from typing import NoReturn, TypeVar
 from aiohttp import web
 
 from orchestrator.cases import intake
+from orchestrator.core import languages
+from orchestrator.core.languages import N_
 from orchestrator.messaging import consent, replies
 from orchestrator.messaging.invite_content import meeting_when
 from orchestrator.messaging.invitees import MEETING_LABELS
 from orchestrator.web.keys import BUS, CLOCK, DB, SETTINGS
+from orchestrator.web.languages import choose
 from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
 _View = TypeVar("_View")
 
 RSVP_CHOICES = (
-    ("accepted", "Yes, I will come"),
-    ("tentative", "Maybe"),
-    ("declined", "No, I cannot come"),
+    ("accepted", N_("Yes, I will come")),
+    ("tentative", N_("Maybe")),
+    ("declined", N_("No, I cannot come")),
 )
 RSVP_TEXT = dict(RSVP_CHOICES)
 PARTSTAT_ANSWER = {"ACCEPTED": "accepted", "TENTATIVE": "tentative", "DECLINED": "declined"}
-CONSENT_CHOICES = (("yes", "Yes, we will take part"), ("no", "No, we will not take part"))
+CONSENT_CHOICES = (("yes", N_("Yes, we will take part")), ("no", N_("No, we will not take part")))
 CONSENT_TEXT = dict(CONSENT_CHOICES)
 
 
@@ -67,10 +70,12 @@ async def _save_answer(request: web.Request, save: AnswerSaver, door: str) -> No
 async def _rsvp_context(request: web.Request, view: replies.RsvpView) -> dict[str, object]:
     async with request.app[DB].read() as session:
         case = await intake.get_case(session, view.meeting.case_id)
+    code = choose(request, view.party.language)
     return {
+        "language": code,
         "party_name": view.party.name,
         "meeting_label": MEETING_LABELS.get(case.kind, "mediation meeting"),
-        "when": meeting_when(view.meeting, case.timezone),
+        "when": meeting_when(view.meeting, case.timezone, locale=languages.LANGUAGES[code].locale),
         "current": PARTSTAT_ANSWER.get(view.invitation.partstat.value),
         "choices": RSVP_CHOICES,
         "answer_text": RSVP_TEXT,
@@ -85,7 +90,7 @@ async def show_rsvp(request: web.Request) -> web.Response:
     context = await _rsvp_context(request, view)
     chosen = request.query.get("answer")
     context["chosen"] = chosen if chosen in RSVP_TEXT else context["current"]
-    return render("party/rsvp.html", request, context)
+    return render("party/rsvp.html", request, context, language=str(context["language"]))
 
 
 @routes.post("/r/{token}")
@@ -97,7 +102,8 @@ async def save_rsvp(request: web.Request) -> web.StreamResponse:
 @routes.get("/r/{token}/thanks")
 async def rsvp_saved(request: web.Request) -> web.Response:
     view = await _open(request, replies.open_rsvp)
-    return render("party/rsvp_saved.html", request, await _rsvp_context(request, view))
+    context = await _rsvp_context(request, view)
+    return render("party/rsvp_saved.html", request, context, language=str(context["language"]))
 
 
 def _consent_context(request: web.Request, view: consent.ConsentView) -> dict[str, object]:
@@ -116,7 +122,8 @@ def _consent_context(request: web.Request, view: consent.ConsentView) -> dict[st
 async def show_consent(request: web.Request) -> web.Response:
     """Ask the other party whether they will take part (nothing saved on a GET)."""
     view = await _open(request, consent.open_consent)
-    return render("party/consent.html", request, _consent_context(request, view))
+    language = choose(request, view.party.language)
+    return render("party/consent.html", request, _consent_context(request, view), language=language)
 
 
 @routes.post("/c/{token}")
@@ -129,4 +136,6 @@ async def consent_saved(request: web.Request) -> web.Response:
     view = await _open(request, consent.open_consent)
     if view.answer is None:
         raise web.HTTPSeeOther(location=f"/c/{request.match_info['token']}")
-    return render("party/consent_saved.html", request, _consent_context(request, view))
+    language = choose(request, view.party.language)
+    context = _consent_context(request, view)
+    return render("party/consent_saved.html", request, context, language=language)

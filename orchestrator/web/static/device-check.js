@@ -18,8 +18,9 @@
   var audio = null;
   var heardVoice = false;
 
-  function say(text) {
-    status.textContent = text;
+  // The words come from the page (data-say-*), in the page's language; English if absent.
+  function say(key, english) {
+    status.textContent = panel.getAttribute("data-say-" + key) || english;
   }
 
   function audioContext() {
@@ -44,7 +45,7 @@
       meter.value = Math.min(1, peak * 2);
       if (!heardVoice && peak > 0.08) {
         heardVoice = true;
-        say("We can hear your microphone.");
+        say("heard", "We can hear your microphone.");
       }
       window.requestAnimationFrame(tick);
     }
@@ -59,7 +60,7 @@
   }
 
   startButton.addEventListener("click", function () {
-    say("Asking your browser for the camera and microphone…");
+    say("asking", "Asking your browser for the camera and microphone…");
     media.getUserMedia({ video: true, audio: true }).then(function (found) {
       stop();
       stream = found;
@@ -75,18 +76,19 @@
         watchLevel(found);
       }
       say(
+        (hasVideo ? "camera" : "no-camera") + "-" + (hasAudio ? "mic" : "no-mic"),
         (hasVideo ? "Your camera works: you should see yourself. " : "We did not find a camera. ") +
         (hasAudio ? "Say something: the bar moves when we hear you." : "We did not find a microphone.")
       );
     }).catch(function (error) {
       var name = error && error.name;
       if (name === "NotAllowedError" || name === "SecurityError") {
-        say("Your browser did not allow the camera and microphone. Allow them in your " +
-            "browser's settings, or join by telephone.");
+        say("refused", "Your browser did not allow the camera and microphone. Allow them in " +
+            "your browser's settings, or join by telephone.");
       } else if (name === "NotFoundError" || name === "OverconstrainedError") {
-        say("We did not find a camera or microphone. You can still join, or join by telephone.");
+        say("none", "We did not find a camera or microphone. You can still join, or join by telephone.");
       } else {
-        say("We could not check your camera and microphone. You can still join the meeting.");
+        say("failed", "We could not check your camera and microphone. You can still join the meeting.");
       }
     });
   });
@@ -101,7 +103,7 @@
     tone.connect(volume).connect(context.destination);
     tone.start();
     tone.stop(context.currentTime + 1);
-    say("Playing a test sound for one second. If you did not hear it, check your volume.");
+    say("sound", "Playing a test sound for one second. If you did not hear it, check your volume.");
   });
 
   window.addEventListener("pagehide", stop);
