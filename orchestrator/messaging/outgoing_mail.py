@@ -117,11 +117,16 @@ async def send_plain(
     """Render and queue an ordinary mail (notices, reminders, chasers); False if queued before."""
     if await already_queued(session, key):
         return False
-    values = {"service_name": settings.service_name, "help_line": settings.help_line}
-    values.update(context)
-    body = render_mail(kind, values, easy_read=easy_read, language=language)
-    message = build_plain_message(
-        **envelope(settings, to_name=to_name, to_addr=to_addr, body=body, key=key, now=now)
+    message = plain_message(
+        kind=kind,
+        key=key,
+        to_name=to_name,
+        to_addr=to_addr,
+        context=context,
+        settings=settings,
+        now=now,
+        easy_read=easy_read,
+        language=language,
     )
     await queue_email(
         session,
@@ -134,3 +139,47 @@ async def send_plain(
         meeting_id=meeting_id,
     )
     return True
+
+
+def plain_message(
+    *,
+    kind: str,
+    key: str,
+    to_name: str,
+    to_addr: str,
+    context: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+    easy_read: bool = False,
+    language: str | None = None,
+) -> Message:
+    """Render an ordinary mail, from the service to one person, its Message-ID from ``key``."""
+    values = {"service_name": settings.service_name, "help_line": settings.help_line}
+    values.update(context)
+    body = render_mail(kind, values, easy_read=easy_read, language=language)
+    return build_plain_message(
+        **envelope(settings, to_name=to_name, to_addr=to_addr, body=body, key=key, now=now)
+    )
+
+
+def outbox_email(
+    message: Message,
+    *,
+    to_addr: str,
+    key: str,
+    topic: str,
+    now: datetime,
+    case_id: uuid.UUID | None,
+    meeting_id: uuid.UUID | None,
+) -> OutboxMessage:
+    """The outbox row that sends a built mail to one address (for ``outbox.enqueue_all``)."""
+    return OutboxMessage(
+        kind=OutboxKind.email,
+        topic=topic,
+        idempotency_key=key,
+        payload=outbox.email_payload(message, to=[to_addr]),
+        next_attempt_at=now,
+        created_at=now,
+        case_id=case_id,
+        meeting_id=meeting_id,
+    )

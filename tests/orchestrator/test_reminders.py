@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,6 +172,34 @@ async def test_two_replicas_send_each_reminder_once(
     # Three meetings x four parties x (three reminders + one chaser), each exactly once.
     assert sum(counts) == len(rows) == 48
     assert len({r.idempotency_key for r in rows}) == 48
+    assert await pending(client.app[DB]) == {}
+
+
+async def test_two_workers_claiming_whole_batches_at_once_never_double(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings, clock: MutableClock
+) -> None:
+    for n in range(3):
+        await book(staff, await make_case(staff, mediator_email=f"m{n}@service.example"), START)
+    clock.set(START - timedelta(hours=1))
+    a, b = connect(settings.database_url), connect(settings.database_url)
+    try:
+        # Each asks for every due reminder in one batch: both see the same 48 rows due.
+        counts = await asyncio.gather(
+            *(
+                reminder_sending.send_due(
+                    db, settings=settings, now=clock(), worker_id=w, limit=100
+                )
+                for db, w in ((a, "a"), (b, "b"), (a, "c"), (b, "d"))
+            )
+        )
+    finally:
+        await a.dispose()
+        await b.dispose()
+    rows = await reminder_mail(client.app[DB])
+    assert sum(counts) == len(rows) == 48
+    assert len({r.idempotency_key for r in rows}) == 48
+    # Each of the four people: three meetings, three reminders and a chaser for each.
+    assert sorted(Counter(r.payload["to"][0] for r in rows).values()) == [12, 12, 12, 12]
     assert await pending(client.app[DB]) == {}
 
 

@@ -123,3 +123,26 @@ async def test_argon2_threads_run_at_a_lower_priority_than_the_loop() -> None:
 
     loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert seen == [min(loop_priority + staff_module.ARGON2_NICENESS, 19)]
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2,
+    reason="thread affinity is per thread on Linux only, and needs two cores to leave one",
+)
+async def test_argon2_threads_leave_the_loop_a_core_of_its_own() -> None:
+    seen: list[set[int]] = []
+
+    def verify(password_hash: str | None, password: str) -> bool:
+        seen.append(os.sched_getaffinity(threading.get_native_id()))
+        return False
+
+    workers = staff_module.PasswordWorkers(verify=verify)
+    try:
+        await workers.verify("$argon2id$stored", "guess")
+    finally:
+        workers.close()
+
+    loop_cores = os.sched_getaffinity(threading.get_native_id())
+    assert len(seen) == 1
+    assert seen[0] < loop_cores  # a strict subset: at least one core is never argon2's
+    assert len(seen[0]) == len(loop_cores) - 1
