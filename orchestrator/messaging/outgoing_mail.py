@@ -87,16 +87,16 @@ async def queue_email(
     meeting_id: uuid.UUID | None,
 ) -> None:
     """Put one built mail in the outbox, for one address, under its idempotency key."""
-    await outbox.enqueue(
-        session,
-        kind=OutboxKind.email,
-        idempotency_key=key,
-        payload=outbox.email_payload(message, to=[to_addr]),
-        now=now,
+    row = outbox_email(
+        message,
+        to_addr=to_addr,
+        key=key,
         topic=topic,
+        now=now,
         case_id=case_id,
         meeting_id=meeting_id,
     )
+    await outbox.enqueue_all(session, [row])
 
 
 async def send_plain(

@@ -13,12 +13,11 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from orchestrator.cases import links
 from orchestrator.core.db import log_failure
 from orchestrator.core.models import (
     Invitation,
@@ -32,7 +31,7 @@ from orchestrator.core.models import (
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import invite_content, invitees, outbox, outgoing_mail
 from orchestrator.messaging.channels import texts_person
-from orchestrator.messaging.ways_in import join_details_with
+from orchestrator.messaging.ways_in import join_details_with, new_rsvp_link
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +92,7 @@ class LinksAtHand:
         for link in mine:
             if link.scope is LinkScope.rsvp and link.meeting_sequence == meeting.sequence:
                 return link
-        link = await links.issue(
-            session,
-            flush=False,
-            case_id=meeting.case_id,
-            scope=LinkScope.rsvp,
-            now=now,
-            expires_at=max(meeting.end_at, now + timedelta(days=1)),
-            party_id=party.id,
-            meeting=meeting,
-        )
+        link = await new_rsvp_link(session, meeting, party, now, flush=False)
         mine.insert(0, link)
         return link
 

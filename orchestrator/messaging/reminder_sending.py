@@ -31,7 +31,6 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import (
-    invite_content,
     invitees,
     meeting_texts,
     outgoing_mail,
@@ -244,34 +243,7 @@ async def _send_texted(
     )
     if not party.email:
         return _mark_sent(reminder, now) if texted else _drop(reminder, now)
-    await _queue_meeting_mail(session, due, settings, now)
-    return _mark_sent(reminder, now)
-
-
-async def _queue_meeting_mail(
-    session: AsyncSession, due: reminder_mail.Due, settings: Settings, now: datetime
-) -> None:
-    """Queue a meeting reminder or invite chaser by email, with the person's ways in."""
-    party, meeting = due.party, due.facts.meeting
-    assert party.email
-    recipient = invitees.party_recipient(party, due.invitation)
-    _spec, context = await invite_content.invite_context(
-        session, due.facts, recipient, settings, now=now
-    )
-    await outgoing_mail.send_plain(
-        session,
-        kind=due.kind,
-        key=f"reminder:{due.reminder.id}:{meeting.sequence}",
-        to_name=party.name,
-        to_addr=party.email,
-        context=context,
-        settings=settings,
-        now=now,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
-        easy_read=party.easy_read,
-        language=party.language,
-    )
+    return await reminder_mail.queue_all(session, [due], settings=settings, now=now)
 
 
 async def _send_poll_chaser(

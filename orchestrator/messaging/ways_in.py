@@ -137,6 +137,13 @@ async def rsvp_link(session: AsyncSession, meeting: Meeting, party: Party, now: 
     )
     if existing is not None:
         return existing
+    return await new_rsvp_link(session, meeting, party, now)
+
+
+async def new_rsvp_link(
+    session: AsyncSession, meeting: Meeting, party: Party, now: datetime, *, flush: bool = True
+) -> Link:
+    """A new RSVP link for this party and this version of the meeting, alive until it ends."""
     return await links.issue(
         session,
         case_id=meeting.case_id,
@@ -145,6 +152,7 @@ async def rsvp_link(session: AsyncSession, meeting: Meeting, party: Party, now: 
         expires_at=max(meeting.end_at, now + timedelta(days=1)),
         party_id=party.id,
         meeting=meeting,
+        flush=flush,
     )
 
 
