@@ -23,6 +23,7 @@ QUICK: dict[str, list[str]] = {
     "bench_feed_read": ["--quick"],
     "bench_invites": ["--bookings", "100"],
     "bench_join": ["--clicks", "5000"],
+    "bench_join_wrk": ["--seconds", "5", "--rounds", "1"],
     "bench_planner": ["--cases", "60", "--mediators", "6", "--time-limit", "10"],
     "bench_reminders": [
         "--pending",

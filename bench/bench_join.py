@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 if TYPE_CHECKING:
+    from orchestrator.core.db import Database
+    from orchestrator.core.models import Meeting
     from orchestrator.core.settings import Settings
 
 CONCURRENCY = 64
@@ -119,31 +121,49 @@ def start(args: list[str], port: int, script: str = __file__) -> subprocess.Pope
 # ---------------------------------------------------------------------------- data
 
 
-async def seed(database_url: str, data_dir: Path) -> list[str]:
-    """A case, a mediator, parties and a booked video meeting starting in 10 minutes."""
+async def seed(database_url: str, data_dir: Path, meetings: int = 1) -> list[str]:
+    """Cases, each with its mediator and parties and a booked video meeting starting in 10
+    minutes; return every party's join path."""
     import aiohttp as client_lib
 
-    from calendars.workdays import WorkingDays
-    from orchestrator.cases import intake, links, panel, roster
+    from orchestrator.cases import links
     from orchestrator.core.db import connect
-    from orchestrator.core.events import EventBus
     from orchestrator.core.migrate import upgrade
-    from orchestrator.core.models import (
-        CaseCreate,
-        MediatorCreate,
-        MeetingMode,
-        OutboxKind,
-        PartyCreate,
-    )
+    from orchestrator.core.models import OutboxKind
     from orchestrator.meeting.provider_calls import ProviderCalls
     from orchestrator.meeting.providers import Providers
     from orchestrator.messaging.outbox import Dispatcher
-    from orchestrator.scheduling import booking, lookups
+    from orchestrator.scheduling import lookups
 
     settings = settings_for(database_url, data_dir, 8080)
     await upgrade(database_url)
     db = connect(database_url)
     now = datetime.now(UTC)
+    booked = [await _book_one(db, settings, now, n) for n in range(meetings)]
+    async with client_lib.ClientSession() as http:
+        providers = Providers(settings, lambda: http)
+        calls = ProviderCalls(db=db, providers=providers, settings=settings, clock=lambda: now)
+        await Dispatcher(db, {OutboxKind.provider_call: calls}, clock=lambda: now).run_once()
+    found = []
+    async with db.read() as session:
+        for meeting in booked:
+            found += await lookups.current_join_links(session, meeting)
+    await db.dispose()
+    return [
+        links.url_for(link, base_url="", secret=SECRET) + "/video"
+        for link in found
+        if link.party_id is not None
+    ]
+
+
+async def _book_one(db: Database, settings: Settings, now: datetime, n: int) -> Meeting:
+    """One case with its own mediator and ``PARTIES`` parties, booked in 10 minutes."""
+    from calendars.workdays import WorkingDays
+    from orchestrator.cases import intake, panel, roster
+    from orchestrator.core.events import EventBus
+    from orchestrator.core.models import CaseCreate, MediatorCreate, MeetingMode, PartyCreate
+    from orchestrator.scheduling import booking
+
     bus = EventBus(settings)
     async with db.write() as session:
         case = await intake.create_case(
@@ -159,20 +179,24 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
         )
         mediator = await panel.create_mediator(
             session,
-            data=MediatorCreate(name="Bench Mediator", email="bench@example.org"),
+            data=MediatorCreate(name=f"Bench Mediator {n}", email=f"bench{n}@example.org"),
             now=now,
         )
         case.mediator_id = mediator.id
-        for n in range(PARTIES):
+        for p in range(PARTIES):
             await roster.add_party(
                 session,
                 case=case,
-                data=PartyCreate(role="parent", name=f"Party {n}"),  # type: ignore[arg-type]
+                data=PartyCreate(
+                    role="parent",  # type: ignore[arg-type]
+                    name=f"Party {p}",
+                    email=f"party-{n}-{p}@bench.example",
+                ),
                 now=now,
                 bus=bus,
                 actor=None,
             )
-        meeting = await booking.book(
+        return await booking.book(
             session,
             case=case,
             start=now + timedelta(minutes=10),
@@ -184,18 +208,6 @@ async def seed(database_url: str, data_dir: Path) -> list[str]:
             workdays=WorkingDays(),
             waiver="Benchmark: a meeting about to start",
         )
-    async with client_lib.ClientSession() as http:
-        providers = Providers(settings, lambda: http)
-        calls = ProviderCalls(db=db, providers=providers, settings=settings, clock=lambda: now)
-        await Dispatcher(db, {OutboxKind.provider_call: calls}, clock=lambda: now).run_once()
-    async with db.read() as session:
-        found = await lookups.current_join_links(session, meeting)
-    await db.dispose()
-    return [
-        links.url_for(link, base_url="", secret=SECRET) + "/video"
-        for link in found
-        if link.party_id is not None
-    ]
 
 
 async def count_clicks(database_url: str) -> int:

@@ -36,11 +36,10 @@ async def insert_new(session: AsyncSession, rows: Sequence[SQLModel]) -> set[uui
     table = type(rows[0]).__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .values([column_values(row) for row in rows])
-        .on_conflict_do_nothing()
-        .returning(table.c.id)
-    )
+    # One statement with the rows as parameters, not as literal VALUES: compiled once and
+    # cached (SQLAlchemy sends them as one multi-row INSERT, "insertmanyvalues"), where
+    # compiling a fresh VALUES list of a few hundred rows took longer than running it.
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.id)
     await session.flush()
-    return set((await session.scalars(statement)).all())
+    result = await session.execute(statement, [column_values(row) for row in rows])
+    return set(result.scalars().all())

@@ -19,7 +19,7 @@ from calendars.invite_spec import Attendee, EventSpec, JoinDetails, Organizer
 from calendars.invite_text import when_text
 from orchestrator.core import languages
 from orchestrator.core.languages import N_
-from orchestrator.core.models import CaseKind, Meeting
+from orchestrator.core.models import CaseKind, Link, Meeting
 from orchestrator.core.settings import Settings
 from orchestrator.messaging.invitees import MIAS_WHAT_TO_EXPECT, MeetingFacts, Recipient
 from orchestrator.messaging.outgoing_mail import organizer_name
@@ -189,9 +189,27 @@ async def invite_context(
     """The meeting as this recipient is told it: how they join, and their answer links."""
     meeting = facts.meeting
     join = await join_details(session, facts, recipient, settings)
-    spec = event_spec(facts, recipient, join, settings, now=now, sequence=meeting.calendar_sequence)
-    context = meeting_context(facts, recipient, spec, settings)
+    rsvp = None
     if recipient.party is not None:
-        base = short_link_url(await rsvp_link(session, meeting, recipient.party, now), settings)
+        rsvp = await rsvp_link(session, meeting, recipient.party, now)
+    return invite_context_with(facts, recipient, settings, join=join, rsvp=rsvp, now=now)
+
+
+def invite_context_with(
+    facts: MeetingFacts,
+    recipient: Recipient,
+    settings: Settings,
+    *,
+    join: JoinDetails,
+    rsvp: Link | None,
+    now: datetime,
+) -> tuple[EventSpec, dict[str, Any]]:
+    """``invite_context`` with the person's join details and RSVP link at hand."""
+    spec = event_spec(
+        facts, recipient, join, settings, now=now, sequence=facts.meeting.calendar_sequence
+    )
+    context = meeting_context(facts, recipient, spec, settings)
+    if rsvp is not None:
+        base = short_link_url(rsvp, settings)
         context["rsvp"] = {answer: f"{base}?answer={answer}" for answer in ANSWERS}
     return spec, context

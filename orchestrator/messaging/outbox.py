@@ -97,14 +97,24 @@ async def enqueue(
         meeting_id=meeting_id,
         endpoint_id=endpoint_id,
     )
-    if not await bulk_insert.insert_new(session, [message]):
+    if not await enqueue_all(session, [message]):
         existing = await session.scalar(
             select(OutboxMessage).where(col(OutboxMessage.idempotency_key) == idempotency_key)
         )
         assert existing is not None
         return existing
-    _queued(session)
     return message
+
+
+async def enqueue_all(session: AsyncSession, messages: list[OutboxMessage]) -> set[uuid.UUID]:
+    """Queue many messages in one statement; a key queued before is left as it is.
+
+    Returns the ids of the messages actually queued.
+    """
+    queued = await bulk_insert.insert_new(session, messages)
+    if queued:
+        _queued(session)
+    return queued
 
 
 def email_payload(message: Message, *, to: list[str]) -> dict[str, Any]:

@@ -88,16 +88,16 @@ async def queue_email(
     meeting_id: uuid.UUID | None,
 ) -> None:
     """Put one built mail in the outbox, for one address, under its idempotency key."""
-    await outbox.enqueue(
-        session,
-        kind=OutboxKind.email,
-        idempotency_key=key,
-        payload=outbox.email_payload(message, to=[to_addr]),
-        now=now,
+    row = outbox_email(
+        message,
+        to_addr=to_addr,
+        key=key,
         topic=topic,
+        now=now,
         case_id=case_id,
         meeting_id=meeting_id,
     )
+    await outbox.enqueue_all(session, [row])
 
 
 async def send_plain(
@@ -118,11 +118,16 @@ async def send_plain(
     """Render and queue an ordinary mail (notices, reminders, chasers); False if queued before."""
     if await already_queued(session, key):
         return False
-    values = {"service_name": settings.service_name, "help_line": settings.help_line}
-    values.update(context)
-    body = render_mail(kind, values, easy_read=easy_read, language=language)
-    message = build_plain_message(
-        **envelope(settings, to_name=to_name, to_addr=to_addr, body=body, key=key, now=now)
+    message = plain_message(
+        kind=kind,
+        key=key,
+        to_name=to_name,
+        to_addr=to_addr,
+        context=context,
+        settings=settings,
+        now=now,
+        easy_read=easy_read,
+        language=language,
     )
     await queue_email(
         session,
@@ -184,4 +189,48 @@ async def send_own_link(
         case_id=case.id,
         easy_read=party.easy_read,
         language=party.language,
+    )
+
+
+def plain_message(
+    *,
+    kind: str,
+    key: str,
+    to_name: str,
+    to_addr: str,
+    context: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+    easy_read: bool = False,
+    language: str | None = None,
+) -> Message:
+    """Render an ordinary mail, from the service to one person, its Message-ID from ``key``."""
+    values = {"service_name": settings.service_name, "help_line": settings.help_line}
+    values.update(context)
+    body = render_mail(kind, values, easy_read=easy_read, language=language)
+    return build_plain_message(
+        **envelope(settings, to_name=to_name, to_addr=to_addr, body=body, key=key, now=now)
+    )
+
+
+def outbox_email(
+    message: Message,
+    *,
+    to_addr: str,
+    key: str,
+    topic: str,
+    now: datetime,
+    case_id: uuid.UUID | None,
+    meeting_id: uuid.UUID | None,
+) -> OutboxMessage:
+    """The outbox row that sends a built mail to one address (for ``outbox.enqueue_all``)."""
+    return OutboxMessage(
+        kind=OutboxKind.email,
+        topic=topic,
+        idempotency_key=key,
+        payload=outbox.email_payload(message, to=[to_addr]),
+        next_attempt_at=now,
+        created_at=now,
+        case_id=case_id,
+        meeting_id=meeting_id,
     )

@@ -4,6 +4,8 @@
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), re-checks each one
 against the current meeting and party, queues its mail in the outbox and marks it sent,
 all in one transaction: a crash rolls everything back, so nothing is lost or doubled.
+The batch is re-checked from a handful of reads; reminders by mail alone are queued
+together (``reminder_mail``), texts and poll chasers one by one, each in a savepoint.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from orchestrator.core import languages
 from orchestrator.core.db import Database, log_failure
 from orchestrator.core.models import (
     Case,
-    Invitation,
     MeetingStatus,
     PartStat,
     Party,
@@ -32,10 +33,10 @@ from orchestrator.core.models import (
 from orchestrator.core.settings import Settings
 from orchestrator.messaging import (
     action_reminders,
-    invite_content,
     invitees,
     meeting_texts,
     outgoing_mail,
+    reminder_mail,
 )
 from orchestrator.messaging.channels import reachable
 from orchestrator.messaging.reminders import BEFORE, CHASE_INVITE, CHASE_POLL
@@ -127,57 +128,90 @@ async def _send_batch(
                 .order_by(col(Reminder.due_at))
             )
         ).all()
-        facts = await _prefetch(session, claimed)
+        parties, facts = await _prefetch(session, claimed)
+        by_mail: list[reminder_mail.Due] = []
         for reminder in claimed:
             try:
-                async with session.begin_nested():
-                    if await _send_one(session, reminder, facts, settings=settings, now=now):
-                        sent += 1
+                sent += await _send_one(
+                    session, reminder, parties, facts, by_mail, settings=settings, now=now
+                )
             except Exception as exc:  # one bad row must not hold up the others: retried later
                 log_failure(log, exc, "reminder %s could not be sent", reminder.id)
+        sent += await reminder_mail.queue_all(session, by_mail, settings=settings, now=now)
     return len(ids), sent
 
 
 async def _prefetch(
     session: AsyncSession, claimed: Sequence[Reminder]
-) -> dict[uuid.UUID, invitees.MeetingFacts]:
+) -> tuple[dict[uuid.UUID, Party], dict[uuid.UUID, invitees.MeetingFacts]]:
     """Read the batch's parties and meetings (with their cases, mediators and invitations)
-    in a handful of queries, not several per reminder: the re-check then finds them in the
-    session. Read after the claim, inside its transaction, so they are as current."""
+    in a handful of queries, not several per reminder. Read after the claim, inside its
+    transaction, so they are as current."""
     party_ids = list({r.party_id for r in claimed})
-    await session.scalars(select(Party).where(col(Party.id).in_(party_ids)))
+    parties = await session.scalars(select(Party).where(col(Party.id).in_(party_ids)))
     meeting_ids = [r.meeting_id for r in claimed if r.meeting_id is not None]
-    return await invitees.load_meetings(session, meeting_ids) if meeting_ids else {}
+    facts = await invitees.load_meetings(session, meeting_ids) if meeting_ids else {}
+    return {party.id: party for party in parties.all()}, facts
 
 
 async def _send_one(
     session: AsyncSession,
     reminder: Reminder,
+    parties: dict[uuid.UUID, Party],
     batch_facts: dict[uuid.UUID, invitees.MeetingFacts],
+    by_mail: list[reminder_mail.Due],
     *,
     settings: Settings,
     now: datetime,
-) -> bool:
-    """Re-check the reminder against the world as it is now; queue its mail if it still holds."""
-    party = await session.get(Party, reminder.party_id)
+) -> int:
+    """Re-check the reminder against the world as it is now; queue it if it still holds.
+
+    A reminder by mail alone joins ``by_mail``, queued with the batch; the rest (texts,
+    poll chasers, agreed actions) are queued here, each in a savepoint of its own. Returns
+    1 if queued here.
+    """
+    party = parties.get(reminder.party_id)
     if party is None or party.removed_at is not None or not reachable(party, settings):
         return _drop(reminder, now)
     if action_reminders.is_action_reminder(reminder):
-        held = await action_reminders.send_action_reminder(
-            session, reminder, party, settings=settings, now=now
-        )
+        async with session.begin_nested():
+            held = await action_reminders.send_action_reminder(
+                session, reminder, party, settings=settings, now=now
+            )
         return _mark_sent(reminder, now) if held else _drop(reminder, now)
     name, number = parse_kind(reminder.kind)
     if name == CHASE_POLL:
-        return await _send_poll_chaser(session, reminder, party, number, settings=settings, now=now)
-    if reminder.meeting_id is None:
-        return _drop(reminder, now)
-    facts = batch_facts.get(reminder.meeting_id)
+        async with session.begin_nested():
+            return await _send_poll_chaser(
+                session, reminder, party, number, settings=settings, now=now
+            )
+    due = _recheck(reminder, party, batch_facts, now=now)
+    if due is None:
+        return 0
+    if due.by_mail_alone(settings):
+        by_mail.append(due)
+        return 0
+    async with session.begin_nested():
+        return await _send_texted(session, due, settings=settings, now=now)
+
+
+def _recheck(
+    reminder: Reminder,
+    party: Party,
+    batch_facts: dict[uuid.UUID, invitees.MeetingFacts],
+    *,
+    now: datetime,
+) -> reminder_mail.Due | None:
+    """The meeting reminder or chaser as it still holds; None once dropped or moved on."""
+    name, number = parse_kind(reminder.kind)
+    facts = batch_facts.get(reminder.meeting_id) if reminder.meeting_id else None
     if facts is None or facts.meeting.status is not MeetingStatus.scheduled:
-        return _drop(reminder, now)
+        _drop(reminder, now)
+        return None
     invitation = next((inv for p, inv in facts.parties if p.id == party.id), None)
     if invitation is None or invitation.partstat is PartStat.declined:
-        return _drop(reminder, now)
+        _drop(reminder, now)
+        return None
     meeting = facts.meeting
     if name == BEFORE:
         expected = meeting.start_at - timedelta(minutes=number)
@@ -185,63 +219,40 @@ async def _send_one(
             reminder.due_at = expected
             reminder.claimed_by = reminder.claimed_until = None
             if expected > now:
-                return False
+                return None
         if meeting.start_at <= now:
-            return _drop(reminder, now)
+            _drop(reminder, now)
+            return None
         kind = "reminder"
     elif name == CHASE_INVITE:
         if invitation.partstat is not PartStat.needs_action or meeting.start_at <= now:
-            return _drop(reminder, now)
+            _drop(reminder, now)
+            return None
         kind = "chase_invite"
     else:
-        return _drop(reminder, now)
-    texted = name == BEFORE and await meeting_texts.reminder_text(
+        _drop(reminder, now)
+        return None
+    return reminder_mail.Due(reminder, facts, party, invitation, kind, number)
+
+
+async def _send_texted(
+    session: AsyncSession, due: reminder_mail.Due, *, settings: Settings, now: datetime
+) -> int:
+    """A reminder for someone who is texted: the text (close to the day), and any mail."""
+    reminder, party = due.reminder, due.party
+    texted = due.kind == "reminder" and await meeting_texts.reminder_text(
         session,
-        facts,
+        due.facts,
         party,
-        invitation,
+        due.invitation,
         reminder_id=reminder.id,
-        minutes_before=number,
+        minutes_before=due.minutes_before,
         settings=settings,
         now=now,
     )
     if not party.email:
         return _mark_sent(reminder, now) if texted else _drop(reminder, now)
-    await _queue_meeting_mail(session, facts, party, invitation, reminder, kind, settings, now)
-    return _mark_sent(reminder, now)
-
-
-async def _queue_meeting_mail(
-    session: AsyncSession,
-    facts: invitees.MeetingFacts,
-    party: Party,
-    invitation: Invitation,
-    reminder: Reminder,
-    kind: str,
-    settings: Settings,
-    now: datetime,
-) -> None:
-    """Queue a meeting reminder or invite chaser by email, with the person's ways in."""
-    assert party.email
-    meeting = facts.meeting
-    recipient = invitees.party_recipient(party, invitation)
-    _spec, context = await invite_content.invite_context(
-        session, facts, recipient, settings, now=now
-    )
-    await outgoing_mail.send_plain(
-        session,
-        kind=kind,
-        key=f"reminder:{reminder.id}:{meeting.sequence}",
-        to_name=party.name,
-        to_addr=party.email,
-        context=context,
-        settings=settings,
-        now=now,
-        case_id=meeting.case_id,
-        meeting_id=meeting.id,
-        easy_read=party.easy_read,
-        language=party.language,
-    )
+    return await reminder_mail.queue_all(session, [due], settings=settings, now=now)
 
 
 async def _send_poll_chaser(
@@ -252,7 +263,7 @@ async def _send_poll_chaser(
     *,
     settings: Settings,
     now: datetime,
-) -> bool:
+) -> int:
     from orchestrator.scheduling import poll_deadline, poll_requests
 
     poll = await session.get(Poll, reminder.poll_id) if reminder.poll_id else None
@@ -303,13 +314,14 @@ async def _send_poll_chaser(
     return _mark_sent(reminder, now)
 
 
-def _drop(reminder: Reminder, now: datetime) -> bool:
+def _drop(reminder: Reminder, now: datetime) -> int:
+    """Cancel the reminder (it no longer holds); nothing was queued."""
     reminder.cancelled_at = now
     reminder.claimed_by = reminder.claimed_until = None
-    return False
+    return 0
 
 
-def _mark_sent(reminder: Reminder, now: datetime) -> bool:
+def _mark_sent(reminder: Reminder, now: datetime) -> int:
     reminder.sent_at = now
     reminder.claimed_by = reminder.claimed_until = None
-    return True
+    return 1

@@ -137,6 +137,13 @@ async def rsvp_link(session: AsyncSession, meeting: Meeting, party: Party, now: 
     )
     if existing is not None:
         return existing
+    return await new_rsvp_link(session, meeting, party, now)
+
+
+async def new_rsvp_link(
+    session: AsyncSession, meeting: Meeting, party: Party, now: datetime, *, flush: bool = True
+) -> Link:
+    """A new RSVP link for this party and this version of the meeting, alive until it ends."""
     return await links.issue(
         session,
         case_id=meeting.case_id,
@@ -145,6 +152,7 @@ async def rsvp_link(session: AsyncSession, meeting: Meeting, party: Party, now: 
         expires_at=max(meeting.end_at, now + timedelta(days=1)),
         party_id=party.id,
         meeting=meeting,
+        flush=flush,
     )
 
 
@@ -181,16 +189,25 @@ async def join_details(
 ) -> JoinDetails:
     """How this one person joins: their own /j/ link (by its short alias), their PIN, or
     the venue."""
-    meeting = facts.meeting
-    url = None
-    if meeting.mode is not MeetingMode.in_person:
+    link = None
+    if facts.meeting.mode is not MeetingMode.in_person:
         link = await current_join_link(
             session,
-            meeting,
+            facts.meeting,
             party_id=recipient.party.id if recipient.party else None,
             mediator_id=recipient.mediator.id if recipient.mediator else None,
         )
-        url = short_link_url(link, settings) if link is not None else None
+    return join_details_with(facts, recipient, settings, link)
+
+
+def join_details_with(
+    facts: MeetingFacts, recipient: Recipient, settings: Settings, link: Link | None
+) -> JoinDetails:
+    """``join_details`` with the person's current join link (``current_join_link``) at hand."""
+    meeting = facts.meeting
+    url = None
+    if meeting.mode is not MeetingMode.in_person and link is not None:
+        url = short_link_url(link, settings)
     phone = joining.dial_in_for(
         meeting, settings, invitation=recipient.invitation, mediator=recipient.mediator is not None
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +68,31 @@ async def reminder_mail(db: Database) -> list[OutboxMessage]:
 
 async def send_all(db: Database, settings: Settings, now: datetime, worker: str = "w1") -> int:
     return await reminder_sending.send_due(db, settings=settings, now=now, worker_id=worker)
+
+
+async def three_meetings_sent_by(
+    staff: Staff, settings: Settings, clock: MutableClock, *, workers: int, limit: int
+) -> list[int]:
+    """Book three meetings, then let ``workers`` replicas (two connection pools) send what
+    is due an hour before, all at once, ``limit`` a batch; how many each sent."""
+    for n in range(3):
+        await book(staff, await make_case(staff, mediator_email=f"m{n}@service.example"), START)
+    clock.set(START - timedelta(hours=1))
+    pools = [connect(settings.database_url), connect(settings.database_url)]
+    try:
+        return list(
+            await asyncio.gather(
+                *(
+                    reminder_sending.send_due(
+                        pools[w % 2], settings=settings, now=clock(), worker_id=f"w{w}", limit=limit
+                    )
+                    for w in range(workers)
+                )
+            )
+        )
+    finally:
+        for pool in pools:
+            await pool.dispose()
 
 
 async def test_booking_derives_reminders_and_chasers(
@@ -155,22 +181,24 @@ async def test_reminders_are_rechecked_before_sending(
 async def test_two_replicas_send_each_reminder_once(
     client: TestClient[Any, Any], staff: Staff, settings: Settings, clock: MutableClock
 ) -> None:
-    for n in range(3):
-        await book(staff, await make_case(staff, mediator_email=f"m{n}@service.example"), START)
-    clock.set(START - timedelta(hours=1))
-    a, b = connect(settings.database_url), connect(settings.database_url)
-    try:
-        counts = await asyncio.gather(
-            reminder_sending.send_due(a, settings=settings, now=clock(), worker_id="a", limit=5),
-            reminder_sending.send_due(b, settings=settings, now=clock(), worker_id="b", limit=5),
-        )
-    finally:
-        await a.dispose()
-        await b.dispose()
+    counts = await three_meetings_sent_by(staff, settings, clock, workers=2, limit=5)
     rows = await reminder_mail(client.app[DB])
     # Three meetings x four parties x (three reminders + one chaser), each exactly once.
     assert sum(counts) == len(rows) == 48
     assert len({r.idempotency_key for r in rows}) == 48
+    assert await pending(client.app[DB]) == {}
+
+
+async def test_workers_claiming_whole_batches_at_once_never_double(
+    client: TestClient[Any, Any], staff: Staff, settings: Settings, clock: MutableClock
+) -> None:
+    # Each asks for every due reminder in one batch: all four see the same 48 rows due.
+    counts = await three_meetings_sent_by(staff, settings, clock, workers=4, limit=100)
+    rows = await reminder_mail(client.app[DB])
+    assert sum(counts) == len(rows) == 48
+    assert len({r.idempotency_key for r in rows}) == 48
+    # Each of the four people: three meetings, three reminders and a chaser for each.
+    assert sorted(Counter(r.payload["to"][0] for r in rows).values()) == [12, 12, 12, 12]
     assert await pending(client.app[DB]) == {}
 
 

@@ -12,7 +12,8 @@ import asyncio
 import os
 import sys
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -107,12 +108,15 @@ async def test_healthz_answers_while_forty_sign_ins_are_being_checked(
     assert held.most_at_once == ARGON2_AT_ONCE
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the nice value is per thread on Linux only")
-async def test_argon2_threads_run_at_a_lower_priority_than_the_loop() -> None:
-    seen: list[int] = []
+T = TypeVar("T")
+
+
+async def in_a_password_worker(look: Callable[[], T]) -> list[T]:
+    """What ``look`` sees from inside the thread that checks a password."""
+    seen: list[T] = []
 
     def verify(password_hash: str | None, password: str) -> bool:
-        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        seen.append(look())
         return False
 
     workers = staff_module.PasswordWorkers(verify=verify)
@@ -120,6 +124,25 @@ async def test_argon2_threads_run_at_a_lower_priority_than_the_loop() -> None:
         await workers.verify("$argon2id$stored", "guess")
     finally:
         workers.close()
+    return seen
 
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the nice value is per thread on Linux only")
+async def test_argon2_threads_run_at_a_lower_priority_than_the_loop() -> None:
+    seen = await in_a_password_worker(
+        lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    )
     loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert seen == [min(loop_priority + staff_module.ARGON2_NICENESS, 19)]
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2,
+    reason="thread affinity is per thread on Linux only, and needs two cores to leave one",
+)
+async def test_argon2_threads_leave_the_loop_a_core_of_its_own() -> None:
+    seen = await in_a_password_worker(lambda: os.sched_getaffinity(threading.get_native_id()))
+    loop_cores = os.sched_getaffinity(threading.get_native_id())
+    assert len(seen) == 1
+    assert seen[0] < loop_cores  # a strict subset: at least one core is never argon2's
+    assert len(seen[0]) == len(loop_cores) - 1
