@@ -24,6 +24,7 @@ from sqlmodel._compat import SQLModelConfig
 from orchestrator.cases import roster, timeline
 from orchestrator.closing import agreement_actions, agreement_mail, agreement_pdf
 from orchestrator.core.errors import InvalidState, NotFound, ValidationFailed
+from orchestrator.core.languages import N_
 from orchestrator.core.models import (
     Agreement,
     AgreementAction,
@@ -167,7 +168,7 @@ async def send_for_confirmation(
         raise ValidationFailed("nobody can be reached to confirm the agreement")
     agreement = await find_agreement(session, meeting_id=meeting.id)
     if agreement is not None and agreement.final_at is not None:
-        raise InvalidState("everyone has confirmed this agreement: it is final")
+        raise InvalidState(N_("everyone has confirmed this agreement: it is final"))
     if agreement is None:
         agreement = Agreement(meeting_id=meeting.id, case_id=case.id, version=1)
         session.add(agreement)
@@ -238,12 +239,12 @@ async def answer(
 ) -> AgreementView:
     """Record the party's answer to the current version; the last confirmation makes it final."""
     if agreement.final_at is not None:
-        raise InvalidState("everyone has confirmed this agreement: it is final")
+        raise InvalidState(N_("everyone has confirmed this agreement: it is final"))
     if str(party.id) not in agreement.asked:
         raise NotFound("agreement", agreement.id)
     comment = (data.comment or "").strip() or None
     if not data.confirmed and comment is None:
-        raise ValidationFailed("say what is wrong with the agreement")
+        raise ValidationFailed(N_("say what is wrong with the agreement"))
     found = await session.scalar(
         select(AgreementResponse).where(
             col(AgreementResponse.agreement_id) == agreement.id,

@@ -169,9 +169,9 @@ async def save_text(
     _check_kind(party, kind)
     text = text.strip()
     if not text:
-        raise ValidationFailed("write something first")
+        raise ValidationFailed(N_("write something first"))
     if len(text) > MAX_TEXT_CHARS:
-        raise ValidationFailed(f"please keep it under {MAX_TEXT_CHARS:,} characters")
+        raise ValidationFailed(N_("please keep it under 20,000 characters"))
     document = await session.scalar(
         select(Document).where(
             col(Document.party_id) == party.id,

@@ -23,6 +23,7 @@ from calendars.workdays import WorkingDays
 from orchestrator.cases import lifecycle, timeline
 from orchestrator.core.errors import InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus
+from orchestrator.core.languages import N_
 from orchestrator.core.models import (
     FAMILY_ROLES,
     OPEN_CASE_STATUSES,
@@ -40,6 +41,7 @@ from orchestrator.scheduling import cancelling
 
 WITHDRAWN_REASON = "The family withdrew from mediation"
 MAX_REASON = 1000
+REASON_TOO_LONG = N_("Reason must be 1,000 characters or fewer")  # says MAX_REASON
 
 
 def may_withdraw(case: Case, party: Party) -> bool:

@@ -104,7 +104,7 @@ class MeetingFacts:
         """For an information call, who phones whom and on which number (else None)."""
         if self.case.kind is not CaseKind.mias or party is None:
             return None
-        caller = self.mediator.name if self.mediator else "One of our advisers"
+        caller = self.mediator.name if self.mediator else N_("One of our advisers")
         return {"caller": caller, "number": party.phone or ""}
 
     def people(self) -> list[str]:

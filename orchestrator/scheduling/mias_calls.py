@@ -25,6 +25,7 @@ from calendars import wording
 from calendars.workdays import WorkingDays
 from orchestrator.core.errors import Conflict, InvalidState, ValidationFailed
 from orchestrator.core.events import EventBus
+from orchestrator.core.languages import N_
 from orchestrator.core.models import (
     FAMILY_ROLES,
     Case,
@@ -117,13 +118,13 @@ def checked_phone(raw: str | None) -> str:
     value = (raw or "").strip()
     if not value:
         raise ValidationFailed(
-            "enter the phone number we should call you on", details={"field": "phone"}
+            N_("enter the phone number we should call you on"), details={"field": "phone"}
         )
     try:
         return _PHONE.validate_python(value)
     except PydanticValidationError:
         raise ValidationFailed(
-            "enter a phone number, like 07700 900 982", details={"field": "phone"}
+            N_("enter a phone number, like 07700 900 982"), details={"field": "phone"}
         ) from None
 
 
@@ -150,7 +151,7 @@ async def book_call(
     check_information_call(case, party)
     number = checked_phone(phone)
     if case.mediator_id is None:
-        raise InvalidState("no adviser has been given this case yet; please call us")
+        raise InvalidState(N_("no adviser has been given this case yet; please call us"))
     existing = await lookups.next_live_meeting(session, case.id)
     if existing is not None:
         when = wording.when(existing.start_at, existing.end_at, zone=case.timezone)

@@ -185,7 +185,7 @@ def _checked_note(
 ) -> str | None:
     """The note as kept (trimmed, at most 2000 characters), once the answers may be saved."""
     if access.poll.closed_at is not None or access.case.status not in OPEN_CASE_STATUSES:
-        raise InvalidState("this poll has closed; we will be in touch")
+        raise InvalidState(N_("this poll has closed; we will be in touch"))
     offered = set(poll_candidates(access.poll))
     strangers = [start for start in answers if start not in offered]
     if strangers:

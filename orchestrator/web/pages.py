@@ -48,6 +48,7 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     env.globals.update(service_name=settings.service_name, help_line=settings.help_line)
     env.globals["govuk"] = govuk.component
+    env.filters["sentence"] = as_sentence  # after _(): a refusal translated, then capitalised
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     app[ERROR_PAGE] = render_error
 

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calendars import wording
 from orchestrator.closing import agreement_pdf, agreements
 from orchestrator.core.errors import DomainError, NotFound
+from orchestrator.core.languages import N_
 from orchestrator.core.models import Agreement, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
-from orchestrator.web.pages import as_sentence, render
+from orchestrator.web.pages import render
 from orchestrator.web.party.link_holder import holder
 from orchestrator.web.staff.forms import see_other
 
@@ -71,9 +72,9 @@ async def agreement_answer(request: web.Request) -> web.StreamResponse:
     comment = str(form.get("comment", ""))[:5000]
     errors: dict[str, str] = {}
     if choice not in ("yes", "no"):
-        errors["answer"] = "Choose whether this is what was agreed"
+        errors["answer"] = N_("Choose whether this is what was agreed")
     elif choice == "no" and not comment.strip():
-        errors["comment"] = "Say what is wrong with the agreement"
+        errors["comment"] = N_("Say what is wrong with the agreement")
     if not errors:
         app = request.app
         async with app[DB].write() as session:
@@ -90,7 +91,7 @@ async def agreement_answer(request: web.Request) -> web.StreamResponse:
             except NotFound:
                 raise
             except DomainError as exc:
-                errors["answer"] = as_sentence(exc.message)
+                errors["answer"] = exc.message
         if not errors:
             raise see_other(f"/a/{request.match_info['token']}?saved=1")
     async with request.app[DB].read() as session:

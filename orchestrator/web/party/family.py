@@ -21,12 +21,13 @@ from calendars.clocks import certificate_due
 from orchestrator.cases import deadlines
 from orchestrator.closing import withdrawal
 from orchestrator.core.errors import Conflict, DomainError, InvalidState, ValidationFailed
+from orchestrator.core.languages import N_
 from orchestrator.messaging import family_links
 from orchestrator.messaging.family_links import FamilyView
 from orchestrator.messaging.invite_content import meeting_when
 from orchestrator.scheduling import mias_calls
 from orchestrator.web.keys import BUS, BUSY_READER, CLOCK, DB, HTTP, SETTINGS, WORKDAYS
-from orchestrator.web.pages import as_sentence, render
+from orchestrator.web.pages import render
 
 routes = web.RouteTableDef()
 
@@ -155,11 +156,11 @@ async def call_times(request: web.Request) -> web.Response:
 def _refusals(start: datetime | None, phone: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     if start is None:
-        errors[START_FIELD] = "Choose a time for your call"
+        errors[START_FIELD] = N_("Choose a time for your call")
     try:
         mias_calls.checked_phone(phone)
     except DomainError as exc:
-        errors["phone"] = as_sentence(exc.message)
+        errors["phone"] = exc.message
     return errors
 
 
@@ -193,7 +194,7 @@ async def book_call(request: web.Request) -> web.StreamResponse:
                     workdays=app[WORKDAYS],
                 )
         except (Conflict, InvalidState, ValidationFailed) as exc:
-            errors[START_FIELD] = as_sentence(_taken(exc))
+            errors[START_FIELD] = _taken(exc)
             values[START_FIELD] = ""
         else:
             raise web.HTTPSeeOther(location=f"/f/{_token(request)}?booked=1")
@@ -203,7 +204,7 @@ async def book_call(request: web.Request) -> web.StreamResponse:
 def _taken(exc: DomainError) -> str:
     """A time someone else took a moment ago reads the same whichever check caught it."""
     if exc.code == "conflict":
-        return "That time has just been taken. Choose another time"
+        return N_("That time has just been taken. Choose another time")
     return exc.message
 
 
@@ -225,7 +226,7 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
     reason = str(form.get("reason", ""))[: withdrawal.MAX_REASON + 1]
     if len(reason) > withdrawal.MAX_REASON:
         view = await _view(request)
-        errors = {"reason": f"Reason must be {withdrawal.MAX_REASON} characters or fewer"}
+        errors = {"reason": withdrawal.REASON_TOO_LONG}
         context = _context(request, view, errors=errors, values={"reason": reason})
         return render("party/family_withdraw.html", request, context, status=422)
     async with app[DB].write() as session:

@@ -21,7 +21,7 @@ from orchestrator.core.languages import N_
 from orchestrator.core.models import Case, Document, LinkScope, Party
 from orchestrator.web.keys import CLOCK, DB, SETTINGS
 from orchestrator.web.languages import choose
-from orchestrator.web.pages import as_sentence, render
+from orchestrator.web.pages import render
 from orchestrator.web.staff.cases import CASE_PAGE_SECTIONS, case_and_party, visible_case
 from orchestrator.web.staff.forms import parse_uuid, see_other
 from orchestrator.web.staff.roles import CASE_READERS
@@ -204,7 +204,7 @@ async def prepare_submit(request: web.Request) -> web.StreamResponse:
                     await preparation.save_text(session, party=party, kind=kind, text=text, now=now)
             except ValidationFailed as exc:
                 field = f"{kind}-upload" if posted.filename else kind
-                errors[field] = as_sentence(exc.message) + "."
+                errors[field] = exc.message
         if not errors:
             raise see_other(f"/prepare/{request.match_info['token']}?saved={kind}#saved")
     async with app[DB].read() as session:
