@@ -57,12 +57,15 @@ class JoinIdentity:
 
     ``valid_until`` is when the meeting's join window closes: a provider that signs its own
     room tokens (Jitsi) lets them expire then, not a fixed time after the click.
+    ``lobby_bypass`` is set for a party the mediator has let in through our own lobby: a
+    provider that can pass someone by its lobby (Jitsi's token claim) does so for them.
     """
 
     participant_ref: str
     display_name: str
     moderator: bool = False
     valid_until: datetime | None = None
+    lobby_bypass: bool = False
 
 
 AttendanceKind = Literal["joined", "left", "waiting", "admitted", "room_started", "room_ended"]
