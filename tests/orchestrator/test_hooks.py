@@ -28,6 +28,7 @@ from tests.orchestrator.meetings_support import (
     events,
     get,
     join_links,
+    let_in,
     live_app,
     path_of,
     ready_case,
@@ -127,7 +128,9 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     assert shown["room_ready"] and shown["provider"] == "zoom"
     zoom_id = next(iter(zoom.meetings))
     clock.set(START)
-    link = (await join_links(staff, meeting["id"]))[ready.parties["parent"]]
+    found = await join_links(staff, meeting["id"])
+    link = found[ready.parties["parent"]]
+    await let_in(client, staff, meeting["id"], found, ready.parties["parent"])
     status, _, location = await get(client, path_of(link["url"]) + "/video")
     assert status == 303 and location == zoom.meetings[zoom_id]["join_url"]
 
@@ -182,14 +185,18 @@ async def test_bbb_room_join_lobby_and_checksummed_webhooks(
     bbb_meeting = next(iter(bbb.meetings.values()))
     assert "Sam" not in bbb_meeting.name and bbb_meeting.guest_policy == "ASK_MODERATOR"
     clock.set(START)
-    link = (await join_links(staff, meeting["id"]))[ready.parties["parent"]]
+    found = await join_links(staff, meeting["id"])
+    link = found[ready.parties["parent"]]
+    await let_in(client, staff, meeting["id"], found, ready.parties["parent"])
     status, _, location = await get(client, path_of(link["url"]) + "/video")
     assert status == 303 and location is not None and location.startswith(bbb_url)
     exact = URL(location, encoded=True)  # as a browser sends it, not re-quoted
     async with aiohttp.ClientSession() as http, http.get(exact, allow_redirects=False) as r:
         assert r.status == 302
     ref = await participant_ref(client, ready.parties["parent"])
-    assert [u.user_id for u in bbb_meeting.waiting] == [ref]  # in the lobby
+    # BBB's own guest lobby still holds them: its adapter has no way past it yet (the
+    # seam is lobby.personal_url; docs/decisions/016-our-own-lobby.md).
+    assert [u.user_id for u in bbb_meeting.waiting] == [ref]
 
     callback = str(client.make_url("/hooks/bbb/events"))
     ts_ms = int(time.time() * 1000)
