@@ -124,7 +124,8 @@ async def test_a_whole_session_through_our_lobby(
     assert urlsplit(await click(client, officer)).path == path_of(officer) + "/wait"
     status, page, _ = await get(client, path_of(officer) + "/wait")
     assert status == 200 and "The mediator will let you in." in page
-    assert 'http-equiv="refresh"' in page and "Check again" in page
+    assert f'http-equiv="refresh" content="10; url={path_of(officer)}/wait?waited=1"' in page
+    assert "Check again" in page
     where = await who_is_where(staff, meeting["id"])
     assert where[parent_id][0] == where[officer_id][0] == "in_lobby"
     parent_stream, officer_stream = await open_stream(client, parent), await open_stream(
