@@ -27,7 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from integrations.base import JoinIdentity
-from orchestrator.core.models import Meeting, MeetingStatus, ParticipantEvent, ParticipantStatus, Room
+from orchestrator.core.models import (
+    Meeting,
+    MeetingStatus,
+    ParticipantEvent,
+    ParticipantStatus,
+    Room,
+)
 from orchestrator.meeting.providers import Providers, room_from_dict
 from orchestrator.meeting.transitions import PRESENT
 

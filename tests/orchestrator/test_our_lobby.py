@@ -128,14 +128,17 @@ async def test_a_whole_session_through_our_lobby(
     assert "Check again" in page
     where = await who_is_where(staff, meeting["id"])
     assert where[parent_id][0] == where[officer_id][0] == "in_lobby"
-    parent_stream, officer_stream = await open_stream(client, parent), await open_stream(
-        client, officer
+    parent_stream, officer_stream = (
+        await open_stream(client, parent),
+        await open_stream(client, officer),
     )
     assert (await parent_stream.next_place())["where"] == "waiting"
     assert (await officer_stream.next_place()) == {"where": "waiting", "href": None}
 
     # Admitting the parent releases them, with their own URL past Jitsi's lobby.
-    await staff.call("POST", base + "/admit", role="mediator", json={"party_id": parent_id}, expect=200)
+    await staff.call(
+        "POST", base + "/admit", role="mediator", json={"party_id": parent_id}, expect=200
+    )
     released = await parent_stream.next_place()
     assert released["where"] == "joint"
     in_joint = admitted_by_jitsi(released["href"])
@@ -146,12 +149,18 @@ async def test_a_whole_session_through_our_lobby(
     # Released once, the parent goes straight in at every click: never admitted twice.
     again = admitted_by_jitsi(await click(client, parent))
     assert again.room == joint_room and not again.in_lobby
-    await staff.call("POST", base + "/admit", role="mediator", json={"party_id": parent_id}, expect=409)
+    await staff.call(
+        "POST", base + "/admit", role="mediator", json={"party_id": parent_id}, expect=409
+    )
     assert urlsplit(await click(client, officer)).path == path_of(officer) + "/wait"
 
     # A private room for the parent: their page is told, and their link goes there.
     state = await staff.call(
-        "POST", base + "/rooms", role="mediator", json={"label": "Family", "party_ids": [parent_id]}, expect=201
+        "POST",
+        base + "/rooms",
+        role="mediator",
+        json={"label": "Family", "party_ids": [parent_id]},
+        expect=201,
     )
     caucus = next(r for r in state["rooms"] if r["kind"] == "caucus")
     await deliver_outbox(client)

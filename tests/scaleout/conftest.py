@@ -295,9 +295,7 @@ async def start_cluster(
         replica.spawn()
     for replica in replicas:
         await replica.wait_ready()
-    return Cluster(
-        replicas=replicas, token=token, database_url=database_url, smtp=smtp, env=env
-    )
+    return Cluster(replicas=replicas, token=token, database_url=database_url, smtp=smtp, env=env)
 
 
 @pytest.fixture

@@ -60,7 +60,9 @@ async def waiting_page(request: web.Request) -> web.StreamResponse:
     place = await join.place_now(request.app, verified.facts)
     if place.where is lobby.Where.ended:
         facts = verified.facts
-        links.ensure_live(links.verdict(facts.link, party=facts.party, meeting=facts.meeting, now=now))
+        links.ensure_live(
+            links.verdict(facts.link, party=facts.party, meeting=facts.meeting, now=now)
+        )
     else:
         refused = await join.checked_target(request, verified, now)
         if isinstance(refused, web.Response):
