@@ -23,6 +23,7 @@ from tests.conftest import MutableClock, Staff
 from tests.fakes.jitsi import Admission, JitsiFake
 from tests.orchestrator.meetings_support import (
     START,
+    ReadyCase,
     app_with,
     book,
     deliver_outbox,
@@ -100,15 +101,22 @@ async def who_is_where(staff: Staff, meeting_id: str) -> dict[str, tuple[str, st
     return {p["party_id"]: (p["status"], p["room_id"]) for p in state["participants"]}
 
 
-async def test_a_whole_session_through_our_lobby(
+async def booked_on_jitsi(
     aiohttp_client: Any, settings: Settings, clock: MutableClock
-) -> None:
+) -> tuple[TestClient[Any, Any], Staff, ReadyCase, Any, dict[str, dict[str, Any]]]:
+    """The app on a Jitsi deployment with tokens, a meeting booked and its room made."""
     client, staff = await app_with(aiohttp_client, settings, clock, **JITSI)
     ready = await ready_case(staff)
     meeting = await book(staff, ready.case_id)
     await deliver_outbox(client)
+    return client, staff, ready, meeting, await join_links(staff, meeting["id"])
+
+
+async def test_a_whole_session_through_our_lobby(
+    aiohttp_client: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, staff, ready, meeting, links = await booked_on_jitsi(aiohttp_client, settings, clock)
     base = f"/api/v1/meetings/{meeting['id']}"
-    links = await join_links(staff, meeting["id"])
     parent_id, officer_id = ready.parties["parent"], ready.parties["la_officer"]
     parent, officer = links[parent_id]["url"], links[officer_id]["url"]
 
@@ -208,11 +216,7 @@ async def test_a_whole_session_through_our_lobby(
 async def test_the_mediator_has_no_waiting_page(
     aiohttp_client: Any, settings: Settings, clock: MutableClock
 ) -> None:
-    client, staff = await app_with(aiohttp_client, settings, clock, **JITSI)
-    ready = await ready_case(staff)
-    meeting = await book(staff, ready.case_id)
-    await deliver_outbox(client)
-    links = await join_links(staff, meeting["id"])
+    client, _, _, _, links = await booked_on_jitsi(aiohttp_client, settings, clock)
     clock.set(START)
     status, _, _ = await get(client, path_of(links["mediator"]["url"]) + "/wait")
     assert status == 404

@@ -24,6 +24,7 @@ from aiohttp import web
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid, NotFound
 from orchestrator.meeting import join_facts, lobby
+from orchestrator.web import event_stream
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, SETTINGS
 from orchestrator.web.pages import render
 from orchestrator.web.party import join
@@ -100,19 +101,11 @@ async def waiting_events(request: web.Request) -> web.StreamResponse:
     clock = app[CLOCK]
     token = request.match_info["token"]
     verified = await _party_link(request, clock())
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
+    response = await event_stream.open_stream(request)
     stopping = app[CONSOLE_STOPPING]
     started = clock()
     last = ""
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
-        await response.write(b"retry: 2000\n\n")
         while not stopping.is_set() and clock() - started < STREAM_MAX:
             place = await _place_while_live(request, token)
             if place is None:

@@ -33,7 +33,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.meeting import rooms
 from orchestrator.messaging import ways_in
-from orchestrator.web import pages
+from orchestrator.web import event_stream, pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
 from orchestrator.web.staff.my_meetings import my_meeting
 from orchestrator.web.staff.roles import ROOM_STAFF
@@ -204,20 +204,12 @@ async def console_events(request: web.Request, staff: StaffContext) -> web.Strea
     await staff.audit(
         "page.console.events", case_id=case.id, target_type="meeting", target_id=str(meeting.id)
     )
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
+    response = await event_stream.open_stream(request)
     stopping = request.app[CONSOLE_STOPPING]
     clock = request.app[CLOCK]
     started = clock()
     last = ""
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
-        await response.write(b"retry: 2000\n\n")
         while not stopping.is_set() and clock() - started < STREAM_MAX:
             async with request.app[DB].read() as session:
                 token = await rooms.state_fingerprint(session, meeting.id)
