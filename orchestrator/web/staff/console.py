@@ -96,6 +96,7 @@ class Person:
     words: str
     channel: str
     room_id: uuid.UUID | None
+    seen: bool = False  # a provider reported it: not only where we sent them
 
     @property
     def mark(self) -> ParticipantStatus:
@@ -120,6 +121,7 @@ async def console_context(
                 words=STATUS_WORDS.get(p.status, p.status.value),
                 channel=(p.channel or party.channel).value.replace("_", " "),
                 room_id=p.room_id,
+                seen=p.seen,
             )
         )
     open_rooms = sorted(
@@ -164,7 +166,7 @@ _IN_ROOM = (ParticipantStatus.in_session, ParticipantStatus.in_caucus)
 def _fingerprint_of(meeting: Meeting, all_rooms: list[Room], people: list[Person]) -> str:
     parts = [meeting.status.value]
     parts += [f"{r.id}:{r.closed_at}" for r in all_rooms]
-    parts += [f"{p.party.id}:{p.status.value}:{p.room_id}:{p.channel}" for p in people]
+    parts += [f"{p.party.id}:{p.status.value}:{p.room_id}:{p.channel}:{p.seen}" for p in people]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
