@@ -293,7 +293,12 @@ async def join_video(request: web.Request) -> web.StreamResponse:
     if facts.party_id is None:
         await app[JOIN_CLICKS].record(target.click)  # durable before the 303
         return _see(room_url(app, verified, target.provider_room, now, key="mediator"))
-    place = await place_now(app, facts)
+    # Before the session starts nobody is let in: the click needs no read to know they wait
+    # (facts a few seconds old at most; the waiting page reads afresh).
+    if facts.meeting.status is MeetingStatus.scheduled:
+        place = lobby.Place(lobby.Where.waiting)
+    else:
+        place = await place_now(app, facts)
     if place.where is lobby.Where.ended:
         return render(
             "party/join_closed.html",
