@@ -134,6 +134,8 @@ async def test_a_whole_session_through_our_lobby(
     assert status == 200 and "The mediator will let you in." in page
     assert f'http-equiv="refresh" content="10; url={path_of(officer)}/wait?waited=1"' in page
     assert "Check again" in page
+    status, page, _ = await get(client, path_of(officer))
+    assert "You will wait until the mediator lets you in." in page
     where = await who_is_where(staff, meeting["id"])
     assert where[parent_id][0] == where[officer_id][0] == "in_lobby"
     parent_stream, officer_stream = (
@@ -179,6 +181,9 @@ async def test_a_whole_session_through_our_lobby(
     assert admitted_by_jitsi(await click(client, parent)).room == private_room
     status, page, _ = await get(client, path_of(parent) + "/wait")
     assert status == 200 and "The mediator has asked you to join a private room" in page
+    status, page, _ = await get(client, path_of(parent))  # the join page, reopened
+    assert "The mediator has asked you to join a private room." in page
+    assert "Join the private room" in page
     # Reopening the link does not put them back in the lobby on the console.
     assert (await who_is_where(staff, meeting["id"]))[parent_id] == ("in_caucus", caucus["id"])
 
@@ -189,6 +194,8 @@ async def test_a_whole_session_through_our_lobby(
     assert admitted_by_jitsi(await click(client, parent)).room == joint_room
     status, page, _ = await get(client, path_of(parent) + "/wait")
     assert "The mediator has asked you to come back to the main room" in page
+    status, page, _ = await get(client, path_of(parent))
+    assert "The mediator has let you in." in page and "Join the private room" not in page
     assert (await who_is_where(staff, meeting["id"]))[parent_id][0] == "in_session"
 
     # The end: every page says so, the room's end goes to the provider queue, and

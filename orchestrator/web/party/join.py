@@ -70,7 +70,11 @@ async def join_page(request: web.Request) -> web.Response:
         case, mediator, invitation = await lookups.join_details(
             session, meeting=meeting, party=party
         )
+        where = None  # the mediator has no lobby
+        if party is not None:
+            where = await lobby.place_of(session, meeting_id=meeting.id, party_id=party.id)
     context = _join_context(meeting, party, invitation, settings, now=now, zone=case.timezone)
+    context["where"] = where.where.value if where else None
     context["mediator_name"] = mediator.name if mediator else None
     if party is None and mediator is not None:
         context["name"] = mediator.name.split(" ")[0]
