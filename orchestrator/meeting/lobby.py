@@ -64,9 +64,10 @@ class Place:
 
     @property
     def token(self) -> str:
-        """Changes whenever where the party is sent would."""
-        ready = "ready" if self.provider_room else "making"
-        return f"{self.where.value}:{self.room_id}:{ready}"
+        """Changes whenever where the party is sent would (a room moved to a new provider
+        room too)."""
+        provider_room = (self.provider_room or {}).get("room_id", "making")
+        return f"{self.where.value}:{self.room_id}:{provider_room}"
 
     @property
     def status(self) -> ParticipantStatus:
