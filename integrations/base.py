@@ -18,7 +18,7 @@ from typing import Any, Literal
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from calendars.intervals import Interval
-from integrations.errors import SignatureInvalid
+from integrations.errors import ProviderRejected, SignatureInvalid
 
 # --------------------------------------------------------------------------- video
 
@@ -38,6 +38,9 @@ class RoomSpec:
     pin: str | None = None
     lobby: bool = True
     parent: ProviderRoom | None = None  # set for a caucus/breakout room
+    # The mediator's own account on the provider, where it has accounts (Teams: their
+    # UPN in the organiser's tenant), so they run the meeting as its co-organiser.
+    host_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,15 +60,29 @@ class JoinIdentity:
 
     ``valid_until`` is when the meeting's join window closes: a provider that signs its own
     room tokens (Jitsi) lets them expire then, not a fixed time after the click.
-    ``lobby_bypass`` is set for a party the mediator has let in through our own lobby: a
-    provider that can pass someone by its lobby (Jitsi's token claim) does so for them.
+    ``past_lobby``: the mediator has let this person in (our own lobby released them), so
+    their URL skips the provider's waiting room where the provider allows it.
     """
 
     participant_ref: str
     display_name: str
     moderator: bool = False
     valid_until: datetime | None = None
-    lobby_bypass: bool = False
+    past_lobby: bool = False
+
+
+@dataclass(frozen=True)
+class PhoneEntry:
+    """How a telephone line reaches a video room: a ``sip:`` address, or a phone number
+    and the keys to press once it answers (``w`` waits half a second, as Twilio's
+    ``SendDigits``). Carries no personal data: the room's own numbers only."""
+
+    address: str
+    digits: str = ""
+
+    @property
+    def is_sip(self) -> bool:
+        return self.address.startswith("sip:")
 
 
 AttendanceKind = Literal["joined", "left", "waiting", "admitted", "room_started", "room_ended"]
@@ -128,6 +145,17 @@ class VideoProvider(abc.ABC):
     def join_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
         """Build this participant's own URL into the room, without any remote call."""
 
+    async def personal_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
+        """This person's own URL into the room, making the one call it may need first (a
+        fresh host link, a registration); by default ``join_url``. Raises like
+        ``create_room``."""
+        return self.join_url(room, who, now=now)
+
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """How the phone bridge's line reaches this room (its SIP address, else its own
+        dial-in), from stored data; None when it cannot be reached by phone."""
+        return None
+
     async def end_room(self, room: ProviderRoom) -> None:  # noqa: B027 - optional hook
         """End the room for everyone, where the provider can. Raises like ``create_room``."""
 
@@ -173,6 +201,14 @@ class PhoneBridge(abc.ABC):
     async def end_conference(self, conference_id: str) -> None:  # noqa: B027 - optional hook
         """End a live conference for everyone in it, where the bridge can; one already over
         counts as ended. Raises like ``move_call``."""
+
+    async def bridge_to_room(
+        self, conference_name: str, entry: PhoneEntry, *, status_callback_url: str
+    ) -> str:
+        """Join ``conference_name`` to a video room by one line to ``entry``, so phone and
+        video people hear each other; return the line's call id. Raises like
+        ``move_call`` (ProviderRejected where the bridge cannot place calls)."""
+        raise ProviderRejected("this phone bridge places no calls", provider=self.name)
 
 
 # --------------------------------------------------------------------------- mail

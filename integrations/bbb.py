@@ -8,6 +8,7 @@ is the generic title, so BigBlueButton holds no personal data beyond the display
 Join URLs are signed locally: the mediator joins as ``MODERATOR``; parties join as
 ``VIEWER`` with ``guest=true`` so the guest policy sends them to the waiting room
 (bbb-web treats users without ``guest=true`` as authenticated and lets them straight in).
+Parties the mediator let in (``past_lobby``) get that authenticated join: no second wait.
 ``createTime`` pins a link to one run of the meeting; BigBlueButton drops a meeting
 nobody joined within a few minutes, so callers re-run ``create_room`` (idempotent, it
 answers the current ``createTime``) when the join window opens and keep the new data.
@@ -39,6 +40,7 @@ from integrations.base import (
     CallbackRequest,
     CallbackResult,
     JoinIdentity,
+    PhoneEntry,
     ProviderRoom,
     RoomSpec,
     VideoProvider,
@@ -83,6 +85,7 @@ class BbbConfig:
     # How far a call-back's ``timestamp`` may be from our clock, either way: the replay
     # window, as wide as Zoom's. A delivery stamped further ahead is a replay kept for later.
     webhook_tolerance_s: int = 300
+    sip_domain: str | None = None  # FreeSWITCH's: ``sip:{voiceBridge}@{this}`` (record 017)
 
 
 @dataclass(frozen=True)
@@ -211,9 +214,20 @@ class BigBlueButtonProvider(VideoProvider):
         create_time = room.data.get("create_time")
         if create_time:
             params.append(("createTime", str(create_time)))
-        if not who.moderator and room.data.get("lobby", True):
+        if not who.moderator and not who.past_lobby and room.data.get("lobby", True):
+            # A person the mediator has let in joins as an authenticated viewer, which the
+            # guest policy does not hold: the moderator-approved way past the waiting list.
             params.append(("guest", "true"))
         return self.signed_url("join", params)
+
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """The meeting's voice bridge: by SIP where configured, else its dial-in number."""
+        if room.dial_in_pin and self.config.sip_domain:
+            return PhoneEntry(address=f"sip:{room.dial_in_pin}@{self.config.sip_domain}")
+        if room.dial_in_pin and room.dial_in_number:
+            number = "+" + "".join(ch for ch in room.dial_in_number if ch.isdigit())
+            return PhoneEntry(address=number, digits=f"wwwwww{room.dial_in_pin}#")
+        return None
 
     async def end_room(self, room: ProviderRoom) -> None:
         """End the meeting for everyone; a meeting already gone counts as ended."""

@@ -11,8 +11,7 @@ mediator's token holds ``affiliation: "owner"`` and ``moderator: "true"`` (what
 ``mod_token_affiliation`` promotes) plus ``lobby_bypass: true`` (``token_lobby_bypass``
 compares with the boolean, and without it a moderator waits in an active lobby like
 anyone else). Parties get ``moderator: "false"`` and no bypass, so they wait in the lobby
-when the deployment runs ``token_lobby_autostart``, unless the mediator let them in
-through our own lobby (``JoinIdentity.lobby_bypass``). Every other ``context.user`` value is a
+when the deployment runs ``token_lobby_autostart``. Every other ``context.user`` value is a
 string, because Prosody errors on null or numbers there.
 
 Without a secret (the public ``meet.jit.si`` default) there is no token: the URL carries
@@ -161,7 +160,7 @@ class JitsiProvider(VideoProvider):
         }
         if who.moderator:
             user["affiliation"] = "owner"
-        if who.moderator or who.lobby_bypass:
+        if who.moderator or who.past_lobby:  # the mediator, and whom they have let in
             user["lobby_bypass"] = True
         expires = who.valid_until or now + timedelta(seconds=self.config.token_ttl_s)
         claims = {

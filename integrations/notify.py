@@ -10,6 +10,9 @@ signed with the secret half of the API key, whose form is ``{key_name}-{service_
 400 (bad number, template, personalisation) and 403 (the key) are final; 429 (rate or
 daily limit) and 5xx are worth another try, as is a connection that fails.
 
+A precompiled letter is the same ``POST /v2/notifications/letter`` with ``reference``, the
+PDF as base64 ``content`` and ``postage`` (first or second) instead of a template.
+
 We speak HTTP with the shared ``aiohttp`` session rather than using the synchronous
 ``notifications-python-client``: the contract is three POSTs, and nothing blocks the loop.
 Each notification carries our ``reference`` (the outbox idempotency key), which Notify
@@ -18,6 +21,7 @@ returns in its delivery receipts.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import time
 from collections.abc import Mapping, Sequence
@@ -40,7 +44,15 @@ from integrations.errors import (
 DEFAULT_BASE_URL = "https://api.notifications.service.gov.uk"
 _UUID_LENGTH = 36
 # Receipt statuses that mean "it will never arrive": staff must reach the person another way.
-FAILED_STATUSES = frozenset({"permanent-failure", "temporary-failure", "technical-failure"})
+FAILED_STATUSES = frozenset(
+    {
+        "permanent-failure",
+        "temporary-failure",
+        "technical-failure",
+        "validation-failed",
+        "cancelled",
+    }
+)
 
 
 class NotifyError(ProviderRejected):
@@ -165,6 +177,20 @@ class NotifyClient:
                 "template_id": template_id,
                 "personalisation": {**lines, "body": body},
                 "reference": reference,
+            },
+        )
+
+    async def send_precompiled_letter(
+        self, *, pdf: bytes, reference: str, postage: str = "second"
+    ) -> Sent:
+        """Post a letter we laid out ourselves: an A4 PDF whose first page shows the address
+        in Notify's address block. Raises like ``send_sms``."""
+        return await self._post(
+            "letter",
+            {
+                "reference": reference,
+                "content": base64.b64encode(pdf).decode("ascii"),
+                "postage": postage,
             },
         )
 

@@ -97,6 +97,7 @@ class ClientCredentials:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         accept: Collection[int] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> ApiResponse:
         """Send an authorised API request and decode its JSON answer.
 
@@ -106,7 +107,9 @@ class ClientCredentials:
         """
         for attempt in (1, 2):
             token = await self.access_token()
-            status, body = await self._send(method, url, token, json=json, params=params)
+            status, body = await self._send(
+                method, url, token, json=json, params=params, headers=headers
+            )
             if status == 401 and attempt == 1:
                 self.drop(token)
                 continue
@@ -159,6 +162,7 @@ class ClientCredentials:
         *,
         json: Any,
         params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
         try:
             async with self._session.request(
@@ -166,7 +170,11 @@ class ClientCredentials:
                 url,
                 json=json,
                 params=params,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                headers={
+                    **(headers or {}),
+                    "Authorization": f"Bearer {token}",
+                    "Accept": "application/json",
+                },
                 timeout=self._timeout,
             ) as response:
                 raw = await response.read()

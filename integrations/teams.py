@@ -2,8 +2,14 @@
 
 Decisions (see PROVIDERS.md section 4):
 - Meetings are created for one organiser account (an application access policy must
-  allow the app to act for it) with a generic subject and the lobby bypassed only by
-  the organiser, dial-in callers included, so the mediator admits everyone.
+  allow the app to act for it) with a generic subject. That account is a service
+  account, nobody at the meeting: the mediator is made **co-organiser**
+  (``participants.attendees`` with role ``coorganizer``, their UPN from
+  ``RoomSpec.host_account``) and the lobby is bypassed only by those invited, which is
+  the mediator alone (``scope`` ``invited``, an evolvable value sent with ``Prefer:
+  include-unknown-enum-members``); everyone else, dial-in callers included, waits in the
+  lobby for the mediator to admit them. Without a host account the lobby is bypassed by
+  the organiser only (``organizer``), as before.
 - Everyone gets the meeting's ``joinWebUrl``; Teams has no per-person link.
 - Graph sends no live join/leave call-backs here. ``attendance`` reads the attendance
   reports after the meeting. Records carry e-mail addresses and display names; neither
@@ -28,6 +34,7 @@ from integrations.base import (
     AttendanceKind,
     AttendanceSignal,
     JoinIdentity,
+    PhoneEntry,
     ProviderRoom,
     RoomSpec,
     VideoProvider,
@@ -37,6 +44,8 @@ from integrations.oauth import ClientCredentials, Clock, TokenRequest
 
 PROVIDER = "teams"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+# Graph takes and returns evolvable enum members (``coorganizer``, ``invited``) only with this.
+EVOLVABLE_ENUMS = "include-unknown-enum-members"
 _REPORT_BOUNDS: tuple[tuple[AttendanceKind, str], ...] = (
     ("room_started", "meetingStartDateTime"),
     ("room_ended", "meetingEndDateTime"),
@@ -91,14 +100,21 @@ class TeamsProvider(VideoProvider):
 
         Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
         """
-        body = {
+        body: dict[str, Any] = {
             "subject": spec.title,
             "startDateTime": _graph_time(spec.start),
             "endDateTime": _graph_time(spec.end),
             "lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
             "recordAutomatically": False,
         }
-        response = await self._api.request("POST", self._meetings_url, json=body)
+        if spec.host_account:
+            body["participants"] = {
+                "attendees": [{"upn": spec.host_account, "role": "coorganizer"}]
+            }
+            body["lobbyBypassSettings"]["scope"] = "invited"
+        response = await self._api.request(
+            "POST", self._meetings_url, json=body, headers={"Prefer": EVOLVABLE_ENUMS}
+        )
         meeting = response.body
         if not isinstance(meeting, dict) or "id" not in meeting or "joinWebUrl" not in meeting:
             raise ProviderUnavailable("Graph answered without id/joinWebUrl", provider=PROVIDER)
@@ -115,6 +131,13 @@ class TeamsProvider(VideoProvider):
     def join_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
         """Return the meeting's ``joinWebUrl``; the lobby holds everyone but the organiser."""
         return str(room.data["joinWebUrl"])
+
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """The meeting's audio conferencing: its toll number and conference ID."""
+        if not room.dial_in_number or not room.dial_in_pin:
+            return None
+        number = "+" + "".join(ch for ch in room.dial_in_number if ch.isdigit())
+        return PhoneEntry(address=number, digits=f"wwwwww{room.dial_in_pin}#")
 
     async def attendance(
         self, room: ProviderRoom, *, refs_by_email: Mapping[str, str] | None = None

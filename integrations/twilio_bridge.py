@@ -14,6 +14,9 @@ participant is redirected out of it, so a phone mediator who will move between r
 should first join with ``end_conference_on_exit=False`` and end rooms explicitly.
 Nothing personal goes to Twilio: conference names and participant labels are opaque
 ids, recording is off.
+
+``bridge_to_room`` rings a video room (``POST Calls``, SIP or a number and keys) into a
+conference: that line, ``BRIDGE_LABEL``, starts it, and phone and video people meet.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ from xml.etree import ElementTree as ET
 
 import aiohttp
 
-from integrations.base import AttendanceKind, AttendanceSignal, CallbackRequest, PhoneBridge
+from integrations.base import (
+    AttendanceKind,
+    AttendanceSignal,
+    CallbackRequest,
+    PhoneBridge,
+    PhoneEntry,
+)
 from integrations.errors import (
     ProviderAuthError,
     ProviderRejected,
@@ -43,6 +52,7 @@ from integrations.oauth import basic_authorization
 PROVIDER = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 STATUS_CALLBACK_EVENTS = "start end join leave"
+BRIDGE_LABEL = "video-room"  # the participant label of the line into a video room
 
 _EVENT_KINDS: dict[str, AttendanceKind] = {
     "participant-join": "joined",
@@ -220,6 +230,30 @@ class TwilioBridge(PhoneBridge):
         )
         await self._post(f"Calls/{quote(call_id, safe='')}.json", {"Twiml": twiml})
 
+    async def bridge_to_room(
+        self, conference_name: str, entry: PhoneEntry, *, status_callback_url: str
+    ) -> str:
+        """Call the video room at ``entry`` and put the line into ``conference_name``; return
+        the new call's SID. Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
+        """
+        twiml = self.twiml_join_conference(
+            conference_name,
+            label=BRIDGE_LABEL,
+            moderator=True,  # the video room on the line starts the conference
+            status_callback_url=status_callback_url,
+            end_conference_on_exit=False,
+        )
+        form = {"To": entry.address, "From": self._config.phone_number, "Twiml": twiml}
+        if entry.digits and not entry.is_sip:
+            form["SendDigits"] = entry.digits
+        body = await self._post("Calls.json", form)
+        try:
+            return str(json.loads(body)["sid"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderUnavailable(
+                "Twilio answered without a call SID", provider=PROVIDER
+            ) from exc
+
     async def end_conference(self, conference_sid: str) -> None:
         """End a conference for everyone in it; one that is already over counts as ended.
 
@@ -235,7 +269,7 @@ class TwilioBridge(PhoneBridge):
 
     async def _post(
         self, resource: str, form: Mapping[str, str], *, done_codes: frozenset[int] = frozenset()
-    ) -> None:
+    ) -> bytes:
         config = self._config
         url = f"{config.api_base}/2010-04-01/Accounts/{config.account_sid}/{resource}"
         headers = {"Authorization": basic_authorization(config.account_sid, config.auth_token)}
@@ -250,7 +284,7 @@ class TwilioBridge(PhoneBridge):
                 f"Twilio request failed: {type(exc).__name__}", provider=PROVIDER
             ) from exc
         if 200 <= status < 300 or (400 <= status < 500 and _error_code(body) in done_codes):
-            return
+            return body
         message = f"Twilio answered {status} for {resource.split('/', 1)[0]}"
         if status in (401, 403):
             raise ProviderAuthError(message, provider=PROVIDER)
@@ -267,8 +301,13 @@ class TwilioBridge(PhoneBridge):
         event = fields.get("StatusCallbackEvent", "")
         kind = _EVENT_KINDS.get(event)
         room_id = fields.get("FriendlyName", "")
-        if kind is None or not room_id:
-            return []
+        participant = kind in ("joined", "left")
+        if (
+            kind is None
+            or not room_id
+            or (participant and fields.get("ParticipantLabel") == BRIDGE_LABEL)
+        ):
+            return []  # the line into the video room is nobody's attendance
         key = ":".join(
             (
                 "twilio",
@@ -278,7 +317,6 @@ class TwilioBridge(PhoneBridge):
                 event,
             )
         )
-        participant = kind in ("joined", "left")
         return [
             AttendanceSignal(
                 room_id=room_id,

@@ -1,17 +1,21 @@
 """Zoom meetings through the REST API with Server-to-Server OAuth, and Zoom's webhooks.
 
-Decisions (see PROVIDERS.md section 3):
-- Meetings are scheduled (type 2) with the waiting room on, join-before-host off, no
-  cloud or local recording, no registration (registration would hand Zoom e-mail
-  addresses) and a generic topic. Zoom's int64 meeting id is kept as a string.
-- Everyone, mediator included, gets the stored ``join_url``. The ``start_url`` is a host
-  credential that Zoom expires after about two hours, so it is neither stored nor put
-  on the click path; ``host_start_url`` fetches a fresh one when a mediator opens the
-  room as host.
-- Attendance is matched only through ``customer_key``, the opaque id a Meeting SDK
-  client may pass when joining. Zoom's plain join links cannot carry it, so webhook
-  signals usually have ``participant_ref=None``; we never match by name, e-mail or
-  registrant, which would mean giving Zoom personal data.
+Decisions (see PROVIDERS.md section 3 and decision record 017):
+- Meetings are scheduled (type 2) with registration on and approved automatically
+  (``approval_type`` 0, Zoom's confirmation mails off), the waiting room as the room
+  asks, join-before-host off, no recording and a generic topic. Zoom's int64 meeting id
+  is kept as a string. Without its host the meeting does not start: people who come
+  early wait for the host.
+- The mediator is the host: ``personal_url`` fetches a fresh ``start_url`` (a host
+  credential Zoom expires after about two hours, so it is never stored).
+- Everyone else joins by a registrant link of their own (``POST
+  /meetings/{id}/registrants``, Zoom's workflow for services that sign people up): the
+  registrant's address is ``{participant_ref}@{registrant_email_domain}``, an opaque id,
+  not the person's e-mail, so Zoom learns only the display name shown in the meeting.
+  Registering the same address again answers the same registration.
+- Attendance knows who is who: a participant webhook carries the registrant's address
+  (and id), whose local part is our participant ref; ``customer_key`` (a Meeting SDK
+  join) is read too. We never match by name.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from integrations.base import (
     CallbackRequest,
     CallbackResult,
     JoinIdentity,
+    PhoneEntry,
     ProviderRoom,
     RoomSpec,
     VideoProvider,
@@ -68,6 +73,9 @@ class ZoomConfig:
     timeout_s: float = 10
     replay_window_s: float = 300
     timezone: str = "Europe/London"
+    # Registrant addresses are ``{participant_ref}@{this}``: opaque ids Zoom sends no mail
+    # to (its registration mails are off), never a person's own address.
+    registrant_email_domain: str = "registrants.invalid"
 
 
 class ZoomProvider(VideoProvider):
@@ -109,7 +117,10 @@ class ZoomProvider(VideoProvider):
                 "waiting_room": spec.lobby,
                 "join_before_host": False,
                 "auto_recording": "none",
-                "approval_type": 2,
+                "approval_type": 0,
+                "registration_type": 1,
+                "registrants_confirmation_email": False,
+                "registrants_email_notification": False,
                 "meeting_authentication": False,
                 "mute_upon_entry": False,
                 "host_video": True,
@@ -128,6 +139,7 @@ class ZoomProvider(VideoProvider):
             "uuid": meeting.get("uuid"),
             "join_url": meeting["join_url"],
             "pstn_password": meeting.get("pstn_password"),
+            "registration": True,  # rooms made before registrants keep the shared link
         }
         return ProviderRoom(
             provider=PROVIDER,
@@ -138,8 +150,54 @@ class ZoomProvider(VideoProvider):
         )
 
     def join_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
-        """Return the meeting's join link; the waiting room admits people one by one."""
+        """Return the meeting's shared join link (without a call: ``personal_url`` gives
+        each person their own); a meeting with registration turns it into a sign-up."""
         return str(room.data["join_url"])
+
+    async def personal_url(self, room: ProviderRoom, who: JoinIdentity, *, now: datetime) -> str:
+        """The mediator's fresh host link; anyone else's own registrant link.
+
+        Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
+        """
+        if who.moderator:
+            return await self.host_start_url(room)
+        if not room.data.get("registration"):
+            return self.join_url(room, who, now=now)
+        return (await self.register(room, who))["join_url"]
+
+    async def register(self, room: ProviderRoom, who: JoinIdentity) -> dict[str, str]:
+        """Register ``who`` for the meeting under their opaque address, approved at once;
+        return Zoom's ``registrant_id`` and their own ``join_url``.
+
+        Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
+        """
+        body = {
+            "email": self.registrant_email(who.participant_ref),
+            "first_name": who.display_name[:64] or "Participant",
+            "auto_approve": True,
+        }
+        response = await self._api.request(
+            "POST", f"{self._config.api_base}/meetings/{room.room_id}/registrants", json=body
+        )
+        registrant = _require_mapping(response.body, "registrant_id", "join_url")
+        return {
+            "registrant_id": str(registrant["registrant_id"]),
+            "join_url": str(registrant["join_url"]),
+        }
+
+    def registrant_email(self, participant_ref: str) -> str:
+        """The opaque address a participant is registered under."""
+        return f"{participant_ref}@{self._config.registrant_email_domain}"
+
+    def phone_entry(self, room: ProviderRoom) -> PhoneEntry | None:
+        """Zoom's own dial-in: the meeting ID, no participant ID (``#``), its passcode."""
+        if not room.dial_in_number:
+            return None
+        digits = f"wwwwww{room.room_id}#wwww#"
+        passcode = room.data.get("pstn_password")
+        if passcode:
+            digits += f"wwww{passcode}#"
+        return PhoneEntry(address=_e164(room.dial_in_number), digits=digits)
 
     async def host_start_url(self, room: ProviderRoom) -> str:
         """Fetch a fresh host ``start_url`` (a short-lived host credential; never store it).
@@ -177,7 +235,8 @@ class ZoomProvider(VideoProvider):
             return CallbackResult(
                 response_json={"plainToken": plain, "encryptedToken": self._hex_hmac(plain)}
             )
-        return CallbackResult(signals=_signals_from_event(event))
+        domain = "@" + self._config.registrant_email_domain.lower()
+        return CallbackResult(signals=_signals_from_event(event, registrant_domain=domain))
 
     def sign_webhook(self, timestamp: str, body: bytes) -> str:
         """Return the ``x-zm-signature`` value Zoom would send for ``body``."""
@@ -204,7 +263,18 @@ class ZoomProvider(VideoProvider):
         return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
-def _signals_from_event(event: Mapping[str, Any]) -> list[AttendanceSignal]:
+def _participant_ref(participant: Mapping[str, Any], registrant_domain: str) -> str | None:
+    """Our ref of a webhook's participant: the local part of their registrant address,
+    else the ``customer_key`` a Meeting SDK join passed; None for anyone else."""
+    email = str(participant.get("email") or "").lower()
+    if email.endswith(registrant_domain) and len(email) > len(registrant_domain):
+        return email[: -len(registrant_domain)]
+    return participant.get("customer_key") or None
+
+
+def _signals_from_event(
+    event: Mapping[str, Any], *, registrant_domain: str
+) -> list[AttendanceSignal]:
     name = str(event.get("event", ""))
     kind = _EVENT_KINDS.get(name)
     meeting = event.get("payload", {}).get("object", {})
@@ -230,10 +300,14 @@ def _signals_from_event(event: Mapping[str, Any]) -> list[AttendanceSignal]:
             kind=kind,
             at=at,
             dedup_key=key,
-            participant_ref=participant.get("customer_key") or None,
+            participant_ref=_participant_ref(participant, registrant_domain),
             channel="phone" if participant.get("phone_number") else "video",
         )
     ]
+
+
+def _e164(number: str) -> str:
+    return "+" + "".join(ch for ch in number if ch.isdigit())
 
 
 def _zoom_time(moment: datetime) -> str:

@@ -9,6 +9,8 @@ A use-case emits a domain event inside its transaction (``booking.book`` emits
 - ``reminders``: any change of a meeting or its people → the reminder plan, re-derived.
 - ``meeting_texts``: a meeting booked, moved or cancelled → text messages to phone people
   and those with only a mobile (when GOV.UK Notify is configured).
+- ``meeting_letters``: a meeting booked or moved → a letter to people with neither email
+  nor a mobile (when Notify is configured to post letters).
 - ``webhooks``: every event → one signed delivery per subscribing case-system endpoint.
 
 The dispatcher then delivers each row by its kind (``outbox_handlers``). The web service
@@ -33,12 +35,14 @@ from orchestrator.meeting.provider_calls import ProviderCalls
 from orchestrator.meeting.providers import Providers
 from orchestrator.messaging import (
     invitations,
+    meeting_letters,
     meeting_texts,
     notices,
     reminders,
     webhook_deliveries,
     webhook_events,
 )
+from orchestrator.messaging.letters import letter_handler
 from orchestrator.messaging.mail_backend import build_notify_client
 from orchestrator.messaging.outbox import Handler, mail_handler
 from orchestrator.messaging.reminders import ChangeHook
@@ -52,6 +56,7 @@ def build_bus(settings: Settings, *, on_reminder_change: ChangeHook | None = Non
     notices.install(bus)
     reminders.install(bus, on_change=on_reminder_change)
     meeting_texts.install(bus)
+    meeting_letters.install(bus)
     bus.subscribe_all(webhook_events.on_event)
     return bus
 
@@ -79,4 +84,6 @@ def outbox_handlers(
         handlers[OutboxKind.sms] = text_handler(
             notify, template_id=settings.notify_sms_template_id, db=db, clock=clock
         )
+    if notify is not None and settings.sends_letters:
+        handlers[OutboxKind.letter] = letter_handler(notify, db=db, clock=clock)
     return handlers

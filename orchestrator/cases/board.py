@@ -23,9 +23,12 @@ from orchestrator.core.models import (
     Case,
     CasePublic,
     CaseStatus,
+    Delivery,
+    DeliveryStatus,
     Mediator,
     Meeting,
     MeetingStatus,
+    OutboxKind,
     Party,
     Poll,
     PollResponse,
@@ -181,6 +184,7 @@ async def _rows(
     replies = await _replies(session, ids)
     people = await _people(session, ids)
     unreachable = await roster.unreachable_parties(session)
+    bounced = await _bounced(session, ids)
     rows = []
     for case in cases:
         public = deadlines.case_public(
@@ -201,6 +205,7 @@ async def _rows(
             answered=replied,
             certificate_due=public.deadlines.certificate_due is not None,
             meeting_booked=case.id in meetings,
+            bounced=bounced.get(case.id),
         )
         rows.append(
             BoardRow(
@@ -254,6 +259,25 @@ async def _replies(
         .group_by(col(Poll.case_id))
     )
     return {case_id: (replied, asked) for case_id, replied, asked in found.all()}
+
+
+async def _bounced(session: AsyncSession, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """By case: the person whose email bounced most recently (and is still on the case)."""
+    found = await session.execute(
+        select(col(Delivery.case_id), col(Party.name))
+        .join(Party, col(Party.id) == col(Delivery.party_id))
+        .where(
+            col(Delivery.case_id).in_(case_ids),
+            col(Delivery.channel) == OutboxKind.email,
+            col(Delivery.status) == DeliveryStatus.permanent_failure,
+            col(Party.removed_at).is_(None),
+        )
+        .order_by(col(Delivery.updated_at).desc())
+    )
+    names: dict[uuid.UUID, str] = {}
+    for case_id, name in found.all():
+        names.setdefault(case_id, name)
+    return names
 
 
 async def _people(session: AsyncSession, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -36,6 +36,7 @@ PATH_FOR_SCOPE = {
     LinkScope.prepare: "/prepare/",
     LinkScope.consent: "/c/",
     LinkScope.feed: "/feeds/mediators/",
+    LinkScope.supporters: "/b/",
 }
 
 

@@ -23,6 +23,7 @@ class CaseFacts:
     answered: int  # of those, how many have answered
     certificate_due: bool  # the certificate clock is running
     meeting_booked: bool  # a meeting is booked and not yet held or cancelled
+    bounced: str | None = None  # the name of someone whose email bounced
 
 
 def next_action(facts: CaseFacts) -> str:
@@ -35,6 +36,8 @@ def next_action(facts: CaseFacts) -> str:
         return "Close the case"
     if facts.people == 0:
         return "Add the people taking part"
+    if facts.bounced:
+        return f"Email to {facts.bounced} bounced — phone them"
     if facts.cannot_reach:
         return f"Find contact details for {_people(facts.cannot_reach)}"
     if not facts.has_mediator:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from integrations.mail_file import eml_name
-from orchestrator.cases import scrubbing
+from orchestrator.cases import referrals, scrubbing
 from orchestrator.cases.lifecycle import CLOSED_STATUSES
 from orchestrator.core.db import Database
 from orchestrator.core.models import (
@@ -110,6 +110,7 @@ async def anonymise_case(
     meeting_ids = [m.id for m in meetings]
 
     report.parties = _make_anonymous(parties)
+    await referrals.forget_referrals(session, case_id=case.id)
     await _clear_free_text(session, case_id=case.id, meetings=meetings, party_ids=party_ids)
     await _remove_stored_files(session, case_id=case.id, report=report)
     await _empty_messages(
@@ -143,6 +144,8 @@ def _make_anonymous(parties: list[Party]) -> int:
         party.phone = None
         party.organisation = None
         party.town = None
+        party.postal_address = None
+        party.postcode = None
         party.needs = None
         party.language = None
         party.calendar = None
@@ -248,6 +251,27 @@ async def _empty_messages(
         message.last_error = scrubbing.scrub(message.last_error, pattern)
 
 
+async def _forget_declined_referrals(
+    session: AsyncSession, *, cutoff: datetime, settings: Settings, report: RetentionReport
+) -> None:
+    """Referrals declined before the cutoff lose who sent them, and so does the mail that
+    told them (it belongs to no case, so no case's run empties it)."""
+    forgotten = await referrals.forget_referrals(session, declined_before=cutoff)
+    keys = [referrals.declined_mail_key(r.id) for r in forgotten]
+    if not keys:
+        return
+    rows = await session.scalars(
+        select(OutboxMessage).where(col(OutboxMessage.idempotency_key).in_(keys))
+    )
+    for message in rows.all():
+        if settings.mail_backend == "file":
+            report.files_removed += _remove(
+                str(settings.mail_dir / eml_name(message.idempotency_key))
+            )
+        message.payload = {"anonymised": True}
+        report.messages_emptied += 1
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -289,6 +313,8 @@ async def run(
         report.references += done.references
         for name in ("parties", "documents", "files_removed", "messages_emptied", "texts_scrubbed"):
             setattr(report, name, getattr(report, name) + getattr(done, name))
+    async with db.write() as session:
+        await _forget_declined_referrals(session, cutoff=cutoff, settings=settings, report=report)
     if report.references:
         await compact(db)
     log.info("retention anonymised %d cases", len(report.references))

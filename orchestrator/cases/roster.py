@@ -31,7 +31,10 @@ from orchestrator.meeting import room_access
 # Supporters attend as OPT-PARTICIPANT unless the family wants them required (DOMAIN.md).
 OPTIONAL_BY_DEFAULT = frozenset({PartyRole.sendiass, PartyRole.advocate, PartyRole.observer})
 
-UNREACHABLE = "a required person needs an email address or a phone number, so they can be invited"
+UNREACHABLE = (
+    "a required person needs an email address, a phone number or a postal address, "
+    "so they can be invited"
+)
 
 
 def must_be_invited(role: PartyRole, required: bool | None) -> bool:
@@ -40,14 +43,19 @@ def must_be_invited(role: PartyRole, required: bool | None) -> bool:
 
 
 def cannot_reach(party: Party) -> bool:
-    """Someone who must be invited but has neither an email address nor a phone number."""
-    return must_be_invited(party.role, party.required) and not (party.email or party.phone)
+    """Someone who must be invited but has no email address, phone number or postal address."""
+    return must_be_invited(party.role, party.required) and not (
+        party.email or party.phone or has_postal_address(party)
+    )
 
 
-def _check_reachable(
-    role: PartyRole, required: bool | None, email: str | None, phone: str | None
-) -> None:
-    if must_be_invited(role, required) and not (email or phone):
+def has_postal_address(party: Party) -> bool:
+    """True when a letter can be addressed to this person: address lines and a postcode."""
+    return bool(party.postal_address and party.postcode)
+
+
+def _check_reachable(role: PartyRole, required: bool | None, *contacts: object) -> None:
+    if must_be_invited(role, required) and not any(contacts):
         raise ValidationFailed(UNREACHABLE, details={"fields": ["email", "phone"]})
 
 
@@ -86,7 +94,9 @@ async def add_party(
     """Add a person to the case; required unless a supporter (and not said otherwise)."""
     await _refuse_shared_email(session, case_id=case.id, email=data.email)
     required = data.required if data.required is not None else data.role not in OPTIONAL_BY_DEFAULT
-    _check_reachable(data.role, required, data.email, data.phone)
+    _check_reachable(
+        data.role, required, data.email, data.phone, data.postal_address and data.postcode
+    )
     party = Party(
         **data.model_dump(exclude={"required", "calendar", "rules"}),
         case_id=case.id,
@@ -152,12 +162,14 @@ async def update_party(
     session: AsyncSession, *, party: Party, data: PartyUpdate, now: datetime, actor: str | None
 ) -> Party:
     changes = data.model_dump(exclude_unset=True)
-    if changes.keys() & {"email", "phone", "required"}:
+    if changes.keys() & {"email", "phone", "required", "postal_address", "postcode"}:
         _check_reachable(
             party.role,
             changes.get("required", party.required),
             changes.get("email", party.email),
             changes.get("phone", party.phone),
+            changes.get("postal_address", party.postal_address)
+            and changes.get("postcode", party.postcode),
         )
     if changes.get("email"):
         await _refuse_shared_email(

@@ -29,7 +29,14 @@ def personal_strings(parties: Iterable[Party]) -> list[str]:
     """The strings that identify the case's people, longest first."""
     found: set[str] = set()
     for party in parties:
-        for value in (party.name, party.email, party.phone, party.organisation, party.town):
+        for value in (
+            party.name,
+            party.email,
+            party.phone,
+            party.organisation,
+            party.town,
+            party.postcode,
+        ):
             if value and len(value.strip()) >= MIN_LENGTH:
                 found.add(value.strip())
         if party.phone:

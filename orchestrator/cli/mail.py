@@ -1,4 +1,5 @@
-"""``orchestrator mail ingest < message.eml``: apply a calendar reply piped in by a mail server.
+"""``orchestrator mail ingest < message.eml``: apply a calendar reply (or a bounce) piped in
+by a mail server.
 
 The reply reaches the same subscribers as one posted to the service (``orchestrator.wiring``),
 so an acceptance queues the same webhooks and reminders either way.
@@ -14,8 +15,9 @@ from orchestrator.core.db import Database
 
 
 def ingest() -> None:
-    """Read one raw message from stdin (a mail server's pipe) and apply it if it is a reply."""
-    from orchestrator.messaging.replies import ReplyResult, ingest_mail
+    """Read one raw message from stdin (a mail server's pipe); apply it if it is a reply."""
+    from orchestrator.messaging import inbound_mail
+    from orchestrator.messaging.bounces import MalformedReport
     from orchestrator.wiring import build_bus
 
     settings = load_settings()
@@ -24,9 +26,12 @@ def ingest() -> None:
         sys.exit("message is too large")
     bus = build_bus(settings)
 
-    async def work(db: Database) -> ReplyResult:
+    async def work(db: Database) -> str:
         async with db.write() as session:
-            return await ingest_mail(session, raw, now=datetime.now(UTC), bus=bus)
+            return await inbound_mail.ingest(session, raw, now=datetime.now(UTC), bus=bus)
 
-    result = run_with_database(work, settings=settings)
-    print(result.outcome)
+    try:
+        outcome = run_with_database(work, settings=settings)
+    except MalformedReport:
+        sys.exit("the delivery-status report could not be read")
+    print(outcome)

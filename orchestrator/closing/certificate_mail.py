@@ -1,4 +1,5 @@
-"""Send an issued certificate to the family and the LA: one email each, the PDF attached.
+"""Send an issued certificate to the family and the LA: one email each, the PDF attached,
+or, to someone with no email and no mobile, a letter with the certificate enclosed.
 
 The mail goes through the outbox, so a mail outage delays a certificate but never loses it;
 ``deliveries`` reads back, for staff, whom each one went to and whether it has gone.
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from calendars.imip import build_plain_message
-from orchestrator.closing.certificate_pdf import CertificateText
+from orchestrator.closing.certificate_pdf import CertificateText, certificate_story, text_styles
 from orchestrator.core.models import (
     FAMILY_ROLES,
     Case,
@@ -26,6 +27,8 @@ from orchestrator.core.models import (
     is_person_name,
 )
 from orchestrator.core.settings import Settings
+from orchestrator.messaging.channels import posts_to
+from orchestrator.messaging.letters import queue_letter
 from orchestrator.messaging.outbox import email_payload, enqueue
 
 # Who receives the certificate: the family (the appellant) and the LA.
@@ -61,6 +64,8 @@ async def send_certificate(
     """Queue one email per recipient, each with the PDF attached; return how many."""
     sent = 0
     for party in parties:
+        if party.role in RECIPIENT_ROLES and posts_to(party, settings):
+            sent += await _post_certificate(session, party, certificate, text, settings, now)
         if party.role not in RECIPIENT_ROLES or not party.email:
             continue
         # Built like every other mail of the service (calendars.imip): a Date header, and
@@ -120,6 +125,28 @@ async def deliveries(
         )
         for row in rows.all()
     ]
+
+
+async def _post_certificate(
+    session: AsyncSession,
+    party: Party,
+    certificate: Certificate,
+    text: CertificateText,
+    settings: Settings,
+    now: datetime,
+) -> bool:
+    """Queue the certificate by post: a covering letter, the certificate on the next page."""
+    return await queue_letter(
+        session,
+        party=party,
+        kind="certificate",
+        key=f"letter:{_key_prefix(certificate)}{party.id.hex}",
+        context={"number": certificate.number, "appeal": text.appeal},
+        settings=settings,
+        now=now,
+        meeting_id=certificate.meeting_id,
+        enclosure=certificate_story(text, text_styles()),
+    )
 
 
 def _letter(

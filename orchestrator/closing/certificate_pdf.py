@@ -45,7 +45,7 @@ FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 
 
 @functools.cache
-def _register_fonts() -> None:
+def register_fonts() -> None:
     """DejaVu Sans (in the package, under its licence in fonts/): every name in Latin,
     Greek or Cyrillic script, Vietnamese included, prints as written. PDF's built-in
     Helvetica knows only Latin-1 and silently loses "Łucja" or "Şebnem"."""
@@ -60,7 +60,7 @@ def _register_fonts() -> None:
 
 
 @dataclass(frozen=True)
-class _Styles:
+class TextStyles:
     body: ParagraphStyle
     strong: ParagraphStyle
     title: ParagraphStyle
@@ -72,14 +72,14 @@ class _Styles:
         return Paragraph(escape(value), self.strong if strong else self.body)
 
 
-def _styles() -> _Styles:
+def text_styles() -> TextStyles:
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontName=FONT, fontSize=11, leading=15)
     strong = ParagraphStyle("strong", parent=body, fontName=FONT_BOLD)
     title = ParagraphStyle("title", parent=styles["Title"], fontName=FONT_BOLD)
-    return _Styles(body=body, strong=strong, title=title)
+    return TextStyles(body=body, strong=strong, title=title)
 
 
 def render_pdf(text: CertificateText) -> bytes:
@@ -90,7 +90,7 @@ def render_pdf(text: CertificateText) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
 
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -107,11 +107,11 @@ def render_pdf(text: CertificateText) -> bytes:
         displayDocTitle=True,
         invariant=True,
     )
-    doc.build(_story(text, _styles()))
+    doc.build(certificate_story(text, text_styles()))
     return buffer.getvalue()
 
 
-def _story(text: CertificateText, styles: _Styles) -> list[Flowable]:
+def certificate_story(text: CertificateText, styles: TextStyles) -> list[Flowable]:
     """The page from top to bottom: title, facts, statement, parties, appeal, issuer."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
@@ -142,7 +142,7 @@ def _story(text: CertificateText, styles: _Styles) -> list[Flowable]:
     return story
 
 
-def _fact_table(text: CertificateText, styles: _Styles) -> Table:
+def _fact_table(text: CertificateText, styles: TextStyles) -> Table:
     """Number, date of issue, case and, where there was one, the mediator."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Table, TableStyle
@@ -164,7 +164,7 @@ def _fact_table(text: CertificateText, styles: _Styles) -> Table:
     return table
 
 
-def _party_table(text: CertificateText, styles: _Styles) -> Table:
+def _party_table(text: CertificateText, styles: TextStyles) -> Table:
     """One row per party: role, name and organisation, under a repeated heading."""
     from reportlab.lib import colors
     from reportlab.lib.units import mm

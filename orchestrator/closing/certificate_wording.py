@@ -38,9 +38,12 @@ def statement(
     outcome: Outcome | None,
     case_kind: CaseKind,
     declined_by: Party | None = None,
+    young_person: Party | None = None,
 ) -> str:
-    """The sentence that says what happened, and on which day."""
+    """The sentence that says what happened, and on which day; a young person over
+    compulsory school age decides, so the sentence names them."""
     day = wording.date_only(event_date)
+    family = family_words(young_person)
     if kind is CertificateKind.declined and case_kind is CaseKind.disagreement_resolution:
         # Voluntary for everyone: here it is the other side, not the family, that said no.
         who = (
@@ -60,18 +63,24 @@ def statement(
             )
         return f"Mediation took place on {day}."
     if kind is CertificateKind.mias:
-        return (
-            f"The parent or young person received information and advice about mediation on {day}."
-        )
+        return f"{family} received information and advice about mediation on {day}."
     if kind is CertificateKind.declined:
         return (
-            f"The parent or young person was given information about mediation and on {day} "
+            f"{family} was given information about mediation and on {day} "
             "decided not to go to mediation."
         )
     return (
         f"On {day} the local authority said it could not arrange mediation within 30 days "
-        "of being told that the parent or young person wanted it."
+        f"of being told that {family if young_person else 'the parent or young person'} "
+        "wanted it."
     )
+
+
+def family_words(young_person: Party | None) -> str:
+    """Who the certificate is for: the young person by name, else the family in general."""
+    if young_person is None:
+        return "The parent or young person"
+    return f"{young_person.name}, the young person,"
 
 
 def appeal_words(deadline: date | None, issued: date) -> str:

@@ -50,6 +50,7 @@ from orchestrator.core.models import (
     Meeting,
     Outcome,
     Party,
+    PartyRole,
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
@@ -267,7 +268,12 @@ async def _certificate_text(
         local_authority=case.local_authority,
         case_kind=CASE_KIND_WORDS[case.kind],
         statement=statement(
-            certificate.kind, certificate.event_date, outcome, case.kind, declined_by
+            certificate.kind,
+            certificate.event_date,
+            outcome,
+            case.kind,
+            declined_by,
+            young_person=next((p for p in parties if p.role is PartyRole.young_person), None),
         ),
         parties=[(ROLE_WORDS[p.role], p.name, p.organisation or "") for p in parties],
         mediator=mediator.name if mediator else None,

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     notify_email_template_id: str | None = None
     notify_callback_token: SecretStr | None = None
     notify_timeout_s: float = Field(15.0, gt=0, le=120)
+    # Letters (precompiled PDFs we render) to people with no email and no mobile, when on.
+    notify_letters: bool = False
+    notify_letter_postage: Literal["first", "second"] = "second"
 
     video_provider: str = "jitsi"
     fallback_video_provider: str | None = None
@@ -116,6 +119,7 @@ class Settings(BaseSettings):
     bbb_shared_secret: SecretStr | None = None
     bbb_checksum_algorithm: str = "sha256"
     bbb_webhook_bearer: bool = False
+    bbb_sip_domain: str | None = None  # FreeSWITCH's SIP domain: the phone bridge's way in
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None
     zoom_client_secret: SecretStr | None = None
@@ -123,6 +127,8 @@ class Settings(BaseSettings):
     zoom_user_id: str = "me"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
     zoom_api_base: str = "https://api.zoom.us/v2"
+    # Zoom registrants are ``{opaque id}@{this}``; default "zoom-registrants.<our host>".
+    zoom_registrant_email_domain: str | None = None
     teams_tenant_id: str | None = None
     teams_client_id: str | None = None
     teams_client_secret: SecretStr | None = None
@@ -232,6 +238,11 @@ class Settings(BaseSettings):
     def sends_sms(self) -> bool:
         """True when Notify is configured to send text messages."""
         return self.notify_api_key is not None and bool(self.notify_sms_template_id)
+
+    @property
+    def sends_letters(self) -> bool:
+        """True when Notify is configured to post letters."""
+        return self.notify_api_key is not None and self.notify_letters
 
     @property
     def mail_dir(self) -> Path:

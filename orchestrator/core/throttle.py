@@ -74,8 +74,13 @@ SET_PASSWORD_ALLOWANCE = Allowance(burst=10, refill_seconds=30)
 # Jitsi dial-in PIN look-ups: six digits are few, so once over budget a caller is refused
 # valid PINs too (else a refused scan would still tell valid PINs from the rest).
 MAPPER_ALLOWANCE = Allowance(burst=20, refill_seconds=10)
+# A family's own referral (the public form and ``POST /api/v1/referrals``): every one counts,
+# not only failures, since each is real work for a scheduler; a few at once, then one more
+# every ten minutes from one address.
+REFERRAL_ALLOWANCE = Allowance(burst=5, refill_seconds=600)
 DOOR_ALLOWANCES = {
     "link": LINK_ALLOWANCE,
+    "referral": REFERRAL_ALLOWANCE,
     "feed": LINK_ALLOWANCE,
     "set_password": SET_PASSWORD_ALLOWANCE,
     "mapper": MAPPER_ALLOWANCE,

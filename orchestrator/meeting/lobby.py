@@ -6,8 +6,8 @@ releases. Admitting is then one thing on every provider: a row in our database
 (``room_moves.admit``), which every replica sees. Someone let in once goes straight in
 at every later click, into the room they really are in (their caucus room, else the
 joint room), never admitted twice: the way past the provider's own lobby is in their
-personal URL (``personal_url``). The provider's lobby stays on for anyone who reaches
-the room URL without passing ours.
+personal URL (``room_access.provider_url`` with ``past_lobby``). The provider's lobby
+stays on for anyone who reaches the room URL without passing ours.
 
 ``place_of`` reads, in a few indexed statements, where a party is sent right now;
 ``Place.token`` changes whenever that would, so the waiting page's event stream can
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -26,7 +25,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from integrations.base import JoinIdentity
 from orchestrator.core.models import (
     Meeting,
     MeetingStatus,
@@ -34,7 +32,6 @@ from orchestrator.core.models import (
     ParticipantStatus,
     Room,
 )
-from orchestrator.meeting.providers import Providers, room_from_dict
 from orchestrator.meeting.transitions import PRESENT
 
 PS = ParticipantStatus
@@ -121,26 +118,6 @@ async def place_of(
             if provider_room:
                 return caucus
     return joint
-
-
-@dataclass(frozen=True)
-class RoomAccess:
-    """One person's way into one provider room: the room as stored, and who they are."""
-
-    provider_room: dict[str, Any]
-    who: JoinIdentity
-
-
-def personal_url(providers: Providers, access: RoomAccess, *, now: datetime) -> str:
-    """This person's own URL into the room (built from stored data, no remote call).
-
-    The seam for each provider's way past its own lobby: ``access.who.lobby_bypass`` is
-    set for a party the mediator let in through ours (and for the mediator), and an
-    adapter's ``join_url`` honours it as far as the provider allows (Jitsi: the token's
-    ``lobby_bypass`` claim). A provider with no such way leaves its lobby to its own rules.
-    """
-    room = room_from_dict(access.provider_room)
-    return providers.video(room.provider).join_url(room, access.who, now=now)
 
 
 def click_as_placed(click: dict[str, object], place: Place) -> dict[str, object]:

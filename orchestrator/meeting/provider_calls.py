@@ -23,7 +23,7 @@ from orchestrator.core.db import Database
 from orchestrator.core.metrics import Metrics
 from orchestrator.core.models import Meeting, MeetingStatus, OutboxMessage, Room
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import provider_queue
+from orchestrator.meeting import phone_lines, provider_queue
 from orchestrator.meeting.attendance_signals import record_signals, refs_by_email
 from orchestrator.meeting.providers import (
     ROOM_TITLE,
@@ -70,6 +70,7 @@ class ProviderCalls:
             "move_call": self.move_call,
             "end_conference": self.end_conference,
             "fetch_attendance": self.fetch_attendance,
+            "bridge_line": self.bridge_line,
         }.get(action)
         if handler is None:
             raise ProviderRejected(f"unknown provider call {action!r}")
@@ -131,6 +132,7 @@ class ProviderCalls:
             end=meeting.end_at,
             pin=meeting.dial_in_pin,
             lobby=True,
+            host_account=await phone_lines.host_account(self.db, meeting),
         )
         primary = str(message.payload.get("provider") or self.settings.video_provider)
         name, created = await self._make_room(message, meeting, spec, primary=primary)
@@ -259,6 +261,12 @@ class ProviderCalls:
             str(payload["call_id"]),
             str(payload["conference"]),
             **_move_kwargs(bridge, self.settings, str(payload.get("label", ""))),
+        )
+
+    async def bridge_line(self, message: OutboxMessage) -> None:
+        status_url = self.settings.base_url + TWILIO_STATUS_PATH
+        await phone_lines.place_bridge_line(
+            self.db, self.providers, message, status_callback_url=status_url
         )
 
     async def end_conference(self, message: OutboxMessage) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -78,6 +79,7 @@ def _bbb(settings: Settings, http: aiohttp.ClientSession) -> VideoProvider:
             checksum_algorithm=settings.bbb_checksum_algorithm,
             callback_url=settings.base_url + BBB_CALLBACK_PATH,
             webhook_bearer=settings.bbb_webhook_bearer,
+            sip_domain=settings.bbb_sip_domain,
         ),
         http,
     )
@@ -104,6 +106,8 @@ def _zoom(settings: Settings, http: aiohttp.ClientSession) -> VideoProvider:
             oauth_url=settings.zoom_oauth_url,
             api_base=settings.zoom_api_base,
             timezone=settings.timezone,
+            registrant_email_domain=settings.zoom_registrant_email_domain
+            or "zoom-registrants." + (urlsplit(settings.base_url).hostname or "localhost"),
         ),
         http,
     )

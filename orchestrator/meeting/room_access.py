@@ -10,23 +10,27 @@ token valid until the join window closes. So ``withdraw`` also revokes their PIN
 moves every live meeting of theirs whose room they may hold a URL for to a new provider
 room (``provider_queue.move_room``; a shared room PIN changes with it); the others' links
 follow it at their next click.
+
+``provider_url`` is each person's own URL into their room on its provider: the mediator
+as the room's host, a party by a link of their own, past the provider's waiting room once
+the mediator has let them in (decision record 017).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from integrations.base import JoinIdentity
 from orchestrator.core.models import (
     Channel,
     Invitation,
     Meeting,
-    MeetingMode,
     MeetingStatus,
     ParticipantEvent,
     ParticipantStatus,
@@ -34,7 +38,8 @@ from orchestrator.core.models import (
     Room,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import attendance, join_facts, provider_queue, rooms
+from orchestrator.meeting import attendance, join_facts, phone_lines, provider_queue, rooms
+from orchestrator.meeting.providers import Providers, room_from_dict
 from orchestrator.scheduling import joining, pins
 
 _LIVE = (MeetingStatus.scheduled, MeetingStatus.in_session, MeetingStatus.paused)
@@ -61,7 +66,7 @@ def _open(meeting: Meeting, settings: Settings, now: datetime) -> bool:
 def _behind(meeting: Meeting, door: Door) -> bool:
     """True when ``door`` is how people dial into this meeting."""
     if door == "bridge":
-        return meeting.mode in (MeetingMode.phone, MeetingMode.hybrid)
+        return joining.uses_phone_bridge(meeting)
     return meeting.provider == "jitsi"
 
 
@@ -180,4 +185,34 @@ async def seat_phone_caller(
             call_id=call_id,
         ),
     )
+    await phone_lines.queue_line(session, meeting=meeting, room=room, now=now)
     return PhoneSeat(room=room, label=label, moderator=party is None)
+
+
+async def provider_url(
+    providers: Providers,
+    facts: join_facts.JoinFacts,
+    *,
+    now: datetime,
+    grace: timedelta,
+    past_lobby: bool = False,
+) -> str:
+    """This person's own URL into the room their link's facts name (``target`` checked
+    that it is ready): the mediator as host (on Zoom a fresh start link), a party by their
+    own link (a Zoom registration, a Jitsi token, a BigBlueButton join). ``past_lobby``:
+    the mediator has let them in, so the provider's waiting room does not hold them again
+    (Jitsi ``lobby_bypass``, BigBlueButton's authenticated join; Zoom and Teams admit from
+    their own waiting room). Room tokens last until the join window closes.
+
+    Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
+    """
+    assert facts.provider_room is not None
+    room = room_from_dict(facts.provider_room)
+    who = JoinIdentity(
+        participant_ref=facts.participant_ref,
+        display_name=facts.display_name,
+        moderator=facts.party_id is None,
+        valid_until=facts.closes_at(grace=grace),
+        past_lobby=past_lobby and facts.party_id is not None,
+    )
+    return await providers.video(room.provider).personal_url(room, who, now=now)

@@ -2,7 +2,9 @@
 
 Email goes to everyone with an address, as it always has. A text goes as well to a person
 whose channel is the phone, or who has no email address, when their number is a UK mobile
-and GOV.UK Notify is configured to send texts (``Settings.sends_sms``).
+and GOV.UK Notify is configured to send texts (``Settings.sends_sms``). Someone with
+neither an email address nor a mobile is sent letters, when their postal address is known
+and Notify is configured to post them (``Settings.sends_letters``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ def texts_person(party: Party, settings: Settings) -> bool:
     if mobile_number(party.phone) is None:
         return False
     return party.channel is Channel.phone or not party.email
+
+
+def posts_to(party: Party, settings: Settings) -> bool:
+    """True when this person is sent letters: no email, no texts, and an address to post to."""
+    if not settings.sends_letters or party.removed_at is not None or party.email:
+        return False
+    if texts_person(party, settings):
+        return False
+    return bool(party.postal_address and party.postcode)
 
 
 def reachable(party: Party, settings: Settings) -> bool:

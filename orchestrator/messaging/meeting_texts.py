@@ -37,14 +37,14 @@ from orchestrator.scheduling import joining
 TEXT_REMINDER_MAX_MINUTES = 2 * 24 * 60
 
 
-async def _way_in(
+async def way_in(
     session: AsyncSession,
     facts: MeetingFacts,
     party: Party,
     invitation: Invitation,
     settings: Settings,
 ) -> dict[str, Any]:
-    """What the text says of how this person joins: their PIN, the place, or their link."""
+    """How this person joins, for a text or a letter: their PIN, the place, or their link."""
     meeting = facts.meeting
     phone = joining.dial_in_for(meeting, settings, invitation=invitation, mediator=False)
     venue, _notes = (
@@ -67,7 +67,7 @@ async def _way_in(
     }
 
 
-def _about(facts: MeetingFacts) -> dict[str, Any]:
+def about(facts: MeetingFacts) -> dict[str, Any]:
     meeting = facts.meeting
     return {
         "meeting_label": facts.label,
@@ -121,7 +121,7 @@ async def text_cancellations(
                 party=party,
                 kind="cancel",
                 key=f"text:cancel:{meeting_id}:{party.id}",
-                context=_about(facts),
+                context=about(facts),
                 settings=settings,
                 now=now,
                 meeting_id=meeting_id,
@@ -161,7 +161,7 @@ async def _text_meeting(
     now: datetime,
 ) -> bool:
     """Queue one text that gives the meeting's time and this person's way in."""
-    context = _about(facts) | await _way_in(session, facts, party, invitation, settings)
+    context = about(facts) | await way_in(session, facts, party, invitation, settings)
     return await queue_text(
         session,
         party=party,

@@ -11,6 +11,7 @@ key as Notify's ``reference`` so the delivery receipt finds the row again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from integrations.notify import NotifyClient, NotifyError
+from integrations.notify import NotifyClient, NotifyError, Sent
 from orchestrator.core.db import Database
 from orchestrator.core.models import Delivery, DeliveryStatus, OutboxKind, OutboxMessage, Party
 from orchestrator.core.settings import Settings
@@ -31,10 +32,11 @@ from orchestrator.messaging.outbox import Clock, Handler
 from orchestrator.messaging.outgoing_mail import already_queued
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+@lru_cache(maxsize=2)
+def words_environment(folder: str = "sms") -> jinja2.Environment:
+    """The plain-text templates of one folder (``sms``, ``letters``), with gettext installed."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES / "sms")),
+        loader=jinja2.FileSystemLoader(str(TEMPLATES / folder)),
         extensions=["jinja2.ext.i18n"],
         autoescape=False,  # noqa: S701 - a text message is never read as markup
         undefined=jinja2.StrictUndefined,
@@ -47,7 +49,7 @@ def _environment() -> jinja2.Environment:
 
 def render_text(kind: str, context: dict[str, Any]) -> str:
     """The words of one text message, its blank lines and trailing spaces taken out."""
-    text = _environment().get_template(f"{kind}.txt").render(context)
+    text = words_environment().get_template(f"{kind}.txt").render(context)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
@@ -68,13 +70,38 @@ async def queue_text(
         return False
     values = {"service_name": settings.service_name, "help_line": settings.help_line}
     values.update(context)
+    await queue_for(
+        session,
+        party=party,
+        kind=OutboxKind.sms,
+        key=key,
+        payload={"to": number, "body": render_text(kind, values)},
+        topic=f"text.{kind}",
+        now=now,
+        meeting_id=meeting_id,
+    )
+    return True
+
+
+async def queue_for(
+    session: AsyncSession,
+    *,
+    party: Party,
+    kind: OutboxKind,
+    key: str,
+    payload: dict[str, Any],
+    topic: str,
+    now: datetime,
+    meeting_id: uuid.UUID | None,
+) -> OutboxMessage:
+    """Queue one message to one person with the ``Delivery`` row its receipts will move on."""
     message = await outbox.enqueue(
         session,
-        kind=OutboxKind.sms,
+        kind=kind,
         idempotency_key=key,
-        payload={"to": number, "body": render_text(kind, values)},
+        payload=payload,
         now=now,
-        topic=f"text.{kind}",
+        topic=topic,
         case_id=party.case_id,
         meeting_id=meeting_id,
     )
@@ -83,38 +110,54 @@ async def queue_text(
             message_id=message.id,
             case_id=party.case_id,
             party_id=party.id,
-            channel=OutboxKind.sms,
+            channel=kind,
             updated_at=now,
         )
     )
-    return True
+    return message
 
 
-def text_handler(client: NotifyClient, *, template_id: str, db: Database, clock: Clock) -> Handler:
-    """Deliver ``sms`` rows through Notify; note Notify's id on the person's delivery row.
+def notify_handler(
+    send: Callable[[OutboxMessage], Awaitable[Sent]], *, db: Database, clock: Clock
+) -> Handler:
+    """Deliver rows with ``send``; note Notify's id, or its refusal, on the delivery row.
 
-    A 400 from Notify (not a mobile, a missing field) marks the row refused with its reason
-    before the outbox marks the message failed; outages and 429s are retried by the outbox.
+    A 400 from Notify (not a mobile, a missing field, a PDF it cannot print) marks the row
+    refused with its reason before the outbox marks the message failed; outages and 429s
+    are retried by the outbox.
     """
 
     async def handle(message: OutboxMessage) -> int | None:
         try:
-            sent = await client.send_sms(
-                phone_number=str(message.payload["to"]),
-                template_id=template_id,
-                personalisation={"body": str(message.payload["body"])},
-                reference=message.idempotency_key,
-            )
+            sent = await send(message)
         except NotifyError as exc:
-            await _note(db, message, clock(), status=DeliveryStatus.refused, reason=str(exc))
+            await note_delivery(
+                db, message, clock(), status=DeliveryStatus.refused, reason=str(exc)
+            )
             raise
-        await _note(db, message, clock(), status=DeliveryStatus.sending, provider_id=sent.id)
+        await note_delivery(
+            db, message, clock(), status=DeliveryStatus.sending, provider_id=sent.id
+        )
         return 201
 
     return handle
 
 
-async def _note(
+def text_handler(client: NotifyClient, *, template_id: str, db: Database, clock: Clock) -> Handler:
+    """Deliver ``sms`` rows through Notify's generic text template."""
+
+    async def send(message: OutboxMessage) -> Sent:
+        return await client.send_sms(
+            phone_number=str(message.payload["to"]),
+            template_id=template_id,
+            personalisation={"body": str(message.payload["body"])},
+            reference=message.idempotency_key,
+        )
+
+    return notify_handler(send, db=db, clock=clock)
+
+
+async def note_delivery(
     db: Database,
     message: OutboxMessage,
     now: datetime,

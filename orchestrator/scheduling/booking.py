@@ -233,8 +233,15 @@ def _provider_name(mode: MeetingMode, provider: str | None, settings: Settings) 
 async def _choose_pins(
     session: AsyncSession, *, meeting: Meeting, settings: Settings, now: datetime
 ) -> None:
-    """The mediator's own PIN where people dial in with their own; BBB's room PIN."""
-    bridge = _uses_bridge(meeting.mode, settings)
+    """The mediator's own PIN where people dial in with their own; BBB's room PIN.
+
+    A video meeting has a phone way in too when there is a bridge: its line reaches the
+    video room (``meeting.phone_lines``), except on Jitsi, which has its own dial-in."""
+    bridge = _uses_bridge(meeting.mode, settings) or (
+        meeting.mode is MeetingMode.video
+        and meeting.provider != "jitsi"
+        and bool(settings.phone_bridge)
+    )
     if bridge or (meeting.provider == "jitsi" and settings.jitsi_dial_in_number):
         # A PIN per person (the mediator's here, the parties' on their invitations): the
         # bridge and Jitsi's dial-in mapper know who dialled, and one PIN can be revoked.

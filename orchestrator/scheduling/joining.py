@@ -28,8 +28,14 @@ def has_own_pins(meeting: Meeting) -> bool:
 
 
 def uses_phone_bridge(meeting: Meeting) -> bool:
-    """True when people join this meeting by dialling the bridge and keying their own PIN."""
-    return has_own_pins(meeting) and meeting.mode in (MeetingMode.phone, MeetingMode.hybrid)
+    """True when people join this meeting by dialling the bridge and keying their own PIN:
+    a phone or hybrid meeting, or a video one whose room the bridge's line reaches (every
+    provider but Jitsi, whose own dial-in takes each person's PIN; ``phone_lines``)."""
+    if not has_own_pins(meeting):
+        return False
+    if meeting.mode in (MeetingMode.phone, MeetingMode.hybrid):
+        return True
+    return meeting.mode is MeetingMode.video and meeting.provider != "jitsi"
 
 
 def uses_jitsi_dial_in(meeting: Meeting, settings: Settings) -> bool:
@@ -54,10 +60,11 @@ def dial_in(meeting: Meeting, settings: Settings, *, own_pin: str | None) -> Dia
     """How this person joins by phone: their own PIN where the meeting gives each person
     one (the phone bridge, Jitsi's dial-in), else the PIN of the provider's room."""
     if own_pin:
-        if uses_phone_bridge(meeting) and settings.phone_dial_in_number:
-            return DialIn(settings.phone_dial_in_number, own_pin, own=True)
+        # Jitsi's own dial-in puts callers in the video room itself, so it comes first.
         if uses_jitsi_dial_in(meeting, settings):
             return DialIn(str(settings.jitsi_dial_in_number), own_pin, own=True)
+        if uses_phone_bridge(meeting) and settings.phone_dial_in_number:
+            return DialIn(settings.phone_dial_in_number, own_pin, own=True)
     if meeting.dial_in_pin:
         stored = (meeting.provider_room or {}).get("dial_in_number")
         number = stored or (settings.jitsi_dial_in_number if meeting.provider == "jitsi" else None)

@@ -37,8 +37,8 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.records import add_timeline
 from orchestrator.core.settings import Settings
-from orchestrator.messaging.channels import texts_person
-from orchestrator.messaging.poll_texts import text_poll_link
+from orchestrator.messaging.channels import posts_to, texts_person
+from orchestrator.messaging.poll_texts import post_poll_letter, text_poll_link
 from orchestrator.scheduling.busy_reader import BusyReader, has_calendar
 from orchestrator.scheduling.busy_times import CalendarReading, case_calendars, read_calendars
 from orchestrator.scheduling.poll_emails import queue_poll_email
@@ -205,14 +205,15 @@ async def _ask_parties(
     session: AsyncSession, *, case: Case, poll: Poll, now: datetime, settings: Settings
 ) -> AvailabilityRequest:
     """Send each current party without a readable calendar their own link to ``poll``
-    (by email, and by text to those ``texts_person`` picks)."""
+    (by email, by text to those ``texts_person`` picks, by letter to those ``posts_to`` picks)."""
     result = AvailabilityRequest(poll=poll)
     for party in await roster.list_parties(session, case_id=case.id):
         if has_calendar(party.calendar):
             result.not_polled[party.id] = "calendar"
             continue
         texted = texts_person(party, settings)
-        if not party.email and not texted:
+        posted = posts_to(party, settings)
+        if not party.email and not texted and not posted:
             result.not_polled[party.id] = "no_email"
             continue
         session.add(PollResponse(poll_id=poll.id, party_id=party.id))
@@ -225,6 +226,10 @@ async def _ask_parties(
         if texted:
             await text_poll_link(
                 session, case=case, poll=poll, party=party, url=url, settings=settings, now=now
+            )
+        if posted:
+            await post_poll_letter(
+                session, case=case, poll=poll, party=party, settings=settings, now=now
             )
         result.polled.append(party)
     return result

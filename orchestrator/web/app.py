@@ -32,6 +32,7 @@ from orchestrator.web.api import join_links as api_join_links
 from orchestrator.web.api import meetings as api_meetings
 from orchestrator.web.api import outcomes as api_outcomes
 from orchestrator.web.api import planning as api_planning
+from orchestrator.web.api import referrals as api_referrals
 from orchestrator.web.api import reports as api_reports
 from orchestrator.web.api import rooms as api_rooms
 from orchestrator.web.api import views as api_views
@@ -65,7 +66,9 @@ from orchestrator.web.middlewares import (
 from orchestrator.web.party import join as party_join
 from orchestrator.web.party import poll as party_poll
 from orchestrator.web.party import prepare as party_prepare
+from orchestrator.web.party import referral as party_referral
 from orchestrator.web.party import reply as party_reply
+from orchestrator.web.party import supporters as party_supporters
 from orchestrator.web.party import waiting as party_waiting
 from orchestrator.web.staff import admin as staff_admin
 from orchestrator.web.staff import answer_for_party as staff_answer_for_party
@@ -80,6 +83,7 @@ from orchestrator.web.staff import my_meetings as staff_my_meetings
 from orchestrator.web.staff import outcome as staff_outcome
 from orchestrator.web.staff import parties as staff_parties
 from orchestrator.web.staff import party_links as staff_party_links
+from orchestrator.web.staff import referrals as staff_referrals
 from orchestrator.web.staff import reports as staff_reports
 from orchestrator.web.staff import reschedule as staff_reschedule
 from orchestrator.web.staff import signin as staff_signin
@@ -100,6 +104,7 @@ API_ROUTERS = [
     api_webhooks.router,
     api_feeds.router,
     api_planning.router,
+    api_referrals.router,
 ]
 # ... and its page/call-back route tables here.
 PAGE_ROUTES: list[web.RouteTableDef] = [
@@ -129,6 +134,9 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     hooks_notify.routes,
     api_feeds.routes,
     party_prepare.routes,
+    party_referral.routes,
+    party_supporters.routes,
+    staff_referrals.routes,
 ]
 # Modules with ``install(app)`` that add app state and template globals (their long-lived
 # work is a cleanup context, registered in ``create_app``).

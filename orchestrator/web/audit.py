@@ -38,6 +38,7 @@ TARGETS = (
     "mediator_id",
     "endpoint_id",
     "message_id",
+    "referral_id",
 )
 # Path parameters naming something that belongs to one case, and the table that says which.
 CASE_PARTS: dict[str, type[Meeting] | type[Party] | type[Certificate] | type[Document]] = {

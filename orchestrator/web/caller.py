@@ -14,13 +14,10 @@ from orchestrator.core.settings import Settings
 from orchestrator.web.keys import BUS, SETTINGS, WORKDAYS
 
 
-@dataclass
-class Caller:
-    """The request, the person behind it and the time; what both kinds of handler share."""
+class OnRequest:
+    """What every handler's context reads through its request: the app, settings and bus."""
 
     request: web.Request
-    user: StaffUser
-    now: datetime
 
     @property
     def app(self) -> web.Application:
@@ -33,6 +30,15 @@ class Caller:
     @property
     def bus(self) -> EventBus:
         return self.request.app[BUS]
+
+
+@dataclass
+class Caller(OnRequest):
+    """The request, the person behind it and the time; what both kinds of handler share."""
+
+    request: web.Request
+    user: StaffUser
+    now: datetime
 
     @property
     def actor(self) -> str:

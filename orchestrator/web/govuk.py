@@ -20,6 +20,8 @@ MACROS = {
     "date-input": "govukDateInput",
     "input": "govukInput",
     "radios": "govukRadios",
+    "checkboxes": "govukCheckboxes",
+    "textarea": "govukTextarea",
 }
 
 

@@ -32,7 +32,7 @@ from orchestrator.web.keys import (
 log = logging.getLogger(__name__)
 
 # Party links, set-password links and feed URLs are secrets: the access log shows their door only.
-_SECRET_PATH = re.compile(r"/(p|j|r|c|prepare|set-password|feeds/mediators)/[^\s/?\"]+")
+_SECRET_PATH = re.compile(r"/(p|j|r|c|b|prepare|set-password|feeds/mediators)/[^\s/?\"]+")
 
 
 class RedactSecretPaths(logging.Filter):
@@ -102,7 +102,12 @@ def _client_gone(request: web.Request) -> web.StreamResponse:
 async def _render_unexpected(request: web.Request, exc: Exception) -> web.StreamResponse:
     """The database being out of reach is a 503 to retry; anything else is a bug of ours."""
     if is_unavailable(exc):
-        log.warning("database unreachable on %s %s", request.method, _route_label(request))
+        log.warning(
+            "database unreachable on %s %s (%s)",
+            request.method,
+            _route_label(request),
+            type(exc).__name__,  # the kind of failure only: never its text, which may quote SQL
+        )
         response = await _render_error(request, DATABASE_UNAVAILABLE)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
         return response

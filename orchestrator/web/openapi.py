@@ -105,6 +105,18 @@ def _operation(route: ApiRoute, refs: Refs, components: dict[str, Any]) -> dict[
         "security": [{"bearer": []}],
         "responses": responses,
     }
+    if route.public:
+        del responses["401"], responses["403"]
+        op["security"] = []
+        responses["429"] = {
+            **_error("too_many_attempts: too many from this address; try again later"),
+            "headers": {
+                "Retry-After": {
+                    "description": "seconds to wait before trying again",
+                    "schema": {"type": "integer"},
+                }
+            },
+        }
     params = _parameters(route, components)
     if params:
         op["parameters"] = params

@@ -47,6 +47,7 @@ class FakeUser:
     role: str  # MODERATOR | VIEWER
     guest: bool
     guest_status: str  # ALLOW | WAIT | DENY
+    dial_in: bool = False  # a phone line in the meeting's audio, not a web client
 
 
 @dataclass
@@ -118,13 +119,40 @@ class BbbFake:
         return next((m for m in self.meetings.values() if m.internal_id == internal_id), None)
 
     def admit(self, meeting_id: str, user_id: str) -> None:
-        """Let a waiting guest in, as a moderator would from the waiting room."""
+        """Let a waiting guest in, as a moderator would from the waiting room: only a
+        moderator in the meeting can."""
         meeting = self.meetings[meeting_id]
+        if not any(user.role == "MODERATOR" for user in meeting.attendees):
+            raise PermissionError("only a moderator in the meeting approves guests")
         for user in list(meeting.waiting):
             if user.user_id == user_id:
                 meeting.waiting.remove(user)
                 user.guest_status = "ALLOW"
                 meeting.attendees.append(user)
+
+    def phone_line(self, address: str, digits: str = "") -> bool:
+        """A call reaches FreeSWITCH (``sip:{voiceBridge}@…``, or the dial-in number with the
+        voice bridge keyed): it joins that meeting's audio as a dial-in user. True: answered.
+        """
+        if address.startswith("sip:"):
+            bridge = address.removeprefix("sip:").split("@", 1)[0]
+        else:
+            bridge = "".join(ch for ch in digits if ch.isdigit())
+        meeting = next((m for m in self.meetings.values() if m.voice_bridge == bridge), None)
+        if meeting is None:
+            return False
+        meeting.attendees.append(
+            FakeUser(
+                internal_id=f"v_{secrets.token_hex(6)}",
+                user_id="",
+                full_name="Phone",
+                role="VIEWER",
+                guest=False,
+                guest_status="ALLOW",
+                dial_in=True,
+            )
+        )
+        return True
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self.hang:

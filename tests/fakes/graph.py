@@ -2,6 +2,13 @@
 
 Implements PROVIDERS.md section 4. Serve ``FakeGraph.app`` with ``aiohttp_server`` and
 point ``TeamsConfig.login_base`` at ``{base}`` and ``graph_base`` at ``{base}/v1.0``.
+
+``join`` plays someone opening the meeting in Teams, with the lobby's rules: the
+organiser, and co-organisers, are let in; the lobby scope decides who else bypasses it
+(``invited``: the meeting's attendees, signed in as themselves); everyone else waits in
+the lobby until a co-organiser or the organiser present ``admit`` them. Evolvable enum
+members (``coorganizer``, ``invited``) are refused without ``Prefer:
+include-unknown-enum-members``, as Graph does.
 """
 
 from __future__ import annotations
@@ -16,6 +23,17 @@ from typing import Any
 from aiohttp import web
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+_EVOLVABLE = {"coorganizer", "invited", "organizationExcludingGuests"}
+
+
+@dataclass
+class TeamsSeat:
+    """Someone in a Teams meeting: signed in as ``upn`` (None: an anonymous guest)."""
+
+    name: str
+    upn: str | None
+    state: str  # in_meeting | lobby
+    role: str = "attendee"
 
 
 @dataclass
@@ -43,6 +61,7 @@ class FakeGraph:
     reports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     report_requests: list[dict[str, str]] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=set)
+    seats: dict[str, list[TeamsSeat]] = field(default_factory=dict)
     app: web.Application = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +114,55 @@ class FakeGraph:
 
     # ------------------------------------------------------------------ handlers
 
+    def join(self, join_url: str, *, name: str, upn: str | None = None) -> TeamsSeat:
+        """Someone opens ``join_url`` (signed in as ``upn``, or anonymously)."""
+        meeting = next(m for m in self.meetings.values() if m["joinWebUrl"] == join_url)
+        role = self._role(meeting, upn)
+        scope = meeting["lobbyBypassSettings"]["scope"]
+        invited = role != "attendee" or self._attendee(meeting, upn) is not None
+        bypass = role in ("organizer", "coorganizer") or (scope == "invited" and invited)
+        bypass = bypass or scope == "everyone"
+        seat = TeamsSeat(name, upn, "in_meeting" if bypass else "lobby", role)
+        self.seats.setdefault(meeting["id"], []).append(seat)
+        return seat
+
+    def phone_line(self, number: str, digits: str) -> bool:
+        """A call to the toll number keys the conference ID and ``#``: the caller waits in
+        the lobby unless dial-in callers bypass it. True: answered."""
+        conference_id = digits.strip("w").split("#", 1)[0].strip("w")
+        for meeting in self.meetings.values():
+            audio = meeting["audioConferencing"]
+            toll = "+" + "".join(ch for ch in audio["tollNumber"] if ch.isdigit())
+            if toll == number and audio[self.conference_id_key] == conference_id:
+                bypass = meeting["lobbyBypassSettings"].get("isDialInBypassEnabled")
+                seat = TeamsSeat("Phone", None, "in_meeting" if bypass else "lobby")
+                self.seats.setdefault(meeting["id"], []).append(seat)
+                return True
+        return False
+
+    def admit(self, meeting_id: str, name: str) -> None:
+        """Admit ``name`` from the lobby: only an organiser or co-organiser in the meeting can."""
+        seats = self.seats.get(meeting_id, [])
+        hosts = [s for s in seats if s.state == "in_meeting" and s.role != "attendee"]
+        if not hosts:
+            raise PermissionError("nobody in the meeting may admit from the lobby")
+        for seat in seats:
+            if seat.name == name and seat.state == "lobby":
+                seat.state = "in_meeting"
+
+    def _role(self, meeting: dict[str, Any], upn: str | None) -> str:
+        if upn is not None and upn == meeting["participants"]["organizer"]["upn"]:
+            return "organizer"
+        attendee = self._attendee(meeting, upn)
+        return str(attendee.get("role", "attendee")) if attendee else "attendee"
+
+    @staticmethod
+    def _attendee(meeting: dict[str, Any], upn: str | None) -> dict[str, Any] | None:
+        if upn is None:
+            return None
+        attendees = meeting["participants"].get("attendees") or []
+        return next((a for a in attendees if a.get("upn") == upn), None)
+
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests += 1
         form = await request.post()
@@ -138,6 +206,13 @@ class FakeGraph:
         if refused is not None:
             return refused
         body = await request.json()
+        evolvable = request.headers.get("Prefer") == "include-unknown-enum-members"
+        attendees = list((body.get("participants") or {}).get("attendees") or [])
+        used = {a.get("role") for a in attendees} | {
+            (body.get("lobbyBypassSettings") or {}).get("scope")
+        }
+        if used & _EVOLVABLE and not evolvable:
+            return _graph_error("BadRequest", 400)
         self.created.append(body)
         meeting_id = "MSo1N2Y5ZGFj" + secrets.token_hex(8)
         conference_id = str(next(self._conference_ids))
@@ -153,7 +228,8 @@ class FakeGraph:
                 "organizer": {
                     "identity": {"user": {"id": self.organizer_user_id, "displayName": "Org"}},
                     "upn": "organizer@example.org",
-                }
+                },
+                "attendees": attendees,
             },
             "joinMeetingIdSettings": {
                 "isPasscodeRequired": True,

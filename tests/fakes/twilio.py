@@ -6,6 +6,9 @@ caller: ``dial_in`` POSTs a signed webhook to the voice URL, runs the TwiML it g
 (Say, Gather, Dial/Conference, Hangup), ``press`` answers a Gather, and conference
 status call-backs are POSTed, signed, to the first participant's ``statusCallback``.
 Call-backs are delivered before the REST answer so tests see them deterministically.
+Outbound calls (``POST Calls.json``) ring ``far_ends``: what answers at an address (a
+video fake's phone line), given the keys the call presses; an unknown address goes
+unanswered, as a wrong number would.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -61,6 +65,7 @@ class Call:
     heard: list[str] = field(default_factory=list)
     gather_action: str | None = None
     conference: str | None = None  # friendly name of the conference it is in
+    to: str = ""  # an outbound call: the address it rang
 
 
 @dataclass
@@ -76,6 +81,7 @@ class FakeTwilio:
     call_updates: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     conference_updates: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     callback_statuses: list[int] = field(default_factory=list)
+    far_ends: dict[str, Callable[[str], bool]] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime(2025, 3, 3, 10, 0, tzinfo=UTC))
     app: web.Application = field(init=False)
 
@@ -84,6 +90,7 @@ class FakeTwilio:
         self._session: aiohttp.ClientSession | None = None
         self.app = web.Application()
         base = "/2010-04-01/Accounts/{account}"
+        self.app.router.add_post(base + "/Calls.json", self._create_call)
         self.app.router.add_post(base + "/Calls/{call}.json", self._update_call)
         self.app.router.add_post(base + "/Conferences/{conference}.json", self._update_conference)
         self.app.on_cleanup.append(self._close_session)
@@ -284,6 +291,25 @@ class FakeTwilio:
             await self._leave(call, reason="participant_updated_via_api")
             await self._run(call, form["Twiml"])
         return web.json_response({"sid": call.sid, "status": call.status})
+
+    async def _create_call(self, request: web.Request) -> web.Response:
+        if self.fail_status is not None:
+            return _error(20500, "Internal Server Error", self.fail_status)
+        if not self._authorised(request):
+            return _error(20003, "Authenticate", 401)
+        form = {name: str(value) for name, value in (await request.post()).items()}
+        if not form.get("To") or form.get("From") != self.phone_number:
+            return _error(21212, "Invalid From or To", 400)
+        if "Twiml" not in form and "Url" not in form:
+            return _error(21205, "Url or Twiml is required", 400)
+        call = Call(sid=self._sid("CA"), caller=self.phone_number, url="", to=form["To"])
+        self.calls[call.sid] = call
+        answer = self.far_ends.get(form["To"])
+        if answer is None or not answer(form.get("SendDigits", "")):
+            call.status = "no-answer"
+        else:
+            await self._run(call, form["Twiml"])
+        return web.json_response({"sid": call.sid, "status": "queued", "to": call.to}, status=201)
 
     async def _update_conference(self, request: web.Request) -> web.Response:
         if self.fail_status is not None:

@@ -2,6 +2,11 @@
 
 Implements PROVIDERS.md section 3. Serve ``FakeZoom.app`` with ``aiohttp_server`` and
 point ``ZoomConfig.oauth_url`` at ``{base}/oauth/token`` and ``api_base`` at ``{base}/v2``.
+
+``open`` plays a person opening a Zoom URL, with Zoom's rules: the host's ``start_url``
+starts the meeting; without ``join_before_host`` anyone else waits for the host; a
+meeting with registration lets in only its registrants' own links (the shared
+``join_url`` becomes a sign-up page); the waiting room holds people until ``admit``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,26 @@ class WebhookReply:
 
 
 @dataclass
+class Registrant:
+    registrant_id: str
+    email: str
+    first_name: str
+    token: str
+    participant_pin_code: int
+
+
+@dataclass
+class Seat:
+    """Where a person who opened a Zoom URL is: ``in_meeting``, ``waiting_for_host``,
+    ``waiting_room`` or ``refused``, and who Zoom knows them as."""
+
+    state: str
+    host: bool = False
+    registrant: Registrant | None = None
+    phone: bool = False
+
+
+@dataclass
 class FakeZoom:
     account_id: str = "acct-1"
     client_id: str = "client-1"
@@ -45,6 +70,9 @@ class FakeZoom:
     ended: list[str] = field(default_factory=list)
     meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
     valid_tokens: set[str] = field(default_factory=set)
+    registrants: dict[str, dict[str, Registrant]] = field(default_factory=dict)  # by email
+    seats: dict[str, list[Seat]] = field(default_factory=dict)
+    started_by_host: set[str] = field(default_factory=set)
     app: web.Application = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,11 +83,100 @@ class FakeZoom:
         self.app.router.add_post("/v2/users/{user_id}/meetings", self._create)
         self.app.router.add_get("/v2/meetings/{meeting_id}", self._get)
         self.app.router.add_put("/v2/meetings/{meeting_id}/status", self._status)
+        self.app.router.add_post("/v2/meetings/{meeting_id}/registrants", self._register)
         self.app.on_shutdown.append(self._release_hung)
 
     def revoke_tokens(self) -> None:
         """Invalidate every token handed out so far (the API then answers 401)."""
         self.valid_tokens.clear()
+
+    # ------------------------------------------------------------------ people in rooms
+
+    def open(self, url: str) -> Seat:
+        """A person opens ``url`` in Zoom: where they end up, by Zoom's rules."""
+        for meeting_id, meeting in self.meetings.items():
+            if url == meeting["start_url"]:
+                return self._host_starts(meeting_id, meeting)
+            registrant = self._registrant_by_url(meeting_id, url)
+            if registrant is not None or url == meeting["join_url"]:
+                return self._guest_joins(meeting_id, meeting, registrant)
+        return Seat("refused")
+
+    def phone_line(self, number: str, digits: str) -> bool:
+        """A call to the dial-in number keys ``{meeting id}#``, ``#`` (no participant ID)
+        and the passcode: the caller is seated by the same host rules. True: answered."""
+        if number.replace("+", "") not in self._dial_in_numbers():
+            return False
+        keyed = [part.strip("w") for part in digits.split("#")]
+        meeting = self.meetings.get(keyed[0] if keyed else "")
+        if meeting is None:
+            return True  # answered; Zoom's voice asks again and the line hangs up
+        passcode = keyed[2] if len(keyed) > 2 else ""
+        if meeting.get("pstn_password") and passcode != meeting["pstn_password"]:
+            return True
+        seat = self._guest_joins(str(meeting["id"]), meeting, None, phone=True)
+        return seat.state != "refused"
+
+    def _dial_in_numbers(self) -> set[str]:
+        return {
+            "".join(ch for ch in entry["number"] if ch.isdigit())
+            for meeting in self.meetings.values()
+            for entry in meeting["settings"]["global_dial_in_numbers"]
+        }
+
+    def admit(self, meeting_id: str, registrant_id: str) -> None:
+        """The host admits a registrant from the waiting room."""
+        for seat in self.seats.get(meeting_id, []):
+            if seat.registrant and seat.registrant.registrant_id == registrant_id:
+                if seat.state == "waiting_room":
+                    seat.state = "in_meeting"
+
+    def seated(self, meeting_id: str, state: str = "in_meeting") -> list[Seat]:
+        return [seat for seat in self.seats.get(meeting_id, []) if seat.state == state]
+
+    def _registrant_by_url(self, meeting_id: str, url: str) -> Registrant | None:
+        for registrant in self.registrants.get(meeting_id, {}).values():
+            if url == self._registrant_url(meeting_id, registrant):
+                return registrant
+        return None
+
+    @staticmethod
+    def _registrant_url(meeting_id: str, registrant: Registrant) -> str:
+        return f"https://zoom.example/w/{meeting_id}?tk={registrant.token}"
+
+    def _host_starts(self, meeting_id: str, meeting: dict[str, Any]) -> Seat:
+        meeting["status"] = "started"
+        self.started_by_host.add(meeting_id)
+        seat = Seat("in_meeting", host=True)
+        for waiting in self.seats.get(meeting_id, []):
+            if waiting.state == "waiting_for_host":
+                waiting.state = self._entry_state(meeting)
+        self.seats.setdefault(meeting_id, []).append(seat)
+        return seat
+
+    def _guest_joins(
+        self,
+        meeting_id: str,
+        meeting: dict[str, Any],
+        registrant: Registrant | None,
+        *,
+        phone: bool = False,
+    ) -> Seat:
+        settings = meeting["settings"]
+        if registrant is None and not phone and settings.get("approval_type") in (0, 1):
+            return Seat("refused")  # the shared link of a meeting with registration
+        started = meeting["status"] == "started"
+        if started or settings.get("join_before_host"):
+            state = self._entry_state(meeting)
+        else:
+            state = "waiting_for_host"
+        seat = Seat(state, registrant=registrant, phone=phone)
+        self.seats.setdefault(meeting_id, []).append(seat)
+        return seat
+
+    @staticmethod
+    def _entry_state(meeting: dict[str, Any]) -> str:
+        return "waiting_room" if meeting["settings"].get("waiting_room") else "in_meeting"
 
     # ------------------------------------------------------------------ webhooks
 
@@ -106,16 +223,18 @@ class FakeZoom:
         at: str,
         event_ts_ms: int,
         customer_key: str = "",
+        registrant: Registrant | None = None,
     ) -> dict[str, Any]:
-        """Build a participant webhook as Zoom sends it, personal fields included."""
+        """Build a participant webhook as Zoom sends it, personal fields included (a
+        registrant's join carries their registered address and id)."""
         meeting = self.meetings.get(meeting_id, {})
         participant: dict[str, Any] = {
             "user_id": "16778240",
-            "user_name": "Jane Parent",
+            "user_name": registrant.first_name if registrant else "Jane Parent",
             "id": "",
             "participant_uuid": participant_uuid,
-            "email": "jane.parent@example.org",
-            "registrant_id": "",
+            "email": registrant.email if registrant else "jane.parent@example.org",
+            "registrant_id": registrant.registrant_id if registrant else "",
             "participant_user_id": "",
             "customer_key": customer_key,
             "phone_number": "",
@@ -253,6 +372,9 @@ class FakeZoom:
             return web.json_response(
                 {"code": 3001, "message": "Meeting does not exist"}, status=404
             )
+        # A host link expires: each read hands out a fresh one, and only that one starts.
+        meeting_id = meeting["id"]
+        meeting["start_url"] = f"https://zoom.example/s/{meeting_id}?zak={secrets.token_urlsafe(8)}"
         return web.json_response(meeting)
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -270,6 +392,47 @@ class FakeZoom:
         self.meetings[meeting_id]["status"] = "ended"
         self.ended.append(meeting_id)
         return web.Response(status=204)
+
+    async def _register(self, request: web.Request) -> web.Response:
+        refused = await self._guard(request)
+        if refused is not None:
+            return refused
+        meeting_id = request.match_info["meeting_id"]
+        meeting = self.meetings.get(meeting_id)
+        if meeting is None:
+            return web.json_response(
+                {"code": 3001, "message": "Meeting does not exist"}, status=404
+            )
+        if meeting["settings"].get("approval_type") not in (0, 1):
+            return web.json_response(
+                {"code": 3000, "message": "Registration has not been enabled"}, status=400
+            )
+        body = await request.json()
+        email, first_name = str(body.get("email") or ""), str(body.get("first_name") or "")
+        if "@" not in email or not first_name:
+            return web.json_response({"code": 300, "message": "Validation Failed."}, status=400)
+        known = self.registrants.setdefault(meeting_id, {})
+        registrant = known.get(email.lower())
+        if registrant is None:  # registering the same address again answers the same one
+            registrant = Registrant(
+                registrant_id=secrets.token_urlsafe(12),
+                email=email,
+                first_name=first_name,
+                token=secrets.token_urlsafe(16),
+                participant_pin_code=100_000 + len(known),
+            )
+            known[email.lower()] = registrant
+        answer = {
+            "id": int(meeting_id),
+            "join_url": self._registrant_url(meeting_id, registrant),
+            "registrant_id": registrant.registrant_id,
+            "participant_pin_code": registrant.participant_pin_code,
+            "start_time": meeting.get("start_time"),
+            "topic": meeting.get("topic"),
+        }
+        return web.Response(
+            status=201, body=json.dumps(answer).encode(), content_type="application/json"
+        )
 
     async def _release_hung(self, app: web.Application) -> None:
         self._released.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -391,3 +392,36 @@ async def test_bearer_mode_webhooks_are_verified_by_header(
     assert await post_webhook(http, url, [event], secret="guessed", **common) == 401
     assert await post_webhook(http, url, [event], secret=SECRET, **common) == 200
     assert [s.kind for s in received] == ["joined"]
+
+
+# ---------------------------------------------------------------------- the mediator runs it
+
+
+async def test_a_guest_waits_until_a_moderator_approves_and_a_released_party_walks_in(
+    bbb: BigBlueButtonProvider, fake: BbbFake, http: aiohttp.ClientSession
+) -> None:
+    room = await bbb.create_room(spec())
+    meeting_id = room.room_id
+    await follow(http, bbb.join_url(room, PARENT, now=NOW))
+    with pytest.raises(PermissionError):  # no moderator in the meeting to approve anyone
+        fake.admit(meeting_id, PARENT.participant_ref)
+
+    await follow(http, bbb.join_url(room, MEDIATOR, now=NOW))
+    fake.admit(meeting_id, PARENT.participant_ref)
+    released = replace(PARENT, participant_ref="p-party-22aa", past_lobby=True)
+    await follow(http, bbb.join_url(room, released, now=NOW))
+
+    meeting = fake.meetings[meeting_id]
+    assert [(u.user_id, u.role) for u in meeting.attendees] == [
+        ("p-mediator-7f3a", "MODERATOR"),
+        ("p-party-91bc", "VIEWER"),
+        ("p-party-22aa", "VIEWER"),  # let in by the mediator already: no second wait
+    ]
+    assert meeting.waiting == []
+    info = await bbb.get_meeting_info(room)
+    assert info is not None
+    assert {a.user_id for a in info.attendees} == {
+        "p-mediator-7f3a",
+        "p-party-91bc",
+        "p-party-22aa",
+    }

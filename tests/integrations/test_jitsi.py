@@ -6,6 +6,7 @@ import base64
 import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -139,6 +140,18 @@ async def test_party_link_joins_as_member_and_waits_in_the_lobby(
     user = claims_of(url)["context"]["user"]
     assert "lobby_bypass" not in user and "affiliation" not in user
     assert user == {"id": "p-party-91bc", "name": "Parent Alice", "moderator": "false"}
+
+
+async def test_a_party_the_mediator_let_in_skips_the_lobby_as_a_member(
+    jitsi: JitsiProvider, http: aiohttp.ClientSession
+) -> None:
+    room = await jitsi.create_room(spec())
+    url = jitsi.join_url(room, replace(PARENT, past_lobby=True), now=NOW)
+    status, body = await open_link(http, url)
+    assert status == 200, body
+    assert body["moderator"] is False
+    assert body["in_lobby"] is False
+    assert claims_of(url)["context"]["user"]["id"] == PARENT.participant_ref
 
 
 async def test_token_claims_follow_the_prosody_contract(jitsi: JitsiProvider) -> None:

@@ -121,6 +121,45 @@ async def test_notify_errors_say_whether_to_retry(aiohttp_server: Any) -> None:
     assert fake.received == []
 
 
+async def test_a_precompiled_letter_reaches_notify_or_is_refused_as_notify_would(
+    aiohttp_server: Any,
+) -> None:
+    from orchestrator.messaging.letter_pdf import LetterText, render_letter
+
+    def letter(address: list[str]) -> bytes:
+        return render_letter(
+            LetterText(
+                address=address,
+                dated="2 March 2026",
+                heading="Your meeting",
+                paragraphs=["It is on Tuesday."],
+                service_name="KIDS",
+            )
+        )
+
+    fake = FakeNotify()
+    good = letter(["Sam Parent", "1 High Street", "ME1 1AA"])
+    async with aiohttp.ClientSession() as http:
+        client = await client_for(aiohttp_server, fake, http)
+        sent = await client.send_precompiled_letter(pdf=good, reference="letter:1", postage="first")
+        with pytest.raises(NotifyError, match="real UK postcode") as refused:
+            await client.send_precompiled_letter(
+                pdf=letter(["Sam Parent", "1 High Street", "Maidstone"]), reference="letter:2"
+            )
+        assert not refused.value.retryable
+        with pytest.raises(NotifyError, match="not a valid PDF"):
+            await client.send_precompiled_letter(pdf=b"%PDF-1.7 torn", reference="letter:3")
+        with pytest.raises(NotifyError, match="postage invalid"):
+            await client.send_precompiled_letter(pdf=good, reference="r", postage="express")
+        fake.fail_with = 503
+        with pytest.raises(ProviderUnavailable):
+            await client.send_precompiled_letter(pdf=good, reference="letter:4")
+    [received] = fake.letters()
+    assert (received.id, received.reference) == (sent.id, "letter:1")
+    assert received.pdf == good and received.postage == "first"
+    assert received.to == "Sam Parent\n1 High Street\nME1 1AA"
+
+
 def test_a_receipt_is_verified_by_its_bearer_token() -> None:
     verify_callback("Bearer the-token-0123", "the-token-0123")
     for header in (None, "", "Bearer wrong", "Basic the-token-0123", "the-token-0123"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -169,3 +170,65 @@ async def test_graph_outage_and_timeout_are_retryable(session, server, fake) -> 
     with pytest.raises(ProviderUnavailable):
         await teams.create_room(SPEC)
     assert fake.created == []
+
+
+# --------------------------------------------------------------------------- the mediator runs it
+
+MEDIATOR_UPN = "sam.mediator@example.org"
+HOSTED = replace(SPEC, host_account=MEDIATOR_UPN)
+
+
+async def test_the_mediator_is_co_organiser_and_everyone_else_waits_in_the_lobby(
+    teams, fake
+) -> None:
+    room = await teams.create_room(HOSTED)
+    url = teams.join_url(room, PARENT, now=START)
+
+    sent = fake.created[0]
+    assert sent["participants"]["attendees"] == [{"upn": MEDIATOR_UPN, "role": "coorganizer"}]
+    assert sent["lobbyBypassSettings"]["scope"] == "invited"
+    parent = fake.join(url, name="Jane Parent")  # an anonymous guest, as parties are
+    council = fake.join(url, name="LA Officer", upn="officer@la.example.gov.uk")
+    assert (parent.state, council.state) == ("lobby", "lobby")
+    with pytest.raises(PermissionError):  # nobody there yet who may admit them
+        fake.admit(room.room_id, "Jane Parent")
+
+    mediator = fake.join(url, name="Sam", upn=MEDIATOR_UPN)
+    assert (mediator.state, mediator.role) == ("in_meeting", "coorganizer")
+    fake.admit(room.room_id, "Jane Parent")
+    assert parent.state == "in_meeting" and council.state == "lobby"
+
+
+async def test_without_the_mediator_s_account_only_the_organiser_bypasses(teams, fake) -> None:
+    room = await teams.create_room(SPEC)
+
+    assert "participants" not in fake.created[0]
+    seat = fake.join(teams.join_url(room, PARENT, now=START), name="Sam", upn=MEDIATOR_UPN)
+    assert seat.state == "lobby"
+
+
+async def test_attendance_names_the_co_organiser_and_the_party(teams, fake) -> None:
+    room = await teams.create_room(HOSTED)
+    fake.add_attendance_report(
+        room.room_id,
+        start="2025-03-03T10:00:00Z",
+        end="2025-03-03T11:00:00Z",
+        attendees=[
+            Attendee(
+                MEDIATOR_UPN, "Sam", "Organizer", [("2025-03-03T10:00:00Z", "2025-03-03T11:00:00Z")]
+            ),
+            Attendee(
+                "jane@example.org",
+                "Jane",
+                "Attendee",
+                [("2025-03-03T10:02:00Z", "2025-03-03T11:00:00Z")],
+            ),
+        ],
+    )
+
+    signals = await teams.attendance(
+        room, refs_by_email={MEDIATOR_UPN: "m-1", "jane@example.org": "p-1"}
+    )
+
+    joined = {(s.participant_ref, s.at.strftime("%H:%M")) for s in signals if s.kind == "joined"}
+    assert joined == {("m-1", "10:00"), ("p-1", "10:02")}

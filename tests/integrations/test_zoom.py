@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -81,7 +82,10 @@ async def test_meeting_is_created_with_lobby_no_early_join_and_no_recording(zoom
     assert sent["settings"]["waiting_room"] is True
     assert sent["settings"]["join_before_host"] is False
     assert sent["settings"]["auto_recording"] == "none"
-    assert sent["settings"]["approval_type"] == 2  # no registration, so no e-mails to Zoom
+    # Registration on, approved at once, and Zoom's registration mails off.
+    assert sent["settings"]["approval_type"] == 0
+    assert sent["settings"]["registrants_confirmation_email"] is False
+    assert sent["settings"]["registrants_email_notification"] is False
 
     created = fake.meetings[room.room_id]
     assert room.room_id == str(created["id"]) and created["id"] > 2**32
@@ -89,12 +93,11 @@ async def test_meeting_is_created_with_lobby_no_early_join_and_no_recording(zoom
     assert room.dial_in_pin == room.room_id
 
 
-async def test_everyone_gets_the_join_url_and_no_host_key_is_stored(zoom, fake) -> None:
+async def test_no_host_key_is_stored_and_a_fresh_one_is_fetched(zoom, fake) -> None:
     room = await zoom.create_room(SPEC)
     join_url = fake.meetings[room.room_id]["join_url"]
 
     assert zoom.join_url(room, PARENT, now=NOW) == join_url
-    assert zoom.join_url(room, MEDIATOR, now=NOW) == join_url
     assert "zak=" not in repr(room.data)
     assert await zoom.host_start_url(room) == fake.meetings[room.room_id]["start_url"]
 
@@ -280,3 +283,86 @@ async def test_unsigned_url_validation_is_refused(zoom) -> None:
     request = CallbackRequest(method="POST", url="https://x/hooks", headers={}, body=body)
     with pytest.raises(SignatureInvalid):
         zoom.verify_callback(request, now=NOW)
+
+
+# --------------------------------------------------------------------------- who runs the room
+# The mediator starts the meeting as its host; everyone else joins by a registrant link of
+# their own, and Zoom's webhooks then say who is who.
+
+ALICE = JoinIdentity(participant_ref="p9c8d", display_name="Alice (parent)")
+BOB = JoinIdentity(participant_ref="p7e6f", display_name="Bob (local authority)")
+
+
+async def test_a_party_waits_for_the_host_and_the_mediator_starts_the_meeting(zoom, fake) -> None:
+    room = await zoom.create_room(SPEC)
+    parent_url = await zoom.personal_url(room, ALICE, now=NOW)
+
+    early = fake.open(parent_url)
+    assert early.state == "waiting_for_host"
+    assert room.room_id not in fake.started_by_host
+
+    host = fake.open(await zoom.personal_url(room, MEDIATOR, now=NOW))
+    assert host.host and host.state == "in_meeting"
+    assert room.room_id in fake.started_by_host
+    # Released from "waiting for host" into the waiting room, which the host admits from.
+    assert early.state == "waiting_room"
+    assert early.registrant is not None
+    fake.admit(room.room_id, early.registrant.registrant_id)
+    assert early.state == "in_meeting"
+
+
+async def test_each_party_has_their_own_link_known_by_an_opaque_address(zoom, fake) -> None:
+    room = await zoom.create_room(SPEC)
+    parent_url = await zoom.personal_url(room, ALICE, now=NOW)
+    council_url = await zoom.personal_url(room, BOB, now=NOW)
+
+    assert parent_url != council_url
+    assert await zoom.personal_url(room, ALICE, now=NOW) == parent_url  # the same registration
+    fake.open(await zoom.personal_url(room, MEDIATOR, now=NOW))
+    seat = fake.open(council_url)
+    assert seat.registrant is not None
+    assert seat.registrant.email == "p7e6f@registrants.invalid"
+    assert seat.registrant.first_name == "Bob (local authority)"
+    # The shared link of a meeting with registration lets nobody in.
+    assert fake.open(fake.meetings[room.room_id]["join_url"]).state == "refused"
+
+
+async def test_an_expired_host_link_does_not_start_the_meeting(zoom, fake) -> None:
+    room = await zoom.create_room(SPEC)
+    stale = await zoom.personal_url(room, MEDIATOR, now=NOW)
+    fresh = await zoom.personal_url(room, MEDIATOR, now=NOW)
+
+    assert stale != fresh
+    assert fake.open(stale).state == "refused"
+    assert fake.open(fresh).host
+
+
+async def test_webhooks_name_the_party_who_joined_by_their_link(zoom, fake) -> None:
+    room = await zoom.create_room(SPEC)
+    fake.open(await zoom.personal_url(room, MEDIATOR, now=NOW))
+    seat = fake.open(await zoom.personal_url(room, ALICE, now=NOW))
+    event = fake.participant_event(
+        "meeting.participant_joined",
+        room.room_id,
+        participant_uuid="uuid-P",
+        at="2025-03-03T10:01:00Z",
+        event_ts_ms=int(NOW.timestamp()) * 1000,
+        registrant=seat.registrant,
+    )
+    headers, body = fake.signed_webhook(event, timestamp=int(NOW.timestamp()))
+    request = CallbackRequest(
+        method="POST", url="https://app/hooks/zoom", headers=headers, body=body
+    )
+
+    (signal,) = zoom.verify_callback(request, now=NOW).signals
+
+    assert (signal.kind, signal.participant_ref) == ("joined", "p9c8d")
+    assert "Alice" not in repr(signal) and "registrants.invalid" not in repr(signal)
+
+
+async def test_a_room_made_before_registration_keeps_its_shared_link(zoom, fake) -> None:
+    room = await zoom.create_room(SPEC)
+    older = replace(room, data={k: v for k, v in room.data.items() if k != "registration"})
+
+    assert await zoom.personal_url(older, ALICE, now=NOW) == room.data["join_url"]
+    assert fake.registrants == {}

@@ -31,6 +31,8 @@ PARENT = {
     "email": "ottoline.quigglesworth@family.example",
     "phone": "07700 900123",
     "needs": "Prefers mornings because of the school run",
+    "postal_address": "14 Wimbleworth Lane\nHebden Bridge",
+    "postcode": "HX7 8AA",
 }
 LA_OFFICER = {
     "role": "la_officer",

@@ -128,11 +128,25 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     assert shown["room_ready"] and shown["provider"] == "zoom"
     zoom_id = next(iter(zoom.meetings))
     clock.set(START)
-    found = await join_links(staff, meeting["id"])
-    link = found[ready.parties["parent"]]
-    await let_in(client, staff, meeting["id"], found, ready.parties["parent"])
-    status, _, location = await get(client, path_of(link["url"]) + "/video")
-    assert status == 303 and location == zoom.meetings[zoom_id]["join_url"]
+    links = await join_links(staff, meeting["id"])
+    zoom.fail_status = 503  # Zoom down at the click: the page says to try again shortly
+    status, page, _ = await get(client, path_of(links["mediator"]["url"]) + "/video")
+    assert status == 503 and "try again" in page.lower()
+    zoom.fail_status = None
+    await let_in(client, staff, meeting["id"], links, ready.parties["parent"])
+    status, _, parent_url = await get(
+        client, path_of(links[ready.parties["parent"]]["url"]) + "/video"
+    )
+    assert status == 303 and parent_url is not None
+    # The parent's own registrant link: before the host is there, they wait for the host.
+    parent_seat = zoom.open(parent_url)
+    assert parent_seat.state == "waiting_for_host" and parent_seat.registrant is not None
+    assert parent_seat.registrant.first_name != "" and "@" in parent_seat.registrant.email
+    assert "family.example" not in parent_seat.registrant.email  # an opaque address
+    status, _, host_url = await get(client, path_of(links["mediator"]["url"]) + "/video")
+    assert status == 303 and host_url is not None
+    assert zoom.open(host_url).host and zoom_id in zoom.started_by_host
+    assert parent_seat.state == "waiting_room"  # the mediator admits them now
 
     hook = str(client.make_url("/hooks/zoom/events"))
     now_s = int(START.timestamp())
@@ -142,6 +156,7 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
         participant_uuid="p-1",
         at="2026-03-10T10:01:00Z",
         event_ts_ms=now_s * 1000,
+        registrant=parent_seat.registrant,
     )
     async with aiohttp.ClientSession() as http:
         first = await zoom.deliver_webhook(http, hook, event, timestamp=now_s)
@@ -161,8 +176,10 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     assert stale.status == 401 and forged_status == 401
     assert challenge.body["plainToken"] == "plain-1" and len(challenge.body["encryptedToken"]) == 64
     report = await attendance(staff, meeting["id"])
-    # Zoom's plain links carry no id of ours: the join is kept, but not pinned on anyone.
-    assert report["unidentified_events"] == 1
+    # The registrant link names the parent: the join is theirs, once.
+    assert report["unidentified_events"] == 0
+    parent = next(p for p in report["parties"] if p["party_id"] == ready.parties["parent"])
+    assert [e["kind"] for e in parent["events"]] == ["link_opened", "joined"]
 
 
 async def test_bbb_room_join_lobby_and_checksummed_webhooks(
@@ -194,9 +211,15 @@ async def test_bbb_room_join_lobby_and_checksummed_webhooks(
     async with aiohttp.ClientSession() as http, http.get(exact, allow_redirects=False) as r:
         assert r.status == 302
     ref = await participant_ref(client, ready.parties["parent"])
-    # BBB's own guest lobby still holds them: its adapter has no way past it yet (the
-    # seam is lobby.personal_url; docs/decisions/016-our-own-lobby.md).
-    assert [u.user_id for u in bbb_meeting.waiting] == [ref]
+    assert [u.user_id for u in bbb_meeting.waiting] == [ref]  # in the lobby
+    # Only a moderator in the meeting approves a guest: the mediator, by their own link.
+    mediator_link = (await join_links(staff, meeting["id"]))["mediator"]
+    _, _, host = await get(client, path_of(mediator_link["url"]) + "/video")
+    assert host is not None
+    async with aiohttp.ClientSession() as http:
+        async with http.get(URL(host, encoded=True), allow_redirects=False) as r:
+            assert r.status == 302
+    assert [u.role for u in bbb_meeting.attendees] == ["MODERATOR"]
 
     callback = str(client.make_url("/hooks/bbb/events"))
     ts_ms = int(time.time() * 1000)

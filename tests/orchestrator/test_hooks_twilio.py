@@ -28,7 +28,11 @@ from tests.orchestrator.meetings_support import (
 
 
 async def phone_app(
-    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+    aiohttp_client: Any,
+    aiohttp_server: Any,
+    settings: Settings,
+    clock: MutableClock,
+    **more: Any,
 ) -> tuple[Any, Staff, FakeTwilio]:
     fake = FakeTwilio()
     api = await serve(aiohttp_server, fake.app)
@@ -41,6 +45,7 @@ async def phone_app(
         twilio_auth_token=SecretStr(fake.auth_token),
         twilio_api_base=api,
         phone_dial_in_number=fake.phone_number,
+        **more,
     )
     fake.voice_url = str(client.make_url("/hooks/twilio/voice"))
     return client, staff, fake

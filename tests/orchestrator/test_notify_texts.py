@@ -291,9 +291,10 @@ def path_of_link(body: str) -> str:
     return urlsplit(url).path
 
 
-async def test_email_goes_through_notify_when_it_is_the_mail_backend(
+async def booked_with_notify_mail(
     aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
-) -> None:
+) -> tuple[TestClient[Any, Any], Staff, FakeNotify, str]:
+    """An app whose mail goes through Notify, with a meeting booked and its mail sent."""
     client, staff, fake = await notify_app(
         aiohttp_client,
         aiohttp_server,
@@ -306,6 +307,15 @@ async def test_email_goes_through_notify_when_it_is_the_mail_backend(
     await book(staff, ready.case_id)
     await deliver_outbox(client)
     await deliver_outbox(client)
+    return client, staff, fake, ready.case_id
+
+
+async def test_email_goes_through_notify_when_it_is_the_mail_backend(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    _client, _staff, fake, _case_id = await booked_with_notify_mail(
+        aiohttp_client, aiohttp_server, settings, clock
+    )
     emails = [r for r in fake.received if r.kind == "email"]
     to_sam = [
         r

@@ -36,6 +36,8 @@ SECRETS = [
     PARENT["email"],
     PARENT["phone"],
     PARENT["needs"],
+    "Wimbleworth",  # the street of the parent's postal address
+    PARENT["postcode"],
     LA_OFFICER["name"],
     LA_OFFICER["email"],
     LA_OFFICER["organisation"],

@@ -107,6 +107,25 @@ def teams_events(report: dict[str, Any], party_id: str) -> list[tuple[str, datet
     ]
 
 
+async def test_the_mediator_runs_the_teams_meeting_and_the_parties_wait_for_them(
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
+) -> None:
+    client, staff, graph = await teams_app(aiohttp_client, aiohttp_server, settings, clock)
+    _, _, graph_id = await booked_teams_meeting(client, staff, graph)
+
+    sent = graph.created[0]
+    assert sent["participants"]["attendees"] == [
+        {"upn": "mediator@staff.example", "role": "coorganizer"}
+    ]
+    url = graph.meetings[graph_id]["joinWebUrl"]
+    parent = graph.join(url, name="Sam")  # a party joins as an anonymous guest
+    assert parent.state == "lobby"
+    mediator = graph.join(url, name="Morgan", upn="mediator@staff.example")
+    assert (mediator.state, mediator.role) == ("in_meeting", "coorganizer")
+    graph.admit(graph_id, "Sam")
+    assert parent.state == "in_meeting"
+
+
 async def test_the_report_is_read_after_the_session_ends_once_teams_has_written_it(
     aiohttp_client: Any, aiohttp_server: Any, settings: Settings, clock: MutableClock
 ) -> None:

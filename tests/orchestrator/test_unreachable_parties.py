@@ -12,7 +12,10 @@ from orchestrator.web.keys import CLOCK, DB
 from tests.conftest import Staff
 from tests.orchestrator.web_support import Browser, make_user
 
-REFUSED = "A required person needs an email address or a phone number, so they can be invited"
+REFUSED = (
+    "A required person needs an email address, a phone number or a postal address, "
+    "so they can be invited"
+)
 
 
 async def open_case(staff: Staff, reference: str = "KIDS-REACH") -> str:

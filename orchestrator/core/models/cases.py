@@ -28,6 +28,8 @@ from orchestrator.core.models.values import (
     OneLineText,
     PersonName,
     PhoneNumber,
+    PostalLines,
+    Postcode,
     ReminderOffset,
     TimeZoneName,
     not_null,
@@ -219,6 +221,10 @@ class PartyBase(SQLModel):
     organisation: OneLineText | None = Field(default=None, max_length=200)
     # The town they live or work in (no street address): enough to choose a venue near them.
     town: OneLineText | None = Field(default=None, max_length=100)
+    # The postal address, for letters to someone with neither email nor a mobile: the
+    # lines above the postcode (one per line) and the postcode. Never logged.
+    postal_address: PostalLines | None = Field(default=None, max_length=300)
+    postcode: Postcode | None = Field(default=None, max_length=10)
     required: bool | None = None
     channel: Channel = enum_field(Channel, Channel.video)
     language: str | None = Field(default=None, max_length=35)
@@ -245,6 +251,8 @@ class PartyUpdate(SQLModel):
     phone: PhoneNumber | None = Field(default=None, max_length=40)
     organisation: OneLineText | None = Field(default=None, max_length=200)
     town: OneLineText | None = Field(default=None, max_length=100)
+    postal_address: PostalLines | None = Field(default=None, max_length=300)
+    postcode: Postcode | None = Field(default=None, max_length=10)
     required: bool | SkipJsonSchema[None] = None
     channel: Channel | SkipJsonSchema[None] = None
     language: str | None = Field(default=None, max_length=35)
@@ -264,6 +272,8 @@ class Party(PartyBase, table=True):
     case_id: uuid.UUID = Field(foreign_key="case.id", index=True)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
+    postal_address: str | None = Field(default=None, max_length=300)
+    postcode: str | None = Field(default=None, max_length=10)
     required: bool = True
     calendar: dict[str, Any] | None = json_field(None)
     rules: dict[str, Any] | None = json_field(None)

@@ -140,3 +140,33 @@ class CalendarConfig(SQLModel):
         if value and not value.lower().startswith(("http://", "https://", "webcal://")):
             raise ValueError("ics_url must be an http(s) or webcal URL")
         return value
+
+
+# A UK postcode, any case and spacing ("sw1a1aa"); stored as Royal Mail writes it ("SW1A 1AA").
+POSTCODE_PATTERN = r"^\s*[A-Za-z]{1,2}[0-9][A-Za-z0-9]?\s*[0-9][A-Za-z]{2}\s*$"
+_POSTCODE = re.compile(POSTCODE_PATTERN)
+# A letter's address is the name, these lines and the postcode: Notify prints 7 lines at most.
+MAX_POSTAL_LINES = 5
+
+
+def _postcode(value: str) -> str:
+    if not _POSTCODE.match(value):
+        raise ValueError("must be a UK postcode, like SW1A 1AA")
+    compact = "".join(value.split()).upper()
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def _postal_lines(value: str) -> str:
+    lines = [" ".join(line.split()) for line in value.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ValueError("must have at least one line, like the house and street")
+    if len(lines) > MAX_POSTAL_LINES or any(len(line) > 60 for line in lines):
+        raise ValueError(f"must be at most {MAX_POSTAL_LINES} lines of 60 characters")
+    return "\n".join(lines)
+
+
+Postcode = Annotated[
+    str, AfterValidator(_postcode), WithJsonSchema({"type": "string", "pattern": POSTCODE_PATTERN})
+]
+PostalLines = Annotated[str, AfterValidator(_postal_lines)]

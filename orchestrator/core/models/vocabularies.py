@@ -95,6 +95,7 @@ class LinkScope(StrEnum):
     prepare = "prepare"  # case summary / Child's View uploads
     consent = "consent"  # disagreement resolution: "will you take part?"
     feed = "feed"  # a mediator's subscribable calendar
+    supporters = "supporters"  # a young person's "Who would you like to bring?"
 
 
 class MeetingMode(StrEnum):
@@ -155,6 +156,7 @@ class OutboxKind(StrEnum):
     webhook = "webhook"
     provider_call = "provider_call"
     sms = "sms"  # a text message through GOV.UK Notify
+    letter = "letter"  # a precompiled (PDF) letter through GOV.UK Notify
 
 
 class OutboxStatus(StrEnum):
@@ -175,6 +177,11 @@ class DeliveryStatus(StrEnum):
     temporary_failure = "temporary-failure"  # phone off or inbox full, and Notify gave up
     technical_failure = "technical-failure"  # Notify's own fault
     refused = "refused"  # Notify would not take it (a 400): never sent
+    # Letters (Notify's letter statuses): sent to print, printed and posted, or not.
+    accepted = "accepted"
+    received = "received"
+    cancelled = "cancelled"
+    validation_failed = "validation-failed"
 
 
 def role_words(role: PartyRole, names: Mapping[PartyRole, str] = ROLE_WORDS) -> str:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.models import StaffRole
-from orchestrator.web.caller import Caller
+from orchestrator.web.caller import Caller, OnRequest
 from orchestrator.web.errors import ApiError
 
 ALL_STAFF = frozenset(StaffRole)
@@ -47,6 +49,15 @@ class ApiContext(Caller):
 
 
 @dataclass
+class PublicContext(OnRequest):
+    """What a public view gets (no caller): the request, its transaction and the time."""
+
+    request: web.Request
+    session: AsyncSession
+    now: datetime
+
+
+@dataclass
 class ApiRoute:
     method: str
     path: str
@@ -62,6 +73,13 @@ class ApiRoute:
     response_content_type: str = "application/json"
     # Other media types the same route may answer with (e.g. ``text/csv`` on ``format=csv``).
     alternate_content_types: tuple[str, ...] = ()
+    # Open to anyone, no token (a family's own referral): every request counts against the
+    # caller's address at this throttle door; no role, no audit row, no replay.
+    public_door: str | None = None
+
+    @property
+    def public(self) -> bool:
+        return self.public_door is not None
 
     @property
     def creates(self) -> bool:
@@ -89,6 +107,7 @@ class ApiRouter:
         writes: bool | None = None,
         response_content_type: str = "application/json",
         alternate_content_types: tuple[str, ...] = (),
+        public_door: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
@@ -107,6 +126,7 @@ class ApiRouter:
                     tag=self.tag,
                     response_content_type=response_content_type,
                     alternate_content_types=alternate_content_types,
+                    public_door=public_door,
                 )
             )
             return handler

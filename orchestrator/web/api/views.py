@@ -21,10 +21,10 @@ from orchestrator.core import idempotency
 from orchestrator.core.models import StaffRole, StaffUser
 from orchestrator.core.records import add_audit
 from orchestrator.staff import accounts
-from orchestrator.web import audit
+from orchestrator.web import audit, ratelimit
 from orchestrator.web.api.parsing import parse_body, parse_query
-from orchestrator.web.api.routes import ApiContext, ApiRoute, ApiRouter
-from orchestrator.web.errors import ApiError
+from orchestrator.web.api.routes import ApiContext, ApiRoute, ApiRouter, PublicContext
+from orchestrator.web.errors import ApiError, json_error
 from orchestrator.web.keys import (
     CLOCK,
     DB,
@@ -51,6 +51,8 @@ class _Call:
 
 def make_view(route: ApiRoute) -> View:
     async def view(request: web.Request) -> web.StreamResponse:
+        if route.public:
+            return await _answer_public(request, route)
         user: StaffUser | None = request.get(REQUEST_USER)
         if user is None:
             raise ApiError(401, "unauthorized", "a valid bearer token is required")
@@ -66,6 +68,23 @@ def make_view(route: ApiRoute) -> View:
         return _response(route, result)
 
     return view
+
+
+async def _answer_public(request: web.Request, route: ApiRoute) -> web.StreamResponse:
+    """A route open to anyone: counted against the caller's address (429 once over its
+    budget), its body checked, the handler in one transaction."""
+    assert route.public_door is not None
+    wait = await ratelimit.count_at_door(request, route.public_door)
+    if wait:
+        error = ApiError(429, "too_many_attempts", "too many requests from your connection")
+        return json_error(error, headers={"Retry-After": str(wait)})
+    kwargs: dict[str, Any] = {}
+    if route.body is not None:
+        kwargs["body"] = await parse_body(request, route.body)
+    async with request.app[DB].write() as session:
+        ctx = PublicContext(request=request, session=session, now=request.app[CLOCK]())
+        result = await route.handler(ctx, **kwargs)
+    return _response(route, result)
 
 
 async def _answer(call: _Call) -> Any:

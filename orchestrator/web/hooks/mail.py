@@ -3,7 +3,9 @@
 - ``POST /hooks/mail/inbound``: a mail server (or a relay like Mailgun/Postmark in raw
   mode) posts each message sent to the organiser address as raw MIME, with the shared
   secret ``ORCH_INBOUND_MAIL_TOKEN`` in ``X-Orchestrator-Token``. iTIP replies update the
-  invitations; anything else is acknowledged and dropped, so the sender never retries it.
+  invitations; bounces (RFC 3464 reports) mark the person's email failed, and one that
+  cannot be read is a 422; anything else is acknowledged and dropped, so the sender never
+  retries it.
 - ``GET /dev/mail``: in development with the ``file`` mail backend, every ``.eml`` the
   service wrote, readable and clickable, so a newcomer can walk the whole flow locally.
   It shows every party's links, so only signed-in staff see it, and nowhere but in
@@ -27,7 +29,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.settings import Settings
-from orchestrator.messaging import replies
+from orchestrator.messaging import bounces
+from orchestrator.messaging import inbound_mail as inbound
 from orchestrator.messaging.reminder_scheduler import ReminderScheduler
 from orchestrator.messaging.reminders import ChangeHook
 from orchestrator.web.bodies import read_body
@@ -66,9 +69,12 @@ async def inbound_mail(request: web.Request) -> web.Response:
     raw = await read_body(request, limit=settings.inbound_mail_max_bytes, what="message")
     if not raw.strip():
         raise ApiError(400, "empty", "no message was sent")
-    async with app[DB].write() as session:
-        result = await replies.ingest_mail(session, raw, now=app[CLOCK](), bus=app[BUS])
-    return web.json_response({"result": result.outcome})
+    try:
+        async with app[DB].write() as session:
+            outcome = await inbound.ingest(session, raw, now=app[CLOCK](), bus=app[BUS])
+    except bounces.MalformedReport as exc:
+        raise ApiError(422, "bad_report", "the delivery-status report could not be read") from exc
+    return web.json_response({"result": outcome})
 
 
 # ---------------------------------------------------------------------------- dev mailbox

@@ -39,7 +39,7 @@ async def notify_status(request: web.Request) -> web.Response:
     try:
         receipt = json.loads(body)
         reference, status = str(receipt["reference"]), str(receipt["status"])
-        provider_id = str(receipt.get("id") or "")
+        provider_id, to = str(receipt.get("id") or ""), str(receipt.get("to") or "")
     except (ValueError, KeyError, TypeError) as exc:
         raise ApiError(400, "bad_callback", "the receipt could not be understood") from exc
     async with request.app[DB].write() as session:
@@ -49,5 +49,6 @@ async def notify_status(request: web.Request) -> web.Response:
             provider_id=provider_id,
             status=status,
             now=request.app[CLOCK](),
+            to=to,
         )
     return web.json_response({"recorded": True})

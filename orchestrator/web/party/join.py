@@ -14,14 +14,14 @@ re-created or moved to a fallback provider without re-inviting anyone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from aiohttp import web
 
 from calendars import wording
-from integrations.base import JoinIdentity
+from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid
 from orchestrator.core.models import (
@@ -33,7 +33,7 @@ from orchestrator.core.models import (
     Party,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import join_facts, link_cache, lobby
+from orchestrator.meeting import join_facts, link_cache, lobby, room_access
 from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
@@ -169,7 +169,7 @@ class Verified:
     urls: dict[str, str] = field(default_factory=dict)
 
 
-def room_url(
+async def room_url(
     app: web.Application,
     verified: Verified,
     provider_room: dict[str, Any],
@@ -177,25 +177,19 @@ def room_url(
     *,
     key: str,
 ) -> str:
-    """This person's own URL into ``provider_room`` (``lobby.personal_url``), kept under
-    ``key`` (where they are sent) for the link's next clicks.
+    """This person's own URL into ``provider_room`` (``room_access.provider_url``), kept
+    under ``key`` (where they are sent) for the link's next clicks.
 
-    A room token in it lasts until the meeting's join window closes, not a fixed time. A
-    party is only ever sent into a room once the mediator has let them in, so their URL
-    carries the provider's way past its own lobby where it has one.
+    A party is only ever sent into a room once the mediator has let them in through our
+    lobby, so their URL goes past the provider's own lobby where it can (``past_lobby``).
+    Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
     """
     if key not in verified.urls:
-        facts = verified.facts
+        facts = replace(verified.facts, provider_room=provider_room)
         grace = timedelta(minutes=app[SETTINGS].join_grace_minutes)
-        who = JoinIdentity(
-            participant_ref=facts.participant_ref,
-            display_name=facts.display_name,
-            moderator=facts.party_id is None,
-            valid_until=facts.closes_at(grace=grace),
-            lobby_bypass=True,
+        verified.urls[key] = await room_access.provider_url(
+            app[PROVIDERS], facts, now=now, grace=grace, past_lobby=True
         )
-        access = lobby.RoomAccess(provider_room=provider_room, who=who)
-        verified.urls[key] = lobby.personal_url(app[PROVIDERS], access, now=now)
     return verified.urls[key]
 
 
@@ -296,7 +290,7 @@ async def join_video(request: web.Request) -> web.StreamResponse:
     facts = verified.facts
     if facts.party_id is None:
         await app[JOIN_CLICKS].record(target.click)  # durable before the 303
-        return _see(room_url(app, verified, target.provider_room, now, key="mediator"))
+        return await _into(request, verified, target.provider_room, now, key="mediator")
     # Before the session starts nobody is let in: the click needs no read to know they wait
     # (facts a few seconds old at most; the waiting page reads afresh).
     if facts.meeting.status is MeetingStatus.scheduled:
@@ -313,4 +307,20 @@ async def join_video(request: web.Request) -> web.StreamResponse:
     await app[JOIN_CLICKS].record(lobby.click_as_placed(target.click, place))
     if not place.released or not place.provider_room:
         return _see(f"/j/{token}/wait")
-    return _see(room_url(app, verified, place.provider_room, now, key=place.token))
+    return await _into(request, verified, place.provider_room, now, key=place.token)
+
+
+async def _into(
+    request: web.Request,
+    verified: Verified,
+    provider_room: dict[str, Any],
+    now: datetime,
+    *,
+    key: str,
+) -> web.Response:
+    """303 into the room, or the "being prepared" page while the provider fails."""
+    try:
+        return _see(await room_url(request.app, verified, provider_room, now, key=key))
+    except (ProviderUnavailable, ProviderRejected, ProviderAuthError):
+        token = request.match_info["token"]
+        return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)

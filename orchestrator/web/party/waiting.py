@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from integrations.errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
 from orchestrator.cases import links
 from orchestrator.core.errors import InvalidState, LinkInvalid, NotFound
 from orchestrator.meeting import join_facts, lobby
@@ -36,12 +37,16 @@ STREAM_POLL_S = 1.0
 STREAM_MAX = timedelta(hours=6)
 
 
-def _href(request: web.Request, verified: join.Verified, place: lobby.Place) -> str | None:
-    """Where the page's button sends someone let in: their own URL into their room."""
+async def _href(request: web.Request, verified: join.Verified, place: lobby.Place) -> str | None:
+    """Where the page's button sends someone let in: their own URL into their room (None
+    while waiting, or while the provider cannot give one: the button's click retries)."""
     if not place.released or not place.provider_room:
         return None
     now = request.app[CLOCK]()
-    return join.room_url(request.app, verified, place.provider_room, now, key=place.token)
+    try:
+        return await join.room_url(request.app, verified, place.provider_room, now, key=place.token)
+    except (ProviderUnavailable, ProviderRejected, ProviderAuthError):
+        return f"/j/{request.match_info['token']}/video"
 
 
 async def _party_link(request: web.Request, now: datetime) -> join.Verified:
@@ -73,7 +78,7 @@ async def waiting_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"/j/{token}/video", headers={"Cache-Control": "no-store"})
     context = {
         "where": place.where.value,
-        "href": _href(request, verified, place),
+        "href": await _href(request, verified, place),
         "events_href": f"/j/{token}/events",
         "again_href": f"/j/{token}/wait",
         "page_href": f"/j/{token}",
@@ -113,7 +118,7 @@ async def waiting_events(request: web.Request) -> web.StreamResponse:
                 break
             if place.token != last:
                 last = place.token
-                await response.write(_event(place, _href(request, verified, place)))
+                await response.write(_event(place, await _href(request, verified, place)))
             else:
                 await response.write(b": still here\n\n")
             if place.where is lobby.Where.ended:

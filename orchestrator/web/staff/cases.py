@@ -31,7 +31,7 @@ from orchestrator.core.models import (
     Party,
     PartyRole,
 )
-from orchestrator.messaging import deliveries
+from orchestrator.messaging import deliveries, letter_post
 from orchestrator.scheduling import who_is_coming
 from orchestrator.web import pages
 from orchestrator.web.keys import CLOCK, DB, SETTINGS, WORKDAYS
@@ -219,6 +219,9 @@ async def case_context(
         if case.status in OPEN_CASE_STATUSES
         else [],
         unreached=await deliveries.unreached(session, case_id=case.id),
+        letters=await letter_post.letters_of_case(
+            session, case_id=case.id, calendar=request.app[WORKDAYS]
+        ),
         mediators=mediators,
         mediator=mediator,
         timeline=timeline,

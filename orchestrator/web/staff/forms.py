@@ -53,6 +53,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "organisation": {"value_error": "Enter the organisation on one line"},
     "town": {"value_error": "Enter the town on one line"},
+    "postal_address": {
+        "value_error": "Enter the address above the postcode in at most 5 lines",
+        "string_too_long": "The address must be 300 characters or fewer",
+    },
+    "postcode": {"value_error": "Enter a UK postcode, like SW1A 1AA"},
 }
 
 # How a date field is named in a sentence ("The referral date must include a month").

@@ -26,6 +26,8 @@ PARTY_FIELDS = (
     "phone",
     "organisation",
     "town",
+    "postal_address",
+    "postcode",
     "channel",
     "language",
     "needs",
