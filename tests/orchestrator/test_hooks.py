@@ -134,6 +134,7 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     assert status == 503 and "try again" in page.lower()
     zoom.fail_status = None
     await let_in(client, staff, meeting["id"], links, ready.parties["parent"])
+    clock.advance(seconds=30)
     status, _, parent_url = await get(
         client, path_of(links[ready.parties["parent"]]["url"]) + "/video"
     )
@@ -179,7 +180,8 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     # The registrant link names the parent: the join is theirs, once.
     assert report["unidentified_events"] == 0
     parent = next(p for p in report["parties"] if p["party_id"] == ready.parties["parent"])
-    assert [e["kind"] for e in parent["events"]] == ["link_opened", "joined"]
+    # Waited in our lobby, admitted there, their click went in, and Zoom saw them join.
+    assert [e["kind"] for e in parent["events"]] == ["waiting", "admitted", "link_opened", "joined"]
 
 
 async def test_bbb_room_join_lobby_and_checksummed_webhooks(
@@ -211,15 +213,16 @@ async def test_bbb_room_join_lobby_and_checksummed_webhooks(
     async with aiohttp.ClientSession() as http, http.get(exact, allow_redirects=False) as r:
         assert r.status == 302
     ref = await participant_ref(client, ready.parties["parent"])
-    assert [u.user_id for u in bbb_meeting.waiting] == [ref]  # in the lobby
-    # Only a moderator in the meeting approves a guest: the mediator, by their own link.
+    # Let in through our lobby, the parent is not held again on BBB's guest list.
+    assert bbb_meeting.waiting == [] and [u.user_id for u in bbb_meeting.attendees] == [ref]
+    # The mediator comes in as moderator by their own link.
     mediator_link = (await join_links(staff, meeting["id"]))["mediator"]
     _, _, host = await get(client, path_of(mediator_link["url"]) + "/video")
     assert host is not None
     async with aiohttp.ClientSession() as http:
         async with http.get(URL(host, encoded=True), allow_redirects=False) as r:
             assert r.status == 302
-    assert [u.role for u in bbb_meeting.attendees] == ["MODERATOR"]
+    assert sorted(u.role for u in bbb_meeting.attendees) == ["MODERATOR", "VIEWER"]
 
     callback = str(client.make_url("/hooks/bbb/events"))
     ts_ms = int(time.time() * 1000)
