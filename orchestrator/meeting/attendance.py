@@ -179,6 +179,8 @@ def event_kind(event: ParticipantEvent) -> str:
     """How an event reads: link opened, joined, left, admitted, moved, marked by mediator."""
     if event.source == "mediator":
         return _ROOM_ACTIONS.get(event.note or "", "marked_by_mediator")
+    if event.source == "link" and event.status in PRESENT:
+        return "link_opened"  # a click of someone let in: it sends them in, a provider sees it
     return _KIND_BY_STATUS[event.status]
 
 

@@ -92,6 +92,13 @@ class ParticipantState:
     channel: Channel | None
     since: datetime | None
     call_id: str | None = None
+    source: str | None = None  # who said so last: a provider, the phone bridge, a click, us
+
+    @property
+    def seen(self) -> bool:
+        """True when a provider or the phone bridge reported it, not only our own command
+        or a click (a command says where someone was sent, a provider where they are)."""
+        return self.source not in (None, "mediator", "link")
 
 
 @dataclass
@@ -137,6 +144,7 @@ def current_states(
             channel=event.channel,
             since=event.at,
             call_id=calls.get(event.party_id),
+            source=event.source,
         )
     return states
 

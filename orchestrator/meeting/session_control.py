@@ -41,6 +41,8 @@ from orchestrator.scheduling import joining
 
 MS = MeetingStatus
 PS = ParticipantStatus
+# Who is still there when the session ends: present, waiting to be let in, or joining.
+STILL_THERE = PRESENT | {PS.in_lobby, PS.joining}
 
 
 async def start(
@@ -80,13 +82,17 @@ async def pause(
 async def end(
     session: AsyncSession, *, meeting: Meeting, now: datetime, actor_id: uuid.UUID | None
 ) -> Meeting:
-    """Close the session for everyone; people still present are marked as having left."""
+    """Close the session for everyone; people still there are marked as having left.
+
+    Everyone still present, waiting or on their way in (``STILL_THERE``) is closed with
+    the end time, so the attendance record leaves nobody joining or waiting after it.
+    """
     await transition(
         session, meeting=meeting, to=MS.closed, source="mediator", now=now, actor_id=actor_id
     )
     state = await rooms.room_state(session, meeting)
     for person in state.participants:
-        if person.party_id is not None and person.status in (PRESENT | {PS.in_lobby}):
+        if person.party_id is not None and person.status in STILL_THERE:
             check_move(person.status, PS.left)
             session.add(
                 person_event(meeting, person.party_id, PS.left, now=now, note="session ended")

@@ -75,6 +75,7 @@ from orchestrator.web.party import prepare as party_prepare
 from orchestrator.web.party import referral as party_referral
 from orchestrator.web.party import reply as party_reply
 from orchestrator.web.party import supporters as party_supporters
+from orchestrator.web.party import waiting as party_waiting
 from orchestrator.web.staff import admin as staff_admin
 from orchestrator.web.staff import answer_for_party as staff_answer_for_party
 from orchestrator.web.staff import board as staff_board
@@ -137,6 +138,7 @@ PAGE_ROUTES: list[web.RouteTableDef] = [
     staff_reports.routes,
     party_poll.routes,
     party_join.routes,
+    party_waiting.routes,
     hooks_providers.routes,
     party_reply.routes,
     hooks_mail.routes,

@@ -241,3 +241,27 @@ async def serve(aiohttp_server: Any, app: Any) -> str:
     """Serve a fake on loopback; return its base URL."""
     server = await aiohttp_server(app)
     return str(server.make_url("")).rstrip("/")
+
+
+async def let_in(
+    client: TestClient[Any, Any],
+    staff: Staff,
+    meeting_id: str,
+    links: dict[str, dict[str, Any]],
+    *party_ids: str,
+) -> None:
+    """Let parties in through our lobby as the mediator does: each clicks "Join the meeting"
+    and waits on our page, the session starts (if it has not), and the mediator admits them.
+    Their clicks then go straight into their room. The clock must be in the join window."""
+    for party_id in party_ids:
+        status, _, location = await get(client, path_of(links[party_id]["url"]) + "/video")
+        assert status == 303 and location is not None and location.endswith("/wait")
+    await staff.call("POST", f"/api/v1/meetings/{meeting_id}/start", role="mediator")
+    for party_id in party_ids:
+        await staff.call(
+            "POST",
+            f"/api/v1/meetings/{meeting_id}/admit",
+            role="mediator",
+            json={"party_id": party_id},
+            expect=200,
+        )

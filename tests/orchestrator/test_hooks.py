@@ -28,6 +28,7 @@ from tests.orchestrator.meetings_support import (
     events,
     get,
     join_links,
+    let_in,
     live_app,
     path_of,
     ready_case,
@@ -132,6 +133,8 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     status, page, _ = await get(client, path_of(links["mediator"]["url"]) + "/video")
     assert status == 503 and "try again" in page.lower()
     zoom.fail_status = None
+    await let_in(client, staff, meeting["id"], links, ready.parties["parent"])
+    clock.advance(seconds=30)
     status, _, parent_url = await get(
         client, path_of(links[ready.parties["parent"]]["url"]) + "/video"
     )
@@ -177,7 +180,8 @@ async def test_zoom_rooms_through_the_outbox_and_signed_webhooks(
     # The registrant link names the parent: the join is theirs, once.
     assert report["unidentified_events"] == 0
     parent = next(p for p in report["parties"] if p["party_id"] == ready.parties["parent"])
-    assert [e["kind"] for e in parent["events"]] == ["link_opened", "joined"]
+    # Waited in our lobby, admitted there, their click went in, and Zoom saw them join.
+    assert [e["kind"] for e in parent["events"]] == ["waiting", "admitted", "link_opened", "joined"]
 
 
 async def test_bbb_room_join_lobby_and_checksummed_webhooks(
@@ -200,22 +204,25 @@ async def test_bbb_room_join_lobby_and_checksummed_webhooks(
     bbb_meeting = next(iter(bbb.meetings.values()))
     assert "Sam" not in bbb_meeting.name and bbb_meeting.guest_policy == "ASK_MODERATOR"
     clock.set(START)
-    link = (await join_links(staff, meeting["id"]))[ready.parties["parent"]]
+    found = await join_links(staff, meeting["id"])
+    link = found[ready.parties["parent"]]
+    await let_in(client, staff, meeting["id"], found, ready.parties["parent"])
     status, _, location = await get(client, path_of(link["url"]) + "/video")
     assert status == 303 and location is not None and location.startswith(bbb_url)
     exact = URL(location, encoded=True)  # as a browser sends it, not re-quoted
     async with aiohttp.ClientSession() as http, http.get(exact, allow_redirects=False) as r:
         assert r.status == 302
     ref = await participant_ref(client, ready.parties["parent"])
-    assert [u.user_id for u in bbb_meeting.waiting] == [ref]  # in the lobby
-    # Only a moderator in the meeting approves a guest: the mediator, by their own link.
+    # Let in through our lobby, the parent is not held again on BBB's guest list.
+    assert bbb_meeting.waiting == [] and [u.user_id for u in bbb_meeting.attendees] == [ref]
+    # The mediator comes in as moderator by their own link.
     mediator_link = (await join_links(staff, meeting["id"]))["mediator"]
     _, _, host = await get(client, path_of(mediator_link["url"]) + "/video")
     assert host is not None
     async with aiohttp.ClientSession() as http:
         async with http.get(URL(host, encoded=True), allow_redirects=False) as r:
             assert r.status == 302
-    assert [u.role for u in bbb_meeting.attendees] == ["MODERATOR"]
+    assert sorted(u.role for u in bbb_meeting.attendees) == ["MODERATOR", "VIEWER"]
 
     callback = str(client.make_url("/hooks/bbb/events"))
     ts_ms = int(time.time() * 1000)

@@ -34,6 +34,7 @@ from tests.orchestrator.meetings_support import (
     get,
     iso,
     join_links,
+    let_in,
     path_of,
     ready_case,
 )
@@ -75,7 +76,7 @@ async def test_repeat_clicks_come_from_memory_and_every_one_is_recorded(
     assert cache_of(client).hits >= 2
     recorded = await events(client, meeting["id"])
     assert [(str(e.party_id), e.status.value) for e in recorded] == [
-        (ready.parties["parent"], "joining")
+        (ready.parties["parent"], "in_lobby")  # waiting in our lobby: not started yet
     ] * 3
 
 
@@ -146,6 +147,7 @@ async def test_a_replaced_room_is_used_by_the_next_click(
     ready, meeting, found = await booked(client, staff)
     clock.set(START)
     parent = found[ready.parties["parent"]]
+    await let_in(client, staff, meeting["id"], found, ready.parties["parent"])
     _, first = await click(client, parent)
     async with client.app[DB].write() as session:
         row = await session.get(Meeting, uuid.UUID(meeting["id"]))

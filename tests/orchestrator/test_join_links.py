@@ -28,6 +28,7 @@ from tests.orchestrator.meetings_support import (
     get,
     iso,
     join_links,
+    let_in,
     path_of,
     ready_case,
 )
@@ -91,8 +92,13 @@ async def test_click_records_and_sends_each_person_to_their_own_room(
     ready, meeting, found = await booked(staff, client)
     clock.set(START - timedelta(minutes=10))
     fake = JitsiFake(app_id=APP_ID, app_secret=APP_SECRET, clock=lambda: clock().timestamp())
+    parent_id = ready.parties["parent"]
+    # A party waits in our own lobby first: their click leads to our waiting page.
+    status, _, location = await get(client, path_of(found[parent_id]["url"]) + "/video")
+    assert status == 303 and location == path_of(found[parent_id]["url"]) + "/wait"
+    await let_in(client, staff, meeting["id"], found, parent_id)
     admissions = {}
-    for who in (ready.parties["parent"], "mediator"):
+    for who in (parent_id, "mediator"):
         status, _, location = await get(client, path_of(found[who]["url"]) + "/video")
         assert status == 303 and location is not None
         url = urlsplit(location)
@@ -102,14 +108,14 @@ async def test_click_records_and_sends_each_person_to_their_own_room(
         token = parse_qs(url.query)["jwt"][0]
         admissions[who] = fake.verify(token, room)
     assert admissions["mediator"].moderator and not admissions["mediator"].in_lobby
-    parent = admissions[ready.parties["parent"]]
-    assert not parent.moderator and parent.in_lobby  # waits for the mediator
+    parent = admissions[parent_id]
+    assert not parent.moderator and not parent.in_lobby  # let in through our lobby
     assert parent.room == admissions["mediator"].room
     recorded = await events(client, meeting["id"])
     assert [(str(e.party_id), e.status.value, e.source) for e in recorded][:1] == [
-        (ready.parties["parent"], "joining", "link")
+        (parent_id, "in_lobby", "link")
     ]
-    assert len(recorded) == 2
+    assert len(recorded) == 5  # waited twice (ours and let_in's), admitted, two clicks in
 
 
 async def test_room_not_ready_yet_answers_a_wait_page(
@@ -123,8 +129,7 @@ async def test_room_not_ready_yet_answers_a_wait_page(
     assert status == 503 and "being prepared" in text
     await deliver_outbox(client)
     status, _, location = await get(client, path_of(link["url"]) + "/video")
-    assert status == 303 and location is not None
-    assert location.startswith("https://meet.jit.si/")
+    assert status == 303 and location == path_of(link["url"]) + "/wait"  # our lobby
 
 
 def forge_alg_none(token: str) -> str:

@@ -21,6 +21,7 @@ from tests.orchestrator.meetings_support import (
     deliver_outbox,
     get,
     join_links,
+    let_in,
     path_of,
     ready_case,
     timeline_kinds,
@@ -66,6 +67,7 @@ async def test_a_room_token_ends_with_the_meetings_join_window(
     await deliver_outbox(client)
     links = await join_links(staff, meeting["id"])
     clock.set(JOIN_CLOSES - timedelta(minutes=30))
+    await let_in(client, staff, meeting["id"], links, ready.parties["parent"])
     room, token = await click(client, links[ready.parties["parent"]]["url"])
     prosody_time = {"now": (JOIN_CLOSES - timedelta(minutes=1)).timestamp()}
     jitsi = JitsiFake(app_id=APP_ID, app_secret=APP_SECRET, clock=lambda: prosody_time["now"])
@@ -100,6 +102,7 @@ async def test_withdrawing_someone_who_clicked_moves_the_room_and_the_others_fol
     links = await join_links(staff, meeting["id"])
     parent, officer = ready.parties["parent"], ready.parties["la_officer"]
     clock.set(START - timedelta(minutes=10))
+    await let_in(client, staff, meeting["id"], links, parent, officer)
     old_room, parent_token = await click(client, links[parent]["url"])
     assert (await click(client, links[officer]["url"]))[0] == old_room
     jitsi = JitsiFake(app_id=APP_ID, app_secret=APP_SECRET, clock=lambda: clock().timestamp())
@@ -130,6 +133,7 @@ async def test_withdrawing_someone_who_never_clicked_leaves_the_room_alone(
     await deliver_outbox(client)
     links = await join_links(staff, meeting["id"])
     clock.set(START - timedelta(minutes=10))
+    await let_in(client, staff, meeting["id"], links, ready.parties["la_officer"])
     room, _ = await click(client, links[ready.parties["la_officer"]]["url"])
     await withdraw("removed", client, staff, ready.case_id, ready.parties["parent"])
     await deliver_outbox(client)
@@ -239,6 +243,7 @@ async def test_a_withdrawn_partys_pin_stops_working_and_theirs_alone(
     parent, officer = ready.parties["parent"], ready.parties["la_officer"]
     pins = {who: shown_pin((await get(client, path_of(links[who]["url"])))[1]) for who in links}
     clock.set(START - timedelta(minutes=10))
+    await let_in(client, staff, meeting["id"], links, parent, officer)
     await click(client, links[parent]["url"])  # the parent holds a room URL, too
     await withdraw("revoked", client, staff, ready.case_id, parent)
     await deliver_outbox(client)
@@ -305,6 +310,7 @@ async def test_on_bigbluebutton_a_withdrawn_partys_join_url_and_voice_bridge_sto
     officer_page = path_of(links[officer]["url"])
     old_pin = shown_pin((await get(client, officer_page))[1])
     clock.set(START - timedelta(minutes=10))
+    await let_in(client, staff, meeting["id"], links, parent, officer)
     _, _, parent_url = await get(client, path_of(links[parent]["url"]) + "/video")
     assert parent_url is not None
 
@@ -334,7 +340,7 @@ async def test_an_open_caucus_room_moves_with_the_joint_room(
     links = await join_links(staff, meeting["id"])
     parent, officer = ready.parties["parent"], ready.parties["la_officer"]
     clock.set(START)
-    await staff.call("POST", f"/api/v1/meetings/{meeting['id']}/start", role="mediator", expect=200)
+    await let_in(client, staff, meeting["id"], links, parent, officer)
     await staff.call(
         "POST",
         f"/api/v1/meetings/{meeting['id']}/rooms",

@@ -29,6 +29,7 @@ from tests.orchestrator.meetings_support import (
     deliver_outbox,
     get,
     join_links,
+    let_in,
     path_of,
     ready_case,
     serve,
@@ -79,7 +80,9 @@ async def test_fallback_provider_after_the_deadline_and_links_keep_working(
     assert shown["provider"] == "jitsi" and shown["room_ready"]
     # The same link, sent days ago, now leads to the fallback room.
     clock.set(START - timedelta(minutes=10))
-    assert (await join_links(staff, meeting["id"]))[ready.parties["parent"]]["url"] == link["url"]
+    found = await join_links(staff, meeting["id"])
+    assert found[ready.parties["parent"]]["url"] == link["url"]
+    await let_in(client, staff, meeting["id"], found, ready.parties["parent"])
     status, _, location = await get(client, path_of(link["url"]) + "/video")
     assert status == 303 and location is not None
     assert urlsplit(location).netloc == "meet.jit.si"
@@ -153,8 +156,10 @@ async def test_video_caucus_sends_a_party_to_their_private_room_and_back(
     parent_video = path_of(links[ready.parties["parent"]]["url"]) + "/video"
     officer_video = path_of(links[ready.parties["la_officer"]]["url"]) + "/video"
     clock.set(START)
+    await let_in(
+        client, staff, meeting["id"], links, ready.parties["parent"], ready.parties["la_officer"]
+    )
     _, _, joint = await get(client, parent_video)
-    await staff.call("POST", base + "/start", role="mediator", expect=200)
     await staff.call(
         "POST",
         base + "/rooms",

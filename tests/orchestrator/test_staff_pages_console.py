@@ -20,7 +20,7 @@ from orchestrator.core.models import (
     PartyRole,
     StaffRole,
 )
-from orchestrator.meeting import attendance
+from orchestrator.meeting import attendance, rooms
 from orchestrator.web.keys import DB
 from tests.conftest import MutableClock
 from tests.orchestrator.test_staff_pages_scheduling import ready_case
@@ -44,16 +44,24 @@ async def booked_meeting(client: TestClient[Any, Any]) -> tuple[Browser, Meeting
 
 
 async def arrive(
-    client: TestClient[Any, Any], meeting: Meeting, party_id: uuid.UUID, at: datetime
+    client: TestClient[Any, Any],
+    meeting: Meeting,
+    party_id: uuid.UUID,
+    at: datetime,
+    *,
+    status: ParticipantStatus = ParticipantStatus.in_lobby,
+    room_id: uuid.UUID | None = None,
 ) -> None:
-    """What a video provider's join call-back records: the person is in the lobby."""
+    """What a video provider's join call-back records: the person is in the lobby (or,
+    with ``status``, in the room)."""
     async with client.app[DB].write() as session:
         await attendance.append(
             session,
             attendance.event_row(
                 meeting_id=meeting.id,
                 party_id=party_id,
-                status=ParticipantStatus.in_lobby,
+                status=status,
+                room_id=room_id,
                 source="jitsi",
                 channel=Channel.video,
                 at=at,
@@ -87,7 +95,15 @@ async def test_mediator_runs_the_room_and_records_the_outcome(
     _, page = await mo.get(console)
     assert 'data-room="joint"' in page
     joint = page.split('data-room="joint"')[1].split("</ul>")[0]
-    assert "Pat Jordan" in joint
+    assert "Pat Jordan" in joint and "sent here, not yet seen here" in joint
+    # The video service reports them in the joint room: the console no longer says "sent".
+    async with client.app[DB].read() as session:
+        joint_room = await rooms.main_room(session, meeting.id)
+    seen = ParticipantStatus.in_session
+    await arrive(client, meeting, parent.id, clock(), status=seen, room_id=joint_room.id)
+    _, page = await mo.get(console)
+    joint = page.split('data-room="joint"')[1].split("</ul>")[0]
+    assert "Pat Jordan" in joint and "not yet seen" not in joint
 
     clock.advance(minutes=1)
     moved = await mo.post(

@@ -275,6 +275,7 @@ class Cluster:
     token: str
     database_url: str
     smtp: SmtpServer
+    env: dict[str, str] = field(default_factory=dict)  # the replicas' environment, for the CLI
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -294,7 +295,7 @@ async def start_cluster(
         replica.spawn()
     for replica in replicas:
         await replica.wait_ready()
-    return Cluster(replicas=replicas, token=token, database_url=database_url, smtp=smtp)
+    return Cluster(replicas=replicas, token=token, database_url=database_url, smtp=smtp, env=env)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from tests.fakes.bbb import API_PATH, BbbFake
 from tests.scaleout.conftest import (
     Cluster,
     SmtpServer,
+    add_staff_user,
     fetch,
     free_port,
     metric,
@@ -98,15 +99,24 @@ async def room_calls(url: str) -> list[Any]:
 
 
 async def video_click(
-    http: aiohttp.ClientSession, cluster: Cluster, meeting_id: str, party_id: str
+    http: aiohttp.ClientSession,
+    cluster: Cluster,
+    meeting_id: str,
+    party_id: str,
+    admin: dict[str, str],
 ) -> str:
-    """The party's own join link, clicked: where its 303 leads."""
-    base = cluster.replicas[0].url
-    async with http.get(
-        f"{base}/api/v1/meetings/{meeting_id}/links", headers=cluster.headers()
-    ) as response:
+    """The party's own join link, clicked once the mediator has let them in through our
+    lobby (on the other replica): where its 303 leads."""
+    base, other = cluster.replicas[0].url, cluster.replicas[-1].url
+    meeting = f"/api/v1/meetings/{meeting_id}"
+    async with http.get(f"{base}{meeting}/links", headers=cluster.headers()) as response:
         links = {link["party_id"]: link["url"] for link in (await response.json())["links"]}
     path = urlsplit(links[party_id]).path
+    async with http.get(f"{base}{path}/video", allow_redirects=False) as response:
+        assert response.headers["Location"] == f"{path}/wait", await response.text()
+    for action, body in (("start", None), ("admit", {"party_id": party_id})):
+        async with http.post(f"{other}{meeting}/{action}", json=body, headers=admin) as response:
+            assert response.status == 200, await response.text()
     async with http.get(f"{base}{path}/video", allow_redirects=False) as response:
         assert response.status == 303, await response.text()
         return response.headers["Location"]
@@ -159,9 +169,12 @@ async def test_flaky_provider_gets_one_room_per_meeting_and_links_that_work(
                 assert row["create_time"] == str(fake.meetings[row["room_key"]].create_time)
 
             fake.flaky_every = 0  # the provider is well again: the links lead into the rooms
+            token = add_staff_user(cluster.env, "admin@staff.example", "admin")
+            admin = {"Authorization": f"Bearer {token}"}
             for case in cases:
                 assert case.meeting_id is not None
-                location = await video_click(http, cluster, case.meeting_id, case.parties["parent"])
+                parent = case.parties["parent"]
+                location = await video_click(http, cluster, case.meeting_id, parent, admin)
                 # As a browser follows it: the signed query exactly as it was signed.
                 signed = URL(location, encoded=True)
                 async with http.get(signed, allow_redirects=False) as joined:
@@ -219,9 +232,12 @@ async def test_provider_down_past_the_deadline_moves_rooms_to_the_fallback(
             )
             assert moved[0]["n"] == MEETINGS
             room_of = {row["id"]: row["room_id"] for row in rooms}
+            token = add_staff_user(cluster.env, "admin@staff.example", "admin")
+            admin = {"Authorization": f"Bearer {token}"}
             for case in cases:
                 assert case.meeting_id is not None
-                location = await video_click(http, cluster, case.meeting_id, case.parties["parent"])
+                parent = case.parties["parent"]
+                location = await video_click(http, cluster, case.meeting_id, parent, admin)
                 assert location.startswith(f"{JITSI_BASE}/{room_of[case.meeting_id]}")
     finally:
         cluster.stop()

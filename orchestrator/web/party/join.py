@@ -6,14 +6,15 @@ the other ways under "If you need to", then when, who, what to expect and the he
 ``{token}`` is the link's JWT or its short alias (``short_links``), which mail shows.
 
 The video button is ours, not the provider's: ``/j/{token}/video`` (always the JWT) checks
-the link, records the click and answers 303 to that person's own URL into their current
-room, built from stored room data with no remote call. So a room can be re-created or
-moved to a fallback provider without re-inviting anyone.
+the link, records the click and answers 303 to where the person is now: a party to our
+own lobby (``waiting``) until the mediator lets them in, then to their own URL into their
+current room, built from stored room data with no remote call. So a room can be
+re-created or moved to a fallback provider without re-inviting anyone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -33,7 +34,7 @@ from orchestrator.core.models import (
     Party,
 )
 from orchestrator.core.settings import Settings
-from orchestrator.meeting import join_facts, link_cache, room_access
+from orchestrator.meeting import join_facts, link_cache, lobby, room_access
 from orchestrator.messaging import ways_in
 from orchestrator.scheduling import joining, lookups, old_join_links
 from orchestrator.web.keys import CLOCK, DB, JOIN_CLICKS, JOIN_LINK_CACHE, PROVIDERS, SETTINGS
@@ -73,6 +74,9 @@ async def join_page(request: web.Request) -> web.Response:
             session, meeting=meeting, party=party
         )
         papers = await meeting_papers.paper_views(session, party, token)
+        where = None  # the mediator has no lobby
+        if party is not None:
+            where = await lobby.place_of(session, meeting_id=meeting.id, party_id=party.id)
     code = choose(request, party.language if party else None)
     context = _join_context(
         meeting,
@@ -83,6 +87,7 @@ async def join_page(request: web.Request) -> web.Response:
         zone=case.timezone,
         locale=languages.LANGUAGES[code].locale,
     )
+    context["where"] = where.where.value if where else None
     context["mediator_name"] = mediator.name if mediator else None
     if party is None and mediator is not None:
         context["name"] = mediator.name.split(" ")[0]
@@ -170,22 +175,41 @@ def install(app: web.Application) -> None:
 
 
 @dataclass(slots=True)
-class _Verified:
-    """A verified join link as the click cache keeps it: its facts, and the person's own URL
-    into the room they name, built at the first click that is let in (both are dropped
-    together when anything about the link, meeting, party or room changes)."""
+class Verified:
+    """A verified join link as the click cache keeps it: its facts, and the person's own URLs
+    into the rooms they have been sent to, built at the first click that is let in there
+    (both are dropped together when anything about the link, meeting, party or room
+    changes)."""
 
     facts: join_facts.JoinFacts
-    location: str | None = None
+    urls: dict[str, str] = field(default_factory=dict)
 
 
-async def _location(app: web.Application, facts: join_facts.JoinFacts, now: datetime) -> str:
-    """This person's URL into the room the facts name (``room_access.provider_url``)."""
-    grace = timedelta(minutes=app[SETTINGS].join_grace_minutes)
-    return await room_access.provider_url(app[PROVIDERS], facts, now=now, grace=grace)
+async def room_url(
+    app: web.Application,
+    verified: Verified,
+    provider_room: dict[str, Any],
+    now: datetime,
+    *,
+    key: str,
+) -> str:
+    """This person's own URL into ``provider_room`` (``room_access.provider_url``), kept
+    under ``key`` (where they are sent) for the link's next clicks.
+
+    A party is only ever sent into a room once the mediator has let them in through our
+    lobby, so their URL goes past the provider's own lobby where it can (``past_lobby``).
+    Raises ProviderAuthError, ProviderUnavailable or ProviderRejected.
+    """
+    if key not in verified.urls:
+        facts = replace(verified.facts, provider_room=provider_room)
+        grace = timedelta(minutes=app[SETTINGS].join_grace_minutes)
+        verified.urls[key] = await room_access.provider_url(
+            app[PROVIDERS], facts, now=now, grace=grace, past_lobby=True
+        )
+    return verified.urls[key]
 
 
-async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verified:
+async def verified_link(app: web.Application, token: str, now: datetime) -> Verified:
     """The verified link's facts: from the short-lived cache, else one indexed read.
 
     A cached URL was built at most the cache's few seconds ago; a provider token in it
@@ -194,21 +218,19 @@ async def _join_facts(app: web.Application, token: str, now: datetime) -> _Verif
     cache = app[JOIN_LINK_CACHE]
     entry = cache.get(token)
     if entry is None:
-        return cast(
-            _Verified, await cache.load_once(token, lambda: _verify(app, cache, token, now))
-        )
+        return cast(Verified, await cache.load_once(token, lambda: _verify(app, cache, token, now)))
     # The signature was checked when the entry was filled; the times are checked now.
     stamp = int(now.timestamp())
     if entry.expires <= stamp:
         raise LinkInvalid("this link has expired", details={"reason": "expired"})
     if entry.not_before > stamp:
         raise LinkInvalid("this link is not valid", details={"reason": "invalid"})
-    return cast(_Verified, entry.facts)
+    return cast(Verified, entry.facts)
 
 
 async def _verify(
     app: web.Application, cache: link_cache.JoinLinkCache, token: str, now: datetime
-) -> _Verified:
+) -> Verified:
     """Check the token's signature and times, read its facts, and keep them in ``cache``."""
     seen = link_cache.generation()  # taken before the read: a change during it wins
     claims = links.verified_claims(
@@ -220,7 +242,7 @@ async def _verify(
     link_id = str(claims["jti"])
     async with app[DB].reader_engine.connect() as connection:
         facts = await join_facts.load_join_facts(connection, link_id=link_id)
-    verified = _Verified(facts)
+    verified = Verified(facts)
     cache.put(
         token,
         link_id=link_id,
@@ -232,18 +254,14 @@ async def _verify(
     return verified
 
 
-@routes.get("/j/{token}/video", name="join:video")
-async def join_video(request: web.Request) -> web.StreamResponse:
-    """Record the click and send the person to their own room on the provider (303)."""
-    app = request.app
-    settings = app[SETTINGS]
-    now = app[CLOCK]()
+async def checked_target(
+    request: web.Request, verified: Verified, now: datetime
+) -> join_facts.JoinTarget | web.Response:
+    """The click's target, or the page that says why this link cannot join now."""
     token = request.match_info["token"]
-    verified = await _join_facts(app, token, now)
+    opens_before = timedelta(minutes=request.app[SETTINGS].join_opens_minutes)
     try:
-        target = verified.facts.target(
-            now=now, opens_before=timedelta(minutes=settings.join_opens_minutes)
-        )
+        return verified.facts.target(now=now, opens_before=opens_before)
     except LinkInvalid as exc:
         return await _old_link_page(request, exc)
     except join_facts.RoomNotReady:
@@ -255,12 +273,70 @@ async def join_video(request: web.Request) -> web.StreamResponse:
             {"message": exc.message, "page_href": f"/j/{token}"},
             status=409,
         )
-    await app[JOIN_CLICKS].record(target.click)  # durable before the 303
-    if verified.location is None:
-        try:
-            verified.location = await _location(app, verified.facts, now)
-        except (ProviderUnavailable, ProviderRejected, ProviderAuthError):
-            return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)
-    return web.Response(
-        status=303, headers={"Location": verified.location, "Cache-Control": "no-store"}
-    )
+
+
+async def place_now(app: web.Application, facts: join_facts.JoinFacts) -> lobby.Place:
+    """Where the party of these facts is sent right now (read fresh, never cached)."""
+    assert facts.party_id is not None
+    async with app[DB].reader_engine.connect() as connection:
+        return await lobby.place_of(
+            connection, meeting_id=facts.meeting_id, party_id=facts.party_id
+        )
+
+
+def _see(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+@routes.get("/j/{token}/video", name="join:video")
+async def join_video(request: web.Request) -> web.StreamResponse:
+    """Record the click and send the person where they are now (303).
+
+    The mediator goes straight into the joint room. A party goes into the room they are
+    in once the mediator has let them in (their caucus room, else the joint room), and
+    to our waiting page (``/j/{token}/wait``) until then.
+    """
+    app = request.app
+    now = app[CLOCK]()
+    token = request.match_info["token"]
+    verified = await verified_link(app, token, now)
+    target = await checked_target(request, verified, now)
+    if isinstance(target, web.Response):
+        return target
+    facts = verified.facts
+    if facts.party_id is None:
+        await app[JOIN_CLICKS].record(target.click)  # durable before the 303
+        return await _into(request, verified, target.provider_room, now, key="mediator")
+    # Before the session starts nobody is let in: the click needs no read to know they wait
+    # (facts a few seconds old at most; the waiting page reads afresh).
+    if facts.meeting.status is MeetingStatus.scheduled:
+        place = lobby.Place(lobby.Where.waiting)
+    else:
+        place = await place_now(app, facts)
+    if place.where is lobby.Where.ended:
+        return render(
+            "party/join_closed.html",
+            request,
+            {"message": "this meeting has ended", "page_href": f"/j/{token}"},
+            status=409,
+        )
+    await app[JOIN_CLICKS].record(lobby.click_as_placed(target.click, place))
+    if not place.released or not place.provider_room:
+        return _see(f"/j/{token}/wait")
+    return await _into(request, verified, place.provider_room, now, key=place.token)
+
+
+async def _into(
+    request: web.Request,
+    verified: Verified,
+    provider_room: dict[str, Any],
+    now: datetime,
+    *,
+    key: str,
+) -> web.Response:
+    """303 into the room, or the "being prepared" page while the provider fails."""
+    try:
+        return _see(await room_url(request.app, verified, provider_room, now, key=key))
+    except (ProviderUnavailable, ProviderRejected, ProviderAuthError):
+        token = request.match_info["token"]
+        return render("party/join_wait.html", request, {"page_href": f"/j/{token}"}, status=503)

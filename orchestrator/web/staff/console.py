@@ -34,7 +34,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.meeting import rooms
 from orchestrator.messaging import ways_in
-from orchestrator.web import pages
+from orchestrator.web import event_stream, pages
 from orchestrator.web.keys import CLOCK, CONSOLE_STOPPING, DB
 from orchestrator.web.staff.my_meetings import my_meeting
 from orchestrator.web.staff.roles import ROOM_STAFF
@@ -97,6 +97,7 @@ class Person:
     words: str
     channel: str
     room_id: uuid.UUID | None
+    seen: bool = False  # a provider reported it: not only where we sent them
 
     @property
     def mark(self) -> ParticipantStatus:
@@ -121,6 +122,7 @@ async def console_context(
                 words=STATUS_WORDS.get(p.status, p.status.value),
                 channel=(p.channel or party.channel).value.replace("_", " "),
                 room_id=p.room_id,
+                seen=p.seen,
             )
         )
     open_rooms = sorted(
@@ -165,7 +167,7 @@ _IN_ROOM = (ParticipantStatus.in_session, ParticipantStatus.in_caucus)
 def _fingerprint_of(meeting: Meeting, all_rooms: list[Room], people: list[Person]) -> str:
     parts = [meeting.status.value]
     parts += [f"{r.id}:{r.closed_at}" for r in all_rooms]
-    parts += [f"{p.party.id}:{p.status.value}:{p.room_id}:{p.channel}" for p in people]
+    parts += [f"{p.party.id}:{p.status.value}:{p.room_id}:{p.channel}:{p.seen}" for p in people]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -206,20 +208,12 @@ async def console_events(request: web.Request, staff: StaffContext) -> web.Strea
     await staff.audit(
         "page.console.events", case_id=case.id, target_type="meeting", target_id=str(meeting.id)
     )
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
+    response = await event_stream.open_stream(request)
     stopping = request.app[CONSOLE_STOPPING]
     clock = request.app[CLOCK]
     started = clock()
     last = ""
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
-        await response.write(b"retry: 2000\n\n")
         while not stopping.is_set() and clock() - started < STREAM_MAX:
             async with request.app[DB].read() as session:
                 token = await rooms.state_fingerprint(session, meeting.id)
