@@ -1,7 +1,7 @@
 """Schemathesis against the app's own /openapi.json, with every one of its checks.
 
-More than 5,000 generated requests (valid and deliberately invalid) go to every ``/api/v1``
-operation with an admin token, half of the valid ones aimed at a real case, meeting and
+About 5,000 generated requests (valid and deliberately invalid), shared among every
+``/api/v1`` operation, go with an admin token, half of the valid ones aimed at a real case, meeting and
 mediator so the handlers run past the "unknown id" check. Every check runs: no 5xx, every
 status, content type, header and body as documented, invalid data refused, valid data
 accepted, undeclared methods answered 405, and no access without the token.
@@ -25,9 +25,11 @@ from schemathesis.core.result import Ok
 
 from tests.attack.attack_support import LiveApp, attack_settings, live_app
 
-# 48 operations x (70 + 50) examples: a little over 5,000 requests.
-VALID_EXAMPLES = 70
-INVALID_EXAMPLES = 50
+# About 5,000 requests in all, shared among the operations (70 + 50 each when there were
+# 48): as the API grows each operation gets fewer, and the run stays the same length.
+VALID_REQUESTS = 3_400
+INVALID_REQUESTS = 2_400
+MIN_EXAMPLES = 25
 
 
 def seed(live: LiveApp, http: requests.Session) -> dict[str, str]:
@@ -160,6 +162,8 @@ class Fuzzer:
         )
 
 
+# A long run, not a hang: on a busy 2-core machine it can pass the suite's 600 s guard.
+@pytest.mark.timeout(1500)
 def test_every_operation_answers_as_documented(
     sqlite_template: Path,
     tmp_path: Path,
@@ -193,9 +197,11 @@ def test_every_operation_answers_as_documented(
             if result.ok().path.startswith("/api/v1/"):
                 operations.append(result.ok())
         assert len(operations) >= 40  # every area's API is in the description
+        valid = max(MIN_EXAMPLES, VALID_REQUESTS // len(operations))
+        invalid = max(MIN_EXAMPLES, INVALID_REQUESTS // len(operations))
         for operation in operations:
-            fuzzer.run(operation, schemathesis.GenerationMode.POSITIVE, VALID_EXAMPLES)
-            fuzzer.run(operation, schemathesis.GenerationMode.NEGATIVE, INVALID_EXAMPLES)
+            fuzzer.run(operation, schemathesis.GenerationMode.POSITIVE, valid)
+            fuzzer.run(operation, schemathesis.GenerationMode.NEGATIVE, invalid)
 
     assert not fuzzer.failures, f"{len(fuzzer.failures)} kinds of bad answers:\n{fuzzer.report()}"
     assert fuzzer.sent >= 5000
