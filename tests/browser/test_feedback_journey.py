@@ -31,7 +31,7 @@ def _feedback_links(live: LiveApp) -> dict[str, list[str]]:
             continue
         body = mail.get_body(preferencelist=("plain",))
         assert body is not None
-        match = re.search(r"https?://\S+/f/\S+", body.get_content())
+        match = re.search(r"https?://\S+/feedback/\S+", body.get_content())
         assert match
         found.setdefault(str(mail["To"]), []).append(match.group(0))
     return found
