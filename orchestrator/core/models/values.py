@@ -169,4 +169,9 @@ def _postal_lines(value: str) -> str:
 Postcode = Annotated[
     str, AfterValidator(_postcode), WithJsonSchema({"type": "string", "pattern": POSTCODE_PATTERN})
 ]
-PostalLines = Annotated[str, AfterValidator(_postal_lines)]
+# At least one line with something on it (the schema says so too, for generated clients).
+PostalLines = Annotated[
+    str,
+    AfterValidator(_postal_lines),
+    WithJsonSchema({"type": "string", "maxLength": 300, "pattern": r"\S"}),
+]
